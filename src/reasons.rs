@@ -1,0 +1,242 @@
+//! The closed list of rejection grounds, with their texts in Kazakh, Kyrgyz, Russian and English.
+//!
+//! One enum serves the verifier, the receipts, the CLI and the HTTP layer, so a refusal reads the
+//! same wherever it is seen. The list is published (README, `GET /v1/reasons`); extending it
+//! means adding a variant here *and* its row in the README, which a test keeps in step.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// A ground for rejecting a submission. The codes are a stable API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// Not a well-formed CMS SignedData (or not decodable at all).
+    Malformed,
+    /// SignedData without any SignerInfo.
+    NoSigners,
+    /// Detached signature, but no content was supplied.
+    ContentMissing,
+    /// The messageDigest attribute does not match the content.
+    ContentMismatch,
+    /// The signature value does not verify.
+    SignatureInvalid,
+    /// An algorithm, key type or key size outside the accepted set.
+    AlgorithmUnsupported,
+    /// The signer's certificate is neither in the CMS nor in the trust store.
+    CertificateMissing,
+    /// No path from the signer's certificate to a trust anchor.
+    CertificateUntrusted,
+    /// A certificate on the path expired before the validation time.
+    CertificateExpired,
+    /// A certificate on the path becomes valid after the validation time.
+    CertificateNotYetValid,
+    /// A certificate on the path is listed on a current CRL.
+    CertificateRevoked,
+    /// Key usage, CA flag, path length or an unknown critical extension forbids this use.
+    CertificateUsage,
+    /// Revocation could not be checked and the policy requires it.
+    RevocationUnavailable,
+    /// The archive's policy refuses the submission (unknown or closed case, size, type).
+    PolicyViolation,
+}
+
+/// The four texts of a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Texts {
+    /// Kazakh.
+    pub kk: &'static str,
+    /// Kyrgyz.
+    pub ky: &'static str,
+    /// Russian.
+    pub ru: &'static str,
+    /// English.
+    pub en: &'static str,
+}
+
+impl Reason {
+    /// Every reason, in the published order.
+    pub const ALL: [Reason; 14] = [
+        Reason::Malformed,
+        Reason::NoSigners,
+        Reason::ContentMissing,
+        Reason::ContentMismatch,
+        Reason::SignatureInvalid,
+        Reason::AlgorithmUnsupported,
+        Reason::CertificateMissing,
+        Reason::CertificateUntrusted,
+        Reason::CertificateExpired,
+        Reason::CertificateNotYetValid,
+        Reason::CertificateRevoked,
+        Reason::CertificateUsage,
+        Reason::RevocationUnavailable,
+        Reason::PolicyViolation,
+    ];
+
+    /// The stable code, as it appears in JSON, receipts and the README.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Reason::Malformed => "malformed",
+            Reason::NoSigners => "no-signers",
+            Reason::ContentMissing => "content-missing",
+            Reason::ContentMismatch => "content-mismatch",
+            Reason::SignatureInvalid => "signature-invalid",
+            Reason::AlgorithmUnsupported => "algorithm-unsupported",
+            Reason::CertificateMissing => "certificate-missing",
+            Reason::CertificateUntrusted => "certificate-untrusted",
+            Reason::CertificateExpired => "certificate-expired",
+            Reason::CertificateNotYetValid => "certificate-not-yet-valid",
+            Reason::CertificateRevoked => "certificate-revoked",
+            Reason::CertificateUsage => "certificate-usage",
+            Reason::RevocationUnavailable => "revocation-unavailable",
+            Reason::PolicyViolation => "policy-violation",
+        }
+    }
+
+    /// The reason with this code, if it is on the list.
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The texts shown to the sender.
+    pub const fn texts(self) -> Texts {
+        match self {
+            Reason::Malformed => Texts {
+                kk: "Файл дұрыс құрылған CMS SignedData құрылымы емес.",
+                ky: "Файл туура түзүлгөн CMS SignedData түзүмү эмес.",
+                ru: "Файл не является корректной структурой CMS SignedData.",
+                en: "The file is not a well-formed CMS SignedData structure.",
+            },
+            Reason::NoSigners => Texts {
+                kk: "Қолтаңба файлында бірде-бір қол қоюшы жоқ.",
+                ky: "Кол тамга файлында бир да кол коюучу жок.",
+                ru: "Файл подписи не содержит ни одной подписи.",
+                en: "The signature file contains no signer.",
+            },
+            Reason::ContentMissing => Texts {
+                kk: "Қолтаңба бөлек берілген, ал қол қойылған мазмұн ұсынылмаған.",
+                ky: "Кол тамга өзүнчө берилген, ал эми кол коюлган мазмун тапшырылган жок.",
+                ru: "Подпись отсоединённая, а подписанное содержимое не передано.",
+                en: "The signature is detached and the signed content was not provided.",
+            },
+            Reason::ContentMismatch => Texts {
+                kk: "Мазмұн қол қойылған хэшпен сәйкес келмейді.",
+                ky: "Мазмун кол коюлган хэш менен дал келбейт.",
+                ru: "Содержимое не совпадает с подписанным хэшем.",
+                en: "The content does not match the digest the signer signed.",
+            },
+            Reason::SignatureInvalid => Texts {
+                kk: "Қолтаңба мәні қол қоюшының ашық кілтімен тексеруден өтпейді.",
+                ky: "Кол тамганын мааниси кол коюучунун ачык ачкычы менен текшерүүдөн өтпөйт.",
+                ru: "Значение подписи не проходит проверку открытым ключом подписанта.",
+                en: "The signature value does not verify with the signer's public key.",
+            },
+            Reason::AlgorithmUnsupported => Texts {
+                kk: "Қолтаңбада қабылданбайтын алгоритм немесе кілт ұзындығы қолданылған.",
+                ky: "Кол тамгада кабыл алынбаган алгоритм же ачкыч узундугу колдонулган.",
+                ru: "Подпись использует алгоритм или длину ключа, которые не принимаются.",
+                en: "The signature uses an algorithm or key size that this service does not accept.",
+            },
+            Reason::CertificateMissing => Texts {
+                kk: "Қол қоюшының сертификаты қоса берілмеген және табылмады.",
+                ky: "Кол коюучунун сертификаты тиркелген эмес жана табылган жок.",
+                ru: "Сертификат подписанта не приложен и не найден.",
+                en: "The signer's certificate is not included and could not be found.",
+            },
+            Reason::CertificateUntrusted => Texts {
+                kk: "Қол қоюшының сертификаты сенімді куәландырушы орталықпен берілмеген.",
+                ky: "Кол коюучунун сертификаты ишенимдүү күбөлөндүрүүчү борбор тарабынан берилген эмес.",
+                ru: "Сертификат подписанта не выдан доверенным удостоверяющим центром.",
+                en: "The signer's certificate does not chain to a trusted certification authority.",
+            },
+            Reason::CertificateExpired => Texts {
+                kk: "Қол қоюшы тізбегіндегі сертификаттың қолданылу мерзімі тексеру сәтінде аяқталған.",
+                ky: "Кол коюучунун чынжырындагы сертификаттын мөөнөтү текшерүү учурунда бүткөн.",
+                ru: "Срок действия сертификата в цепочке подписанта истёк на момент проверки.",
+                en: "A certificate on the signer's path had expired at the validation time.",
+            },
+            Reason::CertificateNotYetValid => Texts {
+                kk: "Қол қоюшы тізбегіндегі сертификат тексеру сәтінде әлі күшіне енбеген.",
+                ky: "Кол коюучунун чынжырындагы сертификат текшерүү учурунда али күчүнө кире элек.",
+                ru: "Сертификат в цепочке подписанта ещё не действовал на момент проверки.",
+                en: "A certificate on the signer's path was not yet valid at the validation time.",
+            },
+            Reason::CertificateRevoked => Texts {
+                kk: "Қол қоюшы тізбегіндегі сертификат кері қайтарылған.",
+                ky: "Кол коюучунун чынжырындагы сертификат кайтарылып алынган.",
+                ru: "Сертификат в цепочке подписанта отозван.",
+                en: "A certificate on the signer's path has been revoked.",
+            },
+            Reason::CertificateUsage => Texts {
+                kk: "Қол қоюшы тізбегіндегі сертификат бұл мақсатқа арналмаған (кілттің мақсаты, КО шектеулері немесе тізбек ұзындығы).",
+                ky: "Кол коюучунун чынжырындагы сертификат бул максатка арналган эмес (ачкычтын максаты, КБ чектөөлөрү же чынжырдын узундугу).",
+                ru: "Сертификат в цепочке подписанта не предназначен для такого использования (назначение ключа, ограничения УЦ или длина цепочки).",
+                en: "A certificate on the signer's path is not allowed for this use (key usage, CA constraints or path length).",
+            },
+            Reason::RevocationUnavailable => Texts {
+                kk: "Қол қоюшы тізбегіндегі сертификаттың кері қайтарылу мәртебесін анықтау мүмкін болмады, ал саясат оны талап етеді.",
+                ky: "Кол коюучунун чынжырындагы сертификаттын кайтарылып алынуу абалын аныктоо мүмкүн болгон жок, ал эми саясат аны талап кылат.",
+                ru: "Не удалось установить статус отзыва сертификата в цепочке подписанта, а политика этого требует.",
+                en: "The revocation status of a certificate on the signer's path could not be established, and policy requires it.",
+            },
+            Reason::PolicyViolation => Texts {
+                kk: "Түсім мұрағат саясатын бұзады (белгісіз немесе жабылған іс, көлемі немесе түрі).",
+                ky: "Келип түшкөн документ архивдик саясатты бузат (белгисиз же жабылган иш, көлөмү же түрү).",
+                ru: "Поступление нарушает политику архива (неизвестное или закрытое дело, размер или тип).",
+                en: "The submission breaks the archive policy (unknown or closed case, size or type).",
+            },
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for r in Reason::ALL {
+            assert!(seen.insert(r.code()));
+            assert_eq!(Reason::from_code(r.code()), Some(r));
+            let t = r.texts();
+            assert!(![t.kk, t.ky, t.ru, t.en].iter().any(|s| s.is_empty()));
+        }
+        assert_eq!(Reason::from_code("nope"), None);
+    }
+
+    /// The README publishes the list; it must name every code and nothing else.
+    #[test]
+    fn readme_lists_exactly_these_codes() {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("## Rejection reasons")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a '## Rejection reasons' section");
+        let listed: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        let expected: Vec<&str> = Reason::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(listed, expected);
+        for r in Reason::ALL {
+            assert!(
+                section.contains(r.texts().kk),
+                "README lacks the Kazakh text of {r}"
+            );
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Signature algorithms: which scheme an AlgorithmIdentifier and a key name, and its check.
+//!
+//! Policy lives here too, so it is applied the same way to signers, certificates and CRLs:
+//! SHA-1, MD5 and RSA keys under 2048 bits are refused as unsupported rather than verified.
+
+mod ecdsa;
+mod ed25519;
+mod rsa;
+
+use super::asn1::{self, Reader, tag};
+use super::certificate::PublicKey;
+use super::cms::AlgorithmId;
+use sha2::Digest;
+
+/// Why a signature was not verified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlgError {
+    /// An algorithm, parameter set or key size we do not accept.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// The signature does not verify (or names an algorithm the key cannot have made).
+    #[error("signature does not verify")]
+    Invalid,
+}
+
+/// A digest algorithm we accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashAlg {
+    /// SHA-256
+    Sha256,
+    /// SHA-384
+    Sha384,
+    /// SHA-512
+    Sha512,
+}
+
+impl HashAlg {
+    /// The digest algorithm named by `oid`.
+    pub fn from_oid(oid: &str) -> Result<HashAlg, AlgError> {
+        match oid {
+            "2.16.840.1.101.3.4.2.1" => Ok(HashAlg::Sha256),
+            "2.16.840.1.101.3.4.2.2" => Ok(HashAlg::Sha384),
+            "2.16.840.1.101.3.4.2.3" => Ok(HashAlg::Sha512),
+            other => Err(AlgError::Unsupported(format!("digest {}", describe(other)))),
+        }
+    }
+
+    /// Short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlg::Sha256 => "sha256",
+            HashAlg::Sha384 => "sha384",
+            HashAlg::Sha512 => "sha512",
+        }
+    }
+
+    /// Output length in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+
+    /// The digest of `data`.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            HashAlg::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            HashAlg::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            HashAlg::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+/// A fully determined signature scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// RSASSA-PKCS1-v1_5.
+    RsaPkcs1(HashAlg),
+    /// RSASSA-PSS with MGF1 over the same hash.
+    RsaPss {
+        /// Message and MGF1 hash.
+        hash: HashAlg,
+        /// Salt length in bytes.
+        salt: usize,
+    },
+    /// ECDSA with DER (r, s) signatures on P-256 or P-384.
+    Ecdsa(HashAlg),
+    /// Ed25519 (pure).
+    Ed25519,
+}
+
+impl Scheme {
+    /// A name for reports, e.g. `rsa-pkcs1-sha256`.
+    pub fn name(self) -> String {
+        match self {
+            Scheme::RsaPkcs1(h) => format!("rsa-pkcs1-{}", h.name()),
+            Scheme::RsaPss { hash, salt } => format!("rsa-pss-{}-salt{salt}", hash.name()),
+            Scheme::Ecdsa(h) => format!("ecdsa-{}", h.name()),
+            Scheme::Ed25519 => "ed25519".into(),
+        }
+    }
+
+    /// The scheme of a certificate's or CRL's outer signatureAlgorithm.
+    pub fn for_object(alg: &AlgorithmId) -> Result<Scheme, AlgError> {
+        Self::resolve(alg, None)
+    }
+
+    /// The scheme of a SignerInfo: CMS lets `signatureAlgorithm` be the bare key algorithm
+    /// (rsaEncryption, id-ecPublicKey), in which case the digest algorithm supplies the hash.
+    pub fn for_signer(alg: &AlgorithmId, digest: HashAlg) -> Result<Scheme, AlgError> {
+        Self::resolve(alg, Some(digest))
+    }
+
+    fn resolve(alg: &AlgorithmId, digest: Option<HashAlg>) -> Result<Scheme, AlgError> {
+        let bare = |d: Option<HashAlg>| {
+            d.ok_or_else(|| AlgError::Unsupported(format!("{} without a hash", describe(&alg.oid))))
+        };
+        let scheme = match alg.oid.as_str() {
+            "1.2.840.113549.1.1.1" => Scheme::RsaPkcs1(bare(digest)?),
+            "1.2.840.113549.1.1.11" => Scheme::RsaPkcs1(HashAlg::Sha256),
+            "1.2.840.113549.1.1.12" => Scheme::RsaPkcs1(HashAlg::Sha384),
+            "1.2.840.113549.1.1.13" => Scheme::RsaPkcs1(HashAlg::Sha512),
+            "1.2.840.113549.1.1.10" => return pss_params(alg.params.as_deref()),
+            "1.2.840.10045.2.1" => Scheme::Ecdsa(bare(digest)?),
+            "1.2.840.10045.4.3.2" => Scheme::Ecdsa(HashAlg::Sha256),
+            "1.2.840.10045.4.3.3" => Scheme::Ecdsa(HashAlg::Sha384),
+            "1.2.840.10045.4.3.4" => Scheme::Ecdsa(HashAlg::Sha512),
+            "1.3.101.112" => return Ok(Scheme::Ed25519),
+            other => return Err(AlgError::Unsupported(describe(other))),
+        };
+        let params_ok = match scheme {
+            Scheme::RsaPkcs1(_) => alg.params_absent_or_null(),
+            _ => alg.params.is_none(),
+        };
+        if params_ok {
+            Ok(scheme)
+        } else {
+            Err(AlgError::Unsupported(format!(
+                "unexpected parameters for {}",
+                scheme.name()
+            )))
+        }
+    }
+
+    /// The digest a CMS signer must use for the content under this scheme (RFC 8419 for Ed25519).
+    pub fn check_digest(self, digest: HashAlg) -> Result<(), AlgError> {
+        match self {
+            Scheme::Ed25519 if digest != HashAlg::Sha512 => Err(AlgError::Unsupported(
+                "Ed25519 with a digest other than SHA-512".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Verifies `signature` over `message` with `key`.
+    pub fn verify(self, key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<(), AlgError> {
+        match self {
+            Scheme::RsaPkcs1(h) => rsa::verify_pkcs1(h, key, message, signature),
+            Scheme::RsaPss { hash, salt } => rsa::verify_pss(hash, salt, key, message, signature),
+            Scheme::Ecdsa(h) => ecdsa::verify(h, key, message, signature),
+            Scheme::Ed25519 => ed25519::verify(key, message, signature),
+        }
+    }
+}
+
+/// RSASSA-PSS-params (RFC 4055): hash, MGF1 with the same hash, salt length, trailer 1.
+fn pss_params(params: Option<&[u8]>) -> Result<Scheme, AlgError> {
+    let bad = |what: &str| AlgError::Unsupported(format!("RSA-PSS parameters: {what}"));
+    let raw = params.ok_or_else(|| bad("absent"))?;
+    let seq = asn1::parse_single(raw)
+        .and_then(|t| t.expect(tag::SEQUENCE, "RSASSA-PSS-params"))
+        .map_err(|_| bad("not a SEQUENCE"))?;
+    let mut r = seq.children(0).map_err(|_| bad("not a SEQUENCE"))?;
+    // The DEFAULTs are SHA-1 and MGF1-SHA-1, which policy refuses anyway.
+    let hash_tlv = r
+        .optional(0xA0)
+        .ok()
+        .flatten()
+        .ok_or_else(|| bad("SHA-1 default"))?;
+    let mut hr = hash_tlv.children(0).map_err(|_| bad("hashAlgorithm"))?;
+    let hash_alg = AlgorithmId::read(&mut hr, "hashAlgorithm").map_err(|_| bad("hashAlgorithm"))?;
+    let hash = HashAlg::from_oid(&hash_alg.oid)?;
+    let mgf_tlv = r
+        .optional(0xA1)
+        .ok()
+        .flatten()
+        .ok_or_else(|| bad("MGF1-SHA-1 default"))?;
+    let mut mr = mgf_tlv.children(0).map_err(|_| bad("maskGenAlgorithm"))?;
+    let mgf =
+        AlgorithmId::read(&mut mr, "maskGenAlgorithm").map_err(|_| bad("maskGenAlgorithm"))?;
+    if mgf.oid != "1.2.840.113549.1.1.8" {
+        return Err(bad("mask generation is not MGF1"));
+    }
+    let mgf_hash = mgf
+        .params
+        .as_deref()
+        .and_then(|p| AlgorithmId::read(&mut Reader::new(p), "MGF1 hash").ok())
+        .ok_or_else(|| bad("MGF1 hash"))?;
+    if HashAlg::from_oid(&mgf_hash.oid)? != hash {
+        return Err(bad("MGF1 hash differs from the message hash"));
+    }
+    let salt = match r.optional(0xA2).map_err(|_| bad("saltLength"))? {
+        Some(t) => {
+            let int = t
+                .children(0)
+                .and_then(|mut c| c.read_tag(tag::INTEGER, "saltLength"));
+            small_uint(int.map_err(|_| bad("saltLength"))?.value)
+                .ok_or_else(|| bad("saltLength"))?
+        }
+        None => 20,
+    };
+    if let Some(t) = r.optional(0xA3).map_err(|_| bad("trailerField"))? {
+        let int = t
+            .children(0)
+            .and_then(|mut c| c.read_tag(tag::INTEGER, "trailerField"));
+        if small_uint(int.map_err(|_| bad("trailerField"))?.value) != Some(1) {
+            return Err(bad("trailerField is not 1"));
+        }
+    }
+    r.finish("end").map_err(|_| bad("trailing fields"))?;
+    Ok(Scheme::RsaPss { hash, salt })
+}
+
+/// A small non-negative INTEGER's value.
+fn small_uint(v: &[u8]) -> Option<usize> {
+    if v.is_empty() || v.len() > 4 || v.first().is_some_and(|b| b & 0x80 != 0) {
+        return None;
+    }
+    Some(v.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)))
+}
+
+/// A readable name for an algorithm OID we refuse, so the report says *why*.
+pub fn describe(oid: &str) -> String {
+    let name = match oid {
+        "1.3.14.3.2.26" => "SHA-1",
+        "1.2.840.113549.2.5" => "MD5",
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "2.16.840.1.101.3.4.2.4" => "SHA-224",
+        _ if is_gost(oid) => "GOST",
+        _ => "",
+    };
+    if name.is_empty() {
+        oid.to_owned()
+    } else {
+        format!("{name} ({oid})")
+    }
+}
+
+/// Whether an OID belongs to the Russian (TC26, CryptoPro) or Kazakh GOST families.
+pub fn is_gost(oid: &str) -> bool {
+    oid.starts_with("1.2.643.") || oid.starts_with("1.2.398.3.10.")
+}

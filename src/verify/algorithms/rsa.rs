@@ -1,0 +1,98 @@
+//! RSA: PKCS#1 v1.5 and PSS. ring does the arithmetic; the `rsa` crate covers PSS salt lengths
+//! other than the hash length, which ring does not take but OpenSSL writes by default.
+
+use super::{AlgError, HashAlg};
+use crate::verify::asn1::{Reader, tag};
+use crate::verify::certificate::PublicKey;
+use ring::signature as rs;
+
+/// Smallest modulus accepted, by policy.
+pub const MIN_BITS: usize = 2048;
+const RSA_KEY: &str = "1.2.840.113549.1.1.1";
+const RSA_PSS_KEY: &str = "1.2.840.113549.1.1.10";
+
+/// The RSAPublicKey DER of an RSA subject key, after the policy size check.
+fn rsa_key(key: &PublicKey, pss: bool) -> Result<&[u8], AlgError> {
+    let oid = key.algorithm.oid.as_str();
+    if oid != RSA_KEY && !(pss && oid == RSA_PSS_KEY) {
+        return Err(AlgError::Invalid);
+    }
+    let bits = modulus_bits(&key.bits).ok_or(AlgError::Invalid)?;
+    if bits < MIN_BITS {
+        return Err(AlgError::Unsupported(format!(
+            "RSA key of {bits} bits (minimum {MIN_BITS})"
+        )));
+    }
+    Ok(&key.bits)
+}
+
+/// Bit length of the modulus in an RSAPublicKey.
+pub fn modulus_bits(der: &[u8]) -> Option<usize> {
+    let seq = Reader::new(der)
+        .read_tag(tag::SEQUENCE, "RSAPublicKey")
+        .ok()?;
+    let n = seq
+        .children(0)
+        .ok()?
+        .read_tag(tag::INTEGER, "modulus")
+        .ok()?
+        .value;
+    let start = n.iter().position(|&b| b != 0)?;
+    let n = n.get(start..)?;
+    let top = n.first()?;
+    Some((n.len() - 1) * 8 + (8 - top.leading_zeros() as usize))
+}
+
+/// RSASSA-PKCS1-v1_5.
+pub fn verify_pkcs1(h: HashAlg, key: &PublicKey, msg: &[u8], sig: &[u8]) -> Result<(), AlgError> {
+    let alg: &'static rs::RsaParameters = match h {
+        HashAlg::Sha256 => &rs::RSA_PKCS1_2048_8192_SHA256,
+        HashAlg::Sha384 => &rs::RSA_PKCS1_2048_8192_SHA384,
+        HashAlg::Sha512 => &rs::RSA_PKCS1_2048_8192_SHA512,
+    };
+    rs::UnparsedPublicKey::new(alg, rsa_key(key, false)?)
+        .verify(msg, sig)
+        .map_err(|_| AlgError::Invalid)
+}
+
+/// RSASSA-PSS with MGF1 over `h` and a salt of `salt` bytes.
+pub fn verify_pss(
+    h: HashAlg,
+    salt: usize,
+    key: &PublicKey,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), AlgError> {
+    let der = rsa_key(key, true)?;
+    if salt == h.len() {
+        let alg: &'static rs::RsaParameters = match h {
+            HashAlg::Sha256 => &rs::RSA_PSS_2048_8192_SHA256,
+            HashAlg::Sha384 => &rs::RSA_PSS_2048_8192_SHA384,
+            HashAlg::Sha512 => &rs::RSA_PSS_2048_8192_SHA512,
+        };
+        return rs::UnparsedPublicKey::new(alg, der)
+            .verify(msg, sig)
+            .map_err(|_| AlgError::Invalid);
+    }
+    use ::rsa::pkcs1::DecodeRsaPublicKey;
+    let pk = ::rsa::PublicKey::from_pkcs1_der(der).map_err(|_| AlgError::Invalid)?;
+    let hashed = h.digest(msg);
+    let result = match h {
+        HashAlg::Sha256 => pk.verify(
+            ::rsa::Pss::<sha2::Sha256>::new_with_salt(salt),
+            &hashed,
+            sig,
+        ),
+        HashAlg::Sha384 => pk.verify(
+            ::rsa::Pss::<sha2::Sha384>::new_with_salt(salt),
+            &hashed,
+            sig,
+        ),
+        HashAlg::Sha512 => pk.verify(
+            ::rsa::Pss::<sha2::Sha512>::new_with_salt(salt),
+            &hashed,
+            sig,
+        ),
+    };
+    result.map_err(|_| AlgError::Invalid)
+}

@@ -1,0 +1,400 @@
+//! A small, bounded BER/DER reader.
+//!
+//! CMS arrives in BER as often as in DER: OpenSSL's `-stream` and the Java providers write
+//! indefinite lengths and constructed OCTET STRINGs. Decoding into a typed DER model would
+//! re-encode what was signed, so this reader hands out *slices of the input* instead: a signed
+//! attribute set is verified over the bytes exactly as they arrived. Every length is checked
+//! against what is left of the input before it is used, so no length field can make us allocate,
+//! and nesting is capped so no input can exhaust the stack.
+
+use std::borrow::Cow;
+
+/// How deep constructed encodings may nest. Real CMS needs about 12; certificates a few more.
+pub const MAX_DEPTH: usize = 48;
+
+/// Why a piece of ASN.1 could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Asn1Error {
+    /// The input ended inside a header or a value.
+    #[error("truncated encoding")]
+    Truncated,
+    /// A length field is longer than 4 bytes, non-minimal in a way BER forbids, or points past the end.
+    #[error("invalid length field")]
+    BadLength,
+    /// Nesting is deeper than [`MAX_DEPTH`].
+    #[error("nesting deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// A tag that this reader does not accept (high tag numbers, which CMS never needs).
+    #[error("unsupported tag")]
+    BadTag,
+    /// The element is not the one the grammar expects here.
+    #[error("expected {0}")]
+    Unexpected(&'static str),
+    /// A value is not well formed for its type (an OID, a time, an INTEGER).
+    #[error("invalid {0}")]
+    BadValue(&'static str),
+}
+
+/// Universal tags used by CMS and X.509.
+pub mod tag {
+    /// BOOLEAN
+    pub const BOOLEAN: u8 = 0x01;
+    /// INTEGER
+    pub const INTEGER: u8 = 0x02;
+    /// BIT STRING (primitive form)
+    pub const BIT_STRING: u8 = 0x03;
+    /// OCTET STRING (primitive form)
+    pub const OCTET_STRING: u8 = 0x04;
+    /// OCTET STRING (constructed form, BER only)
+    pub const OCTET_STRING_CONSTRUCTED: u8 = 0x24;
+    /// NULL
+    pub const NULL: u8 = 0x05;
+    /// OBJECT IDENTIFIER
+    pub const OID: u8 = 0x06;
+    /// UTCTime
+    pub const UTC_TIME: u8 = 0x17;
+    /// GeneralizedTime
+    pub const GENERALIZED_TIME: u8 = 0x18;
+    /// SEQUENCE
+    pub const SEQUENCE: u8 = 0x30;
+    /// SET
+    pub const SET: u8 = 0x31;
+    /// `[0]` constructed, context-specific
+    pub const CTX0: u8 = 0xA0;
+    /// `[1]` constructed, context-specific
+    pub const CTX1: u8 = 0xA1;
+    /// `[0]` primitive, context-specific
+    pub const CTX0_PRIM: u8 = 0x80;
+}
+
+/// One encoded element: its tag, its value bytes, and its whole encoding.
+#[derive(Debug, Clone, Copy)]
+pub struct Tlv<'a> {
+    /// The identifier octet (class, constructed bit and tag number).
+    pub tag: u8,
+    /// The value: for indefinite lengths, the nested elements without the end-of-contents marker.
+    pub value: &'a [u8],
+    /// The element exactly as it appears in the input, header (and end marker) included.
+    pub raw: &'a [u8],
+}
+
+impl<'a> Tlv<'a> {
+    /// Whether the constructed bit is set.
+    pub fn constructed(&self) -> bool {
+        self.tag & 0x20 != 0
+    }
+
+    /// A reader over the nested elements of a constructed value.
+    pub fn children(&self, depth: usize) -> Result<Reader<'a>, Asn1Error> {
+        if !self.constructed() {
+            return Err(Asn1Error::Unexpected("a constructed element"));
+        }
+        Reader::nested(self.value, depth + 1)
+    }
+
+    /// The content of an OCTET STRING, joining the segments of the BER constructed form.
+    pub fn octets(&self, depth: usize) -> Result<Cow<'a, [u8]>, Asn1Error> {
+        match self.tag {
+            tag::OCTET_STRING => Ok(Cow::Borrowed(self.value)),
+            tag::OCTET_STRING_CONSTRUCTED => {
+                let mut out = Vec::with_capacity(self.value.len());
+                let mut r = self.children(depth)?;
+                while let Some(part) = r.next()? {
+                    out.extend_from_slice(&part.octets(depth + 1)?);
+                }
+                Ok(Cow::Owned(out))
+            }
+            _ => Err(Asn1Error::Unexpected("an OCTET STRING")),
+        }
+    }
+
+    /// Fails unless the tag is `expected`; `what` names it in the error.
+    pub fn expect(self, expected: u8, what: &'static str) -> Result<Self, Asn1Error> {
+        if self.tag == expected {
+            Ok(self)
+        } else {
+            Err(Asn1Error::Unexpected(what))
+        }
+    }
+}
+
+/// Reads consecutive elements from a byte slice.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+    depth: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over top-level input.
+    pub fn new(input: &'a [u8]) -> Self {
+        Reader {
+            rest: input,
+            depth: 0,
+        }
+    }
+
+    fn nested(input: &'a [u8], depth: usize) -> Result<Self, Asn1Error> {
+        if depth > MAX_DEPTH {
+            return Err(Asn1Error::TooDeep);
+        }
+        Ok(Reader { rest: input, depth })
+    }
+
+    /// The nesting depth of the elements this reader returns.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Whether all input has been consumed.
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    /// The next element, or `None` at the end.
+    #[allow(clippy::should_implement_trait)] // fallible, so not an Iterator
+    pub fn next(&mut self) -> Result<Option<Tlv<'a>>, Asn1Error> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        let (tlv, rest) = read_tlv(self.rest, self.depth)?;
+        self.rest = rest;
+        Ok(Some(tlv))
+    }
+
+    /// The next element, which must exist.
+    pub fn read(&mut self, what: &'static str) -> Result<Tlv<'a>, Asn1Error> {
+        self.next()?.ok_or(Asn1Error::Unexpected(what))
+    }
+
+    /// The next element, which must carry `expected`.
+    pub fn read_tag(&mut self, expected: u8, what: &'static str) -> Result<Tlv<'a>, Asn1Error> {
+        self.read(what)?.expect(expected, what)
+    }
+
+    /// The next element if it carries `expected`; otherwise nothing is consumed.
+    pub fn optional(&mut self, expected: u8) -> Result<Option<Tlv<'a>>, Asn1Error> {
+        match self.rest.first() {
+            Some(&t) if t == expected => self.next(),
+            _ => Ok(None),
+        }
+    }
+
+    /// Fails if anything is left.
+    pub fn finish(&self, what: &'static str) -> Result<(), Asn1Error> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(Asn1Error::Unexpected(what))
+        }
+    }
+}
+
+/// Reads one element from the front of `input`; returns it and the remainder.
+fn read_tlv(input: &[u8], depth: usize) -> Result<(Tlv<'_>, &[u8]), Asn1Error> {
+    if depth > MAX_DEPTH {
+        return Err(Asn1Error::TooDeep);
+    }
+    let (&tag, after_tag) = input.split_first().ok_or(Asn1Error::Truncated)?;
+    if tag & 0x1F == 0x1F {
+        return Err(Asn1Error::BadTag);
+    }
+    let (&first, mut after_len) = after_tag.split_first().ok_or(Asn1Error::Truncated)?;
+    let header_len;
+    let len = if first < 0x80 {
+        header_len = 2;
+        usize::from(first)
+    } else if first == 0x80 {
+        // Indefinite length: only for constructed encodings; ends at an end-of-contents marker.
+        if tag & 0x20 == 0 {
+            return Err(Asn1Error::BadLength);
+        }
+        let body = after_len;
+        let mut r = Reader::nested(body, depth + 1)?;
+        loop {
+            if r.rest.starts_with(&[0, 0]) {
+                let value_len = body.len() - r.rest.len();
+                let total = 2 + value_len + 2;
+                let raw = input.get(..total).ok_or(Asn1Error::Truncated)?;
+                let value = body.get(..value_len).ok_or(Asn1Error::Truncated)?;
+                let rest = input.get(total..).ok_or(Asn1Error::Truncated)?;
+                return Ok((Tlv { tag, value, raw }, rest));
+            }
+            if r.next()?.is_none() {
+                return Err(Asn1Error::Truncated);
+            }
+        }
+    } else {
+        let n = usize::from(first & 0x7F);
+        if n > 4 || n == 0x7F {
+            return Err(Asn1Error::BadLength);
+        }
+        let bytes = after_len.get(..n).ok_or(Asn1Error::Truncated)?;
+        after_len = after_len.get(n..).ok_or(Asn1Error::Truncated)?;
+        header_len = 2 + n;
+        bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
+    };
+    if len > after_len.len() {
+        return Err(Asn1Error::BadLength);
+    }
+    let (value, rest) = after_len.split_at(len);
+    let raw = input.get(..header_len + len).ok_or(Asn1Error::Truncated)?;
+    Ok((Tlv { tag, value, raw }, rest))
+}
+
+/// Parses exactly one element that spans all of `input`.
+pub fn parse_single(input: &[u8]) -> Result<Tlv<'_>, Asn1Error> {
+    let mut r = Reader::new(input);
+    let tlv = r.read("an element")?;
+    r.finish("end of input")?;
+    Ok(tlv)
+}
+
+/// The dotted form of an OBJECT IDENTIFIER's content bytes.
+pub fn oid_string(bytes: &[u8]) -> Result<String, Asn1Error> {
+    use std::fmt::Write;
+    if bytes.is_empty() || bytes.len() > 64 || bytes.last().is_some_and(|b| b & 0x80 != 0) {
+        return Err(Asn1Error::BadValue("object identifier"));
+    }
+    let mut out = String::with_capacity(bytes.len() * 3);
+    let mut acc: u64 = 0;
+    let mut first = true;
+    for &b in bytes {
+        if acc > (u64::MAX >> 8) {
+            return Err(Asn1Error::BadValue("object identifier"));
+        }
+        acc = (acc << 7) | u64::from(b & 0x7F);
+        if b & 0x80 == 0 {
+            if first {
+                let (a, b) = match acc {
+                    0..=39 => (0, acc),
+                    40..=79 => (1, acc - 40),
+                    _ => (2, acc - 80),
+                };
+                let _ = write!(out, "{a}.{b}");
+                first = false;
+            } else {
+                let _ = write!(out, ".{acc}");
+            }
+            acc = 0;
+        }
+    }
+    Ok(out)
+}
+
+/// Reads an OBJECT IDENTIFIER element into dotted form.
+pub fn read_oid(r: &mut Reader<'_>, what: &'static str) -> Result<String, Asn1Error> {
+    oid_string(r.read_tag(tag::OID, what)?.value)
+}
+
+/// Seconds since the Unix epoch of a UTCTime or GeneralizedTime element (UTC, `Z` form).
+pub fn time_value(t: &Tlv<'_>) -> Result<i64, Asn1Error> {
+    let s = t.value;
+    let bad = Asn1Error::BadValue("time");
+    let (year, rest) = match t.tag {
+        tag::UTC_TIME => {
+            let yy = digits(s.get(..2).ok_or(bad.clone())?)?;
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, s.get(2..))
+        }
+        tag::GENERALIZED_TIME => (digits(s.get(..4).ok_or(bad.clone())?)?, s.get(4..)),
+        _ => return Err(Asn1Error::Unexpected("a time")),
+    };
+    let rest = rest.ok_or(bad.clone())?;
+    // MMDDHHMMSSZ; RFC 5280 profiles both forms to carry seconds and Z.
+    if rest.len() != 11 || rest.last() != Some(&b'Z') {
+        return Err(bad);
+    }
+    let field = |i: usize| rest.get(i..i + 2).ok_or(bad.clone()).and_then(digits);
+    let (month, day, hour, min, sec) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return Err(bad);
+    }
+    let days = days_from_civil(year, month, day);
+    Ok(days * 86_400 + hour * 3600 + min * 60 + sec)
+}
+
+fn digits(s: &[u8]) -> Result<i64, Asn1Error> {
+    s.iter().try_fold(0i64, |acc, &c| {
+        if c.is_ascii_digit() {
+            Ok(acc * 10 + i64::from(c - b'0'))
+        } else {
+            Err(Asn1Error::BadValue("time"))
+        }
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indefinite_length_and_constructed_octets() {
+        // [0] indefinite { OCTET STRING constructed indefinite { "te" "st" } }
+        let ber = [
+            0xA0, 0x80, 0x24, 0x80, 0x04, 0x02, b't', b'e', 0x04, 0x02, b's', b't', 0, 0, 0, 0,
+        ];
+        let outer = parse_single(&ber).unwrap();
+        assert_eq!(outer.raw.len(), ber.len());
+        let inner = outer.children(0).unwrap().read("inner").unwrap();
+        assert_eq!(&*inner.octets(1).unwrap(), b"test");
+    }
+
+    #[test]
+    fn absurd_lengths_are_refused() {
+        assert_eq!(
+            parse_single(&[0x30, 0x84, 0xFF, 0xFF, 0xFF, 0xFF]).unwrap_err(),
+            Asn1Error::BadLength
+        );
+        assert_eq!(
+            parse_single(&[0x30, 0x89, 1, 1, 1, 1, 1, 1, 1, 1, 1]).unwrap_err(),
+            Asn1Error::BadLength
+        );
+        assert_eq!(
+            parse_single(&[0x04, 0x80, 0, 0]).unwrap_err(),
+            Asn1Error::BadLength
+        );
+        assert_eq!(parse_single(&[0x30]).unwrap_err(), Asn1Error::Truncated);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut v = Vec::new();
+        for _ in 0..10_000 {
+            v.extend_from_slice(&[0x30, 0x80]);
+        }
+        assert_eq!(parse_single(&v).unwrap_err(), Asn1Error::TooDeep);
+    }
+
+    #[test]
+    fn oids_and_times() {
+        assert_eq!(
+            oid_string(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02]).unwrap(),
+            "1.2.840.113549.1.7.2"
+        );
+        let t = Tlv {
+            tag: tag::UTC_TIME,
+            value: b"220927211759Z",
+            raw: &[],
+        };
+        assert_eq!(time_value(&t).unwrap(), 1_664_313_479);
+        let g = Tlv {
+            tag: tag::GENERALIZED_TIME,
+            value: b"20500101000000Z",
+            raw: &[],
+        };
+        assert_eq!(time_value(&g).unwrap(), 2_524_608_000);
+    }
+}

@@ -1,0 +1,267 @@
+//! An X.509 certificate reduced to what path validation and the report need.
+//!
+//! `x509-parser` reads the fields; the outer split (TBS bytes, algorithm, signature) is done by
+//! our own reader so the bytes we verify are the bytes that were signed. The result is owned, so
+//! trust anchors and the cache can keep it without borrowing the input.
+
+use super::asn1::{self, Reader, tag};
+use super::cms::AlgorithmId;
+use sha2::{Digest, Sha256};
+use std::ops::Range;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::*;
+
+/// The largest certificate or CRL we parse. National CAs' CRLs run to megabytes; 64 MiB leaves
+/// room and still bounds memory.
+pub const MAX_OBJECT: usize = 64 * 1024 * 1024;
+
+/// Why a certificate (or CRL) could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CertError(pub String);
+
+/// The key usage bits path validation looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyUsage {
+    /// digitalSignature
+    pub digital_signature: bool,
+    /// nonRepudiation (contentCommitment)
+    pub non_repudiation: bool,
+    /// keyCertSign
+    pub key_cert_sign: bool,
+    /// cRLSign
+    pub crl_sign: bool,
+}
+
+/// A subject public key: its algorithm and the BIT STRING's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// The SubjectPublicKeyInfo algorithm.
+    pub algorithm: AlgorithmId,
+    /// The subjectPublicKey bits (whole bytes; unused-bit count removed).
+    pub bits: Vec<u8>,
+}
+
+/// A signed object split into the signed part, the algorithm and the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// Where the to-be-signed bytes lie in the object's DER.
+    pub tbs: Range<usize>,
+    /// The outer signatureAlgorithm.
+    pub algorithm: AlgorithmId,
+    /// The signature value.
+    pub signature: Vec<u8>,
+}
+
+impl Signed {
+    /// Splits `SEQUENCE { tbs, AlgorithmIdentifier, BIT STRING }`.
+    pub fn split(der: &[u8]) -> Result<Signed, CertError> {
+        let err = |e: asn1::Asn1Error| CertError(format!("outer structure: {e}"));
+        let outer = asn1::parse_single(der)
+            .map_err(err)?
+            .expect(tag::SEQUENCE, "a SEQUENCE")
+            .map_err(err)?;
+        let mut r = outer.children(0).map_err(err)?;
+        let tbs = r.read_tag(tag::SEQUENCE, "TBS").map_err(err)?;
+        let algorithm = AlgorithmId::read(&mut r, "signatureAlgorithm").map_err(err)?;
+        let sig = r.read_tag(tag::BIT_STRING, "signature").map_err(err)?;
+        r.finish("end of signed object").map_err(err)?;
+        let signature = bit_string_bytes(sig.value).ok_or(CertError("signature bits".into()))?;
+        // `tbs.raw` is a sub-slice of `der`; its offset is the distance between the two starts.
+        let start = tbs.raw.as_ptr() as usize - der.as_ptr() as usize;
+        Ok(Signed {
+            tbs: start..start + tbs.raw.len(),
+            algorithm,
+            signature: signature.to_vec(),
+        })
+    }
+}
+
+fn bit_string_bytes(v: &[u8]) -> Option<&[u8]> {
+    match v.split_first() {
+        Some((0, rest)) => Some(rest),
+        _ => None,
+    }
+}
+
+/// A parsed certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// The certificate's DER.
+    pub der: Vec<u8>,
+    /// SHA-256 of `der`.
+    pub fingerprint: [u8; 32],
+    /// TBS range, outer algorithm and signature.
+    pub signed: Signed,
+    /// Raw encoding of the subject Name.
+    pub subject_raw: Vec<u8>,
+    /// Raw encoding of the issuer Name.
+    pub issuer_raw: Vec<u8>,
+    /// Serial number content bytes (as in the INTEGER).
+    pub serial: Vec<u8>,
+    /// notBefore, seconds since the epoch.
+    pub not_before: i64,
+    /// notAfter, seconds since the epoch.
+    pub not_after: i64,
+    /// basicConstraints: (cA, pathLenConstraint), when present.
+    pub basic_constraints: Option<(bool, Option<u32>)>,
+    /// keyUsage, when present.
+    pub key_usage: Option<KeyUsage>,
+    /// subjectKeyIdentifier, when present.
+    pub subject_key_id: Option<Vec<u8>>,
+    /// authorityKeyIdentifier's keyIdentifier, when present.
+    pub authority_key_id: Option<Vec<u8>>,
+    /// The subject public key.
+    pub public_key: PublicKey,
+    /// The OID of the first critical extension we do not process, if any.
+    pub unknown_critical: Option<String>,
+    /// Subject in RFC 4514 form.
+    pub subject: String,
+    /// Issuer in RFC 4514 form.
+    pub issuer: String,
+    /// Kazakh individual identification number (`serialNumber=IIN…`).
+    pub iin: Option<String>,
+    /// Kazakh business identification number (`OU=BIN…`).
+    pub bin: Option<String>,
+}
+
+/// Extensions whose semantics path validation applies (or that carry no constraint on it), so
+/// a critical flag on them is no reason to refuse.
+const UNDERSTOOD: &[&str] = &[
+    "2.5.29.15", // keyUsage
+    "2.5.29.19", // basicConstraints
+    "2.5.29.14", // subjectKeyIdentifier
+    "2.5.29.35", // authorityKeyIdentifier
+    "2.5.29.37", // extendedKeyUsage
+    "2.5.29.17", // subjectAltName
+    "2.5.29.32", // certificatePolicies (no policy constraints are applied)
+];
+
+impl Certificate {
+    /// Parses a DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Certificate, CertError> {
+        if der.len() > MAX_OBJECT {
+            return Err(CertError("certificate too large".into()));
+        }
+        let signed = Signed::split(der)?;
+        let (rest, cert) =
+            parse_x509_certificate(der).map_err(|e| CertError(format!("certificate: {e}")))?;
+        if !rest.is_empty() {
+            return Err(CertError("trailing bytes after certificate".into()));
+        }
+        let mut basic_constraints = None;
+        let mut key_usage = None;
+        let mut subject_key_id = None;
+        let mut authority_key_id = None;
+        let mut unknown_critical = None;
+        for ext in cert.extensions() {
+            let oid = ext.oid.to_id_string();
+            match ext.parsed_extension() {
+                ParsedExtension::BasicConstraints(bc) => {
+                    basic_constraints = Some((bc.ca, bc.path_len_constraint))
+                }
+                ParsedExtension::KeyUsage(ku) => {
+                    key_usage = Some(KeyUsage {
+                        digital_signature: ku.digital_signature(),
+                        non_repudiation: ku.non_repudiation(),
+                        key_cert_sign: ku.key_cert_sign(),
+                        crl_sign: ku.crl_sign(),
+                    })
+                }
+                ParsedExtension::SubjectKeyIdentifier(k) => subject_key_id = Some(k.0.to_vec()),
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    authority_key_id = a.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                ParsedExtension::ParseError { error } if ext.critical => {
+                    return Err(CertError(format!("critical extension {oid}: {error}")));
+                }
+                _ => {}
+            }
+            if ext.critical && !UNDERSTOOD.contains(&oid.as_str()) && unknown_critical.is_none() {
+                unknown_critical = Some(oid);
+            }
+        }
+        let mut spki = Reader::new(cert.public_key().raw);
+        let key_err = |e: asn1::Asn1Error| CertError(format!("subjectPublicKeyInfo: {e}"));
+        let spki_seq = spki.read_tag(tag::SEQUENCE, "SPKI").map_err(key_err)?;
+        let mut kr = spki_seq.children(0).map_err(key_err)?;
+        let algorithm = AlgorithmId::read(&mut kr, "SPKI algorithm").map_err(key_err)?;
+        let bits = kr
+            .read_tag(tag::BIT_STRING, "subjectPublicKey")
+            .map_err(key_err)?;
+        let bits = bit_string_bytes(bits.value)
+            .ok_or(CertError("subjectPublicKey has unused bits".into()))?
+            .to_vec();
+
+        let (iin, bin) = kz_identifiers(cert.subject());
+        Ok(Certificate {
+            fingerprint: Sha256::digest(der).into(),
+            signed,
+            subject_raw: cert.subject().as_raw().to_vec(),
+            issuer_raw: cert.issuer().as_raw().to_vec(),
+            serial: cert.raw_serial().to_vec(),
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            basic_constraints,
+            key_usage,
+            subject_key_id,
+            authority_key_id,
+            public_key: PublicKey { algorithm, bits },
+            unknown_critical,
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            iin,
+            bin,
+            der: der.to_vec(),
+        })
+    }
+
+    /// The bytes the issuer signed.
+    pub fn tbs(&self) -> &[u8] {
+        self.der.get(self.signed.tbs.clone()).unwrap_or_default()
+    }
+
+    /// Whether subject and issuer are the same name (a self-issued certificate).
+    pub fn self_issued(&self) -> bool {
+        self.subject_raw == self.issuer_raw
+    }
+
+    /// The serial number in hex, for reports.
+    pub fn serial_hex(&self) -> String {
+        hex(&self.serial)
+    }
+}
+
+/// IIN from `serialNumber=IIN…`, BIN from `OU=BIN…`: how the Kazakh national PKI names people
+/// and organisations.
+fn kz_identifiers(name: &X509Name<'_>) -> (Option<String>, Option<String>) {
+    let mut iin = None;
+    let mut bin = None;
+    for attr in name.iter_attributes() {
+        let Ok(value) = attr.as_str() else { continue };
+        let oid = attr.attr_type().to_id_string();
+        let digits = |prefix: &str| {
+            value
+                .strip_prefix(prefix)
+                .filter(|d| d.len() == 12 && d.bytes().all(|c| c.is_ascii_digit()))
+                .map(str::to_owned)
+        };
+        match oid.as_str() {
+            "2.5.4.5" => iin = iin.or_else(|| digits("IIN")),
+            "2.5.4.11" => bin = bin.or_else(|| digits("BIN")),
+            _ => {}
+        }
+    }
+    (iin, bin)
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

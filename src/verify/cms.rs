@@ -1,0 +1,358 @@
+//! CMS SignedData (RFC 5652) from DER, BER or PEM, as slices of the input.
+//!
+//! Only what verification needs is decoded; everything that is signed stays as the bytes that
+//! arrived, so nothing here can change what a signature covers.
+
+use super::asn1::{self, Asn1Error, Reader, Tlv, read_oid, tag};
+use base64::Engine;
+use std::borrow::Cow;
+
+/// The largest signature file accepted, PEM or binary (the content of a detached signature is
+/// not counted; attached content counts).
+pub const MAX_INPUT: usize = 256 * 1024 * 1024;
+/// More signers than this is not a document, it is an attack on our CPU.
+pub const MAX_SIGNERS: usize = 64;
+/// Likewise for carried certificates and CRLs.
+pub const MAX_CERTS: usize = 256;
+
+const ID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
+const ID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
+const ID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
+const ID_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
+
+/// Why the input is not a SignedData we can read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CmsError {
+    /// The ASN.1 itself is broken.
+    #[error("{0}")]
+    Asn1(#[from] Asn1Error),
+    /// A PEM wrapper whose body is not base64, or an unknown PEM label.
+    #[error("PEM: {0}")]
+    Pem(&'static str),
+    /// The input is larger than [`MAX_INPUT`].
+    #[error("input larger than {MAX_INPUT} bytes")]
+    TooLarge,
+    /// A ContentInfo that is not SignedData.
+    #[error("not a SignedData (content type {0})")]
+    NotSignedData(String),
+    /// Something structural, named.
+    #[error("{0}")]
+    Structure(&'static str),
+}
+
+/// An AlgorithmIdentifier: the OID in dotted form and the raw parameters, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AlgorithmId {
+    /// Dotted OID.
+    pub oid: String,
+    /// The parameters element as encoded (tag and length included), `None` when absent.
+    pub params: Option<Vec<u8>>,
+}
+
+impl AlgorithmId {
+    /// Reads an AlgorithmIdentifier SEQUENCE.
+    pub fn read(r: &mut Reader<'_>, what: &'static str) -> Result<Self, Asn1Error> {
+        let seq = r.read_tag(tag::SEQUENCE, what)?;
+        let mut inner = seq.children(r.depth())?;
+        let oid = read_oid(&mut inner, what)?;
+        let params = inner.next()?.map(|t| t.raw.to_vec());
+        inner.finish(what)?;
+        Ok(AlgorithmId { oid, params })
+    }
+
+    /// Parameters that are absent or NULL, as most algorithms require.
+    pub fn params_absent_or_null(&self) -> bool {
+        matches!(self.params.as_deref(), None | Some([tag::NULL, 0]))
+    }
+}
+
+/// How a SignerInfo names its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignerId<'a> {
+    /// The issuer's Name (raw DER) and the serial number's content bytes.
+    IssuerAndSerial {
+        /// Raw encoding of the issuer Name.
+        issuer: &'a [u8],
+        /// Content bytes of the serial INTEGER.
+        serial: &'a [u8],
+    },
+    /// The subjectKeyIdentifier.
+    SubjectKeyId(&'a [u8]),
+}
+
+/// The signed attributes that verification interprets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedAttrs<'a> {
+    /// `[0] IMPLICIT SET OF Attribute` exactly as it appears in the input.
+    pub raw: &'a [u8],
+    /// Dotted OID of the contentType attribute.
+    pub content_type: String,
+    /// The messageDigest attribute's value.
+    pub message_digest: &'a [u8],
+    /// signingTime, seconds since the epoch, when present.
+    pub signing_time: Option<i64>,
+}
+
+impl SignedAttrs<'_> {
+    /// The bytes the signature covers: the SET OF with its universal tag (RFC 5652 §5.4).
+    pub fn signed_bytes(&self) -> Cow<'_, [u8]> {
+        let mut v = self.raw.to_vec();
+        if let Some(t) = v.first_mut() {
+            *t = tag::SET;
+        }
+        Cow::Owned(v)
+    }
+}
+
+/// One SignerInfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerInfo<'a> {
+    /// Which certificate signed.
+    pub sid: SignerId<'a>,
+    /// The digest algorithm for the content.
+    pub digest_algorithm: AlgorithmId,
+    /// The signed attributes, if present.
+    pub signed_attrs: Option<SignedAttrs<'a>>,
+    /// The signature algorithm.
+    pub signature_algorithm: AlgorithmId,
+    /// The signature value.
+    pub signature: Cow<'a, [u8]>,
+}
+
+/// A parsed SignedData.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedData<'a> {
+    /// Dotted OID of the encapsulated content type.
+    pub content_type: String,
+    /// The encapsulated content, `None` for a detached signature.
+    pub content: Option<Cow<'a, [u8]>>,
+    /// Certificates carried in the CMS, raw DER.
+    pub certificates: Vec<&'a [u8]>,
+    /// CRLs carried in the CMS, raw DER.
+    pub crls: Vec<&'a [u8]>,
+    /// The signers, in order.
+    pub signers: Vec<SignerInfo<'a>>,
+}
+
+/// Turns PEM (`CMS`, `PKCS7`) into binary; binary input passes through borrowed.
+pub fn decode_input(input: &[u8]) -> Result<Cow<'_, [u8]>, CmsError> {
+    if input.len() > MAX_INPUT {
+        return Err(CmsError::TooLarge);
+    }
+    let trimmed = input.trim_ascii_start();
+    if !trimmed.starts_with(b"-----BEGIN ") {
+        return Ok(Cow::Borrowed(input));
+    }
+    let text = std::str::from_utf8(trimmed).map_err(|_| CmsError::Pem("not text"))?;
+    let mut lines = text.lines();
+    let label = lines
+        .next()
+        .and_then(|l| l.trim().strip_prefix("-----BEGIN "))
+        .and_then(|l| l.strip_suffix("-----"))
+        .ok_or(CmsError::Pem("bad BEGIN line"))?;
+    if !matches!(label, "CMS" | "PKCS7" | "PKCS #7 SIGNED DATA") {
+        return Err(CmsError::Pem("label is not CMS or PKCS7"));
+    }
+    let end = format!("-----END {label}-----");
+    let mut body = String::with_capacity(text.len());
+    let mut ended = false;
+    for line in lines {
+        let line = line.trim();
+        if line == end {
+            ended = true;
+            break;
+        }
+        if line.contains(':') {
+            continue; // RFC 1421 headers some tools still write
+        }
+        body.push_str(line);
+    }
+    if !ended {
+        return Err(CmsError::Pem("no END line"));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map(Cow::Owned)
+        .map_err(|_| CmsError::Pem("body is not base64"))
+}
+
+/// Parses a ContentInfo holding SignedData.
+pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
+    let ci = asn1::parse_single(der)?.expect(tag::SEQUENCE, "ContentInfo")?;
+    let mut r = ci.children(0)?;
+    let ct = read_oid(&mut r, "contentType")?;
+    if ct != ID_SIGNED_DATA {
+        return Err(CmsError::NotSignedData(ct));
+    }
+    let explicit = r.read_tag(tag::CTX0, "[0] content")?;
+    r.finish("end of ContentInfo")?;
+    let mut e = explicit.children(r.depth())?;
+    let sd = e.read_tag(tag::SEQUENCE, "SignedData")?;
+    e.finish("end of [0] content")?;
+    let mut r = sd.children(e.depth())?;
+
+    r.read_tag(tag::INTEGER, "SignedData version")?;
+    r.read_tag(tag::SET, "digestAlgorithms")?;
+
+    let encap = r.read_tag(tag::SEQUENCE, "encapContentInfo")?;
+    let mut er = encap.children(r.depth())?;
+    let content_type = read_oid(&mut er, "eContentType")?;
+    let content = match er.optional(tag::CTX0)? {
+        Some(ex) => {
+            let mut x = ex.children(er.depth())?;
+            let os = x.read("eContent OCTET STRING")?;
+            x.finish("end of eContent")?;
+            Some(os.octets(x.depth())?)
+        }
+        None => None,
+    };
+    er.finish("end of encapContentInfo")?;
+
+    let mut certificates = Vec::new();
+    if let Some(set) = r.optional(tag::CTX0)? {
+        let mut cr = set.children(r.depth())?;
+        while let Some(c) = cr.next()? {
+            // Attribute and "other" certificates carry nothing a signature path can use.
+            if c.tag == tag::SEQUENCE {
+                certificates.push(c.raw);
+            }
+        }
+    }
+    let mut crls = Vec::new();
+    if let Some(set) = r.optional(tag::CTX1)? {
+        let mut cr = set.children(r.depth())?;
+        while let Some(c) = cr.next()? {
+            if c.tag == tag::SEQUENCE {
+                crls.push(c.raw);
+            }
+        }
+    }
+    if certificates.len() > MAX_CERTS || crls.len() > MAX_CERTS {
+        return Err(CmsError::Structure("too many certificates or CRLs"));
+    }
+
+    let set = r.read_tag(tag::SET, "signerInfos")?;
+    r.finish("end of SignedData")?;
+    let mut sr = set.children(r.depth())?;
+    let mut signers = Vec::new();
+    while let Some(si) = sr.next()? {
+        if signers.len() == MAX_SIGNERS {
+            return Err(CmsError::Structure("too many signers"));
+        }
+        signers.push(parse_signer(
+            si.expect(tag::SEQUENCE, "SignerInfo")?,
+            sr.depth(),
+        )?);
+    }
+    Ok(SignedData {
+        content_type,
+        content,
+        certificates,
+        crls,
+        signers,
+    })
+}
+
+fn parse_signer(si: Tlv<'_>, depth: usize) -> Result<SignerInfo<'_>, CmsError> {
+    let mut r = si.children(depth)?;
+    r.read_tag(tag::INTEGER, "SignerInfo version")?;
+    let sid = match r.read("sid")? {
+        t if t.tag == tag::SEQUENCE => {
+            let mut ir = t.children(r.depth())?;
+            let issuer = ir.read_tag(tag::SEQUENCE, "issuer Name")?.raw;
+            let serial = ir.read_tag(tag::INTEGER, "serialNumber")?.value;
+            ir.finish("end of IssuerAndSerialNumber")?;
+            SignerId::IssuerAndSerial { issuer, serial }
+        }
+        t if t.tag == tag::CTX0_PRIM => SignerId::SubjectKeyId(t.value),
+        _ => {
+            return Err(CmsError::Structure(
+                "sid is neither form of SignerIdentifier",
+            ));
+        }
+    };
+    let digest_algorithm = AlgorithmId::read(&mut r, "digestAlgorithm")?;
+    let signed_attrs = match r.optional(tag::CTX0)? {
+        Some(t) => Some(parse_signed_attrs(t, r.depth())?),
+        None => None,
+    };
+    let signature_algorithm = AlgorithmId::read(&mut r, "signatureAlgorithm")?;
+    let sig = r.read("signature")?;
+    let signature = sig.octets(r.depth())?;
+    r.optional(tag::CTX1)?;
+    r.finish("end of SignerInfo")?;
+    Ok(SignerInfo {
+        sid,
+        digest_algorithm,
+        signed_attrs,
+        signature_algorithm,
+        signature,
+    })
+}
+
+fn parse_signed_attrs(t: Tlv<'_>, depth: usize) -> Result<SignedAttrs<'_>, CmsError> {
+    let mut content_type = None;
+    let mut message_digest = None;
+    let mut signing_time = None;
+    let mut r = t.children(depth)?;
+    while let Some(attr) = r.next()? {
+        let mut ar = attr
+            .expect(tag::SEQUENCE, "Attribute")?
+            .children(r.depth())?;
+        let oid = read_oid(&mut ar, "attrType")?;
+        let values = ar.read_tag(tag::SET, "attrValues")?;
+        ar.finish("end of Attribute")?;
+        let mut vr = values.children(ar.depth())?;
+        let one = |vr: &mut Reader<'_>| -> Result<(), CmsError> {
+            vr.finish("a single attribute value")
+                .map_err(|_| CmsError::Structure("attribute must have exactly one value"))
+        };
+        // RFC 5652 §11: each of these appears once, with one value.
+        let dup = CmsError::Structure("duplicate signed attribute");
+        match oid.as_str() {
+            ID_CONTENT_TYPE => {
+                let v = read_oid(&mut vr, "contentType value")?;
+                one(&mut vr)?;
+                if content_type.replace(v).is_some() {
+                    return Err(dup);
+                }
+            }
+            ID_MESSAGE_DIGEST => {
+                let v = vr.read_tag(tag::OCTET_STRING, "messageDigest value")?.value;
+                one(&mut vr)?;
+                if message_digest.replace(v).is_some() {
+                    return Err(dup);
+                }
+            }
+            ID_SIGNING_TIME => {
+                let v = asn1::time_value(&vr.read("signingTime value")?)?;
+                one(&mut vr)?;
+                if signing_time.replace(v).is_some() {
+                    return Err(dup);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(SignedAttrs {
+        raw: t.raw,
+        content_type: content_type
+            .ok_or(CmsError::Structure("signed attributes lack contentType"))?,
+        message_digest: message_digest
+            .ok_or(CmsError::Structure("signed attributes lack messageDigest"))?,
+        signing_time,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_empty_are_errors_not_panics() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(b"hello world").is_err());
+        assert!(decode_input(b"-----BEGIN CMS-----\n!!!\n-----END CMS-----\n").is_err());
+        assert!(decode_input(b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").is_err());
+    }
+}

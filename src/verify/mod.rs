@@ -1,0 +1,368 @@
+//! Signature verification: pure functions of (bytes, trust store, policy, time).
+//!
+//! Nothing in this module reads a file, a socket or the clock. The validation time is an
+//! argument, the trust store a value, and the only state is a memo of work that depends on
+//! bytes alone ([`cache`]). That is what makes a verdict reproducible by an auditor years later.
+
+pub mod algorithms;
+pub mod asn1;
+pub mod cache;
+pub mod certificate;
+pub mod cms;
+pub mod path;
+pub mod report;
+pub mod revocation;
+pub mod trust;
+
+use crate::reasons::Reason;
+use algorithms::{AlgError, HashAlg, Scheme};
+use cache::Cache;
+use certificate::{Certificate, hex};
+use cms::{SignedData, SignerId, SignerInfo};
+pub use report::{Report, SignerReport, SignerStatus, Status, Warning};
+use revocation::Crl;
+use std::sync::Arc;
+pub use trust::TrustStore;
+
+const ID_DATA: &str = "1.2.840.113549.1.7.1";
+
+/// What to do when a certificate's revocation status cannot be established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationPolicy {
+    /// Reject with `revocation-unavailable`.
+    Require,
+    /// Accept, with a `revocation-unchecked` warning.
+    #[default]
+    Prefer,
+    /// Do not look at CRLs at all.
+    Off,
+}
+
+/// How many signers must be valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignerRule {
+    /// Every signer (the default: a co-signed document is only as good as its weakest signature).
+    #[default]
+    All,
+    /// At least one.
+    AtLeastOne,
+}
+
+/// Verification policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Revocation checking.
+    pub revocation: RevocationPolicy,
+    /// Which signers must be valid.
+    pub signers: SignerRule,
+}
+
+/// One thing found wrong, with the sentence that pins it down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The reason from the closed list.
+    pub reason: Reason,
+    /// Detail for the report.
+    pub detail: String,
+}
+
+/// A verifier: trust store, policy and memo. Share one across threads.
+#[derive(Debug)]
+pub struct Verifier {
+    trust: TrustStore,
+    policy: Policy,
+    cache: Cache,
+}
+
+impl Verifier {
+    /// A verifier over this trust store and policy.
+    pub fn new(trust: TrustStore, policy: Policy) -> Self {
+        Verifier {
+            trust,
+            policy,
+            cache: Cache::default(),
+        }
+    }
+
+    /// The trust store.
+    pub fn trust(&self) -> &TrustStore {
+        &self.trust
+    }
+
+    /// Verifies a CMS SignedData (`input`: DER, BER or PEM) at time `at` (seconds since the
+    /// epoch, UTC). `detached` is the content of a detached signature.
+    pub fn verify(&self, input: &[u8], detached: Option<&[u8]>, at: i64) -> Report {
+        let der = match cms::decode_input(input) {
+            Ok(d) => d,
+            Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
+        };
+        let sd = match cms::parse(&der) {
+            Ok(sd) => sd,
+            Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
+        };
+        self.verify_parsed(&sd, detached, at)
+    }
+
+    fn verify_parsed(&self, sd: &SignedData<'_>, detached: Option<&[u8]>, at: i64) -> Report {
+        let mut report = Report {
+            status: Status::Rejected,
+            reasons: Vec::new(),
+            signers: Vec::new(),
+            warnings: Vec::new(),
+        };
+        if sd.signers.is_empty() {
+            report.push(Reason::NoSigners, None, "signerInfos is empty".into());
+            return report;
+        }
+        let content: Option<&[u8]> = match (sd.content.as_deref(), detached) {
+            (Some(attached), Some(given)) if attached != given => {
+                report.push(
+                    Reason::ContentMismatch,
+                    None,
+                    "the signature carries content that differs from the content supplied".into(),
+                );
+                Some(attached)
+            }
+            (Some(c), _) | (None, Some(c)) => Some(c),
+            (None, None) => {
+                report.push(
+                    Reason::ContentMissing,
+                    None,
+                    "detached signature and no content supplied".into(),
+                );
+                None
+            }
+        };
+        let mut pool = Vec::with_capacity(sd.certificates.len());
+        for (i, der) in sd.certificates.iter().enumerate() {
+            match self.cache.certificate(der) {
+                Ok(c) => pool.push(c),
+                Err(e) => report.warnings.push(Warning {
+                    code: "certificate-unreadable",
+                    signer: None,
+                    detail: format!("carried certificate {i} ignored: {e}"),
+                }),
+            }
+        }
+        let carried_crls: Vec<Crl> = sd
+            .crls
+            .iter()
+            .filter_map(|d| Crl::from_der(d).ok())
+            .collect();
+        let crls: Vec<&Crl> = self
+            .trust
+            .crls()
+            .iter()
+            .chain(carried_crls.iter())
+            .collect();
+
+        for (index, si) in sd.signers.iter().enumerate() {
+            let mut findings = Vec::new();
+            let mut warnings = Vec::new();
+            let mut sr = SignerReport::empty();
+            self.check_signer(
+                sd,
+                si,
+                content,
+                &pool,
+                &crls,
+                at,
+                &mut sr,
+                &mut findings,
+                &mut warnings,
+            );
+            let mut codes: Vec<Reason> = findings.iter().map(|f| f.reason).collect();
+            codes.sort();
+            codes.dedup();
+            sr.status = if codes.is_empty() {
+                SignerStatus::Valid
+            } else {
+                SignerStatus::Invalid
+            };
+            sr.reasons = codes;
+            for f in findings {
+                report.push(f.reason, Some(index), f.detail);
+            }
+            report
+                .warnings
+                .extend(warnings.into_iter().map(|detail| Warning {
+                    code: "revocation-unchecked",
+                    signer: Some(index),
+                    detail,
+                }));
+            report.signers.push(sr);
+        }
+
+        let valid = report
+            .signers
+            .iter()
+            .filter(|s| s.status == SignerStatus::Valid)
+            .count();
+        let enough = match self.policy.signers {
+            SignerRule::All => valid == report.signers.len(),
+            SignerRule::AtLeastOne => valid > 0,
+        };
+        let whole_ok = report.reasons.iter().all(|r| r.signer.is_some());
+        if enough && whole_ok {
+            report.status = Status::Accepted;
+            // Under "at least one", the failures of the others are facts, not grounds.
+            for r in std::mem::take(&mut report.reasons) {
+                report.warnings.push(Warning {
+                    code: "signer-invalid",
+                    signer: r.signer,
+                    detail: format!("{}: {}", r.code, r.detail),
+                });
+            }
+        }
+        report
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_signer(
+        &self,
+        sd: &SignedData<'_>,
+        si: &SignerInfo<'_>,
+        content: Option<&[u8]>,
+        pool: &[Arc<Certificate>],
+        crls: &[&Crl],
+        at: i64,
+        sr: &mut SignerReport,
+        findings: &mut Vec<Finding>,
+        warnings: &mut Vec<String>,
+    ) {
+        let mut fail = |reason, detail: String| findings.push(Finding { reason, detail });
+        sr.signing_time = si
+            .signed_attrs
+            .as_ref()
+            .and_then(|a| a.signing_time)
+            .map(fmt_time);
+
+        let Some(cert) = self.find_signer_cert(&si.sid, pool) else {
+            fail(
+                Reason::CertificateMissing,
+                "no carried or trusted certificate matches the signer identifier".into(),
+            );
+            return;
+        };
+        sr.subject = Some(cert.subject.clone());
+        sr.issuer = Some(cert.issuer.clone());
+        sr.serial = Some(cert.serial_hex());
+        sr.certificate_sha256 = Some(hex(&cert.fingerprint));
+        sr.iin = cert.iin.clone();
+        sr.bin = cert.bin.clone();
+
+        let digest = match HashAlg::from_oid(&si.digest_algorithm.oid) {
+            Ok(d) => d,
+            Err(e) => {
+                sr.digest = Some(algorithms::describe(&si.digest_algorithm.oid));
+                sr.algorithm = Some(algorithms::describe(&si.signature_algorithm.oid));
+                fail(Reason::AlgorithmUnsupported, e.to_string());
+                return;
+            }
+        };
+        sr.digest = Some(digest.name().into());
+        let scheme = match Scheme::for_signer(&si.signature_algorithm, digest)
+            .and_then(|s| s.check_digest(digest).map(|()| s))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                sr.algorithm = Some(algorithms::describe(&si.signature_algorithm.oid));
+                fail(Reason::AlgorithmUnsupported, e.to_string());
+                return;
+            }
+        };
+        sr.algorithm = Some(scheme.name());
+
+        let signed_message: Option<std::borrow::Cow<'_, [u8]>> = match &si.signed_attrs {
+            Some(attrs) => {
+                if attrs.content_type != sd.content_type {
+                    fail(
+                        Reason::ContentMismatch,
+                        format!(
+                            "contentType attribute {} differs from eContentType {}",
+                            attrs.content_type, sd.content_type
+                        ),
+                    );
+                }
+                if let Some(c) = content {
+                    if digest.digest(c) != attrs.message_digest {
+                        fail(
+                            Reason::ContentMismatch,
+                            format!(
+                                "{} of the content differs from messageDigest",
+                                digest.name()
+                            ),
+                        );
+                    }
+                }
+                Some(attrs.signed_bytes())
+            }
+            None if sd.content_type != ID_DATA => {
+                // RFC 5652 §5.3: other content types must be bound by signed attributes.
+                fail(
+                    Reason::Malformed,
+                    format!("content type {} without signed attributes", sd.content_type),
+                );
+                None
+            }
+            None => content.map(std::borrow::Cow::Borrowed),
+        };
+        if let Some(msg) = signed_message {
+            match scheme.verify(&cert.public_key, &msg, &si.signature) {
+                Ok(()) => {}
+                Err(AlgError::Unsupported(why)) => fail(Reason::AlgorithmUnsupported, why),
+                Err(AlgError::Invalid) => fail(
+                    Reason::SignatureInvalid,
+                    format!(
+                        "{} signature does not verify with the key of {}",
+                        scheme.name(),
+                        cert.subject
+                    ),
+                ),
+            }
+        }
+
+        let outcome = path::validate(
+            &cert,
+            pool,
+            &self.trust,
+            crls,
+            at,
+            self.policy.revocation,
+            &self.cache,
+        );
+        sr.path = outcome.path.iter().map(|c| c.subject.clone()).collect();
+        findings.extend(outcome.findings);
+        warnings.extend(outcome.warnings);
+    }
+
+    fn find_signer_cert(
+        &self,
+        sid: &SignerId<'_>,
+        pool: &[Arc<Certificate>],
+    ) -> Option<Arc<Certificate>> {
+        let matches = |c: &&Arc<Certificate>| match sid {
+            SignerId::IssuerAndSerial { issuer, serial } => {
+                c.issuer_raw.as_slice() == *issuer && c.serial.as_slice() == *serial
+            }
+            SignerId::SubjectKeyId(ski) => c.subject_key_id.as_deref() == Some(*ski),
+        };
+        pool.iter()
+            .chain(self.trust.anchors())
+            .find(matches)
+            .cloned()
+    }
+}
+
+/// RFC 3339 text of a Unix time, for reports.
+pub fn fmt_time(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}

@@ -1,0 +1,144 @@
+//! The verdict: per-signer results folded into one status and a list of reasons.
+
+use crate::reasons::{Reason, Texts};
+use serde::Serialize;
+
+/// Accepted or rejected: the only two answers a chancellery gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every check required by policy passed.
+    Accepted,
+    /// At least one reason applies.
+    Rejected,
+}
+
+/// One reason, with where it applies, its published texts, and the technical detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReasonEntry {
+    /// The reason code.
+    pub code: Reason,
+    /// Index of the signer it concerns; `None` for the submission as a whole.
+    pub signer: Option<usize>,
+    /// The texts in Kazakh, Kyrgyz, Russian and English.
+    pub message: Texts,
+    /// What exactly was found (English, for officers and logs).
+    pub detail: String,
+}
+
+/// Something that did not reject but that a reader should know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// A short code, e.g. `revocation-unchecked`.
+    pub code: &'static str,
+    /// Index of the signer it concerns, if any.
+    pub signer: Option<usize>,
+    /// What exactly.
+    pub detail: String,
+}
+
+/// Valid or invalid, per signer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignerStatus {
+    /// The signature, its content digest and its certificate path all check out.
+    Valid,
+    /// Something failed; see the signer's reasons.
+    Invalid,
+}
+
+/// What was found about one SignerInfo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignerReport {
+    /// Valid or invalid.
+    pub status: SignerStatus,
+    /// The signature scheme, e.g. `rsa-pkcs1-sha256`, or the refused algorithm.
+    pub algorithm: Option<String>,
+    /// The content digest algorithm.
+    pub digest: Option<String>,
+    /// Signer certificate subject (RFC 4514).
+    pub subject: Option<String>,
+    /// Signer certificate issuer.
+    pub issuer: Option<String>,
+    /// Serial number, hex.
+    pub serial: Option<String>,
+    /// SHA-256 of the signer certificate, hex.
+    pub certificate_sha256: Option<String>,
+    /// The signingTime attribute (RFC 3339), when present. Claimed by the signer, not proven.
+    pub signing_time: Option<String>,
+    /// Kazakh IIN from the certificate subject.
+    pub iin: Option<String>,
+    /// Kazakh BIN from the certificate subject.
+    pub bin: Option<String>,
+    /// The path used, leaf first, as subjects.
+    pub path: Vec<String>,
+    /// The reason codes that made it invalid.
+    pub reasons: Vec<Reason>,
+}
+
+impl SignerReport {
+    /// A report with nothing known yet.
+    pub fn empty() -> Self {
+        SignerReport {
+            status: SignerStatus::Invalid,
+            algorithm: None,
+            digest: None,
+            subject: None,
+            issuer: None,
+            serial: None,
+            certificate_sha256: None,
+            signing_time: None,
+            iin: None,
+            bin: None,
+            path: Vec::new(),
+            reasons: Vec::new(),
+        }
+    }
+}
+
+/// The whole verdict on one submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Accepted or rejected.
+    pub status: Status,
+    /// Every reason found, for the submission and per signer.
+    pub reasons: Vec<ReasonEntry>,
+    /// Per-signer detail, in SignerInfo order.
+    pub signers: Vec<SignerReport>,
+    /// What policy let pass unchecked.
+    pub warnings: Vec<Warning>,
+}
+
+impl Report {
+    /// A rejection for the submission as a whole.
+    pub fn rejected(code: Reason, detail: impl Into<String>) -> Report {
+        Report {
+            status: Status::Rejected,
+            reasons: vec![entry(code, None, detail.into())],
+            signers: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The distinct reason codes, in list order.
+    pub fn codes(&self) -> Vec<Reason> {
+        let mut v: Vec<Reason> = self.reasons.iter().map(|r| r.code).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Adds a reason.
+    pub fn push(&mut self, code: Reason, signer: Option<usize>, detail: String) {
+        self.reasons.push(entry(code, signer, detail));
+    }
+}
+
+fn entry(code: Reason, signer: Option<usize>, detail: String) -> ReasonEntry {
+    ReasonEntry {
+        code,
+        signer,
+        message: code.texts(),
+        detail,
+    }
+}

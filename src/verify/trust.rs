@@ -1,0 +1,60 @@
+//! The trust store: anchors and CRLs, handed to the verifier as values (loading them from disk
+//! is the caller's business, so verification stays free of I/O).
+
+use super::certificate::{CertError, Certificate};
+use super::revocation::Crl;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Trust anchors and the CRLs that go with them.
+#[derive(Debug, Clone, Default)]
+pub struct TrustStore {
+    anchors: Vec<Arc<Certificate>>,
+    anchor_fps: HashSet<[u8; 32]>,
+    crls: Vec<Crl>,
+}
+
+impl TrustStore {
+    /// A store of these anchors and CRLs. Any certificate may be an anchor: national PKIs hand
+    /// out their intermediate CAs for exactly that use.
+    pub fn new(anchors: Vec<Certificate>, crls: Vec<Crl>) -> Self {
+        let anchors: Vec<Arc<Certificate>> = anchors.into_iter().map(Arc::new).collect();
+        let anchor_fps = anchors.iter().map(|a| a.fingerprint).collect();
+        TrustStore {
+            anchors,
+            anchor_fps,
+            crls,
+        }
+    }
+
+    /// Parses DER certificates and CRLs into a store.
+    pub fn from_der<C: AsRef<[u8]>, R: AsRef<[u8]>>(
+        certs: &[C],
+        crls: &[R],
+    ) -> Result<Self, CertError> {
+        let anchors = certs
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()))
+            .collect::<Result<_, _>>()?;
+        let crls = crls
+            .iter()
+            .map(|c| Crl::from_der(c.as_ref()))
+            .collect::<Result<_, _>>()?;
+        Ok(TrustStore::new(anchors, crls))
+    }
+
+    /// The anchors.
+    pub fn anchors(&self) -> &[Arc<Certificate>] {
+        &self.anchors
+    }
+
+    /// The CRLs.
+    pub fn crls(&self) -> &[Crl] {
+        &self.crls
+    }
+
+    /// Whether a certificate with this fingerprint is an anchor.
+    pub fn is_anchor(&self, fingerprint: &[u8; 32]) -> bool {
+        self.anchor_fps.contains(fingerprint)
+    }
+}
