@@ -16,7 +16,10 @@ fn rsa_signature_is_accepted_while_its_certificate_was_valid() {
     let r = verify_corpus("cms-attached-rsa.p7s", None, "2021-06-01T00:00:00Z");
     assert_eq!(r.status, Status::Accepted, "{r:#?}");
     assert_eq!(r.signers[0].iin.as_deref(), Some("123456789011"));
-    assert_eq!(r.signers[0].signing_time.as_deref(), Some("2022-09-28T14:40:30Z"));
+    assert_eq!(
+        r.signers[0].signing_time.as_deref(),
+        Some("2022-09-28T14:40:30Z")
+    );
     // No CRL of the RSA CA is current in June 2021: said, not silently passed.
     assert!(r.warnings.iter().any(|w| w.code == "revocation-unchecked"));
 }
@@ -37,17 +40,37 @@ fn two_signer_files_rsa_expired_and_gost_reported() {
         let r = verify_corpus(file, content, "2022-09-28T00:00:00Z");
         assert_eq!(r.status, Status::Rejected, "{file}");
         assert_eq!(r.signers.len(), 2, "{file}");
-        let rsa = r.signers.iter().find(|s| s.algorithm.as_deref() == Some("rsa-pkcs1-sha256")).unwrap();
+        let rsa = r
+            .signers
+            .iter()
+            .find(|s| s.algorithm.as_deref() == Some("rsa-pkcs1-sha256"))
+            .unwrap();
         assert_eq!(rsa.status, SignerStatus::Invalid);
-        assert_eq!(rsa.reasons.iter().map(|c| c.code()).collect::<Vec<_>>(), ["certificate-expired"], "{file}");
+        assert_eq!(
+            rsa.reasons.iter().map(|c| c.code()).collect::<Vec<_>>(),
+            ["certificate-expired"],
+            "{file}"
+        );
         assert_eq!(rsa.iin.as_deref(), Some("123456789011"));
-        let gost = r.signers.iter().find(|s| s.iin.as_deref() == Some("123456789012")).unwrap();
-        assert_eq!(gost.reasons.iter().map(|c| c.code()).collect::<Vec<_>>(), ["algorithm-unsupported"], "{file}");
+        let gost = r
+            .signers
+            .iter()
+            .find(|s| s.iin.as_deref() == Some("123456789012"))
+            .unwrap();
+        assert_eq!(
+            gost.reasons.iter().map(|c| c.code()).collect::<Vec<_>>(),
+            ["algorithm-unsupported"],
+            "{file}"
+        );
     }
 }
 
 #[test]
 fn detached_corpus_signature_without_content_is_content_missing() {
-    let r = verify_corpus("cms-detached-gost2015-rsa.p7s", None, "2022-09-28T00:00:00Z");
+    let r = verify_corpus(
+        "cms-detached-gost2015-rsa.p7s",
+        None,
+        "2022-09-28T00:00:00Z",
+    );
     assert!(codes(&r).contains(&"content-missing".to_owned()));
 }

@@ -19,19 +19,40 @@ const STRICTER: &[&str] = &[
 /// with Python's `cryptography` (tests/fixtures/make.sh), which is its independent check.
 const OPENSSL_CANNOT: &[&str] = &["ed25519.der"];
 
-fn openssl_accepts(sig: &Path, content: Option<&Path>, cafile: &Path, at: i64, extra: &[&str]) -> bool {
-    let inform = if sig.extension().is_some_and(|e| e == "pem") { "PEM" } else { "DER" };
+fn openssl_accepts(
+    sig: &Path,
+    content: Option<&Path>,
+    cafile: &Path,
+    at: i64,
+    extra: &[&str],
+) -> bool {
+    let inform = if sig.extension().is_some_and(|e| e == "pem") {
+        "PEM"
+    } else {
+        "DER"
+    };
     let mut cmd = Command::new("openssl");
-    cmd.args(["cms", "-verify", "-binary", "-inform", inform, "-out", "/dev/null", "-in"])
-        .arg(sig)
-        .arg("-CAfile")
-        .arg(cafile)
-        .args(["-attime", &at.to_string()])
-        .args(extra);
+    cmd.args([
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        inform,
+        "-out",
+        "/dev/null",
+        "-in",
+    ])
+    .arg(sig)
+    .arg("-CAfile")
+    .arg(cafile)
+    .args(["-attime", &at.to_string()])
+    .args(extra);
     if let Some(c) = content {
         cmd.arg("-content").arg(c);
     }
-    let out = cmd.output().expect("the openssl command line is needed for this test (.ci/run installs it)");
+    let out = cmd
+        .output()
+        .expect("the openssl command line is needed for this test (.ci/run installs it)");
     out.status.success()
 }
 
@@ -39,24 +60,52 @@ fn openssl_accepts(sig: &Path, content: Option<&Path>, cafile: &Path, at: i64, e
 fn every_fixture_agrees_with_openssl() {
     let sig_dir = fixtures().join("sig");
     let cafile = fixtures().join("openssl-cafile.pem");
-    let v = verifier(&fixtures().join("trust"), Policy { revocation: RevocationPolicy::Require, signers: SignerRule::All });
-    let mut names: Vec<_> = std::fs::read_dir(&sig_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let v = verifier(
+        &fixtures().join("trust"),
+        Policy {
+            revocation: RevocationPolicy::Require,
+            signers: SignerRule::All,
+        },
+    );
+    let mut names: Vec<_> = std::fs::read_dir(&sig_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     let mut compared = 0;
     let mut disagreements = Vec::new();
-    for name in names.iter().filter(|n| n.ends_with(".der") || n.ends_with(".pem")) {
+    for name in names
+        .iter()
+        .filter(|n| n.ends_with(".der") || n.ends_with(".pem"))
+    {
         let path = sig_dir.join(name);
         let content = (name == "rsa-detached.der").then(|| sig_dir.join("doc.txt"));
         let bytes = std::fs::read(&path).unwrap();
-        let ours = v.verify(&bytes, content.as_ref().map(|c| std::fs::read(c).unwrap()).as_deref(), AT).status == Status::Accepted;
+        let ours = v
+            .verify(
+                &bytes,
+                content
+                    .as_ref()
+                    .map(|c| std::fs::read(c).unwrap())
+                    .as_deref(),
+                AT,
+            )
+            .status
+            == Status::Accepted;
         let theirs = openssl_accepts(&path, content.as_deref(), &cafile, AT, &["-crl_check_all"]);
         compared += 1;
         if OPENSSL_CANNOT.contains(&name.as_str()) {
-            assert!(ours && !theirs, "{name}: has OpenSSL learnt Ed25519 CMS? compare it then");
+            assert!(
+                ours && !theirs,
+                "{name}: has OpenSSL learnt Ed25519 CMS? compare it then"
+            );
             continue;
         }
         if STRICTER.contains(&name.as_str()) {
-            assert!(!ours && theirs, "{name}: expected tamga to refuse what OpenSSL accepts");
+            assert!(
+                !ours && theirs,
+                "{name}: expected tamga to refuse what OpenSSL accepts"
+            );
         } else if ours != theirs {
             disagreements.push(format!("{name}: tamga {ours}, openssl {theirs}"));
         }

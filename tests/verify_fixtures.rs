@@ -14,12 +14,38 @@ const REQUIRE: Policy = Policy {
 };
 
 /// (signature file, content file, policy, accepted?, reason codes)
-const CASES: &[(&str, Option<&str>, Policy, bool, &[&str])] = &[
+type Case = (
+    &'static str,
+    Option<&'static str>,
+    Policy,
+    bool,
+    &'static [&'static str],
+);
+
+const CASES: &[Case] = &[
     ("rsa-attached.der", None, REQUIRE, true, &[]),
     ("rsa-detached.der", Some("doc.txt"), REQUIRE, true, &[]),
-    ("rsa-detached.der", None, REQUIRE, false, &["content-missing"]),
-    ("rsa-detached.der", Some("other.txt"), REQUIRE, false, &["content-mismatch"]),
-    ("rsa-attached.der", Some("other.txt"), REQUIRE, false, &["content-mismatch"]),
+    (
+        "rsa-detached.der",
+        None,
+        REQUIRE,
+        false,
+        &["content-missing"],
+    ),
+    (
+        "rsa-detached.der",
+        Some("other.txt"),
+        REQUIRE,
+        false,
+        &["content-mismatch"],
+    ),
+    (
+        "rsa-attached.der",
+        Some("other.txt"),
+        REQUIRE,
+        false,
+        &["content-mismatch"],
+    ),
     ("rsa-sha512.der", None, REQUIRE, true, &[]),
     ("rsa-pss.der", None, REQUIRE, true, &[]),
     ("rsa-pss-digest.der", None, REQUIRE, true, &[]),
@@ -33,24 +59,96 @@ const CASES: &[(&str, Option<&str>, Policy, bool, &[&str])] = &[
     ("cms.pem", None, REQUIRE, true, &[]),
     ("pkcs7.pem", None, REQUIRE, true, &[]),
     ("two-signers.der", None, REQUIRE, true, &[]),
-    ("two-signers-one-expired.der", None, REQUIRE, false, &["certificate-expired"]),
-    ("nocerts.der", None, REQUIRE, false, &["certificate-missing"]),
+    (
+        "two-signers-one-expired.der",
+        None,
+        REQUIRE,
+        false,
+        &["certificate-expired"],
+    ),
+    (
+        "nocerts.der",
+        None,
+        REQUIRE,
+        false,
+        &["certificate-missing"],
+    ),
     ("nocrl.der", None, PREFER, true, &[]),
-    ("nocrl.der", None, REQUIRE, false, &["revocation-unavailable"]),
-    ("expired.der", None, REQUIRE, false, &["certificate-expired"]),
-    ("notyet.der", None, REQUIRE, false, &["certificate-not-yet-valid"]),
-    ("revoked.der", None, REQUIRE, false, &["certificate-revoked"]),
+    (
+        "nocrl.der",
+        None,
+        REQUIRE,
+        false,
+        &["revocation-unavailable"],
+    ),
+    (
+        "expired.der",
+        None,
+        REQUIRE,
+        false,
+        &["certificate-expired"],
+    ),
+    (
+        "notyet.der",
+        None,
+        REQUIRE,
+        false,
+        &["certificate-not-yet-valid"],
+    ),
+    (
+        "revoked.der",
+        None,
+        REQUIRE,
+        false,
+        &["certificate-revoked"],
+    ),
     ("enconly.der", None, REQUIRE, false, &["certificate-usage"]),
     ("notca.der", None, PREFER, false, &["certificate-usage"]),
     ("pathlen.der", None, PREFER, false, &["certificate-usage"]),
-    ("stranger.der", None, REQUIRE, false, &["certificate-untrusted"]),
-    ("small-rsa.der", None, REQUIRE, false, &["algorithm-unsupported"]),
+    (
+        "stranger.der",
+        None,
+        REQUIRE,
+        false,
+        &["certificate-untrusted"],
+    ),
+    (
+        "small-rsa.der",
+        None,
+        REQUIRE,
+        false,
+        &["algorithm-unsupported"],
+    ),
     ("sha1.der", None, REQUIRE, false, &["algorithm-unsupported"]),
     ("no-signers.der", None, REQUIRE, false, &["no-signers"]),
-    ("tampered-content.der", None, REQUIRE, false, &["content-mismatch"]),
-    ("tampered-signature.der", None, REQUIRE, false, &["signature-invalid"]),
-    ("tampered-attrs.der", None, REQUIRE, false, &["signature-invalid"]),
-    ("tampered-noattr.der", None, REQUIRE, false, &["signature-invalid"]),
+    (
+        "tampered-content.der",
+        None,
+        REQUIRE,
+        false,
+        &["content-mismatch"],
+    ),
+    (
+        "tampered-signature.der",
+        None,
+        REQUIRE,
+        false,
+        &["signature-invalid"],
+    ),
+    (
+        "tampered-attrs.der",
+        None,
+        REQUIRE,
+        false,
+        &["signature-invalid"],
+    ),
+    (
+        "tampered-noattr.der",
+        None,
+        REQUIRE,
+        false,
+        &["signature-invalid"],
+    ),
     ("truncated.der", None, REQUIRE, false, &["malformed"]),
     ("empty.der", None, REQUIRE, false, &["malformed"]),
     ("garbage.der", None, REQUIRE, false, &["malformed"]),
@@ -64,9 +162,16 @@ fn every_fixture_gets_its_exact_verdict() {
     for &(sig, content, policy, accepted, expected) in CASES {
         let report = verify_fixture(sig, content, policy);
         let got = codes(&report);
-        let want_status = if accepted { Status::Accepted } else { Status::Rejected };
+        let want_status = if accepted {
+            Status::Accepted
+        } else {
+            Status::Rejected
+        };
         if report.status != want_status || got != expected {
-            failures.push(format!("{sig} {content:?} {:?}: got {:?} {got:?}, want {want_status:?} {expected:?}", policy.revocation, report.status));
+            failures.push(format!(
+                "{sig} {content:?} {:?}: got {:?} {got:?}, want {want_status:?} {expected:?}",
+                policy.revocation, report.status
+            ));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
@@ -76,24 +181,41 @@ fn every_fixture_gets_its_exact_verdict() {
 fn missing_crl_under_prefer_is_a_warning_never_silent() {
     let r = verify_fixture("nocrl.der", None, PREFER);
     assert_eq!(r.status, Status::Accepted);
-    assert!(r.warnings.iter().any(|w| w.code == "revocation-unchecked" && w.detail.contains("Issuer has no CRL")));
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.code == "revocation-unchecked" && w.detail.contains("Issuer has no CRL"))
+    );
 }
 
 #[test]
 fn revocation_off_does_not_look_at_crls() {
-    let off = Policy { revocation: RevocationPolicy::Off, signers: SignerRule::All };
-    assert_eq!(verify_fixture("revoked.der", None, off).status, Status::Accepted);
+    let off = Policy {
+        revocation: RevocationPolicy::Off,
+        signers: SignerRule::All,
+    };
+    assert_eq!(
+        verify_fixture("revoked.der", None, off).status,
+        Status::Accepted
+    );
 }
 
 #[test]
 fn at_least_one_signer_policy() {
-    let one = Policy { revocation: RevocationPolicy::Require, signers: SignerRule::AtLeastOne };
+    let one = Policy {
+        revocation: RevocationPolicy::Require,
+        signers: SignerRule::AtLeastOne,
+    };
     let r = verify_fixture("two-signers-one-expired.der", None, one);
     assert_eq!(r.status, Status::Accepted);
     assert!(r.reasons.is_empty());
     assert_eq!(r.signers[0].status, SignerStatus::Valid);
     assert_eq!(r.signers[1].status, SignerStatus::Invalid);
-    assert!(r.warnings.iter().any(|w| w.code == "signer-invalid" && w.signer == Some(1)));
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.code == "signer-invalid" && w.signer == Some(1))
+    );
 }
 
 #[test]
@@ -108,9 +230,15 @@ fn signer_report_carries_identity() {
     assert_eq!(s.path.len(), 3, "leaf, intermediate, root: {:?}", s.path);
     assert!(s.signing_time.is_some());
     let pss = verify_fixture("rsa-pss-saltmax.der", None, REQUIRE);
-    assert_eq!(pss.signers[0].algorithm.as_deref(), Some("rsa-pss-sha256-salt222"));
+    assert_eq!(
+        pss.signers[0].algorithm.as_deref(),
+        Some("rsa-pss-sha256-salt222")
+    );
     let pss = verify_fixture("rsa-pss-digest.der", None, REQUIRE);
-    assert_eq!(pss.signers[0].algorithm.as_deref(), Some("rsa-pss-sha256-salt32"));
+    assert_eq!(
+        pss.signers[0].algorithm.as_deref(),
+        Some("rsa-pss-sha256-salt32")
+    );
 }
 
 #[test]
@@ -118,8 +246,14 @@ fn validity_is_judged_at_the_given_time() {
     // The leaf is valid 2024-01-01 .. 2030-01-01; the CRLs 2026-01-01 .. 2036-01-01.
     let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
     let v = verifier(&fixtures().join("trust"), PREFER);
-    assert_eq!(v.verify(&sig, None, at("2024-01-01T00:00:00Z")).status, Status::Accepted);
-    assert_eq!(v.verify(&sig, None, at("2030-01-01T00:00:00Z")).status, Status::Accepted);
+    assert_eq!(
+        v.verify(&sig, None, at("2024-01-01T00:00:00Z")).status,
+        Status::Accepted
+    );
+    assert_eq!(
+        v.verify(&sig, None, at("2030-01-01T00:00:00Z")).status,
+        Status::Accepted
+    );
     let late = v.verify(&sig, None, at("2030-01-01T00:00:01Z"));
     assert_eq!(codes(&late), ["certificate-expired"]);
     let early = v.verify(&sig, None, at("2023-12-31T23:59:59Z"));
@@ -132,7 +266,10 @@ fn validity_is_judged_at_the_given_time() {
 fn single_bit_flips_never_fool_the_verifier() {
     let sig = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
     let sd = tamga::verify::cms::parse(&sig).unwrap();
-    let offset = |s: &[u8]| (s.as_ptr() as usize - sig.as_ptr() as usize)..(s.as_ptr() as usize - sig.as_ptr() as usize + s.len());
+    let offset = |s: &[u8]| {
+        (s.as_ptr() as usize - sig.as_ptr() as usize)
+            ..(s.as_ptr() as usize - sig.as_ptr() as usize + s.len())
+    };
     // Everything that matters: the content, every carried certificate but the unused CA, and
     // the SignerInfo (the last element of the file).
     let mut guarded = vec![offset(sd.content.as_deref().unwrap())];
@@ -147,13 +284,24 @@ fn single_bit_flips_never_fool_the_verifier() {
     let ci = parse_single(&sig).unwrap();
     let mut r = ci.children(0).unwrap();
     r.read("oid").unwrap();
-    let sd_tlv = r.read("[0]").unwrap().children(1).unwrap().read("SignedData").unwrap();
+    let sd_tlv = r
+        .read("[0]")
+        .unwrap()
+        .children(1)
+        .unwrap()
+        .read("SignedData")
+        .unwrap();
     let mut parts = sd_tlv.children(2).unwrap();
     let mut last = None;
     while let Some(t) = parts.next().unwrap() {
         last = Some(t);
     }
-    let si = last.unwrap().children(3).unwrap().read("SignerInfo").unwrap();
+    let si = last
+        .unwrap()
+        .children(3)
+        .unwrap()
+        .read("SignerInfo")
+        .unwrap();
     let mut fields: Reader = si.children(4).unwrap();
     fields.read("version").unwrap();
     let sid = fields.read("sid").unwrap();

@@ -254,9 +254,26 @@ pub fn parse_single(input: &[u8]) -> Result<Tlv<'_>, Asn1Error> {
 
 /// The dotted form of an OBJECT IDENTIFIER's content bytes.
 pub fn oid_string(bytes: &[u8]) -> Result<String, Asn1Error> {
-    use std::fmt::Write;
     if bytes.is_empty() || bytes.len() > 64 || bytes.last().is_some_and(|b| b & 0x80 != 0) {
         return Err(Asn1Error::BadValue("object identifier"));
+    }
+    // Hand-rolled rather than `write!`: this runs for every algorithm of every signature.
+    fn push_num(out: &mut String, mut n: u64) {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            if let Some(slot) = buf.get_mut(i) {
+                *slot = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 || i == 0 {
+                break;
+            }
+        }
+        for &d in buf.get(i..).unwrap_or_default() {
+            out.push(char::from(d));
+        }
     }
     let mut out = String::with_capacity(bytes.len() * 3);
     let mut acc: u64 = 0;
@@ -268,15 +285,18 @@ pub fn oid_string(bytes: &[u8]) -> Result<String, Asn1Error> {
         acc = (acc << 7) | u64::from(b & 0x7F);
         if b & 0x80 == 0 {
             if first {
-                let (a, b) = match acc {
+                let (a, rest) = match acc {
                     0..=39 => (0, acc),
                     40..=79 => (1, acc - 40),
                     _ => (2, acc - 80),
                 };
-                let _ = write!(out, "{a}.{b}");
+                push_num(&mut out, a);
+                out.push('.');
+                push_num(&mut out, rest);
                 first = false;
             } else {
-                let _ = write!(out, ".{acc}");
+                out.push('.');
+                push_num(&mut out, acc);
             }
             acc = 0;
         }
@@ -336,6 +356,19 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian date of a day count since 1970-01-01 (inverse of [`days_from_civil`]).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +409,15 @@ mod tests {
             v.extend_from_slice(&[0x30, 0x80]);
         }
         assert_eq!(parse_single(&v).unwrap_err(), Asn1Error::TooDeep);
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for days in [-800_000i64, -1, 0, 59, 60, 365, 10_956, 11_016, 20_000, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(19_262), (2022, 9, 27));
     }
 
     #[test]

@@ -7,35 +7,51 @@
 
 use super::algorithms::{AlgError, Scheme};
 use super::certificate::{CertError, Certificate, PublicKey, Signed};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Entries kept before the cache starts over; bounds memory whatever the input stream.
 const CAPACITY: usize = 4096;
+/// How many trailing DER bytes key the certificate table.
+const TAIL: usize = 32;
+/// Certificates kept under one key.
+const BUCKET: usize = 4;
 
 type Fingerprint = [u8; 32];
 
 /// The verifier's memo tables. Cheap to share between threads.
 #[derive(Debug, Default)]
 pub struct Cache {
-    certs: Mutex<HashMap<Fingerprint, Arc<Certificate>>>,
+    /// Keyed by the last bytes of the DER (the tail of the issuer's signature, unique per
+    /// certificate in practice); a hit is confirmed by comparing the whole DER, which is far
+    /// cheaper than hashing it. Forged look-alike tails only make a bucket longer, and buckets
+    /// are capped.
+    certs: Mutex<HashMap<[u8; TAIL], Vec<Arc<Certificate>>>>,
     links: Mutex<HashMap<(Fingerprint, Fingerprint), Result<(), AlgError>>>,
 }
 
 impl Cache {
     /// The parsed certificate for `der`, parsing it only once.
     pub fn certificate(&self, der: &[u8]) -> Result<Arc<Certificate>, CertError> {
-        let fp: Fingerprint = Sha256::digest(der).into();
-        if let Some(c) = lock(&self.certs).get(&fp) {
-            return Ok(Arc::clone(c));
+        let mut key = [0u8; TAIL];
+        let tail = der.get(der.len().saturating_sub(TAIL)..).unwrap_or_default();
+        key.get_mut(..tail.len()).unwrap_or_default().copy_from_slice(tail);
+        let hit = lock(&self.certs)
+            .get(&key)
+            .and_then(|bucket| bucket.iter().find(|c| c.der == der).cloned());
+        if let Some(c) = hit {
+            return Ok(c);
         }
         let cert = Arc::new(Certificate::from_der(der)?);
         let mut map = lock(&self.certs);
         if map.len() >= CAPACITY {
             map.clear();
         }
-        map.insert(fp, Arc::clone(&cert));
+        let bucket = map.entry(key).or_default();
+        if bucket.len() >= BUCKET {
+            bucket.clear();
+        }
+        bucket.push(Arc::clone(&cert));
         Ok(cert)
     }
 

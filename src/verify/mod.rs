@@ -286,16 +286,14 @@ impl Verifier {
                         ),
                     );
                 }
-                if let Some(c) = content {
-                    if digest.digest(c) != attrs.message_digest {
-                        fail(
-                            Reason::ContentMismatch,
-                            format!(
-                                "{} of the content differs from messageDigest",
-                                digest.name()
-                            ),
-                        );
-                    }
+                if content.is_some_and(|c| digest.digest(c) != attrs.message_digest) {
+                    fail(
+                        Reason::ContentMismatch,
+                        format!(
+                            "{} of the content differs from messageDigest",
+                            digest.name()
+                        ),
+                    );
                 }
                 Some(attrs.signed_bytes())
             }
@@ -356,13 +354,15 @@ impl Verifier {
     }
 }
 
-/// RFC 3339 text of a Unix time, for reports.
+/// RFC 3339 text (`YYYY-MM-DDTHH:MM:SSZ`) of a Unix time, for reports. Hand-rolled because it
+/// runs for every signer of every document.
 pub fn fmt_time(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let (y, m, d) = asn1::civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }

@@ -26,7 +26,10 @@ pub fn at(s: &str) -> i64 {
 
 /// A verifier over a trust directory.
 pub fn verifier(trust: &Path, policy: Policy) -> Verifier {
-    Verifier::new(tamga::trustdir::load(&[trust.to_path_buf()]).unwrap(), policy)
+    Verifier::new(
+        tamga::trustdir::load(&[trust.to_path_buf()]).unwrap(),
+        policy,
+    )
 }
 
 /// Verifies a fixture signature (with optional content file) under `policy`.

@@ -64,7 +64,7 @@ pub fn verify_pss(
     sig: &[u8],
 ) -> Result<(), AlgError> {
     let der = rsa_key(key, true)?;
-    if salt == h.len() {
+    if salt == h.output_len() {
         let alg: &'static rs::RsaParameters = match h {
             HashAlg::Sha256 => &rs::RSA_PSS_2048_8192_SHA256,
             HashAlg::Sha384 => &rs::RSA_PSS_2048_8192_SHA384,

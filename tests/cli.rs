@@ -1,0 +1,147 @@
+//! `tamga verify` as a user runs it: exit codes, one-sentence errors, the JSON shape.
+
+mod common;
+use common::*;
+use std::process::{Command, Output};
+
+fn tamga(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tamga"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+const TRUST: &str = "tests/fixtures/trust";
+const AT_TEXT: &str = "2026-06-01T00:00:00Z";
+
+#[test]
+fn accepted_is_exit_0_with_the_documented_json() {
+    let out = tamga(&[
+        "verify",
+        "tests/fixtures/sig/rsa-detached.der",
+        "--content",
+        "tests/fixtures/sig/doc.txt",
+        "--trust",
+        TRUST,
+        "--at",
+        AT_TEXT,
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "accepted");
+    assert_eq!(v["reasons"], serde_json::json!([]));
+    let s = &v["signers"][0];
+    for key in [
+        "status",
+        "algorithm",
+        "digest",
+        "subject",
+        "issuer",
+        "serial",
+        "certificate_sha256",
+        "signing_time",
+        "iin",
+        "bin",
+        "reasons",
+    ] {
+        assert!(s.get(key).is_some(), "signer lacks {key}");
+    }
+    assert_eq!(s["iin"], "123456789011");
+    assert!(v["warnings"].is_array());
+}
+
+#[test]
+fn rejected_is_exit_1_with_reasons_in_four_languages() {
+    let out = tamga(&[
+        "verify",
+        "tests/fixtures/sig/expired.der",
+        "--trust",
+        TRUST,
+        "--at",
+        AT_TEXT,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "rejected");
+    let r = &v["reasons"][0];
+    assert_eq!(r["code"], "certificate-expired");
+    assert_eq!(r["signer"], 0);
+    for lang in ["kk", "ky", "ru", "en"] {
+        assert!(
+            r["message"][lang].as_str().is_some_and(|s| !s.is_empty()),
+            "no {lang} text"
+        );
+    }
+}
+
+#[test]
+fn human_summary_names_the_reason() {
+    let out = tamga(&[
+        "verify",
+        "tests/fixtures/sig/revoked.der",
+        "--trust",
+        TRUST,
+        "--at",
+        AT_TEXT,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("rejected\n"), "{text}");
+    assert!(text.contains("certificate-revoked"), "{text}");
+}
+
+#[test]
+fn could_not_run_is_exit_2_with_one_sentence() {
+    for args in [
+        vec!["verify", "no/such/file.p7s", "--trust", TRUST],
+        vec![
+            "verify",
+            "tests/fixtures/sig/p256.der",
+            "--trust",
+            TRUST,
+            "--at",
+            "yesterday",
+        ],
+        vec![
+            "verify",
+            "tests/fixtures/sig/p256.der",
+            "--trust",
+            "no/such/dir",
+        ],
+        vec!["verify"],
+    ] {
+        let out = tamga(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(!err.trim().is_empty(), "{args:?}: silent");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn default_trust_store_verifies_the_demo_document() {
+    let out = tamga(&["verify", "certs/demo/hello.p7s", "--at", AT_TEXT]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn reasons_command_lists_the_closed_list() {
+    let out = tamga(&["reasons"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), tamga::Reason::ALL.len());
+    let _ = fixtures();
+}
