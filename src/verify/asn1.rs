@@ -413,7 +413,18 @@ mod tests {
 
     #[test]
     fn civil_dates_round_trip() {
-        for days in [-800_000i64, -1, 0, 59, 60, 365, 10_956, 11_016, 20_000, 2_932_896] {
+        for days in [
+            -800_000i64,
+            -1,
+            0,
+            59,
+            60,
+            365,
+            10_956,
+            11_016,
+            20_000,
+            2_932_896,
+        ] {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }

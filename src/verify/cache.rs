@@ -34,8 +34,12 @@ impl Cache {
     /// The parsed certificate for `der`, parsing it only once.
     pub fn certificate(&self, der: &[u8]) -> Result<Arc<Certificate>, CertError> {
         let mut key = [0u8; TAIL];
-        let tail = der.get(der.len().saturating_sub(TAIL)..).unwrap_or_default();
-        key.get_mut(..tail.len()).unwrap_or_default().copy_from_slice(tail);
+        let tail = der
+            .get(der.len().saturating_sub(TAIL)..)
+            .unwrap_or_default();
+        key.get_mut(..tail.len())
+            .unwrap_or_default()
+            .copy_from_slice(tail);
         let hit = lock(&self.certs)
             .get(&key)
             .and_then(|bucket| bucket.iter().find(|c| c.der == der).cloned());
