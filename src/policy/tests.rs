@@ -1,0 +1,102 @@
+use super::*;
+
+const GOOD: &str = r#"
+[organization]
+name = "Demo"
+appeal = { kk = "a", ky = "b", ru = "c", en = "d" }
+
+[[case]]
+index = "01-05"
+title = "Приказы по основной деятельности"
+retention = "permanent"
+access = ["chancellery", "archivist", "auditor"]
+
+[[case]]
+index = "02-11"
+title = "Переписка"
+retention = "5y"
+epk = true
+closed = 2025
+access = ["archivist"]
+"#;
+
+fn err(text: &str) -> PolicyError {
+    parse(text, Path::new("p.toml")).unwrap_err()
+}
+
+#[test]
+fn a_good_policy_loads() {
+    let p = parse(GOOD, Path::new("p.toml")).unwrap();
+    let c = p.case("02-11").unwrap();
+    assert_eq!(c.retention, Retention::Years(5));
+    assert!(c.epk);
+    assert_eq!(c.closed, Some(2025));
+    assert_eq!(p.case("01-05").unwrap().retention, Retention::Permanent);
+    assert!(p.case("99-99").is_none());
+}
+
+#[test]
+fn broken_files_name_line_and_reason() {
+    let dup = GOOD.replace("\"02-11\"", "\"01-05\"");
+    let e = err(&dup);
+    assert_eq!(e.line, Some(13), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("p.toml:13: duplicate case index \"01-05\""),
+        "{e}"
+    );
+
+    let e = err(&GOOD.replace("\"5y\"", "\"five years\""));
+    assert_eq!(e.line, Some(15), "{e}");
+    assert!(e.reason.contains("neither \"permanent\""), "{e}");
+
+    let e = err(&GOOD.replace("epk = true", "epk = \"yes\""));
+    assert_eq!(e.line, Some(16), "{e}");
+
+    let e = err(&GOOD.replace("[\"archivist\"]", "[\"janitor\"]"));
+    assert!(
+        e.reason.contains("janitor") || e.reason.contains("variant"),
+        "{e}"
+    );
+
+    let e = err(&GOOD.replace("closed = 2025", "closed = 25"));
+    assert!(e.reason.contains("not a year"), "{e}");
+
+    let e = err("[organization\nname = 1");
+    assert_eq!(e.line, Some(1), "{e}");
+
+    let e = err(&GOOD.replace(
+        "retention = \"permanent\"",
+        "retention = \"permanent\"\ncolour = \"red\"",
+    ));
+    assert!(e.reason.contains("colour"), "{e}");
+}
+
+#[test]
+fn retention_due_years() {
+    // (retention, closed, due from 1 January of)
+    let table = [
+        ("5y", Some(2025), Some(2031)),
+        ("1y", Some(2024), Some(2026)),
+        ("10y", Some(1999), Some(2010)),
+        ("75y", Some(2000), Some(2076)),
+        ("permanent", Some(2025), None),
+        ("5y", None, None),
+    ];
+    for (r, closed, due) in table {
+        assert_eq!(
+            r.parse::<Retention>().unwrap().due_year(closed),
+            due,
+            "{r} {closed:?}"
+        );
+    }
+    for bad in ["", "y", "0y", "5", "5 y", "-5y", "1000y", "forever"] {
+        assert!(bad.parse::<Retention>().is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn the_shipped_demo_policy_loads() {
+    let p = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml")).unwrap();
+    assert!(p.cases().len() >= 3);
+}
