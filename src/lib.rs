@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod archive;
 pub mod policy;
 pub mod reasons;
 pub mod trustdir;
