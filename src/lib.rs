@@ -10,6 +10,7 @@
 pub mod archive;
 pub mod policy;
 pub mod reasons;
+pub mod receipt;
 pub mod trustdir;
 pub mod verify;
 

@@ -1,0 +1,194 @@
+//! Receipts: a JSON body in a CMS SignedData signed by the service's receipt key.
+//!
+//! The key is ECDSA P-256. On first start, if the organisation has not installed its own
+//! (`receipt.key` + `receipt.pem` in the key directory), one is made with rcgen and kept.
+//! Anyone holding the service certificate can check a receipt with
+//! `openssl cms -verify -inform DER -CAfile receipt.pem`, with no tamga at hand.
+
+pub mod der;
+
+use der::{oid, seq, set_of, tlv, uint};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+const ID_DATA: &str = "1.2.840.113549.1.7.1";
+const ID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
+const ID_SHA256: &str = "2.16.840.1.101.3.4.2.1";
+const ID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+const ID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
+const ID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
+const ID_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
+
+/// Why the receipt key could not be loaded, made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    /// A key file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The key or certificate is not usable.
+    #[error("receipt key: {0}")]
+    Key(String),
+}
+
+/// The service's receipt signer.
+pub struct ReceiptSigner {
+    key: EcdsaKeyPair,
+    rng: SystemRandom,
+    cert_der: Vec<u8>,
+    /// Issuer Name (raw DER) and serial INTEGER (encoded) of the certificate, for the SignerInfo.
+    issuer_and_serial: Vec<u8>,
+    cert_sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for ReceiptSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiptSigner")
+            .field(
+                "cert_sha256",
+                &crate::verify::certificate::hex(&self.cert_sha256),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceiptSigner {
+    /// Loads `receipt.key` (PKCS#8 PEM) and `receipt.pem` from `dir`, making both on first use.
+    pub fn load_or_create(dir: &Path, organization: &str) -> Result<Self, ReceiptError> {
+        let key_path = dir.join("receipt.key");
+        let cert_path = dir.join("receipt.pem");
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ReceiptError::Io { path, source }
+        };
+        if !key_path.exists() && !cert_path.exists() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            let (key_pem, cert_pem) = generate(organization)?;
+            write_private(&key_path, key_pem.as_bytes()).map_err(io(&key_path))?;
+            std::fs::write(&cert_path, cert_pem).map_err(io(&cert_path))?;
+        }
+        let key_pem = std::fs::read(&key_path).map_err(io(&key_path))?;
+        let cert_pem = std::fs::read(&cert_path).map_err(io(&cert_path))?;
+        let pkcs8 = first_pem(&key_pem, "PRIVATE KEY")?;
+        let cert_der = first_pem(&cert_pem, "CERTIFICATE")?;
+        Self::from_der(&pkcs8, cert_der)
+    }
+
+    /// A signer from a PKCS#8 ECDSA P-256 key and its certificate.
+    pub fn from_der(pkcs8: &[u8], cert_der: Vec<u8>) -> Result<Self, ReceiptError> {
+        let rng = SystemRandom::new();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &rng)
+            .map_err(|e| ReceiptError::Key(format!("not an ECDSA P-256 PKCS#8 key ({e})")))?;
+        let cert = crate::verify::certificate::Certificate::from_der(&cert_der)
+            .map_err(|e| ReceiptError::Key(format!("certificate: {e}")))?;
+        if cert.public_key.bits != ring::signature::KeyPair::public_key(&key).as_ref() {
+            return Err(ReceiptError::Key(
+                "the certificate is not for this key".into(),
+            ));
+        }
+        let issuer_and_serial = seq(&[&cert.issuer_raw, &tlv(0x02, &cert.serial)]);
+        Ok(ReceiptSigner {
+            key,
+            rng,
+            cert_sha256: cert.fingerprint,
+            cert_der,
+            issuer_and_serial,
+        })
+    }
+
+    /// The service certificate (DER).
+    pub fn certificate(&self) -> &[u8] {
+        &self.cert_der
+    }
+
+    /// SHA-256 of the service certificate; receipts name it.
+    pub fn certificate_sha256(&self) -> [u8; 32] {
+        self.cert_sha256
+    }
+
+    /// Signs `body` (attached) with signingTime `at`: a DER ContentInfo.
+    pub fn sign(&self, body: &[u8], at: i64) -> Result<Vec<u8>, ReceiptError> {
+        let sha256 = seq(&[&oid(ID_SHA256)]);
+        let attrs = vec![
+            seq(&[&oid(ID_CONTENT_TYPE), &set_of(vec![oid(ID_DATA)])]),
+            seq(&[&oid(ID_SIGNING_TIME), &set_of(vec![der::signing_time(at)])]),
+            seq(&[
+                &oid(ID_MESSAGE_DIGEST),
+                &set_of(vec![tlv(0x04, &Sha256::digest(body))]),
+            ]),
+        ];
+        let signed_attrs = set_of(attrs);
+        let signature = self
+            .key
+            .sign(&self.rng, &signed_attrs)
+            .map_err(|_| ReceiptError::Key("signing failed".into()))?;
+        let mut implicit_attrs = signed_attrs;
+        if let Some(t) = implicit_attrs.first_mut() {
+            *t = 0xA0; // [0] IMPLICIT in the SignerInfo; the signature covers the SET OF form
+        }
+        let signer_info = seq(&[
+            &uint(1),
+            &self.issuer_and_serial,
+            &sha256,
+            &implicit_attrs,
+            &seq(&[&oid(ID_ECDSA_SHA256)]),
+            &tlv(0x04, signature.as_ref()),
+        ]);
+        let signed_data = seq(&[
+            &uint(1),
+            &tlv(0x31, &sha256),
+            &seq(&[&oid(ID_DATA), &tlv(0xA0, &tlv(0x04, body))]),
+            &tlv(0xA0, &self.cert_der),
+            &tlv(0x31, &signer_info),
+        ]);
+        Ok(seq(&[&oid(ID_SIGNED_DATA), &tlv(0xA0, &signed_data)]))
+    }
+}
+
+/// A fresh P-256 key and a self-signed certificate for it (PEM, PEM).
+fn generate(organization: &str) -> Result<(String, String), ReceiptError> {
+    let err = |e: rcgen::Error| ReceiptError::Key(e.to_string());
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(
+        rcgen::DnType::CommonName,
+        format!("tamga receipts — {organization}"),
+    );
+    dn.push(rcgen::DnType::OrganizationName, organization);
+    params.distinguished_name = dn;
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::ContentCommitment,
+    ];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2075, 1, 1);
+    let cert = params.self_signed(&key).map_err(err)?;
+    Ok((key.serialize_pem(), cert.pem()))
+}
+
+fn first_pem(bytes: &[u8], label: &str) -> Result<Vec<u8>, ReceiptError> {
+    crate::trustdir::pem_or_der(bytes, label)
+        .map_err(ReceiptError::Key)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ReceiptError::Key(format!("no {label}")))
+}
+
+/// Writes a private key readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
