@@ -8,9 +8,12 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod archive;
+pub mod clock;
+pub mod ingest;
 pub mod policy;
 pub mod reasons;
 pub mod receipt;
+pub mod setup;
 pub mod trustdir;
 pub mod verify;
 

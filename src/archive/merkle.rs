@@ -197,6 +197,25 @@ impl Frontier {
         self.size
     }
 
+    /// The perfect subtrees as (height, root), left to right.
+    pub fn peaks(&self) -> &[(u32, Hash)] {
+        &self.peaks
+    }
+
+    /// Rebuilds a frontier from stored peaks; `None` unless they describe exactly `size` leaves.
+    pub fn from_peaks(size: u64, peaks: Vec<(u32, Hash)>) -> Option<Frontier> {
+        let mut total = 0u64;
+        let mut last = u32::MAX;
+        for &(h, _) in &peaks {
+            if h >= last || h >= 64 {
+                return None;
+            }
+            last = h;
+            total += 1u64 << h;
+        }
+        (total == size).then_some(Frontier { size, peaks })
+    }
+
     /// Appends a leaf hash.
     pub fn push(&mut self, leaf: Hash) {
         let mut node = (0u32, leaf);

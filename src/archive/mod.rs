@@ -1,4 +1,302 @@
 //! The durable part: an append-only, hash-chained log whose entries are the leaves of an
-//! RFC 9162 Merkle tree.
+//! RFC 9162 Merkle tree, with documents kept as content-addressed chunks beside it.
+//!
+//! Writers take one lock to number their entries (so registration numbers and log positions
+//! have no gaps and no duplicates) and apply one atomic batch; then they wait for durability,
+//! which one of them — the leader — provides for all who are waiting with a single fsync and a
+//! fresh signed checkpoint (group commit). Nothing here changes or removes a kept value:
+//! the store refuses overwrites in append-only spaces, and only retention's disposal removes.
 
+pub mod audit;
+pub mod blobs;
+pub mod checkpoint;
+pub mod export;
+pub mod log;
 pub mod merkle;
+pub mod sled;
+pub mod store;
+
+use crate::receipt::ReceiptSigner;
+use checkpoint::Checkpoint;
+use log::{Entry, Event, GENESIS};
+use merkle::{Frontier, Hash};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use store::{Batch, Space, Store, StoreError};
+
+const HEAD_KEY: &[u8] = b"head";
+const LATEST_CHECKPOINT: &[u8] = b"checkpoint";
+
+/// Why the archive refused or failed. Nothing half-written remains after any of these.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The store failed (disk full, read-only, locked by another process).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Kept data does not read back as written.
+    #[error("archive damaged: {0}")]
+    Damaged(String),
+    /// Signing a checkpoint failed.
+    #[error("checkpoint signing failed")]
+    Signing,
+}
+
+/// Where an entry landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Entry index.
+    pub index: u64,
+    /// SHA-256 of the entry's encoding.
+    pub entry_hash: Hash,
+    /// Tree size including this entry.
+    pub tree_size: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    size: u64,
+    chain: Hash,
+    frontier: Frontier,
+}
+
+/// The archive.
+#[derive(Debug)]
+pub struct Archive {
+    store: Box<dyn Store>,
+    origin: String,
+    signer: Arc<ReceiptSigner>,
+    state: Mutex<State>,
+    durable: Mutex<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave them half-updated: state is replaced whole
+    // after the store has applied a batch.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Archive {
+    /// Opens the archive in `store`; `origin` names its log in checkpoints.
+    pub fn open(
+        store: Box<dyn Store>,
+        origin: String,
+        signer: Arc<ReceiptSigner>,
+    ) -> Result<Archive, ArchiveError> {
+        let state = match store.get(Space::Index, HEAD_KEY)? {
+            Some(raw) => {
+                decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("log head".into()))?
+            }
+            None => State {
+                chain: GENESIS,
+                ..State::default()
+            },
+        };
+        let size = state.size;
+        Ok(Archive {
+            store,
+            origin,
+            signer,
+            state: Mutex::new(state),
+            durable: Mutex::new(size),
+        })
+    }
+
+    /// The store, for readers.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The receipt signer (also the checkpoint key).
+    pub fn signer(&self) -> &ReceiptSigner {
+        &self.signer
+    }
+
+    /// The log's name.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Current tree size.
+    pub fn size(&self) -> u64 {
+        lock(&self.state).size
+    }
+
+    /// Current (tree size, Merkle root, chain head).
+    pub fn head(&self) -> (u64, Hash, Hash) {
+        let s = lock(&self.state);
+        (s.size, s.frontier.root(), s.chain)
+    }
+
+    /// Builds and applies one atomic batch. `build` sees the store as of now plus its own
+    /// pending writes, and appends entries through the [`Txn`]. Returns what `build` returned
+    /// and the tree size to pass to [`Archive::make_durable`].
+    pub fn append<T>(
+        &self,
+        build: impl FnOnce(&mut Txn<'_>) -> Result<T, ArchiveError>,
+    ) -> Result<(T, u64), ArchiveError> {
+        let mut state = lock(&self.state);
+        let mut txn = Txn {
+            store: self.store.as_ref(),
+            batch: Batch::default(),
+            state: state.clone(),
+        };
+        let out = build(&mut txn)?;
+        if txn.batch.puts.is_empty() {
+            return Ok((out, state.size));
+        }
+        txn.batch
+            .put(Space::Index, HEAD_KEY, encode_head(&txn.state));
+        self.store.apply(&txn.batch)?;
+        *state = txn.state;
+        Ok((out, state.size))
+    }
+
+    /// Returns once everything up to tree size `upto` is on stable storage and covered by a
+    /// signed checkpoint. Concurrent callers share one sync (group commit).
+    pub fn make_durable(&self, upto: u64) -> Result<(), ArchiveError> {
+        let mut durable = lock(&self.durable);
+        if *durable >= upto && self.latest_checkpoint()?.is_some_and(|c| c.size >= upto) {
+            return Ok(());
+        }
+        let (size, root, chain) = {
+            let s = lock(&self.state);
+            (s.size, s.frontier.root(), s.chain)
+        };
+        let key = size.to_be_bytes();
+        if self.store.get(Space::Checkpoints, &key)?.is_none() {
+            let cp = Checkpoint {
+                origin: self.origin.clone(),
+                size,
+                root,
+                chain,
+                time: crate::verify::fmt_time(crate::clock::now()),
+            };
+            let note = cp
+                .sign(self.signer.spki(), |m| self.signer.sign_raw(m).ok())
+                .ok_or(ArchiveError::Signing)?;
+            let mut b = Batch::default();
+            b.put(Space::Checkpoints, key, note);
+            b.put(Space::Index, LATEST_CHECKPOINT, key);
+            self.store.apply(&b)?;
+        }
+        self.store.sync()?;
+        *durable = size;
+        Ok(())
+    }
+
+    /// The newest signed checkpoint, verified with the service key.
+    pub fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, ArchiveError> {
+        let Some(key) = self.store.get(Space::Index, LATEST_CHECKPOINT)? else {
+            return Ok(None);
+        };
+        let note = self
+            .store
+            .get(Space::Checkpoints, &key)?
+            .ok_or_else(|| ArchiveError::Damaged("latest checkpoint missing".into()))?;
+        let text = String::from_utf8(note)
+            .map_err(|_| ArchiveError::Damaged("checkpoint is not text".into()))?;
+        Checkpoint::verify(&text, self.signer.spki())
+            .map(Some)
+            .map_err(|e| ArchiveError::Damaged(e.to_string()))
+    }
+
+    /// The encoded entry at `index`.
+    pub fn entry_bytes(&self, index: u64) -> Result<Option<Vec<u8>>, ArchiveError> {
+        Ok(self.store.get(Space::Log, &index.to_be_bytes())?)
+    }
+
+    /// The decoded entry at `index`.
+    pub fn entry(&self, index: u64) -> Result<Option<Entry>, ArchiveError> {
+        match self.entry_bytes(index)? {
+            Some(b) => Entry::decode(&b)
+                .map(Some)
+                .map_err(|e| ArchiveError::Damaged(format!("entry {index}: {e}"))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// One batch being built under the writer lock.
+pub struct Txn<'a> {
+    store: &'a dyn Store,
+    batch: Batch,
+    state: State,
+}
+
+impl Txn<'_> {
+    /// Reads through this batch's pending writes to the store.
+    pub fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, ArchiveError> {
+        if let Some(v) = self.batch.pending(space, key) {
+            return Ok(Some(v.to_vec()));
+        }
+        Ok(self.store.get(space, key)?)
+    }
+
+    /// Adds a write to the batch.
+    pub fn put(&mut self, space: Space, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.batch.put(space, key, value);
+    }
+
+    /// Adds a document's bytes (once, however often submitted); returns its SHA-256.
+    pub fn put_blob(&mut self, data: &[u8]) -> Result<Hash, ArchiveError> {
+        Ok(blobs::put(&mut self.batch, self.store, data)?)
+    }
+
+    /// The position the next entry will take.
+    pub fn next_index(&self) -> u64 {
+        self.state.size
+    }
+
+    /// Appends an entry recorded at `at` (Unix seconds).
+    pub fn push(&mut self, event: Event, at: i64) -> Position {
+        let entry = Entry {
+            index: self.state.size,
+            prev: crate::verify::certificate::hex(&self.state.chain),
+            at: crate::verify::fmt_time(at),
+            event,
+        };
+        let bytes = entry.encode();
+        let entry_hash = log::entry_hash(&bytes);
+        self.state.frontier.push(merkle::leaf_hash(&bytes));
+        self.batch.put(Space::Log, entry.index.to_be_bytes(), bytes);
+        self.state.chain = entry_hash;
+        self.state.size += 1;
+        Position {
+            index: entry.index,
+            entry_hash,
+            tree_size: self.state.size,
+        }
+    }
+}
+
+fn encode_head(s: &State) -> Vec<u8> {
+    let mut v = Vec::with_capacity(40 + 36 * 64);
+    v.extend_from_slice(&s.size.to_be_bytes());
+    v.extend_from_slice(&s.chain);
+    for (h, root) in s.frontier.peaks() {
+        v.extend_from_slice(&h.to_be_bytes());
+        v.extend_from_slice(root);
+    }
+    v
+}
+
+fn decode_head(raw: &[u8]) -> Option<State> {
+    let (size, rest) = raw.split_at_checked(8)?;
+    let (chain, mut rest) = rest.split_at_checked(32)?;
+    let mut peaks = Vec::new();
+    while !rest.is_empty() {
+        let (h, r) = rest.split_at_checked(4)?;
+        let (root, r) = r.split_at_checked(32)?;
+        peaks.push((
+            u32::from_be_bytes(h.try_into().ok()?),
+            root.try_into().ok()?,
+        ));
+        rest = r;
+    }
+    let size = u64::from_be_bytes(size.try_into().ok()?);
+    let frontier = Frontier::from_peaks(size, peaks)?;
+    Some(State {
+        size,
+        chain: chain.try_into().ok()?,
+        frontier,
+    })
+}

@@ -5,6 +5,7 @@
 //! Anyone holding the service certificate can check a receipt with
 //! `openssl cms -verify -inform DER -CAfile receipt.pem`, with no tamga at hand.
 
+pub mod body;
 pub mod der;
 
 use der::{oid, seq, set_of, tlv, uint};
@@ -45,6 +46,7 @@ pub struct ReceiptSigner {
     /// Issuer Name (raw DER) and serial INTEGER (encoded) of the certificate, for the SignerInfo.
     issuer_and_serial: Vec<u8>,
     cert_sha256: [u8; 32],
+    spki: Vec<u8>,
 }
 
 impl std::fmt::Debug for ReceiptSigner {
@@ -97,6 +99,7 @@ impl ReceiptSigner {
             key,
             rng,
             cert_sha256: cert.fingerprint,
+            spki: cert.spki.clone(),
             cert_der,
             issuer_and_serial,
         })
@@ -110,6 +113,19 @@ impl ReceiptSigner {
     /// SHA-256 of the service certificate; receipts name it.
     pub fn certificate_sha256(&self) -> [u8; 32] {
         self.cert_sha256
+    }
+
+    /// The SubjectPublicKeyInfo (DER) of the receipt key.
+    pub fn spki(&self) -> &[u8] {
+        &self.spki
+    }
+
+    /// A bare ECDSA P-256 / SHA-256 signature (ASN.1 DER) over `message`, for signed notes.
+    pub fn sign_raw(&self, message: &[u8]) -> Result<Vec<u8>, ReceiptError> {
+        self.key
+            .sign(&self.rng, message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| ReceiptError::Key("signing failed".into()))
     }
 
     /// Signs `body` (attached) with signingTime `at`: a DER ContentInfo.

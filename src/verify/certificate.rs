@@ -113,6 +113,8 @@ pub struct Certificate {
     pub authority_key_id: Option<Vec<u8>>,
     /// The subject public key.
     pub public_key: PublicKey,
+    /// The SubjectPublicKeyInfo as encoded.
+    pub spki: Vec<u8>,
     /// The OID of the first critical extension we do not process, if any.
     pub unknown_critical: Option<String>,
     /// Subject in RFC 4514 form.
@@ -207,6 +209,7 @@ impl Certificate {
             subject_key_id,
             authority_key_id,
             public_key: PublicKey { algorithm, bits },
+            spki: cert.public_key().raw.to_vec(),
             unknown_critical,
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),

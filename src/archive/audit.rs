@@ -1,0 +1,185 @@
+//! Re-checking the archive: the chain, the Merkle tree, the signed checkpoint, every receipt,
+//! and with `full` every document's bytes. The first failure is named precisely.
+
+use super::log::{Entry, Event, entry_hash};
+use super::merkle::{Frontier, leaf_hash};
+use super::store::Space;
+use super::{Archive, blobs};
+use crate::verify::certificate::hex;
+use std::fmt;
+
+/// What an intact audit covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Entries checked.
+    pub entries: u64,
+    /// Documents re-hashed (full audits).
+    pub documents: u64,
+    /// Bytes re-hashed (full audits).
+    pub bytes: u64,
+    /// Size of the checkpoint that was matched.
+    pub checkpoint_size: Option<u64>,
+}
+
+/// The first thing found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFailure {
+    /// Entry index, when one is concerned.
+    pub index: Option<u64>,
+    /// Case index of that entry.
+    pub case: Option<String>,
+    /// Registration number of that entry.
+    pub registration: Option<String>,
+    /// What differs.
+    pub what: String,
+}
+
+impl fmt::Display for AuditFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(i) = self.index {
+            write!(f, "entry {i}")?;
+            if let Some(c) = &self.case {
+                write!(f, ", case {c}")?;
+            }
+            if let Some(r) = &self.registration {
+                write!(f, ", registration {r}")?;
+            }
+            write!(f, ": ")?;
+        }
+        f.write_str(&self.what)
+    }
+}
+
+fn fail(index: Option<u64>, entry: Option<&Entry>, what: impl Into<String>) -> AuditFailure {
+    let (case, registration) = match entry.map(|e| &e.event) {
+        Some(Event::Accepted {
+            case, registration, ..
+        }) => (Some(case.clone()), Some(registration.clone())),
+        Some(Event::Rejected { case, .. }) => (Some(case.clone()), None),
+        None => (None, None),
+    };
+    AuditFailure {
+        index,
+        case,
+        registration,
+        what: what.into(),
+    }
+}
+
+/// Audits the archive; `progress(done, total)` is called as entries are checked.
+pub fn verify(
+    archive: &Archive,
+    full: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<AuditReport, AuditFailure> {
+    let (size, head_root, head_chain) = archive.head();
+    let checkpoint = archive
+        .latest_checkpoint()
+        .map_err(|e| fail(None, None, e.to_string()))?;
+    if let Some(cp) = checkpoint.as_ref().filter(|cp| cp.size > size) {
+        return Err(fail(
+            None,
+            None,
+            format!(
+                "checkpoint of size {} is beyond the log's {size} entries",
+                cp.size
+            ),
+        ));
+    }
+    let mut report = AuditReport::default();
+    let mut frontier = Frontier::default();
+    let mut chain = super::log::GENESIS;
+    let store = archive.store();
+    for i in 0..size {
+        let bytes = archive
+            .entry_bytes(i)
+            .map_err(|e| fail(Some(i), None, e.to_string()))?
+            .ok_or_else(|| fail(Some(i), None, "entry missing"))?;
+        let entry = Entry::decode(&bytes)
+            .map_err(|e| fail(Some(i), None, format!("entry does not decode: {e}")))?;
+        if entry.index != i {
+            return Err(fail(
+                Some(i),
+                Some(&entry),
+                format!("entry claims index {}", entry.index),
+            ));
+        }
+        if entry.prev != hex(&chain) {
+            return Err(fail(
+                Some(i),
+                Some(&entry),
+                "prev does not match the hash of the entry before",
+            ));
+        }
+        chain = entry_hash(&bytes);
+        frontier.push(leaf_hash(&bytes));
+        if let Some(cp) = checkpoint.as_ref().filter(|c| c.size == frontier.size()) {
+            if cp.root != frontier.root() || cp.chain != chain {
+                return Err(fail(
+                    Some(i),
+                    Some(&entry),
+                    format!("the log differs from signed checkpoint {}", cp.size),
+                ));
+            }
+            report.checkpoint_size = Some(cp.size);
+        }
+        check_receipt(archive, &entry, &chain).map_err(|w| fail(Some(i), Some(&entry), w))?;
+        if let (true, Event::Accepted { files, .. }) = (full, &entry.event) {
+            for file in files {
+                let name = super::checkpoint::unhex32(&file.sha256)
+                    .ok_or_else(|| fail(Some(i), Some(&entry), "file hash is not hex"))?;
+                let n = blobs::read(store, &name, &mut std::io::sink())
+                    .map_err(|e| fail(Some(i), Some(&entry), format!("{} file: {e}", file.role)))?;
+                if n != file.size {
+                    return Err(fail(
+                        Some(i),
+                        Some(&entry),
+                        format!(
+                            "{} file is {n} bytes, the entry says {}",
+                            file.role, file.size
+                        ),
+                    ));
+                }
+                report.documents += 1;
+                report.bytes += n;
+            }
+        }
+        report.entries += 1;
+        progress(i + 1, size);
+    }
+    if frontier.root() != head_root || chain != head_chain {
+        return Err(fail(None, None, "the log head does not match the entries"));
+    }
+    if archive
+        .entry_bytes(size)
+        .map_err(|e| fail(Some(size), None, e.to_string()))?
+        .is_some()
+    {
+        return Err(fail(Some(size), None, "an entry lies beyond the log head"));
+    }
+    if size > 0 && checkpoint.is_none() {
+        return Err(fail(None, None, "no signed checkpoint"));
+    }
+    Ok(report)
+}
+
+/// Every entry's receipt is kept, and names this entry.
+fn check_receipt(archive: &Archive, entry: &Entry, hash: &[u8; 32]) -> Result<(), String> {
+    let id = match &entry.event {
+        Event::Accepted { receipt_id, .. } | Event::Rejected { receipt_id, .. } => receipt_id,
+    };
+    let der = archive
+        .store()
+        .get(Space::Receipts, id.as_bytes())
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("receipt {id} missing"))?;
+    let sd = crate::verify::cms::parse(&der).map_err(|e| format!("receipt {id}: {e}"))?;
+    let body = sd
+        .content
+        .ok_or_else(|| format!("receipt {id} has no body"))?;
+    let needle = format!("\"entry_hash\":\"{}\"", hex(hash));
+    if !body.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+        return Err(format!("receipt {id} does not name this entry"));
+    }
+    Ok(())
+}

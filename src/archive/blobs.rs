@@ -1,0 +1,114 @@
+//! Documents as content-addressed, zstd-compressed chunks.
+//!
+//! A blob is named by the SHA-256 of its bytes and stored as 1 MiB chunks, each named by its
+//! own SHA-256; identical content (or identical chunks) is stored once. Reading streams chunk
+//! by chunk and checks every hash on the way, so memory does not grow with document size and
+//! a damaged chunk is reported, never returned.
+
+use super::store::{Batch, Space, Store, StoreError};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+
+/// Raw bytes per chunk.
+pub const CHUNK: usize = 1 << 20;
+/// zstd level: fast, and documents compress well at it.
+const LEVEL: i32 = 3;
+
+/// Why a blob could not be read back intact.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The blob is not (or no longer) kept.
+    #[error("blob {0} is not in the archive")]
+    Missing(String),
+    /// Stored bytes do not hash to their name.
+    #[error("blob {blob}: {what}")]
+    Damaged {
+        /// The blob's SHA-256, hex.
+        blob: String,
+        /// What differs.
+        what: String,
+    },
+    /// Writing the output failed.
+    #[error("writing: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Adds `data` to `batch` unless the store or the batch already holds it; returns its SHA-256.
+pub fn put(batch: &mut Batch, store: &dyn Store, data: &[u8]) -> Result<[u8; 32], StoreError> {
+    let name: [u8; 32] = Sha256::digest(data).into();
+    if batch.pending(Space::Blobs, &name).is_some() || store.get(Space::Blobs, &name)?.is_some() {
+        return Ok(name);
+    }
+    let mut manifest = Vec::with_capacity(8 + 32 * (data.len() / CHUNK + 1));
+    manifest.extend_from_slice(&(data.len() as u64).to_be_bytes());
+    for chunk in data.chunks(CHUNK) {
+        let h: [u8; 32] = Sha256::digest(chunk).into();
+        manifest.extend_from_slice(&h);
+        if batch.pending(Space::Chunks, &h).is_none() && store.get(Space::Chunks, &h)?.is_none() {
+            let packed = zstd::bulk::compress(chunk, LEVEL)
+                .map_err(|e| StoreError::Backend(format!("zstd: {e}")))?;
+            batch.put(Space::Chunks, h, packed);
+        }
+    }
+    batch.put(Space::Blobs, name, manifest);
+    Ok(name)
+}
+
+/// The chunk hashes and total size of a stored blob.
+pub fn manifest(store: &dyn Store, name: &[u8; 32]) -> Result<(u64, Vec<[u8; 32]>), BlobError> {
+    let hexname = crate::verify::certificate::hex(name);
+    let raw = store
+        .get(Space::Blobs, name)?
+        .ok_or_else(|| BlobError::Missing(hexname.clone()))?;
+    let damaged = |what: &str| BlobError::Damaged {
+        blob: hexname.clone(),
+        what: what.into(),
+    };
+    let (size, rest) = raw
+        .split_at_checked(8)
+        .ok_or_else(|| damaged("manifest truncated"))?;
+    let size = u64::from_be_bytes(size.try_into().map_err(|_| damaged("manifest size"))?);
+    if rest.len() % 32 != 0 {
+        return Err(damaged("manifest length"));
+    }
+    let chunks = rest
+        .chunks_exact(32)
+        .map(|c| <[u8; 32]>::try_from(c).map_err(|_| damaged("manifest entry")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((size, chunks))
+}
+
+/// Streams a blob into `out`, checking every chunk and the whole; returns the size.
+pub fn read(store: &dyn Store, name: &[u8; 32], out: &mut dyn Write) -> Result<u64, BlobError> {
+    let hexname = crate::verify::certificate::hex(name);
+    let (size, chunks) = manifest(store, name)?;
+    let mut whole = Sha256::new();
+    let mut total = 0u64;
+    for (i, h) in chunks.iter().enumerate() {
+        let damaged = |what: String| BlobError::Damaged {
+            blob: hexname.clone(),
+            what,
+        };
+        let packed = store
+            .get(Space::Chunks, h)?
+            .ok_or_else(|| damaged(format!("chunk {i} missing")))?;
+        let raw = zstd::bulk::decompress(&packed, CHUNK)
+            .map_err(|e| damaged(format!("chunk {i} does not decompress: {e}")))?;
+        if <[u8; 32]>::from(Sha256::digest(&raw)) != *h {
+            return Err(damaged(format!("chunk {i} does not match its hash")));
+        }
+        whole.update(&raw);
+        total += raw.len() as u64;
+        out.write_all(&raw)?;
+    }
+    if total != size || <[u8; 32]>::from(whole.finalize()) != *name {
+        return Err(BlobError::Damaged {
+            blob: hexname,
+            what: "content does not match its SHA-256".into(),
+        });
+    }
+    Ok(total)
+}

@@ -1,0 +1,135 @@
+//! The embedded default backend: sled, one tree, spaces as key prefixes.
+//!
+//! Durability: sled 0.34's `flush()` ends in `sync_file_range(2)` on Linux, which neither
+//! flushes the drive's write cache nor the file's metadata (its growing size). So [`sync`]
+//! flushes sled and then `fsync`s its files and directory itself.
+
+use super::store::{Batch, Space, Store, StoreError};
+use crate::verify::certificate::hex;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::path::{Path, PathBuf};
+
+/// sled behind the [`Store`] interface.
+#[derive(Debug)]
+pub struct SledStore {
+    db: sled::Db,
+    dir: PathBuf,
+}
+
+impl SledStore {
+    /// Opens (creating) the store in `dir`. A second process gets an error, not a hang.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            // Group commit decides when to sync; sled's own thread also syncs (with fsync).
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => backend(
+                    format!("{} is in use by another tamga process", dir.display()),
+                ),
+                other => backend(format!("cannot open {}: {other}", dir.display())),
+            })?;
+        Ok(SledStore {
+            db,
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+/// fsyncs every file under `dir` (to `depth` levels) and the directories themselves, so that
+/// new files' names are durable too.
+fn fsync_tree(dir: &Path, depth: u8) -> Result<(), StoreError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+    for entry in entries {
+        let path = entry.map_err(|e| backend(e.to_string()))?.path();
+        if path.is_dir() && depth > 0 {
+            fsync_tree(&path, depth - 1)?;
+        } else if path.is_file() {
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| backend(format!("fsync {}: {e}", path.display())))?;
+        }
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| backend(format!("fsync {}: {e}", dir.display())))
+}
+
+fn backend(msg: String) -> StoreError {
+    StoreError::Backend(msg)
+}
+
+fn key(space: Space, k: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(k.len() + 1);
+    v.push(space.prefix());
+    v.extend_from_slice(k);
+    v
+}
+
+impl Store for SledStore {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        let result = self.db.transaction(|tx| {
+            for (space, k, v) in &batch.puts {
+                let full = key(*space, k);
+                let existing = if space.append_only() {
+                    tx.get(&full)?
+                } else {
+                    None
+                };
+                if let Some(old) = existing {
+                    if old.as_ref() != v.as_slice() {
+                        return Err(ConflictableTransactionError::Abort(StoreError::Overwrite {
+                            space: *space,
+                            key: hex(k),
+                        }));
+                    }
+                    continue; // the same bytes again: nothing to write
+                }
+                tx.insert(full, v.as_slice())?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(backend(e.to_string())),
+        }
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(|e| backend(e.to_string()))?;
+        // sled keeps its log in `db`, large values under `blobs/`, and snapshots beside them.
+        fsync_tree(&self.dir, 2)
+    }
+
+    fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db
+            .get(key(space, k))
+            .map(|v| v.map(|iv| iv.to_vec()))
+            .map_err(|e| backend(e.to_string()))
+    }
+
+    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.db
+            .scan_prefix([space.prefix()])
+            .keys()
+            .map(|k| {
+                k.map(|k| k.get(1..).unwrap_or_default().to_vec())
+                    .map_err(|e| backend(e.to_string()))
+            })
+            .collect()
+    }
+
+    fn dispose(&self, space: Space, keys: &[Vec<u8>]) -> Result<(), StoreError> {
+        let result = self.db.transaction(|tx| {
+            for k in keys {
+                tx.remove(key(space, k))?;
+            }
+            Ok::<(), ConflictableTransactionError<StoreError>>(())
+        });
+        result.map_err(|e| backend(format!("{e:?}")))
+    }
+}

@@ -1,0 +1,94 @@
+//! The narrow storage interface. Everything above it speaks in spaces, keys and batches; a
+//! PostgreSQL backend implements these four methods and nothing else changes.
+
+use std::fmt;
+
+/// The key spaces of the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    /// Log entries by big-endian index. Append-only.
+    Log,
+    /// zstd-compressed chunks by the SHA-256 of their raw bytes. Append-only.
+    Chunks,
+    /// Blob manifests (chunk list) by the SHA-256 of the whole blob. Append-only.
+    Blobs,
+    /// Receipts (DER) by receipt id. Append-only.
+    Receipts,
+    /// Checkpoints (signed notes) by big-endian tree size. Append-only.
+    Checkpoints,
+    /// Look-up tables (registration numbers, case counters, the log head). Overwritable.
+    Index,
+}
+
+impl Space {
+    /// Whether a key, once written, may never take another value.
+    pub fn append_only(self) -> bool {
+        !matches!(self, Space::Index)
+    }
+
+    /// A one-byte prefix, for backends that keep every space in one keyspace.
+    pub fn prefix(self) -> u8 {
+        match self {
+            Space::Log => b'L',
+            Space::Chunks => b'C',
+            Space::Blobs => b'B',
+            Space::Receipts => b'R',
+            Space::Checkpoints => b'K',
+            Space::Index => b'I',
+        }
+    }
+}
+
+/// Writes that must land together or not at all.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    /// (space, key, value)
+    pub puts: Vec<(Space, Vec<u8>, Vec<u8>)>,
+}
+
+impl Batch {
+    /// Adds a write.
+    pub fn put(&mut self, space: Space, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.puts.push((space, key.into(), value.into()));
+    }
+
+    /// The value this batch writes under (space, key), if any (later writes win).
+    pub fn pending(&self, space: Space, key: &[u8]) -> Option<&[u8]> {
+        self.puts
+            .iter()
+            .rev()
+            .find(|(s, k, _)| *s == space && k == key)
+            .map(|(_, _, v)| v.as_slice())
+    }
+}
+
+/// Why the store failed. Nothing of the batch was applied when `commit` fails.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (disk full, read-only, I/O error, another process holds it).
+    #[error("storage: {0}")]
+    Backend(String),
+    /// A write would have changed a value in an append-only space: refused, nothing applied.
+    #[error("refused to overwrite kept data in {space:?} at key {key}")]
+    Overwrite {
+        /// The space.
+        space: Space,
+        /// The key, hex.
+        key: String,
+    },
+}
+
+/// A durable, transactional key-value store.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Applies the batch atomically. It is visible to `get` on return, but durable only after
+    /// [`Store::sync`].
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// Makes everything applied so far survive a crash or power loss.
+    fn sync(&self) -> Result<(), StoreError>;
+    /// Reads one value.
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Every key of a space, in byte order (for exports and audits; not on hot paths).
+    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Removes values from an append-only space; only retention's disposal calls this.
+    fn dispose(&self, space: Space, keys: &[Vec<u8>]) -> Result<(), StoreError>;
+}

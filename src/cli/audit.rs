@@ -1,0 +1,173 @@
+//! `tamga audit verify`, `tamga audit proof`, `tamga export`.
+
+use super::{CouldNotRun, Global, say};
+use clap::{Args, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tamga::archive::merkle::{self, Hash};
+use tamga::archive::{Archive, audit, export};
+use tamga::verify::certificate::hex;
+
+/// `tamga audit …`
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the chain and the Merkle tree and check the latest signed checkpoint.
+    /// Exit 0 intact, 1 with the first failure named.
+    Verify {
+        /// Also re-hash every stored document against its entry.
+        #[arg(long)]
+        full: bool,
+        /// Check an exported package instead of the archive (no archive needed).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+    },
+    /// Print a proof, as JSON.
+    #[command(subcommand)]
+    Proof(ProofCommand),
+}
+
+/// `tamga audit proof …`
+#[derive(Subcommand)]
+pub enum ProofCommand {
+    /// Entry INDEX is in the tree of SIZE entries.
+    Inclusion {
+        /// Entry index.
+        #[arg(long)]
+        index: u64,
+        /// Tree size (default: now).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// The tree of FROM entries is a prefix of the tree of TO entries.
+    Consistency {
+        /// Older size.
+        #[arg(long)]
+        from: u64,
+        /// Newer size (default: now).
+        #[arg(long)]
+        to: Option<u64>,
+    },
+}
+
+/// Arguments of `tamga export`.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Directory to write (must not exist or be empty).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+fn open(global: &Global) -> Result<Archive, CouldNotRun> {
+    let policy = tamga::policy::load(&global.policy)?;
+    Ok(tamga::setup::open_archive(
+        &global.paths(),
+        &policy.organization.name,
+    )?)
+}
+
+/// Runs `tamga audit …`.
+pub fn run(global: &Global, cmd: AuditCommand) -> Result<ExitCode, CouldNotRun> {
+    match cmd {
+        AuditCommand::Verify {
+            export: Some(dir), ..
+        } => finish(export::verify(&dir)),
+        AuditCommand::Verify { full, export: None } => {
+            let archive = open(global)?;
+            let tty = std::io::stderr().is_terminal();
+            let mut last = 0;
+            let mut progress = |done: u64, total: u64| {
+                let pct = done * 100 / total.max(1);
+                if tty && pct != last {
+                    last = pct;
+                    eprint!("\raudit: {done}/{total} entries ({pct}%)");
+                }
+            };
+            let result = audit::verify(&archive, full, &mut progress);
+            if tty {
+                eprintln!();
+            }
+            finish(result)
+        }
+        AuditCommand::Proof(p) => proof(&open(global)?, p),
+    }
+}
+
+fn finish(
+    result: Result<audit::AuditReport, audit::AuditFailure>,
+) -> Result<ExitCode, CouldNotRun> {
+    match result {
+        Ok(r) => {
+            say(&format!(
+                "intact: {} entries, {} documents ({} bytes) re-hashed, checkpoint at {}",
+                r.entries,
+                r.documents,
+                r.bytes,
+                r.checkpoint_size.map_or("-".into(), |s| s.to_string())
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(f) => {
+            say(&format!("ALTERED: {f}"));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn leaves(archive: &Archive, size: u64) -> Result<Vec<Hash>, CouldNotRun> {
+    (0..size)
+        .map(|i| {
+            archive
+                .entry_bytes(i)?
+                .map(|b| merkle::leaf_hash(&b))
+                .ok_or_else(|| CouldNotRun(format!("entry {i} is missing: run tamga audit verify")))
+        })
+        .collect()
+}
+
+fn proof(archive: &Archive, cmd: ProofCommand) -> Result<ExitCode, CouldNotRun> {
+    let current = archive.size();
+    let hexes = |p: &[Hash]| p.iter().map(|h| hex(h)).collect::<Vec<_>>();
+    let json = match cmd {
+        ProofCommand::Inclusion { index, size } => {
+            let size = size.unwrap_or(current);
+            if size > current || index >= size {
+                return Err(CouldNotRun(format!("need index < size ≤ {current}")));
+            }
+            let l = leaves(archive, size)?;
+            let usize_index =
+                usize::try_from(index).map_err(|_| CouldNotRun("index too large".into()))?;
+            let p = merkle::inclusion_proof(usize_index, &l)
+                .ok_or_else(|| CouldNotRun("no such entry".into()))?;
+            let root = merkle::root(&l);
+            let leaf = l.get(usize_index).copied().unwrap_or_default();
+            serde_json::json!({"index": index, "size": size, "leaf_hash": hex(&leaf), "root": hex(&root), "proof": hexes(&p),
+                "verified": merkle::verify_inclusion(index, size, &leaf, &p, &root)})
+        }
+        ProofCommand::Consistency { from, to } => {
+            let to = to.unwrap_or(current);
+            if from == 0 || from > to || to > current {
+                return Err(CouldNotRun(format!("need 0 < from ≤ to ≤ {current}")));
+            }
+            let l = leaves(archive, to)?;
+            let m = usize::try_from(from).map_err(|_| CouldNotRun("size too large".into()))?;
+            let p =
+                merkle::consistency_proof(m, &l).ok_or_else(|| CouldNotRun("bad sizes".into()))?;
+            let old = merkle::root(l.get(..m).unwrap_or_default());
+            let new = merkle::root(&l);
+            serde_json::json!({"from": from, "to": to, "from_root": hex(&old), "to_root": hex(&new), "proof": hexes(&p),
+                "verified": merkle::verify_consistency(from, to, &old, &new, &p)})
+        }
+    };
+    say(&serde_json::to_string_pretty(&json)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `tamga export`.
+pub fn export(global: &Global, args: ExportArgs) -> Result<ExitCode, CouldNotRun> {
+    let archive = open(global)?;
+    let n = export::write(&archive, &args.out)
+        .map_err(|e| CouldNotRun(format!("export failed: {e}")))?;
+    say(&format!("exported {n} entries to {}", args.out.display()));
+    Ok(ExitCode::SUCCESS)
+}

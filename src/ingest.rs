@@ -1,0 +1,305 @@
+//! The one pipeline: submission → decide (policy, verify) → file (one atomic append) → durable
+//! → signed receipt. The CLI and the HTTP service both call [`Ingest::submit`] and nothing else.
+
+use crate::archive::log::{Event, FileRef, SignerSummary};
+use crate::archive::store::Space;
+use crate::archive::{Archive, ArchiveError, Position};
+use crate::policy::ArchivePolicy;
+use crate::reasons::Reason;
+use crate::receipt::body::{ArchiveRef, CaseRef, ReasonLine, ReceiptBody, Registration};
+use crate::verify::certificate::hex;
+use crate::verify::{Report, Status, Verifier};
+use sha2::{Digest, Sha256};
+
+/// Largest signature file plus content accepted; beyond it, `policy-violation`.
+pub const MAX_SUBMISSION: usize = 64 * 1024 * 1024;
+
+/// What arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Submission<'a> {
+    /// Case index the sender files to.
+    pub case: &'a str,
+    /// The CMS signature file.
+    pub signature: &'a [u8],
+    /// Detached content, if any.
+    pub content: Option<&'a [u8]>,
+    /// The sender's reference.
+    pub sender_ref: Option<&'a str>,
+    /// When it arrived (Unix seconds); also the validation time.
+    pub received_at: i64,
+}
+
+/// The answer to a submission.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Accepted or rejected.
+    pub status: Status,
+    /// Receipt id.
+    pub receipt_id: String,
+    /// The signed receipt (DER CMS); its content is the JSON body.
+    pub receipt: Vec<u8>,
+    /// Whether this was a retry answered with the receipt already issued.
+    pub replay: bool,
+}
+
+impl Outcome {
+    /// The receipt's JSON body.
+    pub fn body(&self) -> Vec<u8> {
+        crate::verify::cms::parse(&self.receipt)
+            .ok()
+            .and_then(|sd| sd.content.map(|c| c.into_owned()))
+            .unwrap_or_default()
+    }
+}
+
+/// Why a submission could not be answered at all (the archive could not commit). The sender
+/// gets no receipt and will retry; nothing was half-filed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The archive failed.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// Signing the receipt failed.
+    #[error(transparent)]
+    Receipt(#[from] crate::receipt::ReceiptError),
+}
+
+/// The pipeline's parts.
+#[derive(Debug)]
+pub struct Ingest {
+    /// Signature verification.
+    pub verifier: Verifier,
+    /// The nomenclature.
+    pub policy: ArchivePolicy,
+    /// The archive.
+    pub archive: Archive,
+}
+
+/// The receipt id of a submission: same bytes, case and sender reference → same id.
+pub fn receipt_id(s: &Submission<'_>) -> String {
+    let mut h = Sha256::new();
+    h.update(b"tamga-submission-v1\0");
+    for part in [s.case.as_bytes(), s.sender_ref.unwrap_or("").as_bytes()] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    h.update([
+        u8::from(s.sender_ref.is_some()),
+        u8::from(s.content.is_some()),
+    ]);
+    h.update(Sha256::digest(s.signature));
+    h.update(Sha256::digest(s.content.unwrap_or_default()));
+    let digest: [u8; 32] = h.finalize().into();
+    hex(digest.get(..16).unwrap_or_default())
+}
+
+impl Ingest {
+    /// Runs the pipeline for one submission.
+    pub fn submit(&self, s: &Submission<'_>) -> Result<Outcome, IngestError> {
+        let id = receipt_id(s);
+        if let Some(receipt) = self
+            .archive
+            .store()
+            .get(Space::Receipts, id.as_bytes())
+            .map_err(ArchiveError::from)?
+        {
+            // A retry: the first answer may not have reached the sender. Make sure what it
+            // says is durable before saying it again.
+            self.archive.make_durable(self.archive.size())?;
+            return Ok(self.outcome(id, receipt, true));
+        }
+        let report = self.decide(s);
+        let ((receipt, replay), upto) = self.archive.append(|txn| {
+            if let Some(existing) = txn.get(Space::Receipts, id.as_bytes())? {
+                return Ok((existing, true));
+            }
+            let files = file_refs(s);
+            let signers = summaries(&report);
+            let case = self.policy.case(s.case);
+            let accepted = report.status == Status::Accepted;
+            let (event, registration) = if accepted {
+                txn.put_blob(s.signature)?;
+                if let Some(c) = s.content {
+                    txn.put_blob(c)?;
+                }
+                let counter_key = format!("counter/{}", s.case);
+                let n = txn
+                    .get(Space::Index, counter_key.as_bytes())?
+                    .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                    .map_or(0, u64::from_be_bytes)
+                    + 1;
+                txn.put(Space::Index, counter_key.into_bytes(), n.to_be_bytes());
+                let reg = Registration {
+                    number: format!("{}/{n}", s.case),
+                    date: crate::verify::fmt_time(s.received_at)
+                        .get(..10)
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                txn.put(
+                    Space::Index,
+                    format!("regno/{}", reg.number).into_bytes(),
+                    txn.next_index().to_be_bytes(),
+                );
+                let event = Event::Accepted {
+                    receipt_id: id.clone(),
+                    case: s.case.to_owned(),
+                    registration: reg.number.clone(),
+                    registration_date: reg.date.clone(),
+                    files: files.clone(),
+                    signers: signers.clone(),
+                    sender_ref: s.sender_ref.map(str::to_owned),
+                };
+                (event, Some(reg))
+            } else {
+                let event = Event::Rejected {
+                    receipt_id: id.clone(),
+                    case: s.case.to_owned(),
+                    files: files.clone(),
+                    reasons: report.codes().iter().map(|c| c.code().to_owned()).collect(),
+                    sender_ref: s.sender_ref.map(str::to_owned),
+                };
+                (event, None)
+            };
+            let pos = txn.push(event, s.received_at);
+            let body = self.body(
+                &id,
+                s,
+                &report,
+                case.map(|c| c.title.clone()),
+                registration,
+                files,
+                signers,
+                pos,
+            );
+            let der = self
+                .archive
+                .signer()
+                .sign(&body.encode(), s.received_at)
+                .map_err(|_| ArchiveError::Signing)?;
+            txn.put(Space::Receipts, id.as_bytes().to_vec(), der.clone());
+            Ok((der, false))
+        })?;
+        self.archive.make_durable(upto)?;
+        Ok(self.outcome(id, receipt, replay))
+    }
+
+    fn outcome(&self, receipt_id: String, receipt: Vec<u8>, replay: bool) -> Outcome {
+        let accepted = crate::verify::cms::parse(&receipt)
+            .ok()
+            .and_then(|sd| sd.content.map(|c| c.into_owned()))
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v.get("status").and_then(|s| s.as_str()) == Some("accepted"));
+        Outcome {
+            status: if accepted {
+                Status::Accepted
+            } else {
+                Status::Rejected
+            },
+            receipt_id,
+            receipt,
+            replay,
+        }
+    }
+
+    /// Policy first (a closed case is refused whatever the signature), then the signature.
+    fn decide(&self, s: &Submission<'_>) -> Report {
+        let size = s.signature.len() + s.content.map_or(0, <[u8]>::len);
+        match self.policy.case(s.case) {
+            _ if size > MAX_SUBMISSION => Report::rejected(
+                Reason::PolicyViolation,
+                format!("submission of {size} bytes exceeds the limit of {MAX_SUBMISSION}"),
+            ),
+            None => Report::rejected(
+                Reason::PolicyViolation,
+                format!("no case {:?} in the nomenclature", s.case),
+            ),
+            Some(c) if c.closed.is_some() => Report::rejected(
+                Reason::PolicyViolation,
+                format!(
+                    "case {} was closed in {}",
+                    c.index,
+                    c.closed.unwrap_or_default()
+                ),
+            ),
+            Some(_) => self.verifier.verify(s.signature, s.content, s.received_at),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn body(
+        &self,
+        id: &str,
+        s: &Submission<'_>,
+        report: &Report,
+        title: Option<String>,
+        registration: Option<Registration>,
+        files: Vec<FileRef>,
+        signers: Vec<SignerSummary>,
+        pos: Position,
+    ) -> ReceiptBody {
+        let accepted = report.status == Status::Accepted;
+        ReceiptBody {
+            receipt_id: id.to_owned(),
+            status: report.status,
+            reasons: report
+                .reasons
+                .iter()
+                .map(|r| ReasonLine {
+                    code: r.code,
+                    signer: r.signer,
+                    message: r.message,
+                    detail: r.detail.clone(),
+                })
+                .collect(),
+            appeal: (!accepted).then(|| self.policy.organization.appeal.clone()),
+            organization: self.policy.organization.name.clone(),
+            case: CaseRef {
+                index: s.case.to_owned(),
+                title,
+            },
+            registration,
+            received_at: crate::verify::fmt_time(s.received_at),
+            files,
+            signers,
+            sender_ref: s.sender_ref.map(str::to_owned),
+            archive: ArchiveRef {
+                index: pos.index,
+                entry_hash: hex(&pos.entry_hash),
+                tree_size: pos.tree_size,
+            },
+            service_certificate_sha256: hex(&self.archive.signer().certificate_sha256()),
+        }
+    }
+}
+
+fn file_refs(s: &Submission<'_>) -> Vec<FileRef> {
+    let mut v = vec![FileRef {
+        role: "signature".into(),
+        sha256: hex(&Sha256::digest(s.signature)),
+        size: s.signature.len() as u64,
+    }];
+    if let Some(c) = s.content {
+        v.push(FileRef {
+            role: "content".into(),
+            sha256: hex(&Sha256::digest(c)),
+            size: c.len() as u64,
+        });
+    }
+    v
+}
+
+fn summaries(report: &Report) -> Vec<SignerSummary> {
+    report
+        .signers
+        .iter()
+        .map(|s| SignerSummary {
+            status: format!("{:?}", s.status).to_lowercase(),
+            subject: s.subject.clone(),
+            iin: s.iin.clone(),
+            bin: s.bin.clone(),
+            certificate_sha256: s.certificate_sha256.clone(),
+            algorithm: s.algorithm.clone(),
+        })
+        .collect()
+}

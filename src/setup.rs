@@ -1,0 +1,81 @@
+//! Wiring: from paths to a ready [`Ingest`] (policy, trust store, archive, receipt key). The CLI
+//! and the service both start here, so they cannot drift apart.
+
+use crate::archive::Archive;
+use crate::archive::sled::SledStore;
+use crate::ingest::Ingest;
+use crate::receipt::ReceiptSigner;
+use crate::verify::{Policy, Verifier};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where things are.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The data directory (archive, generated keys).
+    pub data: PathBuf,
+    /// `archive-policy.toml`.
+    pub policy: PathBuf,
+    /// Trust store directories.
+    pub trust: Vec<PathBuf>,
+    /// Where the organisation installs `receipt.key` + `receipt.pem`; when it has not, the key is
+    /// generated under `<data>/keys`.
+    pub installed_keys: PathBuf,
+}
+
+/// Why the service could not be set up; each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The policy file.
+    #[error("policy: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
+    /// The trust store.
+    #[error("trust store: {0}")]
+    Trust(#[from] crate::trustdir::TrustDirError),
+    /// The archive.
+    #[error("archive: {0}")]
+    Archive(#[from] crate::archive::ArchiveError),
+    /// The store.
+    #[error("archive: {0}")]
+    Store(#[from] crate::archive::store::StoreError),
+    /// The receipt key.
+    #[error("{0}")]
+    Receipt(#[from] crate::receipt::ReceiptError),
+}
+
+/// The receipt key directory in use.
+pub fn keys_dir(paths: &Paths) -> PathBuf {
+    if paths.installed_keys.join("receipt.pem").exists() {
+        paths.installed_keys.clone()
+    } else {
+        paths.data.join("keys")
+    }
+}
+
+/// Opens the archive alone (for readers: get, audit, export).
+pub fn open_archive(paths: &Paths, organization: &str) -> Result<Archive, SetupError> {
+    let store = SledStore::open(&paths.data.join("archive"))?;
+    let signer = ReceiptSigner::load_or_create(&keys_dir(paths), organization)?;
+    let origin = format!(
+        "tamga.local/{}",
+        crate::verify::certificate::hex(signer.certificate_sha256().get(..8).unwrap_or_default())
+    );
+    Ok(Archive::open(Box::new(store), origin, Arc::new(signer))?)
+}
+
+/// Opens everything the pipeline needs.
+pub fn open(paths: &Paths, verify_policy: Policy) -> Result<Ingest, SetupError> {
+    let policy = crate::policy::load(&paths.policy)?;
+    let trust = crate::trustdir::load(&paths.trust)?;
+    let archive = open_archive(paths, &policy.organization.name)?;
+    Ok(Ingest {
+        verifier: Verifier::new(trust, verify_policy),
+        policy,
+        archive,
+    })
+}
+
+/// The default trust directory, relative to the working directory.
+pub fn default_trust() -> Vec<PathBuf> {
+    vec![Path::new("certs/trust").to_path_buf()]
+}
