@@ -27,9 +27,13 @@ impl SledStore {
             .flush_every_ms(Some(1000))
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => backend(
-                    format!("{} is in use by another tamga process", dir.display()),
-                ),
+                // sled wraps flock's EWOULDBLOCK in an error of its own wording.
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
+                    backend(format!("{} is in use by another tamga process", dir.display()))
+                }
                 other => backend(format!("cannot open {}: {other}", dir.display())),
             })?;
         Ok(SledStore {

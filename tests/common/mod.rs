@@ -43,3 +43,31 @@ pub fn verify_fixture(name: &str, content: Option<&str>, policy: Policy) -> Repo
 pub fn codes(r: &Report) -> Vec<String> {
     r.codes().iter().map(|c| c.code().to_owned()).collect()
 }
+
+/// Paths for an archive in `data` with the fixture trust store and the demo policy.
+pub fn archive_paths(data: &Path) -> tamga::setup::Paths {
+    tamga::setup::Paths {
+        data: data.to_path_buf(),
+        policy: Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
+        trust: vec![fixtures().join("trust")],
+        installed_keys: data.join("no-installed-keys"),
+    }
+}
+
+/// The pipeline over a fresh archive in `data`.
+pub fn ingest(data: &Path) -> tamga::ingest::Ingest {
+    tamga::setup::open(&archive_paths(data), Policy::default()).unwrap()
+}
+
+/// The `tamga` binary with the fixture trust store, the demo policy and `data`.
+pub fn tamga_cmd(data: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tamga"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--data")
+        .arg(data)
+        .arg("--trust")
+        .arg(fixtures().join("trust"))
+        .arg("--keys")
+        .arg(data.join("no-installed-keys"));
+    c
+}
