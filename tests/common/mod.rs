@@ -71,3 +71,30 @@ pub fn tamga_cmd(data: &Path) -> std::process::Command {
         .arg(data.join("no-installed-keys"));
     c
 }
+
+/// A random number from the OS-seeded hasher (tests need variety, not cryptography).
+pub fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    h.finish()
+}
+
+/// Signs `content` (detached) with the fixture RSA signer using the OpenSSL command line.
+pub fn openssl_sign_detached(content: &Path, out: &Path) {
+    let pki = fixtures().join("pki");
+    let st = std::process::Command::new("openssl")
+        .args(["cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in"])
+        .arg(content)
+        .arg("-signer")
+        .arg(pki.join("rsa.pem"))
+        .arg("-inkey")
+        .arg(pki.join("rsa.key"))
+        .arg("-certfile")
+        .arg(pki.join("chain.pem"))
+        .arg("-out")
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}

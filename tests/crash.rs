@@ -1,0 +1,84 @@
+//! SIGKILL at random moments while importing: afterwards the archive opens, a full audit
+//! passes, and every document whose receipt was issued is there, byte-identical.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn receipt_regno(path: &Path) -> Option<String> {
+    let der = std::fs::read(path).ok()?;
+    let sd = tamga::verify::cms::parse(&der).ok()?;
+    let body: serde_json::Value = serde_json::from_slice(sd.content.as_deref()?).ok()?;
+    body["registration"]["number"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Documents of several sizes, one spanning several chunks.
+    let big = dir.path().join("big.bin");
+    let mut bytes = vec![0u8; 3 * 1024 * 1024 + 17];
+    let mut x = random_u64() | 1;
+    for b in bytes.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(&big, &bytes).unwrap();
+    let big_sig = dir.path().join("big.p7s");
+    openssl_sign_detached(&big, &big_sig);
+    let docs: Vec<(PathBuf, Option<PathBuf>)> = vec![
+        (fixtures().join("sig/rsa-attached.der"), None),
+        (fixtures().join("sig/p256.der"), None),
+        (big_sig.clone(), Some(big.clone())),
+        (fixtures().join("sig/rsa-detached.der"), Some(fixtures().join("sig/doc.txt"))),
+    ];
+    let mut receipted: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
+    let mut kills = 0;
+    for round in 0..30 {
+        let (sig, content) = &docs[round % docs.len()];
+        let out = dir.path().join(format!("receipt-{round}.p7s"));
+        let mut cmd = tamga_cmd(&data);
+        cmd.args(["import", "--case", "02-03", "--at", "2026-06-01T00:00:00Z", "--sender-ref", &format!("r{round}")])
+            .arg("--receipt-out")
+            .arg(&out)
+            .arg(sig)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(c) = content {
+            cmd.arg("--content").arg(c);
+        }
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(random_u64() % 60_000));
+        if child.try_wait().unwrap().is_none() {
+            kills += 1;
+        }
+        child.kill().ok();
+        child.wait().unwrap();
+        if let Some(regno) = receipt_regno(&out) {
+            receipted.push((regno, sig.clone(), content.clone()));
+        }
+        let audit = tamga_cmd(&data).args(["audit", "verify", "--full"]).output().unwrap();
+        assert_eq!(
+            audit.status.code(),
+            Some(0),
+            "round {round}: {}{}",
+            String::from_utf8_lossy(&audit.stdout),
+            String::from_utf8_lossy(&audit.stderr)
+        );
+        for (regno, sig, content) in &receipted {
+            let got = tamga_cmd(&data).args(["get", regno]).output().unwrap();
+            assert_eq!(got.stdout, std::fs::read(sig).unwrap(), "round {round}: {regno} lost");
+            if let Some(c) = content {
+                let got = tamga_cmd(&data).args(["get", "--content", regno]).output().unwrap();
+                assert_eq!(got.stdout, std::fs::read(c).unwrap(), "round {round}: {regno} content lost");
+            }
+        }
+    }
+    eprintln!("crash test: {kills} of 30 imports killed mid-way, {} receipted documents checked after every kill", receipted.len());
+    assert!(kills >= 5, "only {kills} imports were killed mid-way; the test did not test");
+    assert!(!receipted.is_empty(), "no import ever finished");
+}
