@@ -128,7 +128,7 @@ pub fn verify(
             for file in files {
                 let name = super::checkpoint::unhex32(&file.sha256)
                     .ok_or_else(|| fail(Some(i), Some(&entry), "file hash is not hex"))?;
-                let n = blobs::read(store, &name, &mut std::io::sink())
+                let n = blobs::check(store, &name)
                     .map_err(|e| fail(Some(i), Some(&entry), format!("{} file: {e}", file.role)))?;
                 if n != file.size {
                     return Err(fail(

@@ -66,6 +66,7 @@ pub struct Archive {
     signer: Arc<ReceiptSigner>,
     state: Mutex<State>,
     durable: Mutex<u64>,
+    syncs: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,6 +98,7 @@ impl Archive {
             signer,
             state: Mutex::new(state),
             durable: Mutex::new(size),
+            syncs: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -179,8 +181,14 @@ impl Archive {
             self.store.apply(&b)?;
         }
         self.store.sync()?;
+        self.syncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *durable = size;
         Ok(())
+    }
+
+    /// How many times this process has synced the store (each sync covers a commit group).
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The newest signed checkpoint, verified with the service key.

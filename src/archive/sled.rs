@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 pub struct SledStore {
     db: sled::Db,
     dir: PathBuf,
+    /// Blob files (sled writes large values as files it never fsyncs) already made durable;
+    /// they are written once and never change, so each is fsynced once.
+    synced_blobs: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl SledStore {
@@ -39,27 +42,15 @@ impl SledStore {
         Ok(SledStore {
             db,
             dir: dir.to_path_buf(),
+            synced_blobs: Default::default(),
         })
     }
 }
 
-/// fsyncs every file under `dir` (to `depth` levels) and the directories themselves, so that
-/// new files' names are durable too.
-fn fsync_tree(dir: &Path, depth: u8) -> Result<(), StoreError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
-    for entry in entries {
-        let path = entry.map_err(|e| backend(e.to_string()))?.path();
-        if path.is_dir() && depth > 0 {
-            fsync_tree(&path, depth - 1)?;
-        } else if path.is_file() {
-            std::fs::File::open(&path)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| backend(format!("fsync {}: {e}", path.display())))?;
-        }
-    }
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| backend(format!("fsync {}: {e}", dir.display())))
+fn fsync(path: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| backend(format!("fsync {}: {e}", path.display())))
 }
 
 fn backend(msg: String) -> StoreError {
@@ -105,8 +96,31 @@ impl Store for SledStore {
 
     fn sync(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| backend(e.to_string()))?;
-        // sled keeps its log in `db`, large values under `blobs/`, and snapshots beside them.
-        fsync_tree(&self.dir, 2)
+        // sled keeps its log in `db`, snapshots beside it, and large values as files under
+        // `blobs/` that it writes without any sync. New files need their directory synced too.
+        let blobs = self.dir.join("blobs");
+        if blobs.is_dir() {
+            let mut done = self.synced_blobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut fresh = false;
+            for entry in std::fs::read_dir(&blobs).map_err(|e| backend(e.to_string()))? {
+                let path = entry.map_err(|e| backend(e.to_string()))?.path();
+                if !done.contains(&path) {
+                    fsync(&path)?;
+                    done.insert(path);
+                    fresh = true;
+                }
+            }
+            if fresh {
+                fsync(&blobs)?;
+            }
+        }
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| backend(e.to_string()))? {
+            let path = entry.map_err(|e| backend(e.to_string()))?.path();
+            if path.is_file() {
+                fsync(&path)?;
+            }
+        }
+        fsync(&self.dir)
     }
 
     fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {

@@ -1,0 +1,151 @@
+//! `cargo bench --bench archive`: imports per second through the library pipeline (4 KiB
+//! RSA-2048 attached documents, durable, group commit) at several concurrencies, and the
+//! throughput of a full audit against `sha256sum` over the same bytes, in the same run.
+//!
+//! Documents are signed beforehand with the OpenSSL command line and the fixture PKI.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tamga::ingest::Submission;
+use tamga::verify::Policy;
+
+const AT: i64 = 1_780_272_000;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn paths(data: &Path) -> tamga::setup::Paths {
+    tamga::setup::Paths {
+        data: data.to_path_buf(),
+        policy: Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
+        trust: vec![fixtures().join("trust")],
+        installed_keys: data.join("none"),
+    }
+}
+
+fn noise(seed: u64, len: usize, text: bool) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if text { b"abcdefgh ijklmnop\n"[(x % 18) as usize] } else { x as u8 }
+        })
+        .collect()
+}
+
+/// Signs files with OpenSSL on both cores.
+fn sign_all(jobs: Vec<(PathBuf, PathBuf, bool)>) {
+    let pki = fixtures().join("pki");
+    let jobs = Arc::new(std::sync::Mutex::new(jobs));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (jobs, pki) = (jobs.clone(), pki.clone());
+            std::thread::spawn(move || loop {
+                let Some((input, out, attached)) = jobs.lock().unwrap().pop() else { return };
+                let mut c = std::process::Command::new("openssl");
+                c.args(["cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in"])
+                    .arg(&input)
+                    .arg("-signer")
+                    .arg(pki.join("rsa.pem"))
+                    .arg("-inkey")
+                    .arg(pki.join("rsa.key"))
+                    .arg("-certfile")
+                    .arg(pki.join("chain.pem"))
+                    .arg("-out")
+                    .arg(&out);
+                if attached {
+                    c.arg("-nodetach");
+                }
+                assert!(c.status().unwrap().success(), "openssl cms -sign");
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+fn main() {
+    let n: usize = std::env::args().filter_map(|a| a.parse().ok()).next().unwrap_or(600);
+    let tmp = tempfile::tempdir().unwrap();
+    let docs_dir = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs_dir).unwrap();
+    let mut jobs = Vec::new();
+    for i in 0..n {
+        let doc = docs_dir.join(format!("{i}.txt"));
+        std::fs::write(&doc, noise(i as u64 + 1, 4096, true)).unwrap();
+        jobs.push((doc, docs_dir.join(format!("{i}.p7s")), true));
+    }
+    eprintln!("signing {n} documents with openssl…");
+    sign_all(jobs);
+    let sigs: Arc<Vec<Vec<u8>>> = Arc::new((0..n).map(|i| std::fs::read(docs_dir.join(format!("{i}.p7s"))).unwrap()).collect());
+
+    println!("imports (4 KiB RSA-2048 attached, durable)");
+    println!("{:>12} {:>10} {:>10} {:>12}", "concurrency", "docs/s", "syncs", "docs/sync");
+    for conc in [1usize, 16, 64] {
+        let data = tmp.path().join(format!("archive-{conc}"));
+        let ingest = Arc::new(tamga::setup::open(&paths(&data), Policy::default()).unwrap());
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let start = Instant::now();
+        let threads: Vec<_> = (0..conc)
+            .map(|_| {
+                let (ingest, sigs, next) = (ingest.clone(), sigs.clone(), next.clone());
+                std::thread::spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(sig) = sigs.get(i) else { return };
+                    let out = ingest
+                        .submit(&Submission { case: "01-05", signature: sig, content: None, sender_ref: None, received_at: AT })
+                        .unwrap();
+                    assert_eq!(out.status, tamga::verify::Status::Accepted);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let syncs = ingest.archive.syncs();
+        assert_eq!(ingest.archive.size(), n as u64, "every document filed");
+        println!("{conc:>12} {:>10.0} {syncs:>10} {:>12.1}", n as f64 / secs, n as f64 / syncs as f64);
+    }
+
+    // Full audit against sha256sum over the same bytes.
+    let big_n = 24;
+    let mut jobs = Vec::new();
+    for i in 0..big_n {
+        let doc = docs_dir.join(format!("big{i}.bin"));
+        std::fs::write(&doc, noise(1000 + i as u64, 4 << 20, i % 2 == 0)).unwrap();
+        jobs.push((doc, docs_dir.join(format!("big{i}.p7s")), false));
+    }
+    sign_all(jobs);
+    let data = tmp.path().join("archive-audit");
+    let ingest = tamga::setup::open(&paths(&data), Policy::default()).unwrap();
+    let mut files = Vec::new();
+    for i in 0..big_n {
+        let (doc, sig) = (docs_dir.join(format!("big{i}.bin")), docs_dir.join(format!("big{i}.p7s")));
+        let (d, s) = (std::fs::read(&doc).unwrap(), std::fs::read(&sig).unwrap());
+        ingest
+            .submit(&Submission { case: "01-05", signature: &s, content: Some(&d), sender_ref: None, received_at: AT })
+            .unwrap();
+        files.push(doc);
+        files.push(sig);
+    }
+    let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+    let mb = bytes as f64 / 1e6;
+    let start = Instant::now();
+    let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
+    let audit = start.elapsed().as_secs_f64();
+    assert_eq!(report.bytes, bytes);
+    let start = Instant::now();
+    let st = std::process::Command::new("sha256sum").args(&files).stdout(std::process::Stdio::null()).status().unwrap();
+    assert!(st.success());
+    let sum = start.elapsed().as_secs_f64();
+    println!("\nfull audit over {mb:.0} MB ({big_n} documents of 4 MiB, half text, half random, plus signatures)");
+    println!("{:>16} {:>10.0} MB/s", "tamga audit", mb / audit);
+    println!("{:>16} {:>10.0} MB/s", "sha256sum", mb / sum);
+    println!("{:>16} {:>10.2}", "ratio", sum / audit);
+}
