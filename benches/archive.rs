@@ -32,7 +32,11 @@ fn noise(seed: u64, len: usize, text: bool) -> Vec<u8> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if text { b"abcdefgh ijklmnop\n"[(x % 18) as usize] } else { x as u8 }
+            if text {
+                b"abcdefgh ijklmnop\n"[(x % 18) as usize]
+            } else {
+                x as u8
+            }
         })
         .collect()
 }
@@ -44,10 +48,15 @@ fn sign_all(jobs: Vec<(PathBuf, PathBuf, bool)>) {
     let workers: Vec<_> = (0..2)
         .map(|_| {
             let (jobs, pki) = (jobs.clone(), pki.clone());
-            std::thread::spawn(move || loop {
-                let Some((input, out, attached)) = jobs.lock().unwrap().pop() else { return };
-                let mut c = std::process::Command::new("openssl");
-                c.args(["cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in"])
+            std::thread::spawn(move || {
+                loop {
+                    let Some((input, out, attached)) = jobs.lock().unwrap().pop() else {
+                        return;
+                    };
+                    let mut c = std::process::Command::new("openssl");
+                    c.args([
+                        "cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in",
+                    ])
                     .arg(&input)
                     .arg("-signer")
                     .arg(pki.join("rsa.pem"))
@@ -57,10 +66,11 @@ fn sign_all(jobs: Vec<(PathBuf, PathBuf, bool)>) {
                     .arg(pki.join("chain.pem"))
                     .arg("-out")
                     .arg(&out);
-                if attached {
-                    c.arg("-nodetach");
+                    if attached {
+                        c.arg("-nodetach");
+                    }
+                    assert!(c.status().unwrap().success(), "openssl cms -sign");
                 }
-                assert!(c.status().unwrap().success(), "openssl cms -sign");
             })
         })
         .collect();
@@ -70,7 +80,10 @@ fn sign_all(jobs: Vec<(PathBuf, PathBuf, bool)>) {
 }
 
 fn main() {
-    let n: usize = std::env::args().filter_map(|a| a.parse().ok()).next().unwrap_or(600);
+    let n: usize = std::env::args()
+        .filter_map(|a| a.parse().ok())
+        .next()
+        .unwrap_or(600);
     let tmp = tempfile::tempdir().unwrap();
     let docs_dir = tmp.path().join("docs");
     std::fs::create_dir_all(&docs_dir).unwrap();
@@ -82,10 +95,17 @@ fn main() {
     }
     eprintln!("signing {n} documents with openssl…");
     sign_all(jobs);
-    let sigs: Arc<Vec<Vec<u8>>> = Arc::new((0..n).map(|i| std::fs::read(docs_dir.join(format!("{i}.p7s"))).unwrap()).collect());
+    let sigs: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..n)
+            .map(|i| std::fs::read(docs_dir.join(format!("{i}.p7s"))).unwrap())
+            .collect(),
+    );
 
     println!("imports (4 KiB RSA-2048 attached, durable)");
-    println!("{:>12} {:>10} {:>10} {:>12}", "concurrency", "docs/s", "syncs", "docs/sync");
+    println!(
+        "{:>12} {:>10} {:>10} {:>12}",
+        "concurrency", "docs/s", "syncs", "docs/sync"
+    );
     for conc in [1usize, 16, 64] {
         let data = tmp.path().join(format!("archive-{conc}"));
         let ingest = Arc::new(tamga::setup::open(&paths(&data), Policy::default()).unwrap());
@@ -94,13 +114,21 @@ fn main() {
         let threads: Vec<_> = (0..conc)
             .map(|_| {
                 let (ingest, sigs, next) = (ingest.clone(), sigs.clone(), next.clone());
-                std::thread::spawn(move || loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(sig) = sigs.get(i) else { return };
-                    let out = ingest
-                        .submit(&Submission { case: "01-05", signature: sig, content: None, sender_ref: None, received_at: AT })
-                        .unwrap();
-                    assert_eq!(out.status, tamga::verify::Status::Accepted);
+                std::thread::spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(sig) = sigs.get(i) else { return };
+                        let out = ingest
+                            .submit(&Submission {
+                                case: "01-05",
+                                signature: sig,
+                                content: None,
+                                sender_ref: None,
+                                received_at: AT,
+                            })
+                            .unwrap();
+                        assert_eq!(out.status, tamga::verify::Status::Accepted);
+                    }
                 })
             })
             .collect();
@@ -110,7 +138,11 @@ fn main() {
         let secs = start.elapsed().as_secs_f64();
         let syncs = ingest.archive.syncs();
         assert_eq!(ingest.archive.size(), n as u64, "every document filed");
-        println!("{conc:>12} {:>10.0} {syncs:>10} {:>12.1}", n as f64 / secs, n as f64 / syncs as f64);
+        println!(
+            "{conc:>12} {:>10.0} {syncs:>10} {:>12.1}",
+            n as f64 / secs,
+            n as f64 / syncs as f64
+        );
     }
 
     // Full audit against sha256sum over the same bytes.
@@ -126,25 +158,43 @@ fn main() {
     let ingest = tamga::setup::open(&paths(&data), Policy::default()).unwrap();
     let mut files = Vec::new();
     for i in 0..big_n {
-        let (doc, sig) = (docs_dir.join(format!("big{i}.bin")), docs_dir.join(format!("big{i}.p7s")));
+        let (doc, sig) = (
+            docs_dir.join(format!("big{i}.bin")),
+            docs_dir.join(format!("big{i}.p7s")),
+        );
         let (d, s) = (std::fs::read(&doc).unwrap(), std::fs::read(&sig).unwrap());
         ingest
-            .submit(&Submission { case: "01-05", signature: &s, content: Some(&d), sender_ref: None, received_at: AT })
+            .submit(&Submission {
+                case: "01-05",
+                signature: &s,
+                content: Some(&d),
+                sender_ref: None,
+                received_at: AT,
+            })
             .unwrap();
         files.push(doc);
         files.push(sig);
     }
-    let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
     let mb = bytes as f64 / 1e6;
     let start = Instant::now();
     let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
     let audit = start.elapsed().as_secs_f64();
     assert_eq!(report.bytes, bytes);
     let start = Instant::now();
-    let st = std::process::Command::new("sha256sum").args(&files).stdout(std::process::Stdio::null()).status().unwrap();
+    let st = std::process::Command::new("sha256sum")
+        .args(&files)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
     assert!(st.success());
     let sum = start.elapsed().as_secs_f64();
-    println!("\nfull audit over {mb:.0} MB ({big_n} documents of 4 MiB, half text, half random, plus signatures)");
+    println!(
+        "\nfull audit over {mb:.0} MB ({big_n} documents of 4 MiB, half text, half random, plus signatures)"
+    );
     println!("{:>16} {:>10.0} MB/s", "tamga audit", mb / audit);
     println!("{:>16} {:>10.0} MB/s", "sha256sum", mb / sum);
     println!("{:>16} {:>10.2}", "ratio", sum / audit);

@@ -109,6 +109,14 @@ impl Ingest {
             return Ok(self.outcome(id, receipt, true));
         }
         let report = self.decide(s);
+        // Hash and compress before taking the writer lock; only filing happens under it.
+        let mut blobs = Vec::new();
+        if report.status == Status::Accepted {
+            blobs.push(crate::archive::blobs::prepare(s.signature).map_err(ArchiveError::from)?);
+            if let Some(c) = s.content {
+                blobs.push(crate::archive::blobs::prepare(c).map_err(ArchiveError::from)?);
+            }
+        }
         let ((receipt, replay), upto) = self.archive.append(|txn| {
             if let Some(existing) = txn.get(Space::Receipts, id.as_bytes())? {
                 return Ok((existing, true));
@@ -118,9 +126,8 @@ impl Ingest {
             let case = self.policy.case(s.case);
             let accepted = report.status == Status::Accepted;
             let (event, registration) = if accepted {
-                txn.put_blob(s.signature)?;
-                if let Some(c) = s.content {
-                    txn.put_blob(c)?;
+                for blob in blobs {
+                    txn.put_blob(blob)?;
                 }
                 let counter_key = format!("counter/{}", s.case);
                 let n = txn

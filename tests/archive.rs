@@ -10,8 +10,19 @@ use tamga::archive::store::Space;
 use tamga::ingest::Submission;
 use tamga::verify::{Policy, Status};
 
-fn sub<'a>(case: &'a str, sig: &'a [u8], content: Option<&'a [u8]>, sender_ref: Option<&'a str>) -> Submission<'a> {
-    Submission { case, signature: sig, content, sender_ref, received_at: AT }
+fn sub<'a>(
+    case: &'a str,
+    sig: &'a [u8],
+    content: Option<&'a [u8]>,
+    sender_ref: Option<&'a str>,
+) -> Submission<'a> {
+    Submission {
+        case,
+        signature: sig,
+        content,
+        sender_ref,
+        received_at: AT,
+    }
 }
 
 fn body(outcome: &tamga::ingest::Outcome) -> serde_json::Value {
@@ -24,28 +35,62 @@ fn every_fixture_is_filed_with_its_verdict_and_a_receipt_openssl_accepts() {
     let ingest = ingest(dir.path());
     let verifier = verifier(&fixtures().join("trust"), Policy::default());
     let sig_dir = fixtures().join("sig");
-    let mut names: Vec<String> = std::fs::read_dir(&sig_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&sig_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     let cert = dir.path().join("keys/receipt.pem");
     let mut accepted = 0;
-    for name in names.iter().filter(|n| n.ends_with(".der") || n.ends_with(".pem")) {
+    for name in names
+        .iter()
+        .filter(|n| n.ends_with(".der") || n.ends_with(".pem"))
+    {
         let sig = std::fs::read(sig_dir.join(name)).unwrap();
-        let content = (name == "rsa-detached.der").then(|| std::fs::read(sig_dir.join("doc.txt")).unwrap());
+        let content =
+            (name == "rsa-detached.der").then(|| std::fs::read(sig_dir.join("doc.txt")).unwrap());
         let expected = verifier.verify(&sig, content.as_deref(), AT);
-        let out = ingest.submit(&sub("01-05", &sig, content.as_deref(), Some(name))).unwrap();
+        let out = ingest
+            .submit(&sub("01-05", &sig, content.as_deref(), Some(name)))
+            .unwrap();
         assert_eq!(out.status, expected.status, "{name}");
         let b = body(&out);
-        let got: Vec<String> = b["reasons"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_owned()).collect();
-        assert_eq!(got.iter().collect::<std::collections::BTreeSet<_>>(), codes(&expected).iter().collect(), "{name}");
+        let got: Vec<String> = b["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["code"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            got.iter().collect::<std::collections::BTreeSet<_>>(),
+            codes(&expected).iter().collect(),
+            "{name}"
+        );
         // Stable API fields.
-        for key in ["receipt_id", "status", "reasons", "case", "received_at", "files", "signers", "archive"] {
+        for key in [
+            "receipt_id",
+            "status",
+            "reasons",
+            "case",
+            "received_at",
+            "files",
+            "signers",
+            "archive",
+        ] {
             assert!(!b[key].is_null(), "{name}: {key}");
         }
         assert_eq!(b["case"]["index"], "01-05");
-        assert_eq!(b["files"][0]["sha256"], tamga::verify::certificate::hex(&sha256(&sig)));
+        assert_eq!(
+            b["files"][0]["sha256"],
+            tamga::verify::certificate::hex(&sha256(&sig))
+        );
         if out.status == Status::Accepted {
             accepted += 1;
-            assert_eq!(b["registration"]["number"], format!("01-05/{accepted}"), "{name}");
+            assert_eq!(
+                b["registration"]["number"],
+                format!("01-05/{accepted}"),
+                "{name}"
+            );
             assert!(b["appeal"].is_null());
             // Back byte-identical.
             let mut back = Vec::new();
@@ -53,9 +98,20 @@ fn every_fixture_is_filed_with_its_verdict_and_a_receipt_openssl_accepts() {
             assert_eq!(back, sig, "{name}");
         } else {
             assert!(b["registration"].is_null());
-            assert!(b["appeal"]["kk"].is_string(), "{name}: rejection without appeal text");
+            assert!(
+                b["appeal"]["kk"].is_string(),
+                "{name}: rejection without appeal text"
+            );
             // Rejected bytes are not kept (unless the same bytes were accepted elsewhere).
-            assert!(ingest.archive.store().get(Space::Blobs, &sha256(&sig)).unwrap().is_none(), "{name}");
+            assert!(
+                ingest
+                    .archive
+                    .store()
+                    .get(Space::Blobs, &sha256(&sig))
+                    .unwrap()
+                    .is_none(),
+                "{name}"
+            );
         }
         let path = dir.path().join("receipt.p7s");
         std::fs::write(&path, &out.receipt).unwrap();
@@ -67,12 +123,22 @@ fn every_fixture_is_filed_with_its_verdict_and_a_receipt_openssl_accepts() {
             .args(["-attime", &AT.to_string()])
             .output()
             .unwrap();
-        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert_eq!(o.stdout, out.body(), "{name}");
     }
     assert!(accepted >= 15, "{accepted}");
     let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
-    assert_eq!(report.entries, names.iter().filter(|n| n.ends_with(".der") || n.ends_with(".pem")).count() as u64);
+    assert_eq!(
+        report.entries,
+        names
+            .iter()
+            .filter(|n| n.ends_with(".der") || n.ends_with(".pem"))
+            .count() as u64
+    );
 }
 
 fn sha256(b: &[u8]) -> [u8; 32] {
@@ -86,7 +152,9 @@ fn a_retry_gets_the_same_receipt_byte_for_byte_and_files_nothing() {
     let ingest = ingest(dir.path());
     let sig = std::fs::read(fixtures().join("sig/rsa-detached.der")).unwrap();
     let doc = std::fs::read(fixtures().join("sig/doc.txt")).unwrap();
-    let first = ingest.submit(&sub("01-05", &sig, Some(&doc), Some("№ 1"))).unwrap();
+    let first = ingest
+        .submit(&sub("01-05", &sig, Some(&doc), Some("№ 1")))
+        .unwrap();
     let size = ingest.archive.size();
     let mut later = sub("01-05", &sig, Some(&doc), Some("№ 1"));
     later.received_at += 3600;
@@ -95,7 +163,9 @@ fn a_retry_gets_the_same_receipt_byte_for_byte_and_files_nothing() {
     assert_eq!(again.receipt, first.receipt);
     assert_eq!(ingest.archive.size(), size);
     // A different sender reference is a different submission.
-    let other = ingest.submit(&sub("01-05", &sig, Some(&doc), Some("№ 2"))).unwrap();
+    let other = ingest
+        .submit(&sub("01-05", &sig, Some(&doc), Some("№ 2")))
+        .unwrap();
     assert_ne!(other.receipt_id, first.receipt_id);
     assert_eq!(body(&other)["registration"]["number"], "01-05/2");
     // The same bytes are stored once.
@@ -117,7 +187,11 @@ fn unknown_and_closed_cases_are_policy_violations() {
     for case in ["77-77", "99-01"] {
         let out = ingest.submit(&sub(case, &sig, None, None)).unwrap();
         assert_eq!(out.status, Status::Rejected);
-        assert_eq!(body(&out)["reasons"][0]["code"], "policy-violation", "{case}");
+        assert_eq!(
+            body(&out)["reasons"][0]["code"],
+            "policy-violation",
+            "{case}"
+        );
     }
 }
 
@@ -134,7 +208,10 @@ fn concurrent_submissions_get_gapless_numbers_and_share_commits() {
                     .map(|i| {
                         let r = format!("{t}-{i}");
                         let out = ingest.submit(&sub("02-03", &sig, None, Some(&r))).unwrap();
-                        body(&out)["registration"]["number"].as_str().unwrap().to_owned()
+                        body(&out)["registration"]["number"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
                     })
                     .collect::<Vec<_>>()
             })
@@ -150,7 +227,12 @@ fn concurrent_submissions_get_gapless_numbers_and_share_commits() {
     let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
     assert_eq!(report.entries, 80);
     // Group commit: fewer checkpoints than commits would have made one each.
-    let checkpoints = ingest.archive.store().keys(Space::Checkpoints).unwrap().len();
+    let checkpoints = ingest
+        .archive
+        .store()
+        .keys(Space::Checkpoints)
+        .unwrap()
+        .len();
     assert!(checkpoints <= 80, "{checkpoints}");
 }
 
@@ -158,16 +240,26 @@ fn concurrent_submissions_get_gapless_numbers_and_share_commits() {
 fn export_is_checkable_offline_and_tampering_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let ingest = ingest(dir.path());
-    for (i, f) in ["rsa-attached.der", "p256.der", "expired.der", "ed25519.der"].iter().enumerate() {
+    for (i, f) in ["rsa-attached.der", "p256.der", "expired.der", "ed25519.der"]
+        .iter()
+        .enumerate()
+    {
         let sig = std::fs::read(fixtures().join("sig").join(f)).unwrap();
-        ingest.submit(&sub("01-12", &sig, None, Some(&i.to_string()))).unwrap();
+        ingest
+            .submit(&sub("01-12", &sig, None, Some(&i.to_string())))
+            .unwrap();
     }
     let out = dir.path().join("export");
     tamga::archive::export::write(&ingest.archive, &out).unwrap();
     let report = tamga::archive::export::verify(&out).unwrap();
     assert_eq!((report.entries, report.documents), (4, 3));
     // sha256sum agrees with the package's own list.
-    let o = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&out).output().unwrap();
+    let o = Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 
     let doc = out.join("documents/1/signature.p7s");
@@ -181,7 +273,9 @@ fn export_is_checkable_offline_and_tampering_is_named() {
     std::fs::write(&doc, &bytes).unwrap();
 
     let entries = out.join("entries.jsonl");
-    let text = std::fs::read_to_string(&entries).unwrap().replacen("01-12/2", "01-12/9", 1);
+    let text = std::fs::read_to_string(&entries)
+        .unwrap()
+        .replacen("01-12/2", "01-12/9", 1);
     std::fs::write(&entries, text).unwrap();
     let err = tamga::archive::export::verify(&out).unwrap_err();
     assert!(err.to_string().contains("entry"), "{err}");
@@ -200,8 +294,20 @@ fn a_second_process_gets_a_clear_error_not_a_hang() {
     assert!(err.contains("in use by another tamga process"), "{err}");
     drop(held);
     let o = tamga_cmd(dir.path())
-        .args(["import", "--case", "01-05", "tests/fixtures/sig/p256.der", "--at", "2026-06-01T00:00:00Z"])
+        .args([
+            "import",
+            "--case",
+            "01-05",
+            "tests/fixtures/sig/p256.der",
+            "--at",
+            "2026-06-01T00:00:00Z",
+        ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

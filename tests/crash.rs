@@ -34,7 +34,10 @@ fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
         (fixtures().join("sig/rsa-attached.der"), None),
         (fixtures().join("sig/p256.der"), None),
         (big_sig.clone(), Some(big.clone())),
-        (fixtures().join("sig/rsa-detached.der"), Some(fixtures().join("sig/doc.txt"))),
+        (
+            fixtures().join("sig/rsa-detached.der"),
+            Some(fixtures().join("sig/doc.txt")),
+        ),
     ];
     let mut receipted: Vec<(String, PathBuf, Option<PathBuf>)> = Vec::new();
     let mut kills = 0;
@@ -42,12 +45,20 @@ fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
         let (sig, content) = &docs[round % docs.len()];
         let out = dir.path().join(format!("receipt-{round}.p7s"));
         let mut cmd = tamga_cmd(&data);
-        cmd.args(["import", "--case", "02-03", "--at", "2026-06-01T00:00:00Z", "--sender-ref", &format!("r{round}")])
-            .arg("--receipt-out")
-            .arg(&out)
-            .arg(sig)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+        cmd.args([
+            "import",
+            "--case",
+            "02-03",
+            "--at",
+            "2026-06-01T00:00:00Z",
+            "--sender-ref",
+            &format!("r{round}"),
+        ])
+        .arg("--receipt-out")
+        .arg(&out)
+        .arg(sig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
         if let Some(c) = content {
             cmd.arg("--content").arg(c);
         }
@@ -61,7 +72,10 @@ fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
         if let Some(regno) = receipt_regno(&out) {
             receipted.push((regno, sig.clone(), content.clone()));
         }
-        let audit = tamga_cmd(&data).args(["audit", "verify", "--full"]).output().unwrap();
+        let audit = tamga_cmd(&data)
+            .args(["audit", "verify", "--full"])
+            .output()
+            .unwrap();
         assert_eq!(
             audit.status.code(),
             Some(0),
@@ -71,14 +85,31 @@ fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
         );
         for (regno, sig, content) in &receipted {
             let got = tamga_cmd(&data).args(["get", regno]).output().unwrap();
-            assert_eq!(got.stdout, std::fs::read(sig).unwrap(), "round {round}: {regno} lost");
+            assert_eq!(
+                got.stdout,
+                std::fs::read(sig).unwrap(),
+                "round {round}: {regno} lost"
+            );
             if let Some(c) = content {
-                let got = tamga_cmd(&data).args(["get", "--content", regno]).output().unwrap();
-                assert_eq!(got.stdout, std::fs::read(c).unwrap(), "round {round}: {regno} content lost");
+                let got = tamga_cmd(&data)
+                    .args(["get", "--content", regno])
+                    .output()
+                    .unwrap();
+                assert_eq!(
+                    got.stdout,
+                    std::fs::read(c).unwrap(),
+                    "round {round}: {regno} content lost"
+                );
             }
         }
     }
-    eprintln!("crash test: {kills} of 30 imports killed mid-way, {} receipted documents checked after every kill", receipted.len());
-    assert!(kills >= 5, "only {kills} imports were killed mid-way; the test did not test");
+    eprintln!(
+        "crash test: {kills} of 30 imports killed mid-way, {} receipted documents checked after every kill",
+        receipted.len()
+    );
+    assert!(
+        kills >= 5,
+        "only {kills} imports were killed mid-way; the test did not test"
+    );
     assert!(!receipted.is_empty(), "no import ever finished");
 }

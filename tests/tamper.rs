@@ -35,12 +35,18 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Entries and documents of an export, for comparison.
 fn snapshot(export: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![("entries".to_owned(), std::fs::read(export.join("entries.jsonl")).unwrap())];
+    let mut out = vec![(
+        "entries".to_owned(),
+        std::fs::read(export.join("entries.jsonl")).unwrap(),
+    )];
     let mut docs = Vec::new();
     files(&export.join("documents"), &mut docs);
     docs.sort();
     for (p, _) in docs {
-        out.push((p.strip_prefix(export).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+        out.push((
+            p.strip_prefix(export).unwrap().display().to_string(),
+            std::fs::read(&p).unwrap(),
+        ));
     }
     out
 }
@@ -51,14 +57,37 @@ fn every_flip_is_reported_or_harmless() {
     let pristine = dir.path().join("pristine");
     {
         let ingest = ingest(&pristine);
-        for (i, f) in ["rsa-attached.der", "p256.der", "ed25519.der", "expired.der", "ber-stream.der"].iter().enumerate() {
+        for (i, f) in [
+            "rsa-attached.der",
+            "p256.der",
+            "ed25519.der",
+            "expired.der",
+            "ber-stream.der",
+        ]
+        .iter()
+        .enumerate()
+        {
             let sig = std::fs::read(fixtures().join("sig").join(f)).unwrap();
-            let s = tamga::ingest::Submission { case: "01-05", signature: &sig, content: None, sender_ref: Some(&i.to_string()), received_at: AT };
+            let s = tamga::ingest::Submission {
+                case: "01-05",
+                signature: &sig,
+                content: None,
+                sender_ref: Some(&i.to_string()),
+                received_at: AT,
+            };
             ingest.submit(&s).unwrap();
         }
     }
     let reference = dir.path().join("reference");
-    assert!(tamga_cmd(&pristine).arg("export").arg("--out").arg(&reference).status().unwrap().success());
+    assert!(
+        tamga_cmd(&pristine)
+            .arg("export")
+            .arg("--out")
+            .arg(&reference)
+            .status()
+            .unwrap()
+            .success()
+    );
     let want = snapshot(&reference);
 
     let mut targets = Vec::new();
@@ -72,28 +101,61 @@ fn every_flip_is_reported_or_harmless() {
         let mut at = random_u64() % total;
         let (file, offset) = targets
             .iter()
-            .find_map(|(p, n)| if at < *n { Some((p, at)) } else { at -= n; None })
+            .find_map(|(p, n)| {
+                if at < *n {
+                    Some((p, at))
+                } else {
+                    at -= n;
+                    None
+                }
+            })
             .unwrap();
         let target = work.join(file.strip_prefix(&pristine).unwrap());
         let mut bytes = std::fs::read(&target).unwrap();
         bytes[offset as usize] ^= 1 << (random_u64() % 8);
         std::fs::write(&target, &bytes).unwrap();
 
-        let audit = tamga_cmd(&work).args(["audit", "verify", "--full"]).output().unwrap();
-        let said = format!("{}{}", String::from_utf8_lossy(&audit.stdout), String::from_utf8_lossy(&audit.stderr));
+        let audit = tamga_cmd(&work)
+            .args(["audit", "verify", "--full"])
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&audit.stdout),
+            String::from_utf8_lossy(&audit.stderr)
+        );
         match audit.status.code() {
             Some(1) | Some(2) => {
-                assert!(!said.trim().is_empty() && !said.contains("panicked"), "round {round}: {said}");
+                assert!(
+                    !said.trim().is_empty() && !said.contains("panicked"),
+                    "round {round}: {said}"
+                );
                 reported += 1;
             }
             Some(0) => {
                 let export = work.join("export");
-                let ok = tamga_cmd(&work).arg("export").arg("--out").arg(&export).output().unwrap();
-                assert!(ok.status.success(), "round {round}: audit passed but export failed: {}", String::from_utf8_lossy(&ok.stderr));
-                assert!(snapshot(&export) == want, "round {round}: flip in {} at {offset} passed audit but changed kept data", file.display());
+                let ok = tamga_cmd(&work)
+                    .arg("export")
+                    .arg("--out")
+                    .arg(&export)
+                    .output()
+                    .unwrap();
+                assert!(
+                    ok.status.success(),
+                    "round {round}: audit passed but export failed: {}",
+                    String::from_utf8_lossy(&ok.stderr)
+                );
+                assert!(
+                    snapshot(&export) == want,
+                    "round {round}: flip in {} at {offset} passed audit but changed kept data",
+                    file.display()
+                );
                 harmless += 1;
             }
-            other => panic!("round {round}: flip in {} at {offset}: audit ended with {other:?}: {said}", file.display()),
+            other => panic!(
+                "round {round}: flip in {} at {offset}: audit ended with {other:?}: {said}",
+                file.display()
+            ),
         }
         std::fs::remove_dir_all(&work).unwrap();
     }

@@ -36,24 +36,48 @@ pub enum BlobError {
     Output(#[from] std::io::Error),
 }
 
-/// Adds `data` to `batch` unless the store or the batch already holds it; returns its SHA-256.
-pub fn put(batch: &mut Batch, store: &dyn Store, data: &[u8]) -> Result<[u8; 32], StoreError> {
+/// A blob hashed and compressed ahead of time, so that the writer lock is held only to file it.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// SHA-256 of the whole.
+    pub name: [u8; 32],
+    manifest: Vec<u8>,
+    chunks: Vec<([u8; 32], Vec<u8>)>,
+}
+
+/// Hashes and compresses `data` (no store access).
+pub fn prepare(data: &[u8]) -> Result<Prepared, StoreError> {
     let name: [u8; 32] = Sha256::digest(data).into();
-    if batch.pending(Space::Blobs, &name).is_some() || store.get(Space::Blobs, &name)?.is_some() {
-        return Ok(name);
-    }
     let mut manifest = Vec::with_capacity(8 + 32 * (data.len() / CHUNK + 1));
     manifest.extend_from_slice(&(data.len() as u64).to_be_bytes());
+    let mut chunks = Vec::with_capacity(data.len() / CHUNK + 1);
     for chunk in data.chunks(CHUNK) {
         let h: [u8; 32] = Sha256::digest(chunk).into();
         manifest.extend_from_slice(&h);
+        let packed = zstd::bulk::compress(chunk, LEVEL)
+            .map_err(|e| StoreError::Backend(format!("zstd: {e}")))?;
+        chunks.push((h, packed));
+    }
+    Ok(Prepared {
+        name,
+        manifest,
+        chunks,
+    })
+}
+
+/// Adds a prepared blob to `batch` unless the store or the batch already holds it (identical
+/// content is kept once, and so is an identical chunk).
+pub fn put(batch: &mut Batch, store: &dyn Store, blob: Prepared) -> Result<[u8; 32], StoreError> {
+    let name = blob.name;
+    if batch.pending(Space::Blobs, &name).is_some() || store.get(Space::Blobs, &name)?.is_some() {
+        return Ok(name);
+    }
+    for (h, packed) in blob.chunks {
         if batch.pending(Space::Chunks, &h).is_none() && store.get(Space::Chunks, &h)?.is_none() {
-            let packed = zstd::bulk::compress(chunk, LEVEL)
-                .map_err(|e| StoreError::Backend(format!("zstd: {e}")))?;
             batch.put(Space::Chunks, h, packed);
         }
     }
-    batch.put(Space::Blobs, name, manifest);
+    batch.put(Space::Blobs, name, blob.manifest);
     Ok(name)
 }
 
@@ -132,7 +156,9 @@ pub fn check(store: &dyn Store, name: &[u8; 32]) -> Result<u64, BlobError> {
             return Err(damaged(format!("chunk {i} does not match its hash")));
         }
     }
-    Err(damaged(format!("content ({total} of {size} bytes) does not match its SHA-256")))
+    Err(damaged(format!(
+        "content ({total} of {size} bytes) does not match its SHA-256"
+    )))
 }
 
 fn chunk(store: &dyn Store, h: &[u8; 32]) -> Result<Vec<u8>, String> {

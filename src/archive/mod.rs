@@ -91,7 +91,13 @@ impl Archive {
                 ..State::default()
             },
         };
-        let size = state.size;
+        // What is covered by a signed checkpoint counts as durable; anything after it (a crash
+        // between apply and sync) is made durable and checkpointed by the next writer.
+        let checkpointed = store
+            .get(Space::Index, LATEST_CHECKPOINT)?
+            .and_then(|k| <[u8; 8]>::try_from(k.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes);
+        let size = checkpointed.min(state.size);
         Ok(Archive {
             store,
             origin,
@@ -156,7 +162,8 @@ impl Archive {
     /// signed checkpoint. Concurrent callers share one sync (group commit).
     pub fn make_durable(&self, upto: u64) -> Result<(), ArchiveError> {
         let mut durable = lock(&self.durable);
-        if *durable >= upto && self.latest_checkpoint()?.is_some_and(|c| c.size >= upto) {
+        if *durable >= upto {
+            // A leader synced and checkpointed past us while we waited: nothing left to do.
             return Ok(());
         }
         let (size, root, chain) = {
@@ -181,7 +188,8 @@ impl Archive {
             self.store.apply(&b)?;
         }
         self.store.sync()?;
-        self.syncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.syncs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *durable = size;
         Ok(())
     }
@@ -244,9 +252,9 @@ impl Txn<'_> {
         self.batch.put(space, key, value);
     }
 
-    /// Adds a document's bytes (once, however often submitted); returns its SHA-256.
-    pub fn put_blob(&mut self, data: &[u8]) -> Result<Hash, ArchiveError> {
-        Ok(blobs::put(&mut self.batch, self.store, data)?)
+    /// Files a document's prepared bytes (once, however often submitted); returns its SHA-256.
+    pub fn put_blob(&mut self, blob: blobs::Prepared) -> Result<Hash, ArchiveError> {
+        Ok(blobs::put(&mut self.batch, self.store, blob)?)
     }
 
     /// The position the next entry will take.

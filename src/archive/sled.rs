@@ -35,7 +35,10 @@ impl SledStore {
                     if io.kind() == std::io::ErrorKind::WouldBlock
                         || io.to_string().contains("could not acquire lock") =>
                 {
-                    backend(format!("{} is in use by another tamga process", dir.display()))
+                    backend(format!(
+                        "{} is in use by another tamga process",
+                        dir.display()
+                    ))
                 }
                 other => backend(format!("cannot open {}: {other}", dir.display())),
             })?;
@@ -100,7 +103,10 @@ impl Store for SledStore {
         // `blobs/` that it writes without any sync. New files need their directory synced too.
         let blobs = self.dir.join("blobs");
         if blobs.is_dir() {
-            let mut done = self.synced_blobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut done = self
+                .synced_blobs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut fresh = false;
             for entry in std::fs::read_dir(&blobs).map_err(|e| backend(e.to_string()))? {
                 let path = entry.map_err(|e| backend(e.to_string()))?.path();
@@ -139,15 +145,5 @@ impl Store for SledStore {
                     .map_err(|e| backend(e.to_string()))
             })
             .collect()
-    }
-
-    fn dispose(&self, space: Space, keys: &[Vec<u8>]) -> Result<(), StoreError> {
-        let result = self.db.transaction(|tx| {
-            for k in keys {
-                tx.remove(key(space, k))?;
-            }
-            Ok::<(), ConflictableTransactionError<StoreError>>(())
-        });
-        result.map_err(|e| backend(format!("{e:?}")))
     }
 }

@@ -89,6 +89,4 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every key of a space, in byte order (for exports and audits; not on hot paths).
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError>;
-    /// Removes values from an append-only space; only retention's disposal calls this.
-    fn dispose(&self, space: Space, keys: &[Vec<u8>]) -> Result<(), StoreError>;
 }

@@ -76,7 +76,11 @@ pub fn tamga_cmd(data: &Path) -> std::process::Command {
 pub fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
     h.finish()
 }
 
@@ -84,7 +88,9 @@ pub fn random_u64() -> u64 {
 pub fn openssl_sign_detached(content: &Path, out: &Path) {
     let pki = fixtures().join("pki");
     let st = std::process::Command::new("openssl")
-        .args(["cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in"])
+        .args([
+            "cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in",
+        ])
         .arg(content)
         .arg("-signer")
         .arg(pki.join("rsa.pem"))
