@@ -5,6 +5,7 @@
 //! 42
 //! <base64 root>
 //! chain <hex chain head>
+//! access <access-log size> <hex access-log head>
 //! time <RFC 3339>
 //!
 //! — tamga/<organisation> <base64(key id ‖ ECDSA signature)>
@@ -31,6 +32,8 @@ pub struct Checkpoint {
     pub root: Hash,
     /// Hash of the last entry (the chain head).
     pub chain: Hash,
+    /// Size and head of the access log.
+    pub access: (u64, Hash),
     /// When it was signed, RFC 3339.
     pub time: String,
 }
@@ -44,11 +47,13 @@ impl Checkpoint {
     /// The note text (ends in a newline).
     pub fn text(&self) -> String {
         format!(
-            "{}\n{}\n{}\nchain {}\ntime {}\n",
+            "{}\n{}\n{}\nchain {}\naccess {} {}\ntime {}\n",
             self.origin,
             self.size,
             B64.encode(self.root),
             crate::verify::certificate::hex(&self.chain),
+            self.access.0,
+            crate::verify::certificate::hex(&self.access.1),
             self.time
         )
     }
@@ -88,6 +93,12 @@ impl Checkpoint {
             .and_then(|l| l.strip_prefix("chain "))
             .and_then(unhex32)
             .ok_or_else(|| bad("bad chain line"))?;
+        let access = lines
+            .next()
+            .and_then(|l| l.strip_prefix("access "))
+            .and_then(|l| l.split_once(' '))
+            .and_then(|(n, h)| Some((n.parse().ok()?, unhex32(h)?)))
+            .ok_or_else(|| bad("bad access line"))?;
         let time = lines
             .next()
             .and_then(|l| l.strip_prefix("time "))
@@ -115,6 +126,7 @@ impl Checkpoint {
                 size,
                 root,
                 chain,
+                access,
                 time,
             });
         }

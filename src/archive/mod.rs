@@ -7,6 +7,7 @@
 //! fresh signed checkpoint (group commit). Nothing here changes or removes a kept value:
 //! the store refuses overwrites in append-only spaces, and only retention's disposal removes.
 
+pub mod access;
 pub mod audit;
 pub mod blobs;
 pub mod checkpoint;
@@ -67,6 +68,7 @@ pub struct Archive {
     state: Mutex<State>,
     durable: Mutex<u64>,
     syncs: std::sync::atomic::AtomicU64,
+    access: Mutex<(u64, Hash)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -98,6 +100,10 @@ impl Archive {
             .and_then(|k| <[u8; 8]>::try_from(k.as_slice()).ok())
             .map_or(0, u64::from_be_bytes);
         let size = checkpointed.min(state.size);
+        let access = match store.get(Space::Index, access::HEAD_KEY)? {
+            Some(raw) => access::decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("access-log head".into()))?,
+            None => (0, [0; 32]),
+        };
         Ok(Archive {
             store,
             origin,
@@ -105,6 +111,7 @@ impl Archive {
             state: Mutex::new(state),
             durable: Mutex::new(size),
             syncs: std::sync::atomic::AtomicU64::new(0),
+            access: Mutex::new(access),
         })
     }
 
@@ -177,6 +184,7 @@ impl Archive {
                 size,
                 root,
                 chain,
+                access: self.access_head(),
                 time: crate::verify::fmt_time(crate::clock::now()),
             };
             let note = cp

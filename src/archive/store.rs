@@ -16,6 +16,8 @@ pub enum Space {
     Receipts,
     /// Checkpoints (signed notes) by big-endian tree size. Append-only.
     Checkpoints,
+    /// The access log's records by big-endian index. Append-only.
+    Access,
     /// Look-up tables (registration numbers, case counters, the log head). Overwritable.
     Index,
 }
@@ -34,6 +36,7 @@ impl Space {
             Space::Blobs => b'B',
             Space::Receipts => b'R',
             Space::Checkpoints => b'K',
+            Space::Access => b'A',
             Space::Index => b'I',
         }
     }

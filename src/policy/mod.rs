@@ -66,11 +66,27 @@ pub struct Case {
     pub access: Vec<Role>,
 }
 
+/// Someone (or something) allowed to call the service. Secrets are kept only as SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Principal {
+    /// Unique name, written to the access log.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 (hex) of its bearer token.
+    pub token_sha256: Option<String>,
+    /// SHA-256 (hex) of its client certificate (DER), for mTLS.
+    pub client_cert_sha256: Option<String>,
+}
+
 /// The loaded, checked policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchivePolicy {
     /// The organisation.
     pub organization: Organization,
+    /// Who may call the service.
+    pub principals: Vec<Principal>,
     cases: Vec<Case>,
     by_index: HashMap<String, usize>,
 }
@@ -113,6 +129,8 @@ struct RawPolicy {
     organization: Organization,
     #[serde(rename = "case", default)]
     cases: Vec<Spanned<RawCase>>,
+    #[serde(rename = "principal", default)]
+    principals: Vec<Spanned<Principal>>,
 }
 
 #[derive(Deserialize)]
@@ -208,8 +226,27 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
     if cases.is_empty() {
         return Err(at(None, "the nomenclature has no [[case]]".into()));
     }
+    let mut principals: Vec<Principal> = Vec::with_capacity(raw.principals.len());
+    for spanned in raw.principals {
+        let line = Some(spanned.span().start);
+        let p = spanned.into_inner();
+        if p.name.trim().is_empty() || principals.iter().any(|q| q.name == p.name) {
+            return Err(at(line, format!("principal name {:?} is empty or not unique", p.name)));
+        }
+        let hex64 = |v: &Option<String>| {
+            v.as_ref().is_none_or(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        };
+        if !hex64(&p.token_sha256) || !hex64(&p.client_cert_sha256) {
+            return Err(at(line, format!("principal {:?}: hashes must be 64 lower-case hex digits", p.name)));
+        }
+        if p.token_sha256.is_none() && p.client_cert_sha256.is_none() {
+            return Err(at(line, format!("principal {:?} has neither token_sha256 nor client_cert_sha256", p.name)));
+        }
+        principals.push(p);
+    }
     Ok(ArchivePolicy {
         organization: raw.organization,
+        principals,
         cases,
         by_index,
     })
