@@ -125,6 +125,7 @@ fn main() {
                                 content: None,
                                 sender_ref: None,
                                 received_at: AT,
+                                submitter: None,
                             })
                             .unwrap();
                         assert_eq!(out.status, tamga::verify::Status::Accepted);
@@ -170,6 +171,7 @@ fn main() {
                 content: Some(&d),
                 sender_ref: None,
                 received_at: AT,
+                submitter: None,
             })
             .unwrap();
         files.push(doc);

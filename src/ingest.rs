@@ -27,6 +27,8 @@ pub struct Submission<'a> {
     pub sender_ref: Option<&'a str>,
     /// When it arrived (Unix seconds); also the validation time.
     pub received_at: i64,
+    /// The principal that submitted it (the service's callers; `None` from the CLI).
+    pub submitter: Option<&'a str>,
 }
 
 /// The answer to a submission.
@@ -94,6 +96,15 @@ pub fn receipt_id(s: &Submission<'_>) -> String {
 }
 
 impl Ingest {
+    /// The principal that submitted the receipt `id`, if it came through the service.
+    pub fn submitter(&self, id: &str) -> Result<Option<String>, ArchiveError> {
+        Ok(self
+            .archive
+            .store()
+            .get(Space::Index, format!("submitter/{id}").as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
     /// Runs the pipeline for one submission.
     pub fn submit(&self, s: &Submission<'_>) -> Result<Outcome, IngestError> {
         let id = receipt_id(s);
@@ -169,6 +180,13 @@ impl Ingest {
                 (event, None)
             };
             let pos = txn.push(event, s.received_at);
+            if let Some(who) = s.submitter {
+                txn.put(
+                    Space::Index,
+                    format!("submitter/{id}").into_bytes(),
+                    who.as_bytes().to_vec(),
+                );
+            }
             let body = self.body(
                 &id,
                 s,

@@ -31,6 +31,11 @@ enum Command {
     Audit(cli::audit::AuditCommand),
     /// Write a self-contained package for an auditor.
     Export(cli::audit::ExportArgs),
+    /// Run the HTTP service (the ingest gateway's, auditors' and archivists' API).
+    Serve(cli::serve::ServeArgs),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(cli::serve::TokenCommand),
     /// Print the closed list of rejection reasons with their four texts, as JSON.
     Reasons,
 }
@@ -43,6 +48,8 @@ fn main() -> ExitCode {
         Command::Get(a) => cli::archive::get(&cli.global, a),
         Command::Audit(a) => cli::audit::run(&cli.global, a),
         Command::Export(a) => cli::audit::export(&cli.global, a),
+        Command::Serve(a) => cli::serve::serve(&cli.global, a),
+        Command::Token(c) => cli::serve::token(c),
         Command::Reasons => cli::reasons(),
     };
     match result {

@@ -22,6 +22,7 @@ fn sub<'a>(
         content,
         sender_ref,
         received_at: AT,
+        submitter: None,
     }
 }
 

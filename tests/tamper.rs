@@ -74,6 +74,7 @@ fn every_flip_is_reported_or_harmless() {
                 content: None,
                 sender_ref: Some(&i.to_string()),
                 received_at: AT,
+                submitter: None,
             };
             ingest.submit(&s).unwrap();
         }

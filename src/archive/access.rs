@@ -88,7 +88,8 @@ impl Archive {
                     .store
                     .get(Space::Access, &i.to_be_bytes())?
                     .ok_or_else(|| ArchiveError::Damaged(format!("access record {i} missing")))?;
-                serde_json::from_slice(&raw).map_err(|e| ArchiveError::Damaged(format!("access record {i}: {e}")))
+                serde_json::from_slice(&raw)
+                    .map_err(|e| ArchiveError::Damaged(format!("access record {i}: {e}")))
             })
             .collect()
     }
@@ -108,7 +109,8 @@ pub fn chain_head(archive: &Archive, size: u64) -> Result<[u8; 32], (u64, String
             .get(Space::Access, &i.to_be_bytes())
             .map_err(|e| (i, e.to_string()))?
             .ok_or((i, "access record missing".to_owned()))?;
-        let rec: AccessRecord = serde_json::from_slice(&raw).map_err(|e| (i, format!("access record: {e}")))?;
+        let rec: AccessRecord =
+            serde_json::from_slice(&raw).map_err(|e| (i, format!("access record: {e}")))?;
         if rec.index != i || rec.prev != hex(&head) {
             return Err((i, "access record does not chain".into()));
         }

@@ -162,15 +162,24 @@ pub fn verify(
     }
     // The access log: its chain, its stored head, and the head the checkpoint signed.
     let (access_size, access_head) = archive.access_head();
-    let access_fail = |(i, what): (u64, String)| fail(None, None, format!("access record {i}: {what}"));
+    let access_fail =
+        |(i, what): (u64, String)| fail(None, None, format!("access record {i}: {what}"));
     if super::access::chain_head(archive, access_size).map_err(access_fail)? != access_head {
-        return Err(fail(None, None, "the access-log head does not match its records"));
+        return Err(fail(
+            None,
+            None,
+            "the access-log head does not match its records",
+        ));
     }
     if let Some(cp) = &checkpoint {
         let signed_ok = cp.access.0 <= access_size
             && super::access::chain_head(archive, cp.access.0).map_err(access_fail)? == cp.access.1;
         if !signed_ok {
-            return Err(fail(None, None, format!("the access log differs from signed checkpoint {}", cp.size)));
+            return Err(fail(
+                None,
+                None,
+                format!("the access log differs from signed checkpoint {}", cp.size),
+            ));
         }
     }
     Ok(report)

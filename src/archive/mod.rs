@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod export;
 pub mod log;
 pub mod merkle;
+pub mod proofs;
 pub mod sled;
 pub mod store;
 
@@ -101,7 +102,8 @@ impl Archive {
             .map_or(0, u64::from_be_bytes);
         let size = checkpointed.min(state.size);
         let access = match store.get(Space::Index, access::HEAD_KEY)? {
-            Some(raw) => access::decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("access-log head".into()))?,
+            Some(raw) => access::decode_head(&raw)
+                .ok_or_else(|| ArchiveError::Damaged("access-log head".into()))?,
             None => (0, [0; 32]),
         };
         Ok(Archive {

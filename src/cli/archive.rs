@@ -47,6 +47,7 @@ pub fn import(global: &Global, args: ImportArgs) -> Result<ExitCode, CouldNotRun
             content: content.as_deref(),
             sender_ref: args.sender_ref.as_deref(),
             received_at,
+            submitter: None,
         })
         .map_err(|e| CouldNotRun(format!("nothing was filed: {e}")))?;
     if let Some(out) = &args.receipt_out {

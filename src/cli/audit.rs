@@ -5,9 +5,7 @@ use clap::{Args, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tamga::archive::merkle::{self, Hash};
-use tamga::archive::{Archive, audit, export};
-use tamga::verify::certificate::hex;
+use tamga::archive::{Archive, audit, export, proofs};
 
 /// `tamga audit …`
 #[derive(Subcommand)]
@@ -114,52 +112,16 @@ fn finish(
     }
 }
 
-fn leaves(archive: &Archive, size: u64) -> Result<Vec<Hash>, CouldNotRun> {
-    (0..size)
-        .map(|i| {
-            archive
-                .entry_bytes(i)?
-                .map(|b| merkle::leaf_hash(&b))
-                .ok_or_else(|| CouldNotRun(format!("entry {i} is missing: run tamga audit verify")))
-        })
-        .collect()
-}
-
 fn proof(archive: &Archive, cmd: ProofCommand) -> Result<ExitCode, CouldNotRun> {
-    let current = archive.size();
-    let hexes = |p: &[Hash]| p.iter().map(|h| hex(h)).collect::<Vec<_>>();
     let json = match cmd {
-        ProofCommand::Inclusion { index, size } => {
-            let size = size.unwrap_or(current);
-            if size > current || index >= size {
-                return Err(CouldNotRun(format!("need index < size ≤ {current}")));
-            }
-            let l = leaves(archive, size)?;
-            let usize_index =
-                usize::try_from(index).map_err(|_| CouldNotRun("index too large".into()))?;
-            let p = merkle::inclusion_proof(usize_index, &l)
-                .ok_or_else(|| CouldNotRun("no such entry".into()))?;
-            let root = merkle::root(&l);
-            let leaf = l.get(usize_index).copied().unwrap_or_default();
-            serde_json::json!({"index": index, "size": size, "leaf_hash": hex(&leaf), "root": hex(&root), "proof": hexes(&p),
-                "verified": merkle::verify_inclusion(index, size, &leaf, &p, &root)})
-        }
-        ProofCommand::Consistency { from, to } => {
-            let to = to.unwrap_or(current);
-            if from == 0 || from > to || to > current {
-                return Err(CouldNotRun(format!("need 0 < from ≤ to ≤ {current}")));
-            }
-            let l = leaves(archive, to)?;
-            let m = usize::try_from(from).map_err(|_| CouldNotRun("size too large".into()))?;
-            let p =
-                merkle::consistency_proof(m, &l).ok_or_else(|| CouldNotRun("bad sizes".into()))?;
-            let old = merkle::root(l.get(..m).unwrap_or_default());
-            let new = merkle::root(&l);
-            serde_json::json!({"from": from, "to": to, "from_root": hex(&old), "to_root": hex(&new), "proof": hexes(&p),
-                "verified": merkle::verify_consistency(from, to, &old, &new, &p)})
-        }
+        ProofCommand::Inclusion { index, size } => serde_json::to_string_pretty(
+            &proofs::inclusion(archive, index, size).map_err(CouldNotRun)?,
+        )?,
+        ProofCommand::Consistency { from, to } => serde_json::to_string_pretty(
+            &proofs::consistency(archive, from, to).map_err(CouldNotRun)?,
+        )?,
     };
-    say(&serde_json::to_string_pretty(&json)?);
+    say(&json);
     Ok(ExitCode::SUCCESS)
 }
 

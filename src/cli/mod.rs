@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod audit;
+pub mod serve;
 pub mod verify;
 
 use clap::Args;

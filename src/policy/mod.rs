@@ -231,16 +231,35 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
         let line = Some(spanned.span().start);
         let p = spanned.into_inner();
         if p.name.trim().is_empty() || principals.iter().any(|q| q.name == p.name) {
-            return Err(at(line, format!("principal name {:?} is empty or not unique", p.name)));
+            return Err(at(
+                line,
+                format!("principal name {:?} is empty or not unique", p.name),
+            ));
         }
         let hex64 = |v: &Option<String>| {
-            v.as_ref().is_none_or(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+            v.as_ref().is_none_or(|h| {
+                h.len() == 64
+                    && h.bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            })
         };
         if !hex64(&p.token_sha256) || !hex64(&p.client_cert_sha256) {
-            return Err(at(line, format!("principal {:?}: hashes must be 64 lower-case hex digits", p.name)));
+            return Err(at(
+                line,
+                format!(
+                    "principal {:?}: hashes must be 64 lower-case hex digits",
+                    p.name
+                ),
+            ));
         }
         if p.token_sha256.is_none() && p.client_cert_sha256.is_none() {
-            return Err(at(line, format!("principal {:?} has neither token_sha256 nor client_cert_sha256", p.name)));
+            return Err(at(
+                line,
+                format!(
+                    "principal {:?} has neither token_sha256 nor client_cert_sha256",
+                    p.name
+                ),
+            ));
         }
         principals.push(p);
     }

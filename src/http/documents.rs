@@ -1,0 +1,281 @@
+//! Receipts, documents (metadata and original bytes) and the nomenclature.
+
+use super::submissions::{receipt_response, wants_der};
+use super::{ApiError, AppState, Caller};
+use crate::archive::log::{Entry, Event};
+use crate::archive::store::Space;
+use crate::policy::Role;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+
+const READERS: &[Role] = &[Role::Chancellery, Role::Archivist, Role::Auditor];
+
+/// A chancellery principal sees only what it submitted; archivists and auditors see all.
+fn may_see(state: &AppState, caller: &Caller, receipt_id: &str) -> Result<(), ApiError> {
+    if caller.require(READERS)? != Role::Chancellery {
+        return Ok(());
+    }
+    if state.ingest.submitter(receipt_id)?.as_deref() == caller.name() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "Principal {} may read only what it submitted.",
+        caller.name().unwrap_or("?")
+    )))
+}
+
+fn receipt_of(entry: &Entry) -> &str {
+    match &entry.event {
+        Event::Accepted { receipt_id, .. } | Event::Rejected { receipt_id, .. } => receipt_id,
+    }
+}
+
+fn entry_of(state: &AppState, regno: &str) -> Result<Entry, ApiError> {
+    let missing = || ApiError::NotFound(format!("No document is registered as {regno}."));
+    let index = state
+        .ingest
+        .archive
+        .store()
+        .get(Space::Index, format!("regno/{regno}").as_bytes())?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(missing)?;
+    state.ingest.archive.entry(index)?.ok_or_else(missing)
+}
+
+/// `GET /v1/receipts/{id}`
+pub async fn receipt(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require(READERS)?;
+    let der = state
+        .ingest
+        .archive
+        .store()
+        .get(Space::Receipts, id.as_bytes())?
+        .ok_or_else(|| ApiError::NotFound(format!("No receipt {id}.")))?;
+    may_see(&state, &caller, &id)?;
+    let body = crate::verify::cms::parse(&der)
+        .ok()
+        .and_then(|sd| sd.content.map(|c| c.into_owned()))
+        .unwrap_or_default();
+    Ok(receipt_response(
+        StatusCode::OK,
+        der,
+        body,
+        wants_der(&headers),
+    ))
+}
+
+/// `GET /v1/documents/{regno}` (the number URL-encoded: `01-05%2F17`)
+pub async fn metadata(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(regno): Path<String>,
+) -> Result<Json<Entry>, ApiError> {
+    caller.require(READERS)?;
+    let entry = entry_of(&state, &regno)?;
+    may_see(&state, &caller, receipt_of(&entry))?;
+    Ok(Json(entry))
+}
+
+/// `GET /v1/documents/{regno}/signature`
+pub async fn signature(
+    state: State<Arc<AppState>>,
+    caller: Extension<Caller>,
+    regno: Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    bytes(state, caller, regno, headers, "signature").await
+}
+
+/// `GET /v1/documents/{regno}/content`
+pub async fn content(
+    state: State<Arc<AppState>>,
+    caller: Extension<Caller>,
+    regno: Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    bytes(state, caller, regno, headers, "content").await
+}
+
+async fn bytes(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(regno): Path<String>,
+    headers: HeaderMap,
+    role_name: &str,
+) -> Result<Response, ApiError> {
+    let role = caller.require(READERS)?;
+    let entry = entry_of(&state, &regno)?;
+    may_see(&state, &caller, receipt_of(&entry))?;
+    let Event::Accepted { case, files, .. } = &entry.event else {
+        return Err(ApiError::NotFound(format!(
+            "{regno} is not an accepted document."
+        )));
+    };
+    let allowed = state
+        .ingest
+        .policy
+        .case(case)
+        .is_some_and(|c| c.access.contains(&role));
+    if !allowed {
+        return Err(ApiError::Forbidden(format!(
+            "Case {case} does not grant the {} role access to document content.",
+            super::auth::role_name(role)
+        )));
+    }
+    let file = files
+        .iter()
+        .find(|f| f.role == role_name)
+        .ok_or_else(|| ApiError::NotFound(format!("{regno} has no detached content.")))?;
+    let etag = format!("\"{}\"", file.sha256);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let name = crate::archive::checkpoint::unhex32(&file.sha256).ok_or_else(|| {
+        ApiError::Unavailable("The entry's file hash is damaged; run an audit.".into())
+    })?;
+    let st = state.clone();
+    let data = tokio::task::spawn_blocking(move || {
+        let mut v = Vec::new();
+        crate::archive::blobs::read(st.ingest.archive.store(), &name, &mut v).map(|_| v)
+    })
+    .await
+    .map_err(|_| ApiError::Unavailable("Reading failed; retry.".into()))?
+    .map_err(|e| {
+        ApiError::Unavailable(format!(
+            "The document cannot be read back intact ({e}); run an audit."
+        ))
+    })?;
+    let total = data.len();
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|r| parse_range(r, total));
+    let (status, body, content_range) = match range {
+        None => (StatusCode::OK, data, None),
+        Some(Some((a, b))) => (
+            StatusCode::PARTIAL_CONTENT,
+            data.get(a..=b).unwrap_or_default().to_vec(),
+            Some(format!("bytes {a}-{b}/{total}")),
+        ),
+        Some(None) => {
+            let mut r = (StatusCode::RANGE_NOT_SATISFIABLE, Body::empty()).into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(r);
+        }
+    };
+    let mut res = (status, Body::from(body)).into_response();
+    let h = res.headers_mut();
+    let ct = if role_name == "signature" {
+        "application/pkcs7-mime"
+    } else {
+        "application/octet-stream"
+    };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(cr) = content_range.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::CONTENT_RANGE, cr);
+    }
+    Ok(res)
+}
+
+/// One `bytes=` range within `total`: `Some(Some((first, last)))`, or `Some(None)` when it
+/// cannot be satisfied. Multiple ranges are answered with the first.
+fn parse_range(header: &str, total: usize) -> Option<(usize, usize)> {
+    let spec = header.strip_prefix("bytes=")?.split(',').next()?.trim();
+    let (a, b) = spec.split_once('-')?;
+    let last = total.checked_sub(1)?;
+    let (first, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: usize = n.parse().ok()?;
+            (total.checked_sub(n.min(total))?, last)
+        }
+        (a, "") => (a.parse().ok()?, last),
+        (a, b) => (a.parse().ok()?, b.parse::<usize>().ok()?.min(last)),
+    };
+    (first <= end && end <= last).then_some((first, end))
+}
+
+/// `GET /v1/cases`
+pub async fn cases(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[
+        Role::Chancellery,
+        Role::Archivist,
+        Role::Auditor,
+        Role::Admin,
+    ])?;
+    let mut out = Vec::new();
+    for c in state.ingest.policy.cases() {
+        let n = registered(&state, &c.index)?;
+        out.push(serde_json::json!({
+            "index": c.index, "title": c.title, "retention": c.retention.to_string(), "epk": c.epk,
+            "closed": c.closed, "access": c.access, "documents": n,
+        }));
+    }
+    Ok(Json(serde_json::Value::Array(out)))
+}
+
+fn registered(state: &AppState, case: &str) -> Result<u64, ApiError> {
+    Ok(state
+        .ingest
+        .archive
+        .store()
+        .get(Space::Index, format!("counter/{case}").as_bytes())?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map_or(0, u64::from_be_bytes))
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    page: Option<u64>,
+    per_page: Option<u64>,
+}
+
+/// `GET /v1/cases/{index}/documents?page=&per_page=`
+pub async fn case_documents(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(index): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[Role::Archivist, Role::Auditor])?;
+    if state.ingest.policy.case(&index).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "No case {index} in the nomenclature."
+        )));
+    }
+    let per_page = page.per_page.unwrap_or(50).clamp(1, 500);
+    let p = page.page.unwrap_or(1).max(1);
+    let total = registered(&state, &index)?;
+    let first = (p - 1).saturating_mul(per_page) + 1;
+    let mut docs = Vec::new();
+    for n in first..=total.min(first.saturating_add(per_page - 1)) {
+        docs.push(entry_of(&state, &format!("{index}/{n}"))?);
+    }
+    Ok(Json(
+        serde_json::json!({"case": index, "page": p, "per_page": per_page, "total": total, "documents": docs}),
+    ))
+}

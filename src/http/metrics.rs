@@ -1,0 +1,113 @@
+//! Prometheus metrics: submissions by status and reason, latency histograms, archive size,
+//! last checkpoint. Plain atomics and one small map; rendered in the text exposition format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Latency buckets, seconds.
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+/// A latency histogram.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    counts: [AtomicU64; 10],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, seconds: f64) {
+        for (b, c) in BUCKETS.iter().zip(&self.counts) {
+            if seconds <= *b {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (b, c) in BUCKETS.iter().zip(&self.counts) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}le=\"{b}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let n = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {n}");
+        let _ = writeln!(
+            out,
+            "{name}_sum{{{}}} {}",
+            labels.trim_end_matches(','),
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count{{{}}} {n}", labels.trim_end_matches(','));
+    }
+}
+
+/// The service's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    submissions: Mutex<BTreeMap<(String, String), u64>>,
+    /// Submission latency (verify + file + fsync + receipt).
+    pub submit_latency: Histogram,
+    /// Latency of all other requests.
+    pub request_latency: Histogram,
+}
+
+impl Metrics {
+    /// Counts a submission by status and reason (`none` when accepted).
+    pub fn submission(&self, status: &str, reasons: &[&str]) {
+        let mut m = self
+            .submissions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reasons.is_empty() {
+            *m.entry((status.into(), "none".into())).or_default() += 1;
+        }
+        for r in reasons {
+            *m.entry((status.into(), (*r).into())).or_default() += 1;
+        }
+    }
+
+    /// The exposition text.
+    pub fn render(&self, entries: u64, checkpoint: Option<u64>, syncs: u64) -> String {
+        let mut out = String::new();
+        out.push_str("# TYPE tamga_submissions_total counter\n");
+        let m = self
+            .submissions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for ((status, reason), n) in m.iter() {
+            let _ = writeln!(
+                out,
+                "tamga_submissions_total{{status=\"{status}\",reason=\"{reason}\"}} {n}"
+            );
+        }
+        out.push_str("# TYPE tamga_submit_seconds histogram\n");
+        self.submit_latency
+            .render(&mut out, "tamga_submit_seconds", "");
+        out.push_str("# TYPE tamga_request_seconds histogram\n");
+        self.request_latency
+            .render(&mut out, "tamga_request_seconds", "");
+        let _ = writeln!(
+            out,
+            "# TYPE tamga_archive_entries gauge\ntamga_archive_entries {entries}"
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE tamga_last_checkpoint_size gauge\ntamga_last_checkpoint_size {}",
+            checkpoint.unwrap_or(0)
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE tamga_syncs_total counter\ntamga_syncs_total {syncs}"
+        );
+        out
+    }
+}

@@ -1,0 +1,162 @@
+//! The HTTP service (axum): the ingest gateway submits, auditors and archivists read. Every
+//! request passes through one middleware that identifies the caller, enforces the concurrency
+//! limit and writes the access log; handlers check roles and call the same [`Ingest`] the CLI
+//! uses.
+
+mod auth;
+mod documents;
+mod error;
+mod meta;
+mod metrics;
+mod proofs;
+mod submissions;
+pub mod tls;
+
+pub use auth::{Caller, PeerCert};
+pub use error::ApiError;
+
+use crate::archive::access::Access;
+use crate::ingest::Ingest;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+/// Limits the service enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub max_body: usize,
+    /// Requests handled at once; beyond it, 503 with Retry-After.
+    pub max_concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: crate::ingest::MAX_SUBMISSION + 64 * 1024,
+            max_concurrency: 256,
+        }
+    }
+}
+
+/// What handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The pipeline (and through it the policy and the archive).
+    pub ingest: Ingest,
+    /// Limits.
+    pub limits: Limits,
+    metrics: metrics::Metrics,
+    permits: Semaphore,
+}
+
+impl AppState {
+    /// State over a ready pipeline.
+    pub fn new(ingest: Ingest, limits: Limits) -> Arc<AppState> {
+        Arc::new(AppState {
+            ingest,
+            limits,
+            metrics: metrics::Metrics::default(),
+            permits: Semaphore::new(limits.max_concurrency),
+        })
+    }
+}
+
+/// The routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/submissions", post(submissions::submit))
+        .route("/v1/receipts/{id}", get(documents::receipt))
+        .route("/v1/documents/{regno}", get(documents::metadata))
+        .route("/v1/documents/{regno}/signature", get(documents::signature))
+        .route("/v1/documents/{regno}/content", get(documents::content))
+        .route("/v1/cases", get(documents::cases))
+        .route(
+            "/v1/cases/{index}/documents",
+            get(documents::case_documents),
+        )
+        .route("/v1/checkpoint", get(proofs::checkpoint))
+        .route("/v1/proofs/inclusion", get(proofs::inclusion))
+        .route("/v1/proofs/consistency", get(proofs::consistency))
+        .route("/v1/audit", post(proofs::audit))
+        .route("/v1/access-log", get(proofs::access_log))
+        .route("/v1/reasons", get(meta::reasons))
+        .route("/healthz", get(meta::healthz))
+        .route("/metrics", get(meta::metrics))
+        .route("/openapi.json", get(meta::openapi))
+        .fallback(meta::not_found)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
+        .with_state(state)
+}
+
+/// Identifies the caller, applies the concurrency limit, and logs the access.
+async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let caller = Caller::identify(
+        &state.ingest.policy,
+        req.headers(),
+        req.extensions().get::<PeerCert>(),
+    );
+    let action = format!(
+        "{} {}",
+        req.method(),
+        req.extensions()
+            .get::<MatchedPath>()
+            .map_or("(unrouted)", |p| p.as_str())
+    );
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(String::new, |p| p.as_str().to_owned());
+    let health = req.uri().path() == "/healthz";
+    let response = match state.permits.try_acquire() {
+        Ok(_permit) => {
+            req.extensions_mut().insert(caller.clone());
+            next.run(req).await
+        }
+        Err(_) => ApiError::Unavailable(format!(
+            "More than {} requests at once; retry shortly.",
+            state.limits.max_concurrency
+        ))
+        .into_response(),
+    };
+    let status = response.status().as_u16();
+    if !action.starts_with("POST /v1/submissions") {
+        state
+            .metrics
+            .request_latency
+            .observe(started.elapsed().as_secs_f64());
+    }
+    // Health probes come every few seconds and reveal nothing; everything else is logged.
+    if !health {
+        let decision = match status {
+            401 => "unauthenticated",
+            403 => "denied",
+            _ => "allowed",
+        };
+        let record = Access {
+            principal: caller.name().map(str::to_owned),
+            action,
+            target,
+            decision,
+            status,
+        };
+        let st = state.clone();
+        let logged = tokio::task::spawn_blocking(move || {
+            st.ingest.archive.record_access(record, crate::clock::now())
+        })
+        .await;
+        if !matches!(logged, Ok(Ok(()))) {
+            // A request we cannot log is a request we must not have answered.
+            return ApiError::Unavailable("The access log cannot be written; retry later.".into())
+                .into_response();
+        }
+    }
+    response
+}

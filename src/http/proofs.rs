@@ -1,0 +1,135 @@
+//! Checkpoint, proofs, audit and the access log: the auditor's endpoints.
+
+use super::{ApiError, AppState, Caller};
+use crate::archive::store::Space;
+use crate::policy::Role;
+use axum::Json;
+use axum::extract::{Extension, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// `GET /v1/checkpoint`: the latest signed note, as text.
+pub async fn checkpoint(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    let store = state.ingest.archive.store();
+    let key = store
+        .get(Space::Index, b"checkpoint")?
+        .ok_or_else(|| ApiError::NotFound("No checkpoint yet: nothing has been filed.".into()))?;
+    let note = store.get(Space::Checkpoints, &key)?.ok_or_else(|| {
+        ApiError::Unavailable("The latest checkpoint is missing; run an audit.".into())
+    })?;
+    let mut res = note.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(res)
+}
+
+/// Query of an inclusion proof.
+#[derive(Debug, Deserialize)]
+pub struct InclusionQuery {
+    index: u64,
+    size: Option<u64>,
+}
+
+/// `GET /v1/proofs/inclusion?index=&size=`
+pub async fn inclusion(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Json<crate::archive::proofs::Inclusion>, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::archive::proofs::inclusion(&st.ingest.archive, q.index, q.size)
+    })
+    .await
+    .map_err(|_| ApiError::Unavailable("The proof could not be computed; retry.".into()))?
+    .map(Json)
+    .map_err(ApiError::Unprocessable)
+}
+
+/// Query of a consistency proof.
+#[derive(Debug, Deserialize)]
+pub struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+/// `GET /v1/proofs/consistency?from=&to=`
+pub async fn consistency(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<crate::archive::proofs::Consistency>, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::archive::proofs::consistency(&st.ingest.archive, q.from, q.to)
+    })
+    .await
+    .map_err(|_| ApiError::Unavailable("The proof could not be computed; retry.".into()))?
+    .map(Json)
+    .map_err(ApiError::Unprocessable)
+}
+
+/// Query of an audit.
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    full: Option<bool>,
+}
+
+/// `POST /v1/audit?full=true`: runs `audit verify` and answers with the result.
+pub async fn audit(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    let st = state.clone();
+    let full = q.full.unwrap_or(false);
+    let result = tokio::task::spawn_blocking(move || {
+        crate::archive::audit::verify(&st.ingest.archive, full, &mut |_, _| {})
+    })
+    .await
+    .map_err(|_| ApiError::Unavailable("The audit could not run; retry.".into()))?;
+    Ok(Json(match result {
+        Ok(r) => {
+            serde_json::json!({"status": "intact", "full": full, "entries": r.entries, "documents": r.documents,
+            "bytes": r.bytes, "checkpoint_size": r.checkpoint_size})
+        }
+        Err(f) => {
+            serde_json::json!({"status": "altered", "full": full, "index": f.index, "case": f.case,
+            "registration": f.registration, "what": f.what})
+        }
+    }))
+}
+
+/// Paging of the access log.
+#[derive(Debug, Deserialize)]
+pub struct AccessQuery {
+    from: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// `GET /v1/access-log?from=&limit=`
+pub async fn access_log(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<AccessQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    let from = q.from.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let records = state.ingest.archive.access_records(from, limit)?;
+    let (size, head) = state.ingest.archive.access_head();
+    Ok(Json(
+        serde_json::json!({"from": from, "size": size, "head": crate::verify::certificate::hex(&head), "records": records}),
+    ))
+}

@@ -1,0 +1,264 @@
+//! `POST /v1/submissions`: multipart (`signature`, optional `content`, fields `case`,
+//! `sender_ref`) or a raw `application/pkcs7-mime` body with `?case=&sender_ref=`.
+
+use super::{ApiError, AppState, Caller};
+use crate::ingest::Submission;
+use crate::policy::Role;
+use crate::verify::Status;
+use axum::body::Body;
+use axum::extract::{Extension, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What a submission request carried.
+#[derive(Debug, Default)]
+pub struct Parts {
+    /// `case`
+    pub case: Option<String>,
+    /// `sender_ref`
+    pub sender_ref: Option<String>,
+    /// `signature`
+    pub signature: Option<Vec<u8>>,
+    /// `content`
+    pub content: Option<Vec<u8>>,
+}
+
+/// Checks a declared Content-Length against the limit before reading anything.
+fn declared_length(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => Err(ApiError::TooLarge(limit)),
+        _ => Ok(()),
+    }
+}
+
+fn text_field(name: &str, bytes: &[u8]) -> Result<String, ApiError> {
+    let s = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest(format!("Field {name} is not UTF-8 text.")))?
+        .trim();
+    if s.is_empty() || s.len() > 256 || s.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable(format!(
+            "Field {name} must be 1–256 printable characters."
+        )));
+    }
+    Ok(s.to_owned())
+}
+
+/// Reads the request into [`Parts`], within the body limit. Public for the fuzz target.
+pub async fn read_parts(req: Request, limit: usize) -> Result<Parts, ApiError> {
+    declared_length(req.headers(), limit)?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut parts = Parts::default();
+    if content_type.starts_with("multipart/form-data") {
+        let mut mp = Multipart::from_request(req, &())
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("Malformed multipart body: {e}.")))?;
+        let mut total = 0usize;
+        loop {
+            let field = match mp.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "Malformed multipart body: {e}."
+                    )));
+                }
+            };
+            let name = field.name().unwrap_or("").to_owned();
+            let mut field = field;
+            let mut data = Vec::new();
+            loop {
+                match field.chunk().await {
+                    Ok(Some(c)) => {
+                        total += c.len();
+                        if total > limit {
+                            return Err(ApiError::TooLarge(limit));
+                        }
+                        data.extend_from_slice(&c);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(ApiError::BadRequest(format!(
+                            "Malformed multipart body: {e}."
+                        )));
+                    }
+                }
+            }
+            let slot = match name.as_str() {
+                "signature" => &mut parts.signature,
+                "content" => &mut parts.content,
+                "case" => {
+                    parts.case = Some(text_field("case", &data)?);
+                    continue;
+                }
+                "sender_ref" => {
+                    parts.sender_ref = Some(text_field("sender_ref", &data)?);
+                    continue;
+                }
+                other => {
+                    return Err(ApiError::Unprocessable(format!(
+                        "Unknown part {other:?}: expected signature, content, case, sender_ref."
+                    )));
+                }
+            };
+            if slot.replace(data).is_some() {
+                return Err(ApiError::Unprocessable(format!(
+                    "Part {name} appears twice."
+                )));
+            }
+        }
+    } else if content_type.starts_with("application/pkcs7-mime")
+        || content_type.starts_with("application/octet-stream")
+    {
+        let query = req.uri().query().unwrap_or("").to_owned();
+        for (k, v) in url_pairs(&query) {
+            match k.as_str() {
+                "case" => parts.case = Some(text_field("case", v.as_bytes())?),
+                "sender_ref" => parts.sender_ref = Some(text_field("sender_ref", v.as_bytes())?),
+                other => {
+                    return Err(ApiError::Unprocessable(format!(
+                        "Unknown query parameter {other:?}."
+                    )));
+                }
+            }
+        }
+        let body = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::TooLarge(limit))?;
+        parts.signature = Some(body.to_vec());
+    } else {
+        return Err(ApiError::Unprocessable(
+            "Send multipart/form-data or an application/pkcs7-mime body.".into(),
+        ));
+    }
+    Ok(parts)
+}
+
+/// `application/x-www-form-urlencoded` pairs of a query string.
+fn url_pairs(q: &str) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = bytes
+                        .get(i + 1..i + 3)
+                        .and_then(|h| std::str::from_utf8(h).ok());
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(v) => {
+                            out.push(v);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                _ => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Whether the client asked for the signed DER receipt.
+pub fn wants_der(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/pkcs7-mime"))
+}
+
+/// The receipt as JSON body or signed DER.
+pub fn receipt_response(status: StatusCode, der: Vec<u8>, body: Vec<u8>, as_der: bool) -> Response {
+    let (bytes, ct) = if as_der {
+        (der, "application/pkcs7-mime; smime-type=signed-data")
+    } else {
+        (body, "application/json")
+    };
+    let mut res = (status, Body::from(bytes)).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    res
+}
+
+/// `POST /v1/submissions`.
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Chancellery])?;
+    let started = Instant::now();
+    let as_der = wants_der(req.headers());
+    let parts = read_parts(req, state.limits.max_body).await?;
+    let case = parts.case.ok_or_else(|| {
+        ApiError::Unprocessable("Field case (the nomenclature index) is missing.".into())
+    })?;
+    let signature = parts.signature.ok_or_else(|| {
+        ApiError::Unprocessable("Part signature (the CMS file) is missing.".into())
+    })?;
+    if signature.is_empty() {
+        return Err(ApiError::Unprocessable("Part signature is empty.".into()));
+    }
+    let st = state.clone();
+    let who = caller.name().map(str::to_owned);
+    let outcome = tokio::task::spawn_blocking(move || {
+        st.ingest.submit(&Submission {
+            case: &case,
+            signature: &signature,
+            content: parts.content.as_deref(),
+            sender_ref: parts.sender_ref.as_deref(),
+            received_at: crate::clock::now(),
+            submitter: who.as_deref(),
+        })
+    })
+    .await
+    .map_err(|_| {
+        ApiError::Unavailable("The submission could not be processed; nothing was filed.".into())
+    })??;
+    let body = outcome.body();
+    let accepted = outcome.status == Status::Accepted;
+    if !outcome.replay {
+        let reasons: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("reasons").and_then(|r| r.as_array()).cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+            .collect();
+        let refs: Vec<&str> = reasons.iter().map(String::as_str).collect();
+        state
+            .metrics
+            .submission(if accepted { "accepted" } else { "rejected" }, &refs);
+    }
+    state
+        .metrics
+        .submit_latency
+        .observe(started.elapsed().as_secs_f64());
+    let status = if accepted {
+        StatusCode::CREATED
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(receipt_response(status, outcome.receipt, body, as_der))
+}
