@@ -6,7 +6,7 @@
 mod auth;
 mod documents;
 mod error;
-mod meta;
+pub mod meta;
 mod metrics;
 mod proofs;
 mod submissions;
@@ -14,6 +14,7 @@ pub mod tls;
 
 pub use auth::{Caller, PeerCert};
 pub use error::ApiError;
+pub use meta::OPENAPI;
 
 use crate::archive::access::Access;
 use crate::ingest::Ingest;

@@ -217,9 +217,6 @@ pub async fn submit(
     let signature = parts.signature.ok_or_else(|| {
         ApiError::Unprocessable("Part signature (the CMS file) is missing.".into())
     })?;
-    if signature.is_empty() {
-        return Err(ApiError::Unprocessable("Part signature is empty.".into()));
-    }
     let st = state.clone();
     let who = caller.name().map(str::to_owned);
     let outcome = tokio::task::spawn_blocking(move || {

@@ -1,0 +1,65 @@
+//! A real tamga server on loopback, in a thread of the test process.
+
+use super::fixtures;
+use std::path::Path;
+use tamga::http::{AppState, Limits, tls};
+use tamga::verify::Policy;
+
+/// A running server; stops (gracefully) when dropped.
+pub struct Server {
+    /// `http://127.0.0.1:PORT` or `https://…`
+    pub base: String,
+    /// The temporary directory with data and policy.
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts a server whose policy is the demo policy plus `extra_policy`.
+pub fn start(extra_policy: &str, limits: Limits, tls_config: Option<rustls::ServerConfig>) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    let demo = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml")).unwrap();
+    std::fs::write(&policy, format!("{demo}\n{extra_policy}")).unwrap();
+    let paths = tamga::setup::Paths {
+        data: dir.path().join("data"),
+        policy,
+        trust: vec![fixtures().join("trust")],
+        installed_keys: dir.path().join("none"),
+    };
+    let ingest = tamga::setup::open(&paths, Policy::default()).unwrap();
+    let state = AppState::new(ingest, limits);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let scheme = if tls_config.is_some() { "https" } else { "http" };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            tls::serve(l, tamga::http::router(state), tls_config, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    Server {
+        base: format!("{scheme}://{addr}"),
+        dir,
+        stop: Some(tx),
+        thread: Some(thread),
+    }
+}
