@@ -26,7 +26,13 @@ fn client() -> Client {
     Client::builder().build().unwrap()
 }
 
-fn raw_submit(s: &Server, token: Option<&str>, case: &str, sender_ref: &str, body: Vec<u8>) -> reqwest::blocking::Response {
+fn raw_submit(
+    s: &Server,
+    token: Option<&str>,
+    case: &str,
+    sender_ref: &str,
+    body: Vec<u8>,
+) -> reqwest::blocking::Response {
     let mut r = client()
         .post(format!("{}/v1/submissions", s.base))
         .query(&[("case", case), ("sender_ref", sender_ref)])
@@ -43,19 +49,30 @@ fn every_fixture_over_http_multipart_and_raw() {
     let s = start("", Limits::default(), None);
     let verifier = verifier(&fixtures().join("trust"), Policy::default());
     let sig_dir = fixtures().join("sig");
-    let mut names: Vec<String> = std::fs::read_dir(&sig_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&sig_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     let cert = s.dir.path().join("data/keys/receipt.pem");
-    for (i, name) in names.iter().filter(|n| n.ends_with(".der") || n.ends_with(".pem")).enumerate() {
+    for (i, name) in names
+        .iter()
+        .filter(|n| n.ends_with(".der") || n.ends_with(".pem"))
+        .enumerate()
+    {
         let sig = std::fs::read(sig_dir.join(name)).unwrap();
-        let content = (name == "rsa-detached.der").then(|| std::fs::read(sig_dir.join("doc.txt")).unwrap());
+        let content =
+            (name == "rsa-detached.der").then(|| std::fs::read(sig_dir.join("doc.txt")).unwrap());
         let expected = verifier.verify(&sig, content.as_deref(), tamga::clock::now());
         let multipart_form = i % 2 == 0 || content.is_some();
         let res = if multipart_form {
             let mut form = multipart::Form::new()
                 .text("case", "01-05")
                 .text("sender_ref", name.clone())
-                .part("signature", multipart::Part::bytes(sig.clone()).file_name(name.clone()));
+                .part(
+                    "signature",
+                    multipart::Part::bytes(sig.clone()).file_name(name.clone()),
+                );
             if let Some(c) = &content {
                 form = form.part("content", multipart::Part::bytes(c.clone()));
             }
@@ -69,7 +86,11 @@ fn every_fixture_over_http_multipart_and_raw() {
         } else {
             raw_submit(&s, Some(GATEWAY), "01-05", name, sig.clone())
         };
-        let want = if expected.status == Status::Accepted { StatusCode::CREATED } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let want = if expected.status == Status::Accepted {
+            StatusCode::CREATED
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
         assert_eq!(res.status(), want, "{name}");
         let bytes = res.bytes().unwrap().to_vec();
         let body: serde_json::Value = if multipart_form {
@@ -83,17 +104,32 @@ fn every_fixture_over_http_multipart_and_raw() {
                 .arg(&cert)
                 .output()
                 .unwrap();
-            assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                o.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             serde_json::from_slice(&o.stdout).unwrap()
         } else {
             serde_json::from_slice(&bytes).unwrap()
         };
-        let got: std::collections::BTreeSet<String> =
-            body["reasons"].as_array().unwrap_or_else(|| panic!("{name}: {body}")).iter().map(|r| r["code"].as_str().unwrap().to_owned()).collect();
+        let got: std::collections::BTreeSet<String> = body["reasons"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: {body}"))
+            .iter()
+            .map(|r| r["code"].as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(got, codes(&expected).into_iter().collect(), "{name}");
         if expected.status == Status::Accepted {
-            let regno = body["registration"]["number"].as_str().unwrap().replace('/', "%2F");
-            let back = client().get(format!("{}/v1/documents/{regno}/signature", s.base)).bearer_auth(GATEWAY).send().unwrap();
+            let regno = body["registration"]["number"]
+                .as_str()
+                .unwrap()
+                .replace('/', "%2F");
+            let back = client()
+                .get(format!("{}/v1/documents/{regno}/signature", s.base))
+                .bearer_auth(GATEWAY)
+                .send()
+                .unwrap();
             assert_eq!(back.status(), StatusCode::OK);
             assert_eq!(back.bytes().unwrap().to_vec(), sig, "{name}");
         }
@@ -118,8 +154,14 @@ fn role_endpoint_case_matrix_and_the_access_log() {
     let p256 = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
     let r = raw_submit(&s, Some(GATEWAY), "01-05", "open", p256.clone());
     assert_eq!(r.status(), StatusCode::CREATED);
-    let id = r.json::<serde_json::Value>().unwrap()["receipt_id"].as_str().unwrap().to_owned();
-    assert_eq!(raw_submit(&s, Some(GATEWAY), "03-07", "confidential", p256.clone()).status(), StatusCode::CREATED);
+    let id = r.json::<serde_json::Value>().unwrap()["receipt_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        raw_submit(&s, Some(GATEWAY), "03-07", "confidential", p256.clone()).status(),
+        StatusCode::CREATED
+    );
     let mut requests = 2;
 
     let callers: [(&str, Option<&str>); 7] = [
@@ -139,15 +181,27 @@ fn role_endpoint_case_matrix_and_the_access_log() {
     let matrix: Vec<(&str, &str, [StatusCode; 7])> = vec![
         ("GET", receipt_path.as_str(), [u, u, k, f, k, k, f]),
         ("GET", "/v1/documents/01-05%2F1", [u, u, k, f, k, k, f]),
-        ("GET", "/v1/documents/01-05%2F1/signature", [u, u, k, f, k, k, f]),
+        (
+            "GET",
+            "/v1/documents/01-05%2F1/signature",
+            [u, u, k, f, k, k, f],
+        ),
         ("GET", "/v1/documents/03-07%2F1", [u, u, k, f, k, k, f]),
         // The confidential case lists only archivists for content.
-        ("GET", "/v1/documents/03-07%2F1/signature", [u, u, f, f, k, f, f]),
+        (
+            "GET",
+            "/v1/documents/03-07%2F1/signature",
+            [u, u, f, f, k, f, f],
+        ),
         ("GET", "/v1/cases", [u, u, k, k, k, k, k]),
         ("GET", "/v1/cases/01-05/documents", [u, u, f, f, k, k, f]),
         ("GET", "/v1/checkpoint", [u, u, f, f, f, k, f]),
         ("GET", "/v1/proofs/inclusion?index=0", [u, u, f, f, f, k, f]),
-        ("GET", "/v1/proofs/consistency?from=1", [u, u, f, f, f, k, f]),
+        (
+            "GET",
+            "/v1/proofs/consistency?from=1",
+            [u, u, f, f, f, k, f],
+        ),
         ("GET", "/v1/access-log", [u, u, f, f, f, k, f]),
         ("POST", "/v1/audit?full=true", [u, u, f, f, f, k, f]),
         ("GET", "/metrics", [u, u, f, f, f, k, k]),
@@ -165,7 +219,11 @@ fn role_endpoint_case_matrix_and_the_access_log() {
         }
     }
     // Submitting is the chancellery's alone.
-    for ((who, token), want) in callers.iter().zip([u, u, StatusCode::CREATED, StatusCode::CREATED, f, f, f]) {
+    for ((who, token), want) in
+        callers
+            .iter()
+            .zip([u, u, StatusCode::CREATED, StatusCode::CREATED, f, f, f])
+    {
         let got = raw_submit(&s, *token, "02-03", who, p256.clone()).status();
         requests += 1;
         if got != want {
@@ -195,13 +253,26 @@ fn role_endpoint_case_matrix_and_the_access_log() {
             assert!(r["principal"].is_string(), "{r}");
         }
     }
-    let audit: serde_json::Value = client().post(format!("{}/v1/audit", s.base)).bearer_auth(AUDITOR).send().unwrap().json().unwrap();
+    let audit: serde_json::Value = client()
+        .post(format!("{}/v1/audit", s.base))
+        .bearer_auth(AUDITOR)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(audit["status"], "intact", "{audit}");
 }
 
 #[test]
 fn bad_input_gets_a_4xx_with_a_sentence_and_never_a_5xx() {
-    let s = start("", Limits { max_body: 64 * 1024, max_concurrency: 64 }, None);
+    let s = start(
+        "",
+        Limits {
+            max_body: 64 * 1024,
+            max_concurrency: 64,
+        },
+        None,
+    );
     let big = vec![0x30u8; 100 * 1024];
     let r = raw_submit(&s, Some(GATEWAY), "01-05", "big", big.clone());
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -219,29 +290,47 @@ fn bad_input_gets_a_4xx_with_a_sentence_and_never_a_5xx() {
 
     let cases: Vec<(reqwest::blocking::RequestBuilder, StatusCode, &str)> = vec![
         (
-            client().post(format!("{}/v1/submissions", s.base)).header("Content-Type", "multipart/form-data; boundary=xyz").body("garbage"),
+            client()
+                .post(format!("{}/v1/submissions", s.base))
+                .header("Content-Type", "multipart/form-data; boundary=xyz")
+                .body("garbage"),
             StatusCode::BAD_REQUEST,
             "multipart",
         ),
         (
-            client().post(format!("{}/v1/submissions", s.base)).multipart(multipart::Form::new().text("case", "01-05")),
+            client()
+                .post(format!("{}/v1/submissions", s.base))
+                .multipart(multipart::Form::new().text("case", "01-05")),
             StatusCode::UNPROCESSABLE_ENTITY,
             "signature",
         ),
         (
             client()
                 .post(format!("{}/v1/submissions", s.base))
-                .multipart(multipart::Form::new().part("signature", multipart::Part::bytes(vec![1, 2, 3]))),
+                .multipart(
+                    multipart::Form::new().part("signature", multipart::Part::bytes(vec![1, 2, 3])),
+                ),
             StatusCode::UNPROCESSABLE_ENTITY,
             "case",
         ),
         (
-            client().post(format!("{}/v1/submissions?case=01-05", s.base)).header("Content-Type", "text/plain").body("hello"),
+            client()
+                .post(format!("{}/v1/submissions?case=01-05", s.base))
+                .header("Content-Type", "text/plain")
+                .body("hello"),
             StatusCode::UNPROCESSABLE_ENTITY,
             "multipart/form-data",
         ),
-        (client().get(format!("{}/v1/nowhere", s.base)), StatusCode::NOT_FOUND, "endpoint"),
-        (client().get(format!("{}/v1/documents/99-99%2F1", s.base)), StatusCode::NOT_FOUND, "registered"),
+        (
+            client().get(format!("{}/v1/nowhere", s.base)),
+            StatusCode::NOT_FOUND,
+            "endpoint",
+        ),
+        (
+            client().get(format!("{}/v1/documents/99-99%2F1", s.base)),
+            StatusCode::NOT_FOUND,
+            "registered",
+        ),
     ];
     for (req, want, needle) in cases {
         let r = req.bearer_auth(GATEWAY).send().unwrap();
@@ -251,27 +340,74 @@ fn bad_input_gets_a_4xx_with_a_sentence_and_never_a_5xx() {
         assert!(text.starts_with("{\"error\":"), "{text}");
     }
     // Refusals by policy or signature are receipts, not errors.
-    let r = raw_submit(&s, Some(GATEWAY), "77-77", "x", std::fs::read(fixtures().join("sig/p256.der")).unwrap());
+    let r = raw_submit(
+        &s,
+        Some(GATEWAY),
+        "77-77",
+        "x",
+        std::fs::read(fixtures().join("sig/p256.der")).unwrap(),
+    );
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(r.json::<serde_json::Value>().unwrap()["reasons"][0]["code"], "policy-violation");
-    let r = raw_submit(&s, Some(GATEWAY), "01-05", "garbage", b"not a signature at all".to_vec());
+    assert_eq!(
+        r.json::<serde_json::Value>().unwrap()["reasons"][0]["code"],
+        "policy-violation"
+    );
+    let r = raw_submit(
+        &s,
+        Some(GATEWAY),
+        "01-05",
+        "garbage",
+        b"not a signature at all".to_vec(),
+    );
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(r.json::<serde_json::Value>().unwrap()["reasons"][0]["code"], "malformed");
+    assert_eq!(
+        r.json::<serde_json::Value>().unwrap()["reasons"][0]["code"],
+        "malformed"
+    );
     // Random bodies of every content type: never a 5xx.
     let mut x = random_u64() | 1;
     for i in 0..200 {
         let len = (x % 3000) as usize;
-        let body: Vec<u8> = (0..len).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x as u8 }).collect();
-        let ct = ["application/pkcs7-mime", "multipart/form-data; boundary=b", "application/json", "multipart/form-data"][i % 4];
-        let r = client().post(format!("{}/v1/submissions?case=01-05", s.base)).bearer_auth(GATEWAY).header("Content-Type", ct).body(body).send().unwrap();
+        let body: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let ct = [
+            "application/pkcs7-mime",
+            "multipart/form-data; boundary=b",
+            "application/json",
+            "multipart/form-data",
+        ][i % 4];
+        let r = client()
+            .post(format!("{}/v1/submissions?case=01-05", s.base))
+            .bearer_auth(GATEWAY)
+            .header("Content-Type", ct)
+            .body(body)
+            .send()
+            .unwrap();
         assert!(!r.status().is_server_error(), "{ct}: {}", r.status());
     }
 }
 
 #[test]
 fn past_the_concurrency_limit_is_503_with_retry_after() {
-    let s = start("", Limits { max_body: 1 << 20, max_concurrency: 0 }, None);
-    let r = client().get(format!("{}/v1/cases", s.base)).bearer_auth(GATEWAY).send().unwrap();
+    let s = start(
+        "",
+        Limits {
+            max_body: 1 << 20,
+            max_concurrency: 0,
+        },
+        None,
+    );
+    let r = client()
+        .get(format!("{}/v1/cases", s.base))
+        .bearer_auth(GATEWAY)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers().get("retry-after").unwrap(), "1");
 }
@@ -280,21 +416,59 @@ fn past_the_concurrency_limit_is_503_with_retry_after() {
 fn etag_and_range_requests() {
     let s = start("", Limits::default(), None);
     let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
-    assert_eq!(raw_submit(&s, Some(GATEWAY), "01-05", "r", sig.clone()).status(), StatusCode::CREATED);
+    assert_eq!(
+        raw_submit(&s, Some(GATEWAY), "01-05", "r", sig.clone()).status(),
+        StatusCode::CREATED
+    );
     let url = format!("{}/v1/documents/01-05%2F1/signature", s.base);
     let full = client().get(&url).bearer_auth(GATEWAY).send().unwrap();
-    let etag = full.headers().get("etag").unwrap().to_str().unwrap().to_owned();
+    let etag = full
+        .headers()
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     use sha2::Digest;
-    assert_eq!(etag, format!("\"{}\"", tamga::verify::certificate::hex(&sha2::Sha256::digest(&sig))));
-    let r = client().get(&url).bearer_auth(GATEWAY).header("If-None-Match", &etag).send().unwrap();
+    assert_eq!(
+        etag,
+        format!(
+            "\"{}\"",
+            tamga::verify::certificate::hex(&sha2::Sha256::digest(&sig))
+        )
+    );
+    let r = client()
+        .get(&url)
+        .bearer_auth(GATEWAY)
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
-    let r = client().get(&url).bearer_auth(GATEWAY).header("Range", "bytes=10-19").send().unwrap();
+    let r = client()
+        .get(&url)
+        .bearer_auth(GATEWAY)
+        .header("Range", "bytes=10-19")
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(r.headers().get("content-range").unwrap().to_str().unwrap(), format!("bytes 10-19/{}", sig.len()));
+    assert_eq!(
+        r.headers().get("content-range").unwrap().to_str().unwrap(),
+        format!("bytes 10-19/{}", sig.len())
+    );
     assert_eq!(r.bytes().unwrap().to_vec(), sig[10..20].to_vec());
-    let r = client().get(&url).bearer_auth(GATEWAY).header("Range", "bytes=-5").send().unwrap();
+    let r = client()
+        .get(&url)
+        .bearer_auth(GATEWAY)
+        .header("Range", "bytes=-5")
+        .send()
+        .unwrap();
     assert_eq!(r.bytes().unwrap().to_vec(), sig[sig.len() - 5..].to_vec());
-    let r = client().get(&url).bearer_auth(GATEWAY).header("Range", format!("bytes={}-", sig.len() + 10)).send().unwrap();
+    let r = client()
+        .get(&url)
+        .bearer_auth(GATEWAY)
+        .header("Range", format!("bytes={}-", sig.len() + 10))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
 }
 
@@ -303,7 +477,11 @@ fn openapi_documents_every_route() {
     let doc: serde_json::Value = serde_json::from_str(tamga::http::OPENAPI).unwrap();
     let paths = doc["paths"].as_object().unwrap();
     let src = include_str!("../src/http/mod.rs");
-    let routes: Vec<&str> = src.split(".route(").skip(1).filter_map(|piece| piece.split('"').nth(1)).collect();
+    let routes: Vec<&str> = src
+        .split(".route(")
+        .skip(1)
+        .filter_map(|piece| piece.split('"').nth(1))
+        .collect();
     assert_eq!(routes.len(), 16, "{routes:?}");
     for r in routes {
         assert!(paths.contains_key(r), "{r} is not in openapi.json");

@@ -27,10 +27,16 @@ impl Drop for Server {
 }
 
 /// Starts a server whose policy is the demo policy plus `extra_policy`.
-pub fn start(extra_policy: &str, limits: Limits, tls_config: Option<rustls::ServerConfig>) -> Server {
+pub fn start(
+    extra_policy: &str,
+    limits: Limits,
+    tls_config: Option<rustls::ServerConfig>,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
-    let demo = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml")).unwrap();
+    let demo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"))
+            .unwrap();
     std::fs::write(&policy, format!("{demo}\n{extra_policy}")).unwrap();
     let paths = tamga::setup::Paths {
         data: dir.path().join("data"),
@@ -43,10 +49,18 @@ pub fn start(extra_policy: &str, limits: Limits, tls_config: Option<rustls::Serv
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    let scheme = if tls_config.is_some() { "https" } else { "http" };
+    let scheme = if tls_config.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(listener).unwrap();
             tls::serve(l, tamga::http::router(state), tls_config, async {
