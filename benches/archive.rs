@@ -4,80 +4,16 @@
 //!
 //! Documents are signed beforehand with the OpenSSL command line and the fixture PKI.
 
-use std::path::{Path, PathBuf};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::Instant;
+use support::{noise, paths, sign_all};
 use tamga::ingest::Submission;
 use tamga::verify::Policy;
 
 const AT: i64 = 1_780_272_000;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn paths(data: &Path) -> tamga::setup::Paths {
-    tamga::setup::Paths {
-        data: data.to_path_buf(),
-        policy: Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
-        trust: vec![fixtures().join("trust")],
-        installed_keys: data.join("none"),
-    }
-}
-
-fn noise(seed: u64, len: usize, text: bool) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            if text {
-                b"abcdefgh ijklmnop\n"[(x % 18) as usize]
-            } else {
-                x as u8
-            }
-        })
-        .collect()
-}
-
-/// Signs files with OpenSSL on both cores.
-fn sign_all(jobs: Vec<(PathBuf, PathBuf, bool)>) {
-    let pki = fixtures().join("pki");
-    let jobs = Arc::new(std::sync::Mutex::new(jobs));
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let (jobs, pki) = (jobs.clone(), pki.clone());
-            std::thread::spawn(move || {
-                loop {
-                    let Some((input, out, attached)) = jobs.lock().unwrap().pop() else {
-                        return;
-                    };
-                    let mut c = std::process::Command::new("openssl");
-                    c.args([
-                        "cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in",
-                    ])
-                    .arg(&input)
-                    .arg("-signer")
-                    .arg(pki.join("rsa.pem"))
-                    .arg("-inkey")
-                    .arg(pki.join("rsa.key"))
-                    .arg("-certfile")
-                    .arg(pki.join("chain.pem"))
-                    .arg("-out")
-                    .arg(&out);
-                    if attached {
-                        c.arg("-nodetach");
-                    }
-                    assert!(c.status().unwrap().success(), "openssl cms -sign");
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-}
 
 fn main() {
     let n: usize = std::env::args()
@@ -86,20 +22,8 @@ fn main() {
         .unwrap_or(600);
     let tmp = tempfile::tempdir().unwrap();
     let docs_dir = tmp.path().join("docs");
-    std::fs::create_dir_all(&docs_dir).unwrap();
-    let mut jobs = Vec::new();
-    for i in 0..n {
-        let doc = docs_dir.join(format!("{i}.txt"));
-        std::fs::write(&doc, noise(i as u64 + 1, 4096, true)).unwrap();
-        jobs.push((doc, docs_dir.join(format!("{i}.p7s")), true));
-    }
     eprintln!("signing {n} documents with openssl…");
-    sign_all(jobs);
-    let sigs: Arc<Vec<Vec<u8>>> = Arc::new(
-        (0..n)
-            .map(|i| std::fs::read(docs_dir.join(format!("{i}.p7s"))).unwrap())
-            .collect(),
-    );
+    let sigs: Arc<Vec<Vec<u8>>> = Arc::new(support::signed_documents(&docs_dir, n));
 
     println!("imports (4 KiB RSA-2048 attached, durable)");
     println!(

@@ -16,7 +16,7 @@ pub struct SledStore {
     dir: PathBuf,
     /// Blob files (sled writes large values as files it never fsyncs) already made durable;
     /// they are written once and never change, so each is fsynced once.
-    synced_blobs: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    synced_files: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl SledStore {
@@ -45,7 +45,7 @@ impl SledStore {
         Ok(SledStore {
             db,
             dir: dir.to_path_buf(),
-            synced_blobs: Default::default(),
+            synced_files: Default::default(),
         })
     }
 }
@@ -99,34 +99,37 @@ impl Store for SledStore {
 
     fn sync(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| backend(e.to_string()))?;
-        // sled keeps its log in `db`, snapshots beside it, and large values as files under
-        // `blobs/` that it writes without any sync. New files need their directory synced too.
-        let blobs = self.dir.join("blobs");
-        if blobs.is_dir() {
-            let mut done = self
-                .synced_blobs
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut fresh = false;
-            for entry in std::fs::read_dir(&blobs).map_err(|e| backend(e.to_string()))? {
+        // sled appends to its log `db`, which is fsynced every time. Everything else it writes
+        // (snapshots, config, and large values as files under `blobs/`, which sled itself never
+        // syncs) is written once and never changed: each such file is fsynced once, when first
+        // seen, and then its directory, so that its name is durable too.
+        fsync(&self.dir.join("db"))?;
+        let mut done = self
+            .synced_files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for dir in [self.dir.clone(), self.dir.join("blobs")] {
+            if !dir.is_dir() {
+                continue;
+            }
+            let mut fresh = !done.contains(&dir);
+            for entry in std::fs::read_dir(&dir).map_err(|e| backend(e.to_string()))? {
                 let path = entry.map_err(|e| backend(e.to_string()))?.path();
-                if !done.contains(&path) {
+                if path.is_file()
+                    && path.file_name() != Some("db".as_ref())
+                    && !done.contains(&path)
+                {
                     fsync(&path)?;
                     done.insert(path);
                     fresh = true;
                 }
             }
             if fresh {
-                fsync(&blobs)?;
+                fsync(&dir)?;
+                done.insert(dir);
             }
         }
-        for entry in std::fs::read_dir(&self.dir).map_err(|e| backend(e.to_string()))? {
-            let path = entry.map_err(|e| backend(e.to_string()))?.path();
-            if path.is_file() {
-                fsync(&path)?;
-            }
-        }
-        fsync(&self.dir)
+        Ok(())
     }
 
     fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {

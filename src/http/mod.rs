@@ -9,7 +9,7 @@ mod error;
 pub mod meta;
 mod metrics;
 mod proofs;
-mod submissions;
+pub mod submissions;
 pub mod tls;
 
 pub use auth::{Caller, PeerCert};

@@ -1,0 +1,87 @@
+//! What the benchmarks share: the fixture PKI, archive paths, documents signed with OpenSSL.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn paths(data: &Path) -> tamga::setup::Paths {
+    tamga::setup::Paths {
+        data: data.to_path_buf(),
+        policy: Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
+        trust: vec![fixtures().join("trust")],
+        installed_keys: data.join("none"),
+    }
+}
+
+pub fn noise(seed: u64, len: usize, text: bool) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if text {
+                b"abcdefgh ijklmnop\n"[(x % 18) as usize]
+            } else {
+                x as u8
+            }
+        })
+        .collect()
+}
+
+/// Signs files with OpenSSL on both cores.
+pub fn sign_all(jobs: Vec<(PathBuf, PathBuf, bool)>) {
+    let pki = fixtures().join("pki");
+    let jobs = Arc::new(std::sync::Mutex::new(jobs));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (jobs, pki) = (jobs.clone(), pki.clone());
+            std::thread::spawn(move || {
+                loop {
+                    let Some((input, out, attached)) = jobs.lock().unwrap().pop() else {
+                        return;
+                    };
+                    let mut c = std::process::Command::new("openssl");
+                    c.args([
+                        "cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in",
+                    ])
+                    .arg(&input)
+                    .arg("-signer")
+                    .arg(pki.join("rsa.pem"))
+                    .arg("-inkey")
+                    .arg(pki.join("rsa.key"))
+                    .arg("-certfile")
+                    .arg(pki.join("chain.pem"))
+                    .arg("-out")
+                    .arg(&out);
+                    if attached {
+                        c.arg("-nodetach");
+                    }
+                    assert!(c.status().unwrap().success(), "openssl cms -sign");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
+/// `n` distinct 4 KiB text documents signed (attached) with the fixture RSA-2048 key.
+pub fn signed_documents(dir: &Path, n: usize) -> Vec<Vec<u8>> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut jobs = Vec::new();
+    for i in 0..n {
+        let doc = dir.join(format!("{i}.txt"));
+        std::fs::write(&doc, noise(i as u64 + 1, 4096, true)).unwrap();
+        jobs.push((doc, dir.join(format!("{i}.p7s")), true));
+    }
+    sign_all(jobs);
+    (0..n)
+        .map(|i| std::fs::read(dir.join(format!("{i}.p7s"))).unwrap())
+        .collect()
+}
