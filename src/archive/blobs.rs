@@ -108,32 +108,24 @@ pub fn manifest(store: &dyn Store, name: &[u8; 32]) -> Result<(u64, Vec<[u8; 32]
 /// Streams a blob into `out`; every chunk is checked against its hash *before* it is written,
 /// and the whole against the blob's name. Returns the size.
 pub fn read(store: &dyn Store, name: &[u8; 32], out: &mut dyn Write) -> Result<u64, BlobError> {
-    let hexname = crate::verify::certificate::hex(name);
-    let (size, chunks) = manifest(store, name)?;
-    let damaged = |what: String| BlobError::Damaged {
-        blob: hexname.clone(),
-        what,
-    };
-    let mut whole = Sha256::new();
-    let mut total = 0u64;
-    for (i, h) in chunks.iter().enumerate() {
-        let raw = chunk(store, h).map_err(|w| damaged(format!("chunk {i} {w}")))?;
-        if <[u8; 32]>::from(Sha256::digest(&raw)) != *h {
-            return Err(damaged(format!("chunk {i} does not match its hash")));
-        }
-        whole.update(&raw);
-        total += raw.len() as u64;
-        out.write_all(&raw)?;
-    }
-    if total != size || <[u8; 32]>::from(whole.finalize()) != *name {
-        return Err(damaged("content does not match its SHA-256".into()));
-    }
-    Ok(total)
+    walk(store, name, Some(out))
 }
 
 /// Checks a blob against its name with one SHA-256 pass (as fast as `sha256sum`), for audits;
 /// when it differs, hashes the chunks one by one to name the damaged one. Returns the size.
 pub fn check(store: &dyn Store, name: &[u8; 32]) -> Result<u64, BlobError> {
+    match walk(store, name, None) {
+        Err(BlobError::Damaged { .. }) => walk(store, name, Some(&mut std::io::sink())),
+        other => other,
+    }
+}
+
+/// Reads every chunk and hashes the whole; with `out`, also checks each chunk before writing it.
+fn walk(
+    store: &dyn Store,
+    name: &[u8; 32],
+    mut out: Option<&mut dyn Write>,
+) -> Result<u64, BlobError> {
     let hexname = crate::verify::certificate::hex(name);
     let (size, chunks) = manifest(store, name)?;
     let damaged = |what: String| BlobError::Damaged {
@@ -144,21 +136,21 @@ pub fn check(store: &dyn Store, name: &[u8; 32]) -> Result<u64, BlobError> {
     let mut total = 0u64;
     for (i, h) in chunks.iter().enumerate() {
         let raw = chunk(store, h).map_err(|w| damaged(format!("chunk {i} {w}")))?;
+        if let Some(out) = out.as_mut() {
+            if <[u8; 32]>::from(Sha256::digest(&raw)) != *h {
+                return Err(damaged(format!("chunk {i} does not match its hash")));
+            }
+            out.write_all(&raw)?;
+        }
         whole.update(&raw);
         total += raw.len() as u64;
     }
-    if total == size && <[u8; 32]>::from(whole.finalize()) == *name {
-        return Ok(total);
+    if total != size || <[u8; 32]>::from(whole.finalize()) != *name {
+        return Err(damaged(format!(
+            "content ({total} of {size} bytes) does not match its SHA-256"
+        )));
     }
-    for (i, h) in chunks.iter().enumerate() {
-        let raw = chunk(store, h).map_err(|w| damaged(format!("chunk {i} {w}")))?;
-        if <[u8; 32]>::from(Sha256::digest(&raw)) != *h {
-            return Err(damaged(format!("chunk {i} does not match its hash")));
-        }
-    }
-    Err(damaged(format!(
-        "content ({total} of {size} bytes) does not match its SHA-256"
-    )))
+    Ok(total)
 }
 
 fn chunk(store: &dyn Store, h: &[u8; 32]) -> Result<Vec<u8>, String> {

@@ -109,7 +109,7 @@ impl<'a> Tlv<'a> {
     }
 
     /// Fails unless the tag is `expected`; `what` names it in the error.
-    pub fn expect(self, expected: u8, what: &'static str) -> Result<Self, Asn1Error> {
+    pub fn must_be(self, expected: u8, what: &'static str) -> Result<Self, Asn1Error> {
         if self.tag == expected {
             Ok(self)
         } else {
@@ -169,7 +169,7 @@ impl<'a> Reader<'a> {
 
     /// The next element, which must carry `expected`.
     pub fn read_tag(&mut self, expected: u8, what: &'static str) -> Result<Tlv<'a>, Asn1Error> {
-        self.read(what)?.expect(expected, what)
+        self.read(what)?.must_be(expected, what)
     }
 
     /// The next element if it carries `expected`; otherwise nothing is consumed.

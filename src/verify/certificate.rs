@@ -59,7 +59,7 @@ impl Signed {
         let err = |e: asn1::Asn1Error| CertError(format!("outer structure: {e}"));
         let outer = asn1::parse_single(der)
             .map_err(err)?
-            .expect(tag::SEQUENCE, "a SEQUENCE")
+            .must_be(tag::SEQUENCE, "a SEQUENCE")
             .map_err(err)?;
         let mut r = outer.children(0).map_err(err)?;
         let tbs = r.read_tag(tag::SEQUENCE, "TBS").map_err(err)?;

@@ -178,7 +178,7 @@ pub fn decode_input(input: &[u8]) -> Result<Cow<'_, [u8]>, CmsError> {
 
 /// Parses a ContentInfo holding SignedData.
 pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
-    let ci = asn1::parse_single(der)?.expect(tag::SEQUENCE, "ContentInfo")?;
+    let ci = asn1::parse_single(der)?.must_be(tag::SEQUENCE, "ContentInfo")?;
     let mut r = ci.children(0)?;
     let ct = read_oid(&mut r, "contentType")?;
     if ct != ID_SIGNED_DATA {
@@ -240,7 +240,7 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
             return Err(CmsError::Structure("too many signers"));
         }
         signers.push(parse_signer(
-            si.expect(tag::SEQUENCE, "SignerInfo")?,
+            si.must_be(tag::SEQUENCE, "SignerInfo")?,
             sr.depth(),
         )?);
     }
@@ -297,7 +297,7 @@ fn parse_signed_attrs(t: Tlv<'_>, depth: usize) -> Result<SignedAttrs<'_>, CmsEr
     let mut r = t.children(depth)?;
     while let Some(attr) = r.next()? {
         let mut ar = attr
-            .expect(tag::SEQUENCE, "Attribute")?
+            .must_be(tag::SEQUENCE, "Attribute")?
             .children(r.depth())?;
         let oid = read_oid(&mut ar, "attrType")?;
         let values = ar.read_tag(tag::SET, "attrValues")?;

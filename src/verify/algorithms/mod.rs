@@ -170,7 +170,7 @@ fn pss_params(params: Option<&[u8]>) -> Result<Scheme, AlgError> {
     let bad = |what: &str| AlgError::Unsupported(format!("RSA-PSS parameters: {what}"));
     let raw = params.ok_or_else(|| bad("absent"))?;
     let seq = asn1::parse_single(raw)
-        .and_then(|t| t.expect(tag::SEQUENCE, "RSASSA-PSS-params"))
+        .and_then(|t| t.must_be(tag::SEQUENCE, "RSASSA-PSS-params"))
         .map_err(|_| bad("not a SEQUENCE"))?;
     let mut r = seq.children(0).map_err(|_| bad("not a SEQUENCE"))?;
     // The DEFAULTs are SHA-1 and MGF1-SHA-1, which policy refuses anyway.
