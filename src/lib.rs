@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod policy;
 pub mod reasons;
 pub mod receipt;
+pub mod retention;
 pub mod setup;
 pub mod trustdir;
 pub mod verify;

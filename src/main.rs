@@ -29,6 +29,9 @@ enum Command {
     /// Check the archive, or prove inclusion and consistency.
     #[command(subcommand)]
     Audit(cli::audit::AuditCommand),
+    /// Retention: plan, disposal acts, holds, ЭПК reviews.
+    #[command(subcommand)]
+    Retention(cli::retention::RetentionCommand),
     /// Write a self-contained package for an auditor.
     Export(cli::audit::ExportArgs),
     /// Run the HTTP service (the ingest gateway's, auditors' and archivists' API).
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Get(a) => cli::archive::get(&cli.global, a),
         Command::Audit(a) => cli::audit::run(&cli.global, a),
         Command::Export(a) => cli::audit::export(&cli.global, a),
+        Command::Retention(c) => cli::retention::run(&cli.global, c),
         Command::Serve(a) => cli::serve::serve(&cli.global, a),
         Command::Token(c) => cli::serve::token(c),
         Command::Reasons => cli::reasons(),

@@ -56,7 +56,10 @@ fn fail(index: Option<u64>, entry: Option<&Entry>, what: impl Into<String>) -> A
             case, registration, ..
         }) => (Some(case.clone()), Some(registration.clone())),
         Some(Event::Rejected { case, .. }) => (Some(case.clone()), None),
-        None => (None, None),
+        Some(Event::Disposed {
+            case, registration, ..
+        }) => (Some(case.clone()), Some(registration.clone())),
+        _ => (None, None),
     };
     AuditFailure {
         index,
@@ -86,6 +89,13 @@ pub fn verify(
             ),
         ));
     }
+    // Documents destroyed under an executed act, from the chained log itself (never from an
+    // index, which an intruder could edit to hide a damaged document).
+    let disposed = if full {
+        disposed_registrations(archive, size)?
+    } else {
+        Default::default()
+    };
     let mut report = AuditReport::default();
     let mut frontier = Frontier::default();
     let mut chain = super::log::GENESIS;
@@ -124,7 +134,17 @@ pub fn verify(
             report.checkpoint_size = Some(cp.size);
         }
         check_receipt(archive, &entry, &chain).map_err(|w| fail(Some(i), Some(&entry), w))?;
-        if let (true, Event::Accepted { files, .. }) = (full, &entry.event) {
+        let kept = |reg: &String| !disposed.contains(reg);
+        if let (
+            true,
+            Event::Accepted {
+                files,
+                registration,
+                ..
+            },
+        ) = (full, &entry.event)
+            && kept(registration)
+        {
             for file in files {
                 let name = super::checkpoint::unhex32(&file.sha256)
                     .ok_or_else(|| fail(Some(i), Some(&entry), "file hash is not hex"))?;
@@ -187,8 +207,8 @@ pub fn verify(
 
 /// Every entry's receipt is kept, and names this entry.
 fn check_receipt(archive: &Archive, entry: &Entry, hash: &[u8; 32]) -> Result<(), String> {
-    let id = match &entry.event {
-        Event::Accepted { receipt_id, .. } | Event::Rejected { receipt_id, .. } => receipt_id,
+    let Some(id) = entry.event.receipt_id() else {
+        return Ok(());
     };
     let der = archive
         .store()
@@ -204,4 +224,26 @@ fn check_receipt(archive: &Archive, entry: &Entry, hash: &[u8; 32]) -> Result<()
         return Err(format!("receipt {id} does not name this entry"));
     }
     Ok(())
+}
+
+/// Registration numbers whose documents an executed act destroyed, read from the log.
+pub fn disposed_registrations(
+    archive: &Archive,
+    size: u64,
+) -> Result<std::collections::HashSet<String>, AuditFailure> {
+    let mut out = std::collections::HashSet::new();
+    for i in 0..size {
+        let bytes = archive
+            .entry_bytes(i)
+            .map_err(|e| fail(Some(i), None, e.to_string()))?
+            .ok_or_else(|| fail(Some(i), None, "entry missing"))?;
+        if let Ok(Entry {
+            event: Event::Disposed { registration, .. },
+            ..
+        }) = Entry::decode(&bytes)
+        {
+            out.insert(registration);
+        }
+    }
+    Ok(out)
 }

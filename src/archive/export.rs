@@ -53,6 +53,8 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
     std::fs::write(out.join("service.pem"), pem).map_err(|e| io("service.pem", e))?;
     let store = archive.store();
     let (size, _, _) = archive.head();
+    let disposed =
+        super::audit::disposed_registrations(archive, size).map_err(|f| f.to_string())?;
     let mut lines = Vec::new();
     let mut sums = String::new();
     for i in 0..size {
@@ -63,16 +65,21 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
         let entry = Entry::decode(&bytes).map_err(|e| format!("entry {i}: {e}"))?;
         lines.extend_from_slice(&bytes);
         lines.push(b'\n');
-        let id = match &entry.event {
-            Event::Accepted { receipt_id, .. } | Event::Rejected { receipt_id, .. } => receipt_id,
-        };
-        let receipt = store
-            .get(Space::Receipts, id.as_bytes())
-            .map_err(|e| e.to_string())?
-            .ok_or(format!("receipt {id} missing"))?;
-        std::fs::write(out.join("receipts").join(format!("{id}.p7s")), receipt)
-            .map_err(|e| io("receipt", e))?;
-        if let Event::Accepted { files, .. } = &entry.event {
+        if let Some(id) = entry.event.receipt_id() {
+            let receipt = store
+                .get(Space::Receipts, id.as_bytes())
+                .map_err(|e| e.to_string())?
+                .ok_or(format!("receipt {id} missing"))?;
+            std::fs::write(out.join("receipts").join(format!("{id}.p7s")), receipt)
+                .map_err(|e| io("receipt", e))?;
+        }
+        if let Event::Accepted {
+            files,
+            registration,
+            ..
+        } = &entry.event
+            && !disposed.contains(registration)
+        {
             let dir = out.join("documents").join(i.to_string());
             std::fs::create_dir_all(&dir).map_err(|e| io("documents", e))?;
             for f in files {
@@ -136,6 +143,14 @@ pub fn verify(dir: &Path) -> Result<AuditReport, AuditFailure> {
         checkpoints.push(cp);
     }
     let lines = read("entries.jsonl")?;
+    let disposed: std::collections::HashSet<String> = lines
+        .split(|&b| b == b'\n')
+        .filter_map(|l| Entry::decode(l).ok())
+        .filter_map(|e| match e.event {
+            Event::Disposed { registration, .. } => Some(registration),
+            _ => None,
+        })
+        .collect();
     let mut report = AuditReport::default();
     let mut frontier = Frontier::default();
     let mut chain = GENESIS;
@@ -164,11 +179,17 @@ pub fn verify(dir: &Path) -> Result<AuditReport, AuditFailure> {
             }
             report.checkpoint_size = report.checkpoint_size.max(Some(cp.size));
         }
-        let (id, files) = match &entry.event {
+        let Some(id) = entry.event.receipt_id() else {
+            report.entries += 1;
+            continue;
+        };
+        let files = match &entry.event {
             Event::Accepted {
-                receipt_id, files, ..
-            } => (receipt_id, Some(files)),
-            Event::Rejected { receipt_id, .. } => (receipt_id, None),
+                files,
+                registration,
+                ..
+            } if !disposed.contains(registration) => Some(files),
+            _ => None,
         };
         let receipt = read(&format!("receipts/{id}.p7s"))?;
         let at =

@@ -56,6 +56,75 @@ pub enum Event {
         /// The sender's own reference.
         sender_ref: Option<String>,
     },
+    /// A hold was placed on a case or a document: no act may touch it until released.
+    Hold {
+        /// Hold id.
+        hold_id: String,
+        /// The held case, or
+        case: Option<String>,
+        /// the held document.
+        registration: Option<String>,
+        /// Why (a litigation, an inspection, a request).
+        reason: String,
+        /// Who placed it.
+        by: String,
+    },
+    /// A hold was released.
+    Release {
+        /// Hold id.
+        hold_id: String,
+        /// Who released it.
+        by: String,
+    },
+    /// The expert commission's (ЭПК) decision on a case marked `epk`.
+    Review {
+        /// Case index.
+        case: String,
+        /// `destroy` or `keep`.
+        decision: String,
+        /// Who recorded it.
+        by: String,
+    },
+    /// A disposal act was drafted.
+    ActDrafted {
+        /// Act number.
+        act: String,
+        /// Drafter.
+        by: String,
+        /// Case indexes.
+        cases: Vec<String>,
+        /// Registration numbers of the documents it covers.
+        documents: Vec<String>,
+    },
+    /// A disposal act was approved by one person.
+    ActApproved {
+        /// Act number.
+        act: String,
+        /// Approver.
+        by: String,
+    },
+    /// A document's bytes were destroyed under an act; its entries and receipt stay.
+    Disposed {
+        /// Act number.
+        act: String,
+        /// Act date, `YYYY-MM-DD`.
+        act_date: String,
+        /// The document.
+        registration: String,
+        /// Its case.
+        case: String,
+        /// Who approved the act.
+        approvers: Vec<String>,
+    },
+    /// A disposal act was executed; the signed act is kept permanently.
+    ActExecuted {
+        /// Act number.
+        act: String,
+        /// SHA-256 of the signed act (DER), hex.
+        act_sha256: String,
+        /// Documents destroyed.
+        documents: u64,
+    },
     /// A submission was refused; its bytes are not kept, only their hashes.
     Rejected {
         /// The receipt issued for it.
@@ -83,6 +152,18 @@ pub struct Entry {
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
+}
+
+impl Event {
+    /// The receipt issued for this event, if it records a submission.
+    pub fn receipt_id(&self) -> Option<&str> {
+        match self {
+            Event::Accepted { receipt_id, .. } | Event::Rejected { receipt_id, .. } => {
+                Some(receipt_id)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Entry {

@@ -40,6 +40,9 @@ pub enum ArchiveError {
     /// Signing a checkpoint failed.
     #[error("checkpoint signing failed")]
     Signing,
+    /// A rule refused the operation inside its transaction; nothing was applied.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Where an entry landed.
@@ -157,7 +160,7 @@ impl Archive {
             state: state.clone(),
         };
         let out = build(&mut txn)?;
-        if txn.batch.puts.is_empty() {
+        if txn.batch.puts.is_empty() && txn.batch.disposals.is_empty() {
             return Ok((out, state.size));
         }
         txn.batch
@@ -262,9 +265,20 @@ impl Txn<'_> {
         self.batch.put(space, key, value);
     }
 
+    /// Destroys a document's stored bytes (chunk or manifest) in this batch. Only retention's
+    /// execution of an approved act calls this.
+    pub fn dispose(&mut self, space: Space, key: impl Into<Vec<u8>>) {
+        self.batch.dispose(space, key);
+    }
+
     /// Files a document's prepared bytes (once, however often submitted); returns its SHA-256.
     pub fn put_blob(&mut self, blob: blobs::Prepared) -> Result<Hash, ArchiveError> {
         Ok(blobs::put(&mut self.batch, self.store, blob)?)
+    }
+
+    /// The store under this batch (reads do not see the batch's own writes).
+    pub fn store(&self) -> &dyn Store {
+        self.store
     }
 
     /// The position the next entry will take.

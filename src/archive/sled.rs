@@ -3,6 +3,13 @@
 //! Durability: sled 0.34's `flush()` ends in `sync_file_range(2)` on Linux, which neither
 //! flushes the drive's write cache nor the file's metadata (its growing size). So [`sync`]
 //! flushes sled and then `fsync`s its files and directory itself.
+//!
+//! Large chunks (over [`FILE_THRESHOLD`] compressed) live as files of their own under
+//! `chunks/`, named by hash, with only a marker in sled: sled keeps large values in files it
+//! never deletes promptly, and disposal must really give the space back. A chunk file is written
+//! to a temporary name, fsynced and renamed *before* the transaction that refers to it, so an
+//! entry never points at a missing file; a disposed chunk's file is deleted only *after* the
+//! removal is on disk, so a crash can leave an orphan file but never lose a kept one.
 
 use super::store::{Batch, Space, Store, StoreError};
 use crate::verify::certificate::hex;
@@ -14,6 +21,8 @@ use std::path::{Path, PathBuf};
 pub struct SledStore {
     db: sled::Db,
     dir: PathBuf,
+    /// Chunk files whose removal is applied but not yet durable.
+    pending_deletes: std::sync::Mutex<Vec<PathBuf>>,
     /// Blob files (sled writes large values as files it never fsyncs) already made durable;
     /// they are written once and never change, so each is fsynced once.
     synced_files: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
@@ -45,6 +54,7 @@ impl SledStore {
         Ok(SledStore {
             db,
             dir: dir.to_path_buf(),
+            pending_deletes: Default::default(),
             synced_files: Default::default(),
         })
     }
@@ -54,6 +64,43 @@ fn fsync(path: &Path) -> Result<(), StoreError> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| backend(format!("fsync {}: {e}", path.display())))
+}
+
+/// Chunks larger than this (compressed) are kept as files of their own.
+pub const FILE_THRESHOLD: usize = 64 * 1024;
+/// What sled holds for a file-backed chunk (never the start of a zstd frame).
+const FILE_MARKER: &[u8] = b"tamga-chunk-file";
+
+impl SledStore {
+    fn chunk_path(&self, key: &[u8]) -> PathBuf {
+        let name = hex(key);
+        self.dir
+            .join("chunks")
+            .join(name.get(..2).unwrap_or("00"))
+            .join(name)
+    }
+
+    /// Writes a chunk file durably (temporary name, fsync, rename, fsync of the directory).
+    fn write_chunk_file(&self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        use std::io::Write;
+        let path = self.chunk_path(key);
+        if path.exists() {
+            return Ok(()); // content-addressed: the same bytes are already there
+        }
+        let dir = path.parent().unwrap_or(&self.dir).to_path_buf();
+        let io = |e: std::io::Error| backend(format!("chunk file {}: {e}", path.display()));
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(value).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        fsync(&dir)?;
+        if let Some(parent) = dir.parent() {
+            fsync(parent)?;
+        }
+        Ok(())
+    }
 }
 
 fn backend(msg: String) -> StoreError {
@@ -69,16 +116,27 @@ fn key(space: Space, k: &[u8]) -> Vec<u8> {
 
 impl Store for SledStore {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        for (space, k, v) in &batch.puts {
+            if *space == Space::Chunks && v.len() > FILE_THRESHOLD {
+                self.write_chunk_file(k, v)?;
+            }
+        }
         let result = self.db.transaction(|tx| {
+            let mut deletes = Vec::new();
             for (space, k, v) in &batch.puts {
                 let full = key(*space, k);
+                let v: &[u8] = if *space == Space::Chunks && v.len() > FILE_THRESHOLD {
+                    FILE_MARKER
+                } else {
+                    v
+                };
                 let existing = if space.append_only() {
                     tx.get(&full)?
                 } else {
                     None
                 };
                 if let Some(old) = existing {
-                    if old.as_ref() != v.as_slice() {
+                    if old.as_ref() != v {
                         return Err(ConflictableTransactionError::Abort(StoreError::Overwrite {
                             space: *space,
                             key: hex(k),
@@ -86,12 +144,29 @@ impl Store for SledStore {
                     }
                     continue; // the same bytes again: nothing to write
                 }
-                tx.insert(full, v.as_slice())?;
+                tx.insert(full, v)?;
             }
-            Ok(())
+            for (space, k) in &batch.disposals {
+                if !matches!(space, Space::Chunks | Space::Blobs) {
+                    return Err(ConflictableTransactionError::Abort(
+                        StoreError::NotDisposable { space: *space },
+                    ));
+                }
+                let removed = tx.remove(key(*space, k))?;
+                if removed.is_some_and(|old| old.as_ref() == FILE_MARKER) {
+                    deletes.push(self.chunk_path(k));
+                }
+            }
+            Ok(deletes)
         });
         match result {
-            Ok(()) => Ok(()),
+            Ok(deletes) => {
+                self.pending_deletes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(deletes);
+                Ok(())
+            }
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(backend(e.to_string())),
         }
@@ -104,6 +179,20 @@ impl Store for SledStore {
         // syncs) is written once and never changed: each such file is fsynced once, when first
         // seen, and then its directory, so that its name is durable too.
         fsync(&self.dir.join("db"))?;
+        // Removals are durable now: their files may go.
+        let gone: Vec<PathBuf> = std::mem::take(
+            &mut *self
+                .pending_deletes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for path in gone {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(backend(format!("removing {}: {e}", path.display()))),
+            }
+        }
         let mut done = self
             .synced_files
             .lock()
@@ -133,10 +222,22 @@ impl Store for SledStore {
     }
 
     fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.db
+        let v = self
+            .db
             .get(key(space, k))
-            .map(|v| v.map(|iv| iv.to_vec()))
-            .map_err(|e| backend(e.to_string()))
+            .map_err(|e| backend(e.to_string()))?;
+        match v {
+            Some(iv) if space == Space::Chunks && iv.as_ref() == FILE_MARKER => {
+                let path = self.chunk_path(k);
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    // A missing file reads as a missing chunk; the audit names it.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(backend(format!("{}: {e}", path.display()))),
+                }
+            }
+            other => Ok(other.map(|iv| iv.to_vec())),
+        }
     }
 
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {

@@ -18,6 +18,8 @@ pub enum Space {
     Checkpoints,
     /// The access log's records by big-endian index. Append-only.
     Access,
+    /// Executed disposal acts (signed DER) by act number. Append-only.
+    Acts,
     /// Look-up tables (registration numbers, case counters, the log head). Overwritable.
     Index,
 }
@@ -37,6 +39,7 @@ impl Space {
             Space::Receipts => b'R',
             Space::Checkpoints => b'K',
             Space::Access => b'A',
+            Space::Acts => b'T',
             Space::Index => b'I',
         }
     }
@@ -47,12 +50,20 @@ impl Space {
 pub struct Batch {
     /// (space, key, value)
     pub puts: Vec<(Space, Vec<u8>, Vec<u8>)>,
+    /// Documents' bytes destroyed by an executed disposal act: only [`Space::Chunks`] and
+    /// [`Space::Blobs`] keys; stores refuse any other space.
+    pub disposals: Vec<(Space, Vec<u8>)>,
 }
 
 impl Batch {
     /// Adds a write.
     pub fn put(&mut self, space: Space, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
         self.puts.push((space, key.into(), value.into()));
+    }
+
+    /// Destroys a document's bytes (disposal under an executed act; nothing else calls this).
+    pub fn dispose(&mut self, space: Space, key: impl Into<Vec<u8>>) {
+        self.disposals.push((space, key.into()));
     }
 
     /// The value this batch writes under (space, key), if any (later writes win).
@@ -71,6 +82,12 @@ pub enum StoreError {
     /// The backend failed (disk full, read-only, I/O error, another process holds it).
     #[error("storage: {0}")]
     Backend(String),
+    /// A disposal outside the documents' spaces: refused, nothing applied.
+    #[error("refused to dispose of {space:?}: only documents' bytes are ever destroyed")]
+    NotDisposable {
+        /// The space.
+        space: Space,
+    },
     /// A write would have changed a value in an append-only space: refused, nothing applied.
     #[error("refused to overwrite kept data in {space:?} at key {key}")]
     Overwrite {

@@ -85,6 +85,16 @@ pub fn get(global: &Global, args: GetArgs) -> Result<ExitCode, CouldNotRun> {
         .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
         .map(u64::from_be_bytes)
         .ok_or_else(|| CouldNotRun(format!("no document is registered as {}", args.regno)))?;
+    if let Some(by) = archive
+        .store()
+        .get(Space::Index, format!("disposed/{}", args.regno).as_bytes())?
+    {
+        return Err(CouldNotRun(format!(
+            "{} was destroyed under {} (its entry, receipt and tombstone remain)",
+            args.regno,
+            String::from_utf8_lossy(&by)
+        )));
+    }
     let entry = archive.entry(index)?.ok_or_else(|| {
         CouldNotRun(format!(
             "entry {index} of {} is missing: run tamga audit verify",

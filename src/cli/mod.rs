@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod audit;
+pub mod retention;
 pub mod serve;
 pub mod verify;
 

@@ -30,9 +30,7 @@ fn may_see(state: &AppState, caller: &Caller, receipt_id: &str) -> Result<(), Ap
 }
 
 fn receipt_of(entry: &Entry) -> &str {
-    match &entry.event {
-        Event::Accepted { receipt_id, .. } | Event::Rejected { receipt_id, .. } => receipt_id,
-    }
+    entry.event.receipt_id().unwrap_or_default()
 }
 
 fn entry_of(state: &AppState, regno: &str) -> Result<Entry, ApiError> {

@@ -47,6 +47,34 @@ pub struct Organization {
     pub name: String,
     /// How to appeal a rejection, in four languages; quoted on every rejected receipt.
     pub appeal: Texts,
+    /// `kz` or `kg`: which state language acts are printed in beside Russian (default `kz`).
+    #[serde(default = "default_country")]
+    pub country: String,
+}
+
+fn default_country() -> String {
+    "kz".into()
+}
+
+/// Retention settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Approvals a disposal act needs, from people other than its drafter.
+    #[serde(default = "default_approvals")]
+    pub approvals: usize,
+}
+
+fn default_approvals() -> usize {
+    2
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            approvals: default_approvals(),
+        }
+    }
 }
 
 /// One case (дело) of the nomenclature.
@@ -87,6 +115,8 @@ pub struct ArchivePolicy {
     pub organization: Organization,
     /// Who may call the service.
     pub principals: Vec<Principal>,
+    /// Retention settings.
+    pub retention: RetentionSettings,
     cases: Vec<Case>,
     by_index: HashMap<String, usize>,
 }
@@ -131,6 +161,8 @@ struct RawPolicy {
     cases: Vec<Spanned<RawCase>>,
     #[serde(rename = "principal", default)]
     principals: Vec<Spanned<Principal>>,
+    #[serde(default)]
+    retention: RetentionSettings,
 }
 
 #[derive(Deserialize)]
@@ -263,9 +295,22 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
         }
         principals.push(p);
     }
+    if !matches!(raw.organization.country.as_str(), "kz" | "kg") {
+        return Err(at(
+            None,
+            format!(
+                "organization.country {:?} is neither \"kz\" nor \"kg\"",
+                raw.organization.country
+            ),
+        ));
+    }
+    if raw.retention.approvals == 0 || raw.retention.approvals > 10 {
+        return Err(at(None, "retention.approvals must be 1 to 10".into()));
+    }
     Ok(ArchivePolicy {
         organization: raw.organization,
         principals,
+        retention: raw.retention,
         cases,
         by_index,
     })

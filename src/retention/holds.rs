@@ -1,0 +1,149 @@
+//! Holds: a case or a document that no disposal act may touch until the hold is released.
+
+use super::RetentionError;
+use crate::archive::log::Event;
+use crate::archive::store::Space;
+use crate::archive::{Archive, ArchiveError, Txn};
+use crate::policy::ArchivePolicy;
+use serde::{Deserialize, Serialize};
+
+const ACTIVE: &[u8] = b"holds";
+
+/// An active hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// Id, e.g. `H3`.
+    pub hold_id: String,
+    /// Held case.
+    pub case: Option<String>,
+    /// Held document.
+    pub registration: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// Who placed it.
+    pub by: String,
+}
+
+/// The active holds.
+pub fn active(txn: &Txn<'_>) -> Result<Vec<Hold>, ArchiveError> {
+    Ok(txn
+        .get(Space::Index, ACTIVE)?
+        .and_then(|v| serde_json::from_slice(&v).ok())
+        .unwrap_or_default())
+}
+
+fn save(txn: &mut Txn<'_>, holds: &[Hold]) {
+    txn.put(
+        Space::Index,
+        ACTIVE,
+        serde_json::to_vec(holds).unwrap_or_default(),
+    );
+}
+
+/// Places a hold on a case or on one document; returns its id.
+pub fn hold(
+    archive: &Archive,
+    policy: &ArchivePolicy,
+    case: Option<&str>,
+    registration: Option<&str>,
+    reason: &str,
+    by: &str,
+    at: i64,
+) -> Result<String, RetentionError> {
+    match (case, registration) {
+        (Some(c), None) if policy.case(c).is_none() => {
+            return Err(RetentionError::Refused(format!(
+                "no case {c} in the nomenclature"
+            )));
+        }
+        (Some(_), None) | (None, Some(_)) => {}
+        _ => {
+            return Err(RetentionError::Refused(
+                "hold either a case or a document".into(),
+            ));
+        }
+    }
+    if reason.trim().is_empty() || by.trim().is_empty() {
+        return Err(RetentionError::Refused(
+            "a hold needs a reason and who places it".into(),
+        ));
+    }
+    let (id, upto) = archive
+        .append(|txn| {
+            let unknown = match registration {
+                Some(r) => txn
+                    .get(Space::Index, format!("regno/{r}").as_bytes())?
+                    .is_none(),
+                None => false,
+            };
+            if unknown {
+                return Err(ArchiveError::Refused(format!(
+                    "no document {}",
+                    registration.unwrap_or_default()
+                )));
+            }
+            let n = txn
+                .get(Space::Index, b"hold-counter")?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map_or(0, u64::from_be_bytes)
+                + 1;
+            txn.put(Space::Index, b"hold-counter".to_vec(), n.to_be_bytes());
+            let h = Hold {
+                hold_id: format!("H{n}"),
+                case: case.map(str::to_owned),
+                registration: registration.map(str::to_owned),
+                reason: reason.into(),
+                by: by.into(),
+            };
+            let mut all = active(txn)?;
+            all.push(h.clone());
+            save(txn, &all);
+            txn.push(
+                Event::Hold {
+                    hold_id: h.hold_id.clone(),
+                    case: h.case,
+                    registration: h.registration,
+                    reason: h.reason,
+                    by: h.by,
+                },
+                at,
+            );
+            Ok(h.hold_id)
+        })
+        .map_err(refused)?;
+    archive.make_durable(upto)?;
+    Ok(id)
+}
+
+/// Releases a hold.
+pub fn release(archive: &Archive, hold_id: &str, by: &str, at: i64) -> Result<(), RetentionError> {
+    let ((), upto) = archive
+        .append(|txn| {
+            let mut all = active(txn)?;
+            let before = all.len();
+            all.retain(|h| h.hold_id != hold_id);
+            if all.len() == before {
+                return Err(ArchiveError::Refused(format!("no active hold {hold_id}")));
+            }
+            save(txn, &all);
+            txn.push(
+                Event::Release {
+                    hold_id: hold_id.into(),
+                    by: by.into(),
+                },
+                at,
+            );
+            Ok(())
+        })
+        .map_err(refused)?;
+    archive.make_durable(upto)?;
+    Ok(())
+}
+
+/// A refusal decided inside a transaction (nothing was applied) stays a refusal.
+pub(super) fn refused(e: ArchiveError) -> RetentionError {
+    match e {
+        ArchiveError::Refused(m) => RetentionError::Refused(m),
+        other => RetentionError::Archive(other),
+    }
+}
