@@ -376,3 +376,87 @@ fn dir_size(p: &Path) -> u64 {
         })
         .sum()
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() { copy_dir(&p, &dest) } else { std::fs::copy(&p, &dest).map(|_| ()).unwrap() }
+    }
+}
+
+#[test]
+fn sigkill_during_execution_leaves_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pristine = dir.path().join("pristine");
+    let policy_file = dir.path().join("closed.toml");
+    std::fs::write(&policy_file, closed_policy_text()).unwrap();
+    let documents;
+    {
+        let open = policy(None);
+        let mut ing = ingest(&pristine);
+        ing.policy = open;
+        for i in 0..6u64 {
+            let content = dir.path().join(format!("c{i}.bin"));
+            let mut x = (i + 7).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let bytes: Vec<u8> = (0..(1 << 20) + 99).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x as u8 }).collect();
+            std::fs::write(&content, &bytes).unwrap();
+            let sig = dir.path().join(format!("c{i}.p7s"));
+            openssl_sign_detached(&content, &sig);
+            let s = std::fs::read(&sig).unwrap();
+            let r = i.to_string();
+            let sub = tamga::ingest::Submission { case: "T-1", signature: &s, content: Some(&bytes), sender_ref: Some(&r), received_at: AT, submitter: None };
+            assert_eq!(ing.submit(&sub).unwrap().status, tamga::verify::Status::Accepted);
+        }
+        let p = policy(Some(2026));
+        let when = t("2028-02-01T00:00:00Z");
+        let act = acts::draft(&ing.archive, &p, &["T-1".into()], "Иванова", when).unwrap();
+        acts::approve(&ing.archive, &act.act, "Ахметов", when).unwrap();
+        acts::approve(&ing.archive, &act.act, "Серикова", when).unwrap();
+        documents = act.documents.len();
+    }
+    let (mut none, mut all, mut mid_way) = (0, 0, 0);
+    for round in 0..20 {
+        let work = dir.path().join(format!("work{round}"));
+        copy_dir(&pristine, &work);
+        let mut child = tamga_cmd(&work)
+            .arg("--policy")
+            .arg(&policy_file)
+            .args(["retention", "act", "execute", "1", "--at", "2028-02-01T00:00:00Z"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(random_u64() % 40_000));
+        if child.try_wait().unwrap().is_none() {
+            mid_way += 1;
+        }
+        child.kill().ok();
+        child.wait().unwrap();
+        let audit = tamga_cmd(&work).arg("--policy").arg(&policy_file).args(["audit", "verify", "--full"]).output().unwrap();
+        assert_eq!(audit.status.code(), Some(0), "round {round}: {}", String::from_utf8_lossy(&audit.stdout));
+        let p = policy(Some(2026));
+        let ing = ingest(&work);
+        let size = ing.archive.size();
+        let disposed = tamga::archive::audit::disposed_registrations(&ing.archive, size).unwrap().len();
+        let act_filed = ing.archive.store().get(Space::Acts, b"1").unwrap().is_some();
+        let plan = retention::plan(&ing.archive, &p, t("2028-02-01T00:00:00Z")).unwrap();
+        let kept = plan.iter().find(|c| c.index == "T-1").unwrap().documents as usize;
+        match (disposed, act_filed) {
+            (0, false) => {
+                assert_eq!(kept, documents, "round {round}: nothing happened, all must be kept");
+                none += 1;
+            }
+            (n, true) if n == documents => {
+                assert_eq!(kept, 0, "round {round}");
+                assert!(ing.archive.store().keys(Space::Chunks).unwrap().is_empty(), "round {round}: bytes left");
+                all += 1;
+            }
+            other => panic!("round {round}: half an act: {other:?}"),
+        }
+        std::fs::remove_dir_all(&work).unwrap();
+    }
+    eprintln!("execute crash test: {mid_way} of 20 killed mid-way; afterwards {none} × nothing, {all} × all");
+    assert!(mid_way >= 3, "the kills did not land mid-way");
+}
