@@ -382,7 +382,11 @@ fn copy_dir(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();
         let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() { copy_dir(&p, &dest) } else { std::fs::copy(&p, &dest).map(|_| ()).unwrap() }
+        if p.is_dir() {
+            copy_dir(&p, &dest)
+        } else {
+            std::fs::copy(&p, &dest).map(|_| ()).unwrap()
+        }
     }
 }
 
@@ -400,14 +404,31 @@ fn sigkill_during_execution_leaves_all_or_nothing() {
         for i in 0..6u64 {
             let content = dir.path().join(format!("c{i}.bin"));
             let mut x = (i + 7).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let bytes: Vec<u8> = (0..(1 << 20) + 99).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x as u8 }).collect();
+            let bytes: Vec<u8> = (0..(1 << 20) + 99)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
             std::fs::write(&content, &bytes).unwrap();
             let sig = dir.path().join(format!("c{i}.p7s"));
             openssl_sign_detached(&content, &sig);
             let s = std::fs::read(&sig).unwrap();
             let r = i.to_string();
-            let sub = tamga::ingest::Submission { case: "T-1", signature: &s, content: Some(&bytes), sender_ref: Some(&r), received_at: AT, submitter: None };
-            assert_eq!(ing.submit(&sub).unwrap().status, tamga::verify::Status::Accepted);
+            let sub = tamga::ingest::Submission {
+                case: "T-1",
+                signature: &s,
+                content: Some(&bytes),
+                sender_ref: Some(&r),
+                received_at: AT,
+                submitter: None,
+            };
+            assert_eq!(
+                ing.submit(&sub).unwrap().status,
+                tamga::verify::Status::Accepted
+            );
         }
         let p = policy(Some(2026));
         let when = t("2028-02-01T00:00:00Z");
@@ -423,7 +444,14 @@ fn sigkill_during_execution_leaves_all_or_nothing() {
         let mut child = tamga_cmd(&work)
             .arg("--policy")
             .arg(&policy_file)
-            .args(["retention", "act", "execute", "1", "--at", "2028-02-01T00:00:00Z"])
+            .args([
+                "retention",
+                "act",
+                "execute",
+                "1",
+                "--at",
+                "2028-02-01T00:00:00Z",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -434,29 +462,149 @@ fn sigkill_during_execution_leaves_all_or_nothing() {
         }
         child.kill().ok();
         child.wait().unwrap();
-        let audit = tamga_cmd(&work).arg("--policy").arg(&policy_file).args(["audit", "verify", "--full"]).output().unwrap();
-        assert_eq!(audit.status.code(), Some(0), "round {round}: {}", String::from_utf8_lossy(&audit.stdout));
+        let audit = tamga_cmd(&work)
+            .arg("--policy")
+            .arg(&policy_file)
+            .args(["audit", "verify", "--full"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            audit.status.code(),
+            Some(0),
+            "round {round}: {}",
+            String::from_utf8_lossy(&audit.stdout)
+        );
         let p = policy(Some(2026));
         let ing = ingest(&work);
         let size = ing.archive.size();
-        let disposed = tamga::archive::audit::disposed_registrations(&ing.archive, size).unwrap().len();
-        let act_filed = ing.archive.store().get(Space::Acts, b"1").unwrap().is_some();
+        let disposed = tamga::archive::audit::disposed_registrations(&ing.archive, size)
+            .unwrap()
+            .len();
+        let act_filed = ing
+            .archive
+            .store()
+            .get(Space::Acts, b"1")
+            .unwrap()
+            .is_some();
         let plan = retention::plan(&ing.archive, &p, t("2028-02-01T00:00:00Z")).unwrap();
         let kept = plan.iter().find(|c| c.index == "T-1").unwrap().documents as usize;
         match (disposed, act_filed) {
             (0, false) => {
-                assert_eq!(kept, documents, "round {round}: nothing happened, all must be kept");
+                assert_eq!(
+                    kept, documents,
+                    "round {round}: nothing happened, all must be kept"
+                );
                 none += 1;
             }
             (n, true) if n == documents => {
                 assert_eq!(kept, 0, "round {round}");
-                assert!(ing.archive.store().keys(Space::Chunks).unwrap().is_empty(), "round {round}: bytes left");
+                assert!(
+                    ing.archive.store().keys(Space::Chunks).unwrap().is_empty(),
+                    "round {round}: bytes left"
+                );
                 all += 1;
             }
             other => panic!("round {round}: half an act: {other:?}"),
         }
         std::fs::remove_dir_all(&work).unwrap();
     }
-    eprintln!("execute crash test: {mid_way} of 20 killed mid-way; afterwards {none} × nothing, {all} × all");
+    eprintln!(
+        "execute crash test: {mid_way} of 20 killed mid-way; afterwards {none} × nothing, {all} × all"
+    );
     assert!(mid_way >= 3, "the kills did not land mid-way");
+}
+
+#[test]
+fn over_http_archivists_run_retention_and_destroyed_documents_answer_410() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let (ing, p) = setup(&data);
+        let when = t("2028-02-01T00:00:00Z");
+        let act = acts::draft(&ing.archive, &p, &["T-1".into()], "Иванова", when).unwrap();
+        acts::approve(&ing.archive, &act.act, "Ахметов", when).unwrap();
+        acts::approve(&ing.archive, &act.act, "Серикова", when).unwrap();
+        acts::execute(&ing.archive, &p, &act.act, when).unwrap();
+    }
+    let demo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"))
+            .unwrap();
+    let principals = &demo[demo.find("[[principal]]").unwrap()..];
+    let s = common::server::start_with(
+        dir,
+        &format!("{}\n{principals}", closed_policy_text()),
+        tamga::http::Limits::default(),
+        None,
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = reqwest::blocking::Client::new();
+    let get = |path: &str, token: &str| {
+        c.get(format!("{}{path}", s.base))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    };
+    let r = get("/v1/documents/T-1%2F1/signature", "demo-archivist-token");
+    assert_eq!(r.status(), reqwest::StatusCode::GONE);
+    assert!(
+        r.text()
+            .unwrap()
+            .contains("destroyed under act 1 of 2028-02-01")
+    );
+    let plan: serde_json::Value = get(
+        "/v1/retention/plan?at=2028-02-01T00:00:00Z",
+        "demo-archivist-token",
+    )
+    .json()
+    .unwrap();
+    let t1 = plan["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["index"] == "T-1")
+        .unwrap()
+        .clone();
+    assert_eq!(t1["status"], "disposed");
+    assert_eq!(
+        get("/v1/retention/plan", "demo-auditor-token").status(),
+        reqwest::StatusCode::FORBIDDEN
+    );
+    let act: serde_json::Value = get("/v1/retention/acts/1", "demo-archivist-token")
+        .json()
+        .unwrap();
+    assert!(act["text"].as_str().unwrap().contains("АКТ № 1"));
+    // The server's clock says 2026: nothing is due yet, and the refusal says so.
+    let r = c
+        .post(format!("{}/v1/retention/acts", s.base))
+        .bearer_auth("demo-archivist-token")
+        .json(&serde_json::json!({"cases": ["T-2"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().unwrap().contains("Refused: case T-2"));
+    let r = c
+        .post(format!("{}/v1/retention/holds", s.base))
+        .bearer_auth("demo-archivist-token")
+        .json(&serde_json::json!({"case": "T-3", "reason": "суд"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let id = r.json::<serde_json::Value>().unwrap()["hold"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = c
+        .post(format!("{}/v1/retention/holds/{id}/release", s.base))
+        .bearer_auth("demo-archivist-token")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let audit: serde_json::Value = c
+        .post(format!("{}/v1/audit?full=true", s.base))
+        .bearer_auth("demo-auditor-token")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(audit["status"], "intact", "{audit}");
 }

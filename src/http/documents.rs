@@ -115,6 +115,17 @@ async fn bytes(
     let role = caller.require(READERS)?;
     let entry = entry_of(&state, &regno)?;
     may_see(&state, &caller, receipt_of(&entry))?;
+    if let Some(act) = state
+        .ingest
+        .archive
+        .store()
+        .get(Space::Index, format!("disposed/{regno}").as_bytes())?
+    {
+        return Err(ApiError::Gone(format!(
+            "{regno} was destroyed under {}; its entry and receipt remain.",
+            String::from_utf8_lossy(&act)
+        )));
+    }
     let Event::Accepted { case, files, .. } = &entry.event else {
         return Err(ApiError::NotFound(format!(
             "{regno} is not an accepted document."

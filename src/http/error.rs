@@ -16,6 +16,8 @@ pub enum ApiError {
     Forbidden(String),
     /// 404: no such thing.
     NotFound(String),
+    /// 410: the document was destroyed under a disposal act.
+    Gone(String),
     /// 413: body over the limit.
     TooLarge(usize),
     /// 422: a well-formed request we refuse (missing part, bad field).
@@ -31,6 +33,7 @@ impl ApiError {
             ApiError::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m.clone()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            ApiError::Gone(m) => (StatusCode::GONE, m.clone()),
             ApiError::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("The request body exceeds the limit of {limit} bytes."),

@@ -9,6 +9,7 @@ mod error;
 pub mod meta;
 mod metrics;
 mod proofs;
+mod retention;
 pub mod submissions;
 pub mod tls;
 
@@ -86,6 +87,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/audit", post(proofs::audit))
         .route("/v1/access-log", get(proofs::access_log))
+        .route("/v1/retention/plan", get(retention::plan))
+        .route("/v1/retention/acts", post(retention::new_act))
+        .route("/v1/retention/acts/{act}", get(retention::show_act))
+        .route("/v1/retention/acts/{act}/approve", post(retention::approve))
+        .route("/v1/retention/acts/{act}/execute", post(retention::execute))
+        .route("/v1/retention/holds", post(retention::hold))
+        .route("/v1/retention/holds/{id}/release", post(retention::release))
+        .route("/v1/retention/reviews", post(retention::review))
         .route("/v1/reasons", get(meta::reasons))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))

@@ -32,12 +32,26 @@ pub fn start(
     limits: Limits,
     tls_config: Option<rustls::ServerConfig>,
 ) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("policy.toml");
     let demo =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"))
             .unwrap();
-    std::fs::write(&policy, format!("{demo}\n{extra_policy}")).unwrap();
+    start_with(
+        tempfile::tempdir().unwrap(),
+        &format!("{demo}\n{extra_policy}"),
+        limits,
+        tls_config,
+    )
+}
+
+/// Starts a server on `dir/data` (which may hold an archive already) with this policy text.
+pub fn start_with(
+    dir: tempfile::TempDir,
+    policy_text: &str,
+    limits: Limits,
+    tls_config: Option<rustls::ServerConfig>,
+) -> Server {
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, policy_text).unwrap();
     let paths = tamga::setup::Paths {
         data: dir.path().join("data"),
         policy,
