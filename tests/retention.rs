@@ -293,37 +293,7 @@ fn destroyed_bytes_are_gone_and_disk_usage_drops() {
     let mut ing = ingest(&data);
     ing.policy = open;
     // Large, distinct, incompressible content in T-1 only.
-    let mut regnos = Vec::new();
-    for i in 0..4u64 {
-        let content = dir.path().join(format!("c{i}.bin"));
-        let mut x = (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let bytes: Vec<u8> = (0..2 << 20)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        std::fs::write(&content, &bytes).unwrap();
-        let sig = dir.path().join(format!("c{i}.p7s"));
-        openssl_sign_detached(&content, &sig);
-        let s = std::fs::read(&sig).unwrap();
-        let r = i.to_string();
-        let sub = tamga::ingest::Submission {
-            case: "T-1",
-            signature: &s,
-            content: Some(&bytes),
-            sender_ref: Some(&r),
-            received_at: AT,
-            submitter: None,
-        };
-        assert_eq!(
-            ing.submit(&sub).unwrap().status,
-            tamga::verify::Status::Accepted
-        );
-        regnos.push(format!("T-1/{}", i + 1));
-    }
+    let regnos = file_big_documents(&ing, dir.path(), 4, 2 << 20, 1);
     let p = policy(Some(2026));
     let when = t("2028-02-01T00:00:00Z");
     let a = &ing.archive;
@@ -377,19 +347,6 @@ fn dir_size(p: &Path) -> u64 {
         .sum()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest)
-        } else {
-            std::fs::copy(&p, &dest).map(|_| ()).unwrap()
-        }
-    }
-}
-
 #[test]
 fn sigkill_during_execution_leaves_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -401,35 +358,7 @@ fn sigkill_during_execution_leaves_all_or_nothing() {
         let open = policy(None);
         let mut ing = ingest(&pristine);
         ing.policy = open;
-        for i in 0..6u64 {
-            let content = dir.path().join(format!("c{i}.bin"));
-            let mut x = (i + 7).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let bytes: Vec<u8> = (0..(1 << 20) + 99)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
-            std::fs::write(&content, &bytes).unwrap();
-            let sig = dir.path().join(format!("c{i}.p7s"));
-            openssl_sign_detached(&content, &sig);
-            let s = std::fs::read(&sig).unwrap();
-            let r = i.to_string();
-            let sub = tamga::ingest::Submission {
-                case: "T-1",
-                signature: &s,
-                content: Some(&bytes),
-                sender_ref: Some(&r),
-                received_at: AT,
-                submitter: None,
-            };
-            assert_eq!(
-                ing.submit(&sub).unwrap().status,
-                tamga::verify::Status::Accepted
-            );
-        }
+        file_big_documents(&ing, dir.path(), 6, (1 << 20) + 99, 7);
         let p = policy(Some(2026));
         let when = t("2028-02-01T00:00:00Z");
         let act = acts::draft(&ing.archive, &p, &["T-1".into()], "Иванова", when).unwrap();
@@ -607,4 +536,45 @@ fn over_http_archivists_run_retention_and_destroyed_documents_answer_410() {
         .json()
         .unwrap();
     assert_eq!(audit["status"], "intact", "{audit}");
+}
+
+/// Files `n` distinct incompressible documents of `size` bytes (detached content) into T-1;
+/// returns their registration numbers.
+fn file_big_documents(
+    ing: &tamga::ingest::Ingest,
+    dir: &Path,
+    n: u64,
+    size: usize,
+    seed: u64,
+) -> Vec<String> {
+    let mut regnos = Vec::new();
+    for i in 0..n {
+        let content = dir.join(format!("c{seed}-{i}.bin"));
+        let mut x = (i + seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let bytes: Vec<u8> = (0..size)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(&content, &bytes).unwrap();
+        let sig = dir.join(format!("c{seed}-{i}.p7s"));
+        openssl_sign_detached(&content, &sig);
+        let s = std::fs::read(&sig).unwrap();
+        let r = i.to_string();
+        let sub = tamga::ingest::Submission {
+            case: "T-1",
+            signature: &s,
+            content: Some(&bytes),
+            sender_ref: Some(&r),
+            received_at: AT,
+            submitter: None,
+        };
+        let out = ing.submit(&sub).unwrap();
+        assert_eq!(out.status, tamga::verify::Status::Accepted);
+        regnos.push(format!("T-1/{}", i + 1));
+    }
+    regnos
 }

@@ -20,19 +20,6 @@ fn files(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dest = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).unwrap();
-        }
-    }
-}
-
 /// Entries and documents of an export, for comparison.
 fn snapshot(export: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = vec![(
