@@ -140,13 +140,7 @@ impl Ingest {
                 for blob in blobs {
                     txn.put_blob(blob)?;
                 }
-                let counter_key = format!("counter/{}", s.case);
-                let n = txn
-                    .get(Space::Index, counter_key.as_bytes())?
-                    .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-                    .map_or(0, u64::from_be_bytes)
-                    + 1;
-                txn.put(Space::Index, counter_key.into_bytes(), n.to_be_bytes());
+                let n = txn.next_number(&crate::archive::counter_key(s.case))?;
                 let reg = Registration {
                     number: format!("{}/{n}", s.case),
                     date: crate::verify::fmt_time(s.received_at)
@@ -156,7 +150,7 @@ impl Ingest {
                 };
                 txn.put(
                     Space::Index,
-                    format!("regno/{}", reg.number).into_bytes(),
+                    crate::archive::regno_key(&reg.number),
                     txn.next_index().to_be_bytes(),
                 );
                 let event = Event::Accepted {

@@ -75,6 +75,23 @@ pub struct Archive {
     access: Mutex<(u64, Hash)>,
 }
 
+/// A number as the index stores it: 8 bytes, big-endian.
+pub fn index_u64(value: Option<Vec<u8>>) -> Option<u64> {
+    value
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map(u64::from_be_bytes)
+}
+
+/// The index key of a registration number (its value: the entry's position in the log).
+pub fn regno_key(regno: &str) -> Vec<u8> {
+    format!("regno/{regno}").into_bytes()
+}
+
+/// The index key of a case's registration counter.
+pub fn counter_key(case: &str) -> Vec<u8> {
+    format!("counter/{case}").into_bytes()
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks cannot leave them half-updated: state is replaced whole
     // after the store has applied a batch.
@@ -99,10 +116,7 @@ impl Archive {
         };
         // What is covered by a signed checkpoint counts as durable; anything after it (a crash
         // between apply and sync) is made durable and checkpointed by the next writer.
-        let checkpointed = store
-            .get(Space::Index, LATEST_CHECKPOINT)?
-            .and_then(|k| <[u8; 8]>::try_from(k.as_slice()).ok())
-            .map_or(0, u64::from_be_bytes);
+        let checkpointed = index_u64(store.get(Space::Index, LATEST_CHECKPOINT)?).unwrap_or(0);
         let size = checkpointed.min(state.size);
         let access = match store.get(Space::Index, access::HEAD_KEY)? {
             Some(raw) => access::decode_head(&raw)
@@ -233,6 +247,21 @@ impl Archive {
         Ok(self.store.get(Space::Log, &index.to_be_bytes())?)
     }
 
+    /// A number kept in the index under `key` (0 when absent).
+    pub fn index_number(&self, key: &[u8]) -> Result<u64, ArchiveError> {
+        Ok(index_u64(self.store.get(Space::Index, key)?).unwrap_or(0))
+    }
+
+    /// The log position of a registered document.
+    pub fn regno_entry(&self, regno: &str) -> Result<Option<u64>, ArchiveError> {
+        Ok(index_u64(self.store.get(Space::Index, &regno_key(regno))?))
+    }
+
+    /// The size of the latest signed checkpoint, if any.
+    pub fn checkpoint_size(&self) -> Result<Option<u64>, ArchiveError> {
+        Ok(index_u64(self.store.get(Space::Index, LATEST_CHECKPOINT)?))
+    }
+
     /// The decoded entry at `index`.
     pub fn entry(&self, index: u64) -> Result<Option<Entry>, ArchiveError> {
         match self.entry_bytes(index)? {
@@ -279,6 +308,18 @@ impl Txn<'_> {
     /// The store under this batch (reads do not see the batch's own writes).
     pub fn store(&self) -> &dyn Store {
         self.store
+    }
+
+    /// A number kept in the index under `key`, as this batch sees it (0 when absent).
+    pub fn index_number(&self, key: &[u8]) -> Result<u64, ArchiveError> {
+        Ok(index_u64(self.get(Space::Index, key)?).unwrap_or(0))
+    }
+
+    /// Increments the counter under `key` in this batch and returns its new value (1 first).
+    pub fn next_number(&mut self, key: &[u8]) -> Result<u64, ArchiveError> {
+        let n = self.index_number(key)? + 1;
+        self.put(Space::Index, key.to_vec(), n.to_be_bytes());
+        Ok(n)
     }
 
     /// The position the next entry will take.

@@ -80,10 +80,7 @@ pub fn get(global: &Global, args: GetArgs) -> Result<ExitCode, CouldNotRun> {
     let policy = tamga::policy::load(&global.policy)?;
     let archive = tamga::setup::open_archive(&global.paths(), &policy.organization.name)?;
     let index = archive
-        .store()
-        .get(Space::Index, format!("regno/{}", args.regno).as_bytes())?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-        .map(u64::from_be_bytes)
+        .regno_entry(&args.regno)?
         .ok_or_else(|| CouldNotRun(format!("no document is registered as {}", args.regno)))?;
     if let Some(by) = archive
         .store()

@@ -38,10 +38,7 @@ fn entry_of(state: &AppState, regno: &str) -> Result<Entry, ApiError> {
     let index = state
         .ingest
         .archive
-        .store()
-        .get(Space::Index, format!("regno/{regno}").as_bytes())?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-        .map(u64::from_be_bytes)
+        .regno_entry(regno)?
         .ok_or_else(missing)?;
     state.ingest.archive.entry(index)?.ok_or_else(missing)
 }
@@ -250,10 +247,7 @@ fn registered(state: &AppState, case: &str) -> Result<u64, ApiError> {
     Ok(state
         .ingest
         .archive
-        .store()
-        .get(Space::Index, format!("counter/{case}").as_bytes())?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-        .map_or(0, u64::from_be_bytes))
+        .index_number(&crate::archive::counter_key(case))?)
 }
 
 /// Paging parameters.

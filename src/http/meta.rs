@@ -42,11 +42,7 @@ pub async fn metrics(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Auditor, Role::Admin])?;
     let a = &state.ingest.archive;
-    let checkpoint = a
-        .store()
-        .get(crate::archive::store::Space::Index, b"checkpoint")?
-        .and_then(|k| <[u8; 8]>::try_from(k.as_slice()).ok())
-        .map(u64::from_be_bytes);
+    let checkpoint = a.checkpoint_size()?;
     let mut res = state
         .metrics
         .render(a.size(), checkpoint, a.syncs())

@@ -153,12 +153,7 @@ pub fn draft(
     let (act, upto) = archive
         .append(|txn| {
             let checked = check_cases(txn, archive, policy, cases, at)?;
-            let n = txn
-                .get(Space::Index, b"act-counter")?
-                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-                .map_or(0, u64::from_be_bytes)
-                + 1;
-            txn.put(Space::Index, b"act-counter".to_vec(), n.to_be_bytes());
+            let n = txn.next_number(b"act-counter")?;
             let act = Act {
                 act: n.to_string(),
                 date: day(at),

@@ -72,7 +72,7 @@ pub fn hold(
         .append(|txn| {
             let unknown = match registration {
                 Some(r) => txn
-                    .get(Space::Index, format!("regno/{r}").as_bytes())?
+                    .get(Space::Index, &crate::archive::regno_key(r))?
                     .is_none(),
                 None => false,
             };
@@ -82,12 +82,7 @@ pub fn hold(
                     registration.unwrap_or_default()
                 )));
             }
-            let n = txn
-                .get(Space::Index, b"hold-counter")?
-                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-                .map_or(0, u64::from_be_bytes)
-                + 1;
-            txn.put(Space::Index, b"hold-counter".to_vec(), n.to_be_bytes());
+            let n = txn.next_number(b"hold-counter")?;
             let h = Hold {
                 hold_id: format!("H{n}"),
                 case: case.map(str::to_owned),

@@ -100,18 +100,15 @@ pub fn documents(
     archive: &Archive,
     case: &str,
 ) -> Result<Vec<DocRef>, ArchiveError> {
-    let n = index_get(txn, &format!("counter/{case}"))?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-        .map_or(0, u64::from_be_bytes);
+    let n = txn.index_number(&crate::archive::counter_key(case))?;
     let mut out = Vec::new();
     for i in 1..=n {
         let reg = format!("{case}/{i}");
         if index_get(txn, &format!("disposed/{reg}"))?.is_some() {
             continue;
         }
-        let Some(index) = index_get(txn, &format!("regno/{reg}"))?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map(u64::from_be_bytes)
+        let Some(index) =
+            crate::archive::index_u64(txn.get(Space::Index, &crate::archive::regno_key(&reg))?)
         else {
             continue;
         };
