@@ -5,6 +5,7 @@
 
 mod ecdsa;
 mod ed25519;
+pub mod gost;
 mod rsa;
 
 use super::asn1::{self, Reader, tag};
@@ -32,6 +33,15 @@ pub enum HashAlg {
     Sha384,
     /// SHA-512
     Sha512,
+    /// GOST R 34.11-2012 (Streebog) with a 256-bit output.
+    Streebog256,
+    /// GOST R 34.11-2012 (Streebog) with a 512-bit output.
+    Streebog512,
+    /// GOST R 34.11-94 with the CryptoPro S-box (RFC 4357).
+    Gost94CryptoPro,
+    /// GOST 34.311-95 (Kazakh GOST R 34.11-94) with the "test" S-box of GOST 28147-89: what
+    /// the national PKI's GOST 34.310-2004 keys use (checked on its certificates).
+    Gost94Test,
 }
 
 impl HashAlg {
@@ -41,6 +51,11 @@ impl HashAlg {
             "2.16.840.1.101.3.4.2.1" => Ok(HashAlg::Sha256),
             "2.16.840.1.101.3.4.2.2" => Ok(HashAlg::Sha384),
             "2.16.840.1.101.3.4.2.3" => Ok(HashAlg::Sha512),
+            "1.2.643.7.1.1.2.2" => Ok(HashAlg::Streebog256),
+            // The Kazakh OID for GOST 34.11-2015 512 (checked on the NCA corpus).
+            "1.2.643.7.1.1.2.3" | "1.2.398.3.10.1.3.3" => Ok(HashAlg::Streebog512),
+            "1.2.643.2.2.9" => Ok(HashAlg::Gost94CryptoPro),
+            "1.2.398.3.10.1.3.1" => Ok(HashAlg::Gost94Test),
             other => Err(AlgError::Unsupported(format!("digest {}", describe(other)))),
         }
     }
@@ -51,15 +66,22 @@ impl HashAlg {
             HashAlg::Sha256 => "sha256",
             HashAlg::Sha384 => "sha384",
             HashAlg::Sha512 => "sha512",
+            HashAlg::Streebog256 => "streebog256",
+            HashAlg::Streebog512 => "streebog512",
+            HashAlg::Gost94CryptoPro => "gost94-cryptopro",
+            HashAlg::Gost94Test => "gost34311-95",
         }
     }
 
     /// Output length in bytes.
     pub fn output_len(self) -> usize {
         match self {
-            HashAlg::Sha256 => 32,
+            HashAlg::Sha256
+            | HashAlg::Streebog256
+            | HashAlg::Gost94CryptoPro
+            | HashAlg::Gost94Test => 32,
             HashAlg::Sha384 => 48,
-            HashAlg::Sha512 => 64,
+            HashAlg::Sha512 | HashAlg::Streebog512 => 64,
         }
     }
 
@@ -69,6 +91,10 @@ impl HashAlg {
             HashAlg::Sha256 => sha2::Sha256::digest(data).to_vec(),
             HashAlg::Sha384 => sha2::Sha384::digest(data).to_vec(),
             HashAlg::Sha512 => sha2::Sha512::digest(data).to_vec(),
+            HashAlg::Streebog256 => streebog::Streebog256::digest(data).to_vec(),
+            HashAlg::Streebog512 => streebog::Streebog512::digest(data).to_vec(),
+            HashAlg::Gost94CryptoPro => gost94::Gost94CryptoPro::digest(data).to_vec(),
+            HashAlg::Gost94Test => gost94::Gost94Test::digest(data).to_vec(),
         }
     }
 }
@@ -89,6 +115,13 @@ pub enum Scheme {
     Ecdsa(HashAlg),
     /// Ed25519 (pure).
     Ed25519,
+    /// GOST R 34.10-2001/2012 or GOST 34.310-2004; the curve comes from the key.
+    Gost {
+        /// The hash the signature is computed over.
+        hash: HashAlg,
+        /// How `(r, s)` is encoded.
+        family: gost::Family,
+    },
 }
 
 impl Scheme {
@@ -99,6 +132,10 @@ impl Scheme {
             Scheme::RsaPss { hash, salt } => format!("rsa-pss-{}-salt{salt}", hash.name()),
             Scheme::Ecdsa(h) => format!("ecdsa-{}", h.name()),
             Scheme::Ed25519 => "ed25519".into(),
+            Scheme::Gost { hash, family } => match family {
+                gost::Family::Tc26 => format!("gost3410-{}", hash.name()),
+                gost::Family::Kz => format!("gost-kz-{}", hash.name()),
+            },
         }
     }
 
@@ -128,10 +165,23 @@ impl Scheme {
             "1.2.840.10045.4.3.3" => Scheme::Ecdsa(HashAlg::Sha384),
             "1.2.840.10045.4.3.4" => Scheme::Ecdsa(HashAlg::Sha512),
             "1.3.101.112" => return Ok(Scheme::Ed25519),
+            "1.2.643.2.2.3" => gost(HashAlg::Gost94CryptoPro, gost::Family::Tc26),
+            "1.2.643.7.1.1.3.2" => gost(HashAlg::Streebog256, gost::Family::Tc26),
+            "1.2.643.7.1.1.3.3" => gost(HashAlg::Streebog512, gost::Family::Tc26),
+            "1.2.398.3.10.1.1.2.3.2" => gost(HashAlg::Streebog512, gost::Family::Kz),
+            "1.2.398.3.10.1.1.1.2" => gost(HashAlg::Gost94Test, gost::Family::Kz),
+            oid if gost::is_key_oid(oid) => {
+                let family = if oid.starts_with("1.2.398.") {
+                    gost::Family::Kz
+                } else {
+                    gost::Family::Tc26
+                };
+                gost(bare(digest)?, family)
+            }
             other => return Err(AlgError::Unsupported(describe(other))),
         };
         let params_ok = match scheme {
-            Scheme::RsaPkcs1(_) => alg.params_absent_or_null(),
+            Scheme::RsaPkcs1(_) | Scheme::Gost { .. } => alg.params_absent_or_null(),
             _ => alg.params.is_none(),
         };
         if params_ok {
@@ -161,8 +211,13 @@ impl Scheme {
             Scheme::RsaPss { hash, salt } => rsa::verify_pss(hash, salt, key, message, signature),
             Scheme::Ecdsa(h) => ecdsa::verify(h, key, message, signature),
             Scheme::Ed25519 => ed25519::verify(key, message, signature),
+            Scheme::Gost { hash, family } => gost::verify(hash, family, key, message, signature),
         }
     }
+}
+
+fn gost(hash: HashAlg, family: gost::Family) -> Scheme {
+    Scheme::Gost { hash, family }
 }
 
 /// RSASSA-PSS-params (RFC 4055): hash, MGF1 with the same hash, salt length, trailer 1.

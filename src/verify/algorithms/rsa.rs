@@ -49,6 +49,7 @@ pub fn verify_pkcs1(h: HashAlg, key: &PublicKey, msg: &[u8], sig: &[u8]) -> Resu
         HashAlg::Sha256 => &rs::RSA_PKCS1_2048_8192_SHA256,
         HashAlg::Sha384 => &rs::RSA_PKCS1_2048_8192_SHA384,
         HashAlg::Sha512 => &rs::RSA_PKCS1_2048_8192_SHA512,
+        other => return Err(not_with_rsa(other)),
     };
     rs::UnparsedPublicKey::new(alg, rsa_key(key, false)?)
         .verify(msg, sig)
@@ -69,6 +70,7 @@ pub fn verify_pss(
             HashAlg::Sha256 => &rs::RSA_PSS_2048_8192_SHA256,
             HashAlg::Sha384 => &rs::RSA_PSS_2048_8192_SHA384,
             HashAlg::Sha512 => &rs::RSA_PSS_2048_8192_SHA512,
+            other => return Err(not_with_rsa(other)),
         };
         return rs::UnparsedPublicKey::new(alg, der)
             .verify(msg, sig)
@@ -93,6 +95,12 @@ pub fn verify_pss(
             &hashed,
             sig,
         ),
+        other => return Err(not_with_rsa(other)),
     };
     result.map_err(|_| AlgError::Invalid)
+}
+
+/// GOST hashes belong to GOST signatures; no profile pairs them with RSA.
+fn not_with_rsa(h: HashAlg) -> AlgError {
+    AlgError::Unsupported(format!("RSA with {}", h.name()))
 }
