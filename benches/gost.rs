@@ -44,7 +44,10 @@ fn main() {
         .arg("-lcrypto")
         .status()
         .expect("cc");
-    assert!(cc.success(), "compiling the reference needs cc and libssl-dev");
+    assert!(
+        cc.success(),
+        "compiling the reference needs cc and libssl-dev"
+    );
 
     println!(
         "{:<16} {:>14} {:>16} {:>7}",
@@ -58,7 +61,11 @@ fn main() {
             .expect("certificate parses");
         let digest = HashAlg::from_oid(&si.digest_algorithm.oid).expect("digest");
         let scheme = Scheme::for_signer(&si.signature_algorithm, digest).expect("scheme");
-        let message = si.signed_attrs.as_ref().expect("signed attributes").signed_bytes();
+        let message = si
+            .signed_attrs
+            .as_ref()
+            .expect("signed attributes")
+            .signed_bytes();
         let signature = si.signature.to_vec();
         scheme
             .verify(&cert.public_key, &message, &signature)
@@ -73,7 +80,9 @@ fn main() {
             let mut n = 0u64;
             while start.elapsed() < Duration::from_secs_f64(secs / 3.0) {
                 for _ in 0..10 {
-                    let ok = scheme.verify(&cert.public_key, &message, &signature).is_ok();
+                    let ok = scheme
+                        .verify(&cert.public_key, &message, &signature)
+                        .is_ok();
                     n += u64::from(std::hint::black_box(ok));
                 }
             }

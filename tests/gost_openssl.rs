@@ -34,7 +34,11 @@ impl Pki {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_path_buf();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gost/make.sh");
-        let out = Command::new("bash").arg(script).arg(&path).output().unwrap();
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(&path)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "tests/gost/make.sh failed: {}",
@@ -68,7 +72,14 @@ impl Pki {
         std::fs::write(&sig_path, sig).unwrap();
         let mut cmd = Command::new("openssl");
         cmd.env("OPENSSL_CONF", self.path.join("engine.cnf"))
-            .args(["cms", "-verify", "-binary", "-inform", "DER", "-crl_check_all"])
+            .args([
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-crl_check_all",
+            ])
             .arg("-in")
             .arg(&sig_path)
             .arg("-CAfile")
@@ -142,7 +153,10 @@ fn engine_made_gost_signatures_verify_and_tampered_copies_do_not() {
         let (sig, _) = signer_parts(&file);
         let mut bad = file.clone();
         bad[sig.start + 5] ^= 0x01;
-        assert!(!pki.openssl_accepts(&bad, None), "{name}: openssl, tampered");
+        assert!(
+            !pki.openssl_accepts(&bad, None),
+            "{name}: openssl, tampered"
+        );
         assert_ne!(pki.verify(&bad, None).status, Status::Accepted);
     }
 }

@@ -86,7 +86,11 @@ fn two_signer_files_rsa_expired_and_gost_2015_valid() {
         assert_eq!(gost.algorithm.as_deref(), Some("gost-kz-streebog512"));
         assert_eq!(gost.digest.as_deref(), Some("streebog512"));
         let top = gost.path.last().unwrap();
-        assert!(top.contains("(GOST) TEST 2022"), "{file}: path {:?}", gost.path);
+        assert!(
+            top.contains("(GOST) TEST 2022"),
+            "{file}: path {:?}",
+            gost.path
+        );
     }
 }
 
@@ -138,7 +142,11 @@ fn one_flipped_byte_in_gost_signature_content_or_signed_attributes_rejects() {
             let mut bad = file.clone();
             bad[pos] ^= mask;
             let r = v.verify(&bad, None, when);
-            assert_ne!(r.status, Status::Accepted, "byte {pos} ^ {mask:#x} accepted");
+            assert_ne!(
+                r.status,
+                Status::Accepted,
+                "byte {pos} ^ {mask:#x} accepted"
+            );
         }
     }
 

@@ -26,12 +26,35 @@ pub struct SledStore {
     /// Blob files (sled writes large values as files it never fsyncs) already made durable;
     /// they are written once and never change, so each is fsynced once.
     synced_files: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    /// Held for the store's lifetime: only the holder may tidy sled's files before opening.
+    _lock: std::fs::File,
 }
 
 impl SledStore {
     /// Opens (creating) the store in `dir`. A second process gets an error, not a hang.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+        let in_use = || {
+            backend(format!(
+                "{} is in use by another tamga process",
+                dir.display()
+            ))
+        };
+        let lock_path = dir.join("tamga.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| backend(format!("{}: {e}", lock_path.display())))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(in_use()),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(backend(format!("{}: {e}", lock_path.display())));
+            }
+        }
+        drop_unfinished_snapshots(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
@@ -44,10 +67,7 @@ impl SledStore {
                     if io.kind() == std::io::ErrorKind::WouldBlock
                         || io.to_string().contains("could not acquire lock") =>
                 {
-                    backend(format!(
-                        "{} is in use by another tamga process",
-                        dir.display()
-                    ))
+                    in_use()
                 }
                 other => backend(format!("cannot open {}: {other}", dir.display())),
             })?;
@@ -56,8 +76,27 @@ impl SledStore {
             dir: dir.to_path_buf(),
             pending_deletes: Default::default(),
             synced_files: Default::default(),
+            _lock: lock,
         })
     }
+}
+
+/// sled 0.34 writes a snapshot to `snap.<lsn>.generating` and renames it when complete, but
+/// on start it reads the highest-named `snap.*` file, which is the unfinished one if a process
+/// was killed mid-write, and then refuses to open ("corrupted data"). The snapshot is only a
+/// shortcut over the log, and an unrenamed one was never published, so it is removed; the
+/// caller holds the store's lock, so no live process is still writing it.
+fn drop_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(entry.path())
+                .map_err(|e| backend(format!("{}: {e}", entry.path().display())))?;
+        }
+    }
+    Ok(())
 }
 
 fn fsync(path: &Path) -> Result<(), StoreError> {
@@ -249,5 +288,41 @@ impl Store for SledStore {
                     .map_err(|e| backend(e.to_string()))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_left_unfinished_by_a_kill_does_not_stop_the_store_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            let mut batch = Batch::default();
+            batch.put(Space::Index, b"k".to_vec(), b"v".to_vec());
+            store.apply(&batch).unwrap();
+            store.sync().unwrap();
+        }
+        // What a process killed inside sled's snapshot writer leaves: a torn file that sorts
+        // after every finished snapshot.
+        std::fs::write(dir.path().join("snap.FFFFFFFFFFFFFFFF.generating"), b"torn").unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.get(Space::Index, b"k").unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
+    }
+
+    #[test]
+    fn a_second_opener_is_told_the_store_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SledStore::open(dir.path()).unwrap();
+        let second = SledStore::open(dir.path()).unwrap_err().to_string();
+        assert!(
+            second.contains("in use by another tamga process"),
+            "{second}"
+        );
     }
 }

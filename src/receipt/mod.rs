@@ -70,10 +70,7 @@ impl ReceiptSigner {
             move |source| ReceiptError::Io { path, source }
         };
         if !key_path.exists() && !cert_path.exists() {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
-            let (key_pem, cert_pem) = generate(organization)?;
-            write_private(&key_path, key_pem.as_bytes()).map_err(io(&key_path))?;
-            std::fs::write(&cert_path, cert_pem).map_err(io(&cert_path))?;
+            create_pair(dir, organization)?;
         }
         let key_pem = std::fs::read(&key_path).map_err(io(&key_path))?;
         let cert_pem = std::fs::read(&cert_path).map_err(io(&cert_path))?;
@@ -198,6 +195,48 @@ fn first_pem(bytes: &[u8], label: &str) -> Result<Vec<u8>, ReceiptError> {
 }
 
 /// Writes a private key readable by its owner only.
+/// Makes the key pair in a private staging directory and renames it into place, so a process
+/// killed half-way never leaves a key without its certificate, and two first starts racing
+/// each other end with one pair that both use.
+fn create_pair(dir: &Path, organization: &str) -> Result<(), ReceiptError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReceiptError::Io { path, source }
+    };
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("keys");
+    let staging = parent.join(format!(".{name}.new-{}", std::process::id()));
+    // A stale staging directory can only be left by a killed process with our pid.
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir(&staging).map_err(io(&staging))?;
+    let (key_pem, cert_pem) = generate(organization)?;
+    let key_path = staging.join("receipt.key");
+    let cert_path = staging.join("receipt.pem");
+    write_private(&key_path, key_pem.as_bytes()).map_err(io(&key_path))?;
+    write_private(&cert_path, cert_pem.as_bytes()).map_err(io(&cert_path))?;
+    match std::fs::rename(&staging, dir) {
+        Ok(()) => {
+            if let Ok(d) = std::fs::File::open(parent) {
+                d.sync_all().map_err(io(parent))?;
+            }
+            Ok(())
+        }
+        // Another process made the pair first (rename refuses a non-empty target): use theirs.
+        Err(_) if dir.join("receipt.pem").exists() => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(ReceiptError::Io {
+                path: dir.to_path_buf(),
+                source: e,
+            })
+        }
+    }
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();

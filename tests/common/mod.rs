@@ -120,3 +120,16 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Runs `audit verify --full` through `tamga` (a command with its global options set) and
+/// fails the test, naming `round`, unless the audit passes.
+pub fn assert_full_audit_passes(mut tamga: std::process::Command, round: usize) {
+    let audit = tamga.args(["audit", "verify", "--full"]).output().unwrap();
+    assert_eq!(
+        audit.status.code(),
+        Some(0),
+        "round {round}: {}{}",
+        String::from_utf8_lossy(&audit.stdout),
+        String::from_utf8_lossy(&audit.stderr)
+    );
+}

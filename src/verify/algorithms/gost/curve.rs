@@ -37,6 +37,8 @@ pub struct Curve<const N: usize> {
     a: Limbs<N>,
     b: Limbs<N>,
     g: Affine<N>,
+    /// Whether a = -3, which allows the cheaper doubling (CryptoPro A/B/C, TC26 512-A/B).
+    a_is_minus_3: bool,
 }
 
 /// An affine point, coordinates in Montgomery form.
@@ -66,6 +68,8 @@ impl<const N: usize> Curve<N> {
             x: fp.to_mont(&field::from_hex(params.x)?),
             y: fp.to_mont(&field::from_hex(params.y)?),
         };
+        let three = fp.to_mont(&field::from_hex("3")?);
+        let a_is_minus_3 = fp.add(&a, &three) == [0; N];
         let curve = Curve {
             params,
             fp,
@@ -73,6 +77,7 @@ impl<const N: usize> Curve<N> {
             a,
             b,
             g,
+            a_is_minus_3,
         };
         curve.on_curve(&curve.g).then_some(curve)
     }
@@ -126,16 +131,26 @@ impl<const N: usize> Curve<N> {
             e = fq.one();
         }
         let v = fq.invert(&e);
-        let z1 = fq.from_mont(&fq.mul(&fq.to_mont(s), &v));
-        let z2 = fq.from_mont(&fq.neg(&fq.mul(&fq.to_mont(r), &v)));
-        let Some(c) = self.to_affine(&self.shamir(&z1, &self.g, &z2, &key)) else {
+        let z1 = fq.to_plain(&fq.mul(&fq.to_mont(s), &v));
+        let z2 = fq.to_plain(&fq.neg(&fq.mul(&fq.to_mont(r), &v)));
+        let c = self.shamir(&z1, &self.g, &z2, &key);
+        if field::is_zero(&c.z) {
             return false;
-        };
-        // R = x_C mod q: x_C < p, and p < 2q for every curve here except the cofactor-4 ones,
-        // where p < 5q; reducing through to_mont handles any x_C < R.
-        let x = self.fp.from_mont(&c.x);
-        let big_r = fq.from_mont(&fq.to_mont(&x));
-        &big_r == r
+        }
+        // x_C mod q = r, without an inversion: x_C is some r + k·q below p, and
+        // x_C = X/Z², so test X = (r + k·q)·Z² for each such candidate (k ≤ 4 here).
+        let zz = self.fp.square(&c.z);
+        let mut candidate = *r;
+        loop {
+            if self.fp.mul(&self.fp.to_mont(&candidate), &zz) == c.x {
+                return true;
+            }
+            let (next, carry) = field::add_limbs(&candidate, q);
+            if carry || !field::less_than(&next, p) {
+                return false;
+            }
+            candidate = next;
+        }
     }
 
     /// `u·P + v·Q` with one shared doubling chain.
@@ -190,12 +205,38 @@ impl<const N: usize> Curve<N> {
         })
     }
 
-    /// Doubling for any `a` ("dbl-2007-bl", Explicit-Formulas Database).
+    /// Doubling for any `a` ("dbl-2007-bl", Explicit-Formulas Database), or for a = -3
+    /// ("dbl-2001-b"), which saves three multiplications and is most of the work.
     fn double(&self, p: &Jacobian<N>) -> Jacobian<N> {
         if field::is_zero(&p.z) {
             return *p;
         }
         let f = &self.fp;
+        if self.a_is_minus_3 {
+            let delta = f.square(&p.z);
+            let gamma = f.square(&p.y);
+            let beta = f.mul(&p.x, &gamma);
+            let t = f.mul(&f.sub(&p.x, &delta), &f.add(&p.x, &delta));
+            let alpha = f.add(&f.add(&t, &t), &t);
+            let beta4 = {
+                let b2 = f.add(&beta, &beta);
+                f.add(&b2, &b2)
+            };
+            let x3 = f.sub(&f.square(&alpha), &f.add(&beta4, &beta4));
+            let z3 = f.sub(&f.sub(&f.square(&f.add(&p.y, &p.z)), &gamma), &delta);
+            let g8 = {
+                let g = f.square(&gamma);
+                let g2 = f.add(&g, &g);
+                let g4 = f.add(&g2, &g2);
+                f.add(&g4, &g4)
+            };
+            let y3 = f.sub(&f.mul(&alpha, &f.sub(&beta4, &x3)), &g8);
+            return Jacobian {
+                x: x3,
+                y: y3,
+                z: z3,
+            };
+        }
         let xx = f.square(&p.x);
         let yy = f.square(&p.y);
         let yyyy = f.square(&yy);

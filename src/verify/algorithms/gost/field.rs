@@ -44,7 +44,7 @@ fn sub_limbs<const N: usize>(a: &Limbs<N>, b: &Limbs<N>) -> (Limbs<N>, bool) {
 
 /// `a + b`, and whether it carried.
 #[inline(always)]
-fn add_limbs<const N: usize>(a: &Limbs<N>, b: &Limbs<N>) -> (Limbs<N>, bool) {
+pub fn add_limbs<const N: usize>(a: &Limbs<N>, b: &Limbs<N>) -> (Limbs<N>, bool) {
     let mut out = [0u64; N];
     let mut carry = false;
     for i in 0..N {
@@ -181,10 +181,10 @@ impl<const N: usize> Modulus<N> {
     pub fn mul(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
         let mut t = [0u64; N];
         let mut t_hi: u64 = 0;
-        for i in 0..N {
+        for &bi in b.iter() {
             let mut carry = 0;
             for j in 0..N {
-                let (lo, hi) = mac(t[j], a[j], b[i], carry);
+                let (lo, hi) = mac(t[j], a[j], bi, carry);
                 t[j] = lo;
                 carry = hi;
             }
@@ -219,7 +219,7 @@ impl<const N: usize> Modulus<N> {
     }
 
     /// The plain value of a Montgomery-form `x`.
-    pub fn from_mont(&self, x: &Limbs<N>) -> Limbs<N> {
+    pub fn to_plain(&self, x: &Limbs<N>) -> Limbs<N> {
         self.mul(x, &one_limbs())
     }
 
@@ -267,12 +267,12 @@ mod tests {
         // 2^61 - 1 is prime; check every operation against plain u128 arithmetic.
         let p: u64 = (1 << 61) - 1;
         let m = Modulus::new(small(p)).unwrap();
-        let samples = [0u64, 1, 2, 12345, p - 1, p / 2, 0x1234_5678_9abc_def];
+        let samples = [0u64, 1, 2, 12345, p - 1, p / 2, 0x0123_4567_89ab_cdef];
         for &a in &samples {
             for &b in &samples {
                 let (am, bm) = (m.to_mont(&small(a)), m.to_mont(&small(b)));
                 let prod = (u128::from(a) * u128::from(b) % u128::from(p)) as u64;
-                assert_eq!(m.from_mont(&m.mul(&am, &bm)), small(prod));
+                assert_eq!(m.to_plain(&m.mul(&am, &bm)), small(prod));
                 assert_eq!(
                     m.add(&small(a), &small(b)),
                     small(((a as u128 + b as u128) % p as u128) as u64)
@@ -283,7 +283,7 @@ mod tests {
                 );
             }
             if a != 0 {
-                let inv = m.from_mont(&m.invert(&m.to_mont(&small(a))));
+                let inv = m.to_plain(&m.invert(&m.to_mont(&small(a))));
                 assert_eq!(u128::from(inv[0]) * u128::from(a) % u128::from(p), 1);
             }
         }
@@ -295,7 +295,7 @@ mod tests {
         let m = Modulus::new(from_hex::<4>(&format!("8{}5F", "0".repeat(61))).unwrap()).unwrap();
         let x = [u64::MAX; 4];
         let want = from_hex::<4>(&format!("7{}A0", "F".repeat(61))).unwrap();
-        assert_eq!(m.from_mont(&m.to_mont(&x)), want);
+        assert_eq!(m.to_plain(&m.to_mont(&x)), want);
     }
 
     #[test]
