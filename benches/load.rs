@@ -6,6 +6,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -15,6 +17,78 @@ use tamga::verify::{Policy, Status};
 
 const CLIENTS: usize = 64;
 
+/// One keep-alive HTTP/1.1 connection, written by hand so that the 64 clients sharing the
+/// server's two cores cost as little as possible (a full HTTP client library runs a runtime
+/// and a thread per client, which the server then competes with).
+struct Connection {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    head: Vec<u8>,
+}
+
+impl Connection {
+    fn open(addr: std::net::SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Connection {
+            writer: stream.try_clone().unwrap(),
+            reader: BufReader::new(stream),
+            head: Vec::new(),
+        }
+    }
+
+    /// Posts one raw CMS body; returns the status after reading the whole response.
+    fn submit(&mut self, doc: &[u8]) -> u16 {
+        self.head.clear();
+        write!(
+            self.head,
+            "POST /v1/submissions?case=01-05 HTTP/1.1\r\nHost: tamga\r\n\
+             Authorization: Bearer demo-gateway-token\r\n\
+             Content-Type: application/pkcs7-mime\r\nContent-Length: {}\r\n\r\n",
+            doc.len()
+        )
+        .unwrap();
+        self.head.extend_from_slice(doc);
+        self.writer.write_all(&self.head).unwrap();
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).unwrap();
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).unwrap();
+        status
+    }
+}
+
+/// CPU seconds this process has used so far (user + system, all threads), from /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted
         .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
@@ -23,18 +97,33 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::args()
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args
+        .iter()
         .filter_map(|a| a.parse().ok())
         .next()
         .unwrap_or(2000);
+    // `http` or `lib` runs one side alone (for profiling); the default runs both.
+    let only = |side: &str| {
+        !args.iter().any(|a| a == "http" || a == "lib") || args.iter().any(|a| a == side)
+    };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tmp = tempfile::tempdir().unwrap();
     eprintln!("signing {n} documents with openssl…");
     let docs = Arc::new(support::signed_documents(&tmp.path().join("docs"), n));
+    eprintln!("signed; measuring");
+    if only("http") {
+        http_side(&docs, tmp.path());
+    }
+    if only("lib") {
+        library_side(&docs, tmp.path());
+    }
+}
 
-    // The service, in this process, on loopback.
-    let ingest =
-        tamga::setup::open(&support::paths(&tmp.path().join("http")), Policy::default()).unwrap();
+/// The service, in this process, on loopback, with 64 client connections.
+fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path) {
+    let n = docs.len();
+    let ingest = tamga::setup::open(&support::paths(&tmp.join("http")), Policy::default()).unwrap();
     let state = AppState::new(ingest, Limits::default());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -57,28 +146,20 @@ fn main() {
             .unwrap();
         });
     });
-    let url = format!("http://{addr}/v1/submissions?case=01-05");
     let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            let (docs, next, url) = (docs.clone(), next.clone(), url.clone());
+            let (docs, next) = (docs.clone(), next.clone());
             std::thread::spawn(move || {
-                let c = reqwest::blocking::Client::builder().build().unwrap();
+                let mut conn = Connection::open(addr);
                 let mut lat = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(doc) = docs.get(i) else { return lat };
                     let t = Instant::now();
-                    let r = c
-                        .post(&url)
-                        .bearer_auth("demo-gateway-token")
-                        .header("Content-Type", "application/pkcs7-mime")
-                        .body(doc.clone())
-                        .send()
-                        .unwrap();
-                    assert_eq!(r.status(), 201);
-                    let _ = r.bytes();
+                    let status = conn.submit(doc);
+                    assert_eq!(status, 201);
                     lat.push(t.elapsed().as_secs_f64());
                 }
             })
@@ -89,22 +170,27 @@ fn main() {
         .flat_map(|c| c.join().unwrap())
         .collect();
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
     lat.sort_by(f64::total_cmp);
     println!("HTTP, {CLIENTS} clients, {n} documents:");
     println!(
-        "  {:.0} accepted/s   p50 {:.1} ms   p99 {:.1} ms   syncs {}",
+        "  {:.0} accepted/s   p50 {:.1} ms   p99 {:.1} ms   syncs {}   CPU {:.0} µs/doc ({:.0} % of 2 cores)",
         n as f64 / secs,
         percentile(&lat, 0.5) * 1e3,
         percentile(&lat, 0.99) * 1e3,
-        state.ingest.archive.syncs()
+        state.ingest.archive.syncs(),
+        cpu / n as f64 * 1e6,
+        cpu / secs / 2.0 * 100.0
     );
+}
 
-    // The library pipeline alone, same documents, same concurrency, fresh archive.
-    let ingest = Arc::new(
-        tamga::setup::open(&support::paths(&tmp.path().join("lib")), Policy::default()).unwrap(),
-    );
+/// The library pipeline alone, same documents, same concurrency, fresh archive.
+fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path) {
+    let n = docs.len();
+    let ingest =
+        Arc::new(tamga::setup::open(&support::paths(&tmp.join("lib")), Policy::default()).unwrap());
     let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     let workers: Vec<_> = (0..CLIENTS)
         .map(|_| {
             let (docs, next, ingest) = (docs.clone(), next.clone(), ingest.clone());
@@ -135,13 +221,16 @@ fn main() {
         .flat_map(|w| w.join().unwrap())
         .collect();
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
     lat.sort_by(f64::total_cmp);
     println!("library pipeline, {CLIENTS} threads, {n} documents:");
     println!(
-        "  {:.0} accepted/s   p50 {:.1} ms   p99 {:.1} ms   syncs {}",
+        "  {:.0} accepted/s   p50 {:.1} ms   p99 {:.1} ms   syncs {}   CPU {:.0} µs/doc ({:.0} % of 2 cores)",
         n as f64 / secs,
         percentile(&lat, 0.5) * 1e3,
         percentile(&lat, 0.99) * 1e3,
-        ingest.archive.syncs()
+        ingest.archive.syncs(),
+        cpu / n as f64 * 1e6,
+        cpu / secs / 2.0 * 100.0
     );
 }

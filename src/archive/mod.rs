@@ -63,6 +63,13 @@ struct State {
     frontier: Frontier,
 }
 
+/// Group commit: how far the log is durable, and whether a caller is syncing right now.
+#[derive(Debug)]
+struct Commit {
+    durable: u64,
+    leading: bool,
+}
+
 /// The archive.
 #[derive(Debug)]
 pub struct Archive {
@@ -70,7 +77,8 @@ pub struct Archive {
     origin: String,
     signer: Arc<ReceiptSigner>,
     state: Mutex<State>,
-    durable: Mutex<u64>,
+    commit: Mutex<Commit>,
+    committed: std::sync::Condvar,
     syncs: std::sync::atomic::AtomicU64,
     access: Mutex<(u64, Hash)>,
 }
@@ -128,7 +136,11 @@ impl Archive {
             origin,
             signer,
             state: Mutex::new(state),
-            durable: Mutex::new(size),
+            commit: Mutex::new(Commit {
+                durable: size,
+                leading: false,
+            }),
+            committed: std::sync::Condvar::new(),
             syncs: std::sync::atomic::AtomicU64::new(0),
             access: Mutex::new(access),
         })
@@ -185,13 +197,40 @@ impl Archive {
     }
 
     /// Returns once everything up to tree size `upto` is on stable storage and covered by a
-    /// signed checkpoint. Concurrent callers share one sync (group commit).
+    /// signed checkpoint. Concurrent callers share one sync (group commit): one caller leads
+    /// while the others wait on a condition variable, so a finished sync releases every waiter
+    /// it covered at once instead of handing a mutex from one to the next.
     pub fn make_durable(&self, upto: u64) -> Result<(), ArchiveError> {
-        let mut durable = lock(&self.durable);
-        if *durable >= upto {
-            // A leader synced and checkpointed past us while we waited: nothing left to do.
-            return Ok(());
+        let mut commit = lock(&self.commit);
+        loop {
+            if commit.durable >= upto {
+                return Ok(());
+            }
+            if !commit.leading {
+                break;
+            }
+            commit = self
+                .committed
+                .wait(commit)
+                .unwrap_or_else(PoisonError::into_inner);
         }
+        commit.leading = true;
+        drop(commit);
+        let synced = self.sync_and_checkpoint();
+        let mut commit = lock(&self.commit);
+        commit.leading = false;
+        if let Ok(size) = synced {
+            commit.durable = commit.durable.max(size);
+        }
+        drop(commit);
+        // Waiters the sync did not cover (or all of them, after a failure) elect a new leader.
+        self.committed.notify_all();
+        synced.map(|_| ())
+    }
+
+    /// Signs a checkpoint for the current head (unless one exists) and syncs the store;
+    /// returns the tree size now durable.
+    fn sync_and_checkpoint(&self) -> Result<u64, ArchiveError> {
         let (size, root, chain) = {
             let s = lock(&self.state);
             (s.size, s.frontier.root(), s.chain)
@@ -217,8 +256,7 @@ impl Archive {
         self.store.sync()?;
         self.syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        *durable = size;
-        Ok(())
+        Ok(size)
     }
 
     /// How many times this process has synced the store (each sync covers a commit group).

@@ -13,7 +13,6 @@
 
 use super::store::{Batch, Space, Store, StoreError};
 use crate::verify::certificate::hex;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::{Path, PathBuf};
 
 /// sled behind the [`Store`] interface.
@@ -28,6 +27,8 @@ pub struct SledStore {
     synced_files: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
     /// Held for the store's lifetime: only the holder may tidy sled's files before opening.
     _lock: std::fs::File,
+    /// Serialises [`Store::apply`]: its overwrite checks and its batch form one step.
+    writer: std::sync::Mutex<()>,
 }
 
 impl SledStore {
@@ -55,28 +56,41 @@ impl SledStore {
             }
         }
         drop_unfinished_snapshots(dir)?;
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            // Group commit decides when to sync; sled's own thread also syncs (with fsync).
-            .flush_every_ms(Some(1000))
-            .open()
-            .map_err(|e| match e {
+        // Holding our lock, a busy sled lock can only be a store of this same process that was
+        // just dropped: sled's I/O threads let go of its file a moment later. Wait for that.
+        let mut attempts = 0;
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::HighThroughput)
+                // Group commit decides when to sync; sled's own thread also syncs (with fsync).
+                .flush_every_ms(Some(1000))
+                .open();
+            match opened {
+                Ok(db) => break db,
                 // sled wraps flock's EWOULDBLOCK in an error of its own wording.
-                sled::Error::Io(io)
+                Err(sled::Error::Io(io))
                     if io.kind() == std::io::ErrorKind::WouldBlock
                         || io.to_string().contains("could not acquire lock") =>
                 {
-                    in_use()
+                    attempts += 1;
+                    if attempts > 200 {
+                        return Err(in_use());
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
                 }
-                other => backend(format!("cannot open {}: {other}", dir.display())),
-            })?;
+                Err(other) => {
+                    return Err(backend(format!("cannot open {}: {other}", dir.display())));
+                }
+            }
+        };
         Ok(SledStore {
             db,
             dir: dir.to_path_buf(),
             pending_deletes: Default::default(),
             synced_files: Default::default(),
             _lock: lock,
+            writer: Default::default(),
         })
     }
 }
@@ -160,55 +174,57 @@ impl Store for SledStore {
                 self.write_chunk_file(k, v)?;
             }
         }
-        let result = self.db.transaction(|tx| {
-            let mut deletes = Vec::new();
-            for (space, k, v) in &batch.puts {
-                let full = key(*space, k);
-                let v: &[u8] = if *space == Space::Chunks && v.len() > FILE_THRESHOLD {
-                    FILE_MARKER
-                } else {
-                    v
-                };
-                let existing = if space.append_only() {
-                    tx.get(&full)?
-                } else {
-                    None
-                };
-                if let Some(old) = existing {
-                    if old.as_ref() != v {
-                        return Err(ConflictableTransactionError::Abort(StoreError::Overwrite {
-                            space: *space,
-                            key: hex(k),
-                        }));
-                    }
-                    continue; // the same bytes again: nothing to write
+        // Checks and the batch happen under one lock, so no other writer comes between them;
+        // sled applies the batch atomically. (A sled transaction would do the same with much
+        // more bookkeeping per key.)
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut writes = sled::Batch::default();
+        let mut deletes = Vec::new();
+        for (space, k, v) in &batch.puts {
+            let full = key(*space, k);
+            let v: &[u8] = if *space == Space::Chunks && v.len() > FILE_THRESHOLD {
+                FILE_MARKER
+            } else {
+                v
+            };
+            let existing = if space.append_only() {
+                self.db.get(&full).map_err(|e| backend(e.to_string()))?
+            } else {
+                None
+            };
+            if let Some(old) = existing {
+                if old.as_ref() != v {
+                    return Err(StoreError::Overwrite {
+                        space: *space,
+                        key: hex(k),
+                    });
                 }
-                tx.insert(full, v)?;
+                continue; // the same bytes again: nothing to write
             }
-            for (space, k) in &batch.disposals {
-                if !matches!(space, Space::Chunks | Space::Blobs) {
-                    return Err(ConflictableTransactionError::Abort(
-                        StoreError::NotDisposable { space: *space },
-                    ));
-                }
-                let removed = tx.remove(key(*space, k))?;
-                if removed.is_some_and(|old| old.as_ref() == FILE_MARKER) {
-                    deletes.push(self.chunk_path(k));
-                }
-            }
-            Ok(deletes)
-        });
-        match result {
-            Ok(deletes) => {
-                self.pending_deletes
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .extend(deletes);
-                Ok(())
-            }
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(backend(e.to_string())),
+            writes.insert(full, v);
         }
+        for (space, k) in &batch.disposals {
+            if !matches!(space, Space::Chunks | Space::Blobs) {
+                return Err(StoreError::NotDisposable { space: *space });
+            }
+            let full = key(*space, k);
+            let old = self.db.get(&full).map_err(|e| backend(e.to_string()))?;
+            if old.is_some_and(|old| old.as_ref() == FILE_MARKER) {
+                deletes.push(self.chunk_path(k));
+            }
+            writes.remove(full);
+        }
+        self.db
+            .apply_batch(writes)
+            .map_err(|e| backend(e.to_string()))?;
+        self.pending_deletes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(deletes);
+        Ok(())
     }
 
     fn sync(&self) -> Result<(), StoreError> {
