@@ -312,3 +312,72 @@ fn a_second_process_gets_a_clear_error_not_a_hang() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+fn access(n: u64) -> tamga::archive::access::Access {
+    tamga::archive::access::Access {
+        principal: Some("auditor".into()),
+        action: "GET /v1/checkpoint".into(),
+        target: format!("/v1/checkpoint?n={n}"),
+        decision: "allowed",
+        status: 200,
+    }
+}
+
+#[test]
+fn access_records_reach_the_store_with_the_checkpoint_that_covers_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+    {
+        let ingest = ingest(dir.path());
+        let a = &ingest.archive;
+        for n in 0..5 {
+            a.record_access(access(n), AT).unwrap();
+        }
+        // Chained in memory only: the store has none of them yet.
+        assert_eq!(a.access_head().0, 5);
+        assert!(a.store().keys(Space::Access).unwrap().is_empty());
+        // A commit group writes them in the batch of the checkpoint that names their head.
+        ingest.submit(&sub("01-05", &sig, None, Some("a"))).unwrap();
+        assert_eq!(a.store().keys(Space::Access).unwrap().len(), 5);
+        let cp = a.latest_checkpoint().unwrap().unwrap();
+        assert_eq!(cp.access, a.access_head());
+        // Records after the checkpoint: written when the archive is dropped.
+        for n in 5..8 {
+            a.record_access(access(n), AT).unwrap();
+        }
+    }
+    {
+        let ingest = ingest(dir.path());
+        let a = &ingest.archive;
+        assert_eq!(a.access_head().0, 8);
+        let records = a.access_records(0, 100).unwrap();
+        let targets: Vec<&str> = records.iter().map(|r| r.target.as_str()).collect();
+        assert_eq!(targets.len(), 8);
+        assert_eq!(targets[7], "/v1/checkpoint?n=7");
+    }
+    let audit = tamga_cmd(dir.path())
+        .args(["audit", "verify", "--full"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        audit.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
+}
+
+#[test]
+fn a_burst_of_requests_writes_its_access_records_without_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = ingest(dir.path());
+    let a = &ingest.archive;
+    let max = tamga::archive::access::MAX_PENDING as u64;
+    for n in 0..max + 3 {
+        a.record_access(access(n), AT).unwrap();
+    }
+    // The MAX_PENDING-th record wrote all waiting ones; three wait again.
+    assert_eq!(a.store().keys(Space::Access).unwrap().len() as u64, max);
+    a.flush_access().unwrap();
+    assert_eq!(a.store().keys(Space::Access).unwrap().len() as u64, max + 3);
+}

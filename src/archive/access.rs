@@ -1,7 +1,9 @@
 //! The access log: every request to the service — who, when, what, on what, and the decision —
-//! as a hash chain of its own, whose head every signed checkpoint covers. Records are written
-//! with the request and made durable with the next commit group (or sled's flusher within a
-//! second), so reading leaves a trace that cannot be edited later without the checkpoint showing.
+//! as a hash chain of its own, whose head every signed checkpoint covers. A record is chained in
+//! memory before the response leaves, and written to the store with the next commit group (in
+//! the same batch as the checkpoint that covers it), by the service's once-a-second flush, or
+//! when [`MAX_PENDING`] are waiting; so reading leaves a trace that cannot be edited later
+//! without the checkpoint showing, and logging costs a request no write of its own.
 
 use super::store::{Batch, Space};
 use super::{Archive, ArchiveError, lock};
@@ -10,6 +12,41 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub(super) const HEAD_KEY: &[u8] = b"access-head";
+
+/// Records chained but not yet written beyond which a request waits for them to be written.
+pub const MAX_PENDING: usize = 4096;
+
+/// The access log's in-memory head and the records not yet in the store.
+#[derive(Debug)]
+pub(super) struct AccessLog {
+    /// Records chained so far, written or not.
+    pub size: u64,
+    /// Hash of the last record's encoding.
+    pub head: [u8; 32],
+    /// Encoded records `size - pending.len() .. size`, oldest first.
+    pub pending: Vec<Vec<u8>>,
+}
+
+impl AccessLog {
+    pub(super) fn new((size, head): (u64, [u8; 32])) -> Self {
+        AccessLog {
+            size,
+            head,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Moves the pending records and the head into `batch`, which the caller applies.
+    pub(super) fn drain_into(&mut self, batch: &mut Batch) {
+        let first = self.size - self.pending.len() as u64;
+        for (i, bytes) in (first..).zip(self.pending.drain(..)) {
+            batch.put(Space::Access, i.to_be_bytes(), bytes);
+        }
+        let mut h = self.size.to_be_bytes().to_vec();
+        h.extend_from_slice(&self.head);
+        batch.put(Space::Index, HEAD_KEY, h);
+    }
+}
 
 /// One access-log record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,12 +90,13 @@ pub(super) fn decode_head(raw: &[u8]) -> Option<(u64, [u8; 32])> {
 }
 
 impl Archive {
-    /// Appends an access record at time `at`.
+    /// Chains an access record at time `at`. It reaches the store with the next commit group or
+    /// flush; only when [`MAX_PENDING`] records wait does this call write them itself.
     pub fn record_access(&self, a: Access, at: i64) -> Result<(), ArchiveError> {
-        let mut head = lock(&self.access);
+        let mut log = lock(&self.access);
         let rec = AccessRecord {
-            index: head.0,
-            prev: hex(&head.1),
+            index: log.size,
+            prev: hex(&log.head),
             at: crate::verify::fmt_time(at),
             principal: a.principal,
             action: a.action,
@@ -67,21 +105,39 @@ impl Archive {
             status: a.status,
         };
         let bytes = serde_json::to_vec(&rec).unwrap_or_default();
-        let hash: [u8; 32] = Sha256::digest(&bytes).into();
-        let next = (head.0 + 1, hash);
+        log.head = Sha256::digest(&bytes).into();
+        log.size += 1;
+        log.pending.push(bytes);
+        if log.pending.len() >= MAX_PENDING {
+            self.write_access(&mut log)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the records chained but not yet stored (durable with the next sync).
+    pub fn flush_access(&self) -> Result<(), ArchiveError> {
+        self.write_access(&mut lock(&self.access))
+    }
+
+    fn write_access(&self, log: &mut AccessLog) -> Result<(), ArchiveError> {
+        if log.pending.is_empty() {
+            return Ok(());
+        }
         let mut b = Batch::default();
-        b.put(Space::Access, rec.index.to_be_bytes(), bytes);
-        let mut h = next.0.to_be_bytes().to_vec();
-        h.extend_from_slice(&hash);
-        b.put(Space::Index, HEAD_KEY, h);
-        self.store.apply(&b)?;
-        *head = next;
+        let kept = log.pending.clone();
+        log.drain_into(&mut b);
+        if let Err(e) = self.store.apply(&b) {
+            // Still pending: the next flush tries again, and the chain stays whole.
+            log.pending = kept;
+            return Err(e.into());
+        }
         Ok(())
     }
 
     /// Access records `from..from+limit`.
     pub fn access_records(&self, from: u64, limit: u64) -> Result<Vec<AccessRecord>, ArchiveError> {
-        let size = lock(&self.access).0;
+        self.flush_access()?;
+        let size = lock(&self.access).size;
         (from..size.min(from.saturating_add(limit)))
             .map(|i| {
                 let raw = self
@@ -94,9 +150,10 @@ impl Archive {
             .collect()
     }
 
-    /// Access-log size and head.
+    /// Access-log size and head (records chained so far, written or not).
     pub fn access_head(&self) -> (u64, [u8; 32]) {
-        *lock(&self.access)
+        let log = lock(&self.access);
+        (log.size, log.head)
     }
 }
 

@@ -181,6 +181,11 @@ pub fn verify(
         return Err(fail(None, None, "no signed checkpoint"));
     }
     // The access log: its chain, its stored head, and the head the checkpoint signed.
+    // Records this process chained but has not written yet are written first, so that the
+    // audit reads exactly what it checks.
+    archive
+        .flush_access()
+        .map_err(|e| fail(None, None, format!("writing pending access records: {e}")))?;
     let (access_size, access_head) = archive.access_head();
     let access_fail =
         |(i, what): (u64, String)| fail(None, None, format!("access record {i}: {what}"));

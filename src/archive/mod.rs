@@ -80,7 +80,7 @@ pub struct Archive {
     commit: Mutex<Commit>,
     committed: std::sync::Condvar,
     syncs: std::sync::atomic::AtomicU64,
-    access: Mutex<(u64, Hash)>,
+    access: Mutex<access::AccessLog>,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -104,6 +104,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks cannot leave them half-updated: state is replaced whole
     // after the store has applied a batch.
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Drop for Archive {
+    fn drop(&mut self) {
+        // Records chained but not yet written would otherwise be lost with the process; a
+        // failure here has no one left to tell, and the next checkpoint cannot cover them.
+        let _ = self.flush_access();
+    }
 }
 
 impl Archive {
@@ -142,7 +150,7 @@ impl Archive {
             }),
             committed: std::sync::Condvar::new(),
             syncs: std::sync::atomic::AtomicU64::new(0),
-            access: Mutex::new(access),
+            access: Mutex::new(access::AccessLog::new(access)),
         })
     }
 
@@ -201,9 +209,20 @@ impl Archive {
     /// while the others wait on a condition variable, so a finished sync releases every waiter
     /// it covered at once instead of handing a mutex from one to the next.
     pub fn make_durable(&self, upto: u64) -> Result<(), ArchiveError> {
+        self.commit(upto, false)
+    }
+
+    /// Writes the pending access records and syncs the store even when the log has not grown
+    /// (at shutdown, so the last requests' records are on disk).
+    pub fn sync_now(&self) -> Result<(), ArchiveError> {
+        self.flush_access()?;
+        self.commit(self.size(), true)
+    }
+
+    fn commit(&self, upto: u64, force: bool) -> Result<(), ArchiveError> {
         let mut commit = lock(&self.commit);
         loop {
-            if commit.durable >= upto {
+            if commit.durable >= upto && !force {
                 return Ok(());
             }
             if !commit.leading {
@@ -237,21 +256,31 @@ impl Archive {
         };
         let key = size.to_be_bytes();
         if self.store.get(Space::Checkpoints, &key)?.is_none() {
+            // The access records the checkpoint covers go into the same batch, so the store
+            // never holds a checkpoint naming an access head it does not have.
+            let mut access = lock(&self.access);
             let cp = Checkpoint {
                 origin: self.origin.clone(),
                 size,
                 root,
                 chain,
-                access: self.access_head(),
+                access: (access.size, access.head),
                 time: crate::verify::fmt_time(crate::clock::now()),
             };
             let note = cp
                 .sign(self.signer.spki(), |m| self.signer.sign_raw(m).ok())
                 .ok_or(ArchiveError::Signing)?;
             let mut b = Batch::default();
+            let kept = access.pending.clone();
+            access.drain_into(&mut b);
             b.put(Space::Checkpoints, key, note);
             b.put(Space::Index, LATEST_CHECKPOINT, key);
-            self.store.apply(&b)?;
+            if let Err(e) = self.store.apply(&b) {
+                access.pending = kept;
+                return Err(e.into());
+            }
+        } else {
+            self.flush_access()?;
         }
         self.store.sync()?;
         self.syncs
