@@ -11,6 +11,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+use tamga::archive::store::{Batch, Space, Store, StoreError};
 use tamga::http::{AppState, Limits, tls};
 use tamga::ingest::Submission;
 use tamga::verify::{Policy, Status};
@@ -73,6 +74,61 @@ impl Connection {
     }
 }
 
+/// The pipeline over sled in `dir`, or over a store in memory: the latter is what tamga's own
+/// work costs, with sled and the syncs taken out (a measuring device only).
+fn pipeline(dir: &std::path::Path, in_memory: bool) -> tamga::ingest::Ingest {
+    let dir = dir.with_extension(if in_memory { "mem" } else { "sled" });
+    let mut ingest = tamga::setup::open(&support::paths(&dir), Policy::default()).unwrap();
+    if in_memory {
+        let signer = Arc::new(
+            tamga::receipt::ReceiptSigner::load_or_create(&dir.join("keys"), "bench").unwrap(),
+        );
+        ingest.archive =
+            tamga::archive::Archive::open(Box::new(MemStore::default()), "bench".into(), signer)
+                .unwrap();
+    }
+    ingest
+}
+
+/// Keeps everything in a map; `sync` does nothing. Only for `load N mem`.
+#[derive(Debug, Default)]
+struct MemStore(std::sync::Mutex<Map>);
+
+/// (space prefix, key) → value.
+type Map = std::collections::BTreeMap<(u8, Vec<u8>), Vec<u8>>;
+
+impl Store for MemStore {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut map = self.0.lock().unwrap();
+        for (space, k, v) in &batch.puts {
+            map.insert((space.prefix(), k.clone()), v.clone());
+        }
+        for (space, k) in &batch.disposals {
+            map.remove(&(space.prefix(), k.clone()));
+        }
+        Ok(())
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(&(space.prefix(), key.to_vec()))
+            .cloned())
+    }
+    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
+        let map = self.0.lock().unwrap();
+        Ok(map
+            .keys()
+            .filter(|(s, _)| *s == space.prefix())
+            .map(|(_, k)| k.clone())
+            .collect())
+    }
+}
+
 /// CPU seconds this process has used so far (user + system, all threads), from /proc.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -103,7 +159,8 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .next()
         .unwrap_or(2000);
-    // `http` or `lib` runs one side alone (for profiling); the default runs both.
+    // `http` or `lib` runs one side alone (for profiling); the default runs both; `mem` adds
+    // the library pipeline over a store in memory.
     let only = |side: &str| {
         !args.iter().any(|a| a == "http" || a == "lib") || args.iter().any(|a| a == side)
     };
@@ -113,17 +170,25 @@ fn main() {
     let docs = Arc::new(support::signed_documents(&tmp.path().join("docs"), n));
     eprintln!("signed; measuring");
     if only("http") {
-        http_side(&docs, tmp.path());
+        http_side(&docs, tmp.path(), false);
     }
     if only("lib") {
-        library_side(&docs, tmp.path());
+        library_side(&docs, tmp.path(), false);
+    }
+    if args.iter().any(|a| a == "mem") {
+        if only("http") {
+            http_side(&docs, tmp.path(), true);
+        }
+        if only("lib") {
+            library_side(&docs, tmp.path(), true);
+        }
     }
 }
 
 /// The service, in this process, on loopback, with 64 client connections.
-fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path) {
+fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
     let n = docs.len();
-    let ingest = tamga::setup::open(&support::paths(&tmp.join("http")), Policy::default()).unwrap();
+    let ingest = pipeline(&tmp.join("http"), in_memory);
     let state = AppState::new(ingest, Limits::default());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -172,7 +237,11 @@ fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path) {
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
     lat.sort_by(f64::total_cmp);
-    println!("HTTP, {CLIENTS} clients, {n} documents:");
+    if in_memory {
+        println!("HTTP over a store in memory (no sled, no sync), {CLIENTS} clients:");
+    } else {
+        println!("HTTP, {CLIENTS} clients, {n} documents:");
+    }
     println!(
         "  {:.0} accepted/s   p50 {:.1} ms   p99 {:.1} ms   syncs {}   CPU {:.0} µs/doc ({:.0} % of 2 cores)",
         n as f64 / secs,
@@ -185,10 +254,9 @@ fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path) {
 }
 
 /// The library pipeline alone, same documents, same concurrency, fresh archive.
-fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path) {
+fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
     let n = docs.len();
-    let ingest =
-        Arc::new(tamga::setup::open(&support::paths(&tmp.join("lib")), Policy::default()).unwrap());
+    let ingest = Arc::new(pipeline(&tmp.join("lib"), in_memory));
     let next = Arc::new(AtomicUsize::new(0));
     let (start, cpu) = (Instant::now(), cpu_seconds());
     let workers: Vec<_> = (0..CLIENTS)
@@ -223,7 +291,11 @@ fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path) {
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
     lat.sort_by(f64::total_cmp);
-    println!("library pipeline, {CLIENTS} threads, {n} documents:");
+    if in_memory {
+        println!("library pipeline over a store in memory (no sled, no sync), {CLIENTS} threads:");
+    } else {
+        println!("library pipeline, {CLIENTS} threads, {n} documents:");
+    }
     println!(
         "  {:.0} accepted/s   p50 {:.1} ms   p99 {:.1} ms   syncs {}   CPU {:.0} µs/doc ({:.0} % of 2 cores)",
         n as f64 / secs,
