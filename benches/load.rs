@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use tamga::archive::store::{Batch, Space, Store, StoreError};
-use tamga::http::{AppState, Limits, tls};
+use tamga::http::{AppState, Limits};
 use tamga::ingest::Submission;
 use tamga::verify::{Policy, Status};
 
@@ -201,14 +201,9 @@ fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
             .unwrap();
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(listener).unwrap();
-            tls::serve(
-                l,
-                tamga::http::router(server_state),
-                None,
-                std::future::pending(),
-            )
-            .await
-            .unwrap();
+            tamga::http::run(l, server_state, None, std::future::pending())
+                .await
+                .unwrap();
         });
     });
     let next = Arc::new(AtomicUsize::new(0));

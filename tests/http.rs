@@ -517,3 +517,30 @@ fn openapi_documents_every_route() {
         assert!(paths.contains_key(r), "{r} is not in openapi.json");
     }
 }
+
+#[test]
+fn access_records_are_written_within_a_second_and_at_shutdown() {
+    let mut s = start("", Limits::default(), None);
+    let stored = |s: &Server| {
+        s.state
+            .ingest
+            .archive
+            .store()
+            .keys(tamga::archive::store::Space::Access)
+            .unwrap()
+            .len()
+    };
+    let get = |s: &Server| assert_eq!(call(s, "GET", "/v1/reasons", Some(AUDITOR)), StatusCode::OK);
+    for _ in 0..3 {
+        get(&s);
+    }
+    // No submission, so no commit group: the once-a-second flush writes them.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(stored(&s), 3);
+    get(&s);
+    get(&s);
+    // A graceful stop writes (and syncs) what is still pending.
+    s.stop();
+    assert_eq!(stored(&s), 5);
+    assert_eq!(s.state.ingest.archive.access_head().0, 5);
+}

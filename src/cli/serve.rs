@@ -74,22 +74,9 @@ pub fn serve(global: &Global, args: ServeArgs) -> Result<ExitCode, CouldNotRun> 
             args.listen,
             global.data.display()
         );
-        tokio::spawn(tamga::http::flush_access_log(std::sync::Arc::downgrade(
-            &state,
-        )));
-        tls::serve(
-            listener,
-            tamga::http::router(state.clone()),
-            tls,
-            tls::shutdown_signal(),
-        )
-        .await
-        .map_err(|e| CouldNotRun(format!("server: {e}")))?;
-        // The last access records, written and synced before the process ends.
-        let archive = &state.ingest.archive;
-        archive
-            .sync_now()
-            .map_err(|e| CouldNotRun(format!("writing the access log at shutdown: {e}")))
+        tamga::http::run(listener, state, tls, tls::shutdown_signal())
+            .await
+            .map_err(|e| CouldNotRun(format!("server: {e}")))
     })?;
     eprintln!("tamga: stopped");
     Ok(ExitCode::SUCCESS)

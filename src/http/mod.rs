@@ -69,9 +69,29 @@ impl AppState {
     }
 }
 
+/// Serves `state` on `listener` (TLS when `tls` is given) until `shutdown` completes: writes
+/// chained access records once a second meanwhile, lets in-flight requests finish, and then
+/// writes and syncs the last access records. `tamga serve`, the tests and the load bench all run
+/// the service through here.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    tls_config: Option<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let flusher = tokio::spawn(flush_access_log(Arc::downgrade(&state)));
+    let served = tls::serve(listener, router(state.clone()), tls_config, shutdown).await;
+    flusher.abort();
+    let synced = tokio::task::spawn_blocking(move || state.ingest.archive.sync_now())
+        .await
+        .map_err(std::io::Error::other)?;
+    served?;
+    synced.map_err(|e| std::io::Error::other(format!("writing the access log at shutdown: {e}")))
+}
+
 /// Writes chained access records once a second while requests come without submissions (whose
 /// commit groups write them anyway). Ends when the state is gone.
-pub async fn flush_access_log(state: std::sync::Weak<AppState>) {
+async fn flush_access_log(state: std::sync::Weak<AppState>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;

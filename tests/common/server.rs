@@ -2,7 +2,7 @@
 
 use super::fixtures;
 use std::path::Path;
-use tamga::http::{AppState, Limits, tls};
+use tamga::http::{AppState, Limits};
 use tamga::verify::Policy;
 
 /// A running server; stops (gracefully) when dropped.
@@ -11,18 +11,27 @@ pub struct Server {
     pub base: String,
     /// The temporary directory with data and policy.
     pub dir: tempfile::TempDir,
+    /// The service's state, shared with the server thread.
+    pub state: std::sync::Arc<AppState>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
+impl Server {
+    /// Shuts the server down gracefully and waits for it; the directory stays.
+    pub fn stop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -60,6 +69,7 @@ pub fn start_with(
     };
     let ingest = tamga::setup::open(&paths, Policy::default()).unwrap();
     let state = AppState::new(ingest, limits);
+    let server_state = state.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -77,7 +87,7 @@ pub fn start_with(
             .unwrap();
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(listener).unwrap();
-            tls::serve(l, tamga::http::router(state), tls_config, async {
+            tamga::http::run(l, server_state, tls_config, async {
                 let _ = rx.await;
             })
             .await
@@ -87,6 +97,7 @@ pub fn start_with(
     Server {
         base: format!("{scheme}://{addr}"),
         dir,
+        state,
         stop: Some(tx),
         thread: Some(thread),
     }
