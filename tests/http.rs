@@ -544,3 +544,122 @@ fn access_records_are_written_within_a_second_and_at_shutdown() {
     assert_eq!(stored(&s), 5);
     assert_eq!(s.state.ingest.archive.access_head().0, 5);
 }
+
+/// A store that fails on demand, over a real sled store: a full disk or a read-only volume as
+/// the archive sees it.
+#[derive(Debug)]
+struct Failing {
+    inner: tamga::archive::sled::SledStore,
+    apply: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sync: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tamga::archive::store::Store for Failing {
+    fn apply(
+        &self,
+        batch: &tamga::archive::store::Batch,
+    ) -> Result<(), tamga::archive::store::StoreError> {
+        if self.apply.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(tamga::archive::store::StoreError::Backend(
+                "no space left on device (simulated)".into(),
+            ));
+        }
+        self.inner.apply(batch)
+    }
+    fn sync(&self) -> Result<(), tamga::archive::store::StoreError> {
+        if self.sync.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(tamga::archive::store::StoreError::Backend(
+                "read-only file system (simulated)".into(),
+            ));
+        }
+        self.inner.sync()
+    }
+    fn get(
+        &self,
+        space: tamga::archive::store::Space,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, tamga::archive::store::StoreError> {
+        self.inner.get(space, key)
+    }
+    fn keys(
+        &self,
+        space: tamga::archive::store::Space,
+    ) -> Result<Vec<Vec<u8>>, tamga::archive::store::StoreError> {
+        self.inner.keys(space)
+    }
+}
+
+#[test]
+fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tamga::ingest::Ingest {
+        verifier,
+        policy,
+        archive,
+    } = ingest(&data);
+    drop(archive);
+    let (apply, sync) = (
+        std::sync::Arc::new(AtomicBool::new(true)),
+        std::sync::Arc::new(AtomicBool::new(false)),
+    );
+    let store = Failing {
+        inner: tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap(),
+        apply: apply.clone(),
+        sync: sync.clone(),
+    };
+    let signer = tamga::receipt::ReceiptSigner::load_or_create(&data.join("keys"), "t").unwrap();
+    let archive = tamga::archive::Archive::open(
+        Box::new(store),
+        "tamga.test/failing".into(),
+        std::sync::Arc::new(signer),
+    )
+    .unwrap();
+    let s = common::server::serve(
+        dir,
+        tamga::ingest::Ingest {
+            verifier,
+            policy,
+            archive,
+        },
+        Limits::default(),
+        None,
+    );
+    let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+    let size = || s.state.ingest.archive.size();
+
+    // The batch cannot be written: 503 with a sentence, and nothing of it is in the archive.
+    let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let err: serde_json::Value = r.json().unwrap();
+    assert!(
+        err["error"].as_str().unwrap().contains("no space left"),
+        "{err}"
+    );
+    assert_eq!(size(), 0);
+    let receipts = s
+        .state
+        .ingest
+        .archive
+        .store()
+        .keys(tamga::archive::store::Space::Receipts)
+        .unwrap();
+    assert!(receipts.is_empty());
+
+    // Written but not durable: still no receipt for the sender (503), who retries.
+    apply.store(false, Ordering::SeqCst);
+    sync.store(true, Ordering::SeqCst);
+    let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Once the volume is back, the retry gets the receipt of the one filing: nothing twice.
+    sync.store(false, Ordering::SeqCst);
+    let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: serde_json::Value = r.json().unwrap();
+    assert_eq!(body["registration"]["number"], "01-05/1");
+    assert_eq!(size(), 1);
+    let audit = tamga::archive::audit::verify(&s.state.ingest.archive, true, &mut |_, _| {});
+    assert!(audit.is_ok(), "{audit:?}");
+}

@@ -68,6 +68,16 @@ pub fn start_with(
         installed_keys: dir.path().join("none"),
     };
     let ingest = tamga::setup::open(&paths, Policy::default()).unwrap();
+    serve(dir, ingest, limits, tls_config)
+}
+
+/// Starts a server over a pipeline the caller assembled (its data under `dir`).
+pub fn serve(
+    dir: tempfile::TempDir,
+    ingest: tamga::ingest::Ingest,
+    limits: Limits,
+    tls_config: Option<rustls::ServerConfig>,
+) -> Server {
     let state = AppState::new(ingest, limits);
     let server_state = state.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
