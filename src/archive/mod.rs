@@ -70,6 +70,26 @@ struct Commit {
     leading: bool,
 }
 
+/// The group-commit leader's term: ends when dropped, even by a panic, so that waiters are
+/// never left behind a leader that is gone.
+struct Leader<'a> {
+    archive: &'a Archive,
+    synced: Option<u64>,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        let mut commit = lock(&self.archive.commit);
+        commit.leading = false;
+        if let Some(size) = self.synced {
+            commit.durable = commit.durable.max(size);
+        }
+        drop(commit);
+        // Waiters the sync did not cover (or all of them, after a failure) elect a new leader.
+        self.archive.committed.notify_all();
+    }
+}
+
 /// The archive.
 #[derive(Debug)]
 pub struct Archive {
@@ -235,15 +255,13 @@ impl Archive {
         }
         commit.leading = true;
         drop(commit);
+        let mut leader = Leader {
+            archive: self,
+            synced: None,
+        };
         let synced = self.sync_and_checkpoint();
-        let mut commit = lock(&self.commit);
-        commit.leading = false;
-        if let Ok(size) = synced {
-            commit.durable = commit.durable.max(size);
-        }
-        drop(commit);
-        // Waiters the sync did not cover (or all of them, after a failure) elect a new leader.
-        self.committed.notify_all();
+        leader.synced = synced.as_ref().ok().copied();
+        drop(leader);
         synced.map(|_| ())
     }
 
