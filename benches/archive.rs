@@ -92,7 +92,7 @@ fn main() {
             .submit(&Submission {
                 case: "01-05",
                 signature: &s,
-                content: Some(&d),
+                content: Some(tamga::ingest::Payload::Bytes(&d)),
                 sender_ref: None,
                 received_at: AT,
                 submitter: None,

@@ -7,8 +7,11 @@ use crate::archive::{Archive, ArchiveError, Position};
 use crate::policy::ArchivePolicy;
 use crate::reasons::Reason;
 use crate::receipt::body::{ArchiveRef, CaseRef, ReasonLine, ReceiptBody, Registration};
+use crate::spool::Spooled;
+use crate::verify::algorithms::HashAlg;
 use crate::verify::certificate::hex;
-use crate::verify::{Report, Status, Verifier};
+use crate::verify::content::digest_algorithms;
+use crate::verify::{Content, Report, Status, Verifier};
 use sha2::{Digest, Sha256};
 
 /// Largest signature file plus content accepted; beyond it, `policy-violation`.
@@ -22,13 +25,58 @@ pub struct Submission<'a> {
     /// The CMS signature file.
     pub signature: &'a [u8],
     /// Detached content, if any.
-    pub content: Option<&'a [u8]>,
+    pub content: Option<Payload<'a>>,
     /// The sender's reference.
     pub sender_ref: Option<&'a str>,
     /// When it arrived (Unix seconds); also the validation time.
     pub received_at: i64,
     /// The principal that submitted it (the service's callers; `None` from the CLI).
     pub submitter: Option<&'a str>,
+}
+
+/// Detached content as it arrived: in memory, or spooled to disk when large (it is then read
+/// in pieces and never held whole).
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    /// The bytes.
+    Bytes(&'a [u8]),
+    /// A file in the incoming tray, or the caller's own file.
+    Spooled(&'a Spooled),
+}
+
+impl Payload<'_> {
+    /// Size in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::Spooled(s) => s.len(),
+        }
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Content as received: in memory up to [`crate::spool::IN_MEMORY`] bytes, beyond that in a
+/// file read in pieces. Owns what [`Payload`] borrows.
+#[derive(Debug)]
+pub enum Received {
+    /// Small content.
+    Memory(Vec<u8>),
+    /// Large content, on disk.
+    Spooled(Spooled),
+}
+
+impl Received {
+    /// As the pipeline takes it.
+    pub fn payload(&self) -> Payload<'_> {
+        match self {
+            Received::Memory(b) => Payload::Bytes(b),
+            Received::Spooled(s) => Payload::Spooled(s),
+        }
+    }
 }
 
 /// The answer to a submission.
@@ -64,6 +112,9 @@ pub enum IngestError {
     /// Signing the receipt failed.
     #[error(transparent)]
     Receipt(#[from] crate::receipt::ReceiptError),
+    /// Spooled content could not be read back.
+    #[error("reading the spooled content: {0}")]
+    Spool(#[from] std::io::Error),
 }
 
 /// The pipeline's parts.
@@ -75,10 +126,13 @@ pub struct Ingest {
     pub policy: ArchivePolicy,
     /// The archive.
     pub archive: Archive,
+    /// Where large detached content is spooled while it is verified and filed.
+    pub incoming: std::path::PathBuf,
 }
 
-/// The receipt id of a submission: same bytes, case and sender reference → same id.
-pub fn receipt_id(s: &Submission<'_>) -> String {
+/// The receipt id of a submission whose content has SHA-256 `content_sha256` (that of no
+/// bytes when there is none): same bytes, case and sender reference → same id.
+pub fn receipt_id(s: &Submission<'_>, content_sha256: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(b"tamga-submission-v1\0");
     for part in [s.case.as_bytes(), s.sender_ref.unwrap_or("").as_bytes()] {
@@ -90,7 +144,7 @@ pub fn receipt_id(s: &Submission<'_>) -> String {
         u8::from(s.content.is_some()),
     ]);
     h.update(Sha256::digest(s.signature));
-    h.update(Sha256::digest(s.content.unwrap_or_default()));
+    h.update(content_sha256);
     let digest: [u8; 32] = h.finalize().into();
     hex(digest.get(..16).unwrap_or_default())
 }
@@ -107,7 +161,21 @@ impl Ingest {
 
     /// Runs the pipeline for one submission.
     pub fn submit(&self, s: &Submission<'_>) -> Result<Outcome, IngestError> {
-        let id = receipt_id(s);
+        // Spooled content is read once, here, for every digest verification and the receipt
+        // id need; filing reads it once more, chunk by chunk.
+        let digests = match s.content {
+            Some(Payload::Spooled(sp)) => Some(sp.digests(&digest_algorithms(s.signature))?),
+            _ => None,
+        };
+        let content = match (s.content, &digests) {
+            (Some(Payload::Bytes(b)), _) => Some(Content::Bytes(b)),
+            (Some(Payload::Spooled(_)), Some(d)) => Some(Content::Digests(d)),
+            _ => None,
+        };
+        let content_sha256 = content
+            .and_then(|c| c.digest(HashAlg::Sha256))
+            .unwrap_or_else(|| Sha256::digest(b"").to_vec());
+        let id = receipt_id(s, &content_sha256);
         if let Some(receipt) = self
             .archive
             .store()
@@ -119,20 +187,27 @@ impl Ingest {
             self.archive.make_durable(self.archive.size())?;
             return Ok(self.outcome(id, receipt, true));
         }
-        let report = self.decide(s);
+        let report = self.decide(s, content);
         // Hash and compress before taking the writer lock; only filing happens under it.
         let mut blobs = Vec::new();
         if report.status == Status::Accepted {
             blobs.push(crate::archive::blobs::prepare(s.signature).map_err(ArchiveError::from)?);
-            if let Some(c) = s.content {
-                blobs.push(crate::archive::blobs::prepare(c).map_err(ArchiveError::from)?);
+            match s.content {
+                Some(Payload::Bytes(c)) => {
+                    blobs.push(crate::archive::blobs::prepare(c).map_err(ArchiveError::from)?);
+                }
+                Some(Payload::Spooled(sp)) => blobs.push(
+                    crate::archive::blobs::stage_spooled(self.archive.store(), sp)
+                        .map_err(ArchiveError::from)?,
+                ),
+                None => {}
             }
         }
         let ((receipt, replay), upto) = self.archive.append(|txn| {
             if let Some(existing) = txn.get(Space::Receipts, id.as_bytes())? {
                 return Ok((existing, true));
             }
-            let files = file_refs(s);
+            let files = file_refs(s, &content_sha256);
             let signers = summaries(&report);
             let case = self.policy.case(s.case);
             let accepted = report.status == Status::Accepted;
@@ -222,10 +297,10 @@ impl Ingest {
     }
 
     /// Policy first (a closed case is refused whatever the signature), then the signature.
-    fn decide(&self, s: &Submission<'_>) -> Report {
-        let size = s.signature.len() + s.content.map_or(0, <[u8]>::len);
+    fn decide(&self, s: &Submission<'_>, content: Option<Content<'_>>) -> Report {
+        let size = (s.signature.len() as u64).saturating_add(s.content.map_or(0, |c| c.len()));
         match self.policy.case(s.case) {
-            _ if size > MAX_SUBMISSION => Report::rejected(
+            _ if size > MAX_SUBMISSION as u64 => Report::rejected(
                 Reason::PolicyViolation,
                 format!("submission of {size} bytes exceeds the limit of {MAX_SUBMISSION}"),
             ),
@@ -241,7 +316,9 @@ impl Ingest {
                     c.closed.unwrap_or_default()
                 ),
             ),
-            Some(_) => self.verifier.verify(s.signature, s.content, s.received_at),
+            Some(_) => self
+                .verifier
+                .verify_content(s.signature, content, s.received_at),
         }
     }
 
@@ -292,7 +369,7 @@ impl Ingest {
     }
 }
 
-fn file_refs(s: &Submission<'_>) -> Vec<FileRef> {
+fn file_refs(s: &Submission<'_>, content_sha256: &[u8]) -> Vec<FileRef> {
     let mut v = vec![FileRef {
         role: "signature".into(),
         sha256: hex(&Sha256::digest(s.signature)),
@@ -301,8 +378,8 @@ fn file_refs(s: &Submission<'_>) -> Vec<FileRef> {
     if let Some(c) = s.content {
         v.push(FileRef {
             role: "content".into(),
-            sha256: hex(&Sha256::digest(c)),
-            size: c.len() as u64,
+            sha256: hex(content_sha256),
+            size: c.len(),
         });
     }
     v

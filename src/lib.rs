@@ -16,6 +16,7 @@ pub mod reasons;
 pub mod receipt;
 pub mod retention;
 pub mod setup;
+pub mod spool;
 pub mod trustdir;
 pub mod verify;
 

@@ -68,10 +68,14 @@ pub fn open(paths: &Paths, verify_policy: Policy) -> Result<Ingest, SetupError> 
     let policy = crate::policy::load(&paths.policy)?;
     let trust = crate::trustdir::load(&paths.trust)?;
     let archive = open_archive(paths, &policy.organization.name)?;
+    // Holding the archive's lock, no other process spools here: leftovers are a killed one's.
+    let incoming = paths.data.join("incoming");
+    crate::spool::clear(&incoming);
     Ok(Ingest {
         verifier: Verifier::new(trust, verify_policy),
         policy,
         archive,
+        incoming,
     })
 }
 

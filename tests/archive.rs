@@ -19,7 +19,7 @@ fn sub<'a>(
     Submission {
         case,
         signature: sig,
-        content,
+        content: content.map(tamga::ingest::Payload::Bytes),
         sender_ref,
         received_at: AT,
         submitter: None,

@@ -568,7 +568,7 @@ fn file_big_documents(
         let sub = tamga::ingest::Submission {
             case: "T-1",
             signature: &s,
-            content: Some(&bytes),
+            content: Some(tamga::ingest::Payload::Bytes(&bytes)),
             sender_ref: Some(&r),
             received_at: AT,
             submitter: None,

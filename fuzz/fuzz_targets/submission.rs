@@ -31,8 +31,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let limit = 4096;
-    if let Ok(parts) = runtime().block_on(tamga::http::submissions::read_parts(req, limit)) {
-        let total = parts.signature.map_or(0, |s| s.len()) + parts.content.map_or(0, |c| c.len());
+    if let Ok(parts) = runtime().block_on(tamga::http::submissions::read_parts(req, limit, None)) {
+        let content = parts.content.as_ref().map_or(0, |c| c.payload().len() as usize);
+        let total = parts.signature.map_or(0, |s| s.len()) + content;
         assert!(total <= limit, "parts exceed the body limit");
     }
 });

@@ -44,6 +44,8 @@ pub struct Prepared {
     pub name: [u8; 32],
     manifest: Vec<u8>,
     chunks: Vec<([u8; 32], Vec<u8>)>,
+    /// The chunks were filed ahead ([`stage_spooled`]); only the manifest remains to add.
+    staged: bool,
 }
 
 /// Hashes and compresses `data` (no store access).
@@ -62,6 +64,49 @@ pub fn prepare(data: &[u8]) -> Result<Prepared, StoreError> {
         name,
         manifest,
         chunks,
+        staged: false,
+    })
+}
+
+/// Files spooled content chunk by chunk, each chunk in a batch of its own, so that memory
+/// holds one chunk at a time; returns the blob for [`put`], which then adds only its manifest.
+/// A chunk filed here and never referenced (the submission failed after this) is harmless:
+/// content-addressed, it is simply there when the same bytes come again.
+pub fn stage_spooled(
+    store: &dyn Store,
+    content: &crate::spool::Spooled,
+) -> Result<Prepared, StoreError> {
+    let mut whole = Sha256::new();
+    let mut manifest = Vec::with_capacity(8 + 32 * (content.len() as usize / CHUNK + 1));
+    manifest.extend_from_slice(&content.len().to_be_bytes());
+    let mut failure = None;
+    let read = content.for_each_piece(|chunk| {
+        whole.update(chunk);
+        let h: [u8; 32] = Sha256::digest(chunk).into();
+        manifest.extend_from_slice(&h);
+        let result = (|| {
+            if store.get(Space::Chunks, &h)?.is_none() {
+                let mut b = Batch::default();
+                b.put(Space::Chunks, h, compress(chunk)?);
+                store.apply(&b)?;
+            }
+            Ok::<(), StoreError>(())
+        })();
+        result.map_err(|e| {
+            let msg = e.to_string();
+            failure = Some(e);
+            std::io::Error::other(msg)
+        })
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    read.map_err(|e| StoreError::Backend(format!("reading spooled content: {e}")))?;
+    Ok(Prepared {
+        name: whole.finalize().into(),
+        manifest,
+        chunks: Vec::new(),
+        staged: true,
     })
 }
 
@@ -92,6 +137,17 @@ pub fn put(batch: &mut Batch, store: &dyn Store, blob: Prepared) -> Result<[u8; 
     let name = blob.name;
     if batch.pending(Space::Blobs, &name).is_some() || store.get(Space::Blobs, &name)?.is_some() {
         return Ok(name);
+    }
+    if blob.staged {
+        // Filed ahead, outside the writer lock: a disposal may have removed a shared chunk
+        // since. Checked here, under the lock, so a manifest never names a missing chunk.
+        for h in blob.manifest.get(8..).unwrap_or_default().chunks_exact(32) {
+            if store.get(Space::Chunks, h)?.is_none() {
+                return Err(StoreError::Backend(
+                    "a chunk of the spooled content was disposed of meanwhile; retry".into(),
+                ));
+            }
+        }
     }
     for (h, packed) in blob.chunks {
         if batch.pending(Space::Chunks, &h).is_none() && store.get(Space::Chunks, &h)?.is_none() {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tamga::archive::log::Event;
 use tamga::archive::store::Space;
-use tamga::ingest::Submission;
+use tamga::ingest::{Received, Submission};
 use tamga::verify::{Policy, Status};
 
 /// Arguments of `tamga import`.
@@ -38,13 +38,29 @@ pub fn import(global: &Global, args: ImportArgs) -> Result<ExitCode, CouldNotRun
         None => tamga::clock::now(),
     };
     let signature = read(&args.signature)?;
-    let content = args.content.as_ref().map(read).transpose()?;
+    // Content beyond the in-memory limit is read in pieces from the file itself.
+    let content = match &args.content {
+        None => None,
+        Some(path) => {
+            let len = std::fs::metadata(path)
+                .map_err(|e| CouldNotRun(format!("cannot read {}: {e}", path.display())))?
+                .len();
+            Some(if len > tamga::spool::IN_MEMORY as u64 {
+                Received::Spooled(
+                    tamga::spool::Spooled::existing(path)
+                        .map_err(|e| CouldNotRun(format!("cannot read {}: {e}", path.display())))?,
+                )
+            } else {
+                Received::Memory(read(path)?)
+            })
+        }
+    };
     let ingest = tamga::setup::open(&global.paths(), Policy::default())?;
     let outcome = ingest
         .submit(&Submission {
             case: &args.case,
             signature: &signature,
-            content: content.as_deref(),
+            content: content.as_ref().map(Received::payload),
             sender_ref: args.sender_ref.as_deref(),
             received_at,
             submitter: None,

@@ -2,8 +2,9 @@
 //! `sender_ref`) or a raw `application/pkcs7-mime` body with `?case=&sender_ref=`.
 
 use super::{ApiError, AppState, Caller};
-use crate::ingest::Submission;
+use crate::ingest::{Received, Submission};
 use crate::policy::Role;
+use crate::spool::SpoolWriter;
 use crate::verify::Status;
 use axum::body::Body;
 use axum::extract::{Extension, FromRequest, Multipart, Request, State};
@@ -22,7 +23,13 @@ pub struct Parts {
     /// `signature`
     pub signature: Option<Vec<u8>>,
     /// `content`
-    pub content: Option<Vec<u8>>,
+    pub content: Option<Received>,
+}
+
+fn spool_failed(e: std::io::Error) -> ApiError {
+    ApiError::Unavailable(format!(
+        "The content could not be written to the incoming tray ({e}); nothing was filed."
+    ))
 }
 
 /// Checks a declared Content-Length against the limit before reading anything.
@@ -49,8 +56,13 @@ fn text_field(name: &str, bytes: &[u8]) -> Result<String, ApiError> {
     Ok(s.to_owned())
 }
 
-/// Reads the request into [`Parts`], within the body limit. Public for the fuzz target.
-pub async fn read_parts(req: Request, limit: usize) -> Result<Parts, ApiError> {
+/// Reads the request into [`Parts`], within the body limit; a large `content` part goes to a
+/// spool file in `incoming` (when given) as it arrives. Public for the fuzz target.
+pub async fn read_parts(
+    req: Request,
+    limit: usize,
+    incoming: Option<&std::path::Path>,
+) -> Result<Parts, ApiError> {
     declared_length(req.headers(), limit)?;
     let content_type = req
         .headers()
@@ -77,6 +89,7 @@ pub async fn read_parts(req: Request, limit: usize) -> Result<Parts, ApiError> {
             let name = field.name().unwrap_or("").to_owned();
             let mut field = field;
             let mut data = Vec::new();
+            let mut spool: Option<SpoolWriter> = None;
             loop {
                 match field.chunk().await {
                     Ok(Some(c)) => {
@@ -84,7 +97,19 @@ pub async fn read_parts(req: Request, limit: usize) -> Result<Parts, ApiError> {
                         if total > limit {
                             return Err(ApiError::TooLarge(limit));
                         }
+                        if let Some(w) = spool.as_mut() {
+                            w.write(&c).map_err(spool_failed)?;
+                            continue;
+                        }
                         data.extend_from_slice(&c);
+                        if let Some(dir) = incoming
+                            .filter(|_| name == "content" && data.len() > crate::spool::IN_MEMORY)
+                        {
+                            let mut w = SpoolWriter::create(dir).map_err(spool_failed)?;
+                            w.write(&data).map_err(spool_failed)?;
+                            data = Vec::new();
+                            spool = Some(w);
+                        }
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -94,9 +119,20 @@ pub async fn read_parts(req: Request, limit: usize) -> Result<Parts, ApiError> {
                     }
                 }
             }
+            if name == "content" {
+                let received = match spool {
+                    Some(w) => Received::Spooled(w.finish().map_err(spool_failed)?),
+                    None => Received::Memory(data),
+                };
+                if parts.content.replace(received).is_some() {
+                    return Err(ApiError::Unprocessable(
+                        "Part content appears twice.".into(),
+                    ));
+                }
+                continue;
+            }
             let slot = match name.as_str() {
                 "signature" => &mut parts.signature,
-                "content" => &mut parts.content,
                 "case" => {
                     parts.case = Some(text_field("case", &data)?);
                     continue;
@@ -210,7 +246,7 @@ pub async fn submit(
     caller.require(&[Role::Chancellery])?;
     let started = Instant::now();
     let as_der = wants_der(req.headers());
-    let parts = read_parts(req, state.limits.max_body).await?;
+    let parts = read_parts(req, state.limits.max_body, Some(&state.ingest.incoming)).await?;
     let case = parts.case.ok_or_else(|| {
         ApiError::Unprocessable("Field case (the nomenclature index) is missing.".into())
     })?;
@@ -223,7 +259,7 @@ pub async fn submit(
         st.ingest.submit(&Submission {
             case: &case,
             signature: &signature,
-            content: parts.content.as_deref(),
+            content: parts.content.as_ref().map(Received::payload),
             sender_ref: parts.sender_ref.as_deref(),
             received_at: crate::clock::now(),
             submitter: who.as_deref(),

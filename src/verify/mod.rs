@@ -9,6 +9,7 @@ pub mod asn1;
 pub mod cache;
 pub mod certificate;
 pub mod cms;
+pub mod content;
 pub mod path;
 pub mod report;
 pub mod revocation;
@@ -19,6 +20,7 @@ use algorithms::{AlgError, HashAlg, Scheme};
 use cache::Cache;
 use certificate::{Certificate, hex};
 use cms::{SignedData, SignerId, SignerInfo};
+pub use content::{Content, ContentDigests};
 pub use report::{Report, SignerReport, SignerStatus, Status, Warning};
 use revocation::Crl;
 use std::sync::Arc;
@@ -94,6 +96,12 @@ impl Verifier {
     /// Verifies a CMS SignedData (`input`: DER, BER or PEM) at time `at` (seconds since the
     /// epoch, UTC). `detached` is the content of a detached signature.
     pub fn verify(&self, input: &[u8], detached: Option<&[u8]>, at: i64) -> Report {
+        self.verify_content(input, detached.map(Content::Bytes), at)
+    }
+
+    /// As [`Verifier::verify`], with detached content given as bytes or as digests computed
+    /// beforehand (see [`content`]).
+    pub fn verify_content(&self, input: &[u8], detached: Option<Content<'_>>, at: i64) -> Report {
         let der = match cms::decode_input(input) {
             Ok(d) => d,
             Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
@@ -105,7 +113,7 @@ impl Verifier {
         self.verify_parsed(&sd, detached, at)
     }
 
-    fn verify_parsed(&self, sd: &SignedData<'_>, detached: Option<&[u8]>, at: i64) -> Report {
+    fn verify_parsed(&self, sd: &SignedData<'_>, detached: Option<Content<'_>>, at: i64) -> Report {
         let mut report = Report {
             status: Status::Rejected,
             reasons: Vec::new(),
@@ -116,16 +124,17 @@ impl Verifier {
             report.push(Reason::NoSigners, None, "signerInfos is empty".into());
             return report;
         }
-        let content: Option<&[u8]> = match (sd.content.as_deref(), detached) {
-            (Some(attached), Some(given)) if attached != given => {
+        let content: Option<Content<'_>> = match (sd.content.as_deref(), detached) {
+            (Some(attached), Some(given)) if !given.is(attached) => {
                 report.push(
                     Reason::ContentMismatch,
                     None,
                     "the signature carries content that differs from the content supplied".into(),
                 );
-                Some(attached)
+                Some(Content::Bytes(attached))
             }
-            (Some(c), _) | (None, Some(c)) => Some(c),
+            (Some(c), _) => Some(Content::Bytes(c)),
+            (None, Some(c)) => Some(c),
             (None, None) => {
                 report.push(
                     Reason::ContentMissing,
@@ -224,7 +233,7 @@ impl Verifier {
         &self,
         sd: &SignedData<'_>,
         si: &SignerInfo<'_>,
-        content: Option<&[u8]>,
+        content: Option<Content<'_>>,
         pool: &[Arc<Certificate>],
         crls: &[&Crl],
         at: i64,
@@ -286,14 +295,19 @@ impl Verifier {
                         ),
                     );
                 }
-                if content.is_some_and(|c| digest.digest(c) != attrs.message_digest) {
-                    fail(
+                match content.map(|c| c.digest(digest)) {
+                    Some(Some(d)) if d != attrs.message_digest => fail(
                         Reason::ContentMismatch,
                         format!(
                             "{} of the content differs from messageDigest",
                             digest.name()
                         ),
-                    );
+                    ),
+                    Some(None) => fail(
+                        Reason::ContentMismatch,
+                        format!("no {} digest of the content was computed", digest.name()),
+                    ),
+                    _ => {}
                 }
                 Some(attrs.signed_bytes())
             }
@@ -305,7 +319,22 @@ impl Verifier {
                 );
                 None
             }
-            None => content.map(std::borrow::Cow::Borrowed),
+            None => match content {
+                Some(Content::Bytes(c)) => Some(std::borrow::Cow::Borrowed(c)),
+                Some(Content::Digests(d)) => {
+                    fail(
+                        Reason::PolicyViolation,
+                        format!(
+                            "a signature without signed attributes over {} bytes of content \
+                             kept on disk is not verified; sign with signed attributes \
+                             (messageDigest), as CAdES requires",
+                            d.len
+                        ),
+                    );
+                    None
+                }
+                None => None,
+            },
         };
         if let Some(msg) = signed_message {
             match scheme.verify(&cert.public_key, &msg, &si.signature) {

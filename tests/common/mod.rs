@@ -88,11 +88,18 @@ pub fn random_u64() -> u64 {
 
 /// Signs `content` (detached) with the fixture RSA signer using the OpenSSL command line.
 pub fn openssl_sign_detached(content: &Path, out: &Path) {
+    openssl_sign_detached_with(content, out, &[]);
+}
+
+/// As [`openssl_sign_detached`], with more `openssl cms -sign` options (e.g. `-noattr`).
+pub fn openssl_sign_detached_with(content: &Path, out: &Path, options: &[&str]) {
     let pki = fixtures().join("pki");
     let st = std::process::Command::new("openssl")
         .args([
-            "cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER", "-in",
+            "cms", "-sign", "-binary", "-md", "sha256", "-outform", "DER",
         ])
+        .args(options)
+        .arg("-in")
         .arg(content)
         .arg("-signer")
         .arg(pki.join("rsa.pem"))

@@ -85,6 +85,19 @@ impl HashAlg {
         }
     }
 
+    /// An incremental hasher, for content read in pieces.
+    pub fn hasher(self) -> Box<dyn sha2::digest::DynDigest + Send> {
+        match self {
+            HashAlg::Sha256 => Box::new(sha2::Sha256::default()),
+            HashAlg::Sha384 => Box::new(sha2::Sha384::default()),
+            HashAlg::Sha512 => Box::new(sha2::Sha512::default()),
+            HashAlg::Streebog256 => Box::new(streebog::Streebog256::default()),
+            HashAlg::Streebog512 => Box::new(streebog::Streebog512::default()),
+            HashAlg::Gost94CryptoPro => Box::new(gost94::Gost94CryptoPro::default()),
+            HashAlg::Gost94Test => Box::new(gost94::Gost94Test::default()),
+        }
+    }
+
     /// The digest of `data`.
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
         match self {

@@ -1,0 +1,296 @@
+//! The service and the disk: access records reaching the store, a store that refuses to
+//! commit, and large detached content spooled to disk instead of memory.
+
+mod common;
+use common::server::{Server, start};
+use common::*;
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, multipart};
+use tamga::http::Limits;
+
+const GATEWAY: &str = "demo-gateway-token";
+const AUDITOR: &str = "demo-auditor-token";
+
+fn client() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder().build().unwrap()
+}
+
+fn call(s: &Server, path: &str, token: &str) -> reqwest::blocking::Response {
+    client()
+        .get(format!("{}{path}", s.base))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+}
+
+fn raw_submit(s: &Server, sender_ref: &str, body: Vec<u8>) -> reqwest::blocking::Response {
+    client()
+        .post(format!("{}/v1/submissions", s.base))
+        .query(&[("case", "01-05"), ("sender_ref", sender_ref)])
+        .header("Content-Type", "application/pkcs7-mime")
+        .bearer_auth(GATEWAY)
+        .body(body)
+        .send()
+        .unwrap()
+}
+
+#[test]
+fn access_records_are_written_within_a_second_and_at_shutdown() {
+    let mut s = start("", Limits::default(), None);
+    let stored = |s: &Server| {
+        s.state
+            .ingest
+            .archive
+            .store()
+            .keys(tamga::archive::store::Space::Access)
+            .unwrap()
+            .len()
+    };
+    let get = |s: &Server| assert_eq!(call(s, "/v1/reasons", AUDITOR).status(), StatusCode::OK);
+    for _ in 0..3 {
+        get(&s);
+    }
+    // No submission, so no commit group: the once-a-second flush writes them.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(stored(&s), 3);
+    get(&s);
+    get(&s);
+    // A graceful stop writes (and syncs) what is still pending.
+    s.stop();
+    assert_eq!(stored(&s), 5);
+    assert_eq!(s.state.ingest.archive.access_head().0, 5);
+}
+
+/// A store that fails on demand, over a real sled store: a full disk or a read-only volume as
+/// the archive sees it.
+#[derive(Debug)]
+struct Failing {
+    inner: tamga::archive::sled::SledStore,
+    apply: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sync: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tamga::archive::store::Store for Failing {
+    fn apply(
+        &self,
+        batch: &tamga::archive::store::Batch,
+    ) -> Result<(), tamga::archive::store::StoreError> {
+        if self.apply.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(tamga::archive::store::StoreError::Backend(
+                "no space left on device (simulated)".into(),
+            ));
+        }
+        self.inner.apply(batch)
+    }
+    fn sync(&self) -> Result<(), tamga::archive::store::StoreError> {
+        if self.sync.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(tamga::archive::store::StoreError::Backend(
+                "read-only file system (simulated)".into(),
+            ));
+        }
+        self.inner.sync()
+    }
+    fn get(
+        &self,
+        space: tamga::archive::store::Space,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, tamga::archive::store::StoreError> {
+        self.inner.get(space, key)
+    }
+    fn keys(
+        &self,
+        space: tamga::archive::store::Space,
+    ) -> Result<Vec<Vec<u8>>, tamga::archive::store::StoreError> {
+        self.inner.keys(space)
+    }
+}
+
+#[test]
+fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tamga::ingest::Ingest {
+        verifier,
+        policy,
+        archive,
+        incoming,
+    } = ingest(&data);
+    drop(archive);
+    let (apply, sync) = (
+        std::sync::Arc::new(AtomicBool::new(true)),
+        std::sync::Arc::new(AtomicBool::new(false)),
+    );
+    let store = Failing {
+        inner: tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap(),
+        apply: apply.clone(),
+        sync: sync.clone(),
+    };
+    let signer = tamga::receipt::ReceiptSigner::load_or_create(&data.join("keys"), "t").unwrap();
+    let archive = tamga::archive::Archive::open(
+        Box::new(store),
+        "tamga.test/failing".into(),
+        std::sync::Arc::new(signer),
+    )
+    .unwrap();
+    let s = common::server::serve(
+        dir,
+        tamga::ingest::Ingest {
+            verifier,
+            policy,
+            archive,
+            incoming,
+        },
+        Limits::default(),
+        None,
+    );
+    let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+    let size = || s.state.ingest.archive.size();
+
+    // The batch cannot be written: 503 with a sentence, and nothing of it is in the archive.
+    let r = raw_submit(&s, "doc-1", sig.clone());
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let err: serde_json::Value = r.json().unwrap();
+    assert!(
+        err["error"].as_str().unwrap().contains("no space left"),
+        "{err}"
+    );
+    assert_eq!(size(), 0);
+    let receipts = s
+        .state
+        .ingest
+        .archive
+        .store()
+        .keys(tamga::archive::store::Space::Receipts)
+        .unwrap();
+    assert!(receipts.is_empty());
+
+    // Written but not durable: still no receipt for the sender (503), who retries.
+    apply.store(false, Ordering::SeqCst);
+    sync.store(true, Ordering::SeqCst);
+    let r = raw_submit(&s, "doc-1", sig.clone());
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Once the volume is back, the retry gets the receipt of the one filing: nothing twice.
+    sync.store(false, Ordering::SeqCst);
+    let r = raw_submit(&s, "doc-1", sig.clone());
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let body: serde_json::Value = r.json().unwrap();
+    assert_eq!(body["registration"]["number"], "01-05/1");
+    assert_eq!(size(), 1);
+    let audit = tamga::archive::audit::verify(&s.state.ingest.archive, true, &mut |_, _| {});
+    assert!(audit.is_ok(), "{audit:?}");
+}
+
+fn submit_detached(s: &Server, sender_ref: &str, sig: &[u8], content: &[u8]) -> serde_json::Value {
+    let form = multipart::Form::new()
+        .text("case", "01-05")
+        .text("sender_ref", sender_ref.to_owned())
+        .part("signature", multipart::Part::bytes(sig.to_vec()))
+        .part("content", multipart::Part::bytes(content.to_vec()));
+    let r = client()
+        .post(format!("{}/v1/submissions", s.base))
+        .bearer_auth(GATEWAY)
+        .multipart(form)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let mut body: serde_json::Value = r.json().unwrap();
+    body["http_status"] = status.into();
+    body
+}
+
+fn incoming_is_empty(s: &Server) -> bool {
+    std::fs::read_dir(&s.state.ingest.incoming)
+        .map(|d| d.count() == 0)
+        .unwrap_or(true)
+}
+
+#[test]
+fn large_detached_content_is_spooled_verified_filed_and_returned_byte_identical() {
+    let s = start("", Limits::default(), None);
+    let big = s.dir.path().join("big.txt");
+    // Several chunks and a short tail, well past the in-memory limit.
+    let bytes: Vec<u8> = (0..3 * tamga::archive::blobs::CHUNK + 12_345)
+        .map(|i| b"abcdefgh ijklmnop\n"[(i * 7 + i / 13) % 18])
+        .collect();
+    std::fs::write(&big, &bytes).unwrap();
+    let sig_path = s.dir.path().join("big.p7s");
+    openssl_sign_detached(&big, &sig_path);
+    let sig = std::fs::read(&sig_path).unwrap();
+
+    let first = submit_detached(&s, "big-1", &sig, &bytes);
+    assert_eq!(first["http_status"], 201, "{first}");
+    let sha = tamga::verify::certificate::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    assert_eq!(first["files"][1]["sha256"], sha.as_str());
+    assert_eq!(first["files"][1]["size"], bytes.len());
+    assert!(
+        incoming_is_empty(&s),
+        "a spool file outlived its submission"
+    );
+    let regno = first["registration"]["number"]
+        .as_str()
+        .unwrap()
+        .replace('/', "%2F");
+    let back = call(&s, &format!("/v1/documents/{regno}/content"), GATEWAY);
+    assert_eq!(back.status(), StatusCode::OK);
+    assert!(back.bytes().unwrap().as_ref() == bytes.as_slice());
+
+    // A retry gets the same receipt; nothing is filed twice.
+    let again = submit_detached(&s, "big-1", &sig, &bytes);
+    assert_eq!(again["receipt_id"], first["receipt_id"]);
+    assert_eq!(s.state.ingest.archive.size(), 1);
+
+    // One byte changed anywhere (here in the last chunk): content-mismatch, nothing filed.
+    let mut changed = bytes.clone();
+    let last = changed.len() - 100;
+    changed[last] ^= 1;
+    let rejected = submit_detached(&s, "big-2", &sig, &changed);
+    assert_eq!(rejected["http_status"], 422, "{rejected}");
+    assert_eq!(rejected["reasons"][0]["code"], "content-mismatch");
+    assert!(incoming_is_empty(&s));
+
+    // The same verdicts as the pipeline reaches with the content in memory.
+    let verifier = verifier(&fixtures().join("trust"), tamga::verify::Policy::default());
+    let now = tamga::clock::now();
+    assert_eq!(
+        verifier.verify(&sig, Some(&bytes), now).status,
+        tamga::verify::Status::Accepted
+    );
+    assert_eq!(
+        codes(&verifier.verify(&sig, Some(&changed), now)),
+        vec!["content-mismatch"]
+    );
+}
+
+#[test]
+fn large_content_signed_without_signed_attributes_is_refused_with_a_listed_reason() {
+    let s = start("", Limits::default(), None);
+    let big = s.dir.path().join("big.txt");
+    let bytes = vec![b'x'; 2 * tamga::archive::blobs::CHUNK];
+    std::fs::write(&big, &bytes).unwrap();
+    let sig_path = s.dir.path().join("big.p7s");
+    openssl_sign_detached_with(&big, &sig_path, &["-noattr"]);
+    let sig = std::fs::read(&sig_path).unwrap();
+    // In memory the same signature verifies (a signature straight over the content)…
+    let verifier = verifier(&fixtures().join("trust"), tamga::verify::Policy::default());
+    assert_eq!(
+        verifier
+            .verify(&sig, Some(&bytes), tamga::clock::now())
+            .status,
+        tamga::verify::Status::Accepted
+    );
+    // …but spooled content cannot stand behind it without being read whole.
+    let r = submit_detached(&s, "noattr", &sig, &bytes);
+    assert_eq!(r["http_status"], 422, "{r}");
+    assert_eq!(r["reasons"][0]["code"], "policy-violation");
+    assert!(
+        r["reasons"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("signed attributes"),
+        "{r}"
+    );
+    assert_eq!(s.state.ingest.archive.size(), 1, "the rejection is logged");
+}
