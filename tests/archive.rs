@@ -381,3 +381,28 @@ fn a_burst_of_requests_writes_its_access_records_without_a_commit() {
     a.flush_access().unwrap();
     assert_eq!(a.store().keys(Space::Access).unwrap().len() as u64, max + 3);
 }
+
+#[test]
+fn a_staged_blob_whose_chunk_was_disposed_meanwhile_is_not_filed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = ingest(dir.path());
+    let store = ingest.archive.store();
+    let file = dir.path().join("two-chunks.bin");
+    let bytes: Vec<u8> = (0..blobs::CHUNK + 10).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let spooled = tamga::spool::Spooled::existing(&file).unwrap();
+    let staged = blobs::stage_spooled(store, &spooled).unwrap();
+    assert_eq!(staged.name, sha256(&bytes));
+    // Both chunks are in the store before any batch refers to them…
+    assert_eq!(store.keys(Space::Chunks).unwrap().len(), 2);
+    // …so a disposal (another document with the same first chunk) may take one away first.
+    let mut gone = tamga::archive::store::Batch::default();
+    gone.dispose(Space::Chunks, sha256(&bytes[..blobs::CHUNK]).to_vec());
+    store.apply(&gone).unwrap();
+    let mut batch = tamga::archive::store::Batch::default();
+    let err = blobs::put(&mut batch, store, staged)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("disposed of meanwhile"), "{err}");
+    assert!(batch.puts.is_empty(), "no manifest naming a missing chunk");
+}
