@@ -84,15 +84,7 @@ pub fn stage_spooled(
         whole.update(chunk);
         let h: [u8; 32] = Sha256::digest(chunk).into();
         manifest.extend_from_slice(&h);
-        let result = (|| {
-            if store.get(Space::Chunks, &h)?.is_none() {
-                let mut b = Batch::default();
-                b.put(Space::Chunks, h, compress(chunk)?);
-                store.apply(&b)?;
-            }
-            Ok::<(), StoreError>(())
-        })();
-        result.map_err(|e| {
+        file_chunk(store, h, chunk).map_err(|e| {
             let msg = e.to_string();
             failure = Some(e);
             std::io::Error::other(msg)
@@ -108,6 +100,16 @@ pub fn stage_spooled(
         chunks: Vec::new(),
         staged: true,
     })
+}
+
+/// One chunk in a batch of its own, unless the store has it already.
+fn file_chunk(store: &dyn Store, h: [u8; 32], chunk: &[u8]) -> Result<(), StoreError> {
+    if store.get(Space::Chunks, &h)?.is_none() {
+        let mut b = Batch::default();
+        b.put(Space::Chunks, h, compress(chunk)?);
+        store.apply(&b)?;
+    }
+    Ok(())
 }
 
 thread_local! {
