@@ -187,7 +187,6 @@ fn main() {
 
 /// The service, in this process, on loopback, with 64 client connections.
 fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
-    let n = docs.len();
     let ingest = pipeline(&tmp.join("http"), in_memory);
     let state = AppState::new(ingest, Limits::default());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -206,97 +205,98 @@ fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
                 .unwrap();
         });
     });
-    let next = Arc::new(AtomicUsize::new(0));
-    let (start, cpu) = (Instant::now(), cpu_seconds());
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (docs, next) = (docs.clone(), next.clone());
-            std::thread::spawn(move || {
-                let mut conn = Connection::open(addr);
-                let mut lat = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(doc) = docs.get(i) else { return lat };
-                    let t = Instant::now();
-                    let status = conn.submit(doc);
-                    assert_eq!(status, 201);
-                    lat.push(t.elapsed().as_secs_f64());
-                }
-            })
-        })
-        .collect();
-    let mut lat: Vec<f64> = clients
-        .into_iter()
-        .flat_map(|c| c.join().unwrap())
-        .collect();
-    let secs = start.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu;
-    lat.sort_by(f64::total_cmp);
-    if in_memory {
-        println!("HTTP over a store in memory (no sled, no sync), {CLIENTS} clients:");
+    let label = if in_memory {
+        format!("HTTP over a store in memory (no sled, no sync), {CLIENTS} clients:")
     } else {
-        println!("HTTP, {CLIENTS} clients, {n} documents:");
-    }
-    println!(
-        "  {:.0} accepted/s   p50 {:.1} ms   p99 {:.1} ms   syncs {}   CPU {:.0} µs/doc ({:.0} % of 2 cores)",
-        n as f64 / secs,
-        percentile(&lat, 0.5) * 1e3,
-        percentile(&lat, 0.99) * 1e3,
-        state.ingest.archive.syncs(),
-        cpu / n as f64 * 1e6,
-        cpu / secs / 2.0 * 100.0
+        format!("HTTP, {CLIENTS} clients, {} documents:", docs.len())
+    };
+    measure(
+        &label,
+        docs,
+        || {
+            let mut conn = Connection::open(addr);
+            move |doc: &[u8]| assert_eq!(conn.submit(doc), 201)
+        },
+        || state.ingest.archive.syncs(),
     );
 }
 
 /// The library pipeline alone, same documents, same concurrency, fresh archive.
 fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
-    let n = docs.len();
     let ingest = Arc::new(pipeline(&tmp.join("lib"), in_memory));
+    let label = if in_memory {
+        format!("library pipeline over a store in memory (no sled, no sync), {CLIENTS} threads:")
+    } else {
+        format!(
+            "library pipeline, {CLIENTS} threads, {} documents:",
+            docs.len()
+        )
+    };
+    measure(
+        &label,
+        docs,
+        || {
+            let ingest = ingest.clone();
+            move |doc: &[u8]| {
+                let out = ingest
+                    .submit(&Submission {
+                        case: "01-05",
+                        signature: doc,
+                        content: None,
+                        sender_ref: None,
+                        received_at: tamga::clock::now(),
+                        submitter: None,
+                    })
+                    .unwrap();
+                assert_eq!(out.status, Status::Accepted);
+            }
+        },
+        || ingest.archive.syncs(),
+    );
+}
+
+/// Runs `CLIENTS` threads that take the documents in turn, each submitting with the function
+/// `client()` made for it; prints throughput, latency percentiles, syncs and CPU per document.
+fn measure<F>(
+    label: &str,
+    docs: &Arc<Vec<Vec<u8>>>,
+    client: impl Fn() -> F,
+    syncs: impl Fn() -> u64,
+) where
+    F: FnMut(&[u8]) + Send + 'static,
+{
+    let n = docs.len();
     let next = Arc::new(AtomicUsize::new(0));
     let (start, cpu) = (Instant::now(), cpu_seconds());
-    let workers: Vec<_> = (0..CLIENTS)
+    let threads: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            let (docs, next, ingest) = (docs.clone(), next.clone(), ingest.clone());
+            let (docs, next, mut submit) = (docs.clone(), next.clone(), client());
             std::thread::spawn(move || {
                 let mut lat = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(doc) = docs.get(i) else { return lat };
                     let t = Instant::now();
-                    let out = ingest
-                        .submit(&Submission {
-                            case: "01-05",
-                            signature: doc,
-                            content: None,
-                            sender_ref: None,
-                            received_at: tamga::clock::now(),
-                            submitter: None,
-                        })
-                        .unwrap();
-                    assert_eq!(out.status, Status::Accepted);
+                    submit(doc);
                     lat.push(t.elapsed().as_secs_f64());
                 }
             })
         })
         .collect();
-    let mut lat: Vec<f64> = workers
+    let mut lat: Vec<f64> = threads
         .into_iter()
-        .flat_map(|w| w.join().unwrap())
+        .flat_map(|t| t.join().unwrap())
         .collect();
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
     lat.sort_by(f64::total_cmp);
-    if in_memory {
-        println!("library pipeline over a store in memory (no sled, no sync), {CLIENTS} threads:");
-    } else {
-        println!("library pipeline, {CLIENTS} threads, {n} documents:");
-    }
+    println!("{label}");
     println!(
         "  {:.0} accepted/s   p50 {:.1} ms   p99 {:.1} ms   syncs {}   CPU {:.0} µs/doc ({:.0} % of 2 cores)",
         n as f64 / secs,
         percentile(&lat, 0.5) * 1e3,
         percentile(&lat, 0.99) * 1e3,
-        ingest.archive.syncs(),
+        syncs(),
         cpu / n as f64 * 1e6,
         cpu / secs / 2.0 * 100.0
     );

@@ -123,13 +123,14 @@ impl Spooled {
     }
 
     /// Calls `each` with the content in pieces of [`crate::archive::blobs::CHUNK`] bytes (the
-    /// last one shorter), in order; fails if the file no longer
-    /// has the length it had when spooled.
-    pub fn for_each_piece(
+    /// last one shorter), in order; stops at the first error of `each`, and fails (through
+    /// `read_error`) if the file cannot be read or no longer has the length it had when spooled.
+    pub fn for_each_piece<E>(
         &self,
-        mut each: impl FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        let mut file = std::fs::File::open(&self.path)?;
+        read_error: impl Fn(std::io::Error) -> E,
+        mut each: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut file = std::fs::File::open(&self.path).map_err(&read_error)?;
         let mut buf = vec![0u8; PIECE];
         let mut seen = 0u64;
         loop {
@@ -137,7 +138,9 @@ impl Spooled {
             // it does for content in memory, so identical content makes identical chunks.
             let mut n = 0;
             while n < buf.len() {
-                let got = file.read(buf.get_mut(n..).unwrap_or_default())?;
+                let got = file
+                    .read(buf.get_mut(n..).unwrap_or_default())
+                    .map_err(&read_error)?;
                 if got == 0 {
                     break;
                 }
@@ -153,11 +156,11 @@ impl Spooled {
             }
         }
         if seen != self.len {
-            return Err(std::io::Error::other(format!(
+            return Err(read_error(std::io::Error::other(format!(
                 "{} changed while spooled: {seen} bytes, not {}",
                 self.path.display(),
                 self.len
-            )));
+            ))));
         }
         Ok(())
     }
@@ -169,12 +172,15 @@ impl Spooled {
             algs.push(HashAlg::Sha256);
         }
         let mut hashers: Vec<_> = algs.iter().map(|a| (*a, a.hasher())).collect();
-        self.for_each_piece(|piece| {
-            for (_, h) in hashers.iter_mut() {
-                h.update(piece);
-            }
-            Ok(())
-        })?;
+        self.for_each_piece(
+            |e| e,
+            |piece| {
+                for (_, h) in hashers.iter_mut() {
+                    h.update(piece);
+                }
+                Ok(())
+            },
+        )?;
         Ok(ContentDigests {
             len: self.len,
             digests: hashers
@@ -223,10 +229,13 @@ mod tests {
         let bytes: Vec<u8> = (0..2 * PIECE + 5).map(|i| (i * 31 % 251) as u8).collect();
         let s = spooled(dir.path(), &bytes);
         let mut sizes = Vec::new();
-        s.for_each_piece(|p| {
-            sizes.push(p.len());
-            Ok(())
-        })
+        s.for_each_piece(
+            |e| e,
+            |p| {
+                sizes.push(p.len());
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(sizes, vec![PIECE, PIECE, 5]);
         let algs = [HashAlg::Sha512, HashAlg::Streebog256, HashAlg::Gost94Test];

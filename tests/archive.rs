@@ -355,16 +355,7 @@ fn access_records_reach_the_store_with_the_checkpoint_that_covers_them() {
         assert_eq!(targets.len(), 8);
         assert_eq!(targets[7], "/v1/checkpoint?n=7");
     }
-    let audit = tamga_cmd(dir.path())
-        .args(["audit", "verify", "--full"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        audit.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&audit.stdout)
-    );
+    assert_full_audit_passes(tamga_cmd(dir.path()), 0);
 }
 
 #[test]

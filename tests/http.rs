@@ -2,10 +2,10 @@
 //! endpoint × case matrix with the access log, bad input and overload.
 
 mod common;
-use common::server::{Server, start};
+use common::server::{Server, client, raw_submit, start};
 use common::*;
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, multipart};
+use reqwest::blocking::multipart;
 use tamga::http::Limits;
 use tamga::verify::{Policy, Status};
 
@@ -19,29 +19,6 @@ fn extra_principals() -> String {
     use sha2::Digest;
     let h = tamga::verify::certificate::hex(&sha2::Sha256::digest(GATEWAY2.as_bytes()));
     format!("[[principal]]\nname = \"gateway-2\"\nrole = \"chancellery\"\ntoken_sha256 = \"{h}\"\n")
-}
-
-fn client() -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder().build().unwrap()
-}
-
-fn raw_submit(
-    s: &Server,
-    token: Option<&str>,
-    case: &str,
-    sender_ref: &str,
-    body: Vec<u8>,
-) -> reqwest::blocking::Response {
-    let mut r = client()
-        .post(format!("{}/v1/submissions", s.base))
-        .query(&[("case", case), ("sender_ref", sender_ref)])
-        .header("Content-Type", "application/pkcs7-mime")
-        .body(body);
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    r.send().unwrap()
 }
 
 #[test]

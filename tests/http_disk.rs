@@ -2,35 +2,19 @@
 //! commit, and large detached content spooled to disk instead of memory.
 
 mod common;
-use common::server::{Server, start};
+use common::server::{Server, client, raw_submit, start};
 use common::*;
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, multipart};
+use reqwest::blocking::multipart;
 use tamga::http::Limits;
 
 const GATEWAY: &str = "demo-gateway-token";
 const AUDITOR: &str = "demo-auditor-token";
 
-fn client() -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder().build().unwrap()
-}
-
 fn call(s: &Server, path: &str, token: &str) -> reqwest::blocking::Response {
     client()
         .get(format!("{}{path}", s.base))
         .bearer_auth(token)
-        .send()
-        .unwrap()
-}
-
-fn raw_submit(s: &Server, sender_ref: &str, body: Vec<u8>) -> reqwest::blocking::Response {
-    client()
-        .post(format!("{}/v1/submissions", s.base))
-        .query(&[("case", "01-05"), ("sender_ref", sender_ref)])
-        .header("Content-Type", "application/pkcs7-mime")
-        .bearer_auth(GATEWAY)
-        .body(body)
         .send()
         .unwrap()
 }
@@ -149,7 +133,7 @@ fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() 
     let size = || s.state.ingest.archive.size();
 
     // The batch cannot be written: 503 with a sentence, and nothing of it is in the archive.
-    let r = raw_submit(&s, "doc-1", sig.clone());
+    let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let err: serde_json::Value = r.json().unwrap();
     assert!(
@@ -169,12 +153,12 @@ fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() 
     // Written but not durable: still no receipt for the sender (503), who retries.
     apply.store(false, Ordering::SeqCst);
     sync.store(true, Ordering::SeqCst);
-    let r = raw_submit(&s, "doc-1", sig.clone());
+    let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     // Once the volume is back, the retry gets the receipt of the one filing: nothing twice.
     sync.store(false, Ordering::SeqCst);
-    let r = raw_submit(&s, "doc-1", sig.clone());
+    let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: serde_json::Value = r.json().unwrap();
     assert_eq!(body["registration"]["number"], "01-05/1");

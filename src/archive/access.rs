@@ -36,11 +36,12 @@ impl AccessLog {
         }
     }
 
-    /// Moves the pending records and the head into `batch`, which the caller applies.
-    pub(super) fn drain_into(&mut self, batch: &mut Batch) {
+    /// Adds the pending records and the head to `batch`; once the caller has applied it, they
+    /// are no longer pending (and stay so if applying fails, for the next attempt).
+    pub(super) fn put_into(&self, batch: &mut Batch) {
         let first = self.size - self.pending.len() as u64;
-        for (i, bytes) in (first..).zip(self.pending.drain(..)) {
-            batch.put(Space::Access, i.to_be_bytes(), bytes);
+        for (i, bytes) in (first..).zip(&self.pending) {
+            batch.put(Space::Access, i.to_be_bytes(), bytes.clone());
         }
         let mut h = self.size.to_be_bytes().to_vec();
         h.extend_from_slice(&self.head);
@@ -124,13 +125,9 @@ impl Archive {
             return Ok(());
         }
         let mut b = Batch::default();
-        let kept = log.pending.clone();
-        log.drain_into(&mut b);
-        if let Err(e) = self.store.apply(&b) {
-            // Still pending: the next flush tries again, and the chain stays whole.
-            log.pending = kept;
-            return Err(e.into());
-        }
+        log.put_into(&mut b);
+        self.store.apply(&b)?;
+        log.pending.clear();
         Ok(())
     }
 

@@ -79,21 +79,15 @@ pub fn stage_spooled(
     let mut whole = Sha256::new();
     let mut manifest = Vec::with_capacity(8 + 32 * (content.len() as usize / CHUNK + 1));
     manifest.extend_from_slice(&content.len().to_be_bytes());
-    let mut failure = None;
-    let read = content.for_each_piece(|chunk| {
-        whole.update(chunk);
-        let h: [u8; 32] = Sha256::digest(chunk).into();
-        manifest.extend_from_slice(&h);
-        file_chunk(store, h, chunk).map_err(|e| {
-            let msg = e.to_string();
-            failure = Some(e);
-            std::io::Error::other(msg)
-        })
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    read.map_err(|e| StoreError::Backend(format!("reading spooled content: {e}")))?;
+    content.for_each_piece(
+        |e| StoreError::Backend(format!("reading spooled content: {e}")),
+        |chunk| {
+            whole.update(chunk);
+            let h: [u8; 32] = Sha256::digest(chunk).into();
+            manifest.extend_from_slice(&h);
+            file_chunk(store, h, chunk)
+        },
+    )?;
     Ok(Prepared {
         name: whole.finalize().into(),
         manifest,

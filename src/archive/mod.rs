@@ -289,14 +289,11 @@ impl Archive {
                 .sign(self.signer.spki(), |m| self.signer.sign_raw(m).ok())
                 .ok_or(ArchiveError::Signing)?;
             let mut b = Batch::default();
-            let kept = access.pending.clone();
-            access.drain_into(&mut b);
+            access.put_into(&mut b);
             b.put(Space::Checkpoints, key, note);
             b.put(Space::Index, LATEST_CHECKPOINT, key);
-            if let Err(e) = self.store.apply(&b) {
-                access.pending = kept;
-                return Err(e.into());
-            }
+            self.store.apply(&b)?;
+            access.pending.clear();
         } else {
             self.flush_access()?;
         }

@@ -42,14 +42,10 @@ pub fn import(global: &Global, args: ImportArgs) -> Result<ExitCode, CouldNotRun
     let content = match &args.content {
         None => None,
         Some(path) => {
-            let len = std::fs::metadata(path)
-                .map_err(|e| CouldNotRun(format!("cannot read {}: {e}", path.display())))?
-                .len();
-            Some(if len > tamga::spool::IN_MEMORY as u64 {
-                Received::Spooled(
-                    tamga::spool::Spooled::existing(path)
-                        .map_err(|e| CouldNotRun(format!("cannot read {}: {e}", path.display())))?,
-                )
+            let file = tamga::spool::Spooled::existing(path)
+                .map_err(|e| CouldNotRun(format!("cannot read {}: {e}", path.display())))?;
+            Some(if file.len() > tamga::spool::IN_MEMORY as u64 {
+                Received::Spooled(file)
             } else {
                 Received::Memory(read(path)?)
             })

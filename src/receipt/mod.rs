@@ -65,10 +65,6 @@ impl ReceiptSigner {
     pub fn load_or_create(dir: &Path, organization: &str) -> Result<Self, ReceiptError> {
         let key_path = dir.join("receipt.key");
         let cert_path = dir.join("receipt.pem");
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ReceiptError::Io { path, source }
-        };
         if !key_path.exists() && !cert_path.exists() {
             create_pair(dir, organization)?;
         }
@@ -194,15 +190,16 @@ fn first_pem(bytes: &[u8], label: &str) -> Result<Vec<u8>, ReceiptError> {
         .ok_or_else(|| ReceiptError::Key(format!("no {label}")))
 }
 
-/// Writes a private key readable by its owner only.
+/// The error for an I/O failure at `path`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReceiptError {
+    let path = path.to_path_buf();
+    move |source| ReceiptError::Io { path, source }
+}
+
 /// Makes the key pair in a private staging directory and renames it into place, so a process
 /// killed half-way never leaves a key without its certificate, and two first starts racing
 /// each other end with one pair that both use.
 fn create_pair(dir: &Path, organization: &str) -> Result<(), ReceiptError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ReceiptError::Io { path, source }
-    };
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io(parent))?;
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("keys");
@@ -229,14 +226,12 @@ fn create_pair(dir: &Path, organization: &str) -> Result<(), ReceiptError> {
         }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
-            Err(ReceiptError::Io {
-                path: dir.to_path_buf(),
-                source: e,
-            })
+            Err(io(dir)(e))
         }
     }
 }
 
+/// Writes a private key readable by its owner only.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();

@@ -112,3 +112,28 @@ pub fn serve(
         thread: Some(thread),
     }
 }
+
+/// A blocking HTTP client (with rustls' ring provider installed for it).
+pub fn client() -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder().build().unwrap()
+}
+
+/// Posts a raw `application/pkcs7-mime` submission, with a bearer token when given.
+pub fn raw_submit(
+    s: &Server,
+    token: Option<&str>,
+    case: &str,
+    sender_ref: &str,
+    body: Vec<u8>,
+) -> reqwest::blocking::Response {
+    let mut r = client()
+        .post(format!("{}/v1/submissions", s.base))
+        .query(&[("case", case), ("sender_ref", sender_ref)])
+        .header("Content-Type", "application/pkcs7-mime")
+        .body(body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    r.send().unwrap()
+}

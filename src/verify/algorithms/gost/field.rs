@@ -73,24 +73,25 @@ pub fn is_zero<const N: usize>(a: &Limbs<N>) -> bool {
 
 /// Limbs from big-endian bytes; `None` if the value does not fit in `N` limbs.
 pub fn from_be_bytes<const N: usize>(bytes: &[u8]) -> Option<Limbs<N>> {
-    let significant = bytes
-        .iter()
-        .position(|&b| b != 0)
-        .map_or(&[][..], |i| bytes.get(i..).unwrap_or_default());
-    if significant.len() > 8 * N {
-        return None;
-    }
-    let mut out = [0u64; N];
-    for (i, byte) in significant.iter().rev().enumerate() {
-        out[i / 8] |= u64::from(*byte) << (8 * (i % 8));
-    }
-    Some(out)
+    from_le_iter(bytes.iter().rev())
 }
 
 /// Limbs from little-endian bytes; `None` if the value does not fit in `N` limbs.
 pub fn from_le_bytes<const N: usize>(bytes: &[u8]) -> Option<Limbs<N>> {
-    let reversed: Vec<u8> = bytes.iter().rev().copied().collect();
-    from_be_bytes(&reversed)
+    from_le_iter(bytes.iter())
+}
+
+/// Limbs from bytes least significant first; bytes past `8 × N` must be zero.
+fn from_le_iter<'a, const N: usize>(bytes: impl Iterator<Item = &'a u8>) -> Option<Limbs<N>> {
+    let mut out = [0u64; N];
+    for (i, &byte) in bytes.enumerate() {
+        match out.get_mut(i / 8) {
+            Some(limb) => *limb |= u64::from(byte) << (8 * (i % 8)),
+            None if byte != 0 => return None,
+            None => {}
+        }
+    }
+    Some(out)
 }
 
 /// Limbs from a hexadecimal constant (compile-time tables of curve parameters).
