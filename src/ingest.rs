@@ -197,7 +197,7 @@ impl Ingest {
                     blobs.push(crate::archive::blobs::prepare(c).map_err(ArchiveError::from)?);
                 }
                 Some(Payload::Spooled(sp)) => blobs.push(
-                    crate::archive::blobs::stage_spooled(self.archive.store(), sp)
+                    crate::archive::blobs::stage_spooled(self.archive.store(), sp, &content_sha256)
                         .map_err(ArchiveError::from)?,
                 ),
                 None => {}

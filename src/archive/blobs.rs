@@ -70,11 +70,13 @@ pub fn prepare(data: &[u8]) -> Result<Prepared, StoreError> {
 
 /// Files spooled content chunk by chunk, each chunk in a batch of its own, so that memory
 /// holds one chunk at a time; returns the blob for [`put`], which then adds only its manifest.
+/// Refuses content whose SHA-256 is no longer `verified_sha256`.
 /// A chunk filed here and never referenced (the submission failed after this) is harmless:
 /// content-addressed, it is simply there when the same bytes come again.
 pub fn stage_spooled(
     store: &dyn Store,
     content: &crate::spool::Spooled,
+    verified_sha256: &[u8],
 ) -> Result<Prepared, StoreError> {
     let mut whole = Sha256::new();
     let mut manifest = Vec::with_capacity(8 + 32 * (content.len() as usize / CHUNK + 1));
@@ -88,8 +90,16 @@ pub fn stage_spooled(
             file_chunk(store, h, chunk)
         },
     )?;
+    let name: [u8; 32] = whole.finalize().into();
+    // The file is read twice (verified, then filed); a file that changed in between — the
+    // caller's own, for `import --content` — must not be filed under the verified receipt.
+    if name.as_slice() != verified_sha256 {
+        return Err(StoreError::Backend(
+            "the content changed after it was verified; not filed".into(),
+        ));
+    }
     Ok(Prepared {
-        name: whole.finalize().into(),
+        name,
         manifest,
         chunks: Vec::new(),
         staged: true,
