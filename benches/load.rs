@@ -74,12 +74,38 @@ impl Connection {
     }
 }
 
-/// The pipeline over sled in `dir`, or over a store in memory: the latter is what tamga's own
-/// work costs, with sled and the syncs taken out (a measuring device only).
-fn pipeline(dir: &std::path::Path, in_memory: bool) -> tamga::ingest::Ingest {
-    let dir = dir.with_extension(if in_memory { "mem" } else { "sled" });
-    let mut ingest = tamga::setup::open(&support::paths(&dir), Policy::default()).unwrap();
-    if in_memory {
+/// Which store the pipeline files into.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// The embedded default.
+    Sled,
+    /// The journal backend.
+    Journal,
+    /// A map in memory without syncs: what tamga's own work costs, with storage taken out (a
+    /// measuring device only).
+    Mem,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Sled => "sled",
+            Kind::Journal => "journal",
+            Kind::Mem => "a store in memory (no sync)",
+        }
+    }
+}
+
+/// The pipeline over `kind` in a fresh directory beside `dir`.
+fn pipeline(dir: &std::path::Path, kind: Kind) -> tamga::ingest::Ingest {
+    let dir = dir.with_extension(format!("{kind:?}"));
+    let mut paths = support::paths(&dir);
+    paths.store = Some(match kind {
+        Kind::Journal => tamga::setup::Backend::Journal,
+        Kind::Sled | Kind::Mem => tamga::setup::Backend::Sled,
+    });
+    let mut ingest = tamga::setup::open(&paths, Policy::default()).unwrap();
+    if kind == Kind::Mem {
         let signer = Arc::new(
             tamga::receipt::ReceiptSigner::load_or_create(&dir.join("keys"), "bench").unwrap(),
         );
@@ -159,35 +185,41 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .next()
         .unwrap_or(2000);
-    // `http` or `lib` runs one side alone (for profiling); the default runs both; `mem` adds
-    // the library pipeline over a store in memory.
+    // `http` or `lib` runs one side alone (for profiling), `sled`, `journal` or `mem` one
+    // store; the default runs both sides over both embedded stores.
     let only = |side: &str| {
         !args.iter().any(|a| a == "http" || a == "lib") || args.iter().any(|a| a == side)
     };
+    let mut kinds: Vec<Kind> = [
+        ("sled", Kind::Sled),
+        ("journal", Kind::Journal),
+        ("mem", Kind::Mem),
+    ]
+    .into_iter()
+    .filter(|(name, _)| args.iter().any(|a| a == name))
+    .map(|(_, kind)| kind)
+    .collect();
+    if kinds.is_empty() {
+        kinds = vec![Kind::Sled, Kind::Journal];
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tmp = tempfile::tempdir().unwrap();
     eprintln!("signing {n} documents with openssl…");
     let docs = Arc::new(support::signed_documents(&tmp.path().join("docs"), n));
     eprintln!("signed; measuring");
-    if only("http") {
-        http_side(&docs, tmp.path(), false);
-    }
-    if only("lib") {
-        library_side(&docs, tmp.path(), false);
-    }
-    if args.iter().any(|a| a == "mem") {
+    for kind in kinds {
         if only("http") {
-            http_side(&docs, tmp.path(), true);
+            http_side(&docs, tmp.path(), kind);
         }
         if only("lib") {
-            library_side(&docs, tmp.path(), true);
+            library_side(&docs, tmp.path(), kind);
         }
     }
 }
 
 /// The service, in this process, on loopback, with 64 client connections.
-fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
-    let ingest = pipeline(&tmp.join("http"), in_memory);
+fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
+    let ingest = pipeline(&tmp.join("http"), kind);
     let state = AppState::new(ingest, Limits::default());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -205,11 +237,11 @@ fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
                 .unwrap();
         });
     });
-    let label = if in_memory {
-        format!("HTTP over a store in memory (no sled, no sync), {CLIENTS} clients:")
-    } else {
-        format!("HTTP, {CLIENTS} clients, {} documents:", docs.len())
-    };
+    let label = format!(
+        "HTTP over {}, {CLIENTS} clients, {} documents:",
+        kind.label(),
+        docs.len()
+    );
     measure(
         &label,
         docs,
@@ -222,16 +254,13 @@ fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
 }
 
 /// The library pipeline alone, same documents, same concurrency, fresh archive.
-fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, in_memory: bool) {
-    let ingest = Arc::new(pipeline(&tmp.join("lib"), in_memory));
-    let label = if in_memory {
-        format!("library pipeline over a store in memory (no sled, no sync), {CLIENTS} threads:")
-    } else {
-        format!(
-            "library pipeline, {CLIENTS} threads, {} documents:",
-            docs.len()
-        )
-    };
+fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
+    let ingest = Arc::new(pipeline(&tmp.join("lib"), kind));
+    let label = format!(
+        "library pipeline over {}, {CLIENTS} threads, {} documents:",
+        kind.label(),
+        docs.len()
+    );
     measure(
         &label,
         docs,

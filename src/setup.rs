@@ -2,7 +2,9 @@
 //! and the service both start here, so they cannot drift apart.
 
 use crate::archive::Archive;
+use crate::archive::journal::JournalStore;
 use crate::archive::sled::SledStore;
+use crate::archive::store::{Store, StoreError};
 use crate::ingest::Ingest;
 use crate::receipt::ReceiptSigner;
 use crate::verify::{Policy, Verifier};
@@ -21,6 +23,79 @@ pub struct Paths {
     /// Where the organisation installs `receipt.key` + `receipt.pem`; when it has not, the key is
     /// generated under `<data>/keys`.
     pub installed_keys: PathBuf,
+    /// The store asked for: `None` takes whatever the data directory holds (sled for a new
+    /// one); `Some` must match what it holds.
+    pub store: Option<Backend>,
+}
+
+/// The embedded stores. A data directory keeps the one it was created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// sled, in `<data>/archive` (the default).
+    #[default]
+    Sled,
+    /// The append-only journal with an in-memory index, in `<data>/journal` (faster; see
+    /// [`crate::archive::journal`]).
+    Journal,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sled => "sled",
+            Backend::Journal => "journal",
+        }
+    }
+
+    fn dir(self, data: &Path) -> PathBuf {
+        data.join(match self {
+            Backend::Sled => "archive",
+            Backend::Journal => "journal",
+        })
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sled" => Ok(Backend::Sled),
+            "journal" => Ok(Backend::Journal),
+            other => Err(format!("unknown store {other:?}: sled or journal")),
+        }
+    }
+}
+
+/// Opens the data directory's store, refusing to start a second kind beside an existing one.
+fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
+    let existing = [Backend::Sled, Backend::Journal]
+        .into_iter()
+        .find(|b| b.dir(&paths.data).exists());
+    let backend = match (paths.store, existing) {
+        (Some(asked), Some(held)) if asked != held => {
+            return Err(StoreError::Backend(format!(
+                "{} holds a {} archive, not a {} one (a data directory keeps the store it was \
+                 created with)",
+                paths.data.display(),
+                held.name(),
+                asked.name()
+            ))
+            .into());
+        }
+        (asked, held) => held.or(asked).unwrap_or_default(),
+    };
+    let dir = backend.dir(&paths.data);
+    Ok(match backend {
+        Backend::Sled => Box::new(SledStore::open(&dir)?),
+        Backend::Journal => {
+            let store = JournalStore::open(&dir)?;
+            // Recovery's findings are for whoever runs the service, once, at start.
+            for note in store.notes() {
+                eprintln!("tamga: {note}");
+            }
+            Box::new(store)
+        }
+    })
 }
 
 /// Why the service could not be set up; each names what to fix.
@@ -54,13 +129,13 @@ pub fn keys_dir(paths: &Paths) -> PathBuf {
 
 /// Opens the archive alone (for readers: get, audit, export).
 pub fn open_archive(paths: &Paths, organization: &str) -> Result<Archive, SetupError> {
-    let store = SledStore::open(&paths.data.join("archive"))?;
+    let store = open_store(paths)?;
     let signer = ReceiptSigner::load_or_create(&keys_dir(paths), organization)?;
     let origin = format!(
         "tamga.local/{}",
         crate::verify::certificate::hex(signer.certificate_sha256().get(..8).unwrap_or_default())
     );
-    Ok(Archive::open(Box::new(store), origin, Arc::new(signer))?)
+    Ok(Archive::open(store, origin, Arc::new(signer))?)
 }
 
 /// Opens everything the pipeline needs.

@@ -145,3 +145,46 @@ fn reasons_command_lists_the_closed_list() {
     assert_eq!(v.as_array().unwrap().len(), tamga::Reason::ALL.len());
     let _ = fixtures();
 }
+
+#[test]
+fn a_data_directory_keeps_the_store_it_was_created_with_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let import = tamga_cmd(&data)
+        .args([
+            "--store", "journal", "import", "--case", "01-05", "--at", AT_TEXT,
+        ])
+        .arg(fixtures().join("sig/rsa-attached.der"))
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    // Without --store the directory's own store is found…
+    assert_full_audit_passes(tamga_cmd(&data), 0);
+    let got = tamga_cmd(&data).args(["get", "01-05/1"]).output().unwrap();
+    assert_eq!(
+        got.stdout,
+        std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap()
+    );
+    // …and asking for the other one is refused with a sentence, creating nothing.
+    let other = tamga_cmd(&data)
+        .args(["--store", "sled", "audit", "verify"])
+        .output()
+        .unwrap();
+    assert_ne!(other.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        err.contains("holds a journal archive, not a sled one"),
+        "{err}"
+    );
+    assert!(!data.join("archive").exists());
+    let bogus = tamga_cmd(&data)
+        .args(["--store", "lmdb", "audit", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(bogus.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bogus.stderr).contains("sled or journal"));
+}

@@ -14,7 +14,17 @@ fn receipt_regno(path: &Path) -> Option<String> {
 }
 
 #[test]
-fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
+fn sigkill_never_loses_a_receipted_document_nor_breaks_a_sled_archive() {
+    sigkill_rounds("sled");
+}
+
+#[test]
+fn sigkill_never_loses_a_receipted_document_nor_breaks_a_journal_archive() {
+    sigkill_rounds("journal");
+}
+
+/// Imports into a fresh archive of `store`, killed at random moments.
+fn sigkill_rounds(store: &str) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // Documents of several sizes, one spanning several chunks.
@@ -46,7 +56,7 @@ fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
         .iter()
         .map(|(sig, content)| {
             let started = std::time::Instant::now();
-            let mut cmd = import_cmd(&calibration, sig, content.as_deref(), "calibrate");
+            let mut cmd = import_cmd(&calibration, store, sig, content.as_deref(), "calibrate");
             assert!(cmd.status().unwrap().success(), "calibration import failed");
             (started.elapsed().as_micros() as u64).max(1)
         })
@@ -56,7 +66,7 @@ fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
     for round in 0..ROUNDS {
         let (sig, content) = &docs[round % docs.len()];
         let out = dir.path().join(format!("receipt-{round}.p7s"));
-        let mut cmd = import_cmd(&data, sig, content.as_deref(), &format!("r{round}"));
+        let mut cmd = import_cmd(&data, store, sig, content.as_deref(), &format!("r{round}"));
         cmd.arg("--receipt-out").arg(&out);
         let mut child = cmd.spawn().unwrap();
         // Up to 1.5 times the calibrated span: most imports die mid-way, some finish.
@@ -70,10 +80,10 @@ fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
         if let Some(regno) = receipt_regno(&out) {
             receipted.push((regno, sig.clone(), content.clone()));
         }
-        audit_and_check(&data, round, &receipted);
+        audit_and_check(&data, store, round, &receipted);
     }
     eprintln!(
-        "crash test: {kills} of {ROUNDS} imports killed mid-way, {} receipted documents checked after every kill",
+        "crash test ({store}): {kills} of {ROUNDS} imports killed mid-way, {} receipted documents checked after every kill",
         receipted.len()
     );
     assert!(
@@ -83,7 +93,7 @@ fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
     // And the archive still takes documents after all those kills.
     let (sig, content) = &docs[0];
     let out = dir.path().join("receipt-final.p7s");
-    let mut cmd = import_cmd(&data, sig, content.as_deref(), "final");
+    let mut cmd = import_cmd(&data, store, sig, content.as_deref(), "final");
     assert!(
         cmd.arg("--receipt-out")
             .arg(&out)
@@ -93,18 +103,19 @@ fn sigkill_never_loses_a_receipted_document_nor_breaks_the_archive() {
     );
     let regno = receipt_regno(&out).expect("a receipt after an uninterrupted import");
     receipted.push((regno, sig.clone(), content.clone()));
-    audit_and_check(&data, ROUNDS, &receipted);
+    audit_and_check(&data, store, ROUNDS, &receipted);
 }
 
 const ROUNDS: usize = 30;
 
 fn import_cmd(
     data: &Path,
+    store: &str,
     sig: &Path,
     content: Option<&Path>,
     sender_ref: &str,
 ) -> std::process::Command {
-    let mut cmd = tamga_cmd(data);
+    let mut cmd = store_cmd(data, store);
     cmd.args([
         "import",
         "--case",
@@ -123,18 +134,34 @@ fn import_cmd(
     cmd
 }
 
+/// `tamga` naming the store: a kill before the first import created its store would otherwise
+/// leave the audit after it to create the default one.
+fn store_cmd(data: &Path, store: &str) -> std::process::Command {
+    let mut cmd = tamga_cmd(data);
+    cmd.args(["--store", store]);
+    cmd
+}
+
 /// After a kill: the archive opens, a full audit passes and every receipted document is intact.
-fn audit_and_check(data: &Path, round: usize, receipted: &[(String, PathBuf, Option<PathBuf>)]) {
-    assert_full_audit_passes(tamga_cmd(data), round);
+fn audit_and_check(
+    data: &Path,
+    store: &str,
+    round: usize,
+    receipted: &[(String, PathBuf, Option<PathBuf>)],
+) {
+    assert_full_audit_passes(store_cmd(data, store), round);
     for (regno, sig, content) in receipted {
-        let got = tamga_cmd(data).args(["get", regno]).output().unwrap();
+        let got = store_cmd(data, store)
+            .args(["get", regno])
+            .output()
+            .unwrap();
         assert_eq!(
             got.stdout,
             std::fs::read(sig).unwrap(),
             "round {round}: {regno} lost"
         );
         if let Some(c) = content {
-            let got = tamga_cmd(data)
+            let got = store_cmd(data, store)
                 .args(["get", "--content", regno])
                 .output()
                 .unwrap();

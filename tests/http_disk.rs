@@ -192,8 +192,17 @@ fn incoming_is_empty(s: &Server) -> bool {
 }
 
 #[test]
-fn large_detached_content_is_spooled_verified_filed_and_returned_byte_identical() {
-    let s = start("", Limits::default(), None);
+fn large_detached_content_is_spooled_verified_filed_and_returned_byte_identical_in_sled() {
+    large_detached_content_round_trip("sled");
+}
+
+#[test]
+fn large_detached_content_is_spooled_verified_filed_and_returned_byte_identical_in_the_journal() {
+    large_detached_content_round_trip("journal");
+}
+
+fn large_detached_content_round_trip(store: &str) {
+    let s = common::server::start_on(store);
     let big = s.dir.path().join("big.txt");
     // Several chunks and a short tail, well past the in-memory limit.
     let bytes: Vec<u8> = (0..3 * tamga::archive::blobs::CHUNK + 12_345)

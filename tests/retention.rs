@@ -286,14 +286,34 @@ fn the_full_flow() {
 }
 
 #[test]
-fn destroyed_bytes_are_gone_and_disk_usage_drops() {
+fn destroyed_bytes_are_gone_and_disk_usage_drops_in_sled() {
+    destroyed_bytes_are_gone_and_disk_usage_drops("sled");
+}
+
+#[test]
+fn destroyed_bytes_are_gone_and_disk_usage_drops_in_the_journal() {
+    destroyed_bytes_are_gone_and_disk_usage_drops("journal");
+}
+
+fn destroyed_bytes_are_gone_and_disk_usage_drops(store: &str) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let open = policy(None);
-    let mut ing = ingest(&data);
+    let mut ing = ingest_on(&data, store);
     ing.policy = open;
     // Large, distinct, incompressible content in T-1 only.
     let regnos = file_big_documents(&ing, dir.path(), 4, 2 << 20, 1);
+    // A piece of each document's content, to look for on disk afterwards.
+    let samples: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            let c = std::fs::read(dir.path().join(format!("c1-{i}.bin"))).unwrap();
+            c[(1 << 20)..(1 << 20) + 64].to_vec()
+        })
+        .collect();
+    assert!(
+        samples.iter().all(|s| on_disk(&data, s)),
+        "the sample is not how bytes are kept"
+    );
     let p = policy(Some(2026));
     let when = t("2028-02-01T00:00:00Z");
     let a = &ing.archive;
@@ -307,7 +327,13 @@ fn destroyed_bytes_are_gone_and_disk_usage_drops() {
     let ing = ingest(&data);
     let after = dir_size(&data);
     assert!(a_store_has_no_documents(&ing), "documents' bytes remain");
-    eprintln!("disk usage: {before} bytes before, {after} after");
+    for s in &samples {
+        assert!(
+            !on_disk(&data, s),
+            "{store}: a destroyed document's bytes are still on disk"
+        );
+    }
+    eprintln!("{store} disk usage: {before} bytes before, {after} after");
     assert!(
         after + 4 * 1024 * 1024 < before,
         "disk usage did not drop: {before} → {after}"
@@ -332,7 +358,9 @@ fn a_store_has_no_documents(ing: &tamga::ingest::Ingest) -> bool {
         && ing.archive.store().keys(Space::Chunks).unwrap().is_empty()
 }
 
+/// Space the files under `p` take on disk (allocated blocks: a punched hole takes none).
 fn dir_size(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
     std::fs::read_dir(p)
         .unwrap()
         .map(|e| {
@@ -341,14 +369,38 @@ fn dir_size(p: &Path) -> u64 {
             if m.is_dir() {
                 dir_size(&e.path())
             } else {
-                m.len()
+                m.blocks() * 512
             }
         })
         .sum()
 }
 
+/// Whether any file under `p` contains `needle`.
+fn on_disk(p: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(p).unwrap().any(|e| {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            on_disk(&path, needle)
+        } else {
+            std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+        }
+    })
+}
+
 #[test]
-fn sigkill_during_execution_leaves_all_or_nothing() {
+fn sigkill_during_execution_leaves_all_or_nothing_in_sled() {
+    sigkill_during_execution_leaves_all_or_nothing("sled");
+}
+
+#[test]
+fn sigkill_during_execution_leaves_all_or_nothing_in_the_journal() {
+    sigkill_during_execution_leaves_all_or_nothing("journal");
+}
+
+fn sigkill_during_execution_leaves_all_or_nothing(store: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pristine = dir.path().join("pristine");
     let policy_file = dir.path().join("closed.toml");
@@ -356,7 +408,7 @@ fn sigkill_during_execution_leaves_all_or_nothing() {
     let documents;
     {
         let open = policy(None);
-        let mut ing = ingest(&pristine);
+        let mut ing = ingest_on(&pristine, store);
         ing.policy = open;
         file_big_documents(&ing, dir.path(), 6, (1 << 20) + 99, 7);
         let p = policy(Some(2026));
@@ -439,7 +491,7 @@ fn sigkill_during_execution_leaves_all_or_nothing() {
         std::fs::remove_dir_all(&work).unwrap();
     }
     eprintln!(
-        "execute crash test: {mid_way} of 20 killed mid-way; afterwards {none} × nothing, {all} × all"
+        "execute crash test ({store}): {mid_way} of 20 killed mid-way; afterwards {none} × nothing, {all} × all"
     );
     assert!(mid_way >= 3, "the kills did not land mid-way");
 }

@@ -14,6 +14,7 @@ pub fn paths(data: &Path) -> tamga::setup::Paths {
         policy: Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
         trust: vec![fixtures().join("trust")],
         installed_keys: data.join("none"),
+        store: None,
     }
 }
 

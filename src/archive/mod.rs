@@ -12,6 +12,7 @@ pub mod audit;
 pub mod blobs;
 pub mod checkpoint;
 pub mod export;
+pub mod journal;
 pub mod log;
 pub mod merkle;
 pub mod proofs;

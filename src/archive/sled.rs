@@ -34,27 +34,13 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (creating) the store in `dir`. A second process gets an error, not a hang.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+        let lock = super::store::lock_dir(dir)?;
         let in_use = || {
             backend(format!(
                 "{} is in use by another tamga process",
                 dir.display()
             ))
         };
-        let lock_path = dir.join("tamga.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| backend(format!("{}: {e}", lock_path.display())))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(in_use()),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(backend(format!("{}: {e}", lock_path.display())));
-            }
-        }
         drop_unfinished_snapshots(dir)?;
         // Holding our lock, a busy sled lock can only be a store of this same process that was
         // just dropped: sled's I/O threads let go of its file a moment later. Wait for that.
@@ -160,13 +146,6 @@ fn backend(msg: String) -> StoreError {
     StoreError::Backend(msg)
 }
 
-fn key(space: Space, k: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(k.len() + 1);
-    v.push(space.prefix());
-    v.extend_from_slice(k);
-    v
-}
-
 impl Store for SledStore {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
         for (space, k, v) in &batch.puts {
@@ -184,7 +163,7 @@ impl Store for SledStore {
         let mut writes = sled::Batch::default();
         let mut deletes = Vec::new();
         for (space, k, v) in &batch.puts {
-            let full = key(*space, k);
+            let full = space.key(k);
             let v: &[u8] = if *space == Space::Chunks && v.len() > FILE_THRESHOLD {
                 FILE_MARKER
             } else {
@@ -210,7 +189,7 @@ impl Store for SledStore {
             if !matches!(space, Space::Chunks | Space::Blobs) {
                 return Err(StoreError::NotDisposable { space: *space });
             }
-            let full = key(*space, k);
+            let full = space.key(k);
             let old = self.db.get(&full).map_err(|e| backend(e.to_string()))?;
             if old.is_some_and(|old| old.as_ref() == FILE_MARKER) {
                 deletes.push(self.chunk_path(k));
@@ -279,7 +258,7 @@ impl Store for SledStore {
     fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let v = self
             .db
-            .get(key(space, k))
+            .get(space.key(k))
             .map_err(|e| backend(e.to_string()))?;
         match v {
             Some(iv) if space == Space::Chunks && iv.as_ref() == FILE_MARKER => {

@@ -43,6 +43,14 @@ impl Space {
             Space::Index => b'I',
         }
     }
+
+    /// `key` under this space's prefix, for backends that keep every space in one keyspace.
+    pub fn key(self, key: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(key.len() + 1);
+        v.push(self.prefix());
+        v.extend_from_slice(key);
+        v
+    }
 }
 
 /// Writes that must land together or not at all.
@@ -109,4 +117,25 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every key of a space, in byte order (for exports and audits; not on hot paths).
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError>;
+}
+
+/// Creates `dir` and takes the store's lock file in it for as long as the returned file is
+/// held. A second process gets an error naming the directory, not a hang.
+pub fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let fail = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("tamga.lock"))
+        .map_err(fail)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(format!(
+            "{} is in use by another tamga process",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(fail(e)),
+    }
 }

@@ -33,6 +33,10 @@ pub struct Global {
     /// Where an installed receipt key (receipt.key + receipt.pem) is looked for.
     #[arg(long, global = true, value_name = "DIR", default_value = "certs")]
     pub keys: PathBuf,
+    /// The store a new data directory is created with: sled (the default) or journal (faster:
+    /// an append-only file with the index in memory). An existing directory keeps its own.
+    #[arg(long, global = true, value_name = "KIND")]
+    pub store: Option<tamga::setup::Backend>,
 }
 
 impl Global {
@@ -47,6 +51,7 @@ impl Global {
                 self.trust.clone()
             },
             installed_keys: self.keys.clone(),
+            store: self.store,
         }
     }
 }

@@ -53,12 +53,21 @@ pub fn archive_paths(data: &Path) -> tamga::setup::Paths {
         policy: Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
         trust: vec![fixtures().join("trust")],
         installed_keys: data.join("no-installed-keys"),
+        store: None,
     }
 }
 
 /// The pipeline over a fresh archive in `data`.
 pub fn ingest(data: &Path) -> tamga::ingest::Ingest {
     tamga::setup::open(&archive_paths(data), Policy::default()).unwrap()
+}
+
+/// The pipeline over a fresh archive of the named store (`sled` or `journal`) in `data`; later
+/// opens find the store by themselves.
+pub fn ingest_on(data: &Path, store: &str) -> tamga::ingest::Ingest {
+    let mut paths = archive_paths(data);
+    paths.store = Some(store.parse().unwrap());
+    tamga::setup::open(&paths, Policy::default()).unwrap()
 }
 
 /// The `tamga` binary with the fixture trust store, the demo policy and `data`.

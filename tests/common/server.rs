@@ -52,6 +52,15 @@ pub fn start(
     )
 }
 
+/// Starts a server with the demo policy over a fresh archive of the named store.
+pub fn start_on(store: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = super::archive_paths(&dir.path().join("data"));
+    paths.store = Some(store.parse().unwrap());
+    let ingest = tamga::setup::open(&paths, Policy::default()).unwrap();
+    serve(dir, ingest, Limits::default(), None)
+}
+
 /// Starts a server on `dir/data` (which may hold an archive already) with this policy text.
 pub fn start_with(
     dir: tempfile::TempDir,
@@ -66,6 +75,7 @@ pub fn start_with(
         policy,
         trust: vec![fixtures().join("trust")],
         installed_keys: dir.path().join("none"),
+        store: None,
     };
     let ingest = tamga::setup::open(&paths, Policy::default()).unwrap();
     serve(dir, ingest, limits, tls_config)
