@@ -90,7 +90,7 @@ fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
         Backend::Journal => {
             let store = JournalStore::open(&dir)?;
             // Recovery's findings are for whoever runs the service, once, at start.
-            for note in store.notes() {
+            for note in store.notes().iter().chain(&store.damage()) {
                 eprintln!("tamga: {note}");
             }
             Box::new(store)

@@ -39,11 +39,21 @@ fn snapshot(export: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn every_flip_is_reported_or_harmless() {
+fn every_flip_in_sled_is_reported_or_harmless() {
+    every_flip_is_reported_or_harmless("sled", "archive");
+}
+
+#[test]
+fn every_flip_in_the_journal_is_reported_or_harmless() {
+    every_flip_is_reported_or_harmless("journal", "journal");
+}
+
+/// Flips bits in the files of `store`, kept under `<data>/<subdir>`.
+fn every_flip_is_reported_or_harmless(store: &str, subdir: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pristine = dir.path().join("pristine");
     {
-        let ingest = ingest(&pristine);
+        let ingest = ingest_on(&pristine, store);
         for (i, f) in [
             "rsa-attached.der",
             "p256.der",
@@ -79,7 +89,7 @@ fn every_flip_is_reported_or_harmless() {
     let want = snapshot(&reference);
 
     let mut targets = Vec::new();
-    files(&pristine.join("archive"), &mut targets);
+    files(&pristine.join(subdir), &mut targets);
     let total: u64 = targets.iter().map(|(_, n)| n).sum();
     let (mut reported, mut harmless) = (0, 0);
     for round in 0..200 {
@@ -147,6 +157,6 @@ fn every_flip_is_reported_or_harmless() {
         }
         std::fs::remove_dir_all(&work).unwrap();
     }
-    eprintln!("tamper test: {reported} flips reported, {harmless} provably harmless");
+    eprintln!("tamper test ({store}): {reported} flips reported, {harmless} provably harmless");
     assert_eq!(reported + harmless, 200);
 }

@@ -75,6 +75,9 @@ pub fn verify(
     full: bool,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<AuditReport, AuditFailure> {
+    if let Some(first) = archive.store().damage().into_iter().next() {
+        return Err(fail(None, None, format!("the store found damage: {first}")));
+    }
     let (size, head_root, head_chain) = archive.head();
     let checkpoint = archive
         .latest_checkpoint()

@@ -117,6 +117,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every key of a space, in byte order (for exports and audits; not on hot paths).
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Kept values the backend itself found damaged, each in a sentence, for the audit. A
+    /// backend without checksums of its own cannot tell, and the audit's checks remain.
+    fn damage(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Creates `dir` and takes the store's lock file in it for as long as the returned file is

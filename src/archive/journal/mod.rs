@@ -39,6 +39,7 @@ pub struct JournalStore {
     index: RwLock<BTreeMap<Vec<u8>, Slot>>,
     writer: Mutex<Writer>,
     notes: Vec<String>,
+    damaged: Vec<String>,
     /// Held for the store's lifetime.
     _lock: File,
 }
@@ -94,6 +95,7 @@ impl JournalStore {
                 new_file,
             }),
             notes: recovered.notes,
+            damaged: recovered.damaged,
             path,
             _lock: lock_file,
         };
@@ -103,7 +105,8 @@ impl JournalStore {
         Ok(store)
     }
 
-    /// What opening found and did (a torn tail moved aside, damaged values), for the operator.
+    /// What opening did (a torn tail moved aside), for the operator. Damaged values are in
+    /// [`Store::damage`].
     pub fn notes(&self) -> &[String] {
         &self.notes
     }
@@ -233,9 +236,17 @@ impl Store for JournalStore {
             (w.end, w.new_file)
         };
         // Records written meanwhile by other threads may or may not be covered; `end` is.
-        self.file
-            .sync_data()
-            .map_err(|e| backend(format!("fdatasync {}: {e}", self.path.display())))?;
+        if let Err(e) = self.file.sync_data() {
+            // After a failed fdatasync Linux may have dropped the dirty pages and marked them
+            // clean, so a retry could "succeed" over lost writes. Only a reopen, whose recovery
+            // reads what actually reached the disk, can tell; until then nothing is written.
+            let why = format!(
+                "fdatasync {}: {e}; the store takes no more writes until it is reopened",
+                self.path.display()
+            );
+            lock(&self.writer).failed = Some(why.clone());
+            return Err(backend(why));
+        }
         if new_file {
             File::open(&self.dir)
                 .and_then(|d| d.sync_all())
@@ -263,10 +274,11 @@ impl Store for JournalStore {
     fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         // The read lock is held through the read, so disposal cannot punch the bytes under it.
         let index = self.read_index();
-        index
-            .get(&space.key(k))
-            .map(|s| self.read(s))
-            .transpose()
+        index.get(&space.key(k)).map(|s| self.read(s)).transpose()
+    }
+
+    fn damage(&self) -> Vec<String> {
+        self.damaged.clone()
     }
 
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -280,11 +292,26 @@ impl Store for JournalStore {
     }
 }
 
+impl JournalStore {
+    /// Syncs, then appends a record with no writes whose mark covers everything before it, and
+    /// syncs that too: damage to the last records then reads as damage to synced data (refused
+    /// at open) instead of as a torn tail (cut).
+    fn close(&self) -> Result<(), StoreError> {
+        self.sync()?;
+        let w = lock(&self.writer);
+        let (mark, _) = record::encode(w.durable, &[])
+            .ok_or_else(|| backend("an empty record is always within the limits".into()))?;
+        let fail = |e: std::io::Error| backend(format!("{}: {e}", self.path.display()));
+        self.file.write_all_at(&mark, w.end).map_err(fail)?;
+        self.file.sync_data().map_err(fail)
+    }
+}
+
 impl Drop for JournalStore {
     fn drop(&mut self) {
-        // Nothing depends on this (every acknowledged write was synced); it only saves the next
-        // open from destroying disposed bytes a second time.
-        let _ = self.sync();
+        // Nothing depends on this (every acknowledged write was synced already); it tightens
+        // what the next open can tell apart, and destroys disposed bytes not yet destroyed.
+        let _ = self.close();
     }
 }
 

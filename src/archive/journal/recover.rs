@@ -47,8 +47,10 @@ pub struct Recovered {
     pub end: u64,
     /// Disposed values whose bytes are still there (their hole was never punched).
     pub repunch: Vec<Extent>,
-    /// What the operator should know (tails moved aside, damaged values).
+    /// What the operator should know: tails moved aside.
     pub notes: Vec<String>,
+    /// Kept values that do not match their digests (for the audit to report).
+    pub damaged: Vec<String>,
 }
 
 /// More than this after a torn record cannot be the unsynced tail of a crash.
@@ -84,7 +86,7 @@ pub fn recover(file: &File, path: &Path) -> Result<Recovered, StoreError> {
         }
     }
     let Some(cut) = cut else {
-        scan.out.notes = damaged;
+        scan.out.damaged = damaged;
         return Ok(scan.out);
     };
     let aside = move_aside(file, path, cut, len)?;
@@ -101,7 +103,7 @@ pub fn recover(file: &File, path: &Path) -> Result<Recovered, StoreError> {
         aside.display()
     ));
     for (key, (record_at, _)) in &scan.bad {
-        scan.out.notes.push(format!(
+        scan.out.damaged.push(format!(
             "{}: the value of key {} (record at byte {record_at}) does not match its digest",
             path.display(),
             crate::verify::certificate::hex(key)

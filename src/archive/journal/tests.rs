@@ -59,6 +59,7 @@ fn writes_read_back_after_reopening_and_the_index_space_keeps_the_last_value() {
     }
     let store = JournalStore::open(dir.path()).unwrap();
     assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
     assert_eq!(
         store.get(Space::Receipts, b"r1").unwrap().as_deref(),
         Some(&b"receipt one"[..])
@@ -180,11 +181,11 @@ fn a_damaged_value_inside_synced_data_is_kept_and_named_for_the_audit() {
     let store = JournalStore::open(dir.path()).unwrap();
     assert!(
         store
-            .notes()
+            .damage()
             .iter()
             .any(|n| n.contains("does not match its digest")),
         "{:?}",
-        store.notes()
+        store.damage()
     );
     assert_eq!(
         store.get(Space::Log, &[3]).unwrap().as_deref(),
@@ -217,6 +218,7 @@ fn disposal_destroys_the_bytes_once_durable_and_a_reopen_finishes_an_interrupted
     drop(store);
     let store = JournalStore::open(dir.path()).unwrap();
     assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
     assert_eq!(store.get(Space::Chunks, b"c").unwrap(), None);
     assert_eq!(
         store.get(Space::Log, &[0]).unwrap().as_deref(),
@@ -254,6 +256,7 @@ fn disposal_destroys_the_bytes_once_durable_and_a_reopen_finishes_an_interrupted
     assert!(!contains(&journal(dir.path()), &secret));
     assert_eq!(store.get(Space::Chunks, b"c").unwrap(), None);
     assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
 }
 
 #[test]
