@@ -282,6 +282,19 @@ fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
         },
         || ingest.archive.syncs(),
     );
+    if kind == Kind::Mem {
+        return;
+    }
+    // What a restart costs: the journal rebuilds its index from the whole file.
+    drop(ingest);
+    let dir = tmp.join("lib").with_extension(format!("{kind:?}"));
+    let started = Instant::now();
+    let reopened = tamga::setup::open(&support::paths(&dir), Policy::default()).unwrap();
+    println!(
+        "  reopened with {} log entries in {:.0} ms",
+        reopened.archive.size(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
 }
 
 /// Runs `CLIENTS` threads that take the documents in turn, each submitting with the function

@@ -53,9 +53,6 @@ pub struct Recovered {
     pub damaged: Vec<String>,
 }
 
-/// More than this after a torn record cannot be the unsynced tail of a crash.
-const MAX_TAIL: u64 = 256 << 20;
-
 /// Rebuilds the index from `file` (the journal at `path`), cutting a torn tail.
 pub fn recover(file: &File, path: &Path) -> Result<Recovered, StoreError> {
     let len = file.metadata().map_err(|e| io(path, e))?.len();
@@ -193,35 +190,52 @@ fn read_header(
 }
 
 /// Looks past a torn record for any record that reads whole; returns its durable mark if that
-/// mark lies beyond the torn record (which then was synced, and is damaged, not torn).
+/// mark lies beyond the torn record (which then was synced, and is damaged, not torn). The tail
+/// is searched for the record magic a window at a time, so its size does not matter.
 fn synced_beyond(file: &File, path: &Path, torn: u64, len: u64) -> Result<Option<u64>, StoreError> {
-    if len - torn > MAX_TAIL {
-        return Ok(Some(len));
-    }
-    let mut tail = vec![0; (len - torn) as usize];
-    file.read_exact_at(&mut tail, torn)
-        .map_err(|e| io(path, e))?;
-    let mut from = 1;
-    while let Some(found) = tail
-        .get(from..)
-        .and_then(|rest| rest.windows(4).position(|w| w == record::MAGIC))
-    {
-        let at = from + found;
-        from = at + 1;
-        let Some(raw) = tail.get(at..at + HEADER) else {
-            break;
-        };
-        let Some(header) = raw.try_into().ok().and_then(Header::parse) else {
-            continue;
-        };
-        let meta = tail.get(at + HEADER..at + HEADER + header.meta_len as usize);
-        if let Some(m) = meta.and_then(|meta| record::parse_meta(&header, meta))
-            && m.durable > torn
+    const WINDOW: u64 = 1 << 20;
+    let magic = record::MAGIC.len() as u64;
+    let mut window = Vec::new();
+    let mut from = torn + 1;
+    while from + magic <= len {
+        // Windows overlap by the magic's length less one, so none is missed at a seam.
+        let take = WINDOW.min(len - from);
+        window.resize(take as usize, 0);
+        file.read_exact_at(&mut window, from)
+            .map_err(|e| io(path, e))?;
+        for (i, _) in window
+            .windows(record::MAGIC.len())
+            .enumerate()
+            .filter(|(_, w)| *w == record::MAGIC)
         {
-            return Ok(Some(m.durable));
+            if let Some(mark) = mark_at(file, from + i as u64, len)
+                && mark > torn
+            {
+                return Ok(Some(mark));
+            }
         }
+        if from + take >= len {
+            break;
+        }
+        from += take - (magic - 1);
     }
     Ok(None)
+}
+
+/// The durable mark of a record that reads whole at `at`, if one does.
+fn mark_at(file: &File, at: u64, len: u64) -> Option<u64> {
+    let mut raw = [0; HEADER];
+    if len - at < HEADER as u64 {
+        return None;
+    }
+    file.read_exact_at(&mut raw, at).ok()?;
+    let header = Header::parse(raw)?;
+    if header.record_len() > len - at {
+        return None;
+    }
+    let mut meta = vec![0; header.meta_len as usize];
+    file.read_exact_at(&mut meta, at + HEADER as u64).ok()?;
+    record::parse_meta(&header, &meta).map(|m| m.durable)
 }
 
 /// Copies bytes `cut..len` to a new file beside the journal, synced, and returns its path.

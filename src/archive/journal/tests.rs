@@ -309,3 +309,23 @@ fn a_second_opener_is_told_the_store_is_in_use() {
         "{second}"
     );
 }
+
+#[test]
+fn damage_is_refused_even_when_the_record_that_proves_it_synced_lies_megabytes_later() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = JournalStore::open(dir.path()).unwrap();
+        put(&store, Space::Log, &[0], b"first");
+        // Written before any sync: its mark proves nothing about the first record.
+        put(&store, Space::Chunks, b"big", &vec![b'v'; 3 << 20]);
+        store.sync().unwrap();
+        put(&store, Space::Log, &[1], b"after the sync");
+        store.sync().unwrap();
+        std::mem::forget(store); // no closing mark: only the last record proves the sync
+    }
+    let mut bad = journal(dir.path());
+    bad[record::HEADER + 3] ^= 1;
+    let copy = with_journal(&bad);
+    let err = JournalStore::open(copy.path()).unwrap_err().to_string();
+    assert!(err.contains("refusing to cut"), "{err}");
+}
