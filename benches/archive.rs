@@ -1,6 +1,7 @@
 //! `cargo bench --bench archive`: imports per second through the library pipeline (4 KiB
-//! RSA-2048 attached documents, durable, group commit) at several concurrencies, and the
-//! throughput of a full audit against `sha256sum` over the same bytes, in the same run.
+//! RSA-2048 attached documents, durable, group commit) at several concurrencies over both
+//! embedded stores, and the throughput of a full audit against `sha256sum` over the same
+//! bytes, in the same run.
 //!
 //! Documents are signed beforehand with the OpenSSL command line and the fixture PKI.
 
@@ -27,12 +28,17 @@ fn main() {
 
     println!("imports (4 KiB RSA-2048 attached, durable)");
     println!(
-        "{:>12} {:>10} {:>10} {:>12}",
-        "concurrency", "docs/s", "syncs", "docs/sync"
+        "{:>8} {:>12} {:>10} {:>10} {:>12}",
+        "store", "concurrency", "docs/s", "syncs", "docs/sync"
     );
-    for conc in [1usize, 16, 64] {
-        let data = tmp.path().join(format!("archive-{conc}"));
-        let ingest = Arc::new(tamga::setup::open(&paths(&data), Policy::default()).unwrap());
+    for (store, conc) in ["sled", "journal"]
+        .into_iter()
+        .flat_map(|s| [1usize, 16, 64].map(|c| (s, c)))
+    {
+        let data = tmp.path().join(format!("archive-{store}-{conc}"));
+        let mut p = paths(&data);
+        p.store = Some(store.parse().unwrap());
+        let ingest = Arc::new(tamga::setup::open(&p, Policy::default()).unwrap());
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let start = Instant::now();
         let threads: Vec<_> = (0..conc)
@@ -64,7 +70,7 @@ fn main() {
         let syncs = ingest.archive.syncs();
         assert_eq!(ingest.archive.size(), n as u64, "every document filed");
         println!(
-            "{conc:>12} {:>10.0} {syncs:>10} {:>12.1}",
+            "{store:>8} {conc:>12} {:>10.0} {syncs:>10} {:>12.1}",
             n as f64 / secs,
             n as f64 / syncs as f64
         );
@@ -79,37 +85,49 @@ fn main() {
         jobs.push((doc, docs_dir.join(format!("big{i}.p7s")), false));
     }
     sign_all(jobs);
-    let data = tmp.path().join("archive-audit");
-    let ingest = tamga::setup::open(&paths(&data), Policy::default()).unwrap();
-    let mut files = Vec::new();
-    for i in 0..big_n {
-        let (doc, sig) = (
-            docs_dir.join(format!("big{i}.bin")),
-            docs_dir.join(format!("big{i}.p7s")),
-        );
-        let (d, s) = (std::fs::read(&doc).unwrap(), std::fs::read(&sig).unwrap());
-        ingest
-            .submit(&Submission {
-                case: "01-05",
-                signature: &s,
-                content: Some(tamga::ingest::Payload::Bytes(&d)),
-                sender_ref: None,
-                received_at: AT,
-                submitter: None,
-            })
-            .unwrap();
-        files.push(doc);
-        files.push(sig);
-    }
+    let files: Vec<_> = (0..big_n)
+        .flat_map(|i| {
+            [
+                docs_dir.join(format!("big{i}.bin")),
+                docs_dir.join(format!("big{i}.p7s")),
+            ]
+        })
+        .collect();
     let bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).unwrap().len())
         .sum();
     let mb = bytes as f64 / 1e6;
-    let start = Instant::now();
-    let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
-    let audit = start.elapsed().as_secs_f64();
-    assert_eq!(report.bytes, bytes);
+    println!(
+        "\nfull audit over {mb:.0} MB ({big_n} documents of 4 MiB, half text, half random, plus signatures)"
+    );
+    let mut audits: Vec<(&str, f64)> = Vec::new();
+    for store in ["sled", "journal"] {
+        let mut p = paths(&tmp.path().join(format!("archive-audit-{store}")));
+        p.store = Some(store.parse().unwrap());
+        let ingest = tamga::setup::open(&p, Policy::default()).unwrap();
+        for pair in files.chunks(2) {
+            let (d, s) = (
+                std::fs::read(&pair[0]).unwrap(),
+                std::fs::read(&pair[1]).unwrap(),
+            );
+            ingest
+                .submit(&Submission {
+                    case: "01-05",
+                    signature: &s,
+                    content: Some(tamga::ingest::Payload::Bytes(&d)),
+                    sender_ref: None,
+                    received_at: AT,
+                    submitter: None,
+                })
+                .unwrap();
+        }
+        let start = Instant::now();
+        let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
+        let audit = start.elapsed().as_secs_f64();
+        assert_eq!(report.bytes, bytes);
+        audits.push((store, audit));
+    }
     let start = Instant::now();
     let st = std::process::Command::new("sha256sum")
         .args(&files)
@@ -118,10 +136,13 @@ fn main() {
         .unwrap();
     assert!(st.success());
     let sum = start.elapsed().as_secs_f64();
-    println!(
-        "\nfull audit over {mb:.0} MB ({big_n} documents of 4 MiB, half text, half random, plus signatures)"
-    );
-    println!("{:>16} {:>10.0} MB/s", "tamga audit", mb / audit);
-    println!("{:>16} {:>10.0} MB/s", "sha256sum", mb / sum);
-    println!("{:>16} {:>10.2}", "ratio", sum / audit);
+    for (store, audit) in audits {
+        println!(
+            "{:>24} {:>10.0} MB/s   ratio to sha256sum {:.2}",
+            format!("tamga audit ({store})"),
+            mb / audit,
+            sum / audit
+        );
+    }
+    println!("{:>24} {:>10.0} MB/s", "sha256sum", mb / sum);
 }
