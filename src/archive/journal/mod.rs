@@ -12,7 +12,7 @@
 //! has a digest of its own outside the record's checksum, so a punched record still reads as
 //! intact, and recovery can tell "destroyed by an act" (a later removal) from "damaged".
 //!
-//! The trade-off: every live key sits in memory (about 100 bytes each, some ten per document),
+//! The trade-off: every live key sits in memory (about 120 bytes each, 5–7 per document),
 //! and opening reads the whole journal once.
 
 mod record;
