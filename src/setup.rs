@@ -39,14 +39,16 @@ pub enum Backend {
     Journal,
 }
 
-impl Backend {
-    fn name(self) -> &'static str {
-        match self {
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
             Backend::Sled => "sled",
             Backend::Journal => "journal",
-        }
+        })
     }
+}
 
+impl Backend {
     fn dir(self, data: &Path) -> PathBuf {
         data.join(match self {
             Backend::Sled => "archive",
@@ -66,24 +68,32 @@ impl std::str::FromStr for Backend {
     }
 }
 
-/// Opens the data directory's store, refusing to start a second kind beside an existing one.
-fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
-    let existing = [Backend::Sled, Backend::Journal]
+/// The store `paths` opens: the one its data directory holds, else the one asked for, else
+/// sled. Asking for the other one than the directory holds is refused.
+pub fn backend(paths: &Paths) -> Result<Backend, SetupError> {
+    let held: Vec<Backend> = [Backend::Sled, Backend::Journal]
         .into_iter()
-        .find(|b| b.dir(&paths.data).exists());
-    let backend = match (paths.store, existing) {
-        (Some(asked), Some(held)) if asked != held => {
-            return Err(StoreError::Backend(format!(
-                "{} holds a {} archive, not a {} one (a data directory keeps the store it was \
-                 created with)",
-                paths.data.display(),
-                held.name(),
-                asked.name()
-            ))
-            .into());
-        }
-        (asked, held) => held.or(asked).unwrap_or_default(),
-    };
+        .filter(|b| b.dir(&paths.data).exists())
+        .collect();
+    let refuse = |why: String| Err(StoreError::Backend(why).into());
+    match (held.as_slice(), paths.store) {
+        ([], asked) => Ok(asked.unwrap_or_default()),
+        ([held], Some(asked)) if asked != *held => refuse(format!(
+            "{} holds a {held} archive, not a {asked} one (a data directory keeps the store it \
+             was created with)",
+            paths.data.display()
+        )),
+        ([held], _) => Ok(*held),
+        _ => refuse(format!(
+            "{} holds both a sled and a journal archive; move the one not in use elsewhere",
+            paths.data.display()
+        )),
+    }
+}
+
+/// Opens the data directory's store.
+fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
+    let backend = backend(paths)?;
     let dir = backend.dir(&paths.data);
     Ok(match backend {
         Backend::Sled => Box::new(SledStore::open(&dir)?),

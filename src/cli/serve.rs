@@ -41,6 +41,7 @@ pub fn serve(global: &Global, args: ServeArgs) -> Result<ExitCode, CouldNotRun> 
         ..Policy::default()
     };
     let ingest = tamga::setup::open(&global.paths(), policy)?;
+    let store = tamga::setup::backend(&global.paths())?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(
             tls::server_config(&tls::TlsFiles {
@@ -70,7 +71,8 @@ pub fn serve(global: &Global, args: ServeArgs) -> Result<ExitCode, CouldNotRun> 
             .map_err(|e| CouldNotRun(format!("cannot listen on {}: {e}", args.listen)))?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         eprintln!(
-            "tamga: serving {scheme}://{} (data {}, {principals} principals); Ctrl-C to stop",
+            "tamga: serving {scheme}://{} (data {}, {store} store, {principals} principals); \
+             Ctrl-C to stop",
             args.listen,
             global.data.display()
         );
