@@ -42,6 +42,9 @@ pub struct JournalStore {
     damaged: Vec<String>,
     /// Held for the store's lifetime.
     _lock: File,
+    /// Tests: the file length past which writes fail (a full disk), after writing what fits.
+    #[cfg(test)]
+    room: Mutex<Option<u64>>,
 }
 
 #[derive(Debug)]
@@ -98,6 +101,8 @@ impl JournalStore {
             damaged: recovered.damaged,
             path,
             _lock: lock_file,
+            #[cfg(test)]
+            room: Mutex::new(None),
         };
         for extent in recovered.repunch {
             store.destroy(extent)?;
@@ -145,6 +150,21 @@ impl JournalStore {
                 Ok(v)
             }
         }
+    }
+
+    /// Writes a record at `at`. A failure may leave part of it written.
+    fn write_record(&self, rec: &[u8], at: u64) -> std::io::Result<()> {
+        #[cfg(test)]
+        if let Some(room) = *lock(&self.room)
+            && at + rec.len() as u64 > room
+        {
+            let fits = rec
+                .get(..room.saturating_sub(at) as usize)
+                .unwrap_or_default();
+            self.file.write_all_at(fits, at)?;
+            return Err(std::io::ErrorKind::StorageFull.into());
+        }
+        self.file.write_all_at(rec, at)
     }
 
     fn read_index(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Vec<u8>, Slot>> {
@@ -199,7 +219,7 @@ impl Store for JournalStore {
             backend("a batch beyond the journal's record limits was refused".into())
         })?;
         let start = w.end;
-        if let Err(e) = self.file.write_all_at(&rec, start) {
+        if let Err(e) = self.write_record(&rec, start) {
             // Take back whatever part landed, so the next record does not follow a torn one.
             let why = format!("{}: {e}", self.path.display());
             if let Err(cut) = self.file.set_len(start) {

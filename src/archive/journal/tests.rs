@@ -329,3 +329,39 @@ fn damage_is_refused_even_when_the_record_that_proves_it_synced_lies_megabytes_l
     let err = JournalStore::open(copy.path()).unwrap_err().to_string();
     assert!(err.contains("refusing to cut"), "{err}");
 }
+
+#[test]
+fn a_full_disk_refuses_the_batch_and_leaves_the_journal_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = JournalStore::open(dir.path()).unwrap();
+    append(&store, 0, b"kept before the disk filled");
+    store.sync().unwrap();
+    let before = journal(dir.path());
+    *lock(&store.room) = Some(before.len() as u64 + 10);
+    let mut b = Batch::default();
+    b.put(Space::Log, vec![1], b"does not fit".to_vec());
+    let err = store.apply(&b).unwrap_err().to_string();
+    assert!(err.contains("no storage space"), "{err}");
+    assert_eq!(
+        journal(dir.path()),
+        before,
+        "the partial record was not taken back"
+    );
+    assert_eq!(store.get(Space::Log, &[1]).unwrap(), None);
+    // Space freed: writing goes on where it stopped, and everything reads back after a reopen.
+    *lock(&store.room) = None;
+    append(&store, 1, b"after space was freed");
+    store.sync().unwrap();
+    drop(store);
+    let store = JournalStore::open(dir.path()).unwrap();
+    assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
+    assert_eq!(
+        store.get(Space::Log, &[0]).unwrap().as_deref(),
+        Some(&b"kept before the disk filled"[..])
+    );
+    assert_eq!(
+        store.get(Space::Log, &[1]).unwrap().as_deref(),
+        Some(&b"after space was freed"[..])
+    );
+}
