@@ -86,6 +86,10 @@ impl JournalStore {
             .open(&path)
             .map_err(|e| backend(format!("{}: {e}", path.display())))?;
         let recovered = recover::recover(&file, &path)?;
+        // What a killed process wrote may still be in the page cache only; the marks of new
+        // records will say all of it is durable, so make that true first.
+        file.sync_all()
+            .map_err(|e| backend(format!("fsync {}: {e}", path.display())))?;
         let store = JournalStore {
             dir: dir.to_path_buf(),
             file,
