@@ -11,6 +11,8 @@ pub mod access;
 pub mod audit;
 pub mod blobs;
 pub mod checkpoint;
+#[cfg(test)]
+mod contract;
 pub mod export;
 pub mod journal;
 pub mod log;

@@ -291,6 +291,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn meets_the_store_contract() {
+        crate::archive::contract::check(&|dir| Box::new(SledStore::open(dir).unwrap()));
+    }
+
+    #[test]
     fn a_snapshot_left_unfinished_by_a_kill_does_not_stop_the_store_opening() {
         let dir = tempfile::tempdir().unwrap();
         {
