@@ -358,38 +358,6 @@ fn a_store_has_no_documents(ing: &tamga::ingest::Ingest) -> bool {
         && ing.archive.store().keys(Space::Chunks).unwrap().is_empty()
 }
 
-/// Space the files under `p` take on disk (allocated blocks: a punched hole takes none).
-fn dir_size(p: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::read_dir(p)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                dir_size(&e.path())
-            } else {
-                m.blocks() * 512
-            }
-        })
-        .sum()
-}
-
-/// Whether any file under `p` contains `needle`.
-fn on_disk(p: &Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(p).unwrap().any(|e| {
-        let path = e.unwrap().path();
-        if path.is_dir() {
-            on_disk(&path, needle)
-        } else {
-            std::fs::read(&path)
-                .unwrap()
-                .windows(needle.len())
-                .any(|w| w == needle)
-        }
-    })
-}
-
 #[test]
 fn sigkill_during_execution_leaves_all_or_nothing_in_sled() {
     sigkill_during_execution_leaves_all_or_nothing("sled");

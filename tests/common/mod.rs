@@ -149,3 +149,35 @@ pub fn assert_full_audit_passes(mut tamga: std::process::Command, round: usize) 
         String::from_utf8_lossy(&audit.stderr)
     );
 }
+
+/// Space the files under `p` take on disk (allocated blocks: a punched hole takes none).
+pub fn dir_size(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                dir_size(&e.path())
+            } else {
+                m.blocks() * 512
+            }
+        })
+        .sum()
+}
+
+/// Whether any file under `p` contains `needle`.
+pub fn on_disk(p: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(p).unwrap().any(|e| {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            on_disk(&path, needle)
+        } else {
+            std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+        }
+    })
+}
