@@ -60,6 +60,8 @@ struct Writer {
     punches: Vec<(u64, Extent)>,
     /// Whether the directory entry of a new journal still needs a sync.
     new_file: bool,
+    /// Whether records were written since the last one whose mark covers them all.
+    unmarked: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -100,6 +102,7 @@ impl JournalStore {
                 failed: None,
                 punches: Vec::new(),
                 new_file,
+                unmarked: false,
             }),
             notes: recovered.notes,
             damaged: recovered.damaged,
@@ -248,6 +251,7 @@ impl Store for JournalStore {
             }
         }
         w.end = end;
+        w.unmarked = true;
         Ok(())
     }
 
@@ -280,6 +284,9 @@ impl Store for JournalStore {
             let mut w = lock(&self.writer);
             w.durable = w.durable.max(end);
             w.new_file &= !new_file;
+            if w.end == end && w.unmarked {
+                self.mark(&mut w);
+            }
             let (due, later) = w.punches.drain(..).partition(|(at, _)| *at <= end);
             w.punches = later;
             due.into_iter().map(|(_, e)| e).collect()
@@ -317,6 +324,27 @@ impl Store for JournalStore {
 }
 
 impl JournalStore {
+    /// Appends a record with no writes whose mark says the file is durable up to it, without
+    /// syncing it. Under load the next batch's record carries that mark anyway; when none
+    /// follows, this one does, once the kernel writes it back. Without a later mark, damage to
+    /// the last synced records would read as a torn tail after a crash and be cut (moved aside).
+    /// A mark that fails to land is only a torn tail itself, so a failure is taken back and
+    /// does not fail the sync that has already succeeded.
+    fn mark(&self, w: &mut Writer) {
+        let Some((rec, _)) = record::encode(w.durable, &[]) else {
+            return;
+        };
+        if self.write_record(&rec, w.end).is_ok() {
+            w.end += rec.len() as u64;
+            w.unmarked = false;
+        } else if let Err(cut) = self.file.set_len(w.end) {
+            w.failed = Some(format!(
+                "{}: could not cut a partial mark off ({cut}): reopen the store",
+                self.path.display()
+            ));
+        }
+    }
+
     /// Syncs, then appends a record with no writes whose mark covers everything before it, and
     /// syncs that too: damage to the last records then reads as damage to synced data (refused
     /// at open) instead of as a torn tail (cut).

@@ -129,6 +129,24 @@ fn damage_inside_synced_records_is_refused_not_cut() {
 }
 
 #[test]
+fn damage_to_the_last_synced_record_is_refused_even_when_no_batch_followed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = JournalStore::open(dir.path()).unwrap();
+    append(&store, 0, &[b'a'; 40]);
+    store.sync().unwrap();
+    let last = journal(dir.path()).len();
+    append(&store, 1, &[b'b'; 40]);
+    store.sync().unwrap();
+    // A crash now: no batch follows the last one and the store was never closed.
+    let mut bad = journal(dir.path());
+    drop(store);
+    bad[last + record::HEADER + 3] ^= 1;
+    let copy = with_journal(&bad);
+    let err = JournalStore::open(copy.path()).unwrap_err().to_string();
+    assert!(err.contains("refusing to cut"), "{err}");
+}
+
+#[test]
 fn a_damaged_value_inside_synced_data_is_kept_and_named_for_the_audit() {
     let (_, mut bad) = three_synced_and_one_more();
     let at = bad.windows(40).position(|w| w == [b'a'; 40]).unwrap();
