@@ -313,19 +313,10 @@ fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
     let took = started.elapsed().as_secs_f64();
     let grew = rss_bytes().saturating_sub(rss);
     let store = reopened.archive.store();
-    let keys: usize = [
-        Space::Log,
-        Space::Chunks,
-        Space::Blobs,
-        Space::Receipts,
-        Space::Checkpoints,
-        Space::Access,
-        Space::Acts,
-        Space::Index,
-    ]
-    .into_iter()
-    .map(|space| store.keys(space).unwrap().len())
-    .sum();
+    let keys: usize = Space::ALL
+        .into_iter()
+        .map(|space| store.keys(space).unwrap().len())
+        .sum();
     print!(
         "  reopened with {} log entries ({keys} keys) in {:.0} ms",
         reopened.archive.size(),

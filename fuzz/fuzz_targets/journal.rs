@@ -13,17 +13,6 @@ use std::sync::OnceLock;
 use tamga::archive::journal::{FILE, JournalStore};
 use tamga::archive::store::{Batch, Space, Store};
 
-const SPACES: [Space; 8] = [
-    Space::Log,
-    Space::Chunks,
-    Space::Blobs,
-    Space::Receipts,
-    Space::Checkpoints,
-    Space::Access,
-    Space::Acts,
-    Space::Index,
-];
-
 /// A scratch directory in memory where there is one: every run writes and syncs a file.
 fn scratch() -> PathBuf {
     let base = if std::path::Path::new("/dev/shm").is_dir() {
@@ -84,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(store) = JournalStore::open(&dir) else {
         return;
     };
-    for space in SPACES {
+    for space in Space::ALL {
         for key in store.keys(space).unwrap() {
             store.get(space, &key).unwrap().expect("a listed key reads back");
         }

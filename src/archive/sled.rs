@@ -35,12 +35,6 @@ impl SledStore {
     /// Opens (creating) the store in `dir`. A second process gets an error, not a hang.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let lock = super::store::lock_dir(dir)?;
-        let in_use = || {
-            backend(format!(
-                "{} is in use by another tamga process",
-                dir.display()
-            ))
-        };
         drop_unfinished_snapshots(dir)?;
         // Holding our lock, a busy sled lock can only be a store of this same process that was
         // just dropped: sled's I/O threads let go of its file a moment later. Wait for that.
@@ -61,7 +55,7 @@ impl SledStore {
                 {
                     attempts += 1;
                     if attempts > 200 {
-                        return Err(in_use());
+                        return Err(super::store::in_use(dir));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }

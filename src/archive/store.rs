@@ -25,6 +25,18 @@ pub enum Space {
 }
 
 impl Space {
+    /// Every space, for whoever walks the whole store (benches, fuzzing, exports).
+    pub const ALL: [Space; 8] = [
+        Space::Log,
+        Space::Chunks,
+        Space::Blobs,
+        Space::Receipts,
+        Space::Checkpoints,
+        Space::Access,
+        Space::Acts,
+        Space::Index,
+    ];
+
     /// Whether a key, once written, may never take another value.
     pub fn append_only(self) -> bool {
         !matches!(self, Space::Index)
@@ -137,10 +149,15 @@ pub fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, StoreError> {
         .map_err(fail)?;
     match lock.try_lock() {
         Ok(()) => Ok(lock),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Backend(format!(
-            "{} is in use by another tamga process",
-            dir.display()
-        ))),
+        Err(std::fs::TryLockError::WouldBlock) => Err(in_use(dir)),
         Err(std::fs::TryLockError::Error(e)) => Err(fail(e)),
     }
+}
+
+/// The error for a store directory another process holds.
+pub fn in_use(dir: &std::path::Path) -> StoreError {
+    StoreError::Backend(format!(
+        "{} is in use by another tamga process",
+        dir.display()
+    ))
 }

@@ -102,7 +102,8 @@ impl JournalStore {
                 failed: None,
                 punches: Vec::new(),
                 new_file,
-                unmarked: false,
+                // What recovery kept has no mark after it yet when the last run crashed.
+                unmarked: recovered.end > 0,
             }),
             notes: recovered.notes,
             damaged: recovered.damaged,
@@ -345,17 +346,14 @@ impl JournalStore {
         }
     }
 
-    /// Syncs, then appends a record with no writes whose mark covers everything before it, and
-    /// syncs that too: damage to the last records then reads as damage to synced data (refused
-    /// at open) instead of as a torn tail (cut).
+    /// Syncs, which leaves a mark after the last records (nothing else writes now), and syncs
+    /// that mark too: damage to the last records then reads as damage to synced data (refused
+    /// at open) instead of as a torn tail (cut), with no write-back delay left open.
     fn close(&self) -> Result<(), StoreError> {
         self.sync()?;
-        let w = lock(&self.writer);
-        let (mark, _) = record::encode(w.durable, &[])
-            .ok_or_else(|| backend("an empty record is always within the limits".into()))?;
-        let fail = |e: std::io::Error| backend(format!("{}: {e}", self.path.display()));
-        self.file.write_all_at(&mark, w.end).map_err(fail)?;
-        self.file.sync_data().map_err(fail)
+        self.file
+            .sync_data()
+            .map_err(|e| backend(format!("fdatasync {}: {e}", self.path.display())))
     }
 }
 

@@ -75,11 +75,7 @@ pub fn recover(file: &File, path: &Path) -> Result<Recovered, StoreError> {
         if *record_at >= scan.durable {
             cut = Some(cut.map_or(*record_at, |c| c.min(*record_at)));
         } else {
-            damaged.push(format!(
-                "{}: the value of key {} (record at byte {record_at}) does not match its digest",
-                path.display(),
-                crate::verify::certificate::hex(key)
-            ));
+            damaged.push(damage(path, key, *record_at));
         }
     }
     let Some(cut) = cut else {
@@ -100,11 +96,7 @@ pub fn recover(file: &File, path: &Path) -> Result<Recovered, StoreError> {
         aside.display()
     ));
     for (key, (record_at, _)) in &scan.bad {
-        scan.out.damaged.push(format!(
-            "{}: the value of key {} (record at byte {record_at}) does not match its digest",
-            path.display(),
-            crate::verify::certificate::hex(key)
-        ));
+        scan.out.damaged.push(damage(path, key, *record_at));
     }
     Ok(scan.out)
 }
@@ -258,6 +250,15 @@ fn move_aside(file: &File, path: &Path, cut: u64, len: u64) -> Result<PathBuf, S
         .and_then(|d| d.sync_all())
         .map_err(|e| io(dir, e))?;
     Ok(aside)
+}
+
+/// The sentence for a kept value that does not match its digest.
+fn damage(path: &Path, key: &[u8], record_at: u64) -> String {
+    format!(
+        "{}: the value of key {} (record at byte {record_at}) does not match its digest",
+        path.display(),
+        crate::verify::certificate::hex(key)
+    )
 }
 
 fn io(path: &Path, e: std::io::Error) -> StoreError {

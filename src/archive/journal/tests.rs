@@ -295,7 +295,7 @@ fn damage_is_refused_even_when_the_record_that_proves_it_synced_lies_megabytes_l
         store.sync().unwrap();
         put(&store, Space::Log, &[1], b"after the sync");
         store.sync().unwrap();
-        std::mem::forget(store); // no closing mark: only the last record proves the sync
+        std::mem::forget(store); // never closed: what proves the sync is what the syncs left
     }
     let mut bad = journal(dir.path());
     bad[record::HEADER + 3] ^= 1;
