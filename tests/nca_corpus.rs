@@ -1,5 +1,5 @@
 //! The real Kalkan-made signatures of the Kazakh national PKI's test environment
-//! (../shared/corpus/nca-kz-test), with the test intermediate CAs as trust anchors.
+//! (tests/corpus/nca-kz-test, copied from the shared corpus), with the test intermediate CAs as trust anchors.
 
 mod common;
 use common::*;

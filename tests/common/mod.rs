@@ -11,9 +11,10 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The shared corpus of real Kalkan-made signatures (beside the clone, as in CI).
+/// The corpus of real Kalkan-made signatures by the Kazakh national PKI's public test keys,
+/// copied from the project's shared corpus into `tests/corpus/` so that a fresh clone tests alone.
 pub fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/nca-kz-test")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/nca-kz-test")
 }
 
 /// The validation time every fixture is made for: 2026-06-01T00:00:00Z.
