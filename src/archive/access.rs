@@ -115,6 +115,11 @@ impl Archive {
         Ok(())
     }
 
+    /// Access records chained but not yet in the store.
+    pub fn access_pending(&self) -> usize {
+        lock(&self.access).pending.len()
+    }
+
     /// Writes the records chained but not yet stored (durable with the next sync).
     pub fn flush_access(&self) -> Result<(), ArchiveError> {
         self.write_access(&mut lock(&self.access))

@@ -26,12 +26,50 @@ pub struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = Limits::default().max_body)]
     max_body: usize,
-    /// Requests handled at once; beyond, 503 with Retry-After.
+    /// Requests handled at once for each principal (public routes: an eighth of it); beyond,
+    /// 503 with Retry-After.
     #[arg(long, default_value_t = Limits::default().max_concurrency)]
     max_concurrency: usize,
+    /// Connections open at once (default: three quarters of the file limit, at most 10,000);
+    /// beyond, the oldest idle connection is closed.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Bytes of request bodies held by all requests together; beyond, 503.
+    #[arg(long, default_value_t = Limits::default().body.max_inflight)]
+    max_inflight: usize,
+    /// Seconds a connection has to send a request head, and a body may pause.
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// The request log on standard error: `text` (key=value) or `json` (one object a line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// What to do when a CRL is missing or stale.
     #[arg(long, value_enum, default_value_t = RevocationPolicy::Prefer)]
     revocation: RevocationPolicy,
+}
+
+/// How the request log is written.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines with key=value fields.
+    Text,
+    /// One JSON object a line, for shipping to a log system.
+    Json,
+}
+
+/// Sends `tracing` events to standard error; `RUST_LOG` filters (default `info`).
+fn init_log(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A second initialisation (never in practice) leaves the first in place.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }
 
 /// Runs the service until SIGINT/SIGTERM.
@@ -54,13 +92,26 @@ pub fn serve(global: &Global, args: ServeArgs) -> Result<ExitCode, CouldNotRun> 
         _ => None,
     };
     let principals = ingest.policy.principals.len();
-    let state = AppState::new(
-        ingest,
-        Limits {
-            max_body: args.max_body,
-            max_concurrency: args.max_concurrency,
+    init_log(args.log_format);
+    let defaults = Limits::default();
+    let wait = std::time::Duration::from_secs(args.header_timeout.max(1));
+    let limits = Limits {
+        max_body: args.max_body,
+        max_concurrency: args.max_concurrency,
+        body: tamga::http::body::BodyLimits {
+            idle: wait,
+            max_inflight: args.max_inflight.max(args.max_body),
+            ..defaults.body
         },
-    );
+        conn: tamga::http::conn::ConnLimits {
+            max_connections: args
+                .max_connections
+                .unwrap_or(defaults.conn.max_connections),
+            header_timeout: wait,
+            handshake_timeout: wait,
+        },
+    };
+    let state = AppState::new(ingest, limits);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,5 +1,6 @@
 //! Receipts, documents (metadata and original bytes) and the nomenclature.
 
+use super::extract::{Path, Query};
 use super::submissions::{receipt_response, wants_der};
 use super::{ApiError, AppState, Caller};
 use crate::archive::log::{Entry, Event};
@@ -7,7 +8,7 @@ use crate::archive::store::Space;
 use crate::policy::Role;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -15,18 +16,32 @@ use std::sync::Arc;
 
 const READERS: &[Role] = &[Role::Chancellery, Role::Archivist, Role::Auditor];
 
-/// A chancellery principal sees only what it submitted; archivists and auditors see all.
-fn may_see(state: &AppState, caller: &Caller, receipt_id: &str) -> Result<(), ApiError> {
+/// A chancellery principal sees only what it submitted; archivists and auditors see all. A
+/// clerk is refused alike whether the receipt exists or not, so that it learns nothing of
+/// others' documents (no 404 before 403).
+fn may_see(state: &AppState, caller: &Caller, receipt_id: Option<&str>) -> Result<(), ApiError> {
     if caller.require(READERS)? != Role::Chancellery {
         return Ok(());
     }
-    if state.ingest.submitter(receipt_id)?.as_deref() == caller.name() {
+    let own = match receipt_id {
+        Some(id) => state.ingest.submitter(id)?.as_deref() == caller.name(),
+        None => false,
+    };
+    if own {
         return Ok(());
     }
     Err(ApiError::Forbidden(format!(
         "Principal {} may read only what it submitted.",
         caller.name().unwrap_or("?")
     )))
+}
+
+/// The entry of `regno`, if the caller may see it: authorised before it is looked up.
+fn visible_entry(state: &AppState, caller: &Caller, regno: &str) -> Result<Entry, ApiError> {
+    let found = entry_of(state, regno);
+    let receipt = found.as_ref().ok().map(receipt_of);
+    may_see(state, caller, receipt)?;
+    found
 }
 
 fn receipt_of(entry: &Entry) -> &str {
@@ -50,14 +65,13 @@ pub async fn receipt(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    caller.require(READERS)?;
+    may_see(&state, &caller, Some(&id))?;
     let der = state
         .ingest
         .archive
         .store()
         .get(Space::Receipts, id.as_bytes())?
         .ok_or_else(|| ApiError::NotFound(format!("No receipt {id}.")))?;
-    may_see(&state, &caller, &id)?;
     let body = crate::verify::cms::parse(&der)
         .ok()
         .and_then(|sd| sd.content.map(|c| c.into_owned()))
@@ -76,10 +90,7 @@ pub async fn metadata(
     Extension(caller): Extension<Caller>,
     Path(regno): Path<String>,
 ) -> Result<Json<Entry>, ApiError> {
-    caller.require(READERS)?;
-    let entry = entry_of(&state, &regno)?;
-    may_see(&state, &caller, receipt_of(&entry))?;
-    Ok(Json(entry))
+    Ok(Json(visible_entry(&state, &caller, &regno)?))
 }
 
 /// `GET /v1/documents/{regno}/signature`
@@ -110,8 +121,7 @@ async fn bytes(
     role_name: &str,
 ) -> Result<Response, ApiError> {
     let role = caller.require(READERS)?;
-    let entry = entry_of(&state, &regno)?;
-    may_see(&state, &caller, receipt_of(&entry))?;
+    let entry = visible_entry(&state, &caller, &regno)?;
     if let Some(act) = state
         .ingest
         .archive
@@ -257,6 +267,31 @@ pub struct Page {
     per_page: Option<u64>,
 }
 
+impl Page {
+    /// Largest page.
+    const MAX_PER_PAGE: u64 = 500;
+
+    /// `(page, per_page, first registration number on it)`, or a 400 sentence.
+    fn window(&self) -> Result<(u64, u64, u64), ApiError> {
+        let per_page = self.per_page.unwrap_or(50);
+        let page = self.page.unwrap_or(1);
+        if !(1..=Self::MAX_PER_PAGE).contains(&per_page) {
+            return Err(ApiError::BadRequest(format!(
+                "per_page must be between 1 and {}.",
+                Self::MAX_PER_PAGE
+            )));
+        }
+        let first = page
+            .checked_sub(1)
+            .and_then(|p| p.checked_mul(per_page))
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(|| {
+                ApiError::BadRequest("page must be at least 1 and within the case.".into())
+            })?;
+        Ok((page, per_page, first))
+    }
+}
+
 /// `GET /v1/cases/{index}/documents?page=&per_page=`
 pub async fn case_documents(
     State(state): State<Arc<AppState>>,
@@ -270,10 +305,8 @@ pub async fn case_documents(
             "No case {index} in the nomenclature."
         )));
     }
-    let per_page = page.per_page.unwrap_or(50).clamp(1, 500);
-    let p = page.page.unwrap_or(1).max(1);
+    let (p, per_page, first) = page.window()?;
     let total = registered(&state, &index)?;
-    let first = (p - 1).saturating_mul(per_page) + 1;
     let mut docs = Vec::new();
     for n in first..=total.min(first.saturating_add(per_page - 1)) {
         docs.push(entry_of(&state, &format!("{index}/{n}"))?);

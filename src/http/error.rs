@@ -16,10 +16,16 @@ pub enum ApiError {
     Forbidden(String),
     /// 404: no such thing.
     NotFound(String),
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed,
+    /// 408: the request body did not arrive in time.
+    Timeout,
     /// 410: the document was destroyed under a disposal act.
     Gone(String),
     /// 413: body over the limit.
     TooLarge(usize),
+    /// 415: the body is not of a type this endpoint takes.
+    UnsupportedMediaType(String),
     /// 422: a well-formed request we refuse (missing part, bad field).
     Unprocessable(String),
     /// 503: the archive cannot commit, or too many requests at once; retry later.
@@ -33,11 +39,20 @@ impl ApiError {
             ApiError::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m.clone()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "This endpoint does not take that method; see /openapi.json.".into(),
+            ),
+            ApiError::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body did not arrive in time; the connection is closed.".into(),
+            ),
             ApiError::Gone(m) => (StatusCode::GONE, m.clone()),
             ApiError::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("The request body exceeds the limit of {limit} bytes."),
             ),
+            ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
             ApiError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
         }
@@ -51,6 +66,10 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()

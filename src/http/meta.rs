@@ -64,6 +64,11 @@ pub async fn openapi() -> Response {
     res
 }
 
+/// A known route with a method it does not take.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
 /// Anything else.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("No such endpoint; see /openapi.json.".into())

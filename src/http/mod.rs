@@ -1,11 +1,16 @@
 //! The HTTP service (axum): the ingest gateway submits, auditors and archivists read. Every
-//! request passes through one middleware that identifies the caller, enforces the concurrency
-//! limit and writes the access log; handlers check roles and call the same [`Ingest`] the CLI
-//! uses.
+//! request passes through one middleware ([`gate`]) that identifies and authorises the caller
+//! before anything of the request is read, enforces the limits and writes the access log;
+//! handlers refine the access check and call the same [`Ingest`] the CLI uses. Connections are
+//! accepted, timed out and bounded in [`conn`].
 
 mod auth;
+pub mod body;
+pub mod conn;
 mod documents;
 mod error;
+mod extract;
+pub mod gate;
 pub mod meta;
 mod metrics;
 mod proofs;
@@ -17,24 +22,23 @@ pub use auth::{Caller, PeerCert};
 pub use error::ApiError;
 pub use meta::OPENAPI;
 
-use crate::archive::access::Access;
 use crate::ingest::Ingest;
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::sync::Arc;
-use std::time::Instant;
-use tokio::sync::Semaphore;
 
 /// Limits the service enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest request body, bytes.
     pub max_body: usize,
-    /// Requests handled at once; beyond it, 503 with Retry-After.
+    /// Requests handled at once for each principal (and an eighth of it for the public
+    /// routes); beyond it, 503 with Retry-After.
     pub max_concurrency: usize,
+    /// Limits on request bodies: time, and bytes held by all requests together.
+    pub body: body::BodyLimits,
+    /// Limits on connections.
+    pub conn: conn::ConnLimits,
 }
 
 impl Default for Limits {
@@ -42,6 +46,8 @@ impl Default for Limits {
         Limits {
             max_body: crate::ingest::MAX_SUBMISSION + 64 * 1024,
             max_concurrency: 256,
+            body: body::BodyLimits::default(),
+            conn: conn::ConnLimits::default(),
         }
     }
 }
@@ -54,17 +60,22 @@ pub struct AppState {
     /// Limits.
     pub limits: Limits,
     metrics: metrics::Metrics,
-    permits: Semaphore,
+    slots: gate::Slots,
+    inflight: body::InFlight,
 }
 
 impl AppState {
     /// State over a ready pipeline.
     pub fn new(ingest: Ingest, limits: Limits) -> Arc<AppState> {
         Arc::new(AppState {
+            slots: gate::Slots::new(
+                ingest.policy.principals.iter().map(|p| p.name.as_str()),
+                limits.max_concurrency,
+            ),
+            inflight: body::InFlight::new(limits.body.max_inflight),
+            metrics: metrics::Metrics::default(),
             ingest,
             limits,
-            metrics: metrics::Metrics::default(),
-            permits: Semaphore::new(limits.max_concurrency),
         })
     }
 }
@@ -80,7 +91,14 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let flusher = tokio::spawn(flush_access_log(Arc::downgrade(&state)));
-    let served = tls::serve(listener, router(state.clone()), tls_config, shutdown).await;
+    let served = conn::serve(
+        listener,
+        router(state.clone()),
+        tls_config,
+        state.limits.conn,
+        shutdown,
+    )
+    .await;
     flusher.abort();
     let synced = tokio::task::spawn_blocking(move || state.ingest.archive.sync_now())
         .await
@@ -132,73 +150,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(meta::metrics))
         .route("/openapi.json", get(meta::openapi))
         .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
-        .with_state(state)
-}
-
-/// Identifies the caller, applies the concurrency limit, and logs the access.
-async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let caller = Caller::identify(
-        &state.ingest.policy,
-        req.headers(),
-        req.extensions().get::<PeerCert>(),
-    );
-    let action = format!(
-        "{} {}",
-        req.method(),
-        req.extensions()
-            .get::<MatchedPath>()
-            .map_or("(unrouted)", |p| p.as_str())
-    );
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or_else(String::new, |p| p.as_str().to_owned());
-    let health = req.uri().path() == "/healthz";
-    let response = match state.permits.try_acquire() {
-        Ok(_permit) => {
-            req.extensions_mut().insert(caller.clone());
-            next.run(req).await
-        }
-        Err(_) => ApiError::Unavailable(format!(
-            "More than {} requests at once; retry shortly.",
-            state.limits.max_concurrency
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::gate,
         ))
-        .into_response(),
-    };
-    let status = response.status().as_u16();
-    if !action.starts_with("POST /v1/submissions") {
-        state
-            .metrics
-            .request_latency
-            .observe(started.elapsed().as_secs_f64());
-    }
-    // Health probes come every few seconds and reveal nothing; everything else is logged.
-    if !health {
-        let decision = match status {
-            401 => "unauthenticated",
-            403 => "denied",
-            _ => "allowed",
-        };
-        let record = Access {
-            principal: caller.name().map(str::to_owned),
-            action,
-            target,
-            decision,
-            status,
-        };
-        // Chaining is in memory; only every MAX_PENDING-th record writes, briefly.
-        let logged = state
-            .ingest
-            .archive
-            .record_access(record, crate::clock::now());
-        if logged.is_err() {
-            // A request we cannot log is a request we must not have answered.
-            return ApiError::Unavailable("The access log cannot be written; retry later.".into())
-                .into_response();
-        }
-    }
-    response
+        .with_state(state)
 }

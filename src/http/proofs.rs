@@ -1,10 +1,11 @@
 //! Checkpoint, proofs, audit and the access log: the auditor's endpoints.
 
+use super::extract::Query;
 use super::{ApiError, AppState, Caller};
 use crate::archive::store::Space;
 use crate::policy::Role;
 use axum::Json;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;

@@ -1,11 +1,12 @@
 //! Retention over HTTP, for the archivist: the same operations as `tamga retention`, with the
 //! principal's name as the actor and the server's clock as the time.
 
+use super::extract::{Json as JsonBody, Path, Query};
 use super::{ApiError, AppState, Caller};
 use crate::policy::Role;
 use crate::retention::{self, RetentionError, acts, holds};
 use axum::Json;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, State};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ pub struct NewAct {
 pub async fn new_act(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
-    Json(body): Json<NewAct>,
+    JsonBody(body): JsonBody<NewAct>,
 ) -> Answer {
     let by = actor(&caller)?;
     let st = state.clone();
@@ -145,7 +146,7 @@ pub struct NewHold {
 pub async fn hold(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
-    Json(b): Json<NewHold>,
+    JsonBody(b): JsonBody<NewHold>,
 ) -> Answer {
     let by = actor(&caller)?;
     let st = state.clone();
@@ -188,7 +189,7 @@ pub struct Review {
 pub async fn review(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
-    Json(b): Json<Review>,
+    JsonBody(b): JsonBody<Review>,
 ) -> Answer {
     let by = actor(&caller)?;
     let st = state.clone();

@@ -75,16 +75,16 @@ pub async fn read_parts(
         let mut mp = Multipart::from_request(req, &())
             .await
             .map_err(|e| ApiError::BadRequest(format!("Malformed multipart body: {e}.")))?;
+        let malformed = |e: axum::extract::multipart::MultipartError| {
+            super::body::cause(&e, limit)
+                .unwrap_or_else(|| ApiError::BadRequest(format!("Malformed multipart body: {e}.")))
+        };
         let mut total = 0usize;
         loop {
             let field = match mp.next_field().await {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
-                Err(e) => {
-                    return Err(ApiError::BadRequest(format!(
-                        "Malformed multipart body: {e}."
-                    )));
-                }
+                Err(e) => return Err(malformed(e)),
             };
             let name = field.name().unwrap_or("").to_owned();
             let mut field = field;
@@ -112,11 +112,7 @@ pub async fn read_parts(
                         }
                     }
                     Ok(None) => break,
-                    Err(e) => {
-                        return Err(ApiError::BadRequest(format!(
-                            "Malformed multipart body: {e}."
-                        )));
-                    }
+                    Err(e) => return Err(malformed(e)),
                 }
             }
             if name == "content" {
@@ -134,11 +130,15 @@ pub async fn read_parts(
             let slot = match name.as_str() {
                 "signature" => &mut parts.signature,
                 "case" => {
-                    parts.case = Some(text_field("case", &data)?);
+                    once(&mut parts.case, "case", text_field("case", &data)?)?;
                     continue;
                 }
                 "sender_ref" => {
-                    parts.sender_ref = Some(text_field("sender_ref", &data)?);
+                    once(
+                        &mut parts.sender_ref,
+                        "sender_ref",
+                        text_field("sender_ref", &data)?,
+                    )?;
                     continue;
                 }
                 other => {
@@ -159,8 +159,12 @@ pub async fn read_parts(
         let query = req.uri().query().unwrap_or("").to_owned();
         for (k, v) in url_pairs(&query) {
             match k.as_str() {
-                "case" => parts.case = Some(text_field("case", v.as_bytes())?),
-                "sender_ref" => parts.sender_ref = Some(text_field("sender_ref", v.as_bytes())?),
+                "case" => once(&mut parts.case, "case", text_field("case", v.as_bytes())?)?,
+                "sender_ref" => once(
+                    &mut parts.sender_ref,
+                    "sender_ref",
+                    text_field("sender_ref", v.as_bytes())?,
+                )?,
                 other => {
                     return Err(ApiError::Unprocessable(format!(
                         "Unknown query parameter {other:?}."
@@ -170,7 +174,7 @@ pub async fn read_parts(
         }
         let body = axum::body::to_bytes(req.into_body(), limit)
             .await
-            .map_err(|_| ApiError::TooLarge(limit))?;
+            .map_err(|e| super::body::unreadable(&e, limit))?;
         parts.signature = Some(body.to_vec());
     } else {
         return Err(ApiError::Unprocessable(
@@ -178,6 +182,16 @@ pub async fn read_parts(
         ));
     }
     Ok(parts)
+}
+
+/// Sets a field that may be given once: a second value is refused, not silently preferred.
+fn once(slot: &mut Option<String>, name: &str, value: String) -> Result<(), ApiError> {
+    if slot.replace(value).is_some() {
+        return Err(ApiError::Unprocessable(format!(
+            "Field {name} is given more than once."
+        )));
+    }
+    Ok(())
 }
 
 /// `application/x-www-form-urlencoded` pairs of a query string.
@@ -237,6 +251,10 @@ pub fn receipt_response(status: StatusCode, der: Vec<u8>, body: Vec<u8>, as_der:
     res
 }
 
+/// The receipt id of a submission's answer, for the request log.
+#[derive(Debug, Clone)]
+pub struct ReceiptId(pub String);
+
 /// `POST /v1/submissions`.
 pub async fn submit(
     State(state): State<Arc<AppState>>,
@@ -293,5 +311,8 @@ pub async fn submit(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(receipt_response(status, outcome.receipt, body, as_der))
+    let mut res = receipt_response(status, outcome.receipt, body, as_der);
+    res.extensions_mut()
+        .insert(ReceiptId(outcome.receipt_id.clone()));
+    Ok(res)
 }

@@ -1,18 +1,11 @@
 //! Serving: plain HTTP (loopback, or behind a reverse proxy) or TLS with rustls, optionally
 //! requiring nothing more than that a presented client certificate chain to the client CA; the
-//! certificate's SHA-256 then identifies the principal (mTLS). Shutdown on SIGINT/SIGTERM stops
-//! accepting and lets in-flight requests — and their commits — finish.
+//! certificate's SHA-256 then identifies the principal (mTLS). Serving itself, for TLS and plain
+//! HTTP alike, is in [`super::conn`].
 
-use super::PeerCert;
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// TLS material.
 #[derive(Debug, Clone)]
@@ -89,61 +82,4 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves; plain HTTP when `tls` is `None`.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    tls: Option<rustls::ServerConfig>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let Some(config) = tls else {
-        return axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
-    };
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let mut connections = tokio::task::JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(_) => continue,
-            },
-            _ = &mut shutdown => break,
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        connections.spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else {
-                return;
-            };
-            let fingerprint = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| {
-                    crate::verify::certificate::hex(&sha2::Digest::finalize(
-                        <sha2::Sha256 as sha2::Digest>::new_with_prefix(c.as_ref()),
-                    ))
-                });
-            let app = app.layer(axum::Extension(PeerCert(fingerprint)));
-            let service = TowerToHyperService::new(app);
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-        while connections.try_join_next().is_some() {}
-    }
-    // In-flight requests (and their commits) finish; no new ones are accepted. Idle
-    // keep-alive connections would wait forever, so the wait is bounded.
-    let drain = async { while connections.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), drain).await;
-    Ok(())
 }
