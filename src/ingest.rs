@@ -130,6 +130,11 @@ pub struct Ingest {
     pub incoming: std::path::PathBuf,
 }
 
+/// The calendar year (UTC) of a Unix time.
+fn year_of(t: i64) -> i64 {
+    crate::verify::asn1::civil_from_days(t.div_euclid(86_400)).0
+}
+
 /// The receipt id of a submission whose content has SHA-256 `content_sha256` (that of no
 /// bytes when there is none): same bytes, case and sender reference → same id.
 pub fn receipt_id(s: &Submission<'_>, content_sha256: &[u8]) -> String {
@@ -296,7 +301,10 @@ impl Ingest {
         }
     }
 
-    /// Policy first (a closed case is refused whatever the signature), then the signature.
+    /// Policy first (a case closed before the year of receipt is refused whatever the
+    /// signature), then the signature. A case closed in year Y takes documents received in Y:
+    /// the nomenclature closes cases at the end of the year, and a document received on
+    /// 30 December belongs to that year's case.
     fn decide(&self, s: &Submission<'_>, content: Option<Content<'_>>) -> Report {
         let size = (s.signature.len() as u64).saturating_add(s.content.map_or(0, |c| c.len()));
         match self.policy.case(s.case) {
@@ -308,14 +316,19 @@ impl Ingest {
                 Reason::PolicyViolation,
                 format!("no case {:?} in the nomenclature", s.case),
             ),
-            Some(c) if c.closed.is_some() => Report::rejected(
-                Reason::PolicyViolation,
-                format!(
-                    "case {} was closed in {}",
-                    c.index,
-                    c.closed.unwrap_or_default()
-                ),
-            ),
+            Some(c)
+                if c.closed
+                    .is_some_and(|y| year_of(s.received_at) > i64::from(y)) =>
+            {
+                Report::rejected(
+                    Reason::PolicyViolation,
+                    format!(
+                        "case {} was closed in {}",
+                        c.index,
+                        c.closed.unwrap_or_default()
+                    ),
+                )
+            }
             Some(_) => self
                 .verifier
                 .verify_content(s.signature, content, s.received_at),

@@ -157,7 +157,7 @@ pub fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, StoreError> {
 /// The error for a store directory another process holds.
 pub fn in_use(dir: &std::path::Path) -> StoreError {
     StoreError::Backend(format!(
-        "{} is in use by another tamga process",
+        "{} is in use by another tamga process (a running `tamga serve`: stop it, or use its HTTP API, /v1/retention/… for retention)",
         dir.display()
     ))
 }

@@ -79,22 +79,32 @@ impl IntoResponse for ApiError {
     }
 }
 
+// Lower layers' errors name files and store internals: those go to the operator's log, and
+// the caller gets a sentence that says what it may do.
+
 impl From<crate::ingest::IngestError> for ApiError {
     fn from(e: crate::ingest::IngestError) -> Self {
-        ApiError::Unavailable(format!(
-            "The archive could not commit; nothing was filed, retry later ({e})."
-        ))
+        tracing::error!(error = %e, "a submission could not be committed");
+        ApiError::Unavailable(
+            "The archive could not commit; nothing was filed, retry later.".into(),
+        )
     }
 }
 
 impl From<crate::archive::ArchiveError> for ApiError {
     fn from(e: crate::archive::ArchiveError) -> Self {
-        ApiError::Unavailable(format!("The archive cannot answer now ({e})."))
+        if let crate::archive::ArchiveError::Refused(why) = &e {
+            // A rule's refusal is meant for the caller, and says nothing of the store.
+            return ApiError::Unprocessable(format!("Refused: {}.", why.trim_end_matches('.')));
+        }
+        tracing::error!(error = %e, "the archive could not answer");
+        ApiError::Unavailable("The archive cannot answer now; retry later.".into())
     }
 }
 
 impl From<crate::archive::store::StoreError> for ApiError {
     fn from(e: crate::archive::store::StoreError) -> Self {
-        ApiError::Unavailable(format!("The archive cannot answer now ({e})."))
+        tracing::error!(error = %e, "the store could not answer");
+        ApiError::Unavailable("The archive cannot answer now; retry later.".into())
     }
 }

@@ -75,10 +75,15 @@ impl Metrics {
         }
     }
 
-    /// The exposition text.
+    /// The exposition text: every family with its `# HELP` and `# TYPE` lines.
     pub fn render(&self, entries: u64, checkpoint: Option<u64>, syncs: u64) -> String {
         let mut out = String::new();
-        out.push_str("# TYPE tamga_submissions_total counter\n");
+        family(
+            &mut out,
+            "tamga_submissions_total",
+            "counter",
+            "Submissions answered, by status and by reason (none when accepted).",
+        );
         let m = self
             .submissions
             .lock()
@@ -89,25 +94,52 @@ impl Metrics {
                 "tamga_submissions_total{{status=\"{status}\",reason=\"{reason}\"}} {n}"
             );
         }
-        out.push_str("# TYPE tamga_submit_seconds histogram\n");
+        family(
+            &mut out,
+            "tamga_submit_seconds",
+            "histogram",
+            "Time to answer a submission: verify, file, sync, sign the receipt.",
+        );
         self.submit_latency
             .render(&mut out, "tamga_submit_seconds", "");
-        out.push_str("# TYPE tamga_request_seconds histogram\n");
+        family(
+            &mut out,
+            "tamga_request_seconds",
+            "histogram",
+            "Time to answer every other request.",
+        );
         self.request_latency
             .render(&mut out, "tamga_request_seconds", "");
-        let _ = writeln!(
-            out,
-            "# TYPE tamga_archive_entries gauge\ntamga_archive_entries {entries}"
+        family(
+            &mut out,
+            "tamga_archive_entries",
+            "gauge",
+            "Entries in the archive's log.",
+        );
+        let _ = writeln!(out, "tamga_archive_entries {entries}");
+        family(
+            &mut out,
+            "tamga_last_checkpoint_size",
+            "gauge",
+            "Tree size of the latest signed checkpoint.",
         );
         let _ = writeln!(
             out,
-            "# TYPE tamga_last_checkpoint_size gauge\ntamga_last_checkpoint_size {}",
+            "tamga_last_checkpoint_size {}",
             checkpoint.unwrap_or(0)
         );
-        let _ = writeln!(
-            out,
-            "# TYPE tamga_syncs_total counter\ntamga_syncs_total {syncs}"
+        family(
+            &mut out,
+            "tamga_syncs_total",
+            "counter",
+            "Durable syncs of the store since start.",
         );
+        let _ = writeln!(out, "tamga_syncs_total {syncs}");
         out
     }
+}
+
+/// The `# HELP` and `# TYPE` lines of a metric family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
