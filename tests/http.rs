@@ -497,3 +497,80 @@ fn openapi_documents_every_route() {
         assert!(paths.contains_key(r), "{r} is not in openapi.json");
     }
 }
+
+#[test]
+fn document_metadata_speaks_the_receipts_vocabulary_and_says_when_it_was_destroyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = tamga_cmd(&data).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let sig = fixtures().join("sig/rsa-attached.der");
+    let sig = sig.to_str().unwrap();
+    run(&[
+        "import",
+        sig,
+        "--case",
+        "99-01",
+        "--at",
+        "2024-06-03T09:00:00Z",
+    ]);
+    run(&[
+        "import",
+        sig,
+        "--case",
+        "01-05",
+        "--sender-ref",
+        "b",
+        "--at",
+        "2026-06-03T09:00:00Z",
+    ]);
+    let t = "2028-02-01T00:00:00Z";
+    run(&[
+        "retention",
+        "act",
+        "new",
+        "--case",
+        "99-01",
+        "--by",
+        "A",
+        "--at",
+        t,
+    ]);
+    run(&["retention", "act", "approve", "1", "--by", "B", "--at", t]);
+    run(&["retention", "act", "approve", "1", "--by", "C", "--at", t]);
+    run(&["retention", "act", "execute", "1", "--at", t]);
+    let demo = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
+    )
+    .unwrap();
+    let s = common::server::start_with(dir, &demo, Limits::default(), None);
+    let get = |path: &str| -> serde_json::Value {
+        let r = client()
+            .get(format!("{}{path}", s.base))
+            .bearer_auth(AUDITOR)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        r.json().unwrap()
+    };
+    let kept = get("/v1/documents/01-05%2F1");
+    assert_eq!(kept["registration"]["number"], "01-05/1");
+    assert_eq!(kept["registration"]["date"], "2026-06-03");
+    assert_eq!(kept["case"]["index"], "01-05");
+    assert_eq!(kept["case"]["title"], "Приказы по основной деятельности");
+    assert_eq!(kept["status"], "kept");
+    assert!(kept["disposal"].is_null());
+    let gone = get("/v1/documents/99-01%2F1");
+    assert_eq!(gone["status"], "destroyed");
+    assert_eq!(gone["disposal"]["act"], "1");
+    assert_eq!(gone["disposal"]["date"], "2028-02-01");
+    let listing = get("/v1/cases/99-01/documents");
+    assert_eq!(listing["documents"][0]["status"], "destroyed");
+    assert_eq!(listing["documents"][0]["registration"]["number"], "99-01/1");
+}

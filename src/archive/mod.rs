@@ -15,6 +15,7 @@ pub mod checkpoint;
 mod contract;
 pub mod export;
 pub mod journal;
+pub mod keys;
 pub mod log;
 pub mod merkle;
 pub mod proofs;

@@ -5,7 +5,6 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tamga::archive::log::Event;
-use tamga::archive::store::Space;
 use tamga::ingest::{Received, Submission};
 use tamga::verify::{Policy, Status};
 
@@ -94,14 +93,10 @@ pub fn get(global: &Global, args: GetArgs) -> Result<ExitCode, CouldNotRun> {
     let index = archive
         .regno_entry(&args.regno)?
         .ok_or_else(|| CouldNotRun(format!("no document is registered as {}", args.regno)))?;
-    if let Some(by) = archive
-        .store()
-        .get(Space::Index, format!("disposed/{}", args.regno).as_bytes())?
-    {
+    if let Some(by) = archive.disposal(&args.regno)? {
         return Err(CouldNotRun(format!(
-            "{} was destroyed under {} (its entry, receipt and tombstone remain)",
-            args.regno,
-            String::from_utf8_lossy(&by)
+            "{} was destroyed under {by} (its entry, receipt and tombstone remain)",
+            args.regno
         )));
     }
     let entry = archive.entry(index)?.ok_or_else(|| {
@@ -123,6 +118,6 @@ pub fn get(global: &Global, args: GetArgs) -> Result<ExitCode, CouldNotRun> {
     let name = tamga::archive::checkpoint::unhex32(&file.sha256)
         .ok_or_else(|| CouldNotRun("the entry's file hash is not hex".into()))?;
     let mut out = std::io::stdout().lock();
-    tamga::archive::blobs::read(archive.store(), &name, &mut out)?;
+    archive.read_blob(&name, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,7 +4,6 @@ use super::extract::{Path, Query};
 use super::submissions::{receipt_response, wants_der};
 use super::{ApiError, AppState, Caller};
 use crate::archive::log::{Entry, Event};
-use crate::archive::store::Space;
 use crate::policy::Role;
 use axum::Json;
 use axum::body::Body;
@@ -48,6 +47,68 @@ fn receipt_of(entry: &Entry) -> &str {
     entry.event.receipt_id().unwrap_or_default()
 }
 
+/// A registered document as the API shows it, in the receipt's vocabulary: `registration`
+/// and `case` are objects here as there. A destroyed document says by which act.
+#[derive(Debug, serde::Serialize)]
+pub struct Document {
+    /// `{number, date}`
+    registration: serde_json::Value,
+    /// `{index, title}`
+    case: serde_json::Value,
+    /// The receipt issued for it.
+    receipt_id: String,
+    /// The sender's own reference.
+    sender_ref: Option<String>,
+    /// When the log recorded it.
+    recorded_at: String,
+    /// Its position in the log (for proofs).
+    entry: u64,
+    /// The kept files: signature, and content when detached.
+    files: Vec<crate::archive::log::FileRef>,
+    /// Who signed, as verified on receipt.
+    signers: Vec<crate::archive::log::SignerSummary>,
+    /// `kept`, or `destroyed` with `disposal` set.
+    status: &'static str,
+    /// The act that destroyed it, if one did.
+    disposal: Option<crate::archive::keys::Disposal>,
+}
+
+fn document(state: &AppState, entry: Entry) -> Result<Document, ApiError> {
+    let Event::Accepted {
+        receipt_id,
+        case,
+        registration,
+        registration_date,
+        files,
+        signers,
+        sender_ref,
+    } = entry.event
+    else {
+        return Err(ApiError::NotFound(format!(
+            "Entry {} is not a registered document.",
+            entry.index
+        )));
+    };
+    let disposal = state.ingest.archive.disposal(&registration)?;
+    let title = state.ingest.policy.case(&case).map(|c| c.title.clone());
+    Ok(Document {
+        registration: serde_json::json!({"number": registration, "date": registration_date}),
+        case: serde_json::json!({"index": case, "title": title}),
+        receipt_id,
+        sender_ref,
+        recorded_at: entry.at,
+        entry: entry.index,
+        files,
+        signers,
+        status: if disposal.is_some() {
+            "destroyed"
+        } else {
+            "kept"
+        },
+        disposal,
+    })
+}
+
 fn entry_of(state: &AppState, regno: &str) -> Result<Entry, ApiError> {
     let missing = || ApiError::NotFound(format!("No document is registered as {regno}."));
     let index = state
@@ -69,8 +130,7 @@ pub async fn receipt(
     let der = state
         .ingest
         .archive
-        .store()
-        .get(Space::Receipts, id.as_bytes())?
+        .receipt(&id)?
         .ok_or_else(|| ApiError::NotFound(format!("No receipt {id}.")))?;
     let body = crate::verify::cms::parse(&der)
         .ok()
@@ -89,8 +149,9 @@ pub async fn metadata(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     Path(regno): Path<String>,
-) -> Result<Json<Entry>, ApiError> {
-    Ok(Json(visible_entry(&state, &caller, &regno)?))
+) -> Result<Json<Document>, ApiError> {
+    let entry = visible_entry(&state, &caller, &regno)?;
+    Ok(Json(document(&state, entry)?))
 }
 
 /// `GET /v1/documents/{regno}/signature`
@@ -122,15 +183,9 @@ async fn bytes(
 ) -> Result<Response, ApiError> {
     let role = caller.require(READERS)?;
     let entry = visible_entry(&state, &caller, &regno)?;
-    if let Some(act) = state
-        .ingest
-        .archive
-        .store()
-        .get(Space::Index, format!("disposed/{regno}").as_bytes())?
-    {
+    if let Some(act) = state.ingest.archive.disposal(&regno)? {
         return Err(ApiError::Gone(format!(
-            "{regno} was destroyed under {}; its entry and receipt remain.",
-            String::from_utf8_lossy(&act)
+            "{regno} was destroyed under {act}; its entry and receipt remain."
         )));
     }
     let Event::Accepted { case, files, .. } = &entry.event else {
@@ -167,7 +222,7 @@ async fn bytes(
     let st = state.clone();
     let data = tokio::task::spawn_blocking(move || {
         let mut v = Vec::new();
-        crate::archive::blobs::read(st.ingest.archive.store(), &name, &mut v).map(|_| v)
+        st.ingest.archive.read_blob(&name, &mut v).map(|_| v)
     })
     .await
     .map_err(|_| ApiError::Unavailable("Reading failed; retry.".into()))?
@@ -254,10 +309,7 @@ pub async fn cases(
 }
 
 fn registered(state: &AppState, case: &str) -> Result<u64, ApiError> {
-    Ok(state
-        .ingest
-        .archive
-        .index_number(&crate::archive::counter_key(case))?)
+    Ok(state.ingest.archive.registered(case)?)
 }
 
 /// Paging parameters.
@@ -309,7 +361,10 @@ pub async fn case_documents(
     let total = registered(&state, &index)?;
     let mut docs = Vec::new();
     for n in first..=total.min(first.saturating_add(per_page - 1)) {
-        docs.push(entry_of(&state, &format!("{index}/{n}"))?);
+        docs.push(document(
+            &state,
+            entry_of(&state, &format!("{index}/{n}"))?,
+        )?);
     }
     Ok(Json(
         serde_json::json!({"case": index, "page": p, "per_page": per_page, "total": total, "documents": docs}),

@@ -25,11 +25,7 @@ pub async fn reasons() -> Json<serde_json::Value> {
 pub async fn healthz(
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    state
-        .ingest
-        .archive
-        .store()
-        .get(crate::archive::store::Space::Index, b"head")?;
+    state.ingest.archive.readable()?;
     Ok(Json(
         serde_json::json!({"status": "ok", "entries": state.ingest.archive.size()}),
     ))

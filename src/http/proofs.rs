@@ -2,7 +2,6 @@
 
 use super::extract::Query;
 use super::{ApiError, AppState, Caller};
-use crate::archive::store::Space;
 use crate::policy::Role;
 use axum::Json;
 use axum::extract::{Extension, State};
@@ -17,13 +16,10 @@ pub async fn checkpoint(
     Extension(caller): Extension<Caller>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Auditor])?;
-    let store = state.ingest.archive.store();
-    let key = store
-        .get(Space::Index, b"checkpoint")?
-        .ok_or_else(|| ApiError::NotFound("No checkpoint yet: nothing has been filed.".into()))?;
-    let note = store.get(Space::Checkpoints, &key)?.ok_or_else(|| {
-        ApiError::Unavailable("The latest checkpoint is missing; run an audit.".into())
-    })?;
+    let note =
+        state.ingest.archive.checkpoint_note()?.ok_or_else(|| {
+            ApiError::NotFound("No checkpoint yet: nothing has been filed.".into())
+        })?;
     let mut res = note.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

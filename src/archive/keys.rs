@@ -1,0 +1,102 @@
+//! The archive's key schema for its look-up tables (the `Index` space), declared once, and the
+//! typed questions the rest of tamga asks of the store. Nothing outside `archive` builds an index
+//! key by hand: a key renamed here is renamed everywhere.
+
+use super::store::Space;
+use super::{Archive, ArchiveError};
+
+/// The key of a document's disposal record.
+pub(crate) fn disposed(regno: &str) -> Vec<u8> {
+    format!("disposed/{regno}").into_bytes()
+}
+
+/// The key of the principal that submitted a receipt's submission.
+pub(crate) fn submitter(receipt_id: &str) -> Vec<u8> {
+    format!("submitter/{receipt_id}").into_bytes()
+}
+
+/// The value of a disposal record: act `act` of `date`.
+pub(crate) fn disposal_value(act: &str, date: &str) -> Vec<u8> {
+    format!("act {act} of {date}").into_bytes()
+}
+
+/// How a document was destroyed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Disposal {
+    /// The disposal act's number.
+    pub act: String,
+    /// The act's date, `YYYY-MM-DD`.
+    pub date: String,
+}
+
+impl std::fmt::Display for Disposal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "act {} of {}", self.act, self.date)
+    }
+}
+
+impl Archive {
+    /// The disposal act that destroyed `regno`, if one did.
+    pub fn disposal(&self, regno: &str) -> Result<Option<Disposal>, ArchiveError> {
+        let Some(raw) = self.store.get(Space::Index, &disposed(regno))? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&raw);
+        let parsed = text
+            .strip_prefix("act ")
+            .and_then(|rest| rest.split_once(" of "))
+            .map(|(act, date)| Disposal {
+                act: act.to_owned(),
+                date: date.to_owned(),
+            });
+        parsed
+            .map(Some)
+            .ok_or_else(|| ArchiveError::Damaged(format!("disposal record of {regno} unreadable")))
+    }
+
+    /// The signed receipt (DER) with id `id`, if one was issued.
+    pub fn receipt(&self, id: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
+        Ok(self.store.get(Space::Receipts, id.as_bytes())?)
+    }
+
+    /// The principal that submitted the submission answered by receipt `id`, if it came
+    /// through the service.
+    pub fn submitter(&self, id: &str) -> Result<Option<String>, ArchiveError> {
+        Ok(self
+            .store
+            .get(Space::Index, &submitter(id))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Documents registered in `case` so far (its last registration number).
+    pub fn registered(&self, case: &str) -> Result<u64, ArchiveError> {
+        self.index_number(&super::counter_key(case))
+    }
+
+    /// The latest signed checkpoint as its note's text, if anything has been filed.
+    pub fn checkpoint_note(&self) -> Result<Option<Vec<u8>>, ArchiveError> {
+        let Some(size) = self.checkpoint_size()? else {
+            return Ok(None);
+        };
+        self.store
+            .get(Space::Checkpoints, &size.to_be_bytes())?
+            .map(Some)
+            .ok_or_else(|| ArchiveError::Damaged("the latest checkpoint is missing".into()))
+    }
+
+    /// Writes the kept blob `name` (a document's original bytes) to `out`, checking it as it
+    /// goes; returns its length.
+    pub fn read_blob(
+        &self,
+        name: &[u8; 32],
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, super::blobs::BlobError> {
+        super::blobs::read(self.store.as_ref(), name, out)
+    }
+
+    /// Whether the store answers reads (for health probes).
+    pub fn readable(&self) -> Result<(), ArchiveError> {
+        self.store.get(Space::Index, super::HEAD_KEY)?;
+        Ok(())
+    }
+}
