@@ -1,7 +1,7 @@
 //! Inclusion and consistency proofs over the stored log, for the CLI and the service alike.
 
-use super::Archive;
 use super::merkle::{self, Hash};
+use super::{Archive, ArchiveError};
 use crate::verify::certificate::hex;
 use serde::Serialize;
 
@@ -35,14 +35,24 @@ pub struct Consistency {
     pub proof: Vec<String>,
 }
 
-fn leaves(archive: &Archive, size: u64) -> Result<Vec<Hash>, String> {
+/// Why a proof cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    /// The sizes asked for do not fit the log (the caller's mistake).
+    #[error("{0}")]
+    OutOfRange(String),
+    /// The archive could not be read, or an entry is missing (an audit's business).
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
+fn leaves(archive: &Archive, size: u64) -> Result<Vec<Hash>, ProofError> {
     (0..size)
         .map(|i| {
             archive
-                .entry_bytes(i)
-                .map_err(|e| e.to_string())?
+                .entry_bytes(i)?
                 .map(|b| merkle::leaf_hash(&b))
-                .ok_or_else(|| format!("entry {i} is missing: the archive needs an audit"))
+                .ok_or_else(|| ArchiveError::Damaged(format!("entry {i} is missing")).into())
         })
         .collect()
 }
@@ -52,15 +62,20 @@ fn hexes(p: &[Hash]) -> Vec<String> {
 }
 
 /// Proof that entry `index` is in the tree of `size` entries (default: current).
-pub fn inclusion(archive: &Archive, index: u64, size: Option<u64>) -> Result<Inclusion, String> {
+pub fn inclusion(
+    archive: &Archive,
+    index: u64,
+    size: Option<u64>,
+) -> Result<Inclusion, ProofError> {
     let current = archive.size();
     let size = size.unwrap_or(current);
+    let range = || ProofError::OutOfRange(format!("need index < size ≤ {current}"));
     if size > current || index >= size {
-        return Err(format!("need index < size ≤ {current}"));
+        return Err(range());
     }
     let l = leaves(archive, size)?;
-    let i = usize::try_from(index).map_err(|_| "index too large".to_owned())?;
-    let proof = merkle::inclusion_proof(i, &l).ok_or("no such entry")?;
+    let i = usize::try_from(index).map_err(|_| range())?;
+    let proof = merkle::inclusion_proof(i, &l).ok_or_else(range)?;
     let leaf = l.get(i).copied().unwrap_or_default();
     let root = merkle::root(&l);
     debug_assert!(merkle::verify_inclusion(index, size, &leaf, &proof, &root));
@@ -74,15 +89,20 @@ pub fn inclusion(archive: &Archive, index: u64, size: Option<u64>) -> Result<Inc
 }
 
 /// Proof that the tree of `from` entries is a prefix of the tree of `to` (default: current).
-pub fn consistency(archive: &Archive, from: u64, to: Option<u64>) -> Result<Consistency, String> {
+pub fn consistency(
+    archive: &Archive,
+    from: u64,
+    to: Option<u64>,
+) -> Result<Consistency, ProofError> {
     let current = archive.size();
     let to = to.unwrap_or(current);
+    let range = || ProofError::OutOfRange(format!("need 0 < from ≤ to ≤ {current}"));
     if from == 0 || from > to || to > current {
-        return Err(format!("need 0 < from ≤ to ≤ {current}"));
+        return Err(range());
     }
     let l = leaves(archive, to)?;
-    let m = usize::try_from(from).map_err(|_| "size too large".to_owned())?;
-    let proof = merkle::consistency_proof(m, &l).ok_or("bad sizes")?;
+    let m = usize::try_from(from).map_err(|_| range())?;
+    let proof = merkle::consistency_proof(m, &l).ok_or_else(range)?;
     let old = merkle::root(l.get(..m).unwrap_or_default());
     let new = merkle::root(&l);
     Ok(Consistency {

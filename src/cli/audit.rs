@@ -114,12 +114,12 @@ fn finish(
 
 fn proof(archive: &Archive, cmd: ProofCommand) -> Result<ExitCode, CouldNotRun> {
     let json = match cmd {
-        ProofCommand::Inclusion { index, size } => serde_json::to_string_pretty(
-            &proofs::inclusion(archive, index, size).map_err(CouldNotRun)?,
-        )?,
-        ProofCommand::Consistency { from, to } => serde_json::to_string_pretty(
-            &proofs::consistency(archive, from, to).map_err(CouldNotRun)?,
-        )?,
+        ProofCommand::Inclusion { index, size } => {
+            serde_json::to_string_pretty(&proofs::inclusion(archive, index, size)?)?
+        }
+        ProofCommand::Consistency { from, to } => {
+            serde_json::to_string_pretty(&proofs::consistency(archive, from, to)?)?
+        }
     };
     say(&json);
     Ok(ExitCode::SUCCESS)

@@ -108,3 +108,14 @@ impl From<crate::archive::store::StoreError> for ApiError {
         ApiError::Unavailable("The archive cannot answer now; retry later.".into())
     }
 }
+
+impl From<crate::archive::proofs::ProofError> for ApiError {
+    fn from(e: crate::archive::proofs::ProofError) -> Self {
+        match e {
+            crate::archive::proofs::ProofError::OutOfRange(why) => {
+                ApiError::Unprocessable(format!("No such proof: {why}."))
+            }
+            crate::archive::proofs::ProofError::Archive(e) => e.into(),
+        }
+    }
+}

@@ -49,7 +49,7 @@ pub async fn inclusion(
     .await
     .map_err(|_| ApiError::Unavailable("The proof could not be computed; retry.".into()))?
     .map(Json)
-    .map_err(ApiError::Unprocessable)
+    .map_err(ApiError::from)
 }
 
 /// Query of a consistency proof.
@@ -73,7 +73,7 @@ pub async fn consistency(
     .await
     .map_err(|_| ApiError::Unavailable("The proof could not be computed; retry.".into()))?
     .map(Json)
-    .map_err(ApiError::Unprocessable)
+    .map_err(ApiError::from)
 }
 
 /// Query of an audit.

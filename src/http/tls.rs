@@ -18,13 +18,46 @@ pub struct TlsFiles<'a> {
     pub client_ca: Option<&'a Path>,
 }
 
-fn pem_ders(path: &Path, label: &str) -> Result<Vec<Vec<u8>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::trustdir::pem_or_der(&bytes, label).map_err(|e| format!("{}: {e}", path.display()))
+/// Why the TLS configuration could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file holds no usable PEM or DER of the expected kind.
+    #[error("{path}: {why}")]
+    Content {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// rustls refused the certificates or key.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+    /// The client CA could not be made into a verifier.
+    #[error(transparent)]
+    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+fn pem_ders(path: &Path, label: &str) -> Result<Vec<Vec<u8>>, TlsError> {
+    let bytes = std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    crate::trustdir::pem_or_der(&bytes, label).map_err(|e| TlsError::Content {
+        path: path.to_owned(),
+        why: e.to_string(),
+    })
 }
 
 /// A rustls server configuration from files.
-pub fn server_config(files: &TlsFiles<'_>) -> Result<rustls::ServerConfig, String> {
+pub fn server_config(files: &TlsFiles<'_>) -> Result<rustls::ServerConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs: Vec<CertificateDer<'static>> = pem_ders(files.cert, "CERTIFICATE")?
         .into_iter()
@@ -34,17 +67,17 @@ pub fn server_config(files: &TlsFiles<'_>) -> Result<rustls::ServerConfig, Strin
         .into_iter()
         .next()
         .map(|k| PrivateKeyDer::Pkcs8(k.into()))
-        .ok_or_else(|| format!("{}: no PRIVATE KEY", files.key.display()))?;
+        .ok_or_else(|| TlsError::Content {
+            path: files.key.to_owned(),
+            why: "no PRIVATE KEY".into(),
+        })?;
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+        .with_safe_default_protocol_versions()?;
     let builder = match files.client_ca {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
             for der in pem_ders(ca, "CERTIFICATE")? {
-                roots
-                    .add(CertificateDer::from(der))
-                    .map_err(|e| format!("{}: {e}", ca.display()))?;
+                roots.add(CertificateDer::from(der))?;
             }
             // Callers without a certificate may still use a bearer token.
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -52,15 +85,12 @@ pub fn server_config(files: &TlsFiles<'_>) -> Result<rustls::ServerConfig, Strin
                 provider,
             )
             .allow_unauthenticated()
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| e.to_string())?;
+    let mut config = builder.with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
