@@ -399,3 +399,35 @@ fn an_access_record_that_cannot_be_written_yet_never_rewrites_an_answer() {
     assert_eq!(s.state.ingest.archive.access_pending(), 0);
     assert!(s.state.ingest.archive.access_head().0 >= n as u64);
 }
+
+#[test]
+fn the_openapi_document_gives_every_error_its_one_shape_and_answers_their_schemas() {
+    let d: serde_json::Value = serde_json::from_str(tamga::http::OPENAPI).unwrap();
+    let schemas = d["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "Error",
+        "Receipt",
+        "Document",
+        "Case",
+        "Inclusion",
+        "Consistency",
+    ] {
+        assert!(schemas.contains_key(name), "{name}");
+    }
+    for (path, ops) in d["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for (code, r) in op["responses"].as_object().unwrap() {
+                let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                let receipt = path == "/v1/submissions" && code == "422";
+                if code.starts_with('4') || code.starts_with('5') {
+                    let want = if receipt { "Receipt" } else { "Error" };
+                    assert_eq!(
+                        schema.as_str(),
+                        Some(format!("#/components/schemas/{want}").as_str()),
+                        "{method} {path} {code}"
+                    );
+                }
+            }
+        }
+    }
+}
