@@ -104,8 +104,19 @@ fn tls_and_mtls() {
     let extra = format!(
         "[[principal]]\nname = \"mtls-gateway\"\nrole = \"chancellery\"\nclient_cert_sha256 = \"{fp}\"\n"
     );
-    let s = start(&extra, Limits::default(), Some(config));
+    let mut limits = Limits::default();
+    limits.conn.handshake_timeout = std::time::Duration::from_millis(500);
+    let s = start(&extra, limits, Some(config));
     assert!(s.base.starts_with("https://"));
+    // A connection that never starts its handshake is closed when the handshake time is up.
+    let mut silent = std::net::TcpStream::connect(s.base.trim_start_matches("https://")).unwrap();
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let waited = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    assert_eq!(std::io::Read::read(&mut silent, &mut byte).unwrap_or(0), 0);
+    assert!(waited.elapsed() < std::time::Duration::from_secs(3));
     let sig = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
     let submit = |c: &reqwest::blocking::Client, token: Option<&str>, r: &str| {
         let mut req = c
