@@ -156,6 +156,34 @@ impl http_body::Body for Guarded {
     }
 }
 
+/// Reads a whole body into one buffer of its declared length (at most `limit`): frames are
+/// appended as they arrive and dropped, so a 60 MiB body costs 60 MiB, not twice that as
+/// collecting the frames and then joining them would.
+pub async fn read_all(req: axum::extract::Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    use http_body_util::BodyExt;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    if declared > limit {
+        return Err(ApiError::TooLarge(limit));
+    }
+    let mut body = req.into_body();
+    let mut out = Vec::with_capacity(declared);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| unreadable(&e, limit))?;
+        if let Some(data) = frame.data_ref() {
+            if out.len().saturating_add(data.len()) > limit {
+                return Err(ApiError::TooLarge(limit));
+            }
+            out.extend_from_slice(data);
+        }
+    }
+    Ok(out)
+}
+
 /// The answer for a body that could not be read: 408 when it was too slow, 503 when the
 /// in-flight budget is spent, 413 over `limit`, otherwise 400 (it ended early or broke off).
 pub fn unreadable(error: &(dyn std::error::Error + 'static), limit: usize) -> ApiError {

@@ -172,10 +172,7 @@ pub async fn read_parts(
                 }
             }
         }
-        let body = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|e| super::body::unreadable(&e, limit))?;
-        parts.signature = Some(body.to_vec());
+        parts.signature = Some(super::body::read_all(req, limit).await?);
     } else {
         return Err(ApiError::Unprocessable(
             "Send multipart/form-data or an application/pkcs7-mime body.".into(),
