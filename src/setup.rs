@@ -152,6 +152,9 @@ pub fn open_archive(paths: &Paths, organization: &str) -> Result<Archive, SetupE
 pub fn open(paths: &Paths, verify_policy: Policy) -> Result<Ingest, SetupError> {
     let policy = crate::policy::load(&paths.policy)?;
     let trust = crate::trustdir::load(&paths.trust)?;
+    for note in trust.skipped() {
+        eprintln!("tamga: trust store: left out {note}");
+    }
     let archive = open_archive(paths, &policy.organization.name)?;
     // Holding the archive's lock, no other process spools here: leftovers are a killed one's.
     let incoming = paths.data.join("incoming");

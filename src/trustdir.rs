@@ -31,10 +31,14 @@ pub enum TrustDirError {
 const CERT_EXT: &[&str] = &["pem", "crt", "cer", "der"];
 
 /// Loads every certificate and CRL from `dirs` (not recursive). Files with other extensions are
-/// ignored so a README can live beside the anchors.
+/// ignored so a README can live beside the anchors. A file that cannot be read or parsed is
+/// left out and named in [`TrustStore::skipped`]: one bad CRL among dozens must not stop every
+/// verification — what it would have said is missing, and revocation checking reports that
+/// where it matters. Only a directory that cannot be listed is an error.
 pub fn load(dirs: &[PathBuf]) -> Result<TrustStore, TrustDirError> {
     let mut anchors = Vec::new();
     let mut crls = Vec::new();
+    let mut skipped = Vec::new();
     for dir in dirs {
         let io = |source| TrustDirError::Io {
             path: dir.clone(),
@@ -56,22 +60,42 @@ pub fn load(dirs: &[PathBuf]) -> Result<TrustStore, TrustDirError> {
             if !is_crl && !CERT_EXT.contains(&ext.as_str()) {
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|source| TrustDirError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let label = if is_crl { "X509 CRL" } else { "CERTIFICATE" };
-            let ders = pem_or_der(&bytes, label).map_err(|why| parse_err(&path, why))?;
-            for der in ders {
-                if is_crl {
-                    crls.push(Crl::from_der(&der).map_err(|e| parse_err(&path, e.0))?);
-                } else {
-                    anchors.push(Certificate::from_der(&der).map_err(|e| parse_err(&path, e.0))?);
-                }
+            match load_file(&path, is_crl) {
+                Ok(File::Crls(c)) => crls.extend(c),
+                Ok(File::Anchors(a)) => anchors.extend(a),
+                Err(e) => skipped.push(e.to_string()),
             }
         }
     }
-    Ok(TrustStore::new(anchors, crls))
+    Ok(TrustStore::new(anchors, crls).with_skipped(skipped))
+}
+
+/// What one file held.
+enum File {
+    Crls(Vec<Crl>),
+    Anchors(Vec<Certificate>),
+}
+
+/// One file's certificates or CRLs, all or nothing.
+fn load_file(path: &Path, is_crl: bool) -> Result<File, TrustDirError> {
+    let bytes = std::fs::read(path).map_err(|source| TrustDirError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let label = if is_crl { "X509 CRL" } else { "CERTIFICATE" };
+    let ders = pem_or_der(&bytes, label).map_err(|why| parse_err(path, why))?;
+    if is_crl {
+        let crls = ders
+            .iter()
+            .map(|der| Crl::from_der(der).map_err(|e| parse_err(path, e.0)))
+            .collect::<Result<_, _>>()?;
+        return Ok(File::Crls(crls));
+    }
+    let anchors = ders
+        .iter()
+        .map(|der| Certificate::from_der(der).map_err(|e| parse_err(path, e.0)))
+        .collect::<Result<_, _>>()?;
+    Ok(File::Anchors(anchors))
 }
 
 fn parse_err(path: &Path, why: impl Into<String>) -> TrustDirError {

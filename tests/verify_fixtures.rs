@@ -319,3 +319,53 @@ fn single_bit_flips_never_fool_the_verifier() {
     }
     assert!(checked > 5000, "only {checked} guarded bytes");
 }
+
+#[test]
+fn a_broken_file_in_the_trust_directory_is_left_out_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(&fixtures().join("trust"), dir.path());
+    // A CRL whose signature field is cut short, and a certificate file of garbage.
+    std::fs::write(
+        dir.path().join("broken.crl"),
+        [0x30, 0x03, 0x02, 0x01, 0x00],
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("garbage.pem"),
+        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let store = tamga::trustdir::load(&[dir.path().to_path_buf()]).unwrap();
+    let skipped = store.skipped().to_vec();
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    assert!(
+        skipped.iter().any(|s| s.contains("broken.crl")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|s| s.contains("garbage.pem")),
+        "{skipped:?}"
+    );
+    let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+    let report = tamga::verify::Verifier::new(store, REQUIRE).verify(&sig, None, AT);
+    assert_eq!(report.status, Status::Accepted, "{:?}", codes(&report));
+    // The command line says what it left out, and verifies with the rest.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tamga"))
+        .args([
+            "--trust",
+            dir.path().to_str().unwrap(),
+            "verify",
+            "--revocation",
+            "require",
+        ])
+        .arg(fixtures().join("sig/rsa-attached.der"))
+        .args(["--at", "2026-06-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("left out") && stderr.contains("broken.crl"),
+        "{stderr}"
+    );
+}

@@ -36,6 +36,9 @@ pub fn run(global: &Global, args: VerifyArgs) -> Result<ExitCode, CouldNotRun> {
     };
     let store = tamga::trustdir::load(&global.paths().trust)
         .map_err(|e| CouldNotRun(format!("cannot load the trust store: {e}")))?;
+    for note in store.skipped() {
+        eprintln!("tamga: trust store: left out {note}");
+    }
     let signature = read(&args.signature)?;
     let content = args.content.as_ref().map(read).transpose()?;
     let policy = Policy {

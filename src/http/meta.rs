@@ -39,9 +39,10 @@ pub async fn metrics(
     caller.require(&[Role::Auditor, Role::Admin])?;
     let a = &state.ingest.archive;
     let checkpoint = a.checkpoint_size()?;
+    let skipped = state.ingest.verifier.trust().skipped().len();
     let mut res = state
         .metrics
-        .render(a.size(), checkpoint, a.syncs())
+        .render(a.size(), checkpoint, a.syncs(), skipped)
         .into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -76,7 +76,13 @@ impl Metrics {
     }
 
     /// The exposition text: every family with its `# HELP` and `# TYPE` lines.
-    pub fn render(&self, entries: u64, checkpoint: Option<u64>, syncs: u64) -> String {
+    pub fn render(
+        &self,
+        entries: u64,
+        checkpoint: Option<u64>,
+        syncs: u64,
+        trust_skipped: usize,
+    ) -> String {
         let mut out = String::new();
         family(
             &mut out,
@@ -135,6 +141,13 @@ impl Metrics {
             "Durable syncs of the store since start.",
         );
         let _ = writeln!(out, "tamga_syncs_total {syncs}");
+        family(
+            &mut out,
+            "tamga_trust_files_skipped",
+            "gauge",
+            "Files of the trust directories left out at start-up because they could not be read or parsed (named on standard error).",
+        );
+        let _ = writeln!(out, "tamga_trust_files_skipped {trust_skipped}");
         out
     }
 }

@@ -12,6 +12,7 @@ pub struct TrustStore {
     anchors: Vec<Arc<Certificate>>,
     anchor_fps: HashSet<[u8; 32]>,
     crls: Vec<Crl>,
+    skipped: Vec<String>,
 }
 
 impl TrustStore {
@@ -24,7 +25,20 @@ impl TrustStore {
             anchors,
             anchor_fps,
             crls,
+            skipped: Vec::new(),
         }
+    }
+
+    /// The same store, noting the files its loader left out (each: file and why), so that
+    /// whoever reports on the store can say what is missing from it.
+    pub fn with_skipped(mut self, skipped: Vec<String>) -> Self {
+        self.skipped = skipped;
+        self
+    }
+
+    /// The files the loader left out, each as "file: why".
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// Parses DER certificates and CRLs into a store.
