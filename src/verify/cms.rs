@@ -12,8 +12,13 @@ use std::borrow::Cow;
 pub const MAX_INPUT: usize = 256 * 1024 * 1024;
 /// More signers than this is not a document, it is an attack on our CPU.
 pub const MAX_SIGNERS: usize = 64;
-/// Likewise for carried certificates and CRLs.
+/// Likewise for carried certificates, and for carried CRLs.
 pub const MAX_CERTS: usize = 256;
+/// The most bytes all carried certificates and CRLs together may take. Each is copied and
+/// parsed (a CRL into a table of serials) before verification, so this bounds the memory a
+/// submission costs beyond its own size; real certificates take a few KiB, and a CMS that
+/// carries CRLs carries its issuers' few.
+pub const MAX_CARRIED_BYTES: usize = 8 * 1024 * 1024;
 
 const ID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const ID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
@@ -208,27 +213,16 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     };
     er.finish("end of encapContentInfo")?;
 
+    // Counted and sized while collecting: a set of millions of tiny elements must be refused
+    // after the first few hundred, not after a slice of each has been kept.
+    let mut carried = 0;
     let mut certificates = Vec::new();
     if let Some(set) = r.optional(tag::CTX0)? {
-        let mut cr = set.children(r.depth())?;
-        while let Some(c) = cr.next()? {
-            // Attribute and "other" certificates carry nothing a signature path can use.
-            if c.tag == tag::SEQUENCE {
-                certificates.push(c.raw);
-            }
-        }
+        collect_carried(&set, r.depth(), &mut certificates, &mut carried)?;
     }
     let mut crls = Vec::new();
     if let Some(set) = r.optional(tag::CTX1)? {
-        let mut cr = set.children(r.depth())?;
-        while let Some(c) = cr.next()? {
-            if c.tag == tag::SEQUENCE {
-                crls.push(c.raw);
-            }
-        }
-    }
-    if certificates.len() > MAX_CERTS || crls.len() > MAX_CERTS {
-        return Err(CmsError::Structure("too many certificates or CRLs"));
+        collect_carried(&set, r.depth(), &mut crls, &mut carried)?;
     }
 
     let set = r.read_tag(tag::SET, "signerInfos")?;
@@ -251,6 +245,35 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
         crls,
         signers,
     })
+}
+
+/// Collects the SEQUENCE elements of a `certificates` or `crls` set into `out`, refusing as
+/// soon as there are more than [`MAX_CERTS`] or all carried objects together (`carried`
+/// counts their bytes) exceed [`MAX_CARRIED_BYTES`]. Attribute and "other" certificates and
+/// other CRL formats carry nothing a signature path can use; they are skipped.
+fn collect_carried<'a>(
+    set: &Tlv<'a>,
+    depth: usize,
+    out: &mut Vec<&'a [u8]>,
+    carried: &mut usize,
+) -> Result<(), CmsError> {
+    let mut r = set.children(depth)?;
+    while let Some(c) = r.next()? {
+        if c.tag != tag::SEQUENCE {
+            continue;
+        }
+        if out.len() == MAX_CERTS {
+            return Err(CmsError::Structure("too many certificates or CRLs"));
+        }
+        *carried = carried.saturating_add(c.raw.len());
+        if *carried > MAX_CARRIED_BYTES {
+            return Err(CmsError::Structure(
+                "carried certificates and CRLs larger than the limit",
+            ));
+        }
+        out.push(c.raw);
+    }
+    Ok(())
 }
 
 fn parse_signer(si: Tlv<'_>, depth: usize) -> Result<SignerInfo<'_>, CmsError> {

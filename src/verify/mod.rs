@@ -185,10 +185,14 @@ impl Verifier {
             let mut codes: Vec<Reason> = findings.iter().map(|f| f.reason).collect();
             codes.sort();
             codes.dedup();
-            sr.status = if codes.is_empty() {
-                SignerStatus::Valid
-            } else {
+            sr.status = if !codes.is_empty() {
                 SignerStatus::Invalid
+            } else if content.is_none() {
+                // Neither the messageDigest nor a signature over the content was checked.
+                codes.push(Reason::ContentMissing);
+                SignerStatus::Indeterminate
+            } else {
+                SignerStatus::Valid
             };
             sr.reasons = codes;
             for f in findings {
