@@ -548,6 +548,57 @@ mod tests {
         assert_eq!(parse_single(&v).unwrap_err(), Asn1Error::TooDeep);
     }
 
+    /// `depth` indefinite-length constructed OCTET STRINGs around `leaves` one-byte segments.
+    fn nested_octets(depth: usize, leaves: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(4 * depth + 3 * leaves);
+        for _ in 0..depth {
+            v.extend_from_slice(&[0x24, 0x80]);
+        }
+        for i in 0..leaves {
+            v.extend_from_slice(&[0x04, 0x01, i as u8]);
+        }
+        for _ in 0..depth {
+            v.extend_from_slice(&[0, 0]);
+        }
+        v
+    }
+
+    #[test]
+    fn each_indefinite_length_is_found_once() {
+        // Rescanning at every level would read 40 × 100 000 headers; the budget allows about
+        // 600 000 for this input, and the reader needs two reads per segment.
+        let ber = nested_octets(40, 100_000);
+        let t = parse_single(&ber).unwrap();
+        let content = t.octets(0).unwrap();
+        assert_eq!(content.len(), 100_000);
+        assert!(content.iter().enumerate().all(|(i, &b)| b == i as u8));
+    }
+
+    #[test]
+    fn the_work_budget_runs_out() {
+        // A grammar that reads the same element again and again is stopped by the budget.
+        let input = [0x05, 0x00];
+        let r = Reader::new(&input);
+        let allowed = input.len() * VISITS_PER_BYTE + VISIT_SLACK;
+        for _ in 0..allowed {
+            assert!(r.clone().next().unwrap().is_some());
+        }
+        assert_eq!(
+            r.clone().next().unwrap_err(),
+            Asn1Error::Budget("element visits")
+        );
+        // So is an input of more indefinite-length elements than the table of ends may hold.
+        let mut many = vec![0x24, 0x80];
+        for _ in 0..MAX_INDEFINITE {
+            many.extend_from_slice(&[0x24, 0x80, 0, 0]);
+        }
+        many.extend_from_slice(&[0, 0]);
+        assert_eq!(
+            parse_single(&many).unwrap_err(),
+            Asn1Error::Budget("indefinite-length elements")
+        );
+    }
+
     #[test]
     fn civil_dates_round_trip() {
         for days in [
