@@ -3,7 +3,9 @@
 //! Only what verification needs is decoded; everything that is signed stays as the bytes that
 //! arrived, so nothing here can change what a signature covers.
 
+use super::algorithms::HashAlg;
 use super::asn1::{self, Asn1Error, Reader, Tlv, read_oid, tag};
+use super::content::ContentDigests;
 use base64::Engine;
 use std::borrow::Cow;
 
@@ -124,13 +126,69 @@ pub struct SignerInfo<'a> {
     pub signature: Cow<'a, [u8]>,
 }
 
+/// The encapsulated content's OCTET STRING, as it lies in the input: one primitive string, or
+/// the BER constructed form's segments, which are read where they lie rather than joined, so
+/// that content as large as the input costs no copy of itself.
+#[derive(Debug, Clone)]
+pub struct EContent<'a> {
+    tlv: Tlv<'a>,
+    depth: usize,
+}
+
+impl PartialEq for EContent<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.tlv.raw == other.tlv.raw
+    }
+}
+
+impl Eq for EContent<'_> {}
+
+impl<'a> EContent<'a> {
+    /// Whether the content is one primitive OCTET STRING (so [`EContent::join`] copies nothing).
+    pub fn is_primitive(&self) -> bool {
+        self.tlv.tag == tag::OCTET_STRING
+    }
+
+    /// The content in one slice: borrowed when primitive, the segments joined otherwise.
+    pub fn join(&self) -> Result<Cow<'a, [u8]>, Asn1Error> {
+        self.tlv.octets(self.depth)
+    }
+
+    /// The content's digests under `algs` and SHA-256, in one pass over its segments.
+    pub fn digests(&self, algs: &[HashAlg]) -> Result<ContentDigests, Asn1Error> {
+        let mut algs = algs.to_vec();
+        if !algs.contains(&HashAlg::Sha256) {
+            algs.push(HashAlg::Sha256);
+        }
+        let mut hashers: Vec<_> = algs.iter().map(|a| (*a, a.hasher())).collect();
+        let mut len = 0u64;
+        self.tlv.for_each_segment(self.depth, &mut |piece| {
+            len += piece.len() as u64;
+            for (_, h) in hashers.iter_mut() {
+                h.update(piece);
+            }
+        })?;
+        Ok(ContentDigests {
+            len,
+            digests: hashers
+                .into_iter()
+                .map(|(a, h)| (a, h.finalize().to_vec()))
+                .collect(),
+        })
+    }
+}
+
 /// A parsed SignedData.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedData<'a> {
     /// Dotted OID of the encapsulated content type.
     pub content_type: String,
-    /// The encapsulated content, `None` for a detached signature.
+    /// The encapsulated content in one slice, `None` for a detached signature — and always
+    /// `None` from [`parse_lazy`], which leaves it in [`SignedData::econtent`] unjoined.
     pub content: Option<Cow<'a, [u8]>>,
+    /// The encapsulated content's OCTET STRING as it lies in the input, `None` for a
+    /// detached signature.
+    pub econtent: Option<EContent<'a>>,
     /// Certificates carried in the CMS, raw DER.
     pub certificates: Vec<&'a [u8]>,
     /// CRLs carried in the CMS, raw DER.
@@ -181,8 +239,18 @@ pub fn decode_input(input: &[u8]) -> Result<Cow<'_, [u8]>, CmsError> {
         .map_err(|_| CmsError::Pem("body is not base64"))
 }
 
-/// Parses a ContentInfo holding SignedData.
+/// Parses a ContentInfo holding SignedData, with the encapsulated content joined into
+/// [`SignedData::content`].
 pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
+    let mut sd = parse_lazy(der)?;
+    sd.content = sd.econtent.as_ref().map(EContent::join).transpose()?;
+    Ok(sd)
+}
+
+/// Parses a ContentInfo holding SignedData, leaving the encapsulated content where it lies
+/// ([`SignedData::econtent`]; `content` stays `None`). Verification takes this form, so that
+/// BER content is hashed segment by segment instead of copied whole.
+pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     let ci = asn1::parse_single(der)?.must_be(tag::SEQUENCE, "ContentInfo")?;
     let mut r = ci.children(0)?;
     let ct = read_oid(&mut r, "contentType")?;
@@ -202,12 +270,18 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     let encap = r.read_tag(tag::SEQUENCE, "encapContentInfo")?;
     let mut er = encap.children(r.depth())?;
     let content_type = read_oid(&mut er, "eContentType")?;
-    let content = match er.optional(tag::CTX0)? {
+    let econtent = match er.optional(tag::CTX0)? {
         Some(ex) => {
             let mut x = ex.children(er.depth())?;
             let os = x.read("eContent OCTET STRING")?;
             x.finish("end of eContent")?;
-            Some(os.octets(x.depth())?)
+            if !matches!(os.tag, tag::OCTET_STRING | tag::OCTET_STRING_CONSTRUCTED) {
+                return Err(Asn1Error::Unexpected("an OCTET STRING").into());
+            }
+            Some(EContent {
+                tlv: os,
+                depth: x.depth(),
+            })
         }
         None => None,
     };
@@ -240,7 +314,8 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     }
     Ok(SignedData {
         content_type,
-        content,
+        content: None,
+        econtent,
         certificates,
         crls,
         signers,
