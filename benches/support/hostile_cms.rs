@@ -1,6 +1,7 @@
 //! Hostile but well-formed CMS bodies, built around a real detached signature: deeply nested
 //! BER content, floods of carried certificates. Shared by `benches/hostile.rs` and
-//! `tests/hostile.rs` (included there by path), so the bench measures what the tests prove.
+//! `tests/hostile.rs` and the `cms_limits` fuzz target (included there by path), so the bench
+//! measures what the tests prove.
 #![allow(dead_code)]
 
 use tamga::verify::asn1::{self, Tlv};
