@@ -197,6 +197,9 @@ pub struct SignedData<'a> {
     pub signers: Vec<SignerInfo<'a>>,
 }
 
+/// How many base64 characters PEM decoding gathers before decoding them.
+const PEM_PIECE: usize = 64 * 1024;
+
 /// Turns PEM (`CMS`, `PKCS7`) into binary; binary input passes through borrowed.
 pub fn decode_input(input: &[u8]) -> Result<Cow<'_, [u8]>, CmsError> {
     if input.len() > MAX_INPUT {
@@ -217,7 +220,12 @@ pub fn decode_input(input: &[u8]) -> Result<Cow<'_, [u8]>, CmsError> {
         return Err(CmsError::Pem("label is not CMS or PKCS7"));
     }
     let end = format!("-----END {label}-----");
-    let mut body = String::with_capacity(text.len());
+    // Decoded in pieces as the lines are read, never gathered into a second copy of the text:
+    // PEM costs its decoded size on top of the input, no more.
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let not_base64 = CmsError::Pem("body is not base64");
+    let mut out = Vec::with_capacity(trimmed.len() / 4 * 3);
+    let mut pending: Vec<u8> = Vec::with_capacity(PEM_PIECE + 128);
     let mut ended = false;
     for line in lines {
         let line = line.trim();
@@ -228,15 +236,27 @@ pub fn decode_input(input: &[u8]) -> Result<Cow<'_, [u8]>, CmsError> {
         if line.contains(':') {
             continue; // RFC 1421 headers some tools still write
         }
-        body.push_str(line);
+        pending.extend_from_slice(line.as_bytes());
+        if pending.len() >= PEM_PIECE {
+            // Whole quanta only, and padding only in the last piece, as one decode would.
+            let whole = pending.len() / 4 * 4;
+            let piece = pending.get(..whole).unwrap_or_default();
+            if piece.contains(&b'=') {
+                return Err(not_base64);
+            }
+            engine
+                .decode_vec(piece, &mut out)
+                .map_err(|_| not_base64.clone())?;
+            pending.drain(..whole);
+        }
     }
     if !ended {
         return Err(CmsError::Pem("no END line"));
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(body.as_bytes())
-        .map(Cow::Owned)
-        .map_err(|_| CmsError::Pem("body is not base64"))
+    engine
+        .decode_vec(&pending, &mut out)
+        .map_err(|_| not_base64)?;
+    Ok(Cow::Owned(out))
 }
 
 /// Parses a ContentInfo holding SignedData, with the encapsulated content joined into
@@ -452,5 +472,24 @@ mod tests {
         assert!(parse(b"hello world").is_err());
         assert!(decode_input(b"-----BEGIN CMS-----\n!!!\n-----END CMS-----\n").is_err());
         assert!(decode_input(b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").is_err());
+    }
+
+    #[test]
+    fn pem_is_decoded_in_pieces_as_one_decode_would() {
+        let der: Vec<u8> = (0..300_001u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let mut pem = String::from("-----BEGIN CMS-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CMS-----\n");
+        assert_eq!(decode_input(pem.as_bytes()).unwrap().as_ref(), &der[..]);
+        // Padding in the middle is refused, as a single decode of the whole body refuses it.
+        let glued = pem.replacen("\n", "\nAA==\n", 2);
+        assert_eq!(
+            decode_input(glued.as_bytes()).unwrap_err(),
+            CmsError::Pem("body is not base64")
+        );
     }
 }
