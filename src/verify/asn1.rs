@@ -5,12 +5,34 @@
 //! re-encode what was signed, so this reader hands out *slices of the input* instead: a signed
 //! attribute set is verified over the bytes exactly as they arrived. Every length is checked
 //! against what is left of the input before it is used, so no length field can make us allocate,
-//! and nesting is capped so no input can exhaust the stack.
+//! and nesting is capped so no input can exhaust the stack. The work is bounded too: each
+//! indefinite length is found once and remembered, and every element read is charged to a
+//! budget in proportion to the input's size, so any input is decided in time linear in its size.
 
 use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+mod time;
+pub use time::{civil_from_days, days_from_civil, time_value};
 
 /// How deep constructed encodings may nest. Real CMS needs about 12; certificates a few more.
 pub const MAX_DEPTH: usize = 48;
+
+/// How many indefinite-length elements one input may hold. Streaming writers (OpenSSL
+/// `-stream`, the Java providers) use one per enclosing level with definite-length chunks
+/// inside, so a real signature has a dozen; the cap bounds the table of where each one ends.
+pub const MAX_INDEFINITE: usize = 1 << 16;
+
+/// Element headers that reading one input may cost, per byte of input, plus [`VISIT_SLACK`].
+/// Every element takes at least two bytes, and with each indefinite length computed once an
+/// element is read at most three times (when its parent's end is found, when the grammar
+/// reaches it, when an OCTET STRING's segments are joined): 1.5 visits per byte at most.
+/// The budget is the backstop that keeps it so, whatever the grammar above does.
+pub const VISITS_PER_BYTE: usize = 2;
+/// Visits allowed on top of [`VISITS_PER_BYTE`], so that tiny inputs are not starved.
+pub const VISIT_SLACK: usize = 1024;
 
 /// Why a piece of ASN.1 could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +46,10 @@ pub enum Asn1Error {
     /// Nesting is deeper than [`MAX_DEPTH`].
     #[error("nesting deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// Reading the input would cost more than its size allows (see [`VISITS_PER_BYTE`],
+    /// [`MAX_INDEFINITE`]); names what ran out.
+    #[error("work budget exhausted: too many {0}")]
+    Budget(&'static str),
     /// A tag that this reader does not accept (high tag numbers, which CMS never needs).
     #[error("unsupported tag")]
     BadTag,
@@ -67,8 +93,57 @@ pub mod tag {
     pub const CTX0_PRIM: u8 = 0x80;
 }
 
+/// The work account of one input, shared by every reader and element taken from it.
+///
+/// Modelled on rustls-webpki's `Budget`: a counter passed down that fails the read when it
+/// runs out. It also remembers where each indefinite-length element ends, so that descending
+/// into one never scans its contents again: without that, every level of nesting rescanned
+/// everything below it, and CPU grew with depth × elements.
+#[derive(Debug)]
+struct Work {
+    /// Element headers still allowed to be read.
+    visits: Cell<usize>,
+    /// The value length of each indefinite-length element found so far, keyed by the address
+    /// of its first byte (all elements are slices of the one input, so addresses are unique).
+    ends: RefCell<HashMap<usize, usize>>,
+}
+
+impl Work {
+    fn for_input(len: usize) -> Rc<Work> {
+        Rc::new(Work {
+            visits: Cell::new(
+                len.saturating_mul(VISITS_PER_BYTE)
+                    .saturating_add(VISIT_SLACK),
+            ),
+            ends: RefCell::new(HashMap::new()),
+        })
+    }
+
+    fn spend(&self) -> Result<(), Asn1Error> {
+        let left = self.visits.get();
+        if left == 0 {
+            return Err(Asn1Error::Budget("element visits"));
+        }
+        self.visits.set(left - 1);
+        Ok(())
+    }
+
+    fn known_end(&self, key: usize) -> Option<usize> {
+        self.ends.borrow().get(&key).copied()
+    }
+
+    fn remember_end(&self, key: usize, value_len: usize) -> Result<(), Asn1Error> {
+        let mut ends = self.ends.borrow_mut();
+        if ends.len() >= MAX_INDEFINITE {
+            return Err(Asn1Error::Budget("indefinite-length elements"));
+        }
+        ends.insert(key, value_len);
+        Ok(())
+    }
+}
+
 /// One encoded element: its tag, its value bytes, and its whole encoding.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Tlv<'a> {
     /// The identifier octet (class, constructed bit and tag number).
     pub tag: u8,
@@ -76,6 +151,7 @@ pub struct Tlv<'a> {
     pub value: &'a [u8],
     /// The element exactly as it appears in the input, header (and end marker) included.
     pub raw: &'a [u8],
+    work: Rc<Work>,
 }
 
 impl<'a> Tlv<'a> {
@@ -89,7 +165,7 @@ impl<'a> Tlv<'a> {
         if !self.constructed() {
             return Err(Asn1Error::Unexpected("a constructed element"));
         }
-        Reader::nested(self.value, depth + 1)
+        Reader::nested(self.value, depth + 1, Rc::clone(&self.work))
     }
 
     /// The content of an OCTET STRING, joining the segments of the BER constructed form.
@@ -97,12 +173,33 @@ impl<'a> Tlv<'a> {
         match self.tag {
             tag::OCTET_STRING => Ok(Cow::Borrowed(self.value)),
             tag::OCTET_STRING_CONSTRUCTED => {
+                // The joined content is never longer than the value that holds its segments.
                 let mut out = Vec::with_capacity(self.value.len());
+                self.for_each_segment(depth, &mut |s| out.extend_from_slice(s))?;
+                Ok(Cow::Owned(out))
+            }
+            _ => Err(Asn1Error::Unexpected("an OCTET STRING")),
+        }
+    }
+
+    /// Hands the primitive segments of an OCTET STRING to `f` in order: one pass over the
+    /// leaves, however deep the constructed form nests, and each byte seen once.
+    pub fn for_each_segment(
+        &self,
+        depth: usize,
+        f: &mut dyn FnMut(&'a [u8]),
+    ) -> Result<(), Asn1Error> {
+        match self.tag {
+            tag::OCTET_STRING => {
+                f(self.value);
+                Ok(())
+            }
+            tag::OCTET_STRING_CONSTRUCTED => {
                 let mut r = self.children(depth)?;
                 while let Some(part) = r.next()? {
-                    out.extend_from_slice(&part.octets(depth + 1)?);
+                    part.for_each_segment(r.depth(), f)?;
                 }
-                Ok(Cow::Owned(out))
+                Ok(())
             }
             _ => Err(Asn1Error::Unexpected("an OCTET STRING")),
         }
@@ -123,22 +220,28 @@ impl<'a> Tlv<'a> {
 pub struct Reader<'a> {
     rest: &'a [u8],
     depth: usize,
+    work: Rc<Work>,
 }
 
 impl<'a> Reader<'a> {
-    /// A reader over top-level input.
+    /// A reader over top-level input, with a work budget in proportion to its size.
     pub fn new(input: &'a [u8]) -> Self {
         Reader {
             rest: input,
             depth: 0,
+            work: Work::for_input(input.len()),
         }
     }
 
-    fn nested(input: &'a [u8], depth: usize) -> Result<Self, Asn1Error> {
+    fn nested(input: &'a [u8], depth: usize, work: Rc<Work>) -> Result<Self, Asn1Error> {
         if depth > MAX_DEPTH {
             return Err(Asn1Error::TooDeep);
         }
-        Ok(Reader { rest: input, depth })
+        Ok(Reader {
+            rest: input,
+            depth,
+            work,
+        })
     }
 
     /// The nesting depth of the elements this reader returns.
@@ -157,7 +260,7 @@ impl<'a> Reader<'a> {
         if self.rest.is_empty() {
             return Ok(None);
         }
-        let (tlv, rest) = read_tlv(self.rest, self.depth)?;
+        let (tlv, rest) = read_tlv(self.rest, self.depth, &self.work)?;
         self.rest = rest;
         Ok(Some(tlv))
     }
@@ -191,10 +294,15 @@ impl<'a> Reader<'a> {
 }
 
 /// Reads one element from the front of `input`; returns it and the remainder.
-fn read_tlv(input: &[u8], depth: usize) -> Result<(Tlv<'_>, &[u8]), Asn1Error> {
+fn read_tlv<'a>(
+    input: &'a [u8],
+    depth: usize,
+    work: &Rc<Work>,
+) -> Result<(Tlv<'a>, &'a [u8]), Asn1Error> {
     if depth > MAX_DEPTH {
         return Err(Asn1Error::TooDeep);
     }
+    work.spend()?;
     let (&tag, after_tag) = input.split_first().ok_or(Asn1Error::Truncated)?;
     if tag & 0x1F == 0x1F {
         return Err(Asn1Error::BadTag);
@@ -209,21 +317,29 @@ fn read_tlv(input: &[u8], depth: usize) -> Result<(Tlv<'_>, &[u8]), Asn1Error> {
         if tag & 0x20 == 0 {
             return Err(Asn1Error::BadLength);
         }
-        let body = after_len;
-        let mut r = Reader::nested(body, depth + 1)?;
-        loop {
-            if r.rest.starts_with(&[0, 0]) {
-                let value_len = body.len() - r.rest.len();
-                let total = 2 + value_len + 2;
-                let raw = input.get(..total).ok_or(Asn1Error::Truncated)?;
-                let value = body.get(..value_len).ok_or(Asn1Error::Truncated)?;
-                let rest = input.get(total..).ok_or(Asn1Error::Truncated)?;
-                return Ok((Tlv { tag, value, raw }, rest));
+        let key = input.as_ptr() as usize;
+        let value_len = match work.known_end(key) {
+            Some(n) => n,
+            None => {
+                let n = indefinite_len(after_len, depth, work)?;
+                work.remember_end(key, n)?;
+                n
             }
-            if r.next()?.is_none() {
-                return Err(Asn1Error::Truncated);
-            }
-        }
+        };
+        let total = 2 + value_len + 2;
+        let raw = input.get(..total).ok_or(Asn1Error::Truncated)?;
+        let value = after_len.get(..value_len).ok_or(Asn1Error::Truncated)?;
+        let rest = input.get(total..).ok_or(Asn1Error::Truncated)?;
+        let work = Rc::clone(work);
+        return Ok((
+            Tlv {
+                tag,
+                value,
+                raw,
+                work,
+            },
+            rest,
+        ));
     } else {
         let n = usize::from(first & 0x7F);
         if n > 4 || n == 0x7F {
@@ -241,7 +357,31 @@ fn read_tlv(input: &[u8], depth: usize) -> Result<(Tlv<'_>, &[u8]), Asn1Error> {
     }
     let (value, rest) = after_len.split_at(len);
     let raw = input.get(..header_len + len).ok_or(Asn1Error::Truncated)?;
-    Ok((Tlv { tag, value, raw }, rest))
+    let work = Rc::clone(work);
+    Ok((
+        Tlv {
+            tag,
+            value,
+            raw,
+            work,
+        },
+        rest,
+    ))
+}
+
+/// The length of the value of an indefinite-length element whose value starts `body`: the
+/// elements up to the end-of-contents marker, walked once (nested indefinite ones are
+/// remembered as they are found, so no later read walks them again).
+fn indefinite_len(body: &[u8], depth: usize, work: &Rc<Work>) -> Result<usize, Asn1Error> {
+    let mut r = Reader::nested(body, depth + 1, Rc::clone(work))?;
+    loop {
+        if r.rest.starts_with(&[0, 0]) {
+            return Ok(body.len() - r.rest.len());
+        }
+        if r.next()?.is_none() {
+            return Err(Asn1Error::Truncated);
+        }
+    }
 }
 
 /// Parses exactly one element that spans all of `input`.
@@ -309,66 +449,6 @@ pub fn read_oid(r: &mut Reader<'_>, what: &'static str) -> Result<String, Asn1Er
     oid_string(r.read_tag(tag::OID, what)?.value)
 }
 
-/// Seconds since the Unix epoch of a UTCTime or GeneralizedTime element (UTC, `Z` form).
-pub fn time_value(t: &Tlv<'_>) -> Result<i64, Asn1Error> {
-    let s = t.value;
-    let bad = Asn1Error::BadValue("time");
-    let (year, rest) = match t.tag {
-        tag::UTC_TIME => {
-            let yy = digits(s.get(..2).ok_or(bad.clone())?)?;
-            (if yy < 50 { 2000 + yy } else { 1900 + yy }, s.get(2..))
-        }
-        tag::GENERALIZED_TIME => (digits(s.get(..4).ok_or(bad.clone())?)?, s.get(4..)),
-        _ => return Err(Asn1Error::Unexpected("a time")),
-    };
-    let rest = rest.ok_or(bad.clone())?;
-    // MMDDHHMMSSZ; RFC 5280 profiles both forms to carry seconds and Z.
-    if rest.len() != 11 || rest.last() != Some(&b'Z') {
-        return Err(bad);
-    }
-    let field = |i: usize| rest.get(i..i + 2).ok_or(bad.clone()).and_then(digits);
-    let (month, day, hour, min, sec) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
-        return Err(bad);
-    }
-    let days = days_from_civil(year, month, day);
-    Ok(days * 86_400 + hour * 3600 + min * 60 + sec)
-}
-
-fn digits(s: &[u8]) -> Result<i64, Asn1Error> {
-    s.iter().try_fold(0i64, |acc, &c| {
-        if c.is_ascii_digit() {
-            Ok(acc * 10 + i64::from(c - b'0'))
-        } else {
-            Err(Asn1Error::BadValue("time"))
-        }
-    })
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (inverse of [`days_from_civil`]).
-pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,43 +491,62 @@ mod tests {
         assert_eq!(parse_single(&v).unwrap_err(), Asn1Error::TooDeep);
     }
 
-    #[test]
-    fn civil_dates_round_trip() {
-        for days in [
-            -800_000i64,
-            -1,
-            0,
-            59,
-            60,
-            365,
-            10_956,
-            11_016,
-            20_000,
-            2_932_896,
-        ] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+    /// `depth` indefinite-length constructed OCTET STRINGs around `leaves` one-byte segments.
+    fn nested_octets(depth: usize, leaves: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(4 * depth + 3 * leaves);
+        for _ in 0..depth {
+            v.extend_from_slice(&[0x24, 0x80]);
         }
-        assert_eq!(civil_from_days(19_262), (2022, 9, 27));
+        for i in 0..leaves {
+            v.extend_from_slice(&[0x04, 0x01, i as u8]);
+        }
+        for _ in 0..depth {
+            v.extend_from_slice(&[0, 0]);
+        }
+        v
     }
 
     #[test]
-    fn oids_and_times() {
+    fn each_indefinite_length_is_found_once() {
+        // Rescanning at every level would read 40 × 100 000 headers; the budget allows about
+        // 600 000 for this input, and the reader needs two reads per segment.
+        let ber = nested_octets(40, 100_000);
+        let t = parse_single(&ber).unwrap();
+        let content = t.octets(0).unwrap();
+        assert_eq!(content.len(), 100_000);
+        assert!(content.iter().enumerate().all(|(i, &b)| b == i as u8));
+    }
+
+    #[test]
+    fn the_work_budget_runs_out() {
+        // A grammar that reads the same element again and again is stopped by the budget.
+        let input = [0x05, 0x00];
+        let r = Reader::new(&input);
+        let allowed = input.len() * VISITS_PER_BYTE + VISIT_SLACK;
+        for _ in 0..allowed {
+            assert!(r.clone().next().unwrap().is_some());
+        }
+        assert_eq!(
+            r.clone().next().unwrap_err(),
+            Asn1Error::Budget("element visits")
+        );
+        // So is an input of more indefinite-length elements than the table of ends may hold.
+        let mut many = vec![0x24, 0x80];
+        for _ in 0..MAX_INDEFINITE {
+            many.extend_from_slice(&[0x24, 0x80, 0, 0]);
+        }
+        many.extend_from_slice(&[0, 0]);
+        assert_eq!(
+            parse_single(&many).unwrap_err(),
+            Asn1Error::Budget("indefinite-length elements")
+        );
+    }
+
+    #[test]
+    fn oids() {
         assert_eq!(
             oid_string(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02]).unwrap(),
             "1.2.840.113549.1.7.2"
         );
-        let t = Tlv {
-            tag: tag::UTC_TIME,
-            value: b"220927211759Z",
-            raw: &[],
-        };
-        assert_eq!(time_value(&t).unwrap(), 1_664_313_479);
-        let g = Tlv {
-            tag: tag::GENERALIZED_TIME,
-            value: b"20500101000000Z",
-            raw: &[],
-        };
-        assert_eq!(time_value(&g).unwrap(), 2_524_608_000);
     }
 }

@@ -3,7 +3,9 @@
 //! Only what verification needs is decoded; everything that is signed stays as the bytes that
 //! arrived, so nothing here can change what a signature covers.
 
+use super::algorithms::HashAlg;
 use super::asn1::{self, Asn1Error, Reader, Tlv, read_oid, tag};
+use super::content::ContentDigests;
 use base64::Engine;
 use std::borrow::Cow;
 
@@ -12,8 +14,13 @@ use std::borrow::Cow;
 pub const MAX_INPUT: usize = 256 * 1024 * 1024;
 /// More signers than this is not a document, it is an attack on our CPU.
 pub const MAX_SIGNERS: usize = 64;
-/// Likewise for carried certificates and CRLs.
+/// Likewise for carried certificates, and for carried CRLs.
 pub const MAX_CERTS: usize = 256;
+/// The most bytes all carried certificates and CRLs together may take. Each is copied and
+/// parsed (a CRL into a table of serials) before verification, so this bounds the memory a
+/// submission costs beyond its own size; real certificates take a few KiB, and a CMS that
+/// carries CRLs carries its issuers' few.
+pub const MAX_CARRIED_BYTES: usize = 8 * 1024 * 1024;
 
 const ID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const ID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
@@ -119,13 +126,69 @@ pub struct SignerInfo<'a> {
     pub signature: Cow<'a, [u8]>,
 }
 
+/// The encapsulated content's OCTET STRING, as it lies in the input: one primitive string, or
+/// the BER constructed form's segments, which are read where they lie rather than joined, so
+/// that content as large as the input costs no copy of itself.
+#[derive(Debug, Clone)]
+pub struct EContent<'a> {
+    tlv: Tlv<'a>,
+    depth: usize,
+}
+
+impl PartialEq for EContent<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.tlv.raw == other.tlv.raw
+    }
+}
+
+impl Eq for EContent<'_> {}
+
+impl<'a> EContent<'a> {
+    /// Whether the content is one primitive OCTET STRING (so [`EContent::join`] copies nothing).
+    pub fn is_primitive(&self) -> bool {
+        self.tlv.tag == tag::OCTET_STRING
+    }
+
+    /// The content in one slice: borrowed when primitive, the segments joined otherwise.
+    pub fn join(&self) -> Result<Cow<'a, [u8]>, Asn1Error> {
+        self.tlv.octets(self.depth)
+    }
+
+    /// The content's digests under `algs` and SHA-256, in one pass over its segments.
+    pub fn digests(&self, algs: &[HashAlg]) -> Result<ContentDigests, Asn1Error> {
+        let mut algs = algs.to_vec();
+        if !algs.contains(&HashAlg::Sha256) {
+            algs.push(HashAlg::Sha256);
+        }
+        let mut hashers: Vec<_> = algs.iter().map(|a| (*a, a.hasher())).collect();
+        let mut len = 0u64;
+        self.tlv.for_each_segment(self.depth, &mut |piece| {
+            len += piece.len() as u64;
+            for (_, h) in hashers.iter_mut() {
+                h.update(piece);
+            }
+        })?;
+        Ok(ContentDigests {
+            len,
+            digests: hashers
+                .into_iter()
+                .map(|(a, h)| (a, h.finalize().to_vec()))
+                .collect(),
+        })
+    }
+}
+
 /// A parsed SignedData.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedData<'a> {
     /// Dotted OID of the encapsulated content type.
     pub content_type: String,
-    /// The encapsulated content, `None` for a detached signature.
+    /// The encapsulated content in one slice, `None` for a detached signature — and always
+    /// `None` from [`parse_lazy`], which leaves it in [`SignedData::econtent`] unjoined.
     pub content: Option<Cow<'a, [u8]>>,
+    /// The encapsulated content's OCTET STRING as it lies in the input, `None` for a
+    /// detached signature.
+    pub econtent: Option<EContent<'a>>,
     /// Certificates carried in the CMS, raw DER.
     pub certificates: Vec<&'a [u8]>,
     /// CRLs carried in the CMS, raw DER.
@@ -133,6 +196,9 @@ pub struct SignedData<'a> {
     /// The signers, in order.
     pub signers: Vec<SignerInfo<'a>>,
 }
+
+/// How many base64 characters PEM decoding gathers before decoding them.
+const PEM_PIECE: usize = 64 * 1024;
 
 /// Turns PEM (`CMS`, `PKCS7`) into binary; binary input passes through borrowed.
 pub fn decode_input(input: &[u8]) -> Result<Cow<'_, [u8]>, CmsError> {
@@ -154,7 +220,12 @@ pub fn decode_input(input: &[u8]) -> Result<Cow<'_, [u8]>, CmsError> {
         return Err(CmsError::Pem("label is not CMS or PKCS7"));
     }
     let end = format!("-----END {label}-----");
-    let mut body = String::with_capacity(text.len());
+    // Decoded in pieces as the lines are read, never gathered into a second copy of the text:
+    // PEM costs its decoded size on top of the input, no more.
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let not_base64 = CmsError::Pem("body is not base64");
+    let mut out = Vec::with_capacity(trimmed.len() / 4 * 3);
+    let mut pending: Vec<u8> = Vec::with_capacity(PEM_PIECE + 128);
     let mut ended = false;
     for line in lines {
         let line = line.trim();
@@ -165,19 +236,41 @@ pub fn decode_input(input: &[u8]) -> Result<Cow<'_, [u8]>, CmsError> {
         if line.contains(':') {
             continue; // RFC 1421 headers some tools still write
         }
-        body.push_str(line);
+        pending.extend_from_slice(line.as_bytes());
+        if pending.len() >= PEM_PIECE {
+            // Whole quanta only, and padding only in the last piece, as one decode would.
+            let whole = pending.len() / 4 * 4;
+            let piece = pending.get(..whole).unwrap_or_default();
+            if piece.contains(&b'=') {
+                return Err(not_base64);
+            }
+            engine
+                .decode_vec(piece, &mut out)
+                .map_err(|_| not_base64.clone())?;
+            pending.drain(..whole);
+        }
     }
     if !ended {
         return Err(CmsError::Pem("no END line"));
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(body.as_bytes())
-        .map(Cow::Owned)
-        .map_err(|_| CmsError::Pem("body is not base64"))
+    engine
+        .decode_vec(&pending, &mut out)
+        .map_err(|_| not_base64)?;
+    Ok(Cow::Owned(out))
 }
 
-/// Parses a ContentInfo holding SignedData.
+/// Parses a ContentInfo holding SignedData, with the encapsulated content joined into
+/// [`SignedData::content`].
 pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
+    let mut sd = parse_lazy(der)?;
+    sd.content = sd.econtent.as_ref().map(EContent::join).transpose()?;
+    Ok(sd)
+}
+
+/// Parses a ContentInfo holding SignedData, leaving the encapsulated content where it lies
+/// ([`SignedData::econtent`]; `content` stays `None`). Verification takes this form, so that
+/// BER content is hashed segment by segment instead of copied whole.
+pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     let ci = asn1::parse_single(der)?.must_be(tag::SEQUENCE, "ContentInfo")?;
     let mut r = ci.children(0)?;
     let ct = read_oid(&mut r, "contentType")?;
@@ -197,38 +290,33 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     let encap = r.read_tag(tag::SEQUENCE, "encapContentInfo")?;
     let mut er = encap.children(r.depth())?;
     let content_type = read_oid(&mut er, "eContentType")?;
-    let content = match er.optional(tag::CTX0)? {
+    let econtent = match er.optional(tag::CTX0)? {
         Some(ex) => {
             let mut x = ex.children(er.depth())?;
             let os = x.read("eContent OCTET STRING")?;
             x.finish("end of eContent")?;
-            Some(os.octets(x.depth())?)
+            if !matches!(os.tag, tag::OCTET_STRING | tag::OCTET_STRING_CONSTRUCTED) {
+                return Err(Asn1Error::Unexpected("an OCTET STRING").into());
+            }
+            Some(EContent {
+                tlv: os,
+                depth: x.depth(),
+            })
         }
         None => None,
     };
     er.finish("end of encapContentInfo")?;
 
+    // Counted and sized while collecting: a set of millions of tiny elements must be refused
+    // after the first few hundred, not after a slice of each has been kept.
+    let mut carried = 0;
     let mut certificates = Vec::new();
     if let Some(set) = r.optional(tag::CTX0)? {
-        let mut cr = set.children(r.depth())?;
-        while let Some(c) = cr.next()? {
-            // Attribute and "other" certificates carry nothing a signature path can use.
-            if c.tag == tag::SEQUENCE {
-                certificates.push(c.raw);
-            }
-        }
+        collect_carried(&set, r.depth(), &mut certificates, &mut carried)?;
     }
     let mut crls = Vec::new();
     if let Some(set) = r.optional(tag::CTX1)? {
-        let mut cr = set.children(r.depth())?;
-        while let Some(c) = cr.next()? {
-            if c.tag == tag::SEQUENCE {
-                crls.push(c.raw);
-            }
-        }
-    }
-    if certificates.len() > MAX_CERTS || crls.len() > MAX_CERTS {
-        return Err(CmsError::Structure("too many certificates or CRLs"));
+        collect_carried(&set, r.depth(), &mut crls, &mut carried)?;
     }
 
     let set = r.read_tag(tag::SET, "signerInfos")?;
@@ -246,11 +334,41 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     }
     Ok(SignedData {
         content_type,
-        content,
+        content: None,
+        econtent,
         certificates,
         crls,
         signers,
     })
+}
+
+/// Collects the SEQUENCE elements of a `certificates` or `crls` set into `out`, refusing as
+/// soon as there are more than [`MAX_CERTS`] or all carried objects together (`carried`
+/// counts their bytes) exceed [`MAX_CARRIED_BYTES`]. Attribute and "other" certificates and
+/// other CRL formats carry nothing a signature path can use; they are skipped.
+fn collect_carried<'a>(
+    set: &Tlv<'a>,
+    depth: usize,
+    out: &mut Vec<&'a [u8]>,
+    carried: &mut usize,
+) -> Result<(), CmsError> {
+    let mut r = set.children(depth)?;
+    while let Some(c) = r.next()? {
+        if c.tag != tag::SEQUENCE {
+            continue;
+        }
+        if out.len() == MAX_CERTS {
+            return Err(CmsError::Structure("too many certificates or CRLs"));
+        }
+        *carried = carried.saturating_add(c.raw.len());
+        if *carried > MAX_CARRIED_BYTES {
+            return Err(CmsError::Structure(
+                "carried certificates and CRLs larger than the limit",
+            ));
+        }
+        out.push(c.raw);
+    }
+    Ok(())
 }
 
 fn parse_signer(si: Tlv<'_>, depth: usize) -> Result<SignerInfo<'_>, CmsError> {
@@ -354,5 +472,24 @@ mod tests {
         assert!(parse(b"hello world").is_err());
         assert!(decode_input(b"-----BEGIN CMS-----\n!!!\n-----END CMS-----\n").is_err());
         assert!(decode_input(b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").is_err());
+    }
+
+    #[test]
+    fn pem_is_decoded_in_pieces_as_one_decode_would() {
+        let der: Vec<u8> = (0..300_001u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let mut pem = String::from("-----BEGIN CMS-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap());
+            pem.push('\n');
+        }
+        pem.push_str("-----END CMS-----\n");
+        assert_eq!(decode_input(pem.as_bytes()).unwrap().as_ref(), &der[..]);
+        // Padding in the middle is refused, as a single decode of the whole body refuses it.
+        let glued = pem.replacen("\n", "\nAA==\n", 2);
+        assert_eq!(
+            decode_input(glued.as_bytes()).unwrap_err(),
+            CmsError::Pem("body is not base64")
+        );
     }
 }

@@ -49,13 +49,32 @@ impl Content<'_> {
 
     /// Whether this is the same content as `bytes` (by SHA-256 when only digests are known).
     pub fn is(&self, bytes: &[u8]) -> bool {
-        match self {
-            Content::Bytes(b) => *b == bytes,
-            Content::Digests(d) => {
-                d.len == bytes.len() as u64
-                    && d.get(HashAlg::Sha256) == Some(HashAlg::Sha256.digest(bytes).as_slice())
+        self.same_as(&Content::Bytes(bytes))
+    }
+
+    /// Whether two contents are the same: byte for byte when both are bytes, otherwise by
+    /// length and SHA-256 (which every [`ContentDigests`] holds).
+    pub fn same_as(&self, other: &Content<'_>) -> bool {
+        match (self, other) {
+            (Content::Bytes(a), Content::Bytes(b)) => a == b,
+            _ => {
+                self.len() == other.len()
+                    && self.digest(HashAlg::Sha256) == other.digest(HashAlg::Sha256)
             }
         }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Content::Bytes(b) => b.len() as u64,
+            Content::Digests(d) => d.len,
+        }
+    }
+
+    /// Whether the content is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -63,13 +82,18 @@ impl Content<'_> {
 /// (for identity) and those its signers name that tamga knows. Empty input or unreadable CMS
 /// gives just SHA-256; verification then reports what is wrong with it.
 pub fn digest_algorithms(signature: &[u8]) -> Vec<HashAlg> {
-    let mut algs = vec![HashAlg::Sha256];
     let Ok(der) = cms::decode_input(signature) else {
-        return algs;
+        return vec![HashAlg::Sha256];
     };
-    let Ok(sd) = cms::parse(&der) else {
-        return algs;
-    };
+    match cms::parse_lazy(&der) {
+        Ok(sd) => signers_algorithms(&sd),
+        Err(_) => vec![HashAlg::Sha256],
+    }
+}
+
+/// SHA-256 and the digest algorithms the signers of `sd` name that tamga knows.
+pub fn signers_algorithms(sd: &cms::SignedData<'_>) -> Vec<HashAlg> {
+    let mut algs = vec![HashAlg::Sha256];
     for si in &sd.signers {
         if let Ok(alg) = HashAlg::from_oid(&si.digest_algorithm.oid)
             && !algs.contains(&alg)

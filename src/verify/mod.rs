@@ -106,7 +106,7 @@ impl Verifier {
             Ok(d) => d,
             Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
         };
-        let sd = match cms::parse(&der) {
+        let sd = match cms::parse_lazy(&der) {
             Ok(sd) => sd,
             Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
         };
@@ -124,16 +124,20 @@ impl Verifier {
             report.push(Reason::NoSigners, None, "signerInfos is empty".into());
             return report;
         }
-        let content: Option<Content<'_>> = match (sd.content.as_deref(), detached) {
-            (Some(attached), Some(given)) if !given.is(attached) => {
+        let attached = match Attached::of(sd) {
+            Ok(a) => a,
+            Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
+        };
+        let content: Option<Content<'_>> = match (attached.content(), detached) {
+            (Some(attached), Some(given)) if !given.same_as(&attached) => {
                 report.push(
                     Reason::ContentMismatch,
                     None,
                     "the signature carries content that differs from the content supplied".into(),
                 );
-                Some(Content::Bytes(attached))
+                Some(attached)
             }
-            (Some(c), _) => Some(Content::Bytes(c)),
+            (Some(c), _) => Some(c),
             (None, Some(c)) => Some(c),
             (None, None) => {
                 report.push(
@@ -185,10 +189,14 @@ impl Verifier {
             let mut codes: Vec<Reason> = findings.iter().map(|f| f.reason).collect();
             codes.sort();
             codes.dedup();
-            sr.status = if codes.is_empty() {
-                SignerStatus::Valid
-            } else {
+            sr.status = if !codes.is_empty() {
                 SignerStatus::Invalid
+            } else if content.is_none() {
+                // Neither the messageDigest nor a signature over the content was checked.
+                codes.push(Reason::ContentMissing);
+                SignerStatus::Indeterminate
+            } else {
+                SignerStatus::Valid
             };
             sr.reasons = codes;
             for f in findings {
@@ -380,6 +388,41 @@ impl Verifier {
             .chain(self.trust.anchors())
             .find(matches)
             .cloned()
+    }
+}
+
+/// Attached content as verification takes it: bytes when they lie in one piece or a signer
+/// without signed attributes needs them whole (its signature is over the content itself),
+/// otherwise the digests its signers need, taken over the BER segments where they lie, so
+/// that attached content as large as the input costs no copy of itself.
+enum Attached<'a> {
+    /// Detached signature: nothing attached.
+    None,
+    /// The content in one slice.
+    Bytes(std::borrow::Cow<'a, [u8]>),
+    /// Digests of segmented content.
+    Digests(ContentDigests),
+}
+
+impl<'a> Attached<'a> {
+    fn of(sd: &SignedData<'a>) -> Result<Self, asn1::Asn1Error> {
+        let Some(e) = &sd.econtent else {
+            return Ok(Attached::None);
+        };
+        if e.is_primitive() || sd.signers.iter().any(|s| s.signed_attrs.is_none()) {
+            return Ok(Attached::Bytes(e.join()?));
+        }
+        Ok(Attached::Digests(
+            e.digests(&content::signers_algorithms(sd))?,
+        ))
+    }
+
+    fn content(&self) -> Option<Content<'_>> {
+        match self {
+            Attached::None => None,
+            Attached::Bytes(b) => Some(Content::Bytes(b)),
+            Attached::Digests(d) => Some(Content::Digests(d)),
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub struct Warning {
     pub detail: String,
 }
 
-/// Valid or invalid, per signer.
+/// Valid, invalid or indeterminate, per signer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignerStatus {
@@ -45,12 +45,16 @@ pub enum SignerStatus {
     Valid,
     /// Something failed; see the signer's reasons.
     Invalid,
+    /// Nothing failed, but the signature was not checked against the content it covers,
+    /// because that content was not supplied (a detached signature alone): its digest was
+    /// never compared, so the signer cannot be called valid. The term is ETSI EN 319 102-1's.
+    Indeterminate,
 }
 
 /// What was found about one SignerInfo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SignerReport {
-    /// Valid or invalid.
+    /// Valid, invalid or indeterminate.
     pub status: SignerStatus,
     /// The signature scheme, e.g. `rsa-pkcs1-sha256`, or the refused algorithm.
     pub algorithm: Option<String>,
@@ -72,7 +76,7 @@ pub struct SignerReport {
     pub bin: Option<String>,
     /// The path used, leaf first, as subjects.
     pub path: Vec<String>,
-    /// The reason codes that made it invalid.
+    /// The reason codes that made it invalid, or (`content-missing`) left it indeterminate.
     pub reasons: Vec<Reason>,
 }
 

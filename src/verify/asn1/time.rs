@@ -1,0 +1,108 @@
+//! Times and calendar dates: UTCTime and GeneralizedTime values, and the day arithmetic that
+//! turns them into Unix seconds (and back, for reports) without a calendar library.
+
+use super::{Asn1Error, Tlv, tag};
+
+/// Seconds since the Unix epoch of a UTCTime or GeneralizedTime element (UTC, `Z` form).
+pub fn time_value(t: &Tlv<'_>) -> Result<i64, Asn1Error> {
+    let s = t.value;
+    let bad = Asn1Error::BadValue("time");
+    let (year, rest) = match t.tag {
+        tag::UTC_TIME => {
+            let yy = digits(s.get(..2).ok_or(bad.clone())?)?;
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, s.get(2..))
+        }
+        tag::GENERALIZED_TIME => (digits(s.get(..4).ok_or(bad.clone())?)?, s.get(4..)),
+        _ => return Err(Asn1Error::Unexpected("a time")),
+    };
+    let rest = rest.ok_or(bad.clone())?;
+    // MMDDHHMMSSZ; RFC 5280 profiles both forms to carry seconds and Z.
+    if rest.len() != 11 || rest.last() != Some(&b'Z') {
+        return Err(bad);
+    }
+    let field = |i: usize| rest.get(i..i + 2).ok_or(bad.clone()).and_then(digits);
+    let (month, day, hour, min, sec) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return Err(bad);
+    }
+    let days = days_from_civil(year, month, day);
+    Ok(days * 86_400 + hour * 3600 + min * 60 + sec)
+}
+
+fn digits(s: &[u8]) -> Result<i64, Asn1Error> {
+    s.iter().try_fold(0i64, |acc, &c| {
+        if c.is_ascii_digit() {
+            Ok(acc * 10 + i64::from(c - b'0'))
+        } else {
+            Err(Asn1Error::BadValue("time"))
+        }
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (inverse of [`days_from_civil`]).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Work;
+    use super::*;
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for days in [
+            -800_000i64,
+            -1,
+            0,
+            59,
+            60,
+            365,
+            10_956,
+            11_016,
+            20_000,
+            2_932_896,
+        ] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(19_262), (2022, 9, 27));
+    }
+
+    #[test]
+    fn times() {
+        let t = Tlv {
+            tag: tag::UTC_TIME,
+            value: b"220927211759Z",
+            raw: &[],
+            work: Work::for_input(0),
+        };
+        assert_eq!(time_value(&t).unwrap(), 1_664_313_479);
+        let g = Tlv {
+            tag: tag::GENERALIZED_TIME,
+            value: b"20500101000000Z",
+            raw: &[],
+            work: Work::for_input(0),
+        };
+        assert_eq!(time_value(&g).unwrap(), 2_524_608_000);
+    }
+}
