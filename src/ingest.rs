@@ -115,6 +115,10 @@ pub enum IngestError {
     /// Spooled content could not be read back.
     #[error("reading the spooled content: {0}")]
     Spool(#[from] std::io::Error),
+    /// Not decided: only revocation information that may be there later is missing. Nothing
+    /// was filed and no receipt stored, so the sender's retry gets a real verdict.
+    #[error("not decided yet: no current revocation information for {}", .0.join("; "))]
+    Indeterminate(Vec<String>),
 }
 
 /// The pipeline's parts.
@@ -193,6 +197,12 @@ impl Ingest {
             return Ok(self.outcome(id, receipt, true));
         }
         let report = self.decide(s, content);
+        if report.indeterminate() {
+            let missing = report.missing_revocation();
+            return Err(IngestError::Indeterminate(
+                missing.into_iter().map(str::to_owned).collect(),
+            ));
+        }
         // Hash and compress before taking the writer lock; only filing happens under it.
         let mut blobs = Vec::new();
         if report.status == Status::Accepted {

@@ -22,7 +22,8 @@ enum Command {
     /// Verify a CMS signature. Exit 0 = accepted, 1 = rejected, 2 = could not run.
     Verify(cli::verify::VerifyArgs),
     /// Run the whole pipeline on a submission and print the receipt's JSON body.
-    /// Exit 0 = accepted, 1 = rejected, 2 = could not run.
+    /// Exit 0 = accepted, 1 = rejected, 2 = could not run, 3 = not decided yet (revocation
+    /// information missing: nothing filed, no receipt; import again later).
     Import(cli::archive::ImportArgs),
     /// Write a registered document's original bytes to stdout.
     Get(cli::archive::GetArgs),

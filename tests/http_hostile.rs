@@ -431,3 +431,51 @@ fn the_openapi_document_gives_every_error_its_one_shape_and_answers_their_schema
         }
     }
 }
+
+/// A server over `dir/data` whose trust directory is `trust`, with revocation required.
+fn start_requiring_crls(dir: tempfile::TempDir, trust: &std::path::Path) -> Server {
+    let demo = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
+    )
+    .unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, demo).unwrap();
+    let paths = tamga::setup::Paths {
+        data: dir.path().join("data"),
+        policy,
+        trust: vec![trust.to_path_buf()],
+        installed_keys: dir.path().join("none"),
+        store: None,
+    };
+    let require = tamga::verify::Policy {
+        revocation: tamga::verify::RevocationPolicy::Require,
+        ..tamga::verify::Policy::default()
+    };
+    let ingest = tamga::setup::open(&paths, require).unwrap();
+    common::server::serve(dir, ingest, Limits::default(), None)
+}
+
+#[test]
+fn without_revocation_information_the_answer_is_try_later_and_the_retry_gets_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    // The anchor alone, without its CRLs: a signer's status cannot be established now.
+    let bare = dir.path().join("bare-trust");
+    std::fs::create_dir(&bare).unwrap();
+    std::fs::copy(fixtures().join("trust/root.pem"), bare.join("root.pem")).unwrap();
+    let mut s = start_requiring_crls(dir, &bare);
+    let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+    let r = raw_submit(&s, Some(GATEWAY), "01-05", "later", sig.clone());
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("retry-after").is_some());
+    let e: serde_json::Value = r.json().unwrap();
+    let e = e["error"].as_str().unwrap().to_owned();
+    assert!(e.contains("Not decided") && e.contains("revocation"), "{e}");
+    assert_eq!(s.state.ingest.archive.size(), 0, "nothing filed");
+    // The CRLs arrive; the sender's retry gets a real verdict, not a stored rejection.
+    s.stop();
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    drop(s);
+    let s = start_requiring_crls(dir, &fixtures().join("trust"));
+    let r = raw_submit(&s, Some(GATEWAY), "01-05", "later", sig);
+    assert_eq!(r.status(), StatusCode::CREATED);
+}

@@ -51,16 +51,22 @@ pub fn import(global: &Global, args: ImportArgs) -> Result<ExitCode, CouldNotRun
         }
     };
     let ingest = tamga::setup::open(&global.paths(), Policy::default())?;
-    let outcome = ingest
-        .submit(&Submission {
-            case: &args.case,
-            signature: &signature,
-            content: content.as_ref().map(Received::payload),
-            sender_ref: args.sender_ref.as_deref(),
-            received_at,
-            submitter: None,
-        })
-        .map_err(|e| CouldNotRun(format!("nothing was filed: {e}")))?;
+    let submitted = ingest.submit(&Submission {
+        case: &args.case,
+        signature: &signature,
+        content: content.as_ref().map(Received::payload),
+        sender_ref: args.sender_ref.as_deref(),
+        received_at,
+        submitter: None,
+    });
+    let outcome = match submitted {
+        Ok(o) => o,
+        Err(e @ tamga::ingest::IngestError::Indeterminate(_)) => {
+            eprintln!("tamga: {e}; nothing was filed, no receipt issued: import it again later");
+            return Ok(ExitCode::from(NOT_DECIDED));
+        }
+        Err(e) => return Err(CouldNotRun(format!("nothing was filed: {e}"))),
+    };
     if let Some(out) = &args.receipt_out {
         std::fs::write(out, &outcome.receipt).map_err(|e| {
             CouldNotRun(format!(
@@ -75,6 +81,9 @@ pub fn import(global: &Global, args: ImportArgs) -> Result<ExitCode, CouldNotRun
         Status::Rejected => ExitCode::from(1),
     })
 }
+
+/// The exit code of an import that could not be decided yet (revocation information missing).
+pub const NOT_DECIDED: u8 = 3;
 
 /// Arguments of `tamga get`.
 #[derive(Args)]

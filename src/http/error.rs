@@ -84,6 +84,12 @@ impl IntoResponse for ApiError {
 
 impl From<crate::ingest::IngestError> for ApiError {
     fn from(e: crate::ingest::IngestError) -> Self {
+        if let crate::ingest::IngestError::Indeterminate(_) = &e {
+            // Not a fault: the verdict waits for revocation data. No receipt; retry later.
+            return ApiError::Unavailable(format!(
+                "Not decided, nothing was filed: {e}; send the document again later."
+            ));
+        }
         tracing::error!(error = %e, "a submission could not be committed");
         ApiError::Unavailable(
             "The archive could not commit; nothing was filed, retry later.".into(),

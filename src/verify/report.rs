@@ -132,6 +132,29 @@ impl Report {
         v
     }
 
+    /// Whether this rejection is not a verdict at all: every reason is missing revocation
+    /// information, which may be there later (a CRL past its nextUpdate, a source not yet
+    /// reached). Such a submission must be answered "try later", never with a final rejection
+    /// the sender's retry would get back for ever. Any other reason is final.
+    pub fn indeterminate(&self) -> bool {
+        self.status == Status::Rejected
+            && !self.reasons.is_empty()
+            && self
+                .reasons
+                .iter()
+                .all(|r| r.code == Reason::RevocationUnavailable)
+    }
+
+    /// The details of the missing revocation information, one line each, for the "try later"
+    /// answer.
+    pub fn missing_revocation(&self) -> Vec<&str> {
+        self.reasons
+            .iter()
+            .filter(|r| r.code == Reason::RevocationUnavailable)
+            .map(|r| r.detail.as_str())
+            .collect()
+    }
+
     /// Adds a reason.
     pub fn push(&mut self, code: Reason, signer: Option<usize>, detail: String) {
         self.reasons.push(entry(code, signer, detail));
