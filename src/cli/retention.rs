@@ -16,11 +16,15 @@ pub enum RetentionCommand {
     /// Hold a case or a document: no act may touch it until released.
     Hold {
         /// Case index, or
-        #[arg(long, conflicts_with = "doc", required_unless_present = "doc")]
+        #[arg(
+            long,
+            conflicts_with = "registration",
+            required_unless_present = "registration"
+        )]
         case: Option<String>,
-        /// a registration number.
-        #[arg(long)]
-        doc: Option<String>,
+        /// a registration number (`--doc` is accepted too).
+        #[arg(long, alias = "doc")]
+        registration: Option<String>,
         /// Why.
         #[arg(long)]
         reason: String,
@@ -218,7 +222,7 @@ pub fn run(global: &Global, cmd: RetentionCommand) -> Result<ExitCode, CouldNotR
         }
         RetentionCommand::Hold {
             case,
-            doc,
+            registration,
             reason,
             by,
             common,
@@ -227,7 +231,7 @@ pub fn run(global: &Global, cmd: RetentionCommand) -> Result<ExitCode, CouldNotR
                 &archive,
                 &policy,
                 case.as_deref(),
-                doc.as_deref(),
+                registration.as_deref(),
                 &reason,
                 &by,
                 common.at()?,
