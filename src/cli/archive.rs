@@ -61,7 +61,12 @@ pub fn import(global: &Global, args: ImportArgs) -> Result<ExitCode, CouldNotRun
             received_at,
             submitter: None,
         })
-        .map_err(|e| CouldNotRun(format!("nothing was filed: {e}")))?;
+        .map_err(|e| match e.outcome_unknown() {
+            true => CouldNotRun(format!(
+                "whether it was filed is unknown, run it again: {e}"
+            )),
+            false => CouldNotRun(format!("nothing was filed: {e}")),
+        })?;
     if let Some(out) = &args.receipt_out {
         std::fs::write(out, &outcome.receipt).map_err(|e| {
             CouldNotRun(format!(

@@ -62,9 +62,14 @@ impl IntoResponse for ApiError {
 
 impl From<crate::ingest::IngestError> for ApiError {
     fn from(e: crate::ingest::IngestError) -> Self {
-        ApiError::Unavailable(format!(
-            "The archive could not commit; nothing was filed, retry later ({e})."
-        ))
+        ApiError::Unavailable(if e.outcome_unknown() {
+            format!(
+                "The archive could not commit; whether the submission was filed is unknown: \
+                 retry it later, and the retry returns its receipt if it was ({e})."
+            )
+        } else {
+            format!("The archive could not commit; nothing was filed, retry later ({e}).")
+        })
     }
 }
 
