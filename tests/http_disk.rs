@@ -350,3 +350,138 @@ fn large_content_signed_without_signed_attributes_is_refused_with_a_listed_reaso
     );
     assert_eq!(s.state.ingest.archive.size(), 1, "the rejection is logged");
 }
+
+/// A small tmpfs, unmounted when dropped; `None` where mounting is not permitted.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let piece = vec![0x5a; 16 * 1024];
+        while f.write_all(&piece).and_then(|()| f.sync_all()).is_ok() {}
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.0.join("filler")).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Issue 12, item 13: a full disk costs 503s while it lasts, and nothing after. Once space
+/// returns the same process files again (no restart), the access records of the requests
+/// answered meanwhile reach the store, and a graceful stop succeeds.
+#[test]
+fn the_service_files_again_once_a_full_disk_has_room_and_keeps_the_access_records() {
+    for kind in ["sled", "journal"] {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(fs) = Tmpfs::mount(&dir.path().join("m"), "8m") else {
+            eprintln!("skipped: cannot mount a tmpfs here");
+            return;
+        };
+        let mut paths = archive_paths(&fs.0.join("data"));
+        paths.store = Some(kind.parse().unwrap());
+        let ingest = tamga::setup::open(&paths, tamga::verify::Policy::default()).unwrap();
+        let mut s = common::server::serve(dir, ingest, Limits::default(), None);
+        let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+        let submit =
+            |n: u32| raw_submit(&s, Some(GATEWAY), "01-05", &format!("doc-{n}"), sig.clone());
+        assert_eq!(submit(0).status(), StatusCode::CREATED, "{kind}");
+
+        fs.fill();
+        let mut n = 1;
+        let refused = loop {
+            let r = submit(n);
+            if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+                break n;
+            }
+            assert_eq!(r.status(), StatusCode::CREATED, "{kind}");
+            n += 1;
+            assert!(n < 500, "{kind}: the disk never filled");
+        };
+        // Reads still answer meanwhile, and each leaves an access record.
+        for _ in 0..5 {
+            assert_eq!(
+                call(&s, "/v1/reasons", AUDITOR).status(),
+                StatusCode::OK,
+                "{kind}"
+            );
+        }
+
+        fs.free();
+        let started = std::time::Instant::now();
+        let mut tries = 0;
+        let answer = loop {
+            tries += 1;
+            let r = submit(refused);
+            if r.status().is_success() || tries == 20 {
+                break r;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        };
+        assert!(
+            answer.status().is_success(),
+            "{kind}: {:?} after {tries} tries",
+            answer.text()
+        );
+        eprintln!(
+            "{kind}: filing again {:?} after space returned ({tries} tries)",
+            started.elapsed()
+        );
+        assert!(submit(refused + 1).status().is_success(), "{kind}");
+
+        s.stop();
+        let archive = &s.state.ingest.archive;
+        archive.sync_now().unwrap();
+        let chained = archive.access_head().0;
+        let stored = archive
+            .store()
+            .keys(tamga::archive::store::Space::Access)
+            .unwrap();
+        assert_eq!(stored.len() as u64, chained, "{kind}: access records lost");
+        let audit = tamga::archive::audit::verify(archive, true, &mut |_, _| {});
+        assert!(audit.is_ok(), "{kind}: {audit:?}");
+        drop(s);
+        drop(fs);
+    }
+}
+
+/// Issue 12, item 13: files a failed write left in a sled store's directory are listed by the
+/// audit (which still passes: they hold nothing kept).
+#[test]
+fn the_audit_lists_chunk_files_that_nothing_refers_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ingest = ingest(&data);
+    let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
+    assert!(report.strays.is_empty(), "{:?}", report.strays);
+    let stray = data.join("archive/chunks/ab").join("ab".repeat(32));
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"left by a refused submission").unwrap();
+    let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
+    assert_eq!(report.strays.len(), 1, "{:?}", report.strays);
+    assert!(
+        report.strays[0].contains(&"ab".repeat(32)),
+        "{:?}",
+        report.strays
+    );
+}

@@ -128,7 +128,7 @@ impl SledStore {
                 Ok(())
             }
             Err(e) => {
-                fail(health, e.to_string());
+                fail(health, why(&e));
                 Err(e)
             }
         }
@@ -167,6 +167,14 @@ impl SledStore {
             fail(&mut health, why.clone());
         }
         backend(why)
+    }
+}
+
+/// What went wrong, without the "storage:" that [`StoreError`]'s display adds.
+fn why(e: &StoreError) -> String {
+    match e {
+        StoreError::Backend(msg) => msg.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -351,7 +359,7 @@ impl Store for SledStore {
             }
             Err(e) => {
                 // Any sled error may be the one it keeps; only a reopen clears it.
-                fail(&mut health, e.to_string());
+                fail(&mut health, why(&e));
                 return Err(e);
             }
         };
@@ -361,7 +369,7 @@ impl Store for SledStore {
                     health.unsynced.clear();
                     health.unsynced_bytes = 0;
                 }
-                Err(e) => fail(&mut health, e.to_string()),
+                Err(e) => fail(&mut health, why(&e)),
             }
         }
         drop(health);
@@ -378,7 +386,7 @@ impl Store for SledStore {
         // sled appends to its log `db`; its flush ends in sync_file_range, so fsync it too.
         self.with_db(|db| db.flush().map_err(|e| backend(e.to_string())))
             .and_then(|_| fsync(&self.dir.join("db")))
-            .map_err(|e| self.failed(generation, e.to_string()))?;
+            .map_err(|e| self.failed(generation, why(&e)))?;
         {
             // The batches applied before the flush began are durable: no replay needs them.
             let mut health = lock(&self.writer);

@@ -227,3 +227,28 @@ fn temporary_chunk_files_are_removed_at_open_and_strays_are_reported() {
     assert!(strays[0].contains("no kept chunk refers to"), "{strays:?}");
     assert_eq!(store.get(Space::Chunks, &kept).unwrap(), Some(kept_bytes));
 }
+
+#[test]
+fn the_store_opens_on_a_full_disk() {
+    let Some(fs) = Tmpfs::mount("4m") else {
+        return;
+    };
+    let dir = fs.path.join("store");
+    {
+        let store = SledStore::open(&dir).unwrap();
+        for i in 0..200 {
+            put(&store, i, 2000).unwrap();
+        }
+        store.sync().unwrap();
+    }
+    fs.fill();
+    let store = SledStore::open(&dir);
+    eprintln!("open on a full disk: {:?}", store.as_ref().err());
+    let store = store.unwrap();
+    assert!(
+        store
+            .get(Space::Log, &7u32.to_be_bytes())
+            .unwrap()
+            .is_some()
+    );
+}
