@@ -5,6 +5,12 @@
 //! temporary file at once, and opening removes any a killed process left. A finished file that
 //! no kept chunk refers to (its batch was refused after the file was written) is harmless —
 //! content-addressed, it serves the same bytes when they come again — and the audit lists it.
+//!
+//! Beside them, a reserve: sled 0.34 zeroes the rest of its last log segment (up to 512 KiB)
+//! when it opens, so on a full disk it cannot start at all. The store keeps a file of
+//! [`RESERVE_BYTES`] and gives it up when sled cannot open for want of space, so that the
+//! archive still starts (and answers reads) on a full disk; it is written again once there is
+//! room.
 
 use super::{backend, fsync};
 use crate::archive::store::StoreError;
@@ -16,6 +22,41 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(super) const DIR: &str = "chunks";
 /// How a temporary chunk file's name ends.
 const TMP: &str = "tmp";
+
+/// The reserve's name in the store directory.
+const RESERVE: &str = "tamga.reserve";
+/// The reserve's size: sled's segment, with room to spare.
+pub(super) const RESERVE_BYTES: u64 = 1 << 20;
+
+/// Bytes free for unprivileged writers on the file system of `dir`, where it can tell.
+pub(super) fn free_bytes(dir: &Path) -> Option<u64> {
+    rustix::fs::statvfs(dir)
+        .ok()
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// Gives the reserve up; returns whether there was one.
+pub(super) fn release_reserve(dir: &Path) -> bool {
+    std::fs::remove_file(dir.join(RESERVE)).is_ok()
+}
+
+/// Writes the reserve unless it is there or the disk has too little room to spare it (twice
+/// its size); returns whether it is there now. A failure leaves no partial reserve.
+pub(super) fn keep_reserve(dir: &Path) -> bool {
+    let path = dir.join(RESERVE);
+    if path.exists() {
+        return true;
+    }
+    if free_bytes(dir).is_some_and(|free| free < 2 * RESERVE_BYTES) {
+        return false;
+    }
+    // Zeros written, not a hole: the point is that the space is really taken.
+    let written = write_tmp(&path, &vec![0; RESERVE_BYTES as usize]);
+    if written.is_err() {
+        let _ = std::fs::remove_file(&path);
+    }
+    written.is_ok()
+}
 
 /// Distinguishes the temporary files of concurrent writes in this process.
 static WRITES: AtomicU64 = AtomicU64::new(0);

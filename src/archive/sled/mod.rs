@@ -48,6 +48,9 @@ pub struct SledStore {
     synced_files: Mutex<std::collections::HashSet<PathBuf>>,
     /// Held for the store's lifetime: only the holder may tidy sled's files before opening.
     _lock: std::fs::File,
+    /// Whether the reserve ([`files::keep_reserve`]) is in place; once given up, it is written
+    /// again after a sync finds room.
+    reserve: std::sync::atomic::AtomicBool,
     /// Serialises [`Store::apply`] (its overwrite checks and its batch form one step) and
     /// reopening; holds what a reopen needs.
     writer: Mutex<Health>,
@@ -86,7 +89,9 @@ impl SledStore {
         // Before sled, which may need the space they hold to start on a full disk.
         files::sweep(dir)?;
         let db = open_db(dir)?;
+        let reserve = files::keep_reserve(dir);
         Ok(SledStore {
+            reserve: std::sync::atomic::AtomicBool::new(reserve),
             db: RwLock::new(Some(db)),
             dir: dir.to_path_buf(),
             pending_deletes: Default::default(),
@@ -135,9 +140,7 @@ impl SledStore {
     }
 
     fn has_room(&self) -> bool {
-        rustix::fs::statvfs(&self.dir)
-            .map(|s| s.f_bavail.saturating_mul(s.f_frsize) >= ROOM_TO_REOPEN)
-            .unwrap_or(true)
+        files::free_bytes(&self.dir).is_none_or(|free| free >= ROOM_TO_REOPEN)
     }
 
     /// Drops the failed sled, opens it again and replays what it may have lost, then flushes.
@@ -200,6 +203,9 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
             .open();
         match opened {
             Ok(db) => return Ok(db),
+            // A full disk: the reserve is there to make this start possible.
+            Err(sled::Error::Io(io))
+                if io.kind() == std::io::ErrorKind::StorageFull && files::release_reserve(dir) => {}
             // sled wraps flock's EWOULDBLOCK in an error of its own wording.
             Err(sled::Error::Io(io))
                 if io.kind() == std::io::ErrorKind::WouldBlock
@@ -403,6 +409,12 @@ impl Store for SledStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(backend(format!("removing {}: {e}", path.display()))),
             }
+        }
+        if !self.reserve.load(std::sync::atomic::Ordering::Relaxed) {
+            self.reserve.store(
+                files::keep_reserve(&self.dir),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         self.sync_side_files()
     }

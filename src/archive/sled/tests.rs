@@ -229,8 +229,8 @@ fn temporary_chunk_files_are_removed_at_open_and_strays_are_reported() {
 }
 
 #[test]
-fn the_store_opens_on_a_full_disk() {
-    let Some(fs) = Tmpfs::mount("4m") else {
+fn the_store_opens_on_a_full_disk_and_takes_writes_once_space_returns() {
+    let Some(fs) = Tmpfs::mount("8m") else {
         return;
     };
     let dir = fs.path.join("store");
@@ -242,13 +242,19 @@ fn the_store_opens_on_a_full_disk() {
         store.sync().unwrap();
     }
     fs.fill();
-    let store = SledStore::open(&dir);
-    eprintln!("open on a full disk: {:?}", store.as_ref().err());
-    let store = store.unwrap();
+    let store = SledStore::open(&dir).unwrap();
     assert!(
         store
             .get(Space::Log, &7u32.to_be_bytes())
             .unwrap()
             .is_some()
+    );
+    fs.free();
+    std::thread::sleep(REOPEN_EVERY);
+    put(&store, 1000, 10).unwrap();
+    store.sync().unwrap();
+    assert!(
+        dir.join("tamga.reserve").exists(),
+        "the reserve is not back"
     );
 }
