@@ -48,6 +48,15 @@ pub struct SledStore {
     synced_files: Mutex<std::collections::HashSet<PathBuf>>,
     /// Held for the store's lifetime: only the holder may tidy sled's files before opening.
     _lock: std::fs::File,
+    /// Keys of batches whose apply failed: sled may hold part of such a batch in memory (its
+    /// log will not recover it), so until a reopen drops that memory they read as errors, never
+    /// as values that were not kept. `doubt` says whether there are any, without a lock.
+    doubtful: RwLock<std::collections::HashSet<Vec<u8>>>,
+    doubt: std::sync::atomic::AtomicBool,
+    /// Tests: the next apply fails after sled has taken the batch in memory, as when sealing
+    /// the batch in its log fails.
+    #[cfg(test)]
+    seal_fails: std::sync::atomic::AtomicBool,
     /// Whether the reserve ([`files::keep_reserve`]) is in place; once given up, it is written
     /// again after a sync finds room.
     reserve: std::sync::atomic::AtomicBool,
@@ -92,6 +101,10 @@ impl SledStore {
         let reserve = files::keep_reserve(dir);
         Ok(SledStore {
             reserve: std::sync::atomic::AtomicBool::new(reserve),
+            doubtful: Default::default(),
+            doubt: Default::default(),
+            #[cfg(test)]
+            seal_fails: Default::default(),
             db: RwLock::new(Some(db)),
             dir: dir.to_path_buf(),
             pending_deletes: Default::default(),
@@ -156,6 +169,12 @@ impl SledStore {
         db.flush().map_err(|e| backend(e.to_string()))?;
         fsync(&self.dir.join("db"))?;
         *slot = Some(db);
+        self.doubt
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.doubtful
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         health.unsynced.clear();
         health.unsynced_bytes = 0;
         health.generation += 1;
@@ -257,14 +276,48 @@ fn backend(msg: String) -> StoreError {
     StoreError::Backend(msg)
 }
 
+/// A batch as sled takes it.
+struct Prepared {
+    writes: sled::Batch,
+    /// The keys it writes or removes.
+    keys: Vec<Vec<u8>>,
+    /// Its approximate size.
+    bytes: usize,
+    /// The chunk files its disposals delete once durable.
+    deletes: Vec<PathBuf>,
+}
+
 impl SledStore {
-    /// The sled batch for `batch` (checked against the kept values), its size, and the chunk
-    /// files its disposals delete once durable.
-    fn prepare(
-        &self,
-        db: &sled::Db,
-        batch: &Batch,
-    ) -> Result<(sled::Batch, usize, Vec<PathBuf>), StoreError> {
+    /// Marks the keys of a batch whose apply failed as unknown until the next reopen.
+    fn distrust(&self, keys: Vec<Vec<u8>>) {
+        self.doubtful
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(keys);
+        self.doubt.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    fn doubted(&self, full_key: &[u8]) -> bool {
+        self.doubtful
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(full_key)
+    }
+
+    #[cfg(test)]
+    fn test_seal_failure(&self) -> Result<(), StoreError> {
+        if self
+            .seal_fails
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(backend("sealing the batch failed (simulated)".into()));
+        }
+        Ok(())
+    }
+
+    /// The sled batch for `batch`, checked against the kept values.
+    fn prepare(&self, db: &sled::Db, batch: &Batch) -> Result<Prepared, StoreError> {
+        let mut keys = Vec::new();
         let mut writes = sled::Batch::default();
         let mut bytes = 0;
         let mut deletes = Vec::new();
@@ -291,6 +344,7 @@ impl SledStore {
                 continue; // the same bytes again: nothing to write
             }
             bytes += full.len() + v.len();
+            keys.push(full.clone());
             writes.insert(full, v);
         }
         for (space, k) in &batch.disposals {
@@ -302,9 +356,15 @@ impl SledStore {
                 deletes.push(files::chunk_path(&self.dir, k));
             }
             bytes += full.len();
+            keys.push(full.clone());
             writes.remove(full);
         }
-        Ok((writes, bytes, deletes))
+        Ok(Prepared {
+            writes,
+            keys,
+            bytes,
+            deletes,
+        })
     }
 
     /// Fsyncs what sled writes beside its log: snapshots, config, and large values as files
@@ -351,12 +411,19 @@ impl Store for SledStore {
         let mut health = lock(&self.writer);
         self.recover(&mut health)?;
         let applied = self.with_db(|db| {
-            let (writes, bytes, deletes) = self.prepare(db, batch)?;
-            db.apply_batch(writes.clone())
-                .map_err(|e| backend(e.to_string()))?;
-            health.unsynced.push((writes, bytes));
-            health.unsynced_bytes += bytes;
-            Ok(deletes)
+            let p = self.prepare(db, batch)?;
+            let applied = db
+                .apply_batch(p.writes.clone())
+                .map_err(|e| backend(e.to_string()));
+            #[cfg(test)]
+            let applied = applied.and_then(|()| self.test_seal_failure());
+            if let Err(e) = applied {
+                self.distrust(p.keys);
+                return Err(e);
+            }
+            health.unsynced.push((p.writes, p.bytes));
+            health.unsynced_bytes += p.bytes;
+            Ok(p.deletes)
         });
         let deletes = match applied {
             Ok(d) => d,
@@ -420,6 +487,13 @@ impl Store for SledStore {
     }
 
     fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.doubt.load(std::sync::atomic::Ordering::Acquire) && self.doubted(&space.key(k)) {
+            return Err(backend(format!(
+                "{}: a write here failed, and what it left reads as unknown until the store \
+                 reopens",
+                self.dir.display()
+            )));
+        }
         let v = self.with_db(|db| db.get(space.key(k)).map_err(|e| backend(e.to_string())))?;
         match v {
             Some(iv) if space == Space::Chunks && iv.as_ref() == FILE_MARKER => {
@@ -436,9 +510,11 @@ impl Store for SledStore {
     }
 
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
+        let doubt = self.doubt.load(std::sync::atomic::Ordering::Acquire);
         self.with_db(|db| {
             db.scan_prefix([space.prefix()])
                 .keys()
+                .filter(|k| !(doubt && k.as_ref().is_ok_and(|k| self.doubted(k))))
                 .map(|k| {
                     k.map(|k| k.get(1..).unwrap_or_default().to_vec())
                         .map_err(|e| backend(e.to_string()))

@@ -258,3 +258,37 @@ fn the_store_opens_on_a_full_disk_and_takes_writes_once_space_returns() {
         "the reserve is not back"
     );
 }
+
+#[test]
+fn what_a_failed_apply_left_in_memory_never_reads_as_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    put(&store, 1, 10).unwrap();
+    store
+        .seal_fails
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(put(&store, 2, 10).is_err());
+    // sled holds the batch in memory, but its log would not recover it: unknown, not kept.
+    assert!(store.get(Space::Log, &2u32.to_be_bytes()).is_err());
+    assert!(store.get(Space::Index, b"head").is_err());
+    assert_eq!(
+        store.keys(Space::Log).unwrap(),
+        vec![1u32.to_be_bytes().to_vec()]
+    );
+    assert!(
+        store
+            .get(Space::Log, &1u32.to_be_bytes())
+            .unwrap()
+            .is_some()
+    );
+    // A reopen drops sled's memory; what it reads then is what its log holds.
+    std::thread::sleep(REOPEN_EVERY);
+    put(&store, 3, 10).unwrap();
+    assert!(store.get(Space::Log, &2u32.to_be_bytes()).is_ok());
+    assert!(
+        store
+            .get(Space::Log, &3u32.to_be_bytes())
+            .unwrap()
+            .is_some()
+    );
+}
