@@ -166,7 +166,7 @@ fn unhex(name: &str) -> Option<Vec<u8>> {
         _ => None,
     };
     let bytes = name.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     bytes

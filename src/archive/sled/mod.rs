@@ -9,7 +9,9 @@
 //! never deletes promptly, and disposal must really give the space back. A chunk file is written
 //! to a temporary name, fsynced and renamed *before* the transaction that refers to it, so an
 //! entry never points at a missing file; a disposed chunk's file is deleted only *after* the
-//! removal is on disk, so a crash can leave an orphan file but never lose a kept one.
+//! removal is on disk, so a crash can leave an orphan file but never lose a kept one. Temporary
+//! files never outlive a failed write, nor a crash past the next open; orphans are listed by
+//! [`Store::strays`] (see `files`).
 //!
 //! A full disk: sled 0.34 keeps the first I/O error it meets and fails every write after it,
 //! for as long as the process lives, even once space is back. So a store in error reopens sled
@@ -18,6 +20,9 @@
 //! have written: they are kept in memory until a flush covers them. Replaying them in order is
 //! harmless where they did land (the same keys take the same values), so the reopened store
 //! holds exactly what the archive above was told was applied, and nothing needs rereading.
+//! A batch whose apply *failed* is the opposite case: sled may hold part of it in memory but
+//! will not recover it, so its keys read as errors until the reopen. And since sled cannot
+//! even open on a full disk, the store keeps a small reserve file to give up for that.
 
 mod files;
 
