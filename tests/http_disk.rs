@@ -418,6 +418,17 @@ fn the_service_files_again_once_a_full_disk_has_room_and_keeps_the_access_record
             n += 1;
             assert!(n < 500, "{kind}: the disk never filled");
         };
+        // Senders told "nothing was filed" while the disk is full (item 12 on a real disk):
+        // none of them may be in the archive afterwards.
+        let mut told_not_filed = Vec::new();
+        for m in 1000..1006 {
+            let r = submit(m);
+            if r.status() == StatusCode::SERVICE_UNAVAILABLE
+                && unavailable(r).contains("nothing was filed")
+            {
+                told_not_filed.push(format!("doc-{m}"));
+            }
+        }
         // Reads still answer meanwhile, and each leaves an access record.
         for _ in 0..5 {
             assert_eq!(
@@ -458,6 +469,19 @@ fn the_service_files_again_once_a_full_disk_has_room_and_keeps_the_access_record
             .keys(tamga::archive::store::Space::Access)
             .unwrap();
         assert_eq!(stored.len() as u64, chained, "{kind}: access records lost");
+        for i in 0..archive.size() {
+            if let Some(tamga::archive::log::Event::Accepted {
+                sender_ref: Some(r),
+                ..
+            }) = archive.entry(i).unwrap().map(|e| e.event)
+            {
+                assert!(!told_not_filed.contains(&r), "{kind}: {r} was filed");
+            }
+        }
+        eprintln!(
+            "{kind}: {} senders told nothing was filed",
+            told_not_filed.len()
+        );
         let audit = tamga::archive::audit::verify(archive, true, &mut |_, _| {});
         assert!(audit.is_ok(), "{kind}: {audit:?}");
         drop(s);
