@@ -102,13 +102,20 @@ impl Outcome {
     }
 }
 
-/// Why a submission could not be answered at all (the archive could not commit). The sender
-/// gets no receipt and will retry; nothing was half-filed.
+/// Why a submission could not be answered with a receipt (the archive could not commit). The
+/// sender gets no receipt and retries; nothing is ever half-filed, but only some of these
+/// failures can promise that nothing was filed ([`IngestError::outcome_unknown`]).
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// The archive failed.
+    /// The archive failed before the filing was applied: nothing was filed.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// The filing was applied but could not be made durable (the checkpoint or the sync
+    /// failed). A later sync may still make it durable, and a crash may still lose it, so
+    /// whether it is kept is unknown; a retry of the same submission answers with its receipt
+    /// once the archive can commit, or files it afresh if it was lost.
+    #[error("the filing was written but not made durable: {0}")]
+    NotDurable(ArchiveError),
     /// Signing the receipt failed.
     #[error(transparent)]
     Receipt(#[from] crate::receipt::ReceiptError),
@@ -158,6 +165,14 @@ pub fn receipt_id(s: &Submission<'_>, content_sha256: &[u8]) -> String {
     hex(digest.get(..16).unwrap_or_default())
 }
 
+impl IngestError {
+    /// Whether the submission may have been filed: the sender must not be told that nothing
+    /// was, only to retry (the retry returns the receipt, by idempotency, if it was kept).
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, IngestError::NotDurable(_))
+    }
+}
+
 impl Ingest {
     /// The principal that submitted the receipt `id`, if it came through the service.
     pub fn submitter(&self, id: &str) -> Result<Option<String>, ArchiveError> {
@@ -193,7 +208,9 @@ impl Ingest {
         {
             // A retry: the first answer may not have reached the sender. Make sure what it
             // says is durable before saying it again.
-            self.archive.make_durable(self.archive.size())?;
+            self.archive
+                .make_durable(self.archive.size())
+                .map_err(IngestError::NotDurable)?;
             return Ok(self.outcome(id, receipt, true));
         }
         let report = self.decide(s, content);
@@ -289,7 +306,10 @@ impl Ingest {
             txn.put(Space::Receipts, id.as_bytes().to_vec(), der.clone());
             Ok((der, false))
         })?;
-        self.archive.make_durable(upto)?;
+        // From here on the filing is applied: a failure can no longer say "nothing was filed".
+        self.archive
+            .make_durable(upto)
+            .map_err(IngestError::NotDurable)?;
         Ok(self.outcome(id, receipt, replay))
     }
 

@@ -46,13 +46,32 @@ fn access_records_are_written_within_a_second_and_at_shutdown() {
     assert_eq!(s.state.ingest.archive.access_head().0, 5);
 }
 
-/// A store that fails on demand, over a real sled store: a full disk or a read-only volume as
+/// A store that fails on demand, over a real store: a full disk or a read-only volume as
 /// the archive sees it.
 #[derive(Debug)]
 struct Failing {
-    inner: tamga::archive::sled::SledStore,
+    inner: Box<dyn tamga::archive::store::Store>,
+    faults: Faults,
+}
+
+/// Which operations of a [`Failing`] store fail now.
+#[derive(Debug, Clone, Default)]
+struct Faults {
+    /// Every batch is refused.
     apply: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Batches that write a checkpoint are refused (the disk fills between a filing and the
+    /// checkpoint that would cover it).
+    checkpoint: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Syncs fail.
     sync: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn on(flag: &std::sync::atomic::AtomicBool) -> bool {
+    flag.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn set(flag: &std::sync::atomic::AtomicBool, value: bool) {
+    flag.store(value, std::sync::atomic::Ordering::SeqCst);
 }
 
 impl tamga::archive::store::Store for Failing {
@@ -60,7 +79,11 @@ impl tamga::archive::store::Store for Failing {
         &self,
         batch: &tamga::archive::store::Batch,
     ) -> Result<(), tamga::archive::store::StoreError> {
-        if self.apply.load(std::sync::atomic::Ordering::SeqCst) {
+        let checkpoint = batch
+            .puts
+            .iter()
+            .any(|(space, _, _)| *space == tamga::archive::store::Space::Checkpoints);
+        if on(&self.faults.apply) || (checkpoint && on(&self.faults.checkpoint)) {
             return Err(tamga::archive::store::StoreError::Backend(
                 "no space left on device (simulated)".into(),
             ));
@@ -68,7 +91,7 @@ impl tamga::archive::store::Store for Failing {
         self.inner.apply(batch)
     }
     fn sync(&self) -> Result<(), tamga::archive::store::StoreError> {
-        if self.sync.load(std::sync::atomic::Ordering::SeqCst) {
+        if on(&self.faults.sync) {
             return Err(tamga::archive::store::StoreError::Backend(
                 "read-only file system (simulated)".into(),
             ));
@@ -90,9 +113,8 @@ impl tamga::archive::store::Store for Failing {
     }
 }
 
-#[test]
-fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// A server over a [`Failing`] store of the named kind (`sled` or `journal`).
+fn serve_failing(kind: &str, faults: &Faults) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let tamga::ingest::Ingest {
@@ -102,14 +124,14 @@ fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() 
         incoming,
     } = ingest(&data);
     drop(archive);
-    let (apply, sync) = (
-        std::sync::Arc::new(AtomicBool::new(true)),
-        std::sync::Arc::new(AtomicBool::new(false)),
-    );
+    let at = data.join("archive");
+    let inner: Box<dyn tamga::archive::store::Store> = match kind {
+        "sled" => Box::new(tamga::archive::sled::SledStore::open(&at).unwrap()),
+        _ => Box::new(tamga::archive::journal::JournalStore::open(&data.join(kind)).unwrap()),
+    };
     let store = Failing {
-        inner: tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap(),
-        apply: apply.clone(),
-        sync: sync.clone(),
+        inner,
+        faults: faults.clone(),
     };
     let signer = tamga::receipt::ReceiptSigner::load_or_create(&data.join("keys"), "t").unwrap();
     let archive = tamga::archive::Archive::open(
@@ -118,7 +140,7 @@ fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() 
         std::sync::Arc::new(signer),
     )
     .unwrap();
-    let s = common::server::serve(
+    common::server::serve(
         dir,
         tamga::ingest::Ingest {
             verifier,
@@ -128,18 +150,29 @@ fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() 
         },
         Limits::default(),
         None,
-    );
+    )
+}
+
+/// The sentence of a 503 answer.
+fn unavailable(r: reqwest::blocking::Response) -> String {
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let err: serde_json::Value = r.json().unwrap();
+    err["error"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() {
+    let faults = Faults::default();
+    set(&faults.apply, true);
+    let s = serve_failing("sled", &faults);
     let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
     let size = || s.state.ingest.archive.size();
 
     // The batch cannot be written: 503 with a sentence, and nothing of it is in the archive.
-    let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let err: serde_json::Value = r.json().unwrap();
-    assert!(
-        err["error"].as_str().unwrap().contains("no space left"),
-        "{err}"
-    );
+    let err = unavailable(raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone()));
+    // The store's own words (a file system's error) go to the log, not to the caller.
+    assert!(!err.contains("no space left"), "{err}");
+    assert!(err.contains("nothing was filed"), "{err}");
     assert_eq!(size(), 0);
     let receipts = s
         .state
@@ -150,14 +183,16 @@ fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() 
         .unwrap();
     assert!(receipts.is_empty());
 
-    // Written but not durable: still no receipt for the sender (503), who retries.
-    apply.store(false, Ordering::SeqCst);
-    sync.store(true, Ordering::SeqCst);
-    let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Written but not durable: still no receipt for the sender (503), who retries; and the
+    // sender is not told that nothing was filed, since a later sync may keep it.
+    set(&faults.apply, false);
+    set(&faults.sync, true);
+    let err = unavailable(raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone()));
+    assert!(!err.contains("nothing was filed"), "{err}");
+    assert!(err.contains("unknown"), "{err}");
 
     // Once the volume is back, the retry gets the receipt of the one filing: nothing twice.
-    sync.store(false, Ordering::SeqCst);
+    set(&faults.sync, false);
     let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: serde_json::Value = r.json().unwrap();
@@ -165,6 +200,35 @@ fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() 
     assert_eq!(size(), 1);
     let audit = tamga::archive::audit::verify(&s.state.ingest.archive, true, &mut |_, _| {});
     assert!(audit.is_ok(), "{audit:?}");
+}
+
+/// Issue 12, item 12: the disk fills between a filing and the checkpoint that would cover it.
+/// The filing is applied and a later sync keeps it, so the sender must not hear "nothing was
+/// filed"; the retry returns the receipt of that filing.
+#[test]
+fn a_filing_whose_checkpoint_fails_is_never_reported_as_not_filed() {
+    for kind in ["journal", "sled"] {
+        let faults = Faults::default();
+        let s = serve_failing(kind, &faults);
+        let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+        set(&faults.checkpoint, true);
+        let err = unavailable(raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone()));
+        assert!(!err.contains("nothing was filed"), "{kind}: {err}");
+        assert!(err.contains("unknown"), "{kind}: {err}");
+        // The filing is there (applied), and the next commit makes it durable.
+        assert_eq!(s.state.ingest.archive.size(), 1, "{kind}");
+        set(&faults.checkpoint, false);
+        let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-2", sig.clone());
+        assert_eq!(r.status(), StatusCode::CREATED, "{kind}");
+        // The sender of doc-1 retries and gets the receipt of the one filing.
+        let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
+        assert!(r.status().is_success(), "{kind}: {}", r.status());
+        let body: serde_json::Value = r.json().unwrap();
+        assert_eq!(body["registration"]["number"], "01-05/1", "{kind}");
+        assert_eq!(s.state.ingest.archive.size(), 2, "{kind}");
+        let audit = tamga::archive::audit::verify(&s.state.ingest.archive, true, &mut |_, _| {});
+        assert!(audit.is_ok(), "{kind}: {audit:?}");
+    }
 }
 
 fn submit_detached(s: &Server, sender_ref: &str, sig: &[u8], content: &[u8]) -> serde_json::Value {
@@ -286,4 +350,163 @@ fn large_content_signed_without_signed_attributes_is_refused_with_a_listed_reaso
         "{r}"
     );
     assert_eq!(s.state.ingest.archive.size(), 1, "the rejection is logged");
+}
+
+/// A small tmpfs, unmounted when dropped; `None` where mounting is not permitted.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(at.to_path_buf()))
+    }
+
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let piece = vec![0x5a; 16 * 1024];
+        while f.write_all(&piece).and_then(|()| f.sync_all()).is_ok() {}
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.0.join("filler")).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Issue 12, item 13: a full disk costs 503s while it lasts, and nothing after. Once space
+/// returns the same process files again (no restart), the access records of the requests
+/// answered meanwhile reach the store, and a graceful stop succeeds.
+#[test]
+fn the_service_files_again_once_a_full_disk_has_room_and_keeps_the_access_records() {
+    for kind in ["sled", "journal"] {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(fs) = Tmpfs::mount(&dir.path().join("m"), "8m") else {
+            eprintln!("skipped: cannot mount a tmpfs here");
+            return;
+        };
+        let mut paths = archive_paths(&fs.0.join("data"));
+        paths.store = Some(kind.parse().unwrap());
+        let ingest = tamga::setup::open(&paths, tamga::verify::Policy::default()).unwrap();
+        let mut s = common::server::serve(dir, ingest, Limits::default(), None);
+        let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+        let submit =
+            |n: u32| raw_submit(&s, Some(GATEWAY), "01-05", &format!("doc-{n}"), sig.clone());
+        assert_eq!(submit(0).status(), StatusCode::CREATED, "{kind}");
+
+        fs.fill();
+        let mut n = 1;
+        let refused = loop {
+            let r = submit(n);
+            if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+                break n;
+            }
+            assert_eq!(r.status(), StatusCode::CREATED, "{kind}");
+            n += 1;
+            assert!(n < 500, "{kind}: the disk never filled");
+        };
+        // Senders told "nothing was filed" while the disk is full (item 12 on a real disk):
+        // none of them may be in the archive afterwards.
+        let mut told_not_filed = Vec::new();
+        for m in 1000..1006 {
+            let r = submit(m);
+            if r.status() == StatusCode::SERVICE_UNAVAILABLE
+                && unavailable(r).contains("nothing was filed")
+            {
+                told_not_filed.push(format!("doc-{m}"));
+            }
+        }
+        // Reads still answer meanwhile, and each leaves an access record.
+        for _ in 0..5 {
+            assert_eq!(
+                call(&s, "/v1/reasons", AUDITOR).status(),
+                StatusCode::OK,
+                "{kind}"
+            );
+        }
+
+        fs.free();
+        let started = std::time::Instant::now();
+        let mut tries = 0;
+        let answer = loop {
+            tries += 1;
+            let r = submit(refused);
+            if r.status().is_success() || tries == 20 {
+                break r;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        };
+        assert!(
+            answer.status().is_success(),
+            "{kind}: {:?} after {tries} tries",
+            answer.text()
+        );
+        eprintln!(
+            "{kind}: filing again {:?} after space returned ({tries} tries)",
+            started.elapsed()
+        );
+        assert!(submit(refused + 1).status().is_success(), "{kind}");
+
+        s.stop();
+        let archive = &s.state.ingest.archive;
+        archive.sync_now().unwrap();
+        let chained = archive.access_head().0;
+        let stored = archive
+            .store()
+            .keys(tamga::archive::store::Space::Access)
+            .unwrap();
+        assert_eq!(stored.len() as u64, chained, "{kind}: access records lost");
+        for i in 0..archive.size() {
+            if let Some(tamga::archive::log::Event::Accepted {
+                sender_ref: Some(r),
+                ..
+            }) = archive.entry(i).unwrap().map(|e| e.event)
+            {
+                assert!(!told_not_filed.contains(&r), "{kind}: {r} was filed");
+            }
+        }
+        eprintln!(
+            "{kind}: {} senders told nothing was filed",
+            told_not_filed.len()
+        );
+        let audit = tamga::archive::audit::verify(archive, true, &mut |_, _| {});
+        assert!(audit.is_ok(), "{kind}: {audit:?}");
+        drop(s);
+        drop(fs);
+    }
+}
+
+/// Issue 12, item 13: files a failed write left in a sled store's directory are listed by the
+/// audit (which still passes: they hold nothing kept).
+#[test]
+fn the_audit_lists_chunk_files_that_nothing_refers_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ingest = ingest(&data);
+    let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
+    assert!(report.strays.is_empty(), "{:?}", report.strays);
+    let stray = data.join("archive/chunks/ab").join("ab".repeat(32));
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"left by a refused submission").unwrap();
+    let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
+    assert_eq!(report.strays.len(), 1, "{:?}", report.strays);
+    assert!(
+        report.strays[0].contains(&"ab".repeat(32)),
+        "{:?}",
+        report.strays
+    );
 }

@@ -19,6 +19,9 @@ pub struct AuditReport {
     pub bytes: u64,
     /// Size of the checkpoint that was matched.
     pub checkpoint_size: Option<u64>,
+    /// Files in the store's directory that hold nothing kept (left by failed writes), each in
+    /// a sentence: not a failure of the audit, but space the operator may want back.
+    pub strays: Vec<String>,
 }
 
 /// The first thing found wrong.
@@ -210,6 +213,7 @@ pub fn verify(
             ));
         }
     }
+    report.strays = archive.store().strays();
     Ok(report)
 }
 

@@ -134,6 +134,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn damage(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Files in the store's directory that hold no kept value (left by a write that failed
+    /// or was cut short), each in a sentence, for the audit: not damage, but worth knowing.
+    fn strays(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Creates `dir` and takes the store's lock file in it for as long as the returned file is

@@ -65,6 +65,11 @@ pub fn import(global: &Global, args: ImportArgs) -> Result<ExitCode, CouldNotRun
             eprintln!("tamga: {e}; nothing was filed, no receipt issued: import it again later");
             return Ok(ExitCode::from(NOT_DECIDED));
         }
+        Err(e) if e.outcome_unknown() => {
+            return Err(CouldNotRun(format!(
+                "whether it was filed is unknown, run it again: {e}"
+            )));
+        }
         Err(e) => return Err(CouldNotRun(format!("nothing was filed: {e}"))),
     };
     if let Some(out) = &args.receipt_out {

@@ -103,6 +103,9 @@ fn finish(
                 r.bytes,
                 r.checkpoint_size.map_or("-".into(), |s| s.to_string())
             ));
+            for stray in &r.strays {
+                say(&format!("stray: {stray}"));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(f) => {

@@ -91,9 +91,13 @@ impl From<crate::ingest::IngestError> for ApiError {
             ));
         }
         tracing::error!(error = %e, "a submission could not be committed");
-        ApiError::Unavailable(
-            "The archive could not commit; nothing was filed, retry later.".into(),
-        )
+        ApiError::Unavailable(if e.outcome_unknown() {
+            "The archive could not commit; whether the submission was filed is unknown: \
+             retry it later, and the retry returns its receipt if it was."
+                .into()
+        } else {
+            "The archive could not commit; nothing was filed, retry later.".into()
+        })
     }
 }
 
