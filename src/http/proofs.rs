@@ -99,7 +99,7 @@ pub async fn audit(
     Ok(Json(match result {
         Ok(r) => {
             serde_json::json!({"status": "intact", "full": full, "entries": r.entries, "documents": r.documents,
-            "bytes": r.bytes, "checkpoint_size": r.checkpoint_size})
+            "bytes": r.bytes, "checkpoint_size": r.checkpoint_size, "strays": r.strays})
         }
         Err(f) => {
             serde_json::json!({"status": "altered", "full": full, "index": f.index, "case": f.case,
