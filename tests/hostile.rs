@@ -97,3 +97,15 @@ fn a_certificate_flood_is_refused_before_it_is_collected() {
         "parsing the flood raised the peak by {grew} bytes"
     );
 }
+
+#[test]
+fn a_lazy_parse_refuses_what_a_joining_parse_refuses() {
+    // Found by the cms_limits fuzz target: a constructed OCTET STRING holding a SET.
+    let body = assemble(
+        &fixture("rsa-detached.der"),
+        Some(&[0x24, 0x80, 0x31, 0x00, 0, 0]),
+        None,
+    );
+    assert!(cms::parse(&body).is_err());
+    assert!(cms::parse_lazy(&body).is_err());
+}

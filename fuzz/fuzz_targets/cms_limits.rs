@@ -44,7 +44,9 @@ fn expand(open: &[u8], depth: usize, unit: &[u8], reps: usize) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [kind, depth, hi, lo, unit @ ..] = data else { return };
+    let [kind, depth, hi, lo, unit @ ..] = data else {
+        return;
+    };
     if unit.is_empty() || unit.len() > 96 {
         return;
     }
@@ -53,12 +55,20 @@ fuzz_target!(|data: &[u8]| {
     let reps = usize::from(u16::from_be_bytes([*hi, *lo])) * 2;
     let depth = usize::from(*depth % 64);
     let body = match kind % 3 {
-        0 => hostile_cms::assemble(DETACHED, Some(&expand(&[0x24, 0x80], depth, unit, reps)), None),
+        0 => hostile_cms::assemble(
+            DETACHED,
+            Some(&expand(&[0x24, 0x80], depth, unit, reps)),
+            None,
+        ),
         1 => hostile_cms::assemble(DETACHED, None, Some(&expand(&[0xA0, 0x80], 1, unit, reps))),
         _ => {
             // Nested content inside, carried flood around: both limits in one body.
             let c = expand(&[0xA0, 0x80], 1, unit, reps / 2);
-            hostile_cms::assemble(DETACHED, Some(&expand(&[0x24, 0x80], depth, unit, 1)), Some(&c))
+            hostile_cms::assemble(
+                DETACHED,
+                Some(&expand(&[0x24, 0x80], depth, unit, 1)),
+                Some(&c),
+            )
         }
     };
     let joined = cms::parse(&body);
@@ -69,9 +79,14 @@ fuzz_target!(|data: &[u8]| {
         let carried: usize = j.certificates.iter().chain(&j.crls).map(|c| c.len()).sum();
         assert!(carried <= MAX_CARRIED_BYTES, "carried {carried} bytes");
         if let (Some(content), Some(e)) = (&j.content, &l.econtent) {
-            let d = e.digests(&[HashAlg::Sha256]).expect("digests of parsed content");
+            let d = e
+                .digests(&[HashAlg::Sha256])
+                .expect("digests of parsed content");
             assert_eq!(d.len, content.len() as u64);
-            assert_eq!(d.get(HashAlg::Sha256), Some(Sha256::digest(content).as_slice()));
+            assert_eq!(
+                d.get(HashAlg::Sha256),
+                Some(Sha256::digest(content).as_slice())
+            );
         }
     }
     let _ = verifier().verify(&body, None, 1_780_272_000);

@@ -133,6 +133,7 @@ pub struct SignerInfo<'a> {
 pub struct EContent<'a> {
     tlv: Tlv<'a>,
     depth: usize,
+    len: usize,
 }
 
 impl PartialEq for EContent<'_> {
@@ -144,6 +145,16 @@ impl PartialEq for EContent<'_> {
 impl Eq for EContent<'_> {}
 
 impl<'a> EContent<'a> {
+    /// The content's length in bytes (its segments' together).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the content is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Whether the content is one primitive OCTET STRING (so [`EContent::join`] copies nothing).
     pub fn is_primitive(&self) -> bool {
         self.tlv.tag == tag::OCTET_STRING
@@ -161,15 +172,13 @@ impl<'a> EContent<'a> {
             algs.push(HashAlg::Sha256);
         }
         let mut hashers: Vec<_> = algs.iter().map(|a| (*a, a.hasher())).collect();
-        let mut len = 0u64;
         self.tlv.for_each_segment(self.depth, &mut |piece| {
-            len += piece.len() as u64;
             for (_, h) in hashers.iter_mut() {
                 h.update(piece);
             }
         })?;
         Ok(ContentDigests {
-            len,
+            len: self.len as u64,
             digests: hashers
                 .into_iter()
                 .map(|(a, h)| (a, h.finalize().to_vec()))
@@ -295,12 +304,13 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
             let mut x = ex.children(er.depth())?;
             let os = x.read("eContent OCTET STRING")?;
             x.finish("end of eContent")?;
-            if !matches!(os.tag, tag::OCTET_STRING | tag::OCTET_STRING_CONSTRUCTED) {
-                return Err(Asn1Error::Unexpected("an OCTET STRING").into());
-            }
+            // Walked once here, so that a lazy parse refuses what a joining one refuses.
+            let mut len = 0;
+            os.for_each_segment(x.depth(), &mut |s| len += s.len())?;
             Some(EContent {
                 tlv: os,
                 depth: x.depth(),
+                len,
             })
         }
         None => None,
