@@ -2,7 +2,6 @@
 //! → signed receipt. The CLI and the HTTP service both call [`Ingest::submit`] and nothing else.
 
 use crate::archive::log::{Event, FileRef, SignerSummary};
-use crate::archive::store::Space;
 use crate::archive::{Archive, ArchiveError, Position};
 use crate::policy::ArchivePolicy;
 use crate::reasons::Reason;
@@ -176,11 +175,7 @@ impl IngestError {
 impl Ingest {
     /// The principal that submitted the receipt `id`, if it came through the service.
     pub fn submitter(&self, id: &str) -> Result<Option<String>, ArchiveError> {
-        Ok(self
-            .archive
-            .store()
-            .get(Space::Index, format!("submitter/{id}").as_bytes())?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        self.archive.submitter(id)
     }
 
     /// Runs the pipeline for one submission.
@@ -200,12 +195,7 @@ impl Ingest {
             .and_then(|c| c.digest(HashAlg::Sha256))
             .unwrap_or_else(|| Sha256::digest(b"").to_vec());
         let id = receipt_id(s, &content_sha256);
-        if let Some(receipt) = self
-            .archive
-            .store()
-            .get(Space::Receipts, id.as_bytes())
-            .map_err(ArchiveError::from)?
-        {
+        if let Some(receipt) = self.archive.receipt(&id)? {
             // A retry: the first answer may not have reached the sender. Make sure what it
             // says is durable before saying it again.
             self.archive
@@ -229,14 +219,15 @@ impl Ingest {
                     blobs.push(crate::archive::blobs::prepare(c).map_err(ArchiveError::from)?);
                 }
                 Some(Payload::Spooled(sp)) => blobs.push(
-                    crate::archive::blobs::stage_spooled(self.archive.store(), sp, &content_sha256)
+                    self.archive
+                        .stage_spooled(sp, &content_sha256)
                         .map_err(ArchiveError::from)?,
                 ),
                 None => {}
             }
         }
         let ((receipt, replay), upto) = self.archive.append(|txn| {
-            if let Some(existing) = txn.get(Space::Receipts, id.as_bytes())? {
+            if let Some(existing) = txn.receipt(&id)? {
                 return Ok((existing, true));
             }
             let files = file_refs(s, &content_sha256);
@@ -247,7 +238,7 @@ impl Ingest {
                 for blob in blobs {
                     txn.put_blob(blob)?;
                 }
-                let n = txn.next_number(&crate::archive::counter_key(s.case))?;
+                let n = txn.next_registration(s.case)?;
                 let reg = Registration {
                     number: format!("{}/{n}", s.case),
                     date: crate::verify::fmt_time(s.received_at)
@@ -255,11 +246,7 @@ impl Ingest {
                         .unwrap_or_default()
                         .to_owned(),
                 };
-                txn.put(
-                    Space::Index,
-                    crate::archive::regno_key(&reg.number),
-                    txn.next_index().to_be_bytes(),
-                );
+                txn.register(&reg.number);
                 let event = Event::Accepted {
                     receipt_id: id.clone(),
                     case: s.case.to_owned(),
@@ -282,11 +269,7 @@ impl Ingest {
             };
             let pos = txn.push(event, s.received_at);
             if let Some(who) = s.submitter {
-                txn.put(
-                    Space::Index,
-                    format!("submitter/{id}").into_bytes(),
-                    who.as_bytes().to_vec(),
-                );
+                txn.set_submitter(&id, who);
             }
             let body = self.body(
                 &id,
@@ -303,7 +286,7 @@ impl Ingest {
                 .signer()
                 .sign(&body.encode(), s.received_at)
                 .map_err(|_| ArchiveError::Signing)?;
-            txn.put(Space::Receipts, id.as_bytes().to_vec(), der.clone());
+            txn.put_receipt(&id, der.clone());
             Ok((der, false))
         })?;
         // From here on the filing is applied: a failure can no longer say "nothing was filed".

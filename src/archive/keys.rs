@@ -3,20 +3,20 @@
 //! key by hand: a key renamed here is renamed everywhere.
 
 use super::store::Space;
-use super::{Archive, ArchiveError};
+use super::{Archive, ArchiveError, Txn};
 
 /// The key of a document's disposal record.
-pub(crate) fn disposed(regno: &str) -> Vec<u8> {
+fn disposed(regno: &str) -> Vec<u8> {
     format!("disposed/{regno}").into_bytes()
 }
 
 /// The key of the principal that submitted a receipt's submission.
-pub(crate) fn submitter(receipt_id: &str) -> Vec<u8> {
+fn submitter(receipt_id: &str) -> Vec<u8> {
     format!("submitter/{receipt_id}").into_bytes()
 }
 
 /// The value of a disposal record: act `act` of `date`.
-pub(crate) fn disposal_value(act: &str, date: &str) -> Vec<u8> {
+fn disposal_value(act: &str, date: &str) -> Vec<u8> {
     format!("act {act} of {date}").into_bytes()
 }
 
@@ -38,20 +38,10 @@ impl std::fmt::Display for Disposal {
 impl Archive {
     /// The disposal act that destroyed `regno`, if one did.
     pub fn disposal(&self, regno: &str) -> Result<Option<Disposal>, ArchiveError> {
-        let Some(raw) = self.store.get(Space::Index, &disposed(regno))? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8_lossy(&raw);
-        let parsed = text
-            .strip_prefix("act ")
-            .and_then(|rest| rest.split_once(" of "))
-            .map(|(act, date)| Disposal {
-                act: act.to_owned(),
-                date: date.to_owned(),
-            });
-        parsed
-            .map(Some)
-            .ok_or_else(|| ArchiveError::Damaged(format!("disposal record of {regno} unreadable")))
+        self.store
+            .get(Space::Index, &disposed(regno))?
+            .map(|raw| parse_disposal(regno, &raw))
+            .transpose()
     }
 
     /// The signed receipt (DER) with id `id`, if one was issued.
@@ -94,9 +84,72 @@ impl Archive {
         super::blobs::read(self.store.as_ref(), name, out)
     }
 
+    /// Stages large spooled content as chunks (outside any transaction; see
+    /// [`super::blobs::stage_spooled`]), ready to be filed if its SHA-256 is still
+    /// `verified_sha256`.
+    pub fn stage_spooled(
+        &self,
+        content: &crate::spool::Spooled,
+        verified_sha256: &[u8],
+    ) -> Result<super::blobs::Prepared, super::store::StoreError> {
+        super::blobs::stage_spooled(self.store.as_ref(), content, verified_sha256)
+    }
+
     /// Whether the store answers reads (for health probes).
     pub fn readable(&self) -> Result<(), ArchiveError> {
         self.store.get(Space::Index, super::HEAD_KEY)?;
         Ok(())
+    }
+}
+
+/// Reads a disposal record's value.
+fn parse_disposal(regno: &str, raw: &[u8]) -> Result<Disposal, ArchiveError> {
+    let text = String::from_utf8_lossy(raw);
+    text.strip_prefix("act ")
+        .and_then(|rest| rest.split_once(" of "))
+        .map(|(act, date)| Disposal {
+            act: act.to_owned(),
+            date: date.to_owned(),
+        })
+        .ok_or_else(|| ArchiveError::Damaged(format!("disposal record of {regno} unreadable")))
+}
+
+impl Txn<'_> {
+    /// The receipt already issued under `id` (a retry), as this transaction sees it.
+    pub fn receipt(&self, id: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
+        self.get(Space::Receipts, id.as_bytes())
+    }
+
+    /// Keeps the signed receipt `der` under `id`.
+    pub fn put_receipt(&mut self, id: &str, der: Vec<u8>) {
+        self.put(Space::Receipts, id.as_bytes().to_vec(), der);
+    }
+
+    /// Records which principal made the submission answered by receipt `id`.
+    pub fn set_submitter(&mut self, id: &str, principal: &str) {
+        self.put(Space::Index, submitter(id), principal.as_bytes().to_vec());
+    }
+
+    /// The next registration number of `case` (1, 2, …), counted in this transaction.
+    pub fn next_registration(&mut self, case: &str) -> Result<u64, ArchiveError> {
+        self.next_number(&super::counter_key(case))
+    }
+
+    /// Records that registration number `regno` is the entry about to be pushed.
+    pub fn register(&mut self, regno: &str) {
+        let index = self.next_index();
+        self.put(Space::Index, super::regno_key(regno), index.to_be_bytes());
+    }
+
+    /// Records that `regno` was destroyed under act `act` of `date`.
+    pub fn mark_disposed(&mut self, regno: &str, act: &str, date: &str) {
+        self.put(Space::Index, disposed(regno), disposal_value(act, date));
+    }
+
+    /// The act that destroyed `regno`, as this transaction sees it.
+    pub fn disposal(&self, regno: &str) -> Result<Option<Disposal>, ArchiveError> {
+        self.get(Space::Index, &disposed(regno))?
+            .map(|raw| parse_disposal(regno, &raw))
+            .transpose()
     }
 }
