@@ -227,6 +227,32 @@ impl Archive {
         Ok((out, state.size))
     }
 
+    /// Runs `read` over the store as it is now, without the writer lock (nor the state lock a
+    /// writer holds while it builds its batch): whole-archive reads (a retention plan, showing
+    /// an act) must not stall filing. Each batch is applied atomically, so `read` sees every
+    /// batch whole or not at all; batches applied while it runs may or may not be seen. Its
+    /// head is the one stored with the last applied batch. The [`Txn`] it gets is shared, so it
+    /// cannot write.
+    pub fn read<T>(
+        &self,
+        read: impl FnOnce(&Txn<'_>) -> Result<T, ArchiveError>,
+    ) -> Result<T, ArchiveError> {
+        let state = match self.store.get(Space::Index, HEAD_KEY)? {
+            Some(raw) => {
+                decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("log head".into()))?
+            }
+            None => State {
+                chain: GENESIS,
+                ..State::default()
+            },
+        };
+        read(&Txn {
+            store: self.store.as_ref(),
+            batch: Batch::default(),
+            state,
+        })
+    }
+
     /// Returns once everything up to tree size `upto` is on stable storage and covered by a
     /// signed checkpoint. Concurrent callers share one sync (group commit): one caller leads
     /// while the others wait on a condition variable, so a finished sync releases every waiter
