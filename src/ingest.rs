@@ -270,7 +270,7 @@ impl Ingest {
                 .archive
                 .signer()
                 .sign(&body.encode(), s.received_at)
-                .map_err(|_| ArchiveError::Signing)?;
+                .map_err(|e| ArchiveError::Refused(e.to_string()))?;
             txn.put(Space::Receipts, id.as_bytes().to_vec(), der.clone());
             Ok((der, false))
         })?;

@@ -333,7 +333,7 @@ fn file_signed(
     let der = archive
         .signer()
         .sign(&body, at)
-        .map_err(|_| ArchiveError::Signing)?;
+        .map_err(|e| ArchiveError::Refused(e.to_string()))?;
     txn.put(Space::Acts, act.act.clone().into_bytes(), der.clone());
     txn.push(
         Event::ActExecuted {
