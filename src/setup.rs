@@ -108,6 +108,23 @@ fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
     })
 }
 
+/// Opens the data directory's store for reading only: nothing under the data directory is
+/// written (an audit of a snapshot, or of a copy on read-only media).
+fn open_store_read_only(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
+    let backend = backend(paths)?;
+    let dir = backend.dir(&paths.data);
+    Ok(match backend {
+        Backend::Sled => Box::new(crate::archive::readonly::SledCopy::open(&dir)?),
+        Backend::Journal => {
+            let store = JournalStore::open_read_only(&dir)?;
+            for note in store.notes() {
+                eprintln!("tamga: {note}");
+            }
+            Box::new(store)
+        }
+    })
+}
+
 /// Why the service could not be set up; each names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -137,9 +154,31 @@ pub fn keys_dir(paths: &Paths) -> PathBuf {
     }
 }
 
-/// Opens the archive alone (for readers: get, audit, export).
+/// Opens the archive alone (for readers: get, retention).
 pub fn open_archive(paths: &Paths, organization: &str) -> Result<Archive, SetupError> {
-    let store = open_store(paths)?;
+    archive_over(open_store(paths)?, paths, organization)
+}
+
+/// Opens the archive for reading only (audit, proofs, export): nothing under the data
+/// directory is written, so a snapshot or a copy on read-only media can be audited. The
+/// receipt certificate must already be there (none is made).
+pub fn open_archive_read_only(paths: &Paths, organization: &str) -> Result<Archive, SetupError> {
+    let keys = keys_dir(paths);
+    if !keys.join("receipt.pem").exists() {
+        return Err(crate::receipt::ReceiptError::Key(format!(
+            "{} holds no receipt.pem to check the archive with",
+            keys.display()
+        ))
+        .into());
+    }
+    archive_over(open_store_read_only(paths)?, paths, organization)
+}
+
+fn archive_over(
+    store: Box<dyn Store>,
+    paths: &Paths,
+    organization: &str,
+) -> Result<Archive, SetupError> {
     let signer = ReceiptSigner::load_or_create(&keys_dir(paths), organization)?;
     let origin = format!(
         "tamga.local/{}",

@@ -18,6 +18,7 @@ pub mod journal;
 pub mod log;
 pub mod merkle;
 pub mod proofs;
+pub mod readonly;
 pub mod replay;
 pub mod sled;
 pub mod store;

@@ -58,7 +58,8 @@ pub struct ExportArgs {
 
 fn open(global: &Global) -> Result<Archive, CouldNotRun> {
     let policy = tamga::policy::load(&global.policy)?;
-    Ok(tamga::setup::open_archive(
+    // Read-only: a snapshot, or a copy on read-only media, can be audited and exported.
+    Ok(tamga::setup::open_archive_read_only(
         &global.paths(),
         &policy.organization.name,
     )?)
