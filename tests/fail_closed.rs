@@ -144,9 +144,11 @@ impl Store for FailingRead {
 fn open_failing(data: &Path, fail: (Space, Vec<u8>)) -> Archive {
     let paths = archive_paths(data);
     let store = tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap();
-    let signer =
-        tamga::receipt::ReceiptSigner::load_or_create(&tamga::setup::keys_dir(&paths), "ТОО «Тест»")
-            .unwrap();
+    let signer = tamga::receipt::ReceiptSigner::load_or_create(
+        &tamga::setup::keys_dir(&paths),
+        "ТОО «Тест»",
+    )
+    .unwrap();
     let origin = format!(
         "tamga.local/{}",
         tamga::verify::certificate::hex(&signer.certificate_sha256()[..8])
@@ -197,7 +199,11 @@ fn a_failed_manifest_read_aborts_execution_before_anything_is_destroyed() {
             ing.policy = policy(None);
             let a_blob = file_content(&ing, dir.path(), "T-1", &[&shared[..], b"A"].concat());
             let b_blob = file_content(&ing, dir.path(), "T-3", &[&shared[..], b"B"].concat());
-            (approved_act(&ing.archive, &policy(Some(2026))), a_blob, b_blob)
+            (
+                approved_act(&ing.archive, &policy(Some(2026))),
+                a_blob,
+                b_blob,
+            )
         };
         let fail = if fail_kept { b_blob } else { a_blob };
         {
@@ -253,9 +259,7 @@ fn a_plan_and_showing_an_act_do_not_wait_for_the_writer_lock() {
         let writer = s.spawn(move || {
             a.append(|_| {
                 started_tx.send(()).unwrap();
-                Ok(done
-                    .recv_timeout(std::time::Duration::from_secs(5))
-                    .is_ok())
+                Ok(done.recv_timeout(std::time::Duration::from_secs(5)).is_ok())
             })
             .unwrap()
             .0

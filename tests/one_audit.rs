@@ -82,7 +82,11 @@ fn both_audits_check_every_receipt_signature() {
     let out = dir.path().join("export");
     export::write(&a, &out).unwrap();
     let package = export::verify(&out).unwrap_err();
-    assert_eq!(archive.to_string(), package.to_string(), "the audits disagree");
+    assert_eq!(
+        archive.to_string(),
+        package.to_string(),
+        "the audits disagree"
+    );
 }
 
 #[test]

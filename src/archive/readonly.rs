@@ -63,10 +63,9 @@ impl SledCopy {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let copy = TempDir(std::env::temp_dir().join(format!(
-            "tamga-read-only-{}-{nanos}",
-            std::process::id()
-        )));
+        let copy = TempDir(
+            std::env::temp_dir().join(format!("tamga-read-only-{}-{nanos}", std::process::id())),
+        );
         copy_tree(&dir, &copy.0)?;
         if dir.join("chunks").is_dir() {
             let link = copy.0.join("chunks");

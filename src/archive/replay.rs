@@ -92,7 +92,11 @@ pub fn run(
         }
         chain = entry_hash(&bytes);
         frontier.push(leaf_hash(&bytes));
-        for cp in with.checkpoints.iter().filter(|c| c.size == frontier.size()) {
+        for cp in with
+            .checkpoints
+            .iter()
+            .filter(|c| c.size == frontier.size())
+        {
             if cp.root != frontier.root() || cp.chain != chain {
                 return Err(at(format!(
                     "the log differs from signed checkpoint {}",
@@ -102,7 +106,14 @@ pub fn run(
             report.checkpoint_size = report.checkpoint_size.max(Some(cp.size));
         }
         check_receipt(source, &receipts, &cert, &entry, &chain).map_err(at)?;
-        if let (true, Event::Accepted { files, registration, .. }) = (with.documents, &entry.event)
+        if let (
+            true,
+            Event::Accepted {
+                files,
+                registration,
+                ..
+            },
+        ) = (with.documents, &entry.event)
             && !disposed.contains(registration)
         {
             for file in files {
@@ -162,7 +173,11 @@ fn check_receipt(
         .ok()
         .and_then(|sd| sd.content)
         .and_then(|body| serde_json::from_slice::<serde_json::Value>(&body).ok())
-        .and_then(|v| v.pointer("/archive/entry_hash")?.as_str().map(str::to_owned));
+        .and_then(|v| {
+            v.pointer("/archive/entry_hash")?
+                .as_str()
+                .map(str::to_owned)
+        });
     if named.as_deref() != Some(hex(hash).as_str()) {
         return Err(format!("receipt {id} does not name this entry"));
     }

@@ -442,8 +442,6 @@ fn manifest(txn: &Txn<'_>, blob: &[u8; 32]) -> Result<Vec<[u8; 32]>, ArchiveErro
     match blobs::manifest(txn.store(), blob) {
         Ok((_, chunks)) => Ok(chunks),
         Err(blobs::BlobError::Store(e)) => Err(ArchiveError::Store(e)),
-        Err(e) => Err(ArchiveError::Damaged(format!(
-            "{e}; nothing was destroyed"
-        ))),
+        Err(e) => Err(ArchiveError::Damaged(format!("{e}; nothing was destroyed"))),
     }
 }

@@ -30,9 +30,8 @@ pub struct Hold {
 /// vanished would let an act destroy what a court ordered kept.
 pub fn active(txn: &Txn<'_>) -> Result<Vec<Hold>, ArchiveError> {
     match txn.get(Space::Index, ACTIVE)? {
-        Some(v) => serde_json::from_slice(&v).map_err(|e| {
-            ArchiveError::Damaged(format!("the holds index does not decode ({e})"))
-        }),
+        Some(v) => serde_json::from_slice(&v)
+            .map_err(|e| ArchiveError::Damaged(format!("the holds index does not decode ({e})"))),
         None if txn.index_number(COUNTER)? > 0 => Err(ArchiveError::Damaged(
             "the holds index is missing although holds were placed".into(),
         )),

@@ -126,8 +126,7 @@ impl JournalStore {
     pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
         let lock = super::store::lock_dir_shared(dir)?;
         let path = dir.join(FILE);
-        let file =
-            File::open(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
+        let file = File::open(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
         let recovered = recover::recover(&file, &path, true)?;
         Ok(JournalStore {
             dir: dir.to_path_buf(),
