@@ -20,6 +20,27 @@ pub struct AuditReport {
     pub bytes: u64,
     /// Size of the checkpoint that was matched.
     pub checkpoint_size: Option<u64>,
+    /// Entries whose stated time is marked backfilled.
+    pub backfilled: u64,
+    /// What the entries' times show that is not damage but an auditor should see: time
+    /// running backwards in entries written before filing times were recorded, entries dated
+    /// after they were filed. The first [`MAX_NOTES`]; `notes_total` counts them all.
+    pub notes: Vec<String>,
+    /// How many notes there were.
+    pub notes_total: u64,
+}
+
+/// Notes kept in a report (the rest are counted).
+pub const MAX_NOTES: usize = 10;
+
+impl AuditReport {
+    /// Adds a note (kept if fewer than [`MAX_NOTES`] are, counted always).
+    pub fn note(&mut self, what: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(what);
+        }
+        self.notes_total += 1;
+    }
 }
 
 /// The first thing found wrong.

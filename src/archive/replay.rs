@@ -9,7 +9,7 @@
 
 use super::audit::{AuditFailure, AuditReport, fail};
 use super::checkpoint::Checkpoint;
-use super::log::{Entry, Event, FileRef, GENESIS, entry_hash};
+use super::log::{self, Entry, Event, FileRef, GENESIS, entry_hash};
 use super::merkle::{Frontier, Hash, leaf_hash};
 use crate::verify::certificate::{Certificate, hex};
 use crate::verify::{Policy, RevocationPolicy, SignerRule, Status, TrustStore, Verifier};
@@ -73,6 +73,7 @@ pub fn run(
     let mut report = AuditReport::default();
     let mut frontier = Frontier::default();
     let mut chain = GENESIS;
+    let mut times = Times::default();
     let mut i = 0;
     while with.size.is_none_or(|n| i < n) {
         let Some(bytes) = source.entry(i).map_err(|e| fail(Some(i), None, e))? else {
@@ -105,6 +106,7 @@ pub fn run(
             }
             report.checkpoint_size = report.checkpoint_size.max(Some(cp.size));
         }
+        times.check(i, &entry, &mut report).map_err(at)?;
         check_receipt(source, &receipts, &cert, &entry, &chain).map_err(at)?;
         if let (
             true,
@@ -140,6 +142,60 @@ pub fn run(
     })
 }
 
+/// The log's times so far.
+#[derive(Default)]
+struct Times {
+    /// When the last entry was filed (0: no filing time yet).
+    filed: i64,
+    /// The latest time any entry stated.
+    latest: i64,
+}
+
+impl Times {
+    /// Filing times never run backwards and the backfilled mark follows the writer's rule
+    /// (else the entry is wrong); stated times that run backwards without the mark, or lie
+    /// after their filing, are noted.
+    fn check(&mut self, i: u64, entry: &Entry, report: &mut AuditReport) -> Result<(), String> {
+        let at = log::parse_time(&entry.at).ok_or("entry time is not RFC 3339")?;
+        match entry.filed.as_deref() {
+            Some(f) => {
+                let filed = log::parse_time(f).ok_or("filing time is not RFC 3339")?;
+                if filed < self.filed {
+                    return Err(format!(
+                        "filed at {f}, before the entry before it ({}): the log's time runs \
+                         backwards",
+                        crate::verify::fmt_time(self.filed)
+                    ));
+                }
+                if entry.backfilled != log::is_backfilled(at, filed, self.filed) {
+                    return Err("its backfilled mark does not match its times".into());
+                }
+                if entry.backfilled {
+                    report.backfilled += 1;
+                } else if at > filed + log::GRACE {
+                    report.note(format!(
+                        "entry {i} is dated {}, after it was filed ({f})",
+                        entry.at
+                    ));
+                }
+                self.filed = filed;
+            }
+            None if self.filed > 0 => report.note(format!(
+                "entry {i} has no filing time though entries before it have (an older tamga \
+                 wrote it)"
+            )),
+            None if at < self.latest => report.note(format!(
+                "entry {i}: its time {} runs back behind an earlier entry's ({}), unmarked",
+                entry.at,
+                crate::verify::fmt_time(self.latest)
+            )),
+            None => {}
+        }
+        self.latest = self.latest.max(at);
+        Ok(())
+    }
+}
+
 /// The entry's receipt is kept, verifies with the service certificate at the entry's time, and
 /// names this entry (by the hash of its encoding, parsed from the signed body).
 fn check_receipt(
@@ -153,9 +209,7 @@ fn check_receipt(
         return Ok(());
     };
     let der = source.receipt(id)?;
-    let at = time::OffsetDateTime::parse(&entry.at, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .map_err(|_| "entry time is not RFC 3339".to_owned())?;
+    let at = log::parse_time(&entry.at).ok_or("entry time is not RFC 3339")?;
     if !(cert.not_before..=cert.not_after).contains(&at) {
         return Err(format!(
             "receipt {id} is dated {}, outside the service certificate's validity ({} to {})",

@@ -104,6 +104,21 @@ fn finish(
                 r.bytes,
                 r.checkpoint_size.map_or("-".into(), |s| s.to_string())
             ));
+            if r.backfilled > 0 {
+                say(&format!(
+                    "note: {} entries carry a backfilled time of receipt (marked in the entry)",
+                    r.backfilled
+                ));
+            }
+            for n in &r.notes {
+                say(&format!("note: {n}"));
+            }
+            if r.notes_total > r.notes.len() as u64 {
+                say(&format!(
+                    "note: and {} more",
+                    r.notes_total - r.notes.len() as u64
+                ));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(f) => {
