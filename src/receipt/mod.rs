@@ -90,6 +90,14 @@ impl ReceiptSigner {
         Self::from_der(&pkcs8, cert_der)
     }
 
+    /// A key pair made in memory and never kept: for reading, without writing anything, an
+    /// archive that has no entries and so no key yet (a first start killed before it made one).
+    pub fn ephemeral(organization: &str) -> Result<Self, ReceiptError> {
+        let (key_pem, cert_pem) = generate(organization)?;
+        let pkcs8 = first_pem(key_pem.as_bytes(), "PRIVATE KEY")?;
+        Self::from_der(&pkcs8, first_pem(cert_pem.as_bytes(), "CERTIFICATE")?)
+    }
+
     /// A signer from a PKCS#8 ECDSA P-256 key and its certificate.
     pub fn from_der(pkcs8: &[u8], cert_der: Vec<u8>) -> Result<Self, ReceiptError> {
         let rng = SystemRandom::new();
