@@ -55,10 +55,33 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// sled's own lock on its log, taken shared while the files are copied: a store just closed
+/// (in this process or one that exited) lets go of it only once sled's threads have finished
+/// writing, so copying before that could copy a half-written log.
+fn sled_lock_shared(dir: &Path) -> Result<Option<std::fs::File>, StoreError> {
+    let path = dir.join("db");
+    let log = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path)(e)),
+    };
+    for _ in 0..200 {
+        match log.try_lock_shared() {
+            Ok(()) => return Ok(Some(log)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+    }
+    Err(super::store::in_use(dir))
+}
+
 impl SledCopy {
     /// Opens a private copy of the sled store in `dir`, writing nothing under `dir`.
     pub fn open(dir: &Path) -> Result<SledCopy, StoreError> {
         let lock = super::store::lock_dir_shared(dir)?;
+        let _sled = sled_lock_shared(dir)?;
         let dir = std::path::absolute(dir).map_err(io(dir))?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
