@@ -285,7 +285,7 @@ impl Ingest {
                 .archive
                 .signer()
                 .sign(&body.encode(), s.received_at)
-                .map_err(|_| ArchiveError::Signing)?;
+                .map_err(|e| ArchiveError::Refused(e.to_string()))?;
             txn.put_receipt(&id, der.clone());
             Ok((der, false))
         })?;

@@ -4,7 +4,7 @@
 use crate::archive::Archive;
 use crate::archive::journal::JournalStore;
 use crate::archive::sled::SledStore;
-use crate::archive::store::{Store, StoreError};
+use crate::archive::store::{Space, Store, StoreError};
 use crate::ingest::Ingest;
 use crate::receipt::ReceiptSigner;
 use crate::verify::{Policy, Verifier};
@@ -108,6 +108,23 @@ fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
     })
 }
 
+/// Opens the data directory's store for reading only: nothing under the data directory is
+/// written (an audit of a snapshot, or of a copy on read-only media).
+fn open_store_read_only(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
+    let backend = backend(paths)?;
+    let dir = backend.dir(&paths.data);
+    Ok(match backend {
+        Backend::Sled => Box::new(crate::archive::readonly::SledCopy::open(&dir)?),
+        Backend::Journal => {
+            let store = JournalStore::open_read_only(&dir)?;
+            for note in store.notes() {
+                eprintln!("tamga: {note}");
+            }
+            Box::new(store)
+        }
+    })
+}
+
 /// Why the service could not be set up; each names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -137,10 +154,35 @@ pub fn keys_dir(paths: &Paths) -> PathBuf {
     }
 }
 
-/// Opens the archive alone (for readers: get, audit, export).
+/// Opens the archive alone (for readers: get, retention).
 pub fn open_archive(paths: &Paths, organization: &str) -> Result<Archive, SetupError> {
     let store = open_store(paths)?;
     let signer = ReceiptSigner::load_or_create(&keys_dir(paths), organization)?;
+    archive_over(store, signer)
+}
+
+/// Opens the archive for reading only (audit, proofs, export): nothing under the data
+/// directory is written, so a snapshot or a copy on read-only media can be audited. No key is
+/// made: an archive with entries must have its receipt certificate; one without entries (a
+/// first start killed before it made its key) is read with a key that is never kept.
+pub fn open_archive_read_only(paths: &Paths, organization: &str) -> Result<Archive, SetupError> {
+    let store = open_store_read_only(paths)?;
+    let keys = keys_dir(paths);
+    let signer = if keys.join("receipt.pem").exists() {
+        ReceiptSigner::load_or_create(&keys, organization)?
+    } else if store.get(Space::Log, &0u64.to_be_bytes())?.is_none() {
+        ReceiptSigner::ephemeral(organization)?
+    } else {
+        return Err(crate::receipt::ReceiptError::Key(format!(
+            "{} holds no receipt.pem to check the archive's entries with",
+            keys.display()
+        ))
+        .into());
+    };
+    archive_over(store, signer)
+}
+
+fn archive_over(store: Box<dyn Store>, signer: ReceiptSigner) -> Result<Archive, SetupError> {
     let origin = format!(
         "tamga.local/{}",
         crate::verify::certificate::hex(signer.certificate_sha256().get(..8).unwrap_or_default())

@@ -175,8 +175,9 @@ fn due_dates_and_statuses() {
         ),
     ];
     for (case, when, docs, review, held, want) in table {
+        // Every case of the table once held three documents.
         assert_eq!(
-            retention::status(p.case(case).unwrap(), t(when), docs, review, held),
+            retention::status(p.case(case).unwrap(), t(when), 3, docs, review, held),
             want,
             "{case} {when}"
         );
@@ -186,6 +187,7 @@ fn due_dates_and_statuses() {
         retention::status(
             open.case("T-1").unwrap(),
             t("2999-01-01T00:00:00Z"),
+            3,
             3,
             None,
             false

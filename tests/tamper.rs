@@ -78,6 +78,11 @@ fn every_flip_is_reported_or_harmless(store: &str, subdir: &str) {
             ingest.submit(&s).unwrap();
         }
     }
+    // Reopened once by a writer, as a service restart does: sled writes a snapshot as it
+    // opens. (Audits and exports no longer write, so they no longer do this on the way.)
+    // sled drops, without a word, a damaged record after its last snapshot: a flip there would
+    // lose the last batch and still read as intact, a weakness of sled the audit cannot see.
+    drop(ingest(&pristine));
     let reference = dir.path().join("reference");
     assert!(
         tamga_cmd(&pristine)

@@ -1,11 +1,12 @@
-//! Re-checking the archive: the chain, the Merkle tree, the signed checkpoint, every receipt,
-//! and with `full` every document's bytes. The first failure is named precisely.
+//! Re-checking the archive: the chain, the Merkle tree, the signed checkpoint, every receipt
+//! (signature and link), and with `full` every document's bytes — through the one replay the
+//! export's check uses too ([`super::replay`]) — then the log head and the access log. The
+//! first failure is named precisely.
 
-use super::log::{Entry, Event, entry_hash};
-use super::merkle::{Frontier, leaf_hash};
+use super::log::{Entry, Event, FileRef};
+use super::replay::{self, Replay, Source};
 use super::store::Space;
 use super::{Archive, blobs};
-use crate::verify::certificate::hex;
 use std::fmt;
 
 /// What an intact audit covered.
@@ -22,6 +23,27 @@ pub struct AuditReport {
     /// Files in the store's directory that hold nothing kept (left by failed writes), each in
     /// a sentence: not a failure of the audit, but space the operator may want back.
     pub strays: Vec<String>,
+    /// Entries whose stated time is marked backfilled.
+    pub backfilled: u64,
+    /// What the entries' times show that is not damage but an auditor should see: time
+    /// running backwards in entries written before filing times were recorded, entries dated
+    /// after they were filed. The first [`MAX_NOTES`]; `notes_total` counts them all.
+    pub notes: Vec<String>,
+    /// How many notes there were.
+    pub notes_total: u64,
+}
+
+/// Notes kept in a report (the rest are counted).
+pub const MAX_NOTES: usize = 10;
+
+impl AuditReport {
+    /// Adds a note (kept if fewer than [`MAX_NOTES`] are, counted always).
+    pub fn note(&mut self, what: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(what);
+        }
+        self.notes_total += 1;
+    }
 }
 
 /// The first thing found wrong.
@@ -53,7 +75,8 @@ impl fmt::Display for AuditFailure {
     }
 }
 
-fn fail(index: Option<u64>, entry: Option<&Entry>, what: impl Into<String>) -> AuditFailure {
+/// A failure at entry `index` (naming its case and registration when it has them).
+pub fn fail(index: Option<u64>, entry: Option<&Entry>, what: impl Into<String>) -> AuditFailure {
     let (case, registration) = match entry.map(|e| &e.event) {
         Some(Event::Accepted {
             case, registration, ..
@@ -69,6 +92,28 @@ fn fail(index: Option<u64>, entry: Option<&Entry>, what: impl Into<String>) -> A
         case,
         registration,
         what: what.into(),
+    }
+}
+
+/// The archive's store as a replay source.
+struct Stored<'a>(&'a Archive);
+
+impl Source for Stored<'_> {
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String> {
+        self.0.entry_bytes(index).map_err(|e| e.to_string())
+    }
+
+    fn receipt(&self, id: &str) -> Result<Vec<u8>, String> {
+        self.0
+            .store()
+            .get(Space::Receipts, id.as_bytes())
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("receipt {id} missing"))
+    }
+
+    fn document(&self, _index: u64, file: &FileRef) -> Result<u64, String> {
+        let name = super::checkpoint::unhex32(&file.sha256).ok_or("file hash is not hex")?;
+        blobs::check(self.0.store(), &name).map_err(|e| format!("{} file: {e}", file.role))
     }
 }
 
@@ -95,85 +140,17 @@ pub fn verify(
             ),
         ));
     }
-    // Documents destroyed under an executed act, from the chained log itself (never from an
-    // index, which an intruder could edit to hide a damaged document).
-    let disposed = if full {
-        disposed_registrations(archive, size)?
-    } else {
-        Default::default()
-    };
-    let mut report = AuditReport::default();
-    let mut frontier = Frontier::default();
-    let mut chain = super::log::GENESIS;
-    let store = archive.store();
-    for i in 0..size {
-        let bytes = archive
-            .entry_bytes(i)
-            .map_err(|e| fail(Some(i), None, e.to_string()))?
-            .ok_or_else(|| fail(Some(i), None, "entry missing"))?;
-        let entry = Entry::decode(&bytes)
-            .map_err(|e| fail(Some(i), None, format!("entry does not decode: {e}")))?;
-        if entry.index != i {
-            return Err(fail(
-                Some(i),
-                Some(&entry),
-                format!("entry claims index {}", entry.index),
-            ));
-        }
-        if entry.prev != hex(&chain) {
-            return Err(fail(
-                Some(i),
-                Some(&entry),
-                "prev does not match the hash of the entry before",
-            ));
-        }
-        chain = entry_hash(&bytes);
-        frontier.push(leaf_hash(&bytes));
-        if let Some(cp) = checkpoint.as_ref().filter(|c| c.size == frontier.size()) {
-            if cp.root != frontier.root() || cp.chain != chain {
-                return Err(fail(
-                    Some(i),
-                    Some(&entry),
-                    format!("the log differs from signed checkpoint {}", cp.size),
-                ));
-            }
-            report.checkpoint_size = Some(cp.size);
-        }
-        check_receipt(archive, &entry, &chain).map_err(|w| fail(Some(i), Some(&entry), w))?;
-        let kept = |reg: &String| !disposed.contains(reg);
-        if let (
-            true,
-            Event::Accepted {
-                files,
-                registration,
-                ..
-            },
-        ) = (full, &entry.event)
-            && kept(registration)
-        {
-            for file in files {
-                let name = super::checkpoint::unhex32(&file.sha256)
-                    .ok_or_else(|| fail(Some(i), Some(&entry), "file hash is not hex"))?;
-                let n = blobs::check(store, &name)
-                    .map_err(|e| fail(Some(i), Some(&entry), format!("{} file: {e}", file.role)))?;
-                if n != file.size {
-                    return Err(fail(
-                        Some(i),
-                        Some(&entry),
-                        format!(
-                            "{} file is {n} bytes, the entry says {}",
-                            file.role, file.size
-                        ),
-                    ));
-                }
-                report.documents += 1;
-                report.bytes += n;
-            }
-        }
-        report.entries += 1;
-        progress(i + 1, size);
-    }
-    if frontier.root() != head_root || chain != head_chain {
+    let replayed = replay::run(
+        &Stored(archive),
+        &Replay {
+            checkpoints: checkpoint.as_slice(),
+            service: archive.signer().certificate(),
+            documents: full,
+            size: Some(size),
+        },
+        progress,
+    )?;
+    if replayed.root != head_root || replayed.chain != head_chain {
         return Err(fail(None, None, "the log head does not match the entries"));
     }
     if archive
@@ -186,9 +163,19 @@ pub fn verify(
     if size > 0 && checkpoint.is_none() {
         return Err(fail(None, None, "no signed checkpoint"));
     }
-    // The access log: its chain, its stored head, and the head the checkpoint signed.
-    // Records this process chained but has not written yet are written first, so that the
-    // audit reads exactly what it checks.
+    check_access(archive, checkpoint.as_ref())?;
+    let mut report = replayed.report;
+    report.strays = archive.store().strays();
+    Ok(report)
+}
+
+/// The access log: its chain, its stored head, and the head the checkpoint signed. Records
+/// this process chained but has not written yet are written first, so that the audit reads
+/// exactly what it checks.
+fn check_access(
+    archive: &Archive,
+    checkpoint: Option<&super::checkpoint::Checkpoint>,
+) -> Result<(), AuditFailure> {
     archive
         .flush_access()
         .map_err(|e| fail(None, None, format!("writing pending access records: {e}")))?;
@@ -202,7 +189,7 @@ pub fn verify(
             "the access-log head does not match its records",
         ));
     }
-    if let Some(cp) = &checkpoint {
+    if let Some(cp) = checkpoint {
         let signed_ok = cp.access.0 <= access_size
             && super::access::chain_head(archive, cp.access.0).map_err(access_fail)? == cp.access.1;
         if !signed_ok {
@@ -213,28 +200,6 @@ pub fn verify(
             ));
         }
     }
-    report.strays = archive.store().strays();
-    Ok(report)
-}
-
-/// Every entry's receipt is kept, and names this entry.
-fn check_receipt(archive: &Archive, entry: &Entry, hash: &[u8; 32]) -> Result<(), String> {
-    let Some(id) = entry.event.receipt_id() else {
-        return Ok(());
-    };
-    let der = archive
-        .store()
-        .get(Space::Receipts, id.as_bytes())
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("receipt {id} missing"))?;
-    let sd = crate::verify::cms::parse(&der).map_err(|e| format!("receipt {id}: {e}"))?;
-    let body = sd
-        .content
-        .ok_or_else(|| format!("receipt {id} has no body"))?;
-    let needle = format!("\"entry_hash\":\"{}\"", hex(hash));
-    if !body.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-        return Err(format!("receipt {id} does not name this entry"));
-    }
     Ok(())
 }
 
@@ -243,19 +208,5 @@ pub fn disposed_registrations(
     archive: &Archive,
     size: u64,
 ) -> Result<std::collections::HashSet<String>, AuditFailure> {
-    let mut out = std::collections::HashSet::new();
-    for i in 0..size {
-        let bytes = archive
-            .entry_bytes(i)
-            .map_err(|e| fail(Some(i), None, e.to_string()))?
-            .ok_or_else(|| fail(Some(i), None, "entry missing"))?;
-        if let Ok(Entry {
-            event: Event::Disposed { registration, .. },
-            ..
-        }) = Entry::decode(&bytes)
-        {
-            out.insert(registration);
-        }
-    }
-    Ok(out)
+    replay::disposed(&Stored(archive), Some(size))
 }

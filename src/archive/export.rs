@@ -12,16 +12,15 @@
 
 use super::audit::{AuditFailure, AuditReport};
 use super::checkpoint::{Checkpoint, unhex32};
-use super::log::{Entry, Event, GENESIS, entry_hash};
-use super::merkle::{Frontier, leaf_hash};
+use super::log::{Entry, Event, FileRef};
+use super::replay::{self, Replay, Source};
 use super::store::Space;
 use super::{Archive, blobs};
 use crate::verify::certificate::{Certificate, hex};
-use crate::verify::{Policy, RevocationPolicy, SignerRule, Status, TrustStore, Verifier};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn failure(index: Option<u64>, what: impl Into<String>) -> AuditFailure {
     AuditFailure {
@@ -84,11 +83,7 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
             std::fs::create_dir_all(&dir).map_err(|e| io("documents", e))?;
             for f in files {
                 let name = unhex32(&f.sha256).ok_or("file hash is not hex")?;
-                let file = if f.role == "content" {
-                    "content.bin"
-                } else {
-                    "signature.p7s"
-                };
+                let file = file_name(f);
                 let mut w = std::io::BufWriter::new(
                     std::fs::File::create(dir.join(file)).map_err(|e| io(file, e))?,
                 );
@@ -113,8 +108,48 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
     Ok(size)
 }
 
-/// Checks a package offline: chain, tree, every checkpoint's signature and root, every
-/// document's hash, every receipt's signature and link to its entry.
+/// An exported package as a replay source.
+struct Package {
+    dir: PathBuf,
+    /// `entries.jsonl`, split into lines.
+    entries: Vec<Vec<u8>>,
+}
+
+impl Source for Package {
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String> {
+        Ok(usize::try_from(index)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .cloned())
+    }
+
+    fn receipt(&self, id: &str) -> Result<Vec<u8>, String> {
+        let p = format!("receipts/{id}.p7s");
+        std::fs::read(self.dir.join(&p)).map_err(|e| format!("{p}: {e}"))
+    }
+
+    fn document(&self, index: u64, file: &FileRef) -> Result<u64, String> {
+        let p = format!("documents/{index}/{}", file_name(file));
+        let data = std::fs::read(self.dir.join(&p)).map_err(|e| format!("{p}: {e}"))?;
+        if hex(&Sha256::digest(&data)) != file.sha256 {
+            return Err(format!("{p} differs from the entry's SHA-256"));
+        }
+        Ok(data.len() as u64)
+    }
+}
+
+/// A document's file name in the package.
+fn file_name(file: &FileRef) -> &'static str {
+    if file.role == "content" {
+        "content.bin"
+    } else {
+        "signature.p7s"
+    }
+}
+
+/// Checks a package offline with the archive audit's own replay: chain, tree, every
+/// checkpoint's signature and root, every receipt's signature and link to its entry, every
+/// document's hash.
 pub fn verify(dir: &Path) -> Result<AuditReport, AuditFailure> {
     let read = |p: &str| std::fs::read(dir.join(p)).map_err(|e| failure(None, format!("{p}: {e}")));
     let pem = read("service.pem")?;
@@ -124,13 +159,6 @@ pub fn verify(dir: &Path) -> Result<AuditReport, AuditFailure> {
         .ok_or_else(|| failure(None, "service.pem holds no certificate"))?;
     let cert =
         Certificate::from_der(&der).map_err(|e| failure(None, format!("service.pem: {e}")))?;
-    let receipts = Verifier::new(
-        TrustStore::new(vec![cert.clone()], vec![]),
-        Policy {
-            revocation: RevocationPolicy::Off,
-            signers: SignerRule::All,
-        },
-    );
     let mut checkpoints = Vec::new();
     let entries_dir = std::fs::read_dir(dir.join("checkpoints"))
         .map_err(|e| failure(None, format!("checkpoints: {e}")))?;
@@ -142,102 +170,32 @@ pub fn verify(dir: &Path) -> Result<AuditReport, AuditFailure> {
             .map_err(|e| failure(None, format!("{}: {e}", path.display())))?;
         checkpoints.push(cp);
     }
-    let lines = read("entries.jsonl")?;
-    let disposed: std::collections::HashSet<String> = lines
-        .split(|&b| b == b'\n')
-        .filter_map(|l| Entry::decode(l).ok())
-        .filter_map(|e| match e.event {
-            Event::Disposed { registration, .. } => Some(registration),
-            _ => None,
-        })
-        .collect();
-    let mut report = AuditReport::default();
-    let mut frontier = Frontier::default();
-    let mut chain = GENESIS;
-    for (i, bytes) in lines
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .enumerate()
-    {
-        let i = i as u64;
-        let entry = Entry::decode(bytes)
-            .map_err(|e| failure(Some(i), format!("entry does not decode: {e}")))?;
-        if entry.index != i || entry.prev != hex(&chain) {
-            return Err(failure(
-                Some(i),
-                "entry is out of order or its prev does not chain",
-            ));
-        }
-        chain = entry_hash(bytes);
-        frontier.push(leaf_hash(bytes));
-        for cp in checkpoints.iter().filter(|c| c.size == frontier.size()) {
-            if cp.root != frontier.root() || cp.chain != chain {
-                return Err(failure(
-                    Some(i),
-                    format!("entries differ from signed checkpoint {}", cp.size),
-                ));
-            }
-            report.checkpoint_size = report.checkpoint_size.max(Some(cp.size));
-        }
-        let Some(id) = entry.event.receipt_id() else {
-            report.entries += 1;
-            continue;
-        };
-        let files = match &entry.event {
-            Event::Accepted {
-                files,
-                registration,
-                ..
-            } if !disposed.contains(registration) => Some(files),
-            _ => None,
-        };
-        let receipt = read(&format!("receipts/{id}.p7s"))?;
-        let at =
-            time::OffsetDateTime::parse(&entry.at, &time::format_description::well_known::Rfc3339)
-                .map(|t| t.unix_timestamp())
-                .map_err(|_| failure(Some(i), "entry time is not RFC 3339"))?;
-        if receipts.verify(&receipt, None, at).status != Status::Accepted {
-            return Err(failure(
-                Some(i),
-                format!("receipt {id} does not verify with service.pem"),
-            ));
-        }
-        let needle = format!("\"entry_hash\":\"{}\"", hex(&chain));
-        if !receipt
-            .windows(needle.len())
-            .any(|w| w == needle.as_bytes())
-        {
-            return Err(failure(
-                Some(i),
-                format!("receipt {id} does not name this entry"),
-            ));
-        }
-        for f in files.into_iter().flatten() {
-            let file = if f.role == "content" {
-                "content.bin"
-            } else {
-                "signature.p7s"
-            };
-            let data = read(&format!("documents/{i}/{file}"))?;
-            if hex(&Sha256::digest(&data)) != f.sha256 {
-                return Err(failure(
-                    Some(i),
-                    format!("documents/{i}/{file} differs from the entry's SHA-256"),
-                ));
-            }
-            report.documents += 1;
-            report.bytes += data.len() as u64;
-        }
-        report.entries += 1;
-    }
-    if let Some(cp) = checkpoints.iter().find(|c| c.size > frontier.size()) {
+    let package = Package {
+        dir: dir.to_path_buf(),
+        entries: read("entries.jsonl")?
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+    };
+    let replayed = replay::run(
+        &package,
+        &Replay {
+            checkpoints: &checkpoints,
+            service: &der,
+            documents: true,
+            size: None,
+        },
+        &mut |_, _| {},
+    )?;
+    if let Some(cp) = checkpoints.iter().find(|c| c.size > replayed.size) {
         return Err(failure(
             None,
             format!("checkpoint {} covers entries the package lacks", cp.size),
         ));
     }
-    if report.entries > 0 && report.checkpoint_size.is_none() {
+    if replayed.report.entries > 0 && replayed.report.checkpoint_size.is_none() {
         return Err(failure(None, "no signed checkpoint matches the entries"));
     }
-    Ok(report)
+    Ok(replayed.report)
 }

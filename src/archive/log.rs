@@ -147,8 +147,17 @@ pub struct Entry {
     pub index: u64,
     /// Hash of the previous entry's encoding, hex (64 zeros for the first).
     pub prev: String,
-    /// When it was recorded (RFC 3339, UTC).
+    /// When it happened as its maker states it (RFC 3339, UTC): a submission's time of receipt,
+    /// an act's date. A caller may claim a time (`--at`), so this alone is not the log's clock.
     pub at: String,
+    /// When the log filed it, from the service's clock (RFC 3339, UTC), never earlier than the
+    /// entry before it. Absent from entries written before the log recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filed: Option<String>,
+    /// Set when `at` is a receipt time backfilled: earlier than the time the log had already
+    /// reached, or more than [`GRACE`] before this entry was filed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backfilled: bool,
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
@@ -186,3 +195,34 @@ pub fn entry_hash(encoded: &[u8]) -> [u8; 32] {
 
 /// `prev` of the first entry.
 pub const GENESIS: [u8; 32] = [0; 32];
+
+/// How long a submission may take to arrive and be verified before it is filed (seconds): a
+/// time of receipt older than that when filed was not taken from the clock as it arrived.
+pub const GRACE: i64 = 3600;
+
+/// Whether an entry stating time `at`, filed at `filed` after an entry filed at `before`
+/// (0 for none), carries a backfilled time. The writer marks it and the audit re-checks it by
+/// this one rule.
+pub fn is_backfilled(at: i64, filed: i64, before: i64) -> bool {
+    at < before || at < filed - GRACE
+}
+
+/// Unix seconds of an entry's RFC 3339 time.
+pub fn parse_time(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_written_before_filing_times_decodes_and_keeps_its_bytes() {
+        let old = br#"{"index":3,"prev":"00","at":"2026-06-01T00:00:00Z","event":"release","hold_id":"H1","by":"x"}"#;
+        let e = Entry::decode(old).unwrap();
+        assert_eq!((e.filed.as_deref(), e.backfilled), (None, false));
+        assert_eq!(e.encode(), old.to_vec());
+    }
+}

@@ -19,6 +19,8 @@ pub mod keys;
 pub mod log;
 pub mod merkle;
 pub mod proofs;
+pub mod readonly;
+pub mod replay;
 pub mod sled;
 pub mod store;
 
@@ -65,6 +67,9 @@ struct State {
     size: u64,
     chain: Hash,
     frontier: Frontier,
+    /// When the last entry was filed (Unix seconds; 0 when unknown): the log's time never
+    /// runs back behind it.
+    filed: i64,
 }
 
 /// Group commit: how far the log is durable, and whether a caller is syncing right now.
@@ -145,7 +150,7 @@ impl Archive {
         origin: String,
         signer: Arc<ReceiptSigner>,
     ) -> Result<Archive, ArchiveError> {
-        let state = match store.get(Space::Index, HEAD_KEY)? {
+        let mut state = match store.get(Space::Index, HEAD_KEY)? {
             Some(raw) => {
                 decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("log head".into()))?
             }
@@ -154,6 +159,7 @@ impl Archive {
                 ..State::default()
             },
         };
+        state.filed = last_filed(store.as_ref(), state.size)?;
         // What is covered by a signed checkpoint counts as durable; anything after it (a crash
         // between apply and sync) is made durable and checkpointed by the next writer.
         let checkpointed = index_u64(store.get(Space::Index, LATEST_CHECKPOINT)?).unwrap_or(0);
@@ -226,6 +232,32 @@ impl Archive {
         self.store.apply(&txn.batch)?;
         *state = txn.state;
         Ok((out, state.size))
+    }
+
+    /// Runs `read` over the store as it is now, without the writer lock (nor the state lock a
+    /// writer holds while it builds its batch): whole-archive reads (a retention plan, showing
+    /// an act) must not stall filing. Each batch is applied atomically, so `read` sees every
+    /// batch whole or not at all; batches applied while it runs may or may not be seen. Its
+    /// head is the one stored with the last applied batch. The [`Txn`] it gets is shared, so it
+    /// cannot write.
+    pub fn read<T>(
+        &self,
+        read: impl FnOnce(&Txn<'_>) -> Result<T, ArchiveError>,
+    ) -> Result<T, ArchiveError> {
+        let state = match self.store.get(Space::Index, HEAD_KEY)? {
+            Some(raw) => {
+                decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("log head".into()))?
+            }
+            None => State {
+                chain: GENESIS,
+                ..State::default()
+            },
+        };
+        read(&Txn {
+            store: self.store.as_ref(),
+            batch: Batch::default(),
+            state,
+        })
     }
 
     /// Returns once everything up to tree size `upto` is on stable storage and covered by a
@@ -413,12 +445,19 @@ impl Txn<'_> {
         self.state.size
     }
 
-    /// Appends an entry recorded at `at` (Unix seconds).
+    /// Appends an entry stating time `at` (Unix seconds). It is filed at the clock's time, or
+    /// at the last entry's if the clock is behind it, so filing times never run backwards;
+    /// `at` is marked backfilled when it lies behind them (see [`log::is_backfilled`]).
     pub fn push(&mut self, event: Event, at: i64) -> Position {
+        let before = self.state.filed;
+        let filed = crate::clock::now().max(before);
+        self.state.filed = filed;
         let entry = Entry {
             index: self.state.size,
             prev: crate::verify::certificate::hex(&self.state.chain),
             at: crate::verify::fmt_time(at),
+            filed: Some(crate::verify::fmt_time(filed)),
+            backfilled: log::is_backfilled(at, filed, before),
             event,
         };
         let bytes = entry.encode();
@@ -433,6 +472,21 @@ impl Txn<'_> {
             tree_size: self.state.size,
         }
     }
+}
+
+/// When the last of `size` entries was filed; 0 for none, for one written before entries
+/// recorded it, or for one missing or damaged (which the audit names; opening still serves
+/// the rest).
+fn last_filed(store: &dyn Store, size: u64) -> Result<i64, ArchiveError> {
+    let Some(last) = size.checked_sub(1) else {
+        return Ok(0);
+    };
+    Ok(store
+        .get(Space::Log, &last.to_be_bytes())?
+        .and_then(|raw| Entry::decode(&raw).ok())
+        .and_then(|e| e.filed)
+        .and_then(|f| log::parse_time(&f))
+        .unwrap_or(0))
 }
 
 fn encode_head(s: &State) -> Vec<u8> {
@@ -465,5 +519,6 @@ fn decode_head(raw: &[u8]) -> Option<State> {
         size,
         chain: chain.try_into().ok()?,
         frontier,
+        filed: 0,
     })
 }

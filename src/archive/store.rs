@@ -166,3 +166,27 @@ pub fn in_use(dir: &std::path::Path) -> StoreError {
         dir.display()
     ))
 }
+
+/// For a reader that must not write (an audit of a snapshot or of read-only media): takes a
+/// shared lock on the store's existing lock file, so that no writer opens the store while it
+/// is read, and fails with [`in_use`] while a writer holds it. A directory without a lock file
+/// has never had a writer, so there is nothing to lock; nothing is ever created.
+pub fn lock_dir_shared(dir: &std::path::Path) -> Result<Option<std::fs::File>, StoreError> {
+    let fail = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", dir.display()));
+    if !dir.is_dir() {
+        return Err(StoreError::Backend(format!(
+            "{} holds no archive",
+            dir.display()
+        )));
+    }
+    let lock = match std::fs::File::open(dir.join("tamga.lock")) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(e)),
+    };
+    match lock.try_lock_shared() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(in_use(dir)),
+        Err(std::fs::TryLockError::Error(e)) => Err(fail(e)),
+    }
+}

@@ -58,7 +58,8 @@ pub struct ExportArgs {
 
 fn open(global: &Global) -> Result<Archive, CouldNotRun> {
     let policy = tamga::policy::load(&global.policy)?;
-    Ok(tamga::setup::open_archive(
+    // Read-only: a snapshot, or a copy on read-only media, can be audited and exported.
+    Ok(tamga::setup::open_archive_read_only(
         &global.paths(),
         &policy.organization.name,
     )?)
@@ -105,6 +106,21 @@ fn finish(
             ));
             for stray in &r.strays {
                 say(&format!("stray: {stray}"));
+            }
+            if r.backfilled > 0 {
+                say(&format!(
+                    "note: {} entries carry a backfilled time of receipt (marked in the entry)",
+                    r.backfilled
+                ));
+            }
+            for n in &r.notes {
+                say(&format!("note: {n}"));
+            }
+            if r.notes_total > r.notes.len() as u64 {
+                say(&format!(
+                    "note: and {} more",
+                    r.notes_total - r.notes.len() as u64
+                ));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -36,6 +36,19 @@ pub enum ReceiptError {
     /// The key or certificate is not usable.
     #[error("receipt key: {0}")]
     Key(String),
+    /// A receipt was to be dated outside the service certificate's validity: it would not
+    /// verify at its own time, so it is not signed (and nothing is filed).
+    #[error(
+        "a receipt cannot be dated {at}: the service certificate is valid from {from} to {until}"
+    )]
+    OutsideValidity {
+        /// The date asked for.
+        at: String,
+        /// The certificate's notBefore.
+        from: String,
+        /// The certificate's notAfter.
+        until: String,
+    },
 }
 
 /// The service's receipt signer.
@@ -47,6 +60,8 @@ pub struct ReceiptSigner {
     issuer_and_serial: Vec<u8>,
     cert_sha256: [u8; 32],
     spki: Vec<u8>,
+    /// The certificate's notBefore and notAfter (Unix seconds).
+    validity: (i64, i64),
 }
 
 impl std::fmt::Debug for ReceiptSigner {
@@ -75,6 +90,14 @@ impl ReceiptSigner {
         Self::from_der(&pkcs8, cert_der)
     }
 
+    /// A key pair made in memory and never kept: for reading, without writing anything, an
+    /// archive that has no entries and so no key yet (a first start killed before it made one).
+    pub fn ephemeral(organization: &str) -> Result<Self, ReceiptError> {
+        let (key_pem, cert_pem) = generate(organization)?;
+        let pkcs8 = first_pem(key_pem.as_bytes(), "PRIVATE KEY")?;
+        Self::from_der(&pkcs8, first_pem(cert_pem.as_bytes(), "CERTIFICATE")?)
+    }
+
     /// A signer from a PKCS#8 ECDSA P-256 key and its certificate.
     pub fn from_der(pkcs8: &[u8], cert_der: Vec<u8>) -> Result<Self, ReceiptError> {
         let rng = SystemRandom::new();
@@ -93,6 +116,7 @@ impl ReceiptSigner {
             rng,
             cert_sha256: cert.fingerprint,
             spki: cert.spki.clone(),
+            validity: (cert.not_before, cert.not_after),
             cert_der,
             issuer_and_serial,
         })
@@ -121,8 +145,17 @@ impl ReceiptSigner {
             .map_err(|_| ReceiptError::Key("signing failed".into()))
     }
 
-    /// Signs `body` (attached) with signingTime `at`: a DER ContentInfo.
+    /// Signs `body` (attached) with signingTime `at`: a DER ContentInfo. Refused when `at` lies
+    /// outside the certificate's validity: a receipt is judged at its own time.
     pub fn sign(&self, body: &[u8], at: i64) -> Result<Vec<u8>, ReceiptError> {
+        let (from, until) = self.validity;
+        if !(from..=until).contains(&at) {
+            return Err(ReceiptError::OutsideValidity {
+                at: crate::verify::fmt_time(at),
+                from: crate::verify::fmt_time(from),
+                until: crate::verify::fmt_time(until),
+            });
+        }
         let sha256 = seq(&[&oid(ID_SHA256)]);
         let attrs = vec![
             seq(&[&oid(ID_CONTENT_TYPE), &set_of(vec![oid(ID_DATA)])]),
@@ -176,7 +209,9 @@ fn generate(organization: &str) -> Result<(String, String), ReceiptError> {
         rcgen::KeyUsagePurpose::DigitalSignature,
         rcgen::KeyUsagePurpose::ContentCommitment,
     ];
-    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    // From 2000: documents received long before the service existed may be imported with
+    // their time of receipt, and each receipt must lie inside its certificate's validity.
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
     params.not_after = rcgen::date_time_ymd(2075, 1, 1);
     let cert = params.self_signed(&key).map_err(err)?;
     Ok((key.serialize_pem(), cert.pem()))

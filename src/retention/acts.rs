@@ -58,11 +58,13 @@ fn key(act: &str) -> Vec<u8> {
     format!("act/{act}").into_bytes()
 }
 
-/// Loads an act.
+/// Loads an act. One that is stored but does not decode is damage, not "no act".
 pub fn load(txn: &Txn<'_>, act: &str) -> Result<Act, ArchiveError> {
-    txn.get(Space::Index, &key(act))?
-        .and_then(|v| serde_json::from_slice(&v).ok())
-        .ok_or_else(|| ArchiveError::Refused(format!("no act {act}")))
+    let raw = txn
+        .get(Space::Index, &key(act))?
+        .ok_or_else(|| ArchiveError::Refused(format!("no act {act}")))?;
+    serde_json::from_slice(&raw)
+        .map_err(|e| ArchiveError::Damaged(format!("act {act} does not decode ({e})")))
 }
 
 fn save(txn: &mut Txn<'_>, a: &Act) {
@@ -80,15 +82,15 @@ fn day(at: i64) -> String {
         .to_owned()
 }
 
-/// Refuses unless every case is destroyable now and nothing in it is held.
+/// Refuses unless every case is destroyable now and nothing in it is under one of `holds`.
 fn check_cases(
     txn: &Txn<'_>,
     archive: &Archive,
     policy: &ArchivePolicy,
     cases: &[String],
+    holds: &[holds::Hold],
     at: i64,
 ) -> Result<Vec<(ActCase, Vec<DocRef>)>, ArchiveError> {
-    let holds = holds::active(txn)?;
     let mut out = Vec::new();
     for index in cases {
         let case = policy
@@ -102,7 +104,8 @@ fn check_cases(
                     .as_deref()
                     .is_some_and(|r| docs.iter().any(|d| d.registration == r))
         });
-        let st = status(case, at, docs.len(), rev.as_deref(), held.is_some());
+        let filed = super::filed(txn, index)?;
+        let st = status(case, at, filed, docs.len(), rev.as_deref(), held.is_some());
         let why = match st {
             CaseStatus::Destroyable => None,
             CaseStatus::Permanent => Some("is kept permanently".to_owned()),
@@ -119,6 +122,7 @@ fn check_cases(
                 held.map_or("", |h| h.hold_id.as_str())
             )),
             CaseStatus::Disposed => Some("has no documents left to destroy".to_owned()),
+            CaseStatus::Empty => Some("has no documents: nothing was ever filed in it".to_owned()),
         };
         if let Some(why) = why {
             return Err(ArchiveError::Refused(format!("case {index} {why}")));
@@ -152,7 +156,8 @@ pub fn draft(
     }
     let (act, upto) = archive
         .append(|txn| {
-            let checked = check_cases(txn, archive, policy, cases, at)?;
+            let holds = holds::active(txn)?;
+            let checked = check_cases(txn, archive, policy, cases, &holds, at)?;
             let n = txn.next_number(b"act-counter")?;
             let act = Act {
                 act: n.to_string(),
@@ -222,14 +227,15 @@ pub fn approve(archive: &Archive, number: &str, by: &str, at: i64) -> Result<Act
     Ok(act)
 }
 
-/// The act as stored (for `show`).
+/// The act as stored (for `show`); read without the writer lock.
 pub fn get(archive: &Archive, number: &str) -> Result<Act, RetentionError> {
-    let (act, _) = archive.append(|txn| load(txn, number)).map_err(refused)?;
-    Ok(act)
+    archive.read(|txn| load(txn, number)).map_err(refused)
 }
 
 /// Executes a fully approved act: destroys its documents' bytes, appends a tombstone for each,
-/// and files the act, signed, permanently — all in one atomic batch.
+/// and files the act, signed, permanently — all in one atomic batch. Fail-closed: holds are
+/// replayed from the chained log (and must agree with the index), and every read that decides
+/// what to destroy or keep must succeed, or nothing is destroyed.
 pub fn execute(
     archive: &Archive,
     policy: &ArchivePolicy,
@@ -239,21 +245,16 @@ pub fn execute(
     let (act, upto) = archive
         .append(|txn| {
             let mut act = load(txn, number)?;
-            if act.executed.is_some() {
-                return Err(ArchiveError::Refused(format!(
-                    "act {number} was already executed"
-                )));
-            }
-            if act.approvals.len() < act.approvals_required {
-                return Err(ArchiveError::Refused(format!(
-                    "act {number} has {} of {} approvals",
-                    act.approvals.len(),
-                    act.approvals_required
-                )));
+            ready(&act, number)?;
+            let log = Replayed::scan(txn, archive)?;
+            if !holds::same(&holds::active(txn)?, &log.holds) {
+                return Err(ArchiveError::Damaged(
+                    "the holds index disagrees with the holds in the log".into(),
+                ));
             }
             // Everything is judged again now: a hold placed or a policy changed since drafting wins.
             let cases: Vec<String> = act.cases.iter().map(|c| c.index.clone()).collect();
-            let now = check_cases(txn, archive, policy, &cases, at)?;
+            let now = check_cases(txn, archive, policy, &cases, &log.holds, at)?;
             let still: HashSet<&str> = now
                 .iter()
                 .flat_map(|(_, d)| d.iter().map(|d| d.registration.as_str()))
@@ -268,12 +269,8 @@ pub fn execute(
                     gone.registration
                 )));
             }
-            let destroyed: HashSet<&str> = act
-                .documents
-                .iter()
-                .map(|d| d.registration.as_str())
-                .collect();
-            let (keep_blobs, keep_chunks) = still_referenced(txn, archive, &destroyed)?;
+            // Every read happens before anything is destroyed; the first failure aborts.
+            let doomed = log.doomed(txn, &act)?;
             act.executed = Some(day(at));
             for doc in &act.documents {
                 let case = doc.registration.rsplit_once('/').map_or("", |(c, _)| c);
@@ -292,37 +289,11 @@ pub fn execute(
                     format!("disposed/{}", doc.registration).into_bytes(),
                     format!("act {} of {}", act.act, act.date).into_bytes(),
                 );
-                for file in &doc.files {
-                    let Some(name) = crate::archive::checkpoint::unhex32(file) else {
-                        continue;
-                    };
-                    if keep_blobs.contains(&name) {
-                        continue;
-                    }
-                    if let Ok((_, chunks)) = blobs::manifest(txn.store(), &name) {
-                        for c in chunks.iter().filter(|c| !keep_chunks.contains(*c)) {
-                            txn.dispose(Space::Chunks, c.to_vec());
-                        }
-                    }
-                    txn.dispose(Space::Blobs, name.to_vec());
-                }
             }
-            let text = super::render::text(&act, &policy.organization.country);
-            let body = serde_json::to_vec(&serde_json::json!({"act": &act, "text": text}))
-                .unwrap_or_default();
-            let der = archive
-                .signer()
-                .sign(&body, at)
-                .map_err(|_| ArchiveError::Signing)?;
-            txn.put(Space::Acts, act.act.clone().into_bytes(), der.clone());
-            txn.push(
-                Event::ActExecuted {
-                    act: act.act.clone(),
-                    act_sha256: hex(&Sha256::digest(&der)),
-                    documents: act.documents.len() as u64,
-                },
-                at,
-            );
+            for (space, name) in doomed {
+                txn.dispose(space, name);
+            }
+            file_signed(txn, archive, policy, &act, at)?;
             save(txn, &act);
             Ok(act)
         })
@@ -331,45 +302,146 @@ pub fn execute(
     Ok(act)
 }
 
+/// Refuses an act already executed or not yet fully approved.
+fn ready(act: &Act, number: &str) -> Result<(), ArchiveError> {
+    if act.executed.is_some() {
+        return Err(ArchiveError::Refused(format!(
+            "act {number} was already executed"
+        )));
+    }
+    if act.approvals.len() < act.approvals_required {
+        return Err(ArchiveError::Refused(format!(
+            "act {number} has {} of {} approvals",
+            act.approvals.len(),
+            act.approvals_required
+        )));
+    }
+    Ok(())
+}
+
+/// Signs the executed act and files it permanently, with its log entry.
+fn file_signed(
+    txn: &mut Txn<'_>,
+    archive: &Archive,
+    policy: &ArchivePolicy,
+    act: &Act,
+    at: i64,
+) -> Result<(), ArchiveError> {
+    let text = super::render::text(act, &policy.organization.country);
+    let body =
+        serde_json::to_vec(&serde_json::json!({"act": act, "text": text})).unwrap_or_default();
+    let der = archive
+        .signer()
+        .sign(&body, at)
+        .map_err(|e| ArchiveError::Refused(e.to_string()))?;
+    txn.put(Space::Acts, act.act.clone().into_bytes(), der.clone());
+    txn.push(
+        Event::ActExecuted {
+            act: act.act.clone(),
+            act_sha256: hex(&Sha256::digest(&der)),
+            documents: act.documents.len() as u64,
+        },
+        at,
+    );
+    Ok(())
+}
+
 /// SHA-256 names of blobs or chunks.
 type Names = HashSet<[u8; 32]>;
 
-/// Blobs and chunks that documents outside `destroyed` still need (content is shared).
-fn still_referenced(
-    txn: &Txn<'_>,
-    archive: &Archive,
-    destroyed: &HashSet<&str>,
-) -> Result<(Names, Names), ArchiveError> {
-    let mut keep_blobs = HashSet::new();
-    for i in 0..txn.next_index() {
-        if let Some(crate::archive::log::Entry {
-            event:
+/// What execution needs from the chained log, read in one pass: the active holds, the files of
+/// every accepted document, and the documents already destroyed.
+struct Replayed {
+    holds: Vec<holds::Hold>,
+    files: Vec<(String, Vec<String>)>,
+    disposed: HashSet<String>,
+}
+
+impl Replayed {
+    fn scan(txn: &Txn<'_>, archive: &Archive) -> Result<Replayed, ArchiveError> {
+        let mut out = Replayed {
+            holds: Vec::new(),
+            files: Vec::new(),
+            disposed: HashSet::new(),
+        };
+        for i in 0..txn.next_index() {
+            let entry = archive
+                .entry(i)?
+                .ok_or_else(|| ArchiveError::Damaged(format!("entry {i} is missing")))?;
+            holds::apply(&mut out.holds, &entry.event);
+            match entry.event {
                 Event::Accepted {
                     registration,
                     files,
                     ..
-                },
-            ..
-        }) = archive.entry(i)?
-        {
-            let gone = destroyed.contains(registration.as_str())
-                || txn
-                    .get(Space::Index, format!("disposed/{registration}").as_bytes())?
-                    .is_some();
-            if !gone {
-                keep_blobs.extend(
-                    files
-                        .iter()
-                        .filter_map(|f| crate::archive::checkpoint::unhex32(&f.sha256)),
-                );
+                } => out
+                    .files
+                    .push((registration, files.into_iter().map(|f| f.sha256).collect())),
+                Event::Disposed { registration, .. } => {
+                    out.disposed.insert(registration);
+                }
+                _ => {}
             }
         }
+        Ok(out)
     }
-    let mut keep_chunks = HashSet::new();
-    for b in &keep_blobs {
-        if let Ok((_, chunks)) = blobs::manifest(txn.store(), b) {
-            keep_chunks.extend(chunks);
+
+    /// The blobs and chunks `act` destroys: those of its documents that no document kept after
+    /// it still needs (content is shared). Any read that fails is an error, never a guess: a
+    /// kept blob whose manifest cannot be read would otherwise lose its shared chunks.
+    fn doomed(&self, txn: &Txn<'_>, act: &Act) -> Result<Vec<(Space, Vec<u8>)>, ArchiveError> {
+        let destroyed: HashSet<&str> = act
+            .documents
+            .iter()
+            .map(|d| d.registration.as_str())
+            .collect();
+        let mut keep_blobs = Names::new();
+        for (reg, files) in &self.files {
+            if destroyed.contains(reg.as_str()) || self.disposed.contains(reg) {
+                continue;
+            }
+            for f in files {
+                keep_blobs.insert(name(reg, f)?);
+            }
         }
+        let mut keep_chunks = Names::new();
+        for b in &keep_blobs {
+            keep_chunks.extend(manifest(txn, b)?);
+        }
+        let (mut blobs, mut chunks) = (Names::new(), Names::new());
+        let mut out = Vec::new();
+        for doc in &act.documents {
+            for f in &doc.files {
+                let blob = name(&doc.registration, f)?;
+                if keep_blobs.contains(&blob) || !blobs.insert(blob) {
+                    continue;
+                }
+                for c in manifest(txn, &blob)? {
+                    if !keep_chunks.contains(&c) && chunks.insert(c) {
+                        out.push((Space::Chunks, c.to_vec()));
+                    }
+                }
+                out.push((Space::Blobs, blob.to_vec()));
+            }
+        }
+        Ok(out)
     }
-    Ok((keep_blobs, keep_chunks))
+}
+
+/// A file's name from its hex SHA-256; a name that is not one is damage.
+fn name(registration: &str, sha256: &str) -> Result<[u8; 32], ArchiveError> {
+    crate::archive::checkpoint::unhex32(sha256).ok_or_else(|| {
+        ArchiveError::Damaged(format!(
+            "{registration}: file hash {sha256:?} is not a SHA-256"
+        ))
+    })
+}
+
+/// A stored blob's chunk list; failing to read it aborts the execution.
+fn manifest(txn: &Txn<'_>, blob: &[u8; 32]) -> Result<Vec<[u8; 32]>, ArchiveError> {
+    match blobs::manifest(txn.store(), blob) {
+        Ok((_, chunks)) => Ok(chunks),
+        Err(blobs::BlobError::Store(e)) => Err(ArchiveError::Store(e)),
+        Err(e) => Err(ArchiveError::Damaged(format!("{e}; nothing was destroyed"))),
+    }
 }

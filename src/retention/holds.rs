@@ -8,6 +8,7 @@ use crate::policy::ArchivePolicy;
 use serde::{Deserialize, Serialize};
 
 const ACTIVE: &[u8] = b"holds";
+const COUNTER: &[u8] = b"hold-counter";
 
 /// An active hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,12 +25,50 @@ pub struct Hold {
     pub by: String,
 }
 
-/// The active holds.
+/// The active holds, from the index. Fail-closed: an index that does not decode, or that is
+/// missing although holds were placed, is damage, never "no holds" — a hold that silently
+/// vanished would let an act destroy what a court ordered kept.
 pub fn active(txn: &Txn<'_>) -> Result<Vec<Hold>, ArchiveError> {
-    Ok(txn
-        .get(Space::Index, ACTIVE)?
-        .and_then(|v| serde_json::from_slice(&v).ok())
-        .unwrap_or_default())
+    match txn.get(Space::Index, ACTIVE)? {
+        Some(v) => serde_json::from_slice(&v)
+            .map_err(|e| ArchiveError::Damaged(format!("the holds index does not decode ({e})"))),
+        None if txn.index_number(COUNTER)? > 0 => Err(ArchiveError::Damaged(
+            "the holds index is missing although holds were placed".into(),
+        )),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Folds one log entry into `holds`: a hold adds itself, its release removes it. Replaying the
+/// chained log this way gives the holds that no index edit can hide.
+pub fn apply(holds: &mut Vec<Hold>, event: &Event) {
+    match event {
+        Event::Hold {
+            hold_id,
+            case,
+            registration,
+            reason,
+            by,
+        } => holds.push(Hold {
+            hold_id: hold_id.clone(),
+            case: case.clone(),
+            registration: registration.clone(),
+            reason: reason.clone(),
+            by: by.clone(),
+        }),
+        Event::Release { hold_id, .. } => holds.retain(|h| &h.hold_id != hold_id),
+        _ => {}
+    }
+}
+
+/// Whether two lists hold the same holds, in whatever order.
+pub fn same(a: &[Hold], b: &[Hold]) -> bool {
+    let ids = |l: &[Hold]| {
+        let mut v: Vec<String> = l.iter().map(|h| h.hold_id.clone()).collect();
+        v.sort();
+        v
+    };
+    a.len() == b.len() && ids(a) == ids(b) && a.iter().all(|h| b.contains(h))
 }
 
 fn save(txn: &mut Txn<'_>, holds: &[Hold]) {
@@ -82,7 +121,8 @@ pub fn hold(
                     registration.unwrap_or_default()
                 )));
             }
-            let n = txn.next_number(b"hold-counter")?;
+            let mut all = active(txn)?;
+            let n = txn.next_number(COUNTER)?;
             let h = Hold {
                 hold_id: format!("H{n}"),
                 case: case.map(str::to_owned),
@@ -90,7 +130,6 @@ pub fn hold(
                 reason: reason.into(),
                 by: by.into(),
             };
-            let mut all = active(txn)?;
             all.push(h.clone());
             save(txn, &all);
             txn.push(

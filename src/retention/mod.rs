@@ -42,8 +42,11 @@ pub enum CaseStatus {
     NeedsEpkReview,
     /// Due, but held.
     OnHold,
-    /// Nothing left to destroy.
+    /// Due, and every document it held was destroyed: nothing left to destroy.
     Disposed,
+    /// Due, but nothing was ever filed in it: nothing to destroy, and nothing was destroyed
+    /// (calling it "disposed" would tell an inspector that documents were destroyed).
+    Empty,
 }
 
 /// One case in the plan.
@@ -140,8 +143,21 @@ pub fn due(case: &Case, at: i64) -> Option<(String, bool)> {
     Some((format!("{year:04}-01-01"), at >= from))
 }
 
-/// A case's status at `at`, given its documents, review and holds.
-pub fn status(case: &Case, at: i64, docs: usize, review: Option<&str>, held: bool) -> CaseStatus {
+/// How many documents a case ever registered (destroyed ones included).
+pub fn filed(txn: &Txn<'_>, case: &str) -> Result<u64, ArchiveError> {
+    txn.index_number(&crate::archive::counter_key(case))
+}
+
+/// A case's status at `at`, given how many documents it ever registered (`filed`), how many it
+/// still keeps (`docs`), its review and its holds.
+pub fn status(
+    case: &Case,
+    at: i64,
+    filed: u64,
+    docs: usize,
+    review: Option<&str>,
+    held: bool,
+) -> CaseStatus {
     if case.retention == Retention::Permanent {
         return CaseStatus::Permanent;
     }
@@ -150,6 +166,7 @@ pub fn status(case: &Case, at: i64, docs: usize, review: Option<&str>, held: boo
     }
     match due(case, at) {
         Some((_, false)) | None => CaseStatus::NotDue,
+        Some(_) if filed == 0 => CaseStatus::Empty,
         Some(_) if docs == 0 => CaseStatus::Disposed,
         Some(_) if held => CaseStatus::OnHold,
         Some(_) if case.epk && review != Some("destroy") => CaseStatus::NeedsEpkReview,
@@ -171,8 +188,8 @@ pub fn plan(
     policy: &ArchivePolicy,
     at: i64,
 ) -> Result<Vec<CasePlan>, RetentionError> {
-    // Read through a transaction that writes nothing, for one consistent view.
-    let (plan, _) = archive.append(|txn| {
+    // A whole-archive read: without the writer lock, so a plan never stalls filing.
+    let plan = archive.read(|txn| {
         let holds = holds::active(txn)?;
         let mut out = Vec::new();
         for case in policy.cases() {
@@ -195,7 +212,14 @@ pub fn plan(
                 epk: case.epk,
                 closed: case.closed,
                 due_from: due(case, at).map(|d| d.0),
-                status: status(case, at, docs.len(), review.as_deref(), !on_case.is_empty()),
+                status: status(
+                    case,
+                    at,
+                    filed(txn, &case.index)?,
+                    docs.len(),
+                    review.as_deref(),
+                    !on_case.is_empty(),
+                ),
                 documents: docs.len() as u64,
                 bytes: docs.iter().map(|d| d.bytes).sum(),
                 first: docs.iter().map(|d| d.date.clone()).min(),

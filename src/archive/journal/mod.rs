@@ -40,8 +40,9 @@ pub struct JournalStore {
     writer: Mutex<Writer>,
     notes: Vec<String>,
     damaged: Vec<String>,
-    /// Held for the store's lifetime.
-    _lock: File,
+    /// Held for the store's lifetime (none for a read-only open of a directory no writer has
+    /// locked).
+    _lock: Option<File>,
     /// Tests: the file length past which writes fail (a full disk), after writing what fits.
     #[cfg(test)]
     room: Mutex<Option<u64>>,
@@ -87,7 +88,7 @@ impl JournalStore {
             .write(true)
             .open(&path)
             .map_err(|e| backend(format!("{}: {e}", path.display())))?;
-        let recovered = recover::recover(&file, &path)?;
+        let recovered = recover::recover(&file, &path, false)?;
         // What a killed process wrote may still be in the page cache only; the marks of new
         // records will say all of it is durable, so make that true first.
         file.sync_all()
@@ -108,7 +109,7 @@ impl JournalStore {
             notes: recovered.notes,
             damaged: recovered.damaged,
             path,
-            _lock: lock_file,
+            _lock: Some(lock_file),
             #[cfg(test)]
             room: Mutex::new(None),
         };
@@ -116,6 +117,36 @@ impl JournalStore {
             store.destroy(extent)?;
         }
         Ok(store)
+    }
+
+    /// Opens the store in `dir` for reading only, writing nothing at all (for auditing a
+    /// snapshot or a copy on read-only media): the journal is read as recovery would, but a
+    /// torn tail is left in place and ignored, nothing is synced or punched, and every write
+    /// is refused. A writer holding the store makes this fail with "in use".
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        let lock = super::store::lock_dir_shared(dir)?;
+        let path = dir.join(FILE);
+        let file = File::open(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
+        let recovered = recover::recover(&file, &path, true)?;
+        Ok(JournalStore {
+            dir: dir.to_path_buf(),
+            file,
+            index: RwLock::new(recovered.index),
+            writer: Mutex::new(Writer {
+                end: recovered.end,
+                durable: recovered.end,
+                failed: Some(format!("{} was opened read-only", path.display())),
+                punches: Vec::new(),
+                new_file: false,
+                unmarked: false,
+            }),
+            notes: recovered.notes,
+            damaged: recovered.damaged,
+            path,
+            _lock: lock,
+            #[cfg(test)]
+            room: Mutex::new(None),
+        })
     }
 
     /// What opening did (a torn tail moved aside), for the operator. Damaged values are in

@@ -53,8 +53,9 @@ pub struct Recovered {
     pub damaged: Vec<String>,
 }
 
-/// Rebuilds the index from `file` (the journal at `path`), cutting a torn tail.
-pub fn recover(file: &File, path: &Path) -> Result<Recovered, StoreError> {
+/// Rebuilds the index from `file` (the journal at `path`), cutting a torn tail — or, when
+/// `read_only`, leaving it in place and reading only up to it (nothing is written).
+pub fn recover(file: &File, path: &Path, read_only: bool) -> Result<Recovered, StoreError> {
     let len = file.metadata().map_err(|e| io(path, e))?.len();
     let mut scan = scan(file, path, len)?;
     let mut cut = scan.torn;
@@ -82,18 +83,22 @@ pub fn recover(file: &File, path: &Path) -> Result<Recovered, StoreError> {
         scan.out.damaged = damaged;
         return Ok(scan.out);
     };
-    let aside = move_aside(file, path, cut, len)?;
-    file.set_len(cut).map_err(|e| io(path, e))?;
-    file.sync_all().map_err(|e| io(path, e))?;
-    if scan.torn != Some(cut) {
+    let done = if read_only {
+        "opened read-only, they were left in place and not read".to_owned()
+    } else {
+        let aside = move_aside(file, path, cut, len)?;
+        file.set_len(cut).map_err(|e| io(path, e))?;
+        file.sync_all().map_err(|e| io(path, e))?;
+        format!("they were moved to {} and cut off", aside.display())
+    };
+    if scan.torn != Some(cut) || read_only {
         scan = self::scan(file, path, cut)?;
     }
     scan.out.notes.push(format!(
         "{}: {} bytes after byte {cut} did not read as complete records (writes a crash \
-         interrupted before they were synced); they were moved to {} and cut off",
+         interrupted before they were synced); {done}",
         path.display(),
-        len - cut,
-        aside.display()
+        len - cut
     ));
     for (key, (record_at, _)) in &scan.bad {
         scan.out.damaged.push(damage(path, key, *record_at));

@@ -1,0 +1,260 @@
+//! One replay of the log for both audits — the archive's own (`audit verify`) and an exported
+//! package's (`audit verify --export`) — so that they cannot disagree: the chain, the Merkle
+//! tree against the signed checkpoints, every receipt (its signature by the service certificate
+//! at the receipt's time, and the entry it names), and the kept documents' bytes.
+//!
+//! Receipts are judged at the time the entry records (the receipt's own signing time): a
+//! receipt is only evidence if its certificate was valid when it claims to have been signed,
+//! which is why the signer refuses to date a receipt outside its certificate's validity.
+
+use super::audit::{AuditFailure, AuditReport, fail};
+use super::checkpoint::Checkpoint;
+use super::log::{self, Entry, Event, FileRef, GENESIS, entry_hash};
+use super::merkle::{Frontier, Hash, leaf_hash};
+use crate::verify::certificate::{Certificate, hex};
+use crate::verify::{Policy, RevocationPolicy, SignerRule, Status, TrustStore, Verifier};
+use std::collections::HashSet;
+
+/// Where a replay reads: the archive's store or an exported package.
+pub trait Source {
+    /// The encoded entry at `index`, `None` past the end.
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String>;
+    /// The receipt (DER CMS) with this id.
+    fn receipt(&self, id: &str) -> Result<Vec<u8>, String>;
+    /// Checks a kept file of the entry at `index` against its SHA-256; returns its size.
+    fn document(&self, index: u64, file: &FileRef) -> Result<u64, String>;
+}
+
+/// What to replay against.
+pub struct Replay<'a> {
+    /// Signed checkpoints the log must match where it reaches their size.
+    pub checkpoints: &'a [Checkpoint],
+    /// The service certificate (DER) that signs the receipts.
+    pub service: &'a [u8],
+    /// Re-hash the documents not destroyed under an executed act.
+    pub documents: bool,
+    /// Entries to replay; `None`: until the source has no more.
+    pub size: Option<u64>,
+}
+
+/// What a replay ends with.
+#[derive(Debug)]
+pub struct Replayed {
+    /// What it covered.
+    pub report: AuditReport,
+    /// Entries replayed.
+    pub size: u64,
+    /// Merkle root of the replayed entries.
+    pub root: Hash,
+    /// Chain hash of the last entry.
+    pub chain: Hash,
+}
+
+/// Replays `source`; `progress(done, total)` is called per entry (`total` 0 when unknown).
+pub fn run(
+    source: &dyn Source,
+    with: &Replay<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Replayed, AuditFailure> {
+    let cert = Certificate::from_der(with.service)
+        .map_err(|e| fail(None, None, format!("service certificate: {e}")))?;
+    let receipts = Verifier::new(
+        TrustStore::new(vec![cert.clone()], vec![]),
+        Policy {
+            revocation: RevocationPolicy::Off,
+            signers: SignerRule::All,
+        },
+    );
+    let disposed = if with.documents {
+        disposed(source, with.size)?
+    } else {
+        HashSet::new()
+    };
+    let mut report = AuditReport::default();
+    let mut frontier = Frontier::default();
+    let mut chain = GENESIS;
+    let mut times = Times::default();
+    let mut i = 0;
+    while with.size.is_none_or(|n| i < n) {
+        let Some(bytes) = source.entry(i).map_err(|e| fail(Some(i), None, e))? else {
+            if with.size.is_some() {
+                return Err(fail(Some(i), None, "entry missing"));
+            }
+            break;
+        };
+        let entry = Entry::decode(&bytes)
+            .map_err(|e| fail(Some(i), None, format!("entry does not decode: {e}")))?;
+        let at = |what: String| fail(Some(i), Some(&entry), what);
+        if entry.index != i {
+            return Err(at(format!("entry claims index {}", entry.index)));
+        }
+        if entry.prev != hex(&chain) {
+            return Err(at("prev does not match the hash of the entry before".into()));
+        }
+        chain = entry_hash(&bytes);
+        frontier.push(leaf_hash(&bytes));
+        for cp in with
+            .checkpoints
+            .iter()
+            .filter(|c| c.size == frontier.size())
+        {
+            if cp.root != frontier.root() || cp.chain != chain {
+                return Err(at(format!(
+                    "the log differs from signed checkpoint {}",
+                    cp.size
+                )));
+            }
+            report.checkpoint_size = report.checkpoint_size.max(Some(cp.size));
+        }
+        times.check(i, &entry, &mut report).map_err(at)?;
+        check_receipt(source, &receipts, &cert, &entry, &chain).map_err(at)?;
+        if let (
+            true,
+            Event::Accepted {
+                files,
+                registration,
+                ..
+            },
+        ) = (with.documents, &entry.event)
+            && !disposed.contains(registration)
+        {
+            for file in files {
+                let n = source.document(i, file).map_err(at)?;
+                if n != file.size {
+                    return Err(at(format!(
+                        "{} file is {n} bytes, the entry says {}",
+                        file.role, file.size
+                    )));
+                }
+                report.documents += 1;
+                report.bytes += n;
+            }
+        }
+        report.entries += 1;
+        i += 1;
+        progress(i, with.size.unwrap_or(0));
+    }
+    Ok(Replayed {
+        report,
+        size: i,
+        root: frontier.root(),
+        chain,
+    })
+}
+
+/// The log's times so far.
+#[derive(Default)]
+struct Times {
+    /// When the last entry was filed (0: no filing time yet).
+    filed: i64,
+    /// The latest time any entry stated.
+    latest: i64,
+}
+
+impl Times {
+    /// Filing times never run backwards and the backfilled mark follows the writer's rule
+    /// (else the entry is wrong); stated times that run backwards without the mark, or lie
+    /// after their filing, are noted.
+    fn check(&mut self, i: u64, entry: &Entry, report: &mut AuditReport) -> Result<(), String> {
+        let at = log::parse_time(&entry.at).ok_or("entry time is not RFC 3339")?;
+        match entry.filed.as_deref() {
+            Some(f) => {
+                let filed = log::parse_time(f).ok_or("filing time is not RFC 3339")?;
+                if filed < self.filed {
+                    return Err(format!(
+                        "filed at {f}, before the entry before it ({}): the log's time runs \
+                         backwards",
+                        crate::verify::fmt_time(self.filed)
+                    ));
+                }
+                if entry.backfilled != log::is_backfilled(at, filed, self.filed) {
+                    return Err("its backfilled mark does not match its times".into());
+                }
+                if entry.backfilled {
+                    report.backfilled += 1;
+                } else if at > filed + log::GRACE {
+                    report.note(format!(
+                        "entry {i} is dated {}, after it was filed ({f})",
+                        entry.at
+                    ));
+                }
+                self.filed = filed;
+            }
+            None if self.filed > 0 => report.note(format!(
+                "entry {i} has no filing time though entries before it have (an older tamga \
+                 wrote it)"
+            )),
+            None if at < self.latest => report.note(format!(
+                "entry {i}: its time {} runs back behind an earlier entry's ({}), unmarked",
+                entry.at,
+                crate::verify::fmt_time(self.latest)
+            )),
+            None => {}
+        }
+        self.latest = self.latest.max(at);
+        Ok(())
+    }
+}
+
+/// The entry's receipt is kept, verifies with the service certificate at the entry's time, and
+/// names this entry (by the hash of its encoding, parsed from the signed body).
+fn check_receipt(
+    source: &dyn Source,
+    verifier: &Verifier,
+    cert: &Certificate,
+    entry: &Entry,
+    hash: &Hash,
+) -> Result<(), String> {
+    let Some(id) = entry.event.receipt_id() else {
+        return Ok(());
+    };
+    let der = source.receipt(id)?;
+    let at = log::parse_time(&entry.at).ok_or("entry time is not RFC 3339")?;
+    if !(cert.not_before..=cert.not_after).contains(&at) {
+        return Err(format!(
+            "receipt {id} is dated {}, outside the service certificate's validity ({} to {})",
+            entry.at,
+            crate::verify::fmt_time(cert.not_before),
+            crate::verify::fmt_time(cert.not_after)
+        ));
+    }
+    if verifier.verify(&der, None, at).status != Status::Accepted {
+        return Err(format!(
+            "receipt {id} does not verify with the service certificate"
+        ));
+    }
+    let named = crate::verify::cms::parse(&der)
+        .ok()
+        .and_then(|sd| sd.content)
+        .and_then(|body| serde_json::from_slice::<serde_json::Value>(&body).ok())
+        .and_then(|v| {
+            v.pointer("/archive/entry_hash")?
+                .as_str()
+                .map(str::to_owned)
+        });
+    if named.as_deref() != Some(hex(hash).as_str()) {
+        return Err(format!("receipt {id} does not name this entry"));
+    }
+    Ok(())
+}
+
+/// Registration numbers whose documents an executed act destroyed, read from the log itself
+/// (never from an index, which an intruder could edit to hide a damaged document).
+pub fn disposed(source: &dyn Source, size: Option<u64>) -> Result<HashSet<String>, AuditFailure> {
+    let mut out = HashSet::new();
+    let mut i = 0;
+    while size.is_none_or(|n| i < n) {
+        let Some(bytes) = source.entry(i).map_err(|e| fail(Some(i), None, e))? else {
+            break;
+        };
+        if let Ok(Entry {
+            event: Event::Disposed { registration, .. },
+            ..
+        }) = Entry::decode(&bytes)
+        {
+            out.insert(registration);
+        }
+        i += 1;
+    }
+    Ok(out)
+}

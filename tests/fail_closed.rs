@@ -1,0 +1,278 @@
+//! Retention fails closed: a holds index that does not read (or hides a hold) stops execution;
+//! any failed read while deciding what to destroy aborts before anything is destroyed; a case
+//! that never had documents is not called "disposed"; whole-archive reads do not take the
+//! writer lock.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::sync::Mutex;
+use tamga::archive::Archive;
+use tamga::archive::store::{Batch, Space, Store, StoreError};
+use tamga::policy::{ArchivePolicy, parse};
+use tamga::retention::{self, CaseStatus, RetentionError, acts, holds};
+
+fn policy(closed: Option<i32>) -> ArchivePolicy {
+    let closed = closed.map_or(String::new(), |y| format!("closed = {y}"));
+    let text = format!(
+        r#"
+[organization]
+name = "ТОО «Тест»"
+appeal = {{ kk = "a", ky = "b", ru = "c", en = "d" }}
+
+[[case]]
+index = "T-1"
+title = "Переписка"
+retention = "1y"
+{closed}
+access = ["archivist"]
+
+[[case]]
+index = "T-3"
+title = "Приказы"
+retention = "permanent"
+{closed}
+access = ["archivist"]
+
+[[case]]
+index = "T-4"
+title = "Пустое дело"
+retention = "1y"
+{closed}
+access = ["archivist"]
+"#
+    );
+    parse(&text, Path::new("t.toml")).unwrap()
+}
+
+const WHEN: &str = "2028-02-01T00:00:00Z";
+
+/// Files the three fixture signatures into T-1 (under a policy where it is still open).
+fn file_three(data: &Path) -> tamga::ingest::Ingest {
+    let mut ing = ingest(data);
+    ing.policy = policy(None);
+    for f in ["rsa-attached.der", "p256.der", "ed25519.der"] {
+        let sig = std::fs::read(fixtures().join("sig").join(f)).unwrap();
+        let s = tamga::ingest::Submission {
+            case: "T-1",
+            signature: &sig,
+            content: None,
+            sender_ref: Some(f),
+            received_at: AT,
+            submitter: None,
+        };
+        assert_eq!(
+            ing.submit(&s).unwrap().status,
+            tamga::verify::Status::Accepted
+        );
+    }
+    ing
+}
+
+/// Drafts an act over T-1 and has it approved twice; returns its number.
+fn approved_act(a: &Archive, p: &ArchivePolicy) -> String {
+    let when = at(WHEN);
+    let act = acts::draft(a, p, &["T-1".into()], "Иванова", when).unwrap();
+    acts::approve(a, &act.act, "Ахметов", when).unwrap();
+    acts::approve(a, &act.act, "Серикова", when).unwrap();
+    act.act
+}
+
+fn kept_in_t1(a: &Archive) -> usize {
+    a.read(|txn| retention::documents(txn, a, "T-1"))
+        .unwrap()
+        .len()
+}
+
+fn set_holds_index(a: &Archive, value: &[u8]) {
+    let mut b = Batch::default();
+    b.put(Space::Index, b"holds".to_vec(), value.to_vec());
+    a.store().apply(&b).unwrap();
+}
+
+#[test]
+fn a_hold_survives_a_holds_index_that_does_not_decode_or_hides_it() {
+    for index in [&b"{not json"[..], b"[]"] {
+        let dir = tempfile::tempdir().unwrap();
+        let ing = file_three(&dir.path().join("data"));
+        let (a, p) = (&ing.archive, policy(Some(2026)));
+        let act = approved_act(a, &p);
+        holds::hold(a, &p, None, Some("T-1/2"), "иск", "Сидоров", at(WHEN)).unwrap();
+        set_holds_index(a, index);
+        let r = acts::execute(a, &p, &act, at(WHEN));
+        assert!(
+            matches!(&r, Err(RetentionError::Archive(_))),
+            "index {:?}: {r:?}",
+            String::from_utf8_lossy(index)
+        );
+        assert_eq!(kept_in_t1(a), 3, "nothing may be destroyed");
+        if index != b"[]" {
+            assert!(retention::plan(a, &p, at(WHEN)).is_err());
+        }
+    }
+}
+
+/// A store that fails to read one key of one space, as a disk with a bad sector would.
+#[derive(Debug)]
+struct FailingRead {
+    inner: Box<dyn Store>,
+    fail: Mutex<Option<(Space, Vec<u8>)>>,
+}
+
+impl Store for FailingRead {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.inner.apply(batch)
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        self.inner.sync()
+    }
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some((s, k)) = &*self.fail.lock().unwrap()
+            && *s == space
+            && k == key
+        {
+            return Err(StoreError::Backend("injected read failure".into()));
+        }
+        self.inner.get(space, key)
+    }
+    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.inner.keys(space)
+    }
+}
+
+/// The archive in `data` over a store that fails to read `fail`.
+fn open_failing(data: &Path, fail: (Space, Vec<u8>)) -> Archive {
+    let paths = archive_paths(data);
+    let store = tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap();
+    let signer = tamga::receipt::ReceiptSigner::load_or_create(
+        &tamga::setup::keys_dir(&paths),
+        "ТОО «Тест»",
+    )
+    .unwrap();
+    let origin = format!(
+        "tamga.local/{}",
+        tamga::verify::certificate::hex(&signer.certificate_sha256()[..8])
+    );
+    let store = FailingRead {
+        inner: Box::new(store),
+        fail: Mutex::new(Some(fail)),
+    };
+    Archive::open(Box::new(store), origin, std::sync::Arc::new(signer)).unwrap()
+}
+
+/// Files `content` (detached, signed by OpenSSL) into `case`; returns its blob name.
+fn file_content(ing: &tamga::ingest::Ingest, dir: &Path, case: &str, content: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let path = dir.join(format!("{case}.bin"));
+    std::fs::write(&path, content).unwrap();
+    let sig = dir.join(format!("{case}.p7s"));
+    openssl_sign_detached(&path, &sig);
+    let s = std::fs::read(&sig).unwrap();
+    let sub = tamga::ingest::Submission {
+        case,
+        signature: &s,
+        content: Some(tamga::ingest::Payload::Bytes(content)),
+        sender_ref: Some(case),
+        received_at: AT,
+        submitter: None,
+    };
+    assert_eq!(
+        ing.submit(&sub).unwrap().status,
+        tamga::verify::Status::Accepted
+    );
+    sha2::Sha256::digest(content).into()
+}
+
+#[test]
+fn a_failed_manifest_read_aborts_execution_before_anything_is_destroyed() {
+    // Two documents share their first 1 MiB chunk: A in T-1 (to be destroyed), B in the
+    // permanent T-3. A failed read of B's manifest must not drop that chunk from the keep-set;
+    // a failed read of A's must not leave A's bytes behind an act that says "executed".
+    let shared: Vec<u8> = (0..tamga::archive::blobs::CHUNK)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    for fail_kept in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let (act, a_blob, b_blob) = {
+            let mut ing = ingest(&data);
+            ing.policy = policy(None);
+            let a_blob = file_content(&ing, dir.path(), "T-1", &[&shared[..], b"A"].concat());
+            let b_blob = file_content(&ing, dir.path(), "T-3", &[&shared[..], b"B"].concat());
+            (
+                approved_act(&ing.archive, &policy(Some(2026))),
+                a_blob,
+                b_blob,
+            )
+        };
+        let fail = if fail_kept { b_blob } else { a_blob };
+        {
+            let a = open_failing(&data, (Space::Blobs, fail.to_vec()));
+            let r = acts::execute(&a, &policy(Some(2026)), &act, at(WHEN));
+            assert!(r.is_err(), "fail_kept={fail_kept}: {r:?}");
+        }
+        let ing = ingest(&data);
+        let a = &ing.archive;
+        for blob in [a_blob, b_blob] {
+            tamga::archive::blobs::check(a.store(), &blob).unwrap();
+        }
+        assert_eq!(kept_in_t1(a), 1);
+        let shown = acts::get(a, &act).unwrap();
+        assert_eq!(shown.executed, None, "fail_kept={fail_kept}");
+    }
+}
+
+#[test]
+fn a_case_that_never_had_documents_is_empty_not_disposed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = file_three(&dir.path().join("data"));
+    let (a, p) = (&ing.archive, policy(Some(2026)));
+    let status = |case: &str| {
+        retention::plan(a, &p, at(WHEN))
+            .unwrap()
+            .into_iter()
+            .find(|c| c.index == case)
+            .unwrap()
+            .status
+    };
+    assert_eq!(status("T-4"), CaseStatus::Empty);
+    match acts::draft(a, &p, &["T-4".into()], "Иванова", at(WHEN)) {
+        Err(RetentionError::Refused(why)) => assert!(why.contains("ever filed"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let act = approved_act(a, &p);
+    acts::execute(a, &p, &act, at(WHEN)).unwrap();
+    assert_eq!(status("T-1"), CaseStatus::Disposed);
+    assert_eq!(status("T-4"), CaseStatus::Empty);
+}
+
+#[test]
+fn a_plan_and_showing_an_act_do_not_wait_for_the_writer_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = file_three(&dir.path().join("data"));
+    let (a, p) = (&ing.archive, policy(Some(2026)));
+    let act = approved_act(a, &p);
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (done_tx, done) = std::sync::mpsc::channel::<()>();
+    let read_meanwhile = std::thread::scope(|s| {
+        // A writer holds the lock until the reads are done, or gives up after 5 s.
+        let writer = s.spawn(move || {
+            a.append(|_| {
+                started_tx.send(()).unwrap();
+                Ok(done.recv_timeout(std::time::Duration::from_secs(5)).is_ok())
+            })
+            .unwrap()
+            .0
+        });
+        started.recv().unwrap();
+        let plan = retention::plan(a, &p, at(WHEN)).unwrap();
+        assert_eq!(plan.len(), 3);
+        assert_eq!(acts::get(a, &act).unwrap().approvals.len(), 2);
+        let _ = done_tx.send(());
+        writer.join().unwrap()
+    });
+    assert!(
+        read_meanwhile,
+        "the plan waited for the writer lock instead of reading beside it"
+    );
+}
