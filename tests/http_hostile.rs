@@ -479,3 +479,53 @@ fn without_revocation_information_the_answer_is_try_later_and_the_retry_gets_a_v
     let r = raw_submit(&s, Some(GATEWAY), "01-05", "later", sig);
     assert_eq!(r.status(), StatusCode::CREATED);
 }
+
+#[test]
+fn every_route_and_method_refuses_an_anonymous_caller_before_reading_anything() {
+    let s = start("", Limits::default(), None);
+    let d: serde_json::Value = serde_json::from_str(tamga::http::OPENAPI).unwrap();
+    let public = ["/healthz", "/v1/reasons", "/openapi.json"];
+    let c = client();
+    for (path, ops) in d["paths"].as_object().unwrap() {
+        let concrete = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in ops.as_object().unwrap().keys() {
+            let mut methods = vec![method.to_uppercase()];
+            if method == "get" {
+                methods.push("HEAD".into());
+            }
+            for m in methods {
+                let url = format!("{}{concrete}?index=abc&page=0", s.base);
+                let r = c
+                    .request(m.parse().unwrap(), &url)
+                    .header("Content-Type", "application/json")
+                    .body("{")
+                    .send()
+                    .unwrap();
+                if public.contains(&path.as_str()) {
+                    assert!(r.status().is_success(), "{m} {path}: {}", r.status());
+                } else {
+                    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{m} {path}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_very_long_target_is_kept_short_in_the_access_log() {
+    let s = start("", Limits::default(), None);
+    let long = "a".repeat(20_000);
+    let r = client()
+        .get(format!("{}/v1/nowhere/{long}", s.base))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let records = s.state.ingest.archive.access_records(0, 10).unwrap();
+    let last = records.last().unwrap();
+    assert!(last.target.len() < 700, "{}", last.target.len());
+    assert!(last.target.contains("sha256"), "{}", last.target);
+}

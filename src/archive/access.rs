@@ -109,7 +109,10 @@ impl Archive {
         log.head = Sha256::digest(&bytes).into();
         log.size += 1;
         log.pending.push(bytes);
-        if log.pending.len() >= MAX_PENDING {
+        // Written here once every MAX_PENDING records: when the store refuses, the records stay
+        // pending and the next attempt waits for the next MAX_PENDING (or the flusher), so a
+        // store that cannot write does not make every request copy the whole backlog.
+        if log.pending.len() % MAX_PENDING == 0 {
             self.write_access(&mut log)?;
         }
         Ok(())

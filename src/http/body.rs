@@ -70,25 +70,36 @@ impl InFlight {
     }
 }
 
-/// What one request has been charged; dropped (and so returned) after its answer.
+/// What one request has been charged: the exact bytes read, and the budget units they take
+/// (each started KiB of the running total, so many tiny frames cost what they weigh). Dropped,
+/// and so returned, after the answer.
 #[derive(Debug, Clone, Default)]
-pub struct Charge(Arc<Mutex<Option<OwnedSemaphorePermit>>>);
+pub struct Charge(Arc<Mutex<Held>>);
+
+/// The inside of a [`Charge`].
+#[derive(Debug, Default)]
+struct Held {
+    bytes: usize,
+    permit: Option<OwnedSemaphorePermit>,
+}
 
 impl Charge {
     fn add(&self, budget: &Arc<Semaphore>, bytes: usize) -> Result<(), BodyError> {
-        let units = u32::try_from(bytes.div_ceil(UNIT)).map_err(|_| BodyError::Saturated)?;
-        if units == 0 {
-            return Ok(());
-        }
-        let more = budget
-            .clone()
-            .try_acquire_many_owned(units)
-            .map_err(|_| BodyError::Saturated)?;
         let mut held = self.0.lock().map_err(|_| BodyError::Saturated)?;
-        match held.as_mut() {
-            Some(p) => p.merge(more),
-            None => *held = Some(more),
+        let had = held.bytes.div_ceil(UNIT);
+        let total = held.bytes.saturating_add(bytes);
+        let units = u32::try_from(total.div_ceil(UNIT) - had).map_err(|_| BodyError::Saturated)?;
+        if units > 0 {
+            let more = budget
+                .clone()
+                .try_acquire_many_owned(units)
+                .map_err(|_| BodyError::Saturated)?;
+            match held.permit.as_mut() {
+                Some(p) => p.merge(more),
+                None => held.permit = Some(more),
+            }
         }
+        held.bytes = total;
         Ok(())
     }
 }
@@ -171,7 +182,8 @@ pub async fn read_all(req: axum::extract::Request, limit: usize) -> Result<Vec<u
         return Err(ApiError::TooLarge(limit));
     }
     let mut body = req.into_body();
-    let mut out = Vec::with_capacity(declared);
+    // Reserved as bytes arrive beyond the first MiB, not on the caller's word alone.
+    let mut out = Vec::with_capacity(declared.min(1 << 20));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| unreadable(&e, limit))?;
         if let Some(data) = frame.data_ref() {

@@ -227,9 +227,8 @@ async fn bytes(
     .await
     .map_err(|_| ApiError::Unavailable("Reading failed; retry.".into()))?
     .map_err(|e| {
-        ApiError::Unavailable(format!(
-            "The document cannot be read back intact ({e}); run an audit."
-        ))
+        tracing::error!(error = %e, regno = %regno, "a kept document does not read back");
+        ApiError::Unavailable("The document cannot be read back intact; run an audit.".into())
     })?;
     let total = data.len();
     let range = headers

@@ -5,6 +5,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+/// Seconds a sender is asked to wait before resending a submission that could not be decided.
+const NOT_DECIDED_RETRY: &str = "300";
+
 /// An error answer.
 #[derive(Debug)]
 pub enum ApiError {
@@ -30,6 +33,9 @@ pub enum ApiError {
     Unprocessable(String),
     /// 503: the archive cannot commit, or too many requests at once; retry later.
     Unavailable(String),
+    /// 503 with a long `Retry-After`: the submission cannot be decided before revocation
+    /// information arrives (CRLs are published hours apart, not seconds).
+    NotDecided(String),
 }
 
 impl ApiError {
@@ -54,7 +60,9 @@ impl ApiError {
             ),
             ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
             ApiError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
-            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
+            ApiError::Unavailable(m) | ApiError::NotDecided(m) => {
+                (StatusCode::SERVICE_UNAVAILABLE, m.clone())
+            }
         }
     }
 }
@@ -64,8 +72,12 @@ impl IntoResponse for ApiError {
         let (status, message) = self.parts();
         let mut res = (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
+            let after = match self {
+                ApiError::NotDecided(_) => NOT_DECIDED_RETRY,
+                _ => "1",
+            };
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(after));
         }
         if status == StatusCode::REQUEST_TIMEOUT {
             res.headers_mut()
@@ -86,7 +98,7 @@ impl From<crate::ingest::IngestError> for ApiError {
     fn from(e: crate::ingest::IngestError) -> Self {
         if let crate::ingest::IngestError::Indeterminate(_) = &e {
             // Not a fault: the verdict waits for revocation data. No receipt; retry later.
-            return ApiError::Unavailable(format!(
+            return ApiError::NotDecided(format!(
                 "Not decided, nothing was filed: {e}; send the document again later."
             ));
         }

@@ -37,27 +37,61 @@ const ALL: &[Role] = &[
 ];
 
 /// The access table: the README's table of endpoints and roles, in one place. Handlers refine
-/// it (a clerk reads only its own documents; a case's `access` list), never widen it. Routes
-/// not listed (unknown paths, the 404 and 405 answers) are public: they read nothing.
-pub fn allowed(method: &Method, route: &str) -> Allowed {
+/// it (a clerk reads only its own documents; a case's `access` list), never widen it.
+const TABLE: &[(&str, &str, Allowed)] = {
     use Allowed::{Public, Roles};
-    match (method.as_str(), route) {
-        ("POST", "/v1/submissions") => Roles(&[Role::Chancellery]),
-        ("GET", "/v1/receipts/{id}")
-        | ("GET", "/v1/documents/{regno}")
-        | ("GET", "/v1/documents/{regno}/signature")
-        | ("GET", "/v1/documents/{regno}/content") => Roles(READERS),
-        ("GET", "/v1/cases") => Roles(ALL),
-        ("GET", "/v1/cases/{index}/documents") => Roles(&[Role::Archivist, Role::Auditor]),
-        ("GET", "/v1/checkpoint")
-        | ("GET", "/v1/proofs/inclusion")
-        | ("GET", "/v1/proofs/consistency")
-        | ("POST", "/v1/audit")
-        | ("GET", "/v1/access-log") => Roles(&[Role::Auditor]),
-        ("GET", "/metrics") => Roles(&[Role::Auditor, Role::Admin]),
-        (_, r) if r.starts_with("/v1/retention/") => Roles(&[Role::Archivist]),
-        _ => Public,
+    const ARCHIVIST: Allowed = Roles(&[Role::Archivist]);
+    const AUDITOR: Allowed = Roles(&[Role::Auditor]);
+    &[
+        ("POST", "/v1/submissions", Roles(&[Role::Chancellery])),
+        ("GET", "/v1/receipts/{id}", Roles(READERS)),
+        ("GET", "/v1/documents/{regno}", Roles(READERS)),
+        ("GET", "/v1/documents/{regno}/signature", Roles(READERS)),
+        ("GET", "/v1/documents/{regno}/content", Roles(READERS)),
+        ("GET", "/v1/cases", Roles(ALL)),
+        (
+            "GET",
+            "/v1/cases/{index}/documents",
+            Roles(&[Role::Archivist, Role::Auditor]),
+        ),
+        ("GET", "/v1/checkpoint", AUDITOR),
+        ("GET", "/v1/proofs/inclusion", AUDITOR),
+        ("GET", "/v1/proofs/consistency", AUDITOR),
+        ("POST", "/v1/audit", AUDITOR),
+        ("GET", "/v1/access-log", AUDITOR),
+        ("GET", "/metrics", Roles(&[Role::Auditor, Role::Admin])),
+        ("GET", "/v1/retention/plan", ARCHIVIST),
+        ("POST", "/v1/retention/acts", ARCHIVIST),
+        ("GET", "/v1/retention/acts/{act}", ARCHIVIST),
+        ("POST", "/v1/retention/acts/{act}/approve", ARCHIVIST),
+        ("POST", "/v1/retention/acts/{act}/execute", ARCHIVIST),
+        ("POST", "/v1/retention/holds", ARCHIVIST),
+        ("POST", "/v1/retention/holds/{id}/release", ARCHIVIST),
+        ("POST", "/v1/retention/reviews", ARCHIVIST),
+        ("GET", "/v1/reasons", Public),
+        ("GET", "/healthz", Public),
+        ("GET", "/openapi.json", Public),
+    ]
+};
+
+/// Who may call `method` on `route` (axum's matched path, `(unrouted)` for none). HEAD needs
+/// what GET needs (axum answers it with the GET handler). An unknown path, or a method a
+/// known route does not take, is answered 404 or 405 without reading anything: public. A
+/// matched route missing from [`TABLE`] is refused to everyone, so that a route added without
+/// its line is closed, not open.
+pub fn allowed(method: &Method, route: &str) -> Allowed {
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    if let Some((_, _, a)) = TABLE.iter().find(|(m, r, _)| *m == method && *r == route) {
+        return *a;
     }
+    if route == "(unrouted)" || TABLE.iter().any(|(_, r, _)| *r == route) {
+        return Allowed::Public;
+    }
+    Allowed::Roles(&[])
 }
 
 /// Request slots: one pool per principal and one for public routes.
@@ -93,8 +127,44 @@ impl Slots {
 /// cannot be written must not grow without bound, and no work may be done that it cannot record.
 const ACCESS_BACKLOG: usize = 4 * crate::archive::access::MAX_PENDING;
 
-/// The middleware: see the module documentation.
-pub async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+/// The longest target kept whole in an access record; a longer one (anyone may send a 64 KiB
+/// URI) is cut there and its SHA-256 appended, so the permanent log cannot be filled by
+/// anonymous callers yet still tells targets apart.
+const MAX_TARGET: usize = 512;
+
+fn bounded_target(uri: &axum::http::Uri) -> String {
+    let full = uri.path_and_query().map_or("", |p| p.as_str());
+    if full.len() <= MAX_TARGET {
+        return full.to_owned();
+    }
+    let mut cut = MAX_TARGET;
+    while !full.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let digest = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(full));
+    format!(
+        "{}…(sha256 {})",
+        full.get(..cut).unwrap_or_default(),
+        crate::verify::certificate::hex(&digest)
+    )
+}
+
+/// The middleware: see the module documentation. The request runs in a task of its own, so
+/// that a caller who hangs up mid-request neither stops work already begun (a filing, an
+/// executed act, an audit) from being logged nor frees its slot and its body's charge before
+/// that work is done.
+pub async fn gate(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let task = tokio::spawn(handle(state, req, next));
+    match task.await {
+        Ok(response) => response,
+        Err(_) => {
+            ApiError::Unavailable("The request could not be handled; retry.".into()).into_response()
+        }
+    }
+}
+
+/// Everything the gate does for one request.
+async fn handle(state: Arc<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let caller = Caller::identify(
         &state.ingest.policy,
@@ -107,10 +177,7 @@ pub async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Ne
         .get::<MatchedPath>()
         .map_or("(unrouted)", |p| p.as_str())
         .to_owned();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or_else(String::new, |p| p.as_str().to_owned());
+    let target = bounded_target(req.uri());
     let charge = Charge::default();
     let response = match admit(&state, &caller, &method, &route) {
         Err(refusal) => refusal.into_response(),
@@ -148,9 +215,12 @@ pub async fn gate(State(state): State<Arc<AppState>>, mut req: Request, next: Ne
         receipt = receipt.unwrap_or("-"),
         "request"
     );
-    // Health probes come every few seconds and reveal nothing; everything else is logged.
-    if route != "/healthz" {
+    // Health probes come every few seconds and reveal nothing; refusals for a full backlog
+    // would only grow it (they are counted instead); everything else is logged.
+    if route != "/healthz" && !backlogged(&state) {
         log_access(&state, &caller, &method, &route, target, status);
+    } else if route != "/healthz" {
+        state.metrics.access_refused();
     }
     response
 }
@@ -160,12 +230,17 @@ fn admit(state: &AppState, caller: &Caller, method: &Method, route: &str) -> Res
     if let Allowed::Roles(roles) = allowed(method, route) {
         caller.require(roles)?;
     }
-    if route != "/healthz" && state.ingest.archive.access_pending() >= ACCESS_BACKLOG {
+    if route != "/healthz" && backlogged(state) {
         return Err(ApiError::Unavailable(
             "The access log cannot be written; retry later.".into(),
         ));
     }
     Ok(())
+}
+
+/// Whether the access records the store has not taken yet are too many to add more.
+fn backlogged(state: &AppState) -> bool {
+    state.ingest.archive.access_pending() >= ACCESS_BACKLOG
 }
 
 /// Chains the access record. The answer stands whatever happens here: the record is chained

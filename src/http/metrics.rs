@@ -58,9 +58,18 @@ pub struct Metrics {
     pub submit_latency: Histogram,
     /// Latency of all other requests.
     pub request_latency: Histogram,
+    /// Requests not chained into the access log because its backlog was full (they were
+    /// refused 503 before any work).
+    access_refused: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
+    /// Counts a request refused, unlogged, for a full access-log backlog.
+    pub fn access_refused(&self) {
+        self.access_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Counts a submission by status and reason (`none` when accepted).
     pub fn submission(&self, status: &str, reasons: &[&str]) {
         let mut m = self
@@ -148,6 +157,18 @@ impl Metrics {
             "Files of the trust directories left out at start-up because they could not be read or parsed (named on standard error).",
         );
         let _ = writeln!(out, "tamga_trust_files_skipped {trust_skipped}");
+        family(
+            &mut out,
+            "tamga_access_backlog_refusals_total",
+            "counter",
+            "Requests refused (503, no work done, not chained) while the access log could not be written.",
+        );
+        let _ = writeln!(
+            out,
+            "tamga_access_backlog_refusals_total {}",
+            self.access_refused
+                .load(std::sync::atomic::Ordering::Relaxed)
+        );
         out
     }
 }

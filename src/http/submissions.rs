@@ -27,9 +27,10 @@ pub struct Parts {
 }
 
 fn spool_failed(e: std::io::Error) -> ApiError {
-    ApiError::Unavailable(format!(
-        "The content could not be written to the incoming tray ({e}); nothing was filed."
-    ))
+    tracing::error!(error = %e, "the incoming tray cannot be written");
+    ApiError::Unavailable(
+        "The content could not be written to the incoming tray; nothing was filed.".into(),
+    )
 }
 
 /// Checks a declared Content-Length against the limit before reading anything.
