@@ -312,7 +312,7 @@ fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
     let reopened = tamga::setup::open(&support::paths(&reopen_dir), Policy::default()).unwrap();
     let took = started.elapsed().as_secs_f64();
     let grew = rss_bytes().saturating_sub(rss);
-    let store = reopened.archive.store();
+    let store = reopened.archive.raw_store();
     let keys: usize = Space::ALL
         .into_iter()
         .map(|space| store.keys(space).unwrap().len())

@@ -89,6 +89,8 @@ pub struct Outcome {
     pub receipt: Vec<u8>,
     /// Whether this was a retry answered with the receipt already issued.
     pub replay: bool,
+    /// The rejection's reason codes (none when accepted).
+    pub reasons: Vec<Reason>,
 }
 
 impl Outcome {
@@ -293,21 +295,44 @@ impl Ingest {
         self.archive
             .make_durable(upto)
             .map_err(IngestError::NotDurable)?;
-        Ok(self.outcome(id, receipt, replay))
+        if replay {
+            return Ok(self.outcome(id, receipt, true));
+        }
+        Ok(Outcome {
+            status: report.status,
+            receipt_id: id,
+            receipt,
+            replay: false,
+            reasons: report.codes(),
+        })
     }
 
+    /// The outcome of a retry, read from the receipt already issued (its signed body is the
+    /// only record of the verdict then).
     fn outcome(&self, receipt_id: String, receipt: Vec<u8>, replay: bool) -> Outcome {
-        let accepted = crate::verify::cms::parse(&receipt)
+        let body = crate::verify::cms::parse(&receipt)
             .ok()
             .and_then(|sd| sd.content.map(|c| c.into_owned()))
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .is_some_and(|v| v.get("status").and_then(|s| s.as_str()) == Some("accepted"));
+            .unwrap_or_default();
+        let accepted = body.get("status").and_then(|s| s.as_str()) == Some("accepted");
+        let reasons = body
+            .get("reasons")
+            .and_then(|r| r.as_array())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|r| r.get("code").and_then(|c| c.as_str()))
+                    .filter_map(Reason::from_code)
+                    .collect()
+            })
+            .unwrap_or_default();
         Outcome {
             status: if accepted {
                 Status::Accepted
             } else {
                 Status::Rejected
             },
+            reasons,
             receipt_id,
             receipt,
             replay,
@@ -416,7 +441,7 @@ fn summaries(report: &Report) -> Vec<SignerSummary> {
         .signers
         .iter()
         .map(|s| SignerSummary {
-            status: format!("{:?}", s.status).to_lowercase(),
+            status: s.status.as_str().to_owned(),
             subject: s.subject.clone(),
             iin: s.iin.clone(),
             bin: s.bin.clone(),

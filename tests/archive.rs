@@ -95,7 +95,7 @@ fn every_fixture_is_filed_with_its_verdict_and_a_receipt_openssl_accepts() {
             assert!(b["appeal"].is_null());
             // Back byte-identical.
             let mut back = Vec::new();
-            blobs::read(ingest.archive.store(), &sha256(&sig), &mut back).unwrap();
+            blobs::read(ingest.archive.raw_store(), &sha256(&sig), &mut back).unwrap();
             assert_eq!(back, sig, "{name}");
         } else {
             assert!(b["registration"].is_null());
@@ -107,7 +107,7 @@ fn every_fixture_is_filed_with_its_verdict_and_a_receipt_openssl_accepts() {
             assert!(
                 ingest
                     .archive
-                    .store()
+                    .raw_store()
                     .get(Space::Blobs, &sha256(&sig))
                     .unwrap()
                     .is_none(),
@@ -170,7 +170,12 @@ fn a_retry_gets_the_same_receipt_byte_for_byte_and_files_nothing() {
     assert_ne!(other.receipt_id, first.receipt_id);
     assert_eq!(body(&other)["registration"]["number"], "01-05/2");
     // The same bytes are stored once.
-    let chunks = ingest.archive.store().keys(Space::Chunks).unwrap().len();
+    let chunks = ingest
+        .archive
+        .raw_store()
+        .keys(Space::Chunks)
+        .unwrap()
+        .len();
     assert_eq!(chunks, 2, "signature and content, once each");
     // Rejections are idempotent too.
     let bad = std::fs::read(fixtures().join("sig/expired.der")).unwrap();
@@ -230,7 +235,7 @@ fn concurrent_submissions_get_gapless_numbers_and_share_commits() {
     // Group commit: fewer checkpoints than commits would have made one each.
     let checkpoints = ingest
         .archive
-        .store()
+        .raw_store()
         .keys(Space::Checkpoints)
         .unwrap()
         .len();
@@ -335,10 +340,10 @@ fn access_records_reach_the_store_with_the_checkpoint_that_covers_them() {
         }
         // Chained in memory only: the store has none of them yet.
         assert_eq!(a.access_head().0, 5);
-        assert!(a.store().keys(Space::Access).unwrap().is_empty());
+        assert!(a.raw_store().keys(Space::Access).unwrap().is_empty());
         // A commit group writes them in the batch of the checkpoint that names their head.
         ingest.submit(&sub("01-05", &sig, None, Some("a"))).unwrap();
-        assert_eq!(a.store().keys(Space::Access).unwrap().len(), 5);
+        assert_eq!(a.raw_store().keys(Space::Access).unwrap().len(), 5);
         let cp = a.latest_checkpoint().unwrap().unwrap();
         assert_eq!(cp.access, a.access_head());
         // Records after the checkpoint: written when the archive is dropped.
@@ -368,16 +373,19 @@ fn a_burst_of_requests_writes_its_access_records_without_a_commit() {
         a.record_access(access(n), AT).unwrap();
     }
     // The MAX_PENDING-th record wrote all waiting ones; three wait again.
-    assert_eq!(a.store().keys(Space::Access).unwrap().len() as u64, max);
+    assert_eq!(a.raw_store().keys(Space::Access).unwrap().len() as u64, max);
     a.flush_access().unwrap();
-    assert_eq!(a.store().keys(Space::Access).unwrap().len() as u64, max + 3);
+    assert_eq!(
+        a.raw_store().keys(Space::Access).unwrap().len() as u64,
+        max + 3
+    );
 }
 
 #[test]
 fn a_staged_blob_whose_chunk_was_disposed_meanwhile_is_not_filed() {
     let dir = tempfile::tempdir().unwrap();
     let ingest = ingest(dir.path());
-    let store = ingest.archive.store();
+    let store = ingest.archive.raw_store();
     let file = dir.path().join("two-chunks.bin");
     let bytes: Vec<u8> = (0..blobs::CHUNK + 10).map(|i| (i % 253) as u8).collect();
     std::fs::write(&file, &bytes).unwrap();
@@ -410,8 +418,48 @@ fn content_that_changed_after_verification_is_not_filed() {
     let mut changed = vec![7u8; blobs::CHUNK + 1];
     changed[5] = 8;
     std::fs::write(&file, &changed).unwrap();
-    let err = blobs::stage_spooled(ingest.archive.store(), &spooled, &verified)
+    let err = blobs::stage_spooled(ingest.archive.raw_store(), &spooled, &verified)
         .unwrap_err()
         .to_string();
     assert!(err.contains("changed after it was verified"), "{err}");
+}
+
+/// The archive owns its key schema: no module outside `src/archive/` names an index key, a
+/// look-up table or the raw store.
+#[test]
+fn no_key_of_the_archive_is_built_outside_it() {
+    let forbidden = [
+        "Space::Index",
+        "raw_store(",
+        "\"disposed/",
+        "\"submitter/",
+        "\"act/",
+        "\"review/",
+        "b\"checkpoint\"",
+        "b\"head\"",
+        "b\"holds\"",
+        "regno_key",
+        "counter_key",
+    ];
+    let mut stack = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    let mut offences = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.ends_with("archive") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for f in forbidden {
+                if text.contains(f) {
+                    offences.push(format!("{}: {f}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(offences.is_empty(), "{offences:#?}");
 }

@@ -87,7 +87,7 @@ fn kept_in_t1(a: &Archive) -> usize {
 fn set_holds_index(a: &Archive, value: &[u8]) {
     let mut b = Batch::default();
     b.put(Space::Index, b"holds".to_vec(), value.to_vec());
-    a.store().apply(&b).unwrap();
+    a.raw_store().apply(&b).unwrap();
 }
 
 #[test]
@@ -214,7 +214,7 @@ fn a_failed_manifest_read_aborts_execution_before_anything_is_destroyed() {
         let ing = ingest(&data);
         let a = &ing.archive;
         for blob in [a_blob, b_blob] {
-            tamga::archive::blobs::check(a.store(), &blob).unwrap();
+            tamga::archive::blobs::check(a.raw_store(), &blob).unwrap();
         }
         assert_eq!(kept_in_t1(a), 1);
         let shown = acts::get(a, &act).unwrap();

@@ -26,7 +26,7 @@ fn access_records_are_written_within_a_second_and_at_shutdown() {
         s.state
             .ingest
             .archive
-            .store()
+            .raw_store()
             .keys(tamga::archive::store::Space::Access)
             .unwrap()
             .len()
@@ -178,7 +178,7 @@ fn when_the_archive_cannot_commit_the_answer_is_503_and_nothing_is_half_filed() 
         .state
         .ingest
         .archive
-        .store()
+        .raw_store()
         .keys(tamga::archive::store::Space::Receipts)
         .unwrap();
     assert!(receipts.is_empty());
@@ -466,7 +466,7 @@ fn the_service_files_again_once_a_full_disk_has_room_and_keeps_the_access_record
         archive.sync_now().unwrap();
         let chained = archive.access_head().0;
         let stored = archive
-            .store()
+            .raw_store()
             .keys(tamga::archive::store::Space::Access)
             .unwrap();
         assert_eq!(stored.len() as u64, chained, "{kind}: access records lost");

@@ -253,14 +253,17 @@ fn the_full_flow() {
     refused(acts::execute(a, &p, &act.act, when), "held");
     holds::release(a, &h, "Сидоров", when).unwrap();
 
-    let chunks_before = a.store().keys(Space::Chunks).unwrap().len();
+    let chunks_before = a.raw_store().keys(Space::Chunks).unwrap().len();
     let done = acts::execute(a, &p, &act.act, when).unwrap();
     assert_eq!(done.executed.as_deref(), Some("2028-02-01"));
     refused(acts::execute(a, &p, &act.act, when), "already executed");
     // The same three signature files were also filed into the permanent T-3: shared content
     // stays. Here every document of T-1/T-2 is a byte-identical copy of one in T-3, so no
     // chunk may go; the blobs of the destroyed documents are the same blobs, and they stay.
-    assert_eq!(a.store().keys(Space::Chunks).unwrap().len(), chunks_before);
+    assert_eq!(
+        a.raw_store().keys(Space::Chunks).unwrap().len(),
+        chunks_before
+    );
 
     // Entries, receipts and the chain stay; a full audit passes; fetching answers clearly.
     let report = tamga::archive::audit::verify(a, true, &mut |_, _| {}).unwrap();
@@ -270,7 +273,7 @@ fn the_full_flow() {
         text.contains("АКТ № 1") && text.contains("жоюға бөлу туралы") && text.contains("1 год"),
         "{text}"
     );
-    let signed = a.store().get(Space::Acts, b"1").unwrap().unwrap();
+    let signed = a.raw_store().get(Space::Acts, b"1").unwrap().unwrap();
     let path = dir.path().join("act.p7s");
     std::fs::write(&path, signed).unwrap();
     let o = std::process::Command::new("openssl")
@@ -356,8 +359,17 @@ fn destroyed_bytes_are_gone_and_disk_usage_drops(store: &str) {
 }
 
 fn a_store_has_no_documents(ing: &tamga::ingest::Ingest) -> bool {
-    ing.archive.store().keys(Space::Blobs).unwrap().is_empty()
-        && ing.archive.store().keys(Space::Chunks).unwrap().is_empty()
+    ing.archive
+        .raw_store()
+        .keys(Space::Blobs)
+        .unwrap()
+        .is_empty()
+        && ing
+            .archive
+            .raw_store()
+            .keys(Space::Chunks)
+            .unwrap()
+            .is_empty()
 }
 
 #[test]
@@ -434,7 +446,7 @@ fn sigkill_during_execution_leaves_all_or_nothing(store: &str) {
             .len();
         let act_filed = ing
             .archive
-            .store()
+            .raw_store()
             .get(Space::Acts, b"1")
             .unwrap()
             .is_some();
@@ -451,7 +463,11 @@ fn sigkill_during_execution_leaves_all_or_nothing(store: &str) {
             (n, true) if n == documents => {
                 assert_eq!(kept, 0, "round {round}");
                 assert!(
-                    ing.archive.store().keys(Space::Chunks).unwrap().is_empty(),
+                    ing.archive
+                        .raw_store()
+                        .keys(Space::Chunks)
+                        .unwrap()
+                        .is_empty(),
                     "round {round}: bytes left"
                 );
                 all += 1;

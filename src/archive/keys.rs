@@ -15,6 +15,25 @@ fn submitter(receipt_id: &str) -> Vec<u8> {
     format!("submitter/{receipt_id}").into_bytes()
 }
 
+/// The key of a disposal act's working record (its JSON while drafted and approved).
+fn act(number: &str) -> Vec<u8> {
+    format!("act/{number}").into_bytes()
+}
+
+/// The counter of disposal acts.
+const ACT_COUNTER: &[u8] = b"act-counter";
+
+/// The key of the active holds (one JSON list).
+const HOLDS: &[u8] = b"holds";
+
+/// The counter of holds.
+const HOLD_COUNTER: &[u8] = b"hold-counter";
+
+/// The key of a case's ЭПК review decision.
+fn review(case: &str) -> Vec<u8> {
+    format!("review/{case}").into_bytes()
+}
+
 /// The value of a disposal record: act `act` of `date`.
 fn disposal_value(act: &str, date: &str) -> Vec<u8> {
     format!("act {act} of {date}").into_bytes()
@@ -151,5 +170,75 @@ impl Txn<'_> {
         self.get(Space::Index, &disposed(regno))?
             .map(|raw| parse_disposal(regno, &raw))
             .transpose()
+    }
+
+    /// A disposal act's working record (JSON), if it exists.
+    pub fn act_record(&self, number: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
+        self.get(Space::Index, &act(number))
+    }
+
+    /// Keeps a disposal act's working record.
+    pub fn put_act_record(&mut self, number: &str, json: Vec<u8>) {
+        self.put(Space::Index, act(number), json);
+    }
+
+    /// The next disposal act's number (1, 2, …).
+    pub fn next_act_number(&mut self) -> Result<u64, ArchiveError> {
+        self.next_number(ACT_COUNTER)
+    }
+
+    /// Files an executed act's signed DER, permanently.
+    pub fn put_signed_act(&mut self, number: &str, der: Vec<u8>) {
+        self.put(Space::Acts, number.as_bytes().to_vec(), der);
+    }
+
+    /// The active holds' record (a JSON list), if any was ever written.
+    pub fn holds_record(&self) -> Result<Option<Vec<u8>>, ArchiveError> {
+        self.get(Space::Index, HOLDS)
+    }
+
+    /// Replaces the active holds' record.
+    pub fn put_holds_record(&mut self, json: Vec<u8>) {
+        self.put(Space::Index, HOLDS, json);
+    }
+
+    /// Holds placed so far.
+    pub fn holds_placed(&self) -> Result<u64, ArchiveError> {
+        self.index_number(HOLD_COUNTER)
+    }
+
+    /// The next hold's number (1, 2, …).
+    pub fn next_hold_number(&mut self) -> Result<u64, ArchiveError> {
+        self.next_number(HOLD_COUNTER)
+    }
+
+    /// A case's ЭПК review decision, as recorded.
+    pub fn review(&self, case: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
+        self.get(Space::Index, &review(case))
+    }
+
+    /// Records a case's ЭПК review decision.
+    pub fn put_review(&mut self, case: &str, value: Vec<u8>) {
+        self.put(Space::Index, review(case), value);
+    }
+
+    /// Documents registered in `case` so far (its last registration number).
+    pub fn registered(&self, case: &str) -> Result<u64, ArchiveError> {
+        self.index_number(&super::counter_key(case))
+    }
+
+    /// The log position of registration number `regno`, if it was registered.
+    pub fn regno_entry(&self, regno: &str) -> Result<Option<u64>, ArchiveError> {
+        Ok(super::index_u64(
+            self.get(Space::Index, &super::regno_key(regno))?,
+        ))
+    }
+
+    /// A stored blob's chunk list.
+    pub fn manifest(
+        &self,
+        blob: &[u8; 32],
+    ) -> Result<(u64, Vec<[u8; 32]>), super::blobs::BlobError> {
+        super::blobs::manifest(self.store(), blob)
     }
 }

@@ -184,8 +184,16 @@ impl Archive {
         })
     }
 
-    /// The store, for readers.
-    pub fn store(&self) -> &dyn Store {
+    /// The store, for the archive's own modules. Everything else asks typed questions
+    /// (`keys.rs`): the archive owns its key schema.
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The raw store, for tests, benches and fuzz targets that inspect or damage its bytes on
+    /// purpose. tamga's own code never uses it (a test greps for that).
+    #[doc(hidden)]
+    pub fn raw_store(&self) -> &dyn Store {
         self.store.as_ref()
     }
 
@@ -424,7 +432,7 @@ impl Txn<'_> {
     }
 
     /// The store under this batch (reads do not see the batch's own writes).
-    pub fn store(&self) -> &dyn Store {
+    pub(crate) fn store(&self) -> &dyn Store {
         self.store
     }
 

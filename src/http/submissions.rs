@@ -288,14 +288,7 @@ pub async fn submit(
     let body = outcome.body();
     let accepted = outcome.status == Status::Accepted;
     if !outcome.replay {
-        let reasons: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("reasons").and_then(|r| r.as_array()).cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|r| r.get("code").and_then(|c| c.as_str()).map(str::to_owned))
-            .collect();
-        let refs: Vec<&str> = reasons.iter().map(String::as_str).collect();
+        let refs: Vec<&str> = outcome.reasons.iter().map(|r| r.code()).collect();
         state
             .metrics
             .submission(if accepted { "accepted" } else { "rejected" }, &refs);

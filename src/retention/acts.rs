@@ -34,7 +34,9 @@ pub struct ActCase {
 /// A disposal act.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Act {
-    /// Number.
+    /// Number. Written `number`, the word a registration and a disposal use (acts recorded
+    /// before this read with their old `act`).
+    #[serde(rename = "number", alias = "act")]
     pub act: String,
     /// Date drafted, `YYYY-MM-DD`.
     pub date: String,
@@ -54,25 +56,17 @@ pub struct Act {
     pub executed: Option<String>,
 }
 
-fn key(act: &str) -> Vec<u8> {
-    format!("act/{act}").into_bytes()
-}
-
 /// Loads an act. One that is stored but does not decode is damage, not "no act".
 pub fn load(txn: &Txn<'_>, act: &str) -> Result<Act, ArchiveError> {
     let raw = txn
-        .get(Space::Index, &key(act))?
+        .act_record(act)?
         .ok_or_else(|| ArchiveError::Refused(format!("no act {act}")))?;
     serde_json::from_slice(&raw)
         .map_err(|e| ArchiveError::Damaged(format!("act {act} does not decode ({e})")))
 }
 
 fn save(txn: &mut Txn<'_>, a: &Act) {
-    txn.put(
-        Space::Index,
-        key(&a.act),
-        serde_json::to_vec(a).unwrap_or_default(),
-    );
+    txn.put_act_record(&a.act, serde_json::to_vec(a).unwrap_or_default());
 }
 
 fn day(at: i64) -> String {
@@ -158,7 +152,7 @@ pub fn draft(
         .append(|txn| {
             let holds = holds::active(txn)?;
             let checked = check_cases(txn, archive, policy, cases, &holds, at)?;
-            let n = txn.next_number(b"act-counter")?;
+            let n = txn.next_act_number()?;
             let act = Act {
                 act: n.to_string(),
                 date: day(at),
@@ -284,11 +278,7 @@ pub fn execute(
                     },
                     at,
                 );
-                txn.put(
-                    Space::Index,
-                    format!("disposed/{}", doc.registration).into_bytes(),
-                    format!("act {} of {}", act.act, act.date).into_bytes(),
-                );
+                txn.mark_disposed(&doc.registration, &act.act, &act.date);
             }
             for (space, name) in doomed {
                 txn.dispose(space, name);
@@ -334,7 +324,7 @@ fn file_signed(
         .signer()
         .sign(&body, at)
         .map_err(|e| ArchiveError::Refused(e.to_string()))?;
-    txn.put(Space::Acts, act.act.clone().into_bytes(), der.clone());
+    txn.put_signed_act(&act.act, der.clone());
     txn.push(
         Event::ActExecuted {
             act: act.act.clone(),
@@ -439,7 +429,7 @@ fn name(registration: &str, sha256: &str) -> Result<[u8; 32], ArchiveError> {
 
 /// A stored blob's chunk list; failing to read it aborts the execution.
 fn manifest(txn: &Txn<'_>, blob: &[u8; 32]) -> Result<Vec<[u8; 32]>, ArchiveError> {
-    match blobs::manifest(txn.store(), blob) {
+    match txn.manifest(blob) {
         Ok((_, chunks)) => Ok(chunks),
         Err(blobs::BlobError::Store(e)) => Err(ArchiveError::Store(e)),
         Err(e) => Err(ArchiveError::Damaged(format!("{e}; nothing was destroyed"))),

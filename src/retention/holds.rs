@@ -2,13 +2,9 @@
 
 use super::RetentionError;
 use crate::archive::log::Event;
-use crate::archive::store::Space;
 use crate::archive::{Archive, ArchiveError, Txn};
 use crate::policy::ArchivePolicy;
 use serde::{Deserialize, Serialize};
-
-const ACTIVE: &[u8] = b"holds";
-const COUNTER: &[u8] = b"hold-counter";
 
 /// An active hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,10 +25,10 @@ pub struct Hold {
 /// missing although holds were placed, is damage, never "no holds" — a hold that silently
 /// vanished would let an act destroy what a court ordered kept.
 pub fn active(txn: &Txn<'_>) -> Result<Vec<Hold>, ArchiveError> {
-    match txn.get(Space::Index, ACTIVE)? {
+    match txn.holds_record()? {
         Some(v) => serde_json::from_slice(&v)
             .map_err(|e| ArchiveError::Damaged(format!("the holds index does not decode ({e})"))),
-        None if txn.index_number(COUNTER)? > 0 => Err(ArchiveError::Damaged(
+        None if txn.holds_placed()? > 0 => Err(ArchiveError::Damaged(
             "the holds index is missing although holds were placed".into(),
         )),
         None => Ok(Vec::new()),
@@ -72,11 +68,7 @@ pub fn same(a: &[Hold], b: &[Hold]) -> bool {
 }
 
 fn save(txn: &mut Txn<'_>, holds: &[Hold]) {
-    txn.put(
-        Space::Index,
-        ACTIVE,
-        serde_json::to_vec(holds).unwrap_or_default(),
-    );
+    txn.put_holds_record(serde_json::to_vec(holds).unwrap_or_default());
 }
 
 /// Places a hold on a case or on one document; returns its id.
@@ -110,9 +102,7 @@ pub fn hold(
     let (id, upto) = archive
         .append(|txn| {
             let unknown = match registration {
-                Some(r) => txn
-                    .get(Space::Index, &crate::archive::regno_key(r))?
-                    .is_none(),
+                Some(r) => txn.regno_entry(r)?.is_none(),
                 None => false,
             };
             if unknown {
@@ -122,7 +112,7 @@ pub fn hold(
                 )));
             }
             let mut all = active(txn)?;
-            let n = txn.next_number(COUNTER)?;
+            let n = txn.next_hold_number()?;
             let h = Hold {
                 hold_id: format!("H{n}"),
                 case: case.map(str::to_owned),

@@ -10,7 +10,6 @@ pub mod holds;
 pub mod render;
 
 use crate::archive::log::{Entry, Event};
-use crate::archive::store::Space;
 use crate::archive::{Archive, ArchiveError, Txn};
 use crate::policy::{ArchivePolicy, Case, Retention};
 use serde::{Deserialize, Serialize};
@@ -93,26 +92,20 @@ pub struct DocRef {
     pub bytes: u64,
 }
 
-fn index_get(txn: &Txn<'_>, key: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
-    txn.get(Space::Index, key.as_bytes())
-}
-
 /// The kept documents of a case, in registration order.
 pub fn documents(
     txn: &Txn<'_>,
     archive: &Archive,
     case: &str,
 ) -> Result<Vec<DocRef>, ArchiveError> {
-    let n = txn.index_number(&crate::archive::counter_key(case))?;
+    let n = txn.registered(case)?;
     let mut out = Vec::new();
     for i in 1..=n {
         let reg = format!("{case}/{i}");
-        if index_get(txn, &format!("disposed/{reg}"))?.is_some() {
+        if txn.disposal(&reg)?.is_some() {
             continue;
         }
-        let Some(index) =
-            crate::archive::index_u64(txn.get(Space::Index, &crate::archive::regno_key(&reg))?)
-        else {
+        let Some(index) = txn.regno_entry(&reg)? else {
             continue;
         };
         if let Some(Entry {
@@ -145,7 +138,7 @@ pub fn due(case: &Case, at: i64) -> Option<(String, bool)> {
 
 /// How many documents a case ever registered (destroyed ones included).
 pub fn filed(txn: &Txn<'_>, case: &str) -> Result<u64, ArchiveError> {
-    txn.index_number(&crate::archive::counter_key(case))
+    txn.registered(case)
 }
 
 /// A case's status at `at`, given how many documents it ever registered (`filed`), how many it
@@ -176,10 +169,9 @@ pub fn status(
 
 /// The recorded ЭПК decision on a case.
 pub fn review(txn: &Txn<'_>, case: &str) -> Result<Option<String>, ArchiveError> {
-    Ok(
-        index_get(txn, &format!("review/{case}"))?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()),
-    )
+    Ok(txn
+        .review(case)?
+        .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
 /// The retention plan at `at`: every case of the nomenclature with its status.
@@ -256,11 +248,7 @@ pub fn record_review(
         )));
     }
     let (pos, upto) = archive.append(|txn| {
-        txn.put(
-            Space::Index,
-            format!("review/{case}").into_bytes(),
-            decision.as_bytes().to_vec(),
-        );
+        txn.put_review(case, decision.as_bytes().to_vec());
         Ok(txn.push(
             Event::Review {
                 case: case.into(),

@@ -51,6 +51,17 @@ pub enum SignerStatus {
     Indeterminate,
 }
 
+impl SignerStatus {
+    /// The status as receipts and log entries write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignerStatus::Valid => "valid",
+            SignerStatus::Invalid => "invalid",
+            SignerStatus::Indeterminate => "indeterminate",
+        }
+    }
+}
+
 /// What was found about one SignerInfo.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SignerReport {
