@@ -75,7 +75,7 @@ pub fn backend(paths: &Paths) -> Result<Backend, SetupError> {
         .into_iter()
         .filter(|b| b.dir(&paths.data).exists())
         .collect();
-    let refuse = |why: String| Err(StoreError::Backend(why).into());
+    let refuse = |why: String| Err(StoreError::Refused(why).into());
     match (held.as_slice(), paths.store) {
         ([], asked) => Ok(asked.unwrap_or_default()),
         ([held], Some(asked)) if asked != *held => refuse(format!(

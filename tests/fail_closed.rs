@@ -131,7 +131,10 @@ impl Store for FailingRead {
             && *s == space
             && k == key
         {
-            return Err(StoreError::Backend("injected read failure".into()));
+            return Err(StoreError::Io {
+                what: "injected read failure".into(),
+                source: std::io::Error::from_raw_os_error(5),
+            });
         }
         self.inner.get(space, key)
     }

@@ -84,17 +84,19 @@ impl tamga::archive::store::Store for Failing {
             .iter()
             .any(|(space, _, _)| *space == tamga::archive::store::Space::Checkpoints);
         if on(&self.faults.apply) || (checkpoint && on(&self.faults.checkpoint)) {
-            return Err(tamga::archive::store::StoreError::Backend(
-                "no space left on device (simulated)".into(),
-            ));
+            return Err(tamga::archive::store::StoreError::Io {
+                what: "writing (simulated)".into(),
+                source: std::io::Error::from_raw_os_error(28),
+            });
         }
         self.inner.apply(batch)
     }
     fn sync(&self) -> Result<(), tamga::archive::store::StoreError> {
         if on(&self.faults.sync) {
-            return Err(tamga::archive::store::StoreError::Backend(
-                "read-only file system (simulated)".into(),
-            ));
+            return Err(tamga::archive::store::StoreError::Io {
+                what: "syncing (simulated)".into(),
+                source: std::io::Error::from_raw_os_error(30),
+            });
         }
         self.inner.sync()
     }

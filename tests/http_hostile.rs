@@ -326,9 +326,10 @@ impl tamga::archive::store::Store for AccessFails {
         let access_only = batch.puts.iter().all(|(s, _, _)| *s != Space::Log)
             && batch.puts.iter().any(|(s, _, _)| *s == Space::Access);
         if access_only && self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(tamga::archive::store::StoreError::Backend(
-                "no space left on device (simulated)".into(),
-            ));
+            return Err(tamga::archive::store::StoreError::Io {
+                what: "writing (simulated)".into(),
+                source: std::io::Error::from_raw_os_error(28),
+            });
         }
         self.inner.apply(batch)
     }

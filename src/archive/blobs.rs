@@ -82,7 +82,10 @@ pub fn stage_spooled(
     let mut manifest = Vec::with_capacity(8 + 32 * (content.len() as usize / CHUNK + 1));
     manifest.extend_from_slice(&content.len().to_be_bytes());
     content.for_each_piece(
-        |e| StoreError::Backend(format!("reading spooled content: {e}")),
+        |source| StoreError::Io {
+            what: "reading spooled content".into(),
+            source,
+        },
         |chunk| {
             whole.update(chunk);
             let h: [u8; 32] = Sha256::digest(chunk).into();
@@ -94,7 +97,7 @@ pub fn stage_spooled(
     // The file is read twice (verified, then filed); a file that changed in between — the
     // caller's own, for `import --content` — must not be filed under the verified receipt.
     if name.as_slice() != verified_sha256 {
-        return Err(StoreError::Backend(
+        return Err(StoreError::Refused(
             "the content changed after it was verified; not filed".into(),
         ));
     }
@@ -124,11 +127,11 @@ thread_local! {
 }
 
 fn compress(chunk: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let zstd_error = |e: std::io::Error| StoreError::Backend(format!("zstd: {e}"));
+    let zstd_error = StoreError::Compression;
     COMPRESSOR.with(|cell| {
-        let mut slot = cell
-            .try_borrow_mut()
-            .map_err(|_| StoreError::Backend("zstd: compressor re-entered on one thread".into()))?;
+        let mut slot = cell.try_borrow_mut().map_err(|_| {
+            StoreError::Compression(std::io::Error::other("compressor re-entered on one thread"))
+        })?;
         let compressor = match slot.as_mut() {
             Some(c) => c,
             None => slot.insert(zstd::bulk::Compressor::new(LEVEL).map_err(zstd_error)?),
@@ -149,7 +152,7 @@ pub fn put(batch: &mut Batch, store: &dyn Store, blob: Prepared) -> Result<[u8; 
         // since. Checked here, under the lock, so a manifest never names a missing chunk.
         for h in blob.manifest.get(8..).unwrap_or_default().chunks_exact(32) {
             if store.get(Space::Chunks, h)?.is_none() {
-                return Err(StoreError::Backend(
+                return Err(StoreError::Refused(
                     "a chunk of the spooled content was disposed of meanwhile; retry".into(),
                 ));
             }

@@ -33,7 +33,10 @@ impl Drop for TempDir {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
-    move |e| StoreError::Backend(format!("{}: {e}", path.display()))
+    move |e| StoreError::Io {
+        what: format!("{}", path.display()),
+        source: e,
+    }
 }
 
 /// Copies `from` into `to` (a new directory), except the lock file and the chunk files.
@@ -102,7 +105,7 @@ impl SledCopy {
     }
 
     fn refused(&self) -> StoreError {
-        StoreError::Backend(format!(
+        StoreError::Unwritable(format!(
             "the store was opened read-only (a copy in {})",
             self.copy.0.display()
         ))

@@ -99,9 +99,43 @@ impl Batch {
 /// Why the store failed. Nothing of the batch was applied when `commit` fails.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The backend failed (disk full, read-only, I/O error, another process holds it).
-    #[error("storage: {0}")]
-    Backend(String),
+    /// An operating-system call failed (disk full, read-only, an I/O error): what was being
+    /// done, and the OS error.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, and to which file.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// sled itself failed.
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    /// A chunk could not be compressed or decompressed.
+    #[error("zstd: {0}")]
+    Compression(#[source] std::io::Error),
+    /// Another tamga process holds the store.
+    #[error(
+        "{} is in use by another tamga process (a running `tamga serve`: stop it, or use its \
+         HTTP API, /v1/retention/… for retention)",
+        .0.display()
+    )]
+    InUse(std::path::PathBuf),
+    /// The directory holds no archive.
+    #[error("{} holds no archive", .0.display())]
+    NoArchive(std::path::PathBuf),
+    /// The store refuses writes until it is reopened or has room again (a failed sync, a full
+    /// disk, a read-only opening): why, in a sentence.
+    #[error("{0}")]
+    Unwritable(String),
+    /// What is stored is not what was written, and the store will not guess (recovery refused).
+    #[error("{0}")]
+    Damaged(String),
+    /// A write the store's rules refuse (a batch beyond its limits, content that changed after
+    /// it was verified, a chunk disposed of meanwhile): nothing applied.
+    #[error("{0}")]
+    Refused(String),
     /// A disposal outside the documents' spaces: refused, nothing applied.
     #[error("refused to dispose of {space:?}: only documents' bytes are ever destroyed")]
     NotDisposable {
@@ -144,7 +178,10 @@ pub trait Store: Send + Sync + fmt::Debug {
 /// Creates `dir` and takes the store's lock file in it for as long as the returned file is
 /// held. A second process gets an error naming the directory, not a hang.
 pub fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, StoreError> {
-    let fail = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", dir.display()));
+    let fail = |source: std::io::Error| StoreError::Io {
+        what: format!("locking {}", dir.display()),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -161,10 +198,7 @@ pub fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, StoreError> {
 
 /// The error for a store directory another process holds.
 pub fn in_use(dir: &std::path::Path) -> StoreError {
-    StoreError::Backend(format!(
-        "{} is in use by another tamga process (a running `tamga serve`: stop it, or use its HTTP API, /v1/retention/… for retention)",
-        dir.display()
-    ))
+    StoreError::InUse(dir.to_path_buf())
 }
 
 /// For a reader that must not write (an audit of a snapshot or of read-only media): takes a
@@ -172,12 +206,12 @@ pub fn in_use(dir: &std::path::Path) -> StoreError {
 /// is read, and fails with [`in_use`] while a writer holds it. A directory without a lock file
 /// has never had a writer, so there is nothing to lock; nothing is ever created.
 pub fn lock_dir_shared(dir: &std::path::Path) -> Result<Option<std::fs::File>, StoreError> {
-    let fail = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", dir.display()));
+    let fail = |source: std::io::Error| StoreError::Io {
+        what: format!("locking {}", dir.display()),
+        source,
+    };
     if !dir.is_dir() {
-        return Err(StoreError::Backend(format!(
-            "{} holds no archive",
-            dir.display()
-        )));
+        return Err(StoreError::NoArchive(dir.to_path_buf()));
     }
     let lock = match std::fs::File::open(dir.join("tamga.lock")) {
         Ok(f) => f,

@@ -70,10 +70,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn backend(msg: String) -> StoreError {
-    StoreError::Backend(msg)
-}
-
 impl JournalStore {
     /// Opens (creating) the store in `dir`, recovering from a crash if there was one; what the
     /// recovery did is in [`JournalStore::notes`].
@@ -87,12 +83,17 @@ impl JournalStore {
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| backend(format!("{}: {e}", path.display())))?;
+            .map_err(|e| StoreError::Io {
+                what: format!("{}", path.display()),
+                source: e,
+            })?;
         let recovered = recover::recover(&file, &path, false)?;
         // What a killed process wrote may still be in the page cache only; the marks of new
         // records will say all of it is durable, so make that true first.
-        file.sync_all()
-            .map_err(|e| backend(format!("fsync {}: {e}", path.display())))?;
+        file.sync_all().map_err(|e| StoreError::Io {
+            what: format!("fsync {}", path.display()),
+            source: e,
+        })?;
         let store = JournalStore {
             dir: dir.to_path_buf(),
             file,
@@ -126,7 +127,10 @@ impl JournalStore {
     pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
         let lock = super::store::lock_dir_shared(dir)?;
         let path = dir.join(FILE);
-        let file = File::open(&path).map_err(|e| backend(format!("{}: {e}", path.display())))?;
+        let file = File::open(&path).map_err(|e| StoreError::Io {
+            what: format!("{}", path.display()),
+            source: e,
+        })?;
         let recovered = recover::recover(&file, &path, true)?;
         Ok(JournalStore {
             dir: dir.to_path_buf(),
@@ -169,7 +173,10 @@ impl JournalStore {
             extent.off,
             len,
         );
-        let fail = |e: std::io::Error| backend(format!("{}: {e}", self.path.display()));
+        let fail = |e: std::io::Error| StoreError::Io {
+            what: format!("{}", self.path.display()),
+            source: e,
+        };
         if punched.is_err() {
             self.file
                 .write_all_at(&vec![0; extent.len as usize], extent.off)
@@ -185,7 +192,10 @@ impl JournalStore {
                 let mut v = vec![0; e.len as usize];
                 self.file
                     .read_exact_at(&mut v, e.off)
-                    .map_err(|err| backend(format!("{}: {err}", self.path.display())))?;
+                    .map_err(|err| StoreError::Io {
+                        what: format!("{}", self.path.display()),
+                        source: err,
+                    })?;
                 Ok(v)
             }
         }
@@ -215,7 +225,7 @@ impl Store for JournalStore {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
         let mut w = lock(&self.writer);
         if let Some(why) = &w.failed {
-            return Err(backend(why.clone()));
+            return Err(StoreError::Unwritable(why.clone()));
         }
         let mut puts: Vec<(Vec<u8>, &[u8])> = Vec::with_capacity(batch.puts.len());
         let mut removes = Vec::new();
@@ -255,7 +265,7 @@ impl Store for JournalStore {
             .chain(removes.iter().map(|key| Op::Remove { key }))
             .collect();
         let (rec, values_at) = record::encode(w.durable, &ops).ok_or_else(|| {
-            backend("a batch beyond the journal's record limits was refused".into())
+            StoreError::Refused("a batch beyond the journal's record limits was refused".into())
         })?;
         let start = w.end;
         if let Err(e) = self.write_record(&rec, start) {
@@ -266,7 +276,7 @@ impl Store for JournalStore {
                     "{why}; then could not cut the partial record off ({cut}): reopen the store"
                 ));
             }
-            return Err(backend(why));
+            return Err(StoreError::Unwritable(why));
         }
         let end = start + rec.len() as u64;
         let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
@@ -291,7 +301,7 @@ impl Store for JournalStore {
         let (end, new_file) = {
             let w = lock(&self.writer);
             if let Some(why) = &w.failed {
-                return Err(backend(why.clone()));
+                return Err(StoreError::Unwritable(why.clone()));
             }
             (w.end, w.new_file)
         };
@@ -305,12 +315,15 @@ impl Store for JournalStore {
                 self.path.display()
             );
             lock(&self.writer).failed = Some(why.clone());
-            return Err(backend(why));
+            return Err(StoreError::Unwritable(why));
         }
         if new_file {
             File::open(&self.dir)
                 .and_then(|d| d.sync_all())
-                .map_err(|e| backend(format!("fsync {}: {e}", self.dir.display())))?;
+                .map_err(|e| StoreError::Io {
+                    what: format!("fsync {}", self.dir.display()),
+                    source: e,
+                })?;
         }
         let due: Vec<Extent> = {
             let mut w = lock(&self.writer);
@@ -382,9 +395,10 @@ impl JournalStore {
     /// at open) instead of as a torn tail (cut), with no write-back delay left open.
     fn close(&self) -> Result<(), StoreError> {
         self.sync()?;
-        self.file
-            .sync_data()
-            .map_err(|e| backend(format!("fdatasync {}: {e}", self.path.display())))
+        self.file.sync_data().map_err(|e| StoreError::Io {
+            what: format!("fdatasync {}", self.path.display()),
+            source: e,
+        })
     }
 }
 

@@ -62,7 +62,7 @@ pub fn recover(file: &File, path: &Path, read_only: bool) -> Result<Recovered, S
     if let Some(torn) = scan.torn
         && let Some(mark) = synced_beyond(file, path, torn, len)?
     {
-        return Err(StoreError::Backend(format!(
+        return Err(StoreError::Damaged(format!(
             "{}: the record at byte {torn} is damaged, yet a later record says the journal \
              was synced up to byte {mark}; refusing to cut documents that had receipts. \
              Restore this file from a backup",
@@ -267,5 +267,8 @@ fn damage(path: &Path, key: &[u8], record_at: u64) -> String {
 }
 
 fn io(path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Backend(format!("{}: {e}", path.display()))
+    StoreError::Io {
+        what: format!("{}", path.display()),
+        source: e,
+    }
 }

@@ -12,7 +12,7 @@
 //! archive still starts (and answers reads) on a full disk; it is written again once there is
 //! room.
 
-use super::{backend, fsync};
+use super::fsync;
 use crate::archive::store::StoreError;
 use crate::verify::certificate::hex;
 use std::path::{Path, PathBuf};
@@ -75,7 +75,10 @@ pub(super) fn write(dir: &Path, key: &[u8], value: &[u8]) -> Result<(), StoreErr
         return Ok(()); // content-addressed: the same bytes are already there
     }
     let parent = path.parent().unwrap_or(dir).to_path_buf();
-    let io = |e: std::io::Error| backend(format!("chunk file {}: {e}", path.display()));
+    let io = |e: std::io::Error| StoreError::Io {
+        what: format!("chunk file {}", path.display()),
+        source: e,
+    };
     std::fs::create_dir_all(&parent).map_err(io)?;
     let tmp = path.with_extension(format!(
         "{}-{}.{TMP}",
@@ -123,8 +126,10 @@ pub(super) fn walk(dir: &Path) -> Vec<(PathBuf, bool)> {
 pub(super) fn sweep(dir: &Path) -> Result<usize, StoreError> {
     let mut removed = 0;
     for (path, _) in walk(dir).into_iter().filter(|(_, tmp)| *tmp) {
-        std::fs::remove_file(&path)
-            .map_err(|e| backend(format!("removing {}: {e}", path.display())))?;
+        std::fs::remove_file(&path).map_err(|e| StoreError::Io {
+            what: format!("removing {}", path.display()),
+            source: e,
+        })?;
         removed += 1;
     }
     Ok(removed)

@@ -127,7 +127,7 @@ impl SledStore {
         let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
         match db.as_ref() {
             Some(db) => f(db),
-            None => Err(backend(format!(
+            None => Err(StoreError::Unwritable(format!(
                 "{} could not be reopened after a failure; retrying",
                 self.dir.display()
             ))),
@@ -140,7 +140,7 @@ impl SledStore {
             return Ok(());
         };
         if Instant::now() < failure.next_try || !self.has_room() {
-            return Err(backend(format!(
+            return Err(StoreError::Unwritable(format!(
                 "{}; the store takes writes again once the disk has room",
                 failure.why
             )));
@@ -168,10 +168,9 @@ impl SledStore {
         drop(slot.take());
         let db = open_db(&self.dir)?;
         for (batch, _) in &health.unsynced {
-            db.apply_batch(batch.clone())
-                .map_err(|e| backend(format!("replaying after a reopen: {e}")))?;
+            db.apply_batch(batch.clone()).map_err(StoreError::Sled)?;
         }
-        db.flush().map_err(|e| backend(e.to_string()))?;
+        db.flush().map_err(StoreError::Sled)?;
         fsync(&self.dir.join("db"))?;
         *slot = Some(db);
         self.doubt
@@ -193,16 +192,13 @@ impl SledStore {
         if health.generation == generation {
             fail(&mut health, why.clone());
         }
-        backend(why)
+        StoreError::Unwritable(why)
     }
 }
 
-/// What went wrong, without the "storage:" that [`StoreError`]'s display adds.
+/// What went wrong, in a sentence.
 fn why(e: &StoreError) -> String {
-    match e {
-        StoreError::Backend(msg) => msg.clone(),
-        other => other.to_string(),
-    }
+    e.to_string()
 }
 
 /// Marks the store failed; the next reopen is tried after [`REOPEN_EVERY`].
@@ -241,9 +237,7 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            Err(other) => {
-                return Err(backend(format!("cannot open {}: {other}", dir.display())));
-            }
+            Err(other) => return Err(StoreError::Sled(other)),
         }
     }
 }
@@ -254,13 +248,18 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
 /// shortcut over the log, and an unrenamed one was never published, so it is removed; the
 /// caller holds the store's lock, so no live process is still writing it.
 fn drop_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| StoreError::Io {
+        what: format!("{}", dir.display()),
+        source: e,
+    })?;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with("snap.") && name.ends_with(".generating") {
-            std::fs::remove_file(entry.path())
-                .map_err(|e| backend(format!("{}: {e}", entry.path().display())))?;
+            std::fs::remove_file(entry.path()).map_err(|e| StoreError::Io {
+                what: format!("{}", entry.path().display()),
+                source: e,
+            })?;
         }
     }
     Ok(())
@@ -269,17 +268,16 @@ fn drop_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
 fn fsync(path: &Path) -> Result<(), StoreError> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
-        .map_err(|e| backend(format!("fsync {}: {e}", path.display())))
+        .map_err(|e| StoreError::Io {
+            what: format!("fsync {}", path.display()),
+            source: e,
+        })
 }
 
 /// Chunks larger than this (compressed) are kept as files of their own.
 pub const FILE_THRESHOLD: usize = 64 * 1024;
 /// What sled holds for a file-backed chunk (never the start of a zstd frame).
 const FILE_MARKER: &[u8] = b"tamga-chunk-file";
-
-fn backend(msg: String) -> StoreError {
-    StoreError::Backend(msg)
-}
 
 /// A batch as sled takes it.
 struct Prepared {
@@ -315,7 +313,9 @@ impl SledStore {
             .seal_fails
             .swap(false, std::sync::atomic::Ordering::SeqCst)
         {
-            return Err(backend("sealing the batch failed (simulated)".into()));
+            return Err(StoreError::Unwritable(
+                "sealing the batch failed (simulated)".into(),
+            ));
         }
         Ok(())
     }
@@ -326,7 +326,7 @@ impl SledStore {
         let mut writes = sled::Batch::default();
         let mut bytes = 0;
         let mut deletes = Vec::new();
-        let get = |key: &[u8]| db.get(key).map_err(|e| backend(e.to_string()));
+        let get = |key: &[u8]| db.get(key).map_err(StoreError::Sled);
         for (space, k, v) in &batch.puts {
             let full = space.key(k);
             let v: &[u8] = if *space == Space::Chunks && v.len() > FILE_THRESHOLD {
@@ -383,8 +383,12 @@ impl SledStore {
                 continue;
             }
             let mut fresh = !done.contains(&dir);
-            for entry in std::fs::read_dir(&dir).map_err(|e| backend(e.to_string()))? {
-                let path = entry.map_err(|e| backend(e.to_string()))?.path();
+            let listing = |source| StoreError::Io {
+                what: format!("listing {}", dir.display()),
+                source,
+            };
+            for entry in std::fs::read_dir(&dir).map_err(listing)? {
+                let path = entry.map_err(listing)?.path();
                 if path.is_file()
                     && path.file_name() != Some("db".as_ref())
                     && !done.contains(&path)
@@ -417,9 +421,7 @@ impl Store for SledStore {
         self.recover(&mut health)?;
         let applied = self.with_db(|db| {
             let p = self.prepare(db, batch)?;
-            let applied = db
-                .apply_batch(p.writes.clone())
-                .map_err(|e| backend(e.to_string()));
+            let applied = db.apply_batch(p.writes.clone()).map_err(StoreError::Sled);
             #[cfg(test)]
             let applied = applied.and_then(|()| self.test_seal_failure());
             if let Err(e) = applied {
@@ -442,7 +444,7 @@ impl Store for SledStore {
             }
         };
         if health.unsynced_bytes > REPLAY_LIMIT {
-            match self.with_db(|db| db.flush().map_err(|e| backend(e.to_string()))) {
+            match self.with_db(|db| db.flush().map_err(StoreError::Sled)) {
                 Ok(_) => {
                     health.unsynced.clear();
                     health.unsynced_bytes = 0;
@@ -462,7 +464,7 @@ impl Store for SledStore {
             (health.generation, health.unsynced.len())
         };
         // sled appends to its log `db`; its flush ends in sync_file_range, so fsync it too.
-        self.with_db(|db| db.flush().map_err(|e| backend(e.to_string())))
+        self.with_db(|db| db.flush().map_err(StoreError::Sled))
             .and_then(|_| fsync(&self.dir.join("db")))
             .map_err(|e| self.failed(generation, why(&e)))?;
         {
@@ -479,7 +481,12 @@ impl Store for SledStore {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(backend(format!("removing {}: {e}", path.display()))),
+                Err(e) => {
+                    return Err(StoreError::Io {
+                        what: format!("removing {}", path.display()),
+                        source: e,
+                    });
+                }
             }
         }
         if !self.reserve.load(std::sync::atomic::Ordering::Relaxed) {
@@ -493,13 +500,13 @@ impl Store for SledStore {
 
     fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if self.doubt.load(std::sync::atomic::Ordering::Acquire) && self.doubted(&space.key(k)) {
-            return Err(backend(format!(
+            return Err(StoreError::Unwritable(format!(
                 "{}: a write here failed, and what it left reads as unknown until the store \
                  reopens",
                 self.dir.display()
             )));
         }
-        let v = self.with_db(|db| db.get(space.key(k)).map_err(|e| backend(e.to_string())))?;
+        let v = self.with_db(|db| db.get(space.key(k)).map_err(StoreError::Sled))?;
         match v {
             Some(iv) if space == Space::Chunks && iv.as_ref() == FILE_MARKER => {
                 let path = files::chunk_path(&self.dir, k);
@@ -507,7 +514,10 @@ impl Store for SledStore {
                     Ok(bytes) => Ok(Some(bytes)),
                     // A missing file reads as a missing chunk; the audit names it.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(backend(format!("{}: {e}", path.display()))),
+                    Err(e) => Err(StoreError::Io {
+                        what: format!("{}", path.display()),
+                        source: e,
+                    }),
                 }
             }
             other => Ok(other.map(|iv| iv.to_vec())),
@@ -522,7 +532,7 @@ impl Store for SledStore {
                 .filter(|k| !(doubt && k.as_ref().is_ok_and(|k| self.doubted(k))))
                 .map(|k| {
                     k.map(|k| k.get(1..).unwrap_or_default().to_vec())
-                        .map_err(|e| backend(e.to_string()))
+                        .map_err(StoreError::Sled)
                 })
                 .collect()
         })
@@ -533,7 +543,7 @@ impl Store for SledStore {
             self.with_db(|db| {
                 db.get(Space::Chunks.key(key))
                     .map(|v| v.is_some_and(|v| v.as_ref() == FILE_MARKER))
-                    .map_err(|e| backend(e.to_string()))
+                    .map_err(StoreError::Sled)
             })
         })
     }
