@@ -112,7 +112,7 @@ impl Archive {
         // Written here once every MAX_PENDING records: when the store refuses, the records stay
         // pending and the next attempt waits for the next MAX_PENDING (or the flusher), so a
         // store that cannot write does not make every request copy the whole backlog.
-        if log.pending.len() % MAX_PENDING == 0 {
+        if log.pending.len().is_multiple_of(MAX_PENDING) {
             self.write_access(&mut log)?;
         }
         Ok(())
