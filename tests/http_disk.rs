@@ -2,6 +2,7 @@
 //! commit, and large detached content spooled to disk instead of memory.
 
 mod common;
+use common::failing::{Failing, Faults, set};
 use common::server::{Server, client, raw_submit, start};
 use common::*;
 use reqwest::StatusCode;
@@ -44,75 +45,6 @@ fn access_records_are_written_within_a_second_and_at_shutdown() {
     s.stop();
     assert_eq!(stored(&s), 5);
     assert_eq!(s.state.ingest.archive.access_head().0, 5);
-}
-
-/// A store that fails on demand, over a real store: a full disk or a read-only volume as
-/// the archive sees it.
-#[derive(Debug)]
-struct Failing {
-    inner: Box<dyn tamga::archive::store::Store>,
-    faults: Faults,
-}
-
-/// Which operations of a [`Failing`] store fail now.
-#[derive(Debug, Clone, Default)]
-struct Faults {
-    /// Every batch is refused.
-    apply: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// Batches that write a checkpoint are refused (the disk fills between a filing and the
-    /// checkpoint that would cover it).
-    checkpoint: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// Syncs fail.
-    sync: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-fn on(flag: &std::sync::atomic::AtomicBool) -> bool {
-    flag.load(std::sync::atomic::Ordering::SeqCst)
-}
-
-fn set(flag: &std::sync::atomic::AtomicBool, value: bool) {
-    flag.store(value, std::sync::atomic::Ordering::SeqCst);
-}
-
-impl tamga::archive::store::Store for Failing {
-    fn apply(
-        &self,
-        batch: &tamga::archive::store::Batch,
-    ) -> Result<(), tamga::archive::store::StoreError> {
-        let checkpoint = batch
-            .puts
-            .iter()
-            .any(|(space, _, _)| *space == tamga::archive::store::Space::Checkpoints);
-        if on(&self.faults.apply) || (checkpoint && on(&self.faults.checkpoint)) {
-            return Err(tamga::archive::store::StoreError::Io {
-                what: "writing (simulated)".into(),
-                source: std::io::Error::from_raw_os_error(28),
-            });
-        }
-        self.inner.apply(batch)
-    }
-    fn sync(&self) -> Result<(), tamga::archive::store::StoreError> {
-        if on(&self.faults.sync) {
-            return Err(tamga::archive::store::StoreError::Io {
-                what: "syncing (simulated)".into(),
-                source: std::io::Error::from_raw_os_error(30),
-            });
-        }
-        self.inner.sync()
-    }
-    fn get(
-        &self,
-        space: tamga::archive::store::Space,
-        key: &[u8],
-    ) -> Result<Option<Vec<u8>>, tamga::archive::store::StoreError> {
-        self.inner.get(space, key)
-    }
-    fn keys(
-        &self,
-        space: tamga::archive::store::Space,
-    ) -> Result<Vec<Vec<u8>>, tamga::archive::store::StoreError> {
-        self.inner.keys(space)
-    }
 }
 
 /// A server over a [`Failing`] store of the named kind (`sled` or `journal`).

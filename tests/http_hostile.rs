@@ -310,50 +310,8 @@ fn every_error_is_one_json_sentence() {
     assert!(e.contains("more than once"), "{e}");
 }
 
-/// A store whose writes of access records alone fail while `fail` is set.
-#[derive(Debug)]
-struct AccessFails {
-    inner: tamga::archive::sled::SledStore,
-    fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl tamga::archive::store::Store for AccessFails {
-    fn apply(
-        &self,
-        batch: &tamga::archive::store::Batch,
-    ) -> Result<(), tamga::archive::store::StoreError> {
-        use tamga::archive::store::Space;
-        let access_only = batch.puts.iter().all(|(s, _, _)| *s != Space::Log)
-            && batch.puts.iter().any(|(s, _, _)| *s == Space::Access);
-        if access_only && self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(tamga::archive::store::StoreError::Io {
-                what: "writing (simulated)".into(),
-                source: std::io::Error::from_raw_os_error(28),
-            });
-        }
-        self.inner.apply(batch)
-    }
-    fn sync(&self) -> Result<(), tamga::archive::store::StoreError> {
-        self.inner.sync()
-    }
-    fn get(
-        &self,
-        space: tamga::archive::store::Space,
-        key: &[u8],
-    ) -> Result<Option<Vec<u8>>, tamga::archive::store::StoreError> {
-        self.inner.get(space, key)
-    }
-    fn keys(
-        &self,
-        space: tamga::archive::store::Space,
-    ) -> Result<Vec<Vec<u8>>, tamga::archive::store::StoreError> {
-        self.inner.keys(space)
-    }
-}
-
 #[test]
 fn an_access_record_that_cannot_be_written_yet_never_rewrites_an_answer() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let tamga::ingest::Ingest {
@@ -363,10 +321,11 @@ fn an_access_record_that_cannot_be_written_yet_never_rewrites_an_answer() {
         incoming,
     } = ingest(&data);
     drop(archive);
-    let fail = std::sync::Arc::new(AtomicBool::new(true));
-    let store = AccessFails {
-        inner: tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap(),
-        fail: fail.clone(),
+    let faults = common::failing::Faults::default();
+    common::failing::set(&faults.access_only, true);
+    let store = common::failing::Failing {
+        inner: Box::new(tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap()),
+        faults: faults.clone(),
     };
     let signer = tamga::receipt::ReceiptSigner::load_or_create(&data.join("keys"), "t").unwrap();
     let archive = tamga::archive::Archive::open(
@@ -395,7 +354,7 @@ fn an_access_record_that_cannot_be_written_yet_never_rewrites_an_answer() {
     }
     assert!(s.state.ingest.archive.access_pending() >= n);
     // Once the store takes writes again, nothing was lost.
-    fail.store(false, Ordering::SeqCst);
+    common::failing::set(&faults.access_only, false);
     s.state.ingest.archive.flush_access().unwrap();
     assert_eq!(s.state.ingest.archive.access_pending(), 0);
     assert!(s.state.ingest.archive.access_head().0 >= n as u64);
