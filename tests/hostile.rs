@@ -109,3 +109,18 @@ fn a_lazy_parse_refuses_what_a_joining_parse_refuses() {
     assert!(cms::parse(&body).is_err());
     assert!(cms::parse_lazy(&body).is_err());
 }
+
+#[test]
+fn pem_over_its_limit_is_refused_before_it_is_decoded() {
+    let mut pem = b"-----BEGIN CMS-----\n".to_vec();
+    let line = [b'A'; 64];
+    while pem.len() <= tamga::verify::cms::MAX_PEM {
+        pem.extend_from_slice(&line);
+        pem.push(b'\n');
+    }
+    pem.extend_from_slice(b"-----END CMS-----\n");
+    let err = tamga::verify::cms::decode_input(&pem)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("32 MiB"), "{err}");
+}
