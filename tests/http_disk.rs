@@ -2,7 +2,7 @@
 //! commit, and large detached content spooled to disk instead of memory.
 
 mod common;
-use common::failing::{Failing, Faults, set};
+use common::failing::{Faults, serve_failing, set};
 use common::server::{Server, client, raw_submit, start};
 use common::*;
 use reqwest::StatusCode;
@@ -45,46 +45,6 @@ fn access_records_are_written_within_a_second_and_at_shutdown() {
     s.stop();
     assert_eq!(stored(&s), 5);
     assert_eq!(s.state.ingest.archive.access_head().0, 5);
-}
-
-/// A server over a [`Failing`] store of the named kind (`sled` or `journal`).
-fn serve_failing(kind: &str, faults: &Faults) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let tamga::ingest::Ingest {
-        verifier,
-        policy,
-        archive,
-        incoming,
-    } = ingest(&data);
-    drop(archive);
-    let at = data.join("archive");
-    let inner: Box<dyn tamga::archive::store::Store> = match kind {
-        "sled" => Box::new(tamga::archive::sled::SledStore::open(&at).unwrap()),
-        _ => Box::new(tamga::archive::journal::JournalStore::open(&data.join(kind)).unwrap()),
-    };
-    let store = Failing {
-        inner,
-        faults: faults.clone(),
-    };
-    let signer = tamga::receipt::ReceiptSigner::load_or_create(&data.join("keys"), "t").unwrap();
-    let archive = tamga::archive::Archive::open(
-        Box::new(store),
-        "tamga.test/failing".into(),
-        std::sync::Arc::new(signer),
-    )
-    .unwrap();
-    common::server::serve(
-        dir,
-        tamga::ingest::Ingest {
-            verifier,
-            policy,
-            archive,
-            incoming,
-        },
-        Limits::default(),
-        None,
-    )
 }
 
 /// The sentence of a 503 answer.

@@ -5,7 +5,7 @@
 mod common;
 
 use common::server::{Server, client, raw_submit, start};
-use common::{fixtures, ingest};
+use common::fixtures;
 use reqwest::StatusCode;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -312,39 +312,9 @@ fn every_error_is_one_json_sentence() {
 
 #[test]
 fn an_access_record_that_cannot_be_written_yet_never_rewrites_an_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let tamga::ingest::Ingest {
-        verifier,
-        policy,
-        archive,
-        incoming,
-    } = ingest(&data);
-    drop(archive);
     let faults = common::failing::Faults::default();
     common::failing::set(&faults.access_only, true);
-    let store = common::failing::Failing {
-        inner: Box::new(tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap()),
-        faults: faults.clone(),
-    };
-    let signer = tamga::receipt::ReceiptSigner::load_or_create(&data.join("keys"), "t").unwrap();
-    let archive = tamga::archive::Archive::open(
-        Box::new(store),
-        "tamga.test/access-fails".into(),
-        std::sync::Arc::new(signer),
-    )
-    .unwrap();
-    let s = common::server::serve(
-        dir,
-        tamga::ingest::Ingest {
-            verifier,
-            policy,
-            archive,
-            incoming,
-        },
-        Limits::default(),
-        None,
-    );
+    let s = common::failing::serve_failing("sled", &faults);
     // Past the point where the records must be written (4,096 waiting), every answer stands.
     let c = client();
     let n = tamga::archive::access::MAX_PENDING + 50;

@@ -82,3 +82,43 @@ impl tamga::archive::store::Store for Failing {
         self.inner.keys(space)
     }
 }
+
+/// A server over a [`Failing`] store of the named kind (`sled` or `journal`).
+pub fn serve_failing(kind: &str, faults: &Faults) -> super::server::Server {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tamga::ingest::Ingest {
+        verifier,
+        policy,
+        archive,
+        incoming,
+    } = super::ingest(&data);
+    drop(archive);
+    let at = data.join("archive");
+    let inner: Box<dyn tamga::archive::store::Store> = match kind {
+        "sled" => Box::new(tamga::archive::sled::SledStore::open(&at).unwrap()),
+        _ => Box::new(tamga::archive::journal::JournalStore::open(&data.join(kind)).unwrap()),
+    };
+    let store = Failing {
+        inner,
+        faults: faults.clone(),
+    };
+    let signer = tamga::receipt::ReceiptSigner::load_or_create(&data.join("keys"), "t").unwrap();
+    let archive = tamga::archive::Archive::open(
+        Box::new(store),
+        "tamga.test/failing".into(),
+        std::sync::Arc::new(signer),
+    )
+    .unwrap();
+    super::server::serve(
+        dir,
+        tamga::ingest::Ingest {
+            verifier,
+            policy,
+            archive,
+            incoming,
+        },
+        tamga::http::Limits::default(),
+        None,
+    )
+}
