@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::server::{Server, client, raw_submit, start};
 use common::fixtures;
+use common::server::{Server, client, raw_submit, start};
 use reqwest::StatusCode;
 use std::io::{Read, Write};
 use std::net::TcpStream;

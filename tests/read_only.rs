@@ -65,12 +65,21 @@ fn audit_read_only(store: &str) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     filed(&data, store);
+    if store == "sled" {
+        // A temporary a killed write left behind: the audit names it, and removes nothing.
+        let leftover = data.join("archive/chunks/ab");
+        std::fs::create_dir_all(&leftover).unwrap();
+        std::fs::write(leftover.join(format!("{}.1.tmp", "ab".repeat(32))), b"half").unwrap();
+    }
     let before = snapshot(&data);
     let audit = tamga_cmd(&data)
         .args(["audit", "verify", "--full"])
         .output()
         .unwrap();
     assert_eq!(audit.status.code(), Some(0), "{}", said(&audit));
+    if store == "sled" {
+        assert!(said(&audit).contains("stray"), "{}", said(&audit));
+    }
     let out = dir.path().join("export");
     let export = tamga_cmd(&data)
         .arg("export")

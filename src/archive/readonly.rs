@@ -98,7 +98,7 @@ impl SledCopy {
             std::os::unix::fs::symlink(dir.join("chunks"), &link).map_err(io(&link))?;
         }
         Ok(SledCopy {
-            store: SledStore::open(&copy.0)?,
+            store: SledStore::open_copy(&copy.0)?,
             copy,
             _lock: lock,
         })
@@ -131,5 +131,9 @@ impl Store for SledCopy {
 
     fn damage(&self) -> Vec<String> {
         self.store.damage()
+    }
+
+    fn strays(&self) -> Vec<String> {
+        self.store.strays()
     }
 }

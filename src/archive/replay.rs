@@ -107,7 +107,9 @@ pub fn run(
             report.checkpoint_size = report.checkpoint_size.max(Some(cp.size));
         }
         times.check(i, &entry, &mut report).map_err(at)?;
-        check_receipt(source, &receipts, &cert, &entry, &chain).map_err(at)?;
+        if let Some(note) = check_receipt(source, &receipts, &cert, &entry, &chain).map_err(at)? {
+            report.note(note);
+        }
         if let (
             true,
             Event::Accepted {
@@ -197,27 +199,35 @@ impl Times {
 }
 
 /// The entry's receipt is kept, verifies with the service certificate at the entry's time, and
-/// names this entry (by the hash of its encoding, parsed from the signed body).
+/// names this entry (by the hash of its encoding, parsed from the signed body). A receipt dated
+/// outside the certificate's validity — which tamga no longer signs, but which versions before
+/// filing times did sign for backfilled imports — is checked at the edge of the validity and
+/// reported in a note, not as damage: its signature still proves who made it.
 fn check_receipt(
     source: &dyn Source,
     verifier: &Verifier,
     cert: &Certificate,
     entry: &Entry,
     hash: &Hash,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     let Some(id) = entry.event.receipt_id() else {
-        return Ok(());
+        return Ok(None);
     };
     let der = source.receipt(id)?;
-    let at = log::parse_time(&entry.at).ok_or("entry time is not RFC 3339")?;
-    if !(cert.not_before..=cert.not_after).contains(&at) {
-        return Err(format!(
-            "receipt {id} is dated {}, outside the service certificate's validity ({} to {})",
+    let dated = log::parse_time(&entry.at).ok_or("entry time is not RFC 3339")?;
+    if cert.not_before > cert.not_after {
+        return Err("the service certificate's validity is empty".into());
+    }
+    let at = dated.clamp(cert.not_before, cert.not_after);
+    let note = (at != dated).then(|| {
+        format!(
+            "receipt {id} is dated {}, outside the service certificate's validity ({} to {}); \
+             its signature was checked at the edge of that validity",
             entry.at,
             crate::verify::fmt_time(cert.not_before),
             crate::verify::fmt_time(cert.not_after)
-        ));
-    }
+        )
+    });
     if verifier.verify(&der, None, at).status != Status::Accepted {
         return Err(format!(
             "receipt {id} does not verify with the service certificate"
@@ -235,7 +245,7 @@ fn check_receipt(
     if named.as_deref() != Some(hex(hash).as_str()) {
         return Err(format!("receipt {id} does not name this entry"));
     }
-    Ok(())
+    Ok(note)
 }
 
 /// Registration numbers whose documents an executed act destroyed, read from the log itself

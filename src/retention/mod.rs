@@ -105,10 +105,13 @@ pub fn documents(
         if txn.disposal(&reg)?.is_some() {
             continue;
         }
-        let Some(index) = txn.regno_entry(&reg)? else {
-            continue;
-        };
-        if let Some(Entry {
+        // Every number up to the counter was given to an accepted document: one that cannot
+        // be found is damage, never a document that is not there (fail-closed).
+        let damaged = |what: &str| ArchiveError::Damaged(format!("{reg}: {what}"));
+        let index = txn
+            .regno_entry(&reg)?
+            .ok_or_else(|| damaged("registered, but its index entry is missing"))?;
+        let Some(Entry {
             event:
                 Event::Accepted {
                     files,
@@ -117,14 +120,15 @@ pub fn documents(
                 },
             ..
         }) = archive.entry(index)?
-        {
-            out.push(DocRef {
-                registration: reg,
-                date: registration_date,
-                bytes: files.iter().map(|f| f.size).sum(),
-                files: files.into_iter().map(|f| f.sha256).collect(),
-            });
-        }
+        else {
+            return Err(damaged("its index names no accepted entry"));
+        };
+        out.push(DocRef {
+            registration: reg,
+            date: registration_date,
+            bytes: files.iter().map(|f| f.size).sum(),
+            files: files.into_iter().map(|f| f.sha256).collect(),
+        });
     }
     Ok(out)
 }

@@ -47,7 +47,8 @@ pub struct SledStore {
     db: RwLock<Option<sled::Db>>,
     dir: PathBuf,
     /// Chunk files whose removal is applied but not yet durable.
-    pending_deletes: Mutex<Vec<PathBuf>>,
+    /// Chunk files whose removal is applied but not yet durable: (chunk key, file).
+    pending_deletes: Mutex<Vec<(Vec<u8>, PathBuf)>>,
     /// Blob files (sled writes large values as files it never fsyncs) already made durable;
     /// they are written once and never change, so each is fsynced once.
     synced_files: Mutex<std::collections::HashSet<PathBuf>>,
@@ -98,12 +99,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl SledStore {
     /// Opens (creating) the store in `dir`. A second process gets an error, not a hang.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, true)
+    }
+
+    /// Opens a private copy made for reading (`archive::readonly`): its chunk files are the
+    /// original's, linked, so nothing is swept from them and no reserve is kept beside them —
+    /// a read-only audit must not remove a file of the archive it reads.
+    pub fn open_copy(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, own: bool) -> Result<Self, StoreError> {
         let lock = super::store::lock_dir(dir)?;
         drop_unfinished_snapshots(dir)?;
-        // Before sled, which may need the space they hold to start on a full disk.
-        files::sweep(dir)?;
+        if own {
+            // Before sled, which may need the space they hold to start on a full disk.
+            files::sweep(dir)?;
+        }
         let db = open_db(dir)?;
-        let reserve = files::keep_reserve(dir);
+        let reserve = own && files::keep_reserve(dir);
         Ok(SledStore {
             reserve: std::sync::atomic::AtomicBool::new(reserve),
             doubtful: Default::default(),
@@ -287,7 +301,7 @@ struct Prepared {
     /// Its approximate size.
     bytes: usize,
     /// The chunk files its disposals delete once durable.
-    deletes: Vec<PathBuf>,
+    deletes: Vec<(Vec<u8>, PathBuf)>,
 }
 
 impl SledStore {
@@ -358,7 +372,7 @@ impl SledStore {
             }
             let full = space.key(k);
             if get(&full)?.is_some_and(|old| old.as_ref() == FILE_MARKER) {
-                deletes.push(files::chunk_path(&self.dir, k));
+                deletes.push((k.clone(), files::chunk_path(&self.dir, k)));
             }
             bytes += full.len();
             keys.push(full.clone());
@@ -458,10 +472,11 @@ impl Store for SledStore {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        let (generation, covered) = {
+        let (generation, covered, covered_deletes) = {
             let mut health = lock(&self.writer);
             self.recover(&mut health)?;
-            (health.generation, health.unsynced.len())
+            let deletes = lock(&self.pending_deletes).len();
+            (health.generation, health.unsynced.len(), deletes)
         };
         // sled appends to its log `db`; its flush ends in sync_file_range, so fsync it too.
         self.with_db(|db| db.flush().map_err(StoreError::Sled))
@@ -475,9 +490,23 @@ impl Store for SledStore {
                 health.unsynced_bytes -= durable;
             }
         }
-        // Removals are durable now: their files may go.
-        let gone: Vec<PathBuf> = std::mem::take(&mut *lock(&self.pending_deletes));
-        for path in gone {
+        // Removals applied before the flush began are durable now: their files may go — unless
+        // the same content was filed again since (content-addressed: the same key), in which
+        // case the file is the new document's. Checked and removed under the writer lock, so
+        // no filing comes between the check and the removal.
+        let writer = lock(&self.writer);
+        let gone: Vec<(Vec<u8>, PathBuf)> = {
+            let mut pending = lock(&self.pending_deletes);
+            let n = covered_deletes.min(pending.len());
+            pending.drain(..n).collect()
+        };
+        for (key, path) in gone {
+            let filed_again = self
+                .with_db(|db| db.get(Space::Chunks.key(&key)).map_err(StoreError::Sled))?
+                .is_some();
+            if filed_again {
+                continue;
+            }
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -489,6 +518,7 @@ impl Store for SledStore {
                 }
             }
         }
+        drop(writer);
         if !self.reserve.load(std::sync::atomic::Ordering::Relaxed) {
             self.reserve.store(
                 files::keep_reserve(&self.dir),

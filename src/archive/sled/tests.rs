@@ -292,3 +292,29 @@ fn what_a_failed_apply_left_in_memory_never_reads_as_kept() {
             .is_some()
     );
 }
+
+#[test]
+fn content_filed_again_before_its_disposal_is_synced_keeps_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let key = [7u8; 32];
+    let value = vec![0xA5; FILE_THRESHOLD + 1];
+    let put = || {
+        let mut b = Batch::default();
+        b.put(Space::Chunks, key.to_vec(), value.clone());
+        store.apply(&b).unwrap();
+    };
+    put();
+    store.sync().unwrap();
+    // Disposed of, and — before a sync made the removal durable — the same content filed
+    // again for another document: the file now belongs to that document.
+    let mut gone = Batch::default();
+    gone.dispose(Space::Chunks, key.to_vec());
+    store.apply(&gone).unwrap();
+    put();
+    store.sync().unwrap();
+    assert_eq!(
+        store.get(Space::Chunks, &key).unwrap().as_deref(),
+        Some(value.as_slice())
+    );
+}
