@@ -175,11 +175,6 @@ impl IngestError {
 }
 
 impl Ingest {
-    /// The principal that submitted the receipt `id`, if it came through the service.
-    pub fn submitter(&self, id: &str) -> Result<Option<String>, ArchiveError> {
-        self.archive.submitter(id)
-    }
-
     /// Runs the pipeline for one submission.
     pub fn submit(&self, s: &Submission<'_>) -> Result<Outcome, IngestError> {
         // Spooled content is read once, here, for every digest verification and the receipt

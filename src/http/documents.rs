@@ -23,7 +23,7 @@ fn may_see(state: &AppState, caller: &Caller, receipt_id: Option<&str>) -> Resul
         return Ok(());
     }
     let own = match receipt_id {
-        Some(id) => state.ingest.submitter(id)?.as_deref() == caller.name(),
+        Some(id) => state.ingest.archive.submitter(id)?.as_deref() == caller.name(),
         None => false,
     };
     if own {

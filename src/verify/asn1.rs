@@ -330,16 +330,7 @@ fn read_tlv<'a>(
         let raw = input.get(..total).ok_or(Asn1Error::Truncated)?;
         let value = after_len.get(..value_len).ok_or(Asn1Error::Truncated)?;
         let rest = input.get(total..).ok_or(Asn1Error::Truncated)?;
-        let work = Rc::clone(work);
-        return Ok((
-            Tlv {
-                tag,
-                value,
-                raw,
-                work,
-            },
-            rest,
-        ));
+        return Ok((tlv(tag, value, raw, work), rest));
     } else {
         let n = usize::from(first & 0x7F);
         if n > 4 || n == 0x7F {
@@ -357,16 +348,17 @@ fn read_tlv<'a>(
     }
     let (value, rest) = after_len.split_at(len);
     let raw = input.get(..header_len + len).ok_or(Asn1Error::Truncated)?;
-    let work = Rc::clone(work);
-    Ok((
-        Tlv {
-            tag,
-            value,
-            raw,
-            work,
-        },
-        rest,
-    ))
+    Ok((tlv(tag, value, raw, work), rest))
+}
+
+/// An element of the input read under `work`.
+fn tlv<'a>(tag: u8, value: &'a [u8], raw: &'a [u8], work: &Rc<Work>) -> Tlv<'a> {
+    Tlv {
+        tag,
+        value,
+        raw,
+        work: Rc::clone(work),
+    }
 }
 
 /// The length of the value of an indefinite-length element whose value starts `body`: the

@@ -87,34 +87,25 @@ impl JournalStore {
                 what: format!("{}", path.display()),
                 source: e,
             })?;
-        let recovered = recover::recover(&file, &path, false)?;
+        let mut recovered = recover::recover(&file, &path, false)?;
         // What a killed process wrote may still be in the page cache only; the marks of new
         // records will say all of it is durable, so make that true first.
         file.sync_all().map_err(|e| StoreError::Io {
             what: format!("fsync {}", path.display()),
             source: e,
         })?;
-        let store = JournalStore {
-            dir: dir.to_path_buf(),
-            file,
-            index: RwLock::new(recovered.index),
-            writer: Mutex::new(Writer {
-                end: recovered.end,
-                durable: recovered.end,
-                failed: None,
-                punches: Vec::new(),
-                new_file,
-                // What recovery kept has no mark after it yet when the last run crashed.
-                unmarked: recovered.end > 0,
-            }),
-            notes: recovered.notes,
-            damaged: recovered.damaged,
-            path,
-            _lock: Some(lock_file),
-            #[cfg(test)]
-            room: Mutex::new(None),
+        let repunch = std::mem::take(&mut recovered.repunch);
+        let writer = Writer {
+            end: recovered.end,
+            durable: recovered.end,
+            failed: None,
+            punches: Vec::new(),
+            new_file,
+            // What recovery kept has no mark after it yet when the last run crashed.
+            unmarked: recovered.end > 0,
         };
-        for extent in recovered.repunch {
+        let store = Self::assemble(dir, file, path, recovered, writer, Some(lock_file));
+        for extent in repunch {
             store.destroy(extent)?;
         }
         Ok(store)
@@ -132,25 +123,38 @@ impl JournalStore {
             source: e,
         })?;
         let recovered = recover::recover(&file, &path, true)?;
-        Ok(JournalStore {
+        let writer = Writer {
+            end: recovered.end,
+            durable: recovered.end,
+            failed: Some(format!("{} was opened read-only", path.display())),
+            punches: Vec::new(),
+            new_file: false,
+            unmarked: false,
+        };
+        Ok(Self::assemble(dir, file, path, recovered, writer, lock))
+    }
+
+    /// The store over an opened file and what recovery found in it.
+    fn assemble(
+        dir: &Path,
+        file: File,
+        path: PathBuf,
+        recovered: recover::Recovered,
+        writer: Writer,
+        lock: Option<File>,
+    ) -> JournalStore {
+        JournalStore {
             dir: dir.to_path_buf(),
             file,
             index: RwLock::new(recovered.index),
-            writer: Mutex::new(Writer {
-                end: recovered.end,
-                durable: recovered.end,
-                failed: Some(format!("{} was opened read-only", path.display())),
-                punches: Vec::new(),
-                new_file: false,
-                unmarked: false,
-            }),
+            writer: Mutex::new(writer),
             notes: recovered.notes,
             damaged: recovered.damaged,
             path,
             _lock: lock,
             #[cfg(test)]
             room: Mutex::new(None),
-        })
+        }
     }
 
     /// What opening did (a torn tail moved aside), for the operator. Damaged values are in
