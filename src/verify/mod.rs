@@ -10,6 +10,7 @@ pub mod cache;
 pub mod certificate;
 pub mod cms;
 pub mod content;
+pub mod names;
 pub mod path;
 pub mod report;
 pub mod revocation;

@@ -6,6 +6,7 @@
 
 use super::algorithms::AlgError;
 use super::cache::Cache;
+use super::names;
 use super::certificate::Certificate;
 use super::revocation::{self, Crl};
 use super::trust::TrustStore;
@@ -107,7 +108,7 @@ impl Search<'_> {
             if self.found.len() >= MAX_PATHS || self.attempts >= MAX_ATTEMPTS {
                 return;
             }
-            let names_chain = cand.subject_raw == cur.issuer_raw;
+            let names_chain = names::same_name(&cand.subject_raw, &cur.issuer_raw);
             let ids_agree = match (&cur.authority_key_id, &cand.subject_key_id) {
                 (Some(a), Some(s)) => a == s,
                 _ => true,
