@@ -34,6 +34,12 @@ pub enum Reason {
     CertificateRevoked,
     /// Key usage, CA flag, path length or an unknown critical extension forbids this use.
     CertificateUsage,
+    /// No certificate policy acceptable to this service is valid along the path (RFC 5280
+    /// §6.1: the valid policy tree is empty where an explicit policy is required).
+    CertificatePolicy,
+    /// A name in a certificate lies outside what a CA above it may certify (name constraints,
+    /// RFC 5280 §4.2.1.10).
+    NameConstraints,
     /// Revocation could not be checked and the policy requires it.
     RevocationUnavailable,
     /// The archive's policy refuses the submission (unknown or closed case, size, type).
@@ -55,7 +61,7 @@ pub struct Texts {
 
 impl Reason {
     /// Every reason, in the published order.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 16] = [
         Reason::Malformed,
         Reason::NoSigners,
         Reason::ContentMissing,
@@ -68,6 +74,8 @@ impl Reason {
         Reason::CertificateNotYetValid,
         Reason::CertificateRevoked,
         Reason::CertificateUsage,
+        Reason::CertificatePolicy,
+        Reason::NameConstraints,
         Reason::RevocationUnavailable,
         Reason::PolicyViolation,
     ];
@@ -87,6 +95,8 @@ impl Reason {
             Reason::CertificateNotYetValid => "certificate-not-yet-valid",
             Reason::CertificateRevoked => "certificate-revoked",
             Reason::CertificateUsage => "certificate-usage",
+            Reason::CertificatePolicy => "certificate-policy",
+            Reason::NameConstraints => "name-constraints",
             Reason::RevocationUnavailable => "revocation-unavailable",
             Reason::PolicyViolation => "policy-violation",
         }
@@ -171,6 +181,18 @@ impl Reason {
                 ky: "Кол коюучунун чынжырындагы сертификат бул максатка арналган эмес (ачкычтын максаты, КБ чектөөлөрү же чынжырдын узундугу).",
                 ru: "Сертификат в цепочке подписанта не предназначен для такого использования (назначение ключа, ограничения УЦ или длина цепочки).",
                 en: "A certificate on the signer's path is not allowed for this use (key usage, CA constraints or path length).",
+            },
+            Reason::CertificatePolicy => Texts {
+                kk: "Қол қоюшы тізбегінде осы қызмет қабылдайтын сертификаттау саясаты жоқ.",
+                ky: "Кол коюучунун чынжырында бул кызмат кабыл алган сертификаттоо саясаты жок.",
+                ru: "Цепочка подписанта не действует ни по одной политике сертификации, принимаемой этой службой.",
+                en: "No certificate policy that this service accepts holds along the signer's path.",
+            },
+            Reason::NameConstraints => Texts {
+                kk: "Сертификаттағы атау жоғары тұрған куәландырушы орталыққа рұқсат етілген атаулар шегінен тыс.",
+                ky: "Сертификаттагы аталыш жогору турган күбөлөндүрүүчү борборго уруксат берилген аталыштардын чегинен тышкары.",
+                ru: "Имя в сертификате выходит за пределы имён, которые разрешено удостоверять вышестоящему УЦ.",
+                en: "A name in a certificate lies outside the names a certification authority above it may certify.",
             },
             Reason::RevocationUnavailable => Texts {
                 kk: "Қол қоюшы тізбегіндегі сертификаттың кері қайтарылу мәртебесін анықтау мүмкін болмады, ал саясат оны талап етеді.",
