@@ -180,7 +180,8 @@ fn use_crl(
     }
     // (d), (e): the reasons this CRL adds; one that adds none is not worth its signature.
     let only = crl.idp.as_ref().and_then(|i| i.only_some_reasons);
-    let interim = dp.reasons.unwrap_or(ALL_REASONS) & only.unwrap_or(ALL_REASONS);
+    // Bit 0 ("unused") may be set in either; it is no reason, so it never counts.
+    let interim = dp.reasons.unwrap_or(ALL_REASONS) & only.unwrap_or(ALL_REASONS) & ALL_REASONS;
     if interim & !mask == 0 {
         return Err(Skip::NoCrl);
     }

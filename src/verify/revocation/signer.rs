@@ -49,11 +49,16 @@ pub(super) fn find(
             (Some(a), Some(s)) => a == s,
             _ => true,
         })
-        .filter(|c| !ctx.visiting.contains(&c.fingerprint))
         .take(MAX_CANDIDATES);
     for cand in candidates {
         if !verifies(crl, cand, ctx) {
             continue;
+        }
+        // A signer whose own path encloses this question: its CRL speaks for its own
+        // certificate (an indirect CRL issuer listed in its own CRL's scope). Its path is
+        // being validated below us; asking again would only go round in a circle.
+        if ctx.visiting.contains(&cand.fingerprint) {
+            return Ok(Arc::clone(cand));
         }
         match path_to(cand, anchor, ctx) {
             Ok(()) => return Ok(Arc::clone(cand)),
