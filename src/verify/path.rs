@@ -202,7 +202,7 @@ fn check(path: &[Arc<Certificate>], at: i64, crl_signer: bool) -> Vec<Finding> {
         if i == 0 {
             if !crl_signer
                 && c.key_usage
-                .is_some_and(|ku| !ku.digital_signature && !ku.non_repudiation)
+                    .is_some_and(|ku| !ku.digital_signature && !ku.non_repudiation)
             {
                 add(
                     Reason::CertificateUsage,

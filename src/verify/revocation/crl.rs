@@ -129,7 +129,8 @@ impl Crl {
         };
         for ext in crl.extensions() {
             if let Err(e) = out.crl_extension(ext) {
-                out.unusable.get_or_insert(format!("{}: {e}", ext.oid.to_id_string()));
+                out.unusable
+                    .get_or_insert(format!("{}: {e}", ext.oid.to_id_string()));
             }
         }
         out.read_entries(&crl);

@@ -2,10 +2,10 @@
 //! its base; combined with a complete CRL numbered at least its BaseCRLNumber it gives the
 //! current status. Its entries override the complete CRL's, and `removeFromCRL` un-lists.
 
-use super::Context;
-use super::crl::{Crl, Entry, REMOVE_FROM_CRL};
 use super::super::certificate::Certificate;
 use super::super::names;
+use super::Context;
+use super::crl::{Crl, Entry, REMOVE_FROM_CRL};
 
 /// The deltas that may complete `complete` at the validation time: current, from the same
 /// issuer and key, with exactly the same scope (issuingDistributionPoint), based on a number
@@ -44,7 +44,11 @@ pub(super) fn any(complete: &Crl, ctx: &Context<'_>) -> bool {
 
 /// The newest delta for `complete` signed by `signer`, the key that signed the complete CRL
 /// (§6.3.3 (g)(ii)).
-pub(super) fn choose<'a>(complete: &Crl, signer: &Certificate, ctx: &Context<'a>) -> Option<&'a Crl> {
+pub(super) fn choose<'a>(
+    complete: &Crl,
+    signer: &Certificate,
+    ctx: &Context<'a>,
+) -> Option<&'a Crl> {
     candidates(complete, ctx)
         .filter(|d| {
             ctx.cache
@@ -62,7 +66,12 @@ pub(super) fn choose<'a>(complete: &Crl, signer: &Certificate, ctx: &Context<'a>
 
 /// The entry that decides the certificate's status: the delta's when it lists the certificate
 /// (none when it says `removeFromCRL`), otherwise the complete CRL's.
-pub(super) fn lookup(complete: &Crl, delta: Option<&Crl>, issuer: &[u8], serial: &[u8]) -> Option<Entry> {
+pub(super) fn lookup(
+    complete: &Crl,
+    delta: Option<&Crl>,
+    issuer: &[u8],
+    serial: &[u8],
+) -> Option<Entry> {
     if let Some(e) = delta.and_then(|d| d.lookup(issuer, serial)) {
         return (e.reason != Some(REMOVE_FROM_CRL)).then_some(e);
     }

@@ -234,13 +234,17 @@ fn in_scope(cert: &Certificate, dp: &DistPoint, crl: &Crl) -> Result<(), Skip> {
     }
     let is_ca = cert.basic_constraints.is_some_and(|(ca, _)| ca);
     if idp.only_user && is_ca {
-        return Err(Skip::OutOfScope("the CRL covers only end-entity certificates"));
+        return Err(Skip::OutOfScope(
+            "the CRL covers only end-entity certificates",
+        ));
     }
     if idp.only_ca && !is_ca {
         return Err(Skip::OutOfScope("the CRL covers only CA certificates"));
     }
     if idp.only_attribute {
-        return Err(Skip::OutOfScope("the CRL covers only attribute certificates"));
+        return Err(Skip::OutOfScope(
+            "the CRL covers only attribute certificates",
+        ));
     }
     Ok(())
 }

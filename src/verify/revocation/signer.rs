@@ -4,13 +4,13 @@
 //! validated on its own path to the *same* trust anchor, its revocation included, within a
 //! depth and a work budget shared by the whole validation.
 
+use super::super::RevocationPolicy;
 use super::super::certificate::Certificate;
 use super::super::names;
 use super::super::path;
 use super::super::trust::TrustStore;
-use super::super::RevocationPolicy;
-use super::crl::Crl;
 use super::Context;
+use super::crl::Crl;
 use std::sync::Arc;
 
 /// How deep CRL signer paths may nest (a signer's CRL signer's …). PKITS needs one level.
@@ -81,7 +81,11 @@ fn verifies(crl: &Crl, signer: &Certificate, ctx: &Context<'_>) -> bool {
 }
 
 /// Whether `signer` has a valid path, revocation checked, to `anchor` at the validation time.
-fn path_to(signer: &Arc<Certificate>, anchor: &Arc<Certificate>, ctx: &Context<'_>) -> Result<(), String> {
+fn path_to(
+    signer: &Arc<Certificate>,
+    anchor: &Arc<Certificate>,
+    ctx: &Context<'_>,
+) -> Result<(), String> {
     if ctx.trust.is_anchor(&signer.fingerprint) {
         return if signer.fingerprint == anchor.fingerprint {
             Ok(())
@@ -114,7 +118,13 @@ fn path_to(signer: &Arc<Certificate>, anchor: &Arc<Certificate>, ctx: &Context<'
     };
     let out = path::validate_in(signer, &nested, RevocationPolicy::Require);
     let result = match out.findings.first() {
-        None if out.path.last().is_some_and(|a| a.fingerprint == anchor.fingerprint) => Ok(()),
+        None if out
+            .path
+            .last()
+            .is_some_and(|a| a.fingerprint == anchor.fingerprint) =>
+        {
+            Ok(())
+        }
         None => Err("no path to the trust anchor".into()),
         Some(f) => Err(f.detail.clone()),
     };
