@@ -269,3 +269,26 @@ fn key(issuer: u16, serial: &[u8]) -> Box<[u8]> {
     k.extend_from_slice(serial);
     k.into_boxed_slice()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CrlNumber;
+
+    fn n(content: &[u8]) -> CrlNumber {
+        let mut der = vec![0x02, content.len() as u8];
+        der.extend_from_slice(content);
+        CrlNumber::parse(&der).expect("a CRL number")
+    }
+
+    #[test]
+    fn numbers_compare_by_value_not_by_bytes() {
+        assert!(n(&[0x00, 0xFF]) < n(&[0x01, 0x00]));
+        assert!(n(&[0x02]) < n(&[0x01, 0x00]));
+        assert_eq!(n(&[0x00, 0x05]), n(&[0x05]));
+        assert!(CrlNumber::parse(&[0x02, 0x01, 0x80]).is_err(), "negative");
+        assert!(CrlNumber::parse(&[0x02, 0x16, 1]).is_err(), "truncated");
+        let mut long = vec![0x02, 22, 0x01];
+        long.extend([0u8; 21]);
+        assert!(CrlNumber::parse(&long).is_err(), "over 21 octets");
+    }
+}

@@ -248,3 +248,6 @@ fn in_scope(cert: &Certificate, dp: &DistPoint, crl: &Crl) -> Result<(), Skip> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
