@@ -4,7 +4,6 @@
 //! suite; this file keeps these sections green while other sections are still in progress, and
 //! names what broke when one of them regresses.
 
-#[allow(dead_code)]
 mod common;
 
 use common::pkits;

@@ -18,7 +18,7 @@ use super::trust::TrustStore;
 pub use crl::{Crl, CrlNumber, Entry};
 use scope::{ALL_REASONS, DistPoint};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// What the CRLs say of one certificate at one time.
@@ -37,8 +37,8 @@ pub enum Status {
 pub struct Budget {
     /// CRL signer paths validated so far (at most [`signer::MAX_VALIDATIONS`]).
     pub validations: Cell<usize>,
-    /// Signers already found valid, by (signer, anchor) fingerprints.
-    pub memo: RefCell<HashMap<([u8; 32], [u8; 32]), Result<(), String>>>,
+    /// Signers already found valid, as (signer, anchor) fingerprints.
+    pub valid: RefCell<HashSet<([u8; 32], [u8; 32])>>,
 }
 
 /// Everything revocation checking looks at, for one validation.

@@ -94,8 +94,8 @@ fn path_to(
         };
     }
     let key = (signer.fingerprint, anchor.fingerprint);
-    if let Some(known) = ctx.budget.memo.borrow().get(&key) {
-        return known.clone();
+    if ctx.budget.valid.borrow().contains(&key) {
+        return Ok(());
     }
     if ctx.depth >= MAX_DEPTH {
         return Err(format!("CRL signers nest deeper than {MAX_DEPTH}"));
@@ -131,7 +131,7 @@ fn path_to(
     // Failures are not remembered: one may come from the cycle guard or the budget, which a
     // later question from elsewhere in the path would not meet.
     if result.is_ok() {
-        ctx.budget.memo.borrow_mut().insert(key, Ok(()));
+        ctx.budget.valid.borrow_mut().insert(key);
     }
     result
 }

@@ -44,7 +44,9 @@ fn ca() -> Ca {
 fn issue(ca: &Ca, serial: u64, is_ca: bool, dps: &[&str]) -> Certificate {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    params.distinguished_name.push(DnType::CommonName, format!("Subject {serial}"));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("Subject {serial}"));
     params.serial_number = Some(SerialNumber::from(serial));
     params.not_before = datetime!(2020-01-01 0:00 UTC);
     params.not_after = datetime!(2030-01-01 0:00 UTC);
@@ -56,7 +58,11 @@ fn issue(ca: &Ca, serial: u64, is_ca: bool, dps: &[&str]) -> Certificate {
             uris: dps.iter().map(|u| u.to_string()).collect(),
         }];
     }
-    let der = params.signed_by(&key, &ca.issuer).expect("cert").der().to_vec();
+    let der = params
+        .signed_by(&key, &ca.issuer)
+        .expect("cert")
+        .der()
+        .to_vec();
     Certificate::from_der(&der).expect("cert parses")
 }
 
@@ -100,7 +106,9 @@ fn a_crl_for_another_distribution_point_does_not_cover_the_certificate() {
     let ee = issue(&ca, 5, false, &["http://crl.example/a.crl"]);
     let other = crl(&ca, &[], Some(("http://crl.example/b.crl", None)));
     let own = crl(&ca, &[], Some(("http://crl.example/a.crl", None)));
-    assert!(matches!(status_of(&ca, &ee, &[&other]), Status::Unknown(w) if w.contains("names differ")));
+    assert!(
+        matches!(status_of(&ca, &ee, &[&other]), Status::Unknown(w) if w.contains("names differ"))
+    );
     assert_eq!(status_of(&ca, &ee, &[&other, &own]), Status::Good);
 }
 
@@ -109,7 +117,10 @@ fn a_crl_with_a_distribution_point_does_not_cover_a_certificate_without_one() {
     let ca = ca();
     let ee = issue(&ca, 5, false, &[]);
     let partial = crl(&ca, &[], Some(("http://crl.example/a.crl", None)));
-    assert!(matches!(status_of(&ca, &ee, &[&partial]), Status::Unknown(_)));
+    assert!(matches!(
+        status_of(&ca, &ee, &[&partial]),
+        Status::Unknown(_)
+    ));
 }
 
 #[test]
@@ -120,7 +131,9 @@ fn only_user_and_only_ca_crls_cover_only_their_kind() {
     let users = crl(&ca, &[], Some((uri, Some(CrlScope::UserCertsOnly))));
     let cas = crl(&ca, &[], Some((uri, Some(CrlScope::CaCertsOnly))));
     assert_eq!(status_of(&ca, &ee, &[&users]), Status::Good);
-    assert!(matches!(status_of(&ca, &sub, &[&users]), Status::Unknown(w) if w.contains("end-entity")));
+    assert!(
+        matches!(status_of(&ca, &sub, &[&users]), Status::Unknown(w) if w.contains("end-entity"))
+    );
     assert_eq!(status_of(&ca, &sub, &[&cas]), Status::Good);
     assert!(matches!(status_of(&ca, &ee, &[&cas]), Status::Unknown(w) if w.contains("only CA")));
 }
@@ -138,8 +151,13 @@ fn a_listed_certificate_is_revoked_and_a_held_one_too() {
         None,
     );
     assert!(matches!(status_of(&ca, &ee, &[&list]), Status::Revoked(_)));
-    assert!(matches!(status_of(&ca, &held, &[&list]), Status::Revoked(_)));
-    let entry = list.lookup(&ca.cert.subject_raw, &held.serial).expect("listed");
+    assert!(matches!(
+        status_of(&ca, &held, &[&list]),
+        Status::Revoked(_)
+    ));
+    let entry = list
+        .lookup(&ca.cert.subject_raw, &held.serial)
+        .expect("listed");
     assert_eq!(entry.reason, Some(CERTIFICATE_HOLD));
 }
 
@@ -149,7 +167,9 @@ fn a_crl_signed_by_a_key_without_a_path_is_not_used() {
     let ee = issue(&ca, 5, false, &[]);
     // Same name, other key: no certificate of the CA verifies its signature.
     let forged = crl(&impostor, &[], None);
-    assert!(matches!(status_of(&ca, &ee, &[&forged]), Status::Unknown(w) if w.contains("signature")));
+    assert!(
+        matches!(status_of(&ca, &ee, &[&forged]), Status::Unknown(w) if w.contains("signature"))
+    );
 }
 
 fn pkits_crl(name: &str) -> Crl {
@@ -163,7 +183,11 @@ fn a_delta_overrides_its_base_and_remove_from_crl_unlists() {
     // delta lists 03 (keyCompromise), 04 and 06 (removeFromCRL), 05 (keyCompromise).
     let base = pkits_crl("deltaCRLCA1CRL");
     let d = pkits_crl("deltaCRLCA1deltaCRL");
-    assert!(d.delta_base.as_ref().is_some_and(|b| base.number.as_ref() >= Some(b)));
+    assert!(
+        d.delta_base
+            .as_ref()
+            .is_some_and(|b| base.number.as_ref() >= Some(b))
+    );
     assert!(base.delta_base.is_none() && !base.freshest.is_empty());
     let issuer = base.issuer_raw.clone();
     let at = |serial: u8, delta| delta::lookup(&base, delta, &issuer, &[serial]).map(|e| e.reason);
@@ -180,9 +204,17 @@ fn a_delta_overrides_its_base_and_remove_from_crl_unlists() {
 #[test]
 fn critical_extensions_not_processed_make_a_crl_unusable() {
     assert!(pkits_crl("UnknownCRLExtensionCACRL").unusable.is_some());
-    assert!(pkits_crl("UnknownCRLEntryExtensionCACRL").unusable.is_some());
+    assert!(
+        pkits_crl("UnknownCRLEntryExtensionCACRL")
+            .unusable
+            .is_some()
+    );
     assert!(pkits_crl("GoodCACRL").unusable.is_none());
-    assert!(pkits_crl("onlySomeReasonsCA1compromiseCRL").unusable.is_none());
+    assert!(
+        pkits_crl("onlySomeReasonsCA1compromiseCRL")
+            .unusable
+            .is_none()
+    );
 }
 
 #[test]
@@ -212,7 +244,10 @@ fn a_relative_name_is_appended_to_the_issuer() {
 fn distribution_point_extensions_are_bounded() {
     let mut many = vec![0x30, 34];
     many.extend([0x30, 0x00].repeat(17));
-    assert!(matches!(scope::parse_points(&many), Err(scope::ScopeError::TooMany(_))));
+    assert!(matches!(
+        scope::parse_points(&many),
+        Err(scope::ScopeError::TooMany(_))
+    ));
     let mut sixteen = vec![0x30, 32];
     sixteen.extend([0x30, 0x00].repeat(16));
     assert_eq!(scope::parse_points(&sixteen).map(|p| p.len()), Ok(16));
