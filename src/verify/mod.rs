@@ -11,6 +11,7 @@ pub mod certificate;
 pub mod cms;
 pub mod content;
 pub mod names;
+pub mod ocsp;
 pub mod path;
 pub mod report;
 pub mod revocation;
