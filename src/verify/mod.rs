@@ -15,6 +15,7 @@ pub mod ocsp;
 pub mod path;
 pub mod report;
 pub mod revocation;
+pub mod timestamp;
 pub mod trust;
 
 use crate::reasons::Reason;
