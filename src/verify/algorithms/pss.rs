@@ -242,3 +242,117 @@ fn mgf1(h: HashAlg, seed: &[u8], len: usize) -> Vec<u8> {
     out.truncate(len);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        if v.len() < 0x80 {
+            out.push(v.len() as u8);
+        } else {
+            out.extend([0x82, (v.len() >> 8) as u8, v.len() as u8]);
+        }
+        out.extend_from_slice(v);
+        out
+    }
+
+    const SHA256: [u8; 11] = [
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    ];
+    const MGF1: [u8; 11] = [
+        0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08,
+    ];
+
+    /// RSASSA-PSS-params with SHA-256, MGF1 named by `mgf_oid` over SHA-256, and the given
+    /// salt and trailer INTEGER contents.
+    fn params(mgf_oid: &[u8], salt: &[u8], trailer: &[u8]) -> Vec<u8> {
+        let hash = tlv(0x30, &SHA256);
+        let mut mgf = mgf_oid.to_vec();
+        mgf.extend(&hash);
+        let mut body = tlv(0xA0, &hash);
+        body.extend(tlv(0xA1, &tlv(0x30, &mgf)));
+        body.extend(tlv(0xA2, &tlv(0x02, salt)));
+        body.extend(tlv(0xA3, &tlv(0x02, trailer)));
+        tlv(0x30, &body)
+    }
+
+    fn rsa_2048() -> PublicKey {
+        let mut n = vec![0x00, 0xC0];
+        n.resize(257, 0x5A);
+        let mut body = tlv(0x02, &n);
+        body.extend(tlv(0x02, &[0x01, 0x00, 0x01]));
+        PublicKey {
+            algorithm: AlgorithmId {
+                oid: "1.2.840.113549.1.1.1".into(),
+                params: Some(vec![0x05, 0x00]),
+            },
+            bits: tlv(0x30, &body),
+        }
+    }
+
+    fn unsupported(r: Result<impl std::fmt::Debug, AlgError>, needle: &str) {
+        match r {
+            Err(AlgError::Unsupported(why)) => assert!(why.contains(needle), "{why}"),
+            other => panic!("expected unsupported ({needle}), got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn written_parameters_are_read() {
+        let s = params(&MGF1, &[32], &[1]);
+        assert_eq!(
+            super::params(Some(&s)),
+            Ok(Scheme::RsaPss {
+                hash: HashAlg::Sha256,
+                mgf: HashAlg::Sha256,
+                salt: 32
+            })
+        );
+    }
+
+    #[test]
+    fn absurd_parameters_are_refused_with_a_sentence() {
+        let other_mgf = [
+            0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x09,
+        ];
+        unsupported(
+            super::params(Some(&params(&other_mgf, &[32], &[1]))),
+            "not MGF1",
+        );
+        unsupported(
+            super::params(Some(&params(&MGF1, &[32], &[2]))),
+            "trailerField",
+        );
+        unsupported(
+            super::params(Some(&params(&MGF1, &[0xFF], &[1]))),
+            "saltLength",
+        );
+        unsupported(super::params(Some(&[0x30, 0x00])), "SHA-1");
+        unsupported(super::params(None), "absent");
+        // 2048 bits leave 256 − 32 − 2 = 222 bytes of salt with SHA-256.
+        let key = rsa_2048();
+        let sig = [0u8; 256];
+        unsupported(
+            verify(HashAlg::Sha256, HashAlg::Sha256, 223, &key, b"m", &sig),
+            "longer than the 222",
+        );
+        assert_eq!(
+            verify(HashAlg::Sha256, HashAlg::Sha512, 222, &key, b"m", &sig),
+            Err(AlgError::Invalid)
+        );
+    }
+
+    #[test]
+    fn mgf1_matches_its_definition() {
+        // MGF1-SHA-256 of "seed", 40 bytes: H(seed‖0) then the start of H(seed‖1).
+        let mut first = b"seed".to_vec();
+        first.extend([0, 0, 0, 0]);
+        let mut second = b"seed".to_vec();
+        second.extend([0, 0, 0, 1]);
+        let mut want = HashAlg::Sha256.digest(&first);
+        want.extend(&HashAlg::Sha256.digest(&second)[..8]);
+        assert_eq!(mgf1(HashAlg::Sha256, b"seed", 40), want);
+    }
+}
