@@ -4,6 +4,7 @@
 pub mod der;
 pub mod failing;
 pub mod pki;
+pub mod pkits;
 pub mod server;
 
 use std::path::{Path, PathBuf};
