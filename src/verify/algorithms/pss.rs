@@ -178,7 +178,7 @@ fn emsa_pss_verify(
     }
     let s = ::rsa::BoxedUint::from_be_slice(sig, pk.n_bits_precision())
         .map_err(|_| AlgError::Invalid)?;
-    if &s >= pk.n().as_ref() {
+    if s >= *pk.n().as_ref() {
         return Err(AlgError::Invalid);
     }
     let m = ::rsa::hazmat::rsa_encrypt(pk, &s).map_err(invalid)?;
@@ -187,7 +187,7 @@ fn emsa_pss_verify(
     // I2OSP(m, emLen): the bytes above emLen must be zero.
     let full = m.to_be_bytes();
     let cut = full.len().checked_sub(em_len).ok_or(AlgError::Invalid)?;
-    let (high, em) = full.split_at(cut);
+    let (high, em) = full.split_at_checked(cut).ok_or(AlgError::Invalid)?;
     if high.iter().any(|&b| b != 0) {
         return Err(AlgError::Invalid);
     }
@@ -195,10 +195,10 @@ fn emsa_pss_verify(
     let h_len = h.output_len();
     let db_len = em_len
         .checked_sub(h_len + 1)
-        .filter(|&l| l >= salt + 1)
+        .filter(|&l| l > salt)
         .ok_or(AlgError::Invalid)?;
-    let (masked_db, rest) = em.split_at(db_len);
-    let (hh, trailer) = rest.split_at(h_len);
+    let (masked_db, rest) = em.split_at_checked(db_len).ok_or(AlgError::Invalid)?;
+    let (hh, trailer) = rest.split_at_checked(h_len).ok_or(AlgError::Invalid)?;
     let top_mask = 0xFFu8 >> (8 * em_len - em_bits);
     if trailer != [0xBC] || masked_db.first().is_some_and(|b| b & !top_mask != 0) {
         return Err(AlgError::Invalid);
@@ -212,8 +212,10 @@ fn emsa_pss_verify(
         *b &= top_mask;
     }
     // Step 10: PS of zeros, then 0x01, then the salt.
-    let (ps, tail) = db.split_at(db_len - salt - 1);
-    let (one, salt_bytes) = tail.split_at(1);
+    let (ps, tail) = db
+        .split_at_checked(db_len - salt - 1)
+        .ok_or(AlgError::Invalid)?;
+    let (one, salt_bytes) = tail.split_at_checked(1).ok_or(AlgError::Invalid)?;
     if ps.iter().any(|&b| b != 0) || one != [0x01] {
         return Err(AlgError::Invalid);
     }
