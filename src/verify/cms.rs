@@ -5,6 +5,7 @@
 
 use super::algorithms::HashAlg;
 use super::asn1::{self, Asn1Error, Reader, Tlv, read_oid, tag};
+use super::cades::{self, EssVersion, SigningCertificate};
 use super::content::ContentDigests;
 use base64::Engine;
 use std::borrow::Cow;
@@ -98,6 +99,9 @@ pub struct SignedAttrs<'a> {
     pub message_digest: &'a [u8],
     /// signingTime, seconds since the epoch, when present.
     pub signing_time: Option<i64>,
+    /// The ESS signing-certificate and signing-certificate-v2 attributes' first ESSCertIDs
+    /// (RFC 5035), when present, v1 first.
+    pub signing_certificates: Vec<SigningCertificate<'a>>,
 }
 
 impl SignedAttrs<'_> {
@@ -432,6 +436,7 @@ fn parse_signed_attrs(t: Tlv<'_>, depth: usize) -> Result<SignedAttrs<'_>, CmsEr
     let mut content_type = None;
     let mut message_digest = None;
     let mut signing_time = None;
+    let (mut ess_v1, mut ess_v2) = (None, None);
     let mut r = t.children(depth)?;
     while let Some(attr) = r.next()? {
         let mut ar = attr
@@ -469,6 +474,18 @@ fn parse_signed_attrs(t: Tlv<'_>, depth: usize) -> Result<SignedAttrs<'_>, CmsEr
                     return Err(dup);
                 }
             }
+            cades::ID_SIGNING_CERTIFICATE | cades::ID_SIGNING_CERTIFICATE_V2 => {
+                let (slot, version) = if oid == cades::ID_SIGNING_CERTIFICATE {
+                    (&mut ess_v1, EssVersion::V1)
+                } else {
+                    (&mut ess_v2, EssVersion::V2)
+                };
+                let v = cades::parse(&vr.read("signing-certificate value")?, version, vr.depth())?;
+                one(&mut vr)?;
+                if slot.replace(v).is_some() {
+                    return Err(dup);
+                }
+            }
             _ => {}
         }
     }
@@ -479,6 +496,7 @@ fn parse_signed_attrs(t: Tlv<'_>, depth: usize) -> Result<SignedAttrs<'_>, CmsEr
         message_digest: message_digest
             .ok_or(CmsError::Structure("signed attributes lack messageDigest"))?,
         signing_time,
+        signing_certificates: ess_v1.into_iter().chain(ess_v2).collect(),
     })
 }
 

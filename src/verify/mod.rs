@@ -7,6 +7,7 @@
 pub mod algorithms;
 pub mod asn1;
 pub mod cache;
+pub mod cades;
 pub mod certificate;
 pub mod cms;
 pub mod content;
@@ -359,6 +360,18 @@ impl Verifier {
                         cert.subject
                     ),
                 ),
+            }
+        }
+
+        // RFC 5035: the certificate used must be the one the signed attributes bind.
+        for sc in si.signed_attrs.iter().flat_map(|a| &a.signing_certificates) {
+            sr.signing_certificate = Some(sc.version.name());
+            match cades::check(sc, &cert) {
+                Ok(()) => {}
+                Err(e @ cades::CadesError::UnknownHash(_)) => {
+                    fail(Reason::AlgorithmUnsupported, e.to_string())
+                }
+                Err(e) => fail(Reason::SignatureInvalid, e.to_string()),
             }
         }
 

@@ -87,6 +87,9 @@ pub struct SignerReport {
     pub bin: Option<String>,
     /// The path used, leaf first, as subjects.
     pub path: Vec<String>,
+    /// Which ESS signing-certificate attribute bound the signer's certificate (`v1`, `v2`;
+    /// the later when both), checked against the certificate used (RFC 5035).
+    pub signing_certificate: Option<&'static str>,
     /// The reason codes that made it invalid, or (`content-missing`) left it indeterminate.
     pub reasons: Vec<Reason>,
 }
@@ -106,6 +109,7 @@ impl SignerReport {
             iin: None,
             bin: None,
             path: Vec::new(),
+            signing_certificate: None,
             reasons: Vec::new(),
         }
     }

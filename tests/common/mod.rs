@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod der;
 pub mod failing;
+pub mod pki;
 pub mod pkits;
 pub mod server;
 

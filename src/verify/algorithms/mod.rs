@@ -6,9 +6,9 @@
 mod ecdsa;
 mod ed25519;
 pub mod gost;
+mod pss;
 mod rsa;
 
-use super::asn1::{self, Reader, tag};
 use super::certificate::PublicKey;
 use super::cms::AlgorithmId;
 use sha2::Digest;
@@ -117,14 +117,16 @@ impl HashAlg {
 pub enum Scheme {
     /// RSASSA-PKCS1-v1_5.
     RsaPkcs1(HashAlg),
-    /// RSASSA-PSS with MGF1 over the same hash.
+    /// RSASSA-PSS with MGF1.
     RsaPss {
-        /// Message and MGF1 hash.
+        /// Message hash.
         hash: HashAlg,
+        /// MGF1's hash (RFC 4055 recommends, but does not require, the message hash).
+        mgf: HashAlg,
         /// Salt length in bytes.
         salt: usize,
     },
-    /// ECDSA with DER (r, s) signatures on P-256 or P-384.
+    /// ECDSA with DER (r, s) signatures on P-256, P-384 or P-521.
     Ecdsa(HashAlg),
     /// Ed25519 (pure).
     Ed25519,
@@ -142,7 +144,12 @@ impl Scheme {
     pub fn name(self) -> String {
         match self {
             Scheme::RsaPkcs1(h) => format!("rsa-pkcs1-{}", h.name()),
-            Scheme::RsaPss { hash, salt } => format!("rsa-pss-{}-salt{salt}", hash.name()),
+            Scheme::RsaPss { hash, mgf, salt } if mgf == hash => {
+                format!("rsa-pss-{}-salt{salt}", hash.name())
+            }
+            Scheme::RsaPss { hash, mgf, salt } => {
+                format!("rsa-pss-{}-mgf1-{}-salt{salt}", hash.name(), mgf.name())
+            }
             Scheme::Ecdsa(h) => format!("ecdsa-{}", h.name()),
             Scheme::Ed25519 => "ed25519".into(),
             Scheme::Gost { hash, family } => match family {
@@ -172,7 +179,7 @@ impl Scheme {
             "1.2.840.113549.1.1.11" => Scheme::RsaPkcs1(HashAlg::Sha256),
             "1.2.840.113549.1.1.12" => Scheme::RsaPkcs1(HashAlg::Sha384),
             "1.2.840.113549.1.1.13" => Scheme::RsaPkcs1(HashAlg::Sha512),
-            "1.2.840.113549.1.1.10" => return pss_params(alg.params.as_deref()),
+            "1.2.840.113549.1.1.10" => return pss::params(alg.params.as_deref()),
             "1.2.840.10045.2.1" => Scheme::Ecdsa(bare(digest)?),
             "1.2.840.10045.4.3.2" => Scheme::Ecdsa(HashAlg::Sha256),
             "1.2.840.10045.4.3.3" => Scheme::Ecdsa(HashAlg::Sha384),
@@ -221,7 +228,9 @@ impl Scheme {
     pub fn verify(self, key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<(), AlgError> {
         match self {
             Scheme::RsaPkcs1(h) => rsa::verify_pkcs1(h, key, message, signature),
-            Scheme::RsaPss { hash, salt } => rsa::verify_pss(hash, salt, key, message, signature),
+            Scheme::RsaPss { hash, mgf, salt } => {
+                pss::verify(hash, mgf, salt, key, message, signature)
+            }
             Scheme::Ecdsa(h) => ecdsa::verify(h, key, message, signature),
             Scheme::Ed25519 => ed25519::verify(key, message, signature),
             Scheme::Gost { hash, family } => gost::verify(hash, family, key, message, signature),
@@ -231,72 +240,6 @@ impl Scheme {
 
 fn gost(hash: HashAlg, family: gost::Family) -> Scheme {
     Scheme::Gost { hash, family }
-}
-
-/// RSASSA-PSS-params (RFC 4055): hash, MGF1 with the same hash, salt length, trailer 1.
-fn pss_params(params: Option<&[u8]>) -> Result<Scheme, AlgError> {
-    let bad = |what: &str| AlgError::Unsupported(format!("RSA-PSS parameters: {what}"));
-    let raw = params.ok_or_else(|| bad("absent"))?;
-    let seq = asn1::parse_single(raw)
-        .and_then(|t| t.must_be(tag::SEQUENCE, "RSASSA-PSS-params"))
-        .map_err(|_| bad("not a SEQUENCE"))?;
-    let mut r = seq.children(0).map_err(|_| bad("not a SEQUENCE"))?;
-    // The DEFAULTs are SHA-1 and MGF1-SHA-1, which policy refuses anyway.
-    let hash_tlv = r
-        .optional(0xA0)
-        .ok()
-        .flatten()
-        .ok_or_else(|| bad("SHA-1 default"))?;
-    let mut hr = hash_tlv.children(0).map_err(|_| bad("hashAlgorithm"))?;
-    let hash_alg = AlgorithmId::read(&mut hr, "hashAlgorithm").map_err(|_| bad("hashAlgorithm"))?;
-    let hash = HashAlg::from_oid(&hash_alg.oid)?;
-    let mgf_tlv = r
-        .optional(0xA1)
-        .ok()
-        .flatten()
-        .ok_or_else(|| bad("MGF1-SHA-1 default"))?;
-    let mut mr = mgf_tlv.children(0).map_err(|_| bad("maskGenAlgorithm"))?;
-    let mgf =
-        AlgorithmId::read(&mut mr, "maskGenAlgorithm").map_err(|_| bad("maskGenAlgorithm"))?;
-    if mgf.oid != "1.2.840.113549.1.1.8" {
-        return Err(bad("mask generation is not MGF1"));
-    }
-    let mgf_hash = mgf
-        .params
-        .as_deref()
-        .and_then(|p| AlgorithmId::read(&mut Reader::new(p), "MGF1 hash").ok())
-        .ok_or_else(|| bad("MGF1 hash"))?;
-    if HashAlg::from_oid(&mgf_hash.oid)? != hash {
-        return Err(bad("MGF1 hash differs from the message hash"));
-    }
-    let salt = match r.optional(0xA2).map_err(|_| bad("saltLength"))? {
-        Some(t) => {
-            let int = t
-                .children(0)
-                .and_then(|mut c| c.read_tag(tag::INTEGER, "saltLength"));
-            small_uint(int.map_err(|_| bad("saltLength"))?.value)
-                .ok_or_else(|| bad("saltLength"))?
-        }
-        None => 20,
-    };
-    if let Some(t) = r.optional(0xA3).map_err(|_| bad("trailerField"))? {
-        let int = t
-            .children(0)
-            .and_then(|mut c| c.read_tag(tag::INTEGER, "trailerField"));
-        if small_uint(int.map_err(|_| bad("trailerField"))?.value) != Some(1) {
-            return Err(bad("trailerField is not 1"));
-        }
-    }
-    r.finish("end").map_err(|_| bad("trailing fields"))?;
-    Ok(Scheme::RsaPss { hash, salt })
-}
-
-/// A small non-negative INTEGER's value.
-fn small_uint(v: &[u8]) -> Option<usize> {
-    if v.is_empty() || v.len() > 4 || v.first().is_some_and(|b| b & 0x80 != 0) {
-        return None;
-    }
-    Some(v.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)))
 }
 
 /// A readable name for an algorithm OID we refuse, so the report says *why*.

@@ -1,5 +1,4 @@
-//! RSA: PKCS#1 v1.5 and PSS. ring does the arithmetic; the `rsa` crate covers PSS salt lengths
-//! other than the hash length, which ring does not take but OpenSSL writes by default.
+//! RSA: PKCS#1 v1.5 through ring, and the key checks PSS ([`super::pss`]) shares.
 
 use super::{AlgError, HashAlg};
 use crate::verify::asn1::{Reader, tag};
@@ -12,7 +11,7 @@ const RSA_KEY: &str = "1.2.840.113549.1.1.1";
 const RSA_PSS_KEY: &str = "1.2.840.113549.1.1.10";
 
 /// The RSAPublicKey DER of an RSA subject key, after the policy size check.
-fn rsa_key(key: &PublicKey, pss: bool) -> Result<&[u8], AlgError> {
+pub(super) fn rsa_key(key: &PublicKey, pss: bool) -> Result<&[u8], AlgError> {
     let oid = key.algorithm.oid.as_str();
     if oid != RSA_KEY && !(pss && oid == RSA_PSS_KEY) {
         return Err(AlgError::Invalid);
@@ -56,51 +55,7 @@ pub fn verify_pkcs1(h: HashAlg, key: &PublicKey, msg: &[u8], sig: &[u8]) -> Resu
         .map_err(|_| AlgError::Invalid)
 }
 
-/// RSASSA-PSS with MGF1 over `h` and a salt of `salt` bytes.
-pub fn verify_pss(
-    h: HashAlg,
-    salt: usize,
-    key: &PublicKey,
-    msg: &[u8],
-    sig: &[u8],
-) -> Result<(), AlgError> {
-    let der = rsa_key(key, true)?;
-    if salt == h.output_len() {
-        let alg: &'static rs::RsaParameters = match h {
-            HashAlg::Sha256 => &rs::RSA_PSS_2048_8192_SHA256,
-            HashAlg::Sha384 => &rs::RSA_PSS_2048_8192_SHA384,
-            HashAlg::Sha512 => &rs::RSA_PSS_2048_8192_SHA512,
-            other => return Err(not_with_rsa(other)),
-        };
-        return rs::UnparsedPublicKey::new(alg, der)
-            .verify(msg, sig)
-            .map_err(|_| AlgError::Invalid);
-    }
-    use ::rsa::pkcs1::DecodeRsaPublicKey;
-    let pk = ::rsa::PublicKey::from_pkcs1_der(der).map_err(|_| AlgError::Invalid)?;
-    let hashed = h.digest(msg);
-    let result = match h {
-        HashAlg::Sha256 => pk.verify(
-            ::rsa::Pss::<sha2::Sha256>::new_with_salt(salt),
-            &hashed,
-            sig,
-        ),
-        HashAlg::Sha384 => pk.verify(
-            ::rsa::Pss::<sha2::Sha384>::new_with_salt(salt),
-            &hashed,
-            sig,
-        ),
-        HashAlg::Sha512 => pk.verify(
-            ::rsa::Pss::<sha2::Sha512>::new_with_salt(salt),
-            &hashed,
-            sig,
-        ),
-        other => return Err(not_with_rsa(other)),
-    };
-    result.map_err(|_| AlgError::Invalid)
-}
-
 /// GOST hashes belong to GOST signatures; no profile pairs them with RSA.
-fn not_with_rsa(h: HashAlg) -> AlgError {
+pub(super) fn not_with_rsa(h: HashAlg) -> AlgError {
     AlgError::Unsupported(format!("RSA with {}", h.name()))
 }
