@@ -125,6 +125,8 @@ pub struct Certificate {
     pub iin: Option<String>,
     /// Kazakh business identification number (`OU=BIN…`).
     pub bin: Option<String>,
+    /// What name comparison and name constraints need (see [`super::names`]).
+    pub names: super::names::CertNames,
 }
 
 /// Extensions whose semantics path validation applies (or that carry no constraint on it), so
@@ -137,6 +139,7 @@ const UNDERSTOOD: &[&str] = &[
     "2.5.29.37", // extendedKeyUsage
     "2.5.29.17", // subjectAltName
     "2.5.29.32", // certificatePolicies (no policy constraints are applied)
+    "2.5.29.30", // nameConstraints (applied by names::check_constraints)
 ];
 
 impl Certificate {
@@ -156,8 +159,10 @@ impl Certificate {
         let mut subject_key_id = None;
         let mut authority_key_id = None;
         let mut unknown_critical = None;
+        let mut names = super::names::CertNames::default();
         for ext in cert.extensions() {
             let oid = ext.oid.to_id_string();
+            names.note_extension(&oid, ext.value);
             match ext.parsed_extension() {
                 ParsedExtension::BasicConstraints(bc) => {
                     basic_constraints = Some((bc.ca, bc.path_len_constraint))
@@ -215,6 +220,7 @@ impl Certificate {
             issuer: cert.issuer().to_string(),
             iin,
             bin,
+            names,
             der: der.to_vec(),
         })
     }
@@ -226,7 +232,7 @@ impl Certificate {
 
     /// Whether subject and issuer are the same name (a self-issued certificate).
     pub fn self_issued(&self) -> bool {
-        self.subject_raw == self.issuer_raw
+        super::names::self_issued(self)
     }
 
     /// The serial number in hex, for reports.

@@ -108,7 +108,7 @@ impl Search<'_> {
             if self.found.len() >= MAX_PATHS || self.attempts >= MAX_ATTEMPTS {
                 return;
             }
-            let names_chain = names::same_name(&cand.subject_raw, &cur.issuer_raw);
+            let names_chain = names::issued_by(&cur, cand);
             let ids_agree = match (&cur.authority_key_id, &cand.subject_key_id) {
                 (Some(a), Some(s)) => a == s,
                 _ => true,
@@ -230,6 +230,7 @@ fn check(path: &[Arc<Certificate>], at: i64) -> Vec<Finding> {
             );
         }
     }
+    names::check_constraints(path, &mut out);
     out
 }
 
