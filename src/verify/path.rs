@@ -6,8 +6,8 @@
 
 use super::algorithms::AlgError;
 use super::cache::Cache;
-use super::names;
 use super::certificate::Certificate;
+use super::names;
 use super::revocation::{self, Crl};
 use super::trust::TrustStore;
 use super::{Finding, RevocationPolicy, fmt_time};

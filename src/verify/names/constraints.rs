@@ -119,10 +119,10 @@ fn subtrees(r: &Reader<'_>) -> Result<Vec<Name>, NameError> {
         let base = general::read(&base, s.depth())?;
         // §4.2.1.10: minimum MUST be zero and maximum MUST be absent; anything else is a
         // distance we do not implement, so the constraint cannot be honoured.
-        if let Some(min) = s.optional(tag::CTX0_PRIM)? {
-            if min.value != [0] {
-                return Err(NameError::Malformed("subtree minimum other than 0"));
-            }
+        if let Some(min) = s.optional(tag::CTX0_PRIM)?
+            && min.value != [0]
+        {
+            return Err(NameError::Malformed("subtree minimum other than 0"));
         }
         if s.optional(0x81)?.is_some() {
             return Err(NameError::Malformed("subtree maximum"));
@@ -305,10 +305,12 @@ pub fn check_constraints(path: &[Arc<Certificate>], out: &mut Vec<Finding>) {
     };
     // From the topmost constraining CA down to the leaf, in the order of §6.1.
     for (i, cert) in path.iter().enumerate().take(top + 1).rev() {
-        if i < top && (i == 0 || !cert.self_issued()) {
-            if let Err(v) = state.check_cert(cert) {
-                return fail(cert, v.to_string());
-            }
+        let exempt = i > 0 && cert.self_issued();
+        if i < top
+            && !exempt
+            && let Err(v) = state.check_cert(cert)
+        {
+            return fail(cert, v.to_string());
         }
         if i == 0 {
             break;

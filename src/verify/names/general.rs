@@ -155,10 +155,7 @@ fn uri_host(uri: &str) -> Option<&str> {
         return None;
     }
     let authority = rest.strip_prefix("//")?;
-    let authority = authority
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default();
+    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if host_port.starts_with('[') {
         return None; // IPv6 literal

@@ -33,18 +33,21 @@ const BMP: u8 = 0x1E;
 pub fn decode(tag: u8, v: &[u8]) -> Option<String> {
     match tag {
         UTF8 => std::str::from_utf8(v).ok().map(str::to_owned),
-        NUMERIC | PRINTABLE | IA5 | VISIBLE => {
-            std::str::from_utf8(v).ok().filter(|s| s.is_ascii()).map(str::to_owned)
-        }
+        NUMERIC | PRINTABLE | IA5 | VISIBLE => std::str::from_utf8(v)
+            .ok()
+            .filter(|s| s.is_ascii())
+            .map(str::to_owned),
         TELETEX => Some(v.iter().map(|&b| char::from(b)).collect()),
-        BMP if v.len() % 2 == 0 => {
+        BMP if v.len().is_multiple_of(2) => {
             let units = v.chunks_exact(2).map(|c| match c {
                 [a, b] => u16::from_be_bytes([*a, *b]),
                 _ => 0,
             });
-            char::decode_utf16(units).collect::<Result<String, _>>().ok()
+            char::decode_utf16(units)
+                .collect::<Result<String, _>>()
+                .ok()
         }
-        UNIVERSAL if v.len() % 4 == 0 => v
+        UNIVERSAL if v.len().is_multiple_of(4) => v
             .chunks_exact(4)
             .map(|c| match c {
                 [a, b, d, e] => char::from_u32(u32::from_be_bytes([*a, *b, *d, *e])),
