@@ -17,6 +17,7 @@ pub use dn::canonical;
 
 use super::asn1::Asn1Error;
 use super::certificate::Certificate;
+use super::revocation::Crl;
 use std::sync::OnceLock;
 
 /// Whether two DER-encoded Names denote the same name (RFC 5280 §7.1).
@@ -116,6 +117,17 @@ pub fn issued_by(cert: &Certificate, issuer: &Certificate) -> bool {
         &cert.names.issuer,
         &issuer.subject_raw,
         &issuer.names.subject,
+    )
+}
+
+/// Whether `crl` comes from the issuer named in `cert` (§6.3.3 (b)(1)); both names are
+/// prepared at most once, however many CRLs a trust store holds.
+pub fn crl_issued_by(crl: &Crl, cert: &Certificate) -> bool {
+    same_name_memo(
+        &crl.issuer_raw,
+        &crl.issuer_prepared,
+        &cert.issuer_raw,
+        &cert.names.issuer,
     )
 }
 

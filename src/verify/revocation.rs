@@ -18,6 +18,8 @@ pub struct Crl {
     pub signed: Signed,
     /// Raw encoding of the issuer Name.
     pub issuer_raw: Vec<u8>,
+    /// The issuer Name prepared for comparison, once (see [`names::Prepared`]).
+    pub issuer_prepared: names::Prepared,
     /// thisUpdate, seconds since the epoch.
     pub this_update: i64,
     /// nextUpdate, when present.
@@ -54,6 +56,7 @@ impl Crl {
             fingerprint: Sha256::digest(der).into(),
             signed,
             issuer_raw: crl.issuer().as_raw().to_vec(),
+            issuer_prepared: names::Prepared::default(),
             this_update: crl.last_update().timestamp(),
             next_update: crl.next_update().map(|t| t.timestamp()),
             revoked,
@@ -92,10 +95,7 @@ pub fn status(
 ) -> Status {
     let mut best: Option<&Crl> = None;
     let mut why = "no CRL from the issuer";
-    for crl in crls
-        .iter()
-        .filter(|c| names::same_name(&c.issuer_raw, &cert.issuer_raw))
-    {
+    for crl in crls.iter().filter(|c| names::crl_issued_by(c, cert)) {
         if issuer.key_usage.is_some_and(|ku| !ku.crl_sign) {
             why = "the issuer's key usage does not allow CRL signing";
             continue;
