@@ -217,3 +217,22 @@ fn email_addresses_are_found() {
     let bad = name(&[&[(&email, 0x02, b"\x01")]]);
     assert_eq!(email_addresses(&bad), None);
 }
+
+#[test]
+fn memoised_comparison_agrees_and_memos_never_differ() {
+    use crate::verify::names::{Prepared, same_name_memo};
+    let a = simple("Test Certificates", "Good CA", PRINTABLE);
+    let b = simple("TEST  certificates", "good ca", UTF8);
+    let c = simple("Test Certificates", "Other CA", PRINTABLE);
+    let (ma, mb, mc) = (
+        Prepared::default(),
+        Prepared::default(),
+        Prepared::default(),
+    );
+    for _ in 0..2 {
+        assert!(same_name_memo(&a, &ma, &b, &mb));
+        assert!(!same_name_memo(&a, &ma, &c, &mc));
+    }
+    // A filled memo and an empty one are equal: they must not make two certificates differ.
+    assert_eq!(ma, Prepared::default());
+}
