@@ -7,7 +7,6 @@
 //! directory would, and must agree as well. The DSA tests are refused by policy: tamga does not
 //! accept DSA (`algorithm-unsupported`).
 
-#[allow(dead_code)]
 mod common;
 
 use common::pkits;

@@ -6,6 +6,7 @@
 
 use super::asn1::{self, Reader, tag};
 use super::cms::AlgorithmId;
+use super::revocation::scope::CertScope;
 use sha2::{Digest, Sha256};
 use std::ops::Range;
 use x509_parser::extensions::ParsedExtension;
@@ -131,6 +132,8 @@ pub struct Certificate {
     pub bin: Option<String>,
     /// What name comparison and name constraints need (see [`super::names`]).
     pub names: super::names::CertNames,
+    /// Where its revocation status is published (cRLDistributionPoints, freshestCRL).
+    pub revocation: CertScope,
 }
 
 /// Extensions whose semantics path validation applies (or that carry no constraint on it), so
@@ -225,6 +228,7 @@ impl Certificate {
             iin,
             bin,
             names,
+            revocation: CertScope::from_extensions(cert.extensions()),
             der: der.to_vec(),
         })
     }
