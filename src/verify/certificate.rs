@@ -130,6 +130,8 @@ pub struct Certificate {
     pub iin: Option<String>,
     /// Kazakh business identification number (`OU=BIN…`).
     pub bin: Option<String>,
+    /// What name comparison and name constraints need (see [`super::names`]).
+    pub names: super::names::CertNames,
     /// Where its revocation status is published (cRLDistributionPoints, freshestCRL).
     pub revocation: CertScope,
 }
@@ -144,6 +146,7 @@ const UNDERSTOOD: &[&str] = &[
     "2.5.29.37", // extendedKeyUsage
     "2.5.29.17", // subjectAltName
     "2.5.29.32", // certificatePolicies (no policy constraints are applied)
+    "2.5.29.30", // nameConstraints (applied by names::check_constraints)
 ];
 
 impl Certificate {
@@ -163,8 +166,10 @@ impl Certificate {
         let mut subject_key_id = None;
         let mut authority_key_id = None;
         let mut unknown_critical = None;
+        let mut names = super::names::CertNames::default();
         for ext in cert.extensions() {
             let oid = ext.oid.to_id_string();
+            names.note_extension(&oid, ext.value);
             match ext.parsed_extension() {
                 ParsedExtension::BasicConstraints(bc) => {
                     basic_constraints = Some((bc.ca, bc.path_len_constraint))
@@ -222,6 +227,7 @@ impl Certificate {
             issuer: cert.issuer().to_string(),
             iin,
             bin,
+            names,
             revocation: CertScope::from_extensions(cert.extensions()),
             der: der.to_vec(),
         })
@@ -234,7 +240,7 @@ impl Certificate {
 
     /// Whether subject and issuer are the same name (a self-issued certificate).
     pub fn self_issued(&self) -> bool {
-        self.subject_raw == self.issuer_raw
+        super::names::self_issued(self)
     }
 
     /// The serial number in hex, for reports.

@@ -121,12 +121,14 @@ impl Search<'_> {
             if self.found.len() >= MAX_PATHS || self.attempts >= MAX_ATTEMPTS {
                 return;
             }
-            let names_chain = names::same_name(&cand.subject_raw, &cur.issuer_raw);
             let ids_agree = match (&cur.authority_key_id, &cand.subject_key_id) {
                 (Some(a), Some(s)) => a == s,
                 _ => true,
             };
-            if !names_chain || !ids_agree || path.iter().any(|p| p.fingerprint == cand.fingerprint)
+            // Identifiers first: they are cheaper than names whose encodings differ.
+            if !ids_agree
+                || !names::issued_by(&cur, cand)
+                || path.iter().any(|p| p.fingerprint == cand.fingerprint)
             {
                 continue;
             }
@@ -245,6 +247,7 @@ fn check(path: &[Arc<Certificate>], at: i64, crl_signer: bool) -> Vec<Finding> {
             );
         }
     }
+    names::check_constraints(path, &mut out);
     out
 }
 

@@ -67,6 +67,8 @@ pub struct Crl {
     pub signed: Signed,
     /// Raw encoding of the issuer Name.
     pub issuer_raw: Vec<u8>,
+    /// The issuer Name prepared for comparison, once (see [`names::Prepared`]).
+    pub issuer_prepared: names::Prepared,
     /// thisUpdate, seconds since the epoch.
     pub this_update: i64,
     /// nextUpdate, when present.
@@ -115,6 +117,7 @@ impl Crl {
             signed,
             issuers: vec![issuer_raw.clone()],
             issuer_raw,
+            issuer_prepared: names::Prepared::default(),
             this_update: crl.last_update().timestamp(),
             next_update: crl.next_update().map(|t| t.timestamp()),
             number: None,

@@ -203,7 +203,7 @@ fn in_scope(cert: &Certificate, dp: &DistPoint, crl: &Crl) -> Result<(), Skip> {
         scope::directory_name(n).is_some_and(|d| names::same_name(d, &crl.issuer_raw))
     };
     if dp.crl_issuer.is_empty() {
-        if !names::same_name(&crl.issuer_raw, &cert.issuer_raw) {
+        if !names::crl_issued_by(crl, cert) {
             return Err(Skip::NoCrl);
         }
     } else if !dp.crl_issuer.iter().any(crl_issuer_dn) {
