@@ -125,6 +125,8 @@ pub struct Certificate {
     pub iin: Option<String>,
     /// Kazakh business identification number (`OU=BIN…`).
     pub bin: Option<String>,
+    /// The certificate-policy extensions (RFC 5280 §6.1); `None` when it carries none of them.
+    pub policy: Option<Box<super::policy::CertPolicies>>,
 }
 
 /// Extensions whose semantics path validation applies (or that carry no constraint on it), so
@@ -136,7 +138,6 @@ const UNDERSTOOD: &[&str] = &[
     "2.5.29.35", // authorityKeyIdentifier
     "2.5.29.37", // extendedKeyUsage
     "2.5.29.17", // subjectAltName
-    "2.5.29.32", // certificatePolicies (no policy constraints are applied)
 ];
 
 impl Certificate {
@@ -156,8 +157,10 @@ impl Certificate {
         let mut subject_key_id = None;
         let mut authority_key_id = None;
         let mut unknown_critical = None;
+        let mut policy = None;
         for ext in cert.extensions() {
             let oid = ext.oid.to_id_string();
+            super::policy::read_extension(&mut policy, &oid, ext);
             match ext.parsed_extension() {
                 ParsedExtension::BasicConstraints(bc) => {
                     basic_constraints = Some((bc.ca, bc.path_len_constraint))
@@ -179,7 +182,9 @@ impl Certificate {
                 }
                 _ => {}
             }
-            if ext.critical && !UNDERSTOOD.contains(&oid.as_str()) && unknown_critical.is_none() {
+            let understood = UNDERSTOOD.contains(&oid.as_str())
+                || super::policy::PROCESSED.contains(&oid.as_str());
+            if ext.critical && !understood && unknown_critical.is_none() {
                 unknown_critical = Some(oid);
             }
         }
@@ -215,6 +220,7 @@ impl Certificate {
             issuer: cert.issuer().to_string(),
             iin,
             bin,
+            policy,
             der: der.to_vec(),
         })
     }

@@ -6,8 +6,9 @@
 
 use super::algorithms::AlgError;
 use super::cache::Cache;
-use super::names;
 use super::certificate::Certificate;
+use super::names;
+use super::policy::{self, PathSettings, PolicyId};
 use super::revocation::{self, Crl};
 use super::trust::TrustStore;
 use super::{Finding, RevocationPolicy, fmt_time};
@@ -31,6 +32,8 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// What could not be checked but, by policy, does not reject.
     pub warnings: Vec<String>,
+    /// The certificate policies in force (RFC 5280 §6.1.6).
+    pub policies: Vec<PolicyId>,
 }
 
 /// Builds and validates a path from `leaf` to an anchor of `trust` at `at`.
@@ -42,6 +45,7 @@ pub fn validate(
     at: i64,
     revocation: RevocationPolicy,
     cache: &Cache,
+    settings: &PathSettings,
 ) -> Outcome {
     let mut search = Search {
         pool,
@@ -68,6 +72,7 @@ pub fn validate(
             findings: check(&path, at),
             ..Outcome::default()
         };
+        check_policies(&path, settings, &mut out);
         check_revocation(&path, crls, at, revocation, cache, &mut out);
         out.path = path;
         if out.findings.is_empty() {
@@ -231,6 +236,17 @@ fn check(path: &[Arc<Certificate>], at: i64) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// RFC 5280 §6.1 certificate-policy processing (see [`policy`]).
+fn check_policies(path: &[Arc<Certificate>], settings: &PathSettings, out: &mut Outcome) {
+    match policy::process(path, settings) {
+        Ok(in_force) => out.policies = in_force,
+        Err(e) => out.findings.push(Finding {
+            reason: Reason::CertificatePolicy,
+            detail: e.to_string(),
+        }),
+    }
 }
 
 fn check_revocation(

@@ -89,6 +89,9 @@ pub struct SignerReport {
     pub path: Vec<String>,
     /// The reason codes that made it invalid, or (`content-missing`) left it indeterminate.
     pub reasons: Vec<Reason>,
+    /// The certificate policies in force along the path (RFC 5280 §6.1.6, the
+    /// user-constrained policy set), dotted; `2.5.29.32.0` (anyPolicy) when any would do.
+    pub policies: Vec<String>,
 }
 
 impl SignerReport {
@@ -107,6 +110,7 @@ impl SignerReport {
             bin: None,
             path: Vec::new(),
             reasons: Vec::new(),
+            policies: Vec::new(),
         }
     }
 }
