@@ -11,7 +11,9 @@ use base64::Engine;
 use std::path::{Path, PathBuf};
 use tamga::verify::policy::{InitialPolicies, PathSettings, PolicyId};
 use tamga::verify::revocation::Crl;
-use tamga::verify::{Policy, RevocationPolicy, SignerRule, Status, TrustStore, Verifier, certificate::Certificate};
+use tamga::verify::{
+    Policy, RevocationPolicy, SignerRule, Status, TrustStore, Verifier, certificate::Certificate,
+};
 
 const P1: &str = "2.16.840.1.101.3.2.1.48.1";
 const P2: &str = "2.16.840.1.101.3.2.1.48.2";
@@ -61,14 +63,34 @@ const CASES: &[(&str, &str, Run, bool)] = &[
     // 4.8 Certificate policies.
     ("4.8.1.1", "AllCertificatesSamePolicyTest1", DEFAULT, true),
     ("4.8.1.2", "AllCertificatesSamePolicyTest1", EXPLICIT, true),
-    ("4.8.1.3", "AllCertificatesSamePolicyTest1", only_explicit(&[P1]), true),
-    ("4.8.1.4", "AllCertificatesSamePolicyTest1", only_explicit(&[P2]), false),
-    ("4.8.1.5", "AllCertificatesSamePolicyTest1", only_explicit(&[P1, P2]), true),
+    (
+        "4.8.1.3",
+        "AllCertificatesSamePolicyTest1",
+        only_explicit(&[P1]),
+        true,
+    ),
+    (
+        "4.8.1.4",
+        "AllCertificatesSamePolicyTest1",
+        only_explicit(&[P2]),
+        false,
+    ),
+    (
+        "4.8.1.5",
+        "AllCertificatesSamePolicyTest1",
+        only_explicit(&[P1, P2]),
+        true,
+    ),
     ("4.8.2.1", "AllCertificatesNoPoliciesTest2", DEFAULT, true),
     ("4.8.2.2", "AllCertificatesNoPoliciesTest2", EXPLICIT, false),
     ("4.8.3.1", "DifferentPoliciesTest3", DEFAULT, true),
     ("4.8.3.2", "DifferentPoliciesTest3", EXPLICIT, false),
-    ("4.8.3.3", "DifferentPoliciesTest3", only_explicit(&[P1, P2]), false),
+    (
+        "4.8.3.3",
+        "DifferentPoliciesTest3",
+        only_explicit(&[P1, P2]),
+        false,
+    ),
     ("4.8.4", "DifferentPoliciesTest4", DEFAULT, false),
     ("4.8.5", "DifferentPoliciesTest5", DEFAULT, false),
     ("4.8.6.1", "OverlappingPoliciesTest6", DEFAULT, true),
@@ -77,15 +99,50 @@ const CASES: &[(&str, &str, Run, bool)] = &[
     ("4.8.7", "DifferentPoliciesTest7", DEFAULT, false),
     ("4.8.8", "DifferentPoliciesTest8", DEFAULT, false),
     ("4.8.9", "DifferentPoliciesTest9", DEFAULT, false),
-    ("4.8.10.1", "AllCertificatesSamePoliciesTest10", DEFAULT, true),
-    ("4.8.10.2", "AllCertificatesSamePoliciesTest10", only(&[P1]), true),
-    ("4.8.10.3", "AllCertificatesSamePoliciesTest10", only(&[P2]), true),
+    (
+        "4.8.10.1",
+        "AllCertificatesSamePoliciesTest10",
+        DEFAULT,
+        true,
+    ),
+    (
+        "4.8.10.2",
+        "AllCertificatesSamePoliciesTest10",
+        only(&[P1]),
+        true,
+    ),
+    (
+        "4.8.10.3",
+        "AllCertificatesSamePoliciesTest10",
+        only(&[P2]),
+        true,
+    ),
     ("4.8.11.1", "AllCertificatesAnyPolicyTest11", DEFAULT, true),
-    ("4.8.11.2", "AllCertificatesAnyPolicyTest11", only(&[P1]), true),
+    (
+        "4.8.11.2",
+        "AllCertificatesAnyPolicyTest11",
+        only(&[P1]),
+        true,
+    ),
     ("4.8.12", "DifferentPoliciesTest12", DEFAULT, false),
-    ("4.8.13.1", "AllCertificatesSamePoliciesTest13", only(&[P1]), true),
-    ("4.8.13.2", "AllCertificatesSamePoliciesTest13", only(&[P2]), true),
-    ("4.8.13.3", "AllCertificatesSamePoliciesTest13", only(&[P3]), true),
+    (
+        "4.8.13.1",
+        "AllCertificatesSamePoliciesTest13",
+        only(&[P1]),
+        true,
+    ),
+    (
+        "4.8.13.2",
+        "AllCertificatesSamePoliciesTest13",
+        only(&[P2]),
+        true,
+    ),
+    (
+        "4.8.13.3",
+        "AllCertificatesSamePoliciesTest13",
+        only(&[P3]),
+        true,
+    ),
     ("4.8.14.1", "AnyPolicyTest14", only(&[P1]), true),
     ("4.8.14.2", "AnyPolicyTest14", only(&[P2]), false),
     ("4.8.15", "UserNoticeQualifierTest15", DEFAULT, true),
@@ -102,9 +159,24 @@ const CASES: &[(&str, &str, Run, bool)] = &[
     ("4.9.3", "InvalidRequireExplicitPolicyTest3", DEFAULT, false),
     ("4.9.4", "ValidRequireExplicitPolicyTest4", DEFAULT, true),
     ("4.9.5", "InvalidRequireExplicitPolicyTest5", DEFAULT, false),
-    ("4.9.6", "ValidSelfIssuedrequireExplicitPolicyTest6", DEFAULT, true),
-    ("4.9.7", "InvalidSelfIssuedrequireExplicitPolicyTest7", DEFAULT, false),
-    ("4.9.8", "InvalidSelfIssuedrequireExplicitPolicyTest8", DEFAULT, false),
+    (
+        "4.9.6",
+        "ValidSelfIssuedrequireExplicitPolicyTest6",
+        DEFAULT,
+        true,
+    ),
+    (
+        "4.9.7",
+        "InvalidSelfIssuedrequireExplicitPolicyTest7",
+        DEFAULT,
+        false,
+    ),
+    (
+        "4.9.8",
+        "InvalidSelfIssuedrequireExplicitPolicyTest8",
+        DEFAULT,
+        false,
+    ),
     // 4.10 Policy mappings.
     ("4.10.1.1", "ValidPolicyMappingTest1", only(&[P1]), true),
     ("4.10.1.2", "ValidPolicyMappingTest1", only(&[P2]), false),
@@ -134,11 +206,36 @@ const CASES: &[(&str, &str, Run, bool)] = &[
     ("4.11.4", "ValidinhibitPolicyMappingTest4", DEFAULT, true),
     ("4.11.5", "InvalidinhibitPolicyMappingTest5", DEFAULT, false),
     ("4.11.6", "InvalidinhibitPolicyMappingTest6", DEFAULT, false),
-    ("4.11.7", "ValidSelfIssuedinhibitPolicyMappingTest7", DEFAULT, true),
-    ("4.11.8", "InvalidSelfIssuedinhibitPolicyMappingTest8", DEFAULT, false),
-    ("4.11.9", "InvalidSelfIssuedinhibitPolicyMappingTest9", DEFAULT, false),
-    ("4.11.10", "InvalidSelfIssuedinhibitPolicyMappingTest10", DEFAULT, false),
-    ("4.11.11", "InvalidSelfIssuedinhibitPolicyMappingTest11", DEFAULT, false),
+    (
+        "4.11.7",
+        "ValidSelfIssuedinhibitPolicyMappingTest7",
+        DEFAULT,
+        true,
+    ),
+    (
+        "4.11.8",
+        "InvalidSelfIssuedinhibitPolicyMappingTest8",
+        DEFAULT,
+        false,
+    ),
+    (
+        "4.11.9",
+        "InvalidSelfIssuedinhibitPolicyMappingTest9",
+        DEFAULT,
+        false,
+    ),
+    (
+        "4.11.10",
+        "InvalidSelfIssuedinhibitPolicyMappingTest10",
+        DEFAULT,
+        false,
+    ),
+    (
+        "4.11.11",
+        "InvalidSelfIssuedinhibitPolicyMappingTest11",
+        DEFAULT,
+        false,
+    ),
     // 4.12 Inhibit anyPolicy.
     ("4.12.1", "InvalidinhibitAnyPolicyTest1", DEFAULT, false),
     ("4.12.2", "ValidinhibitAnyPolicyTest2", DEFAULT, true),
@@ -147,10 +244,30 @@ const CASES: &[(&str, &str, Run, bool)] = &[
     ("4.12.4", "InvalidinhibitAnyPolicyTest4", DEFAULT, false),
     ("4.12.5", "InvalidinhibitAnyPolicyTest5", DEFAULT, false),
     ("4.12.6", "InvalidinhibitAnyPolicyTest6", DEFAULT, false),
-    ("4.12.7", "ValidSelfIssuedinhibitAnyPolicyTest7", DEFAULT, true),
-    ("4.12.8", "InvalidSelfIssuedinhibitAnyPolicyTest8", DEFAULT, false),
-    ("4.12.9", "ValidSelfIssuedinhibitAnyPolicyTest9", DEFAULT, true),
-    ("4.12.10", "InvalidSelfIssuedinhibitAnyPolicyTest10", DEFAULT, false),
+    (
+        "4.12.7",
+        "ValidSelfIssuedinhibitAnyPolicyTest7",
+        DEFAULT,
+        true,
+    ),
+    (
+        "4.12.8",
+        "InvalidSelfIssuedinhibitAnyPolicyTest8",
+        DEFAULT,
+        false,
+    ),
+    (
+        "4.12.9",
+        "ValidSelfIssuedinhibitAnyPolicyTest9",
+        DEFAULT,
+        true,
+    ),
+    (
+        "4.12.10",
+        "InvalidSelfIssuedinhibitAnyPolicyTest10",
+        DEFAULT,
+        false,
+    ),
 ];
 
 /// 2024-06-01: inside every PKITS certificate's and CRL's validity.
@@ -187,7 +304,10 @@ fn message(dir: &Path, name: &str) -> (Vec<u8>, Vec<u8>) {
     let delimiter = format!("\n--{boundary}");
     let parts: Vec<&str> = text.split(delimiter.as_str()).collect();
     let first = parts[1].strip_prefix('\n').unwrap();
-    let content = first.replace("\r\n", "\n").replace('\n', "\r\n").into_bytes();
+    let content = first
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n")
+        .into_bytes();
     let second = parts[2];
     let body = second.split("\n\n").nth(1).unwrap();
     let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
@@ -198,7 +318,11 @@ fn message(dir: &Path, name: &str) -> (Vec<u8>, Vec<u8>) {
 }
 
 fn policy(run: Run) -> Policy {
-    let set = run.set.iter().map(|s| s.parse::<PolicyId>().unwrap()).collect();
+    let set = run
+        .set
+        .iter()
+        .map(|s| s.parse::<PolicyId>().unwrap())
+        .collect();
     Policy {
         // Revocation is another slice's subject (and PKITS's self-issued CAs sign their CRLs
         // with a second key); these rows judge policy processing alone.
@@ -217,7 +341,10 @@ fn policy(run: Run) -> Policy {
 fn pkits_policy_sections_under_their_settings() {
     let dir = pkits_dir();
     if !dir.join("smime").is_dir() {
-        eprintln!("PKITS not found at {} (set PKITS_DIR); skipped", dir.display());
+        eprintln!(
+            "PKITS not found at {} (set PKITS_DIR); skipped",
+            dir.display()
+        );
         return;
     }
     let store = trust(&dir);
@@ -241,6 +368,42 @@ fn pkits_policy_sections_under_their_settings() {
             ));
         }
     }
-    println!("{} of {} policy cases agree", CASES.len() - wrong.len(), CASES.len());
+    println!(
+        "{} of {} policy cases agree",
+        CASES.len() - wrong.len(),
+        CASES.len()
+    );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The report names the policies in force, in the trust anchor's domain (mapped names are the
+/// subordinate CAs' words for the same policies).
+#[test]
+fn pkits_policies_in_force_are_reported() {
+    let dir = pkits_dir();
+    if !dir.join("smime").is_dir() {
+        eprintln!(
+            "PKITS not found at {} (set PKITS_DIR); skipped",
+            dir.display()
+        );
+        return;
+    }
+    let store = trust(&dir);
+    let table: &[(&str, Run, &[&str])] = &[
+        ("AllCertificatesSamePolicyTest1", DEFAULT, &[P1]),
+        ("AllCertificatesNoPoliciesTest2", DEFAULT, &[]),
+        ("AllCertificatesSamePoliciesTest10", DEFAULT, &[P1, P2]),
+        ("AllCertificatesSamePoliciesTest10", only(&[P2]), &[P2]),
+        ("AllCertificatesAnyPolicyTest11", DEFAULT, &["2.5.29.32.0"]),
+        ("AllCertificatesAnyPolicyTest11", only(&[P1]), &[P1]),
+        ("AnyPolicyTest14", DEFAULT, &[P1]),
+        ("ValidPolicyMappingTest1", DEFAULT, &[P1]),
+        ("ValidPolicyMappingTest3", only(&[P2]), &[P2]),
+    ];
+    for (name, run, want) in table {
+        let (cms, content) = message(&dir, name);
+        let report = Verifier::new(store.clone(), policy(*run)).verify(&cms, Some(&content), AT);
+        assert_eq!(report.status, Status::Accepted, "{name}: {report:?}");
+        assert_eq!(report.signers[0].policies, *want, "{name}");
+    }
 }

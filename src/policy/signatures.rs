@@ -48,10 +48,14 @@ impl RawSignatures {
         }
         let mut set = Vec::with_capacity(self.certificate_policies.len());
         for oid in &self.certificate_policies {
-            let id = oid.get_ref().trim().parse::<PolicyId>().map_err(|e| Refusal {
-                at: Some(oid.span().start),
-                reason: format!("signatures.certificate-policies: {e}"),
-            })?;
+            let id = oid
+                .get_ref()
+                .trim()
+                .parse::<PolicyId>()
+                .map_err(|e| Refusal {
+                    at: Some(oid.span().start),
+                    reason: format!("signatures.certificate-policies: {e}"),
+                })?;
             set.push(id);
         }
         Ok(PathSettings {

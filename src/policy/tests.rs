@@ -128,7 +128,16 @@ fn signatures_section_sets_the_path_settings() {
 
 #[test]
 fn a_bad_policy_oid_is_refused_with_its_line() {
-    for bad in ["1.2.398.", "kz-signing", "3.1", "1.40.1", "1.02.3", "7", "1..2", "-1.2"] {
+    for bad in [
+        "1.2.398.",
+        "kz-signing",
+        "3.1",
+        "1.40.1",
+        "1.02.3",
+        "7",
+        "1..2",
+        "-1.2",
+    ] {
         let text = format!("{GOOD}\n[signatures]\ncertificate-policies = [\n  \"{bad}\",\n]\n");
         let e = err(&text);
         assert!(e.reason.contains("not an object identifier"), "{bad}: {e}");

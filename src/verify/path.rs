@@ -37,6 +37,7 @@ pub struct Outcome {
 }
 
 /// Builds and validates a path from `leaf` to an anchor of `trust` at `at`.
+#[allow(clippy::too_many_arguments)]
 pub fn validate(
     leaf: &Arc<Certificate>,
     pool: &[Arc<Certificate>],

@@ -260,7 +260,11 @@ pub fn read_extension(slot: &mut Option<Box<CertPolicies>>, oid: &str, ext: &X50
     }
 }
 
-fn take(cp: &mut CertPolicies, oid: &'static str, ext: &ParsedExtension<'_>) -> Result<(), ExtensionError> {
+fn take(
+    cp: &mut CertPolicies,
+    oid: &'static str,
+    ext: &ParsedExtension<'_>,
+) -> Result<(), ExtensionError> {
     let malformed = |why: &str| ExtensionError::Malformed {
         oid,
         why: why.to_owned(),
@@ -271,7 +275,10 @@ fn take(cp: &mut CertPolicies, oid: &'static str, ext: &ParsedExtension<'_>) -> 
     match ext {
         ParsedExtension::CertificatePolicies(list) => {
             if list.len() > MAX_POLICIES {
-                return Err(ExtensionError::TooMany { oid, max: MAX_POLICIES });
+                return Err(ExtensionError::TooMany {
+                    oid,
+                    max: MAX_POLICIES,
+                });
             }
             if list.is_empty() {
                 return Err(malformed("no policy listed"));
@@ -287,13 +294,19 @@ fn take(cp: &mut CertPolicies, oid: &'static str, ext: &ParsedExtension<'_>) -> 
         }
         ParsedExtension::PolicyMappings(m) => {
             if m.mappings.len() > MAX_MAPPINGS {
-                return Err(ExtensionError::TooMany { oid, max: MAX_MAPPINGS });
+                return Err(ExtensionError::TooMany {
+                    oid,
+                    max: MAX_MAPPINGS,
+                });
             }
             if m.mappings.is_empty() {
                 return Err(malformed("no mapping listed"));
             }
             for pair in &m.mappings {
-                let pair = (id(&pair.issuer_domain_policy)?, id(&pair.subject_domain_policy)?);
+                let pair = (
+                    id(&pair.issuer_domain_policy)?,
+                    id(&pair.subject_domain_policy)?,
+                );
                 if !cp.mappings.contains(&pair) {
                     cp.mappings.push(pair);
                 }

@@ -25,7 +25,9 @@ const NO_PARENT: usize = usize::MAX;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     /// §6.1.3 (f) or §6.1.5: no acceptable policy holds where one is required.
-    #[error("no acceptable certificate policy holds at {subject}, and an explicit policy is required")]
+    #[error(
+        "no acceptable certificate policy holds at {subject}, and an explicit policy is required"
+    )]
     NoPolicy {
         /// The certificate at which the requirement failed.
         subject: String,
@@ -33,7 +35,9 @@ pub enum PolicyError {
     /// The path is valid (§6.1.6) but under none of the policies this service accepts. RFC 5280
     /// leaves that judgement to the relying party; tamga refuses, as PKITS expects (4.8.6,
     /// 4.10.1): a service configured with its policies wants them, not merely a valid path.
-    #[error("none of the accepted certificate policies ({accepted}) holds along the path to {subject}")]
+    #[error(
+        "none of the accepted certificate policies ({accepted}) holds along the path to {subject}"
+    )]
     NotAccepted {
         /// The leaf.
         subject: String,
@@ -94,7 +98,10 @@ struct State<'a> {
 /// extensions are not processed, §6.1.1 (d)). Returns the user-constrained policy set (§6.1.6):
 /// the policies in force, `[anyPolicy]` when any would do, or nothing when no policy holds and
 /// none is required.
-pub fn process(path: &[Arc<Certificate>], settings: &PathSettings) -> Result<Vec<PolicyId>, PolicyError> {
+pub fn process(
+    path: &[Arc<Certificate>],
+    settings: &PathSettings,
+) -> Result<Vec<PolicyId>, PolicyError> {
     let n = path.len().saturating_sub(1);
     let certs = path.get(..n).unwrap_or_default();
     if n == 0 {
@@ -114,9 +121,13 @@ pub fn process(path: &[Arc<Certificate>], settings: &PathSettings) -> Result<Vec
     };
     for (k, cert) in certs.iter().rev().enumerate() {
         let i = k + 1;
-        st.certificate(cert, i, n).map_err(|e| e.at(&cert.subject))?;
+        st.certificate(cert, i, n)
+            .map_err(|e| e.at(&cert.subject))?;
     }
-    let leaf = certs.first().map(|c| c.subject.as_str()).unwrap_or_default();
+    let leaf = certs
+        .first()
+        .map(|c| c.subject.as_str())
+        .unwrap_or_default();
     // §6.1.5 (a), (b).
     st.explicit = st.explicit.saturating_sub(1);
     let leaf_ext = certs.first().and_then(|c| c.policy.as_deref());
@@ -126,19 +137,26 @@ pub fn process(path: &[Arc<Certificate>], settings: &PathSettings) -> Result<Vec
     // §6.1.5 (g).
     if let InitialPolicies::Only(set) = &settings.initial_policies {
         st.intersect(set, n)
-            .map_err(|Overflow| PolicyError::TooLarge { subject: leaf.into() })?;
+            .map_err(|Overflow| PolicyError::TooLarge {
+                subject: leaf.into(),
+            })?;
     }
-    // §6.1.5: the tree is NULL exactly when no leaf of depth n is left.
-    let in_force = st.leaves(n);
+    let in_force = st.in_force(n);
     if !in_force.is_empty() {
         return Ok(in_force);
     }
     match &settings.initial_policies {
-        _ if st.explicit == 0 => Err(PolicyError::NoPolicy { subject: leaf.into() }),
+        _ if st.explicit == 0 => Err(PolicyError::NoPolicy {
+            subject: leaf.into(),
+        }),
         InitialPolicies::Any => Ok(in_force),
         InitialPolicies::Only(set) => Err(PolicyError::NotAccepted {
             subject: leaf.into(),
-            accepted: set.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            accepted: set
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }
@@ -319,7 +337,10 @@ impl<'a> State<'a> {
             let at_depth = |x: &Node<'_>| x.live && x.depth == i;
             if inhibited {
                 // (b)(2): the issuer's policy is not carried over.
-                for x in nodes.iter_mut().filter(|x| at_depth(x) && x.policy == issuer_p) {
+                for x in nodes
+                    .iter_mut()
+                    .filter(|x| at_depth(x) && x.policy == issuer_p)
+                {
                     x.live = false;
                 }
                 continue;
@@ -331,7 +352,10 @@ impl<'a> State<'a> {
                 .map(|(_, b)| b)
                 .collect();
             let mut found = false;
-            for x in nodes.iter_mut().filter(|x| at_depth(x) && x.policy == issuer_p) {
+            for x in nodes
+                .iter_mut()
+                .filter(|x| at_depth(x) && x.policy == issuer_p)
+            {
                 x.expected.clone_from(&subjects);
                 found = true;
             }
@@ -367,10 +391,10 @@ impl<'a> State<'a> {
             if x.live && x.depth < i && !keep {
                 x.live = false;
             }
-            if x.live {
-                if let Some(h) = has_child.get_mut(x.parent) {
-                    *h = true;
-                }
+            if x.live
+                && let Some(h) = has_child.get_mut(x.parent)
+            {
+                *h = true;
             }
         }
         if !nodes.first().is_some_and(|r| r.live) {
@@ -393,10 +417,11 @@ impl<'a> State<'a> {
             let Some(x) = nodes.get(k) else { continue };
             let parent_dead = nodes.get(x.parent).is_some_and(|p| !p.live);
             let refused = under_any(nodes, x) && !x.policy.is_any() && !set.contains(x.policy);
-            if x.live && (parent_dead || refused) {
-                if let Some(x) = nodes.get_mut(k) {
-                    x.live = false;
-                }
+            if x.live
+                && (parent_dead || refused)
+                && let Some(x) = nodes.get_mut(k)
+            {
+                x.live = false;
             }
         }
         // (3): an anyPolicy leaf stands for every acceptable policy not otherwise present.
@@ -425,14 +450,26 @@ impl<'a> State<'a> {
         self.prune(n)
     }
 
-    /// The valid_policy values of the live leaves at depth `n`, in order, without repeats.
-    fn leaves(&self, n: usize) -> Vec<PolicyId> {
+    /// The policies in force in the trust anchor's domain (PKITS's authorities- and
+    /// user-constrained-policy-set): the valid_policy of every surviving node directly under
+    /// anyPolicy, and anyPolicy itself when a chain of anyPolicy reaches depth `n`. Mapped
+    /// names further down are the subject CAs' names for these same policies. Empty exactly
+    /// when the tree is NULL: every chain from the root to depth `n` passes through one of them.
+    fn in_force(&self, n: usize) -> Vec<PolicyId> {
         let Tree::Grown(nodes) = &self.tree else {
             return Vec::new();
         };
         let mut out: Vec<PolicyId> = Vec::new();
-        for x in nodes.iter().filter(|x| x.live && x.depth == n) {
-            if !out.contains(x.policy) {
+        for x in nodes.iter().filter(|x| x.live) {
+            let under_any = nodes
+                .get(x.parent)
+                .is_some_and(|p| p.live && p.policy.is_any());
+            let counts = if x.policy.is_any() {
+                x.depth == n
+            } else {
+                under_any
+            };
+            if counts && !out.contains(x.policy) {
                 out.push(x.policy.clone());
             }
         }
@@ -440,7 +477,12 @@ impl<'a> State<'a> {
     }
 }
 
-fn child<'a>(policy: &'a PolicyId, expected: Vec<&'a PolicyId>, parent: usize, depth: usize) -> Node<'a> {
+fn child<'a>(
+    policy: &'a PolicyId,
+    expected: Vec<&'a PolicyId>,
+    parent: usize,
+    depth: usize,
+) -> Node<'a> {
     Node {
         policy,
         expected,
