@@ -66,7 +66,11 @@ impl Signed {
         let algorithm = AlgorithmId::read(&mut r, "signatureAlgorithm").map_err(err)?;
         let sig = r.read_tag(tag::BIT_STRING, "signature").map_err(err)?;
         r.finish("end of signed object").map_err(err)?;
-        let signature = bit_string_bytes(sig.value).ok_or(CertError("signature bits".into()))?;
+        // Every signature scheme signs whole bytes, so a BIT STRING with unused bits holds no
+        // signature that could verify. The object is still read, as an empty signature, so that
+        // it fails where its signature is checked, for what it is: a certificate whose signature
+        // does not verify, or one in an algorithm we refuse (PKITS 4.1.6, 4.4.4).
+        let signature = bit_string_bytes(sig.value).unwrap_or_default();
         // `tbs.raw` is a sub-slice of `der`; its offset is the distance between the two starts.
         let start = tbs.raw.as_ptr() as usize - der.as_ptr() as usize;
         Ok(Signed {

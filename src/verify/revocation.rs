@@ -1,8 +1,8 @@
 //! CRLs (RFC 5280 §5, §6.3): parsed once, then asked whether a serial was revoked at a time.
 
 use super::cache::Cache;
-use super::names;
 use super::certificate::{CertError, Certificate, MAX_OBJECT, Signed};
+use super::names;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use x509_parser::prelude::*;
@@ -92,7 +92,10 @@ pub fn status(
 ) -> Status {
     let mut best: Option<&Crl> = None;
     let mut why = "no CRL from the issuer";
-    for crl in crls.iter().filter(|c| names::same_name(&c.issuer_raw, &cert.issuer_raw)) {
+    for crl in crls
+        .iter()
+        .filter(|c| names::same_name(&c.issuer_raw, &cert.issuer_raw))
+    {
         if issuer.key_usage.is_some_and(|ku| !ku.crl_sign) {
             why = "the issuer's key usage does not allow CRL signing";
             continue;
