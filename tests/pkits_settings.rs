@@ -4,16 +4,15 @@
 //! initial-any-policy-inhibit. Each row names the S/MIME message, the settings, and the
 //! expected verdict (with `certificate-policy` as the reason of every rejection).
 //!
-//! The suite is read from `$PKITS_DIR` (default: the `cryptography-vectors` copy under /tmp);
-//! without it the test says so and passes, as the other PKITS test does.
+//! The messages come from the repository's copy of PKITS (`tests/pkits`, read by
+//! `tests/common/pkits.rs`). Revocation is off here: it is judged under the default settings by
+//! `tests/pkits.rs`, and these rows judge certificate-policy processing alone.
 
-use base64::Engine;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::pkits;
 use tamga::verify::policy::{InitialPolicies, PathSettings, PolicyId};
-use tamga::verify::revocation::Crl;
-use tamga::verify::{
-    Policy, RevocationPolicy, SignerRule, Status, TrustStore, Verifier, certificate::Certificate,
-};
+use tamga::verify::{Policy, RevocationPolicy, SignerRule, Status, Verifier};
 
 const P1: &str = "2.16.840.1.101.3.2.1.48.1";
 const P2: &str = "2.16.840.1.101.3.2.1.48.2";
@@ -270,53 +269,6 @@ const CASES: &[(&str, &str, Run, bool)] = &[
     ),
 ];
 
-/// 2024-06-01: inside every PKITS certificate's and CRL's validity.
-const AT: i64 = 1_717_200_000;
-
-fn pkits_dir() -> PathBuf {
-    std::env::var_os("PKITS_DIR").map_or_else(
-        || PathBuf::from("/tmp/cv/cryptography_vectors/x509/PKITS_data"),
-        PathBuf::from,
-    )
-}
-
-/// The trust anchor and every CRL that parses (PKITS includes deliberately broken ones).
-fn trust(dir: &Path) -> TrustStore {
-    let anchor = std::fs::read(dir.join("certs/TrustAnchorRootCertificate.crt")).unwrap();
-    let mut crls = Vec::new();
-    for entry in std::fs::read_dir(dir.join("crls")).unwrap() {
-        let der = std::fs::read(entry.unwrap().path()).unwrap();
-        if let Ok(crl) = Crl::from_der(&der) {
-            crls.push(crl);
-        }
-    }
-    TrustStore::new(vec![Certificate::from_der(&anchor).unwrap()], crls)
-}
-
-/// The CMS and the signed first MIME part (with CRLF line ends) of a multipart/signed message.
-fn message(dir: &Path, name: &str) -> (Vec<u8>, Vec<u8>) {
-    let text = std::fs::read_to_string(dir.join(format!("smime/Signed{name}.eml"))).unwrap();
-    let boundary = text
-        .split("boundary=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap();
-    let delimiter = format!("\n--{boundary}");
-    let parts: Vec<&str> = text.split(delimiter.as_str()).collect();
-    let first = parts[1].strip_prefix('\n').unwrap();
-    let content = first
-        .replace("\r\n", "\n")
-        .replace('\n', "\r\n")
-        .into_bytes();
-    let second = parts[2];
-    let body = second.split("\n\n").nth(1).unwrap();
-    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    let cms = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    (cms, content)
-}
-
 fn policy(run: Run) -> Policy {
     let set = run
         .set
@@ -324,8 +276,6 @@ fn policy(run: Run) -> Policy {
         .map(|s| s.parse::<PolicyId>().unwrap())
         .collect();
     Policy {
-        // Revocation is another slice's subject (and PKITS's self-issued CAs sign their CRLs
-        // with a second key); these rows judge policy processing alone.
         revocation: RevocationPolicy::Off,
         signers: SignerRule::All,
         path: PathSettings {
@@ -339,20 +289,10 @@ fn policy(run: Run) -> Policy {
 
 #[test]
 fn pkits_policy_sections_under_their_settings() {
-    let dir = pkits_dir();
-    if !dir.join("smime").is_dir() {
-        eprintln!(
-            "PKITS not found at {} (set PKITS_DIR); skipped",
-            dir.display()
-        );
-        return;
-    }
-    let store = trust(&dir);
+    let store = pkits::trust(false);
     let mut wrong = Vec::new();
     for (section, name, run, valid) in CASES {
-        let (cms, content) = message(&dir, name);
-        let verifier = Verifier::new(store.clone(), policy(*run));
-        let report = verifier.verify(&cms, Some(&content), AT);
+        let report = pkits::run(&Verifier::new(store.clone(), policy(*run)), name);
         let codes: Vec<&str> = report.codes().iter().map(|r| r.code()).collect();
         let ok = match (valid, report.status) {
             (true, Status::Accepted) => true,
@@ -380,15 +320,7 @@ fn pkits_policy_sections_under_their_settings() {
 /// subordinate CAs' words for the same policies).
 #[test]
 fn pkits_policies_in_force_are_reported() {
-    let dir = pkits_dir();
-    if !dir.join("smime").is_dir() {
-        eprintln!(
-            "PKITS not found at {} (set PKITS_DIR); skipped",
-            dir.display()
-        );
-        return;
-    }
-    let store = trust(&dir);
+    let store = pkits::trust(false);
     let table: &[(&str, Run, &[&str])] = &[
         ("AllCertificatesSamePolicyTest1", DEFAULT, &[P1]),
         ("AllCertificatesNoPoliciesTest2", DEFAULT, &[]),
@@ -401,8 +333,7 @@ fn pkits_policies_in_force_are_reported() {
         ("ValidPolicyMappingTest3", only(&[P2]), &[P2]),
     ];
     for (name, run, want) in table {
-        let (cms, content) = message(&dir, name);
-        let report = Verifier::new(store.clone(), policy(*run)).verify(&cms, Some(&content), AT);
+        let report = pkits::run(&Verifier::new(store.clone(), policy(*run)), name);
         assert_eq!(report.status, Status::Accepted, "{name}: {report:?}");
         assert_eq!(report.signers[0].policies, *want, "{name}");
     }
