@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 mod time;
-pub use time::{civil_from_days, days_from_civil, time_value};
+pub use time::{civil_from_days, days_from_civil, generalized_time_with_fraction, time_value};
 
 /// How deep constructed encodings may nest. Real CMS needs about 12; certificates a few more.
 pub const MAX_DEPTH: usize = 48;

@@ -6,6 +6,7 @@
 
 use super::asn1::{self, Reader, tag};
 use super::cms::AlgorithmId;
+use super::revocation::scope::CertScope;
 use sha2::{Digest, Sha256};
 use std::ops::Range;
 use x509_parser::extensions::ParsedExtension;
@@ -129,6 +130,8 @@ pub struct Certificate {
     pub iin: Option<String>,
     /// Kazakh business identification number (`OU=BIN…`).
     pub bin: Option<String>,
+    /// Where its revocation status is published (cRLDistributionPoints, freshestCRL).
+    pub revocation: CertScope,
     /// The certificate-policy extensions (RFC 5280 §6.1); `None` when it carries none of them.
     pub policy: Option<Box<super::policy::CertPolicies>>,
 }
@@ -224,6 +227,7 @@ impl Certificate {
             issuer: cert.issuer().to_string(),
             iin,
             bin,
+            revocation: CertScope::from_extensions(cert.extensions()),
             policy,
             der: der.to_vec(),
         })

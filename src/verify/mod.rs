@@ -11,10 +11,12 @@ pub mod certificate;
 pub mod cms;
 pub mod content;
 pub mod names;
+pub mod ocsp;
 pub mod path;
 pub mod policy;
 pub mod report;
 pub mod revocation;
+pub mod timestamp;
 pub mod trust;
 
 use crate::reasons::Reason;

@@ -48,6 +48,30 @@ pub fn validate(
     cache: &Cache,
     settings: &PathSettings,
 ) -> Outcome {
+    let budget = revocation::Budget::default();
+    let ctx = revocation::Context::new(pool, trust, crls, at, cache, &budget);
+    validate_with(leaf, &ctx, revocation, settings)
+}
+
+/// [`validate`] within a revocation context: also the path of a CRL signer (RFC 5280 §6.3.3
+/// (f)), whose context limits the anchors to the one the checked certificate reached.
+pub(crate) fn validate_in(
+    leaf: &Arc<Certificate>,
+    ctx: &revocation::Context<'_>,
+    revocation: RevocationPolicy,
+) -> Outcome {
+    // A CRL signer's path is judged under the default policy settings: the service's accepted
+    // policies are for signers of documents, not for CRL issuers.
+    validate_with(leaf, ctx, revocation, &PathSettings::DEFAULT)
+}
+
+fn validate_with(
+    leaf: &Arc<Certificate>,
+    ctx: &revocation::Context<'_>,
+    revocation: RevocationPolicy,
+    settings: &PathSettings,
+) -> Outcome {
+    let (pool, trust, at, cache) = (ctx.pool, ctx.trust, ctx.at, ctx.cache);
     let mut search = Search {
         pool,
         trust,
@@ -70,11 +94,11 @@ pub fn validate(
     let mut first: Option<Outcome> = None;
     for path in search.found {
         let mut out = Outcome {
-            findings: check(&path, at),
+            findings: check(&path, at, ctx.crl_signer),
             ..Outcome::default()
         };
         check_policies(&path, settings, &mut out);
-        check_revocation(&path, crls, at, revocation, cache, &mut out);
+        check_revocation(&path, ctx, revocation, &mut out);
         out.path = path;
         if out.findings.is_empty() {
             return out;
@@ -168,7 +192,8 @@ impl Search<'_> {
 }
 
 /// Time, usage and CA constraints along a complete path (leaf first, anchor last).
-fn check(path: &[Arc<Certificate>], at: i64) -> Vec<Finding> {
+/// `crl_signer`: the leaf signs CRLs rather than documents, so its key usage is cRLSign.
+fn check(path: &[Arc<Certificate>], at: i64, crl_signer: bool) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |reason, detail: String| out.push(Finding { reason, detail });
     let last = path.len().saturating_sub(1);
@@ -192,8 +217,9 @@ fn check(path: &[Arc<Certificate>], at: i64) -> Vec<Finding> {
             );
         }
         if i == 0 {
-            if c.key_usage
-                .is_some_and(|ku| !ku.digital_signature && !ku.non_repudiation)
+            if !crl_signer
+                && c.key_usage
+                    .is_some_and(|ku| !ku.digital_signature && !ku.non_repudiation)
             {
                 add(
                     Reason::CertificateUsage,
@@ -252,19 +278,19 @@ fn check_policies(path: &[Arc<Certificate>], settings: &PathSettings, out: &mut 
 
 fn check_revocation(
     path: &[Arc<Certificate>],
-    crls: &[&Crl],
-    at: i64,
+    ctx: &revocation::Context<'_>,
     policy: RevocationPolicy,
-    cache: &Cache,
     out: &mut Outcome,
 ) {
     if policy == RevocationPolicy::Off {
         return;
     }
     // Anchors are trusted as configured; every certificate below one is checked.
-    for pair in path.windows(2) {
-        let [cert, issuer] = pair else { continue };
-        match revocation::status(cert, issuer, crls, at, cache) {
+    for (i, cert) in path.iter().enumerate() {
+        let Some(up) = path.get(i + 1..).filter(|u| !u.is_empty()) else {
+            continue;
+        };
+        match revocation::status(cert, up, ctx) {
             revocation::Status::Good => {}
             revocation::Status::Revoked(when) => out.findings.push(Finding {
                 reason: Reason::CertificateRevoked,

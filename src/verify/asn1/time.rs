@@ -15,8 +15,41 @@ pub fn time_value(t: &Tlv<'_>) -> Result<i64, Asn1Error> {
         tag::GENERALIZED_TIME => (digits(s.get(..4).ok_or(bad.clone())?)?, s.get(4..)),
         _ => return Err(Asn1Error::Unexpected("a time")),
     };
-    let rest = rest.ok_or(bad.clone())?;
-    // MMDDHHMMSSZ; RFC 5280 profiles both forms to carry seconds and Z.
+    fields(year, rest.ok_or(bad)?)
+}
+
+/// Seconds since the Unix epoch of a GeneralizedTime value that may carry a fraction of a
+/// second (`YYYYMMDDHHMMSS[.fff]Z`, as RFC 3161 allows for genTime). The fraction is cut: the
+/// second it falls in is the safe reading of "existed at".
+pub fn generalized_time_with_fraction(v: &[u8]) -> Result<i64, Asn1Error> {
+    let bad = Asn1Error::BadValue("time");
+    let (year, rest) = (
+        digits(v.get(..4).ok_or(bad.clone())?)?,
+        v.get(4..).ok_or(bad.clone())?,
+    );
+    match rest.iter().position(|&c| c == b'.') {
+        Some(dot) => {
+            let (whole, frac) = rest.split_at(dot);
+            let frac = frac.get(1..).unwrap_or_default();
+            // At least one digit, then only digits up to the final Z.
+            let ok = match frac.split_last() {
+                Some((b'Z', digits)) => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+                _ => false,
+            };
+            if !ok {
+                return Err(bad);
+            }
+            let mut whole = whole.to_vec();
+            whole.push(b'Z');
+            fields(year, &whole)
+        }
+        None => fields(year, rest),
+    }
+}
+
+/// `MMDDHHMMSSZ` after the year: RFC 5280 profiles both forms to carry seconds and Z.
+fn fields(year: i64, rest: &[u8]) -> Result<i64, Asn1Error> {
+    let bad = Asn1Error::BadValue("time");
     if rest.len() != 11 || rest.last() != Some(&b'Z') {
         return Err(bad);
     }
