@@ -45,6 +45,7 @@ fn main() {
     let policy = Policy {
         revocation: RevocationPolicy::Require,
         signers: SignerRule::All,
+        ..Policy::default()
     };
     let verifier = Verifier::new(trust, policy);
     let secs = std::env::args()

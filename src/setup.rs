@@ -193,6 +193,11 @@ fn archive_over(store: Box<dyn Store>, signer: ReceiptSigner) -> Result<Archive,
 /// Opens everything the pipeline needs.
 pub fn open(paths: &Paths, verify_policy: Policy) -> Result<Ingest, SetupError> {
     let policy = crate::policy::load(&paths.policy)?;
+    // The policy file's `[signatures]` decides which certificate policies signers must hold.
+    let verify_policy = Policy {
+        path: policy.signatures.clone(),
+        ..verify_policy
+    };
     let trust = crate::trustdir::load(&paths.trust)?;
     for note in trust.skipped() {
         eprintln!("tamga: trust store: left out {note}");

@@ -197,3 +197,36 @@ fn a_data_directory_keeps_the_store_it_was_created_with_and_says_so() {
         "{err}"
     );
 }
+
+/// The certificate-policy flags reach the verifier: the fixture PKI asserts no policy, so
+/// accepting only a named one, or requiring one, rejects it; a bad OID is a usage error.
+#[test]
+fn certificate_policy_flags() {
+    let base = [
+        "verify",
+        "tests/fixtures/sig/rsa-detached.der",
+        "--content",
+        "tests/fixtures/sig/doc.txt",
+        "--trust",
+        TRUST,
+        "--at",
+        AT_TEXT,
+        "--json",
+    ];
+    let out = tamga(&base);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["signers"][0]["policies"], serde_json::json!([]));
+    for extra in [
+        &["--certificate-policy", "1.2.398.3.3.2.1"][..],
+        &["--require-explicit-policy"][..],
+    ] {
+        let out = tamga(&[&base[..], extra].concat());
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["reasons"][0]["code"], "certificate-policy", "{extra:?}");
+    }
+    let out = tamga(&[&base[..], &["--certificate-policy", "kz.signing"]].concat());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an object identifier"));
+}

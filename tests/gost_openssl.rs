@@ -48,6 +48,7 @@ impl Pki {
         let policy = Policy {
             revocation: RevocationPolicy::Require,
             signers: SignerRule::All,
+            ..Policy::default()
         };
         let content = std::fs::read(path.join("content.txt")).unwrap();
         Pki {
@@ -183,6 +184,7 @@ fn gost_signed_crl_revokes_a_gost_signer() {
         Policy {
             revocation: RevocationPolicy::Off,
             signers: SignerRule::All,
+            ..Policy::default()
         },
     );
     let r = lenient.verify(&pki.read("revoked.attached.p7s"), None, tamga::clock::now());

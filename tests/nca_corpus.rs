@@ -38,6 +38,7 @@ fn gost_policy() -> Policy {
     Policy {
         revocation: RevocationPolicy::Require,
         signers: SignerRule::AtLeastOne,
+        ..Policy::default()
     }
 }
 

@@ -65,6 +65,7 @@ fn every_fixture_agrees_with_openssl() {
         Policy {
             revocation: RevocationPolicy::Require,
             signers: SignerRule::All,
+            ..Policy::default()
         },
     );
     let mut names: Vec<_> = std::fs::read_dir(&sig_dir)

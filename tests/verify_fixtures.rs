@@ -2,15 +2,18 @@
 
 mod common;
 use common::*;
+use tamga::verify::policy::PathSettings;
 use tamga::verify::{Policy, RevocationPolicy, SignerRule, SignerStatus, Status};
 
 const PREFER: Policy = Policy {
     revocation: RevocationPolicy::Prefer,
     signers: SignerRule::All,
+    path: PathSettings::DEFAULT,
 };
 const REQUIRE: Policy = Policy {
     revocation: RevocationPolicy::Require,
     signers: SignerRule::All,
+    path: PathSettings::DEFAULT,
 };
 
 /// (signature file, content file, policy, accepted?, reason codes)
@@ -159,8 +162,9 @@ const CASES: &[Case] = &[
 #[test]
 fn every_fixture_gets_its_exact_verdict() {
     let mut failures = Vec::new();
-    for &(sig, content, policy, accepted, expected) in CASES {
-        let report = verify_fixture(sig, content, policy);
+    for (sig, content, policy, accepted, expected) in CASES {
+        let (sig, content, accepted, expected) = (*sig, *content, *accepted, *expected);
+        let report = verify_fixture(sig, content, policy.clone());
         let got = codes(&report);
         let want_status = if accepted {
             Status::Accepted
@@ -193,6 +197,7 @@ fn revocation_off_does_not_look_at_crls() {
     let off = Policy {
         revocation: RevocationPolicy::Off,
         signers: SignerRule::All,
+        path: PathSettings::DEFAULT,
     };
     assert_eq!(
         verify_fixture("revoked.der", None, off).status,
@@ -205,6 +210,7 @@ fn at_least_one_signer_policy() {
     let one = Policy {
         revocation: RevocationPolicy::Require,
         signers: SignerRule::AtLeastOne,
+        path: PathSettings::DEFAULT,
     };
     let r = verify_fixture("two-signers-one-expired.der", None, one);
     assert_eq!(r.status, Status::Accepted);

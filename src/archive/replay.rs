@@ -63,6 +63,7 @@ pub fn run(
         Policy {
             revocation: RevocationPolicy::Off,
             signers: SignerRule::All,
+            ..Policy::default()
         },
     );
     let disposed = if with.documents {

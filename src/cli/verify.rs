@@ -4,6 +4,7 @@ use super::{CouldNotRun, Global, parse_time, read, say};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tamga::verify::policy::{InitialPolicies, PathSettings, PolicyId};
 use tamga::verify::{Policy, Report, RevocationPolicy, SignerRule, Status, Verifier};
 
 /// Arguments of `tamga verify`.
@@ -26,6 +27,19 @@ pub struct VerifyArgs {
     /// Which signers must be valid.
     #[arg(long, value_enum, default_value_t = SignerRule::All)]
     signers: SignerRule,
+    /// A certificate policy (OID) this verification accepts; repeat for several. Default: any
+    /// policy (RFC 5280 user-initial-policy-set = anyPolicy).
+    #[arg(long = "certificate-policy", value_name = "OID")]
+    certificate_policies: Vec<PolicyId>,
+    /// The path must be valid under at least one accepted certificate policy.
+    #[arg(long)]
+    require_explicit_policy: bool,
+    /// Policy mappings in CA certificates are not followed.
+    #[arg(long)]
+    inhibit_policy_mapping: bool,
+    /// anyPolicy in CA certificates does not stand for other policies.
+    #[arg(long)]
+    inhibit_any_policy: bool,
 }
 
 /// Runs `tamga verify`.
@@ -44,6 +58,12 @@ pub fn run(global: &Global, args: VerifyArgs) -> Result<ExitCode, CouldNotRun> {
     let policy = Policy {
         revocation: args.revocation,
         signers: args.signers,
+        path: PathSettings {
+            initial_policies: InitialPolicies::from_list(args.certificate_policies.clone()),
+            require_explicit_policy: args.require_explicit_policy,
+            inhibit_policy_mapping: args.inhibit_policy_mapping,
+            inhibit_any_policy: args.inhibit_any_policy,
+        },
     };
     let report = Verifier::new(store, policy).verify(&signature, content.as_deref(), at);
     if args.json {

@@ -3,6 +3,7 @@
 //! what is wrong with it; a policy that does not load stops the service at start, never later.
 
 mod retention;
+mod signatures;
 
 pub use retention::Retention;
 use serde::Deserialize;
@@ -117,6 +118,8 @@ pub struct ArchivePolicy {
     pub principals: Vec<Principal>,
     /// Retention settings.
     pub retention: RetentionSettings,
+    /// `[signatures]`: the certificate policies a signer's path must hold.
+    pub signatures: crate::verify::policy::PathSettings,
     cases: Vec<Case>,
     by_index: HashMap<String, usize>,
 }
@@ -163,6 +166,8 @@ struct RawPolicy {
     principals: Vec<Spanned<Principal>>,
     #[serde(default)]
     retention: RetentionSettings,
+    #[serde(default)]
+    signatures: signatures::RawSignatures,
 }
 
 #[derive(Deserialize)]
@@ -307,10 +312,12 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
     if raw.retention.approvals == 0 || raw.retention.approvals > 10 {
         return Err(at(None, "retention.approvals must be 1 to 10".into()));
     }
+    let signatures = raw.signatures.settings().map_err(|r| at(r.at, r.reason))?;
     Ok(ArchivePolicy {
         organization: raw.organization,
         principals,
         retention: raw.retention,
+        signatures,
         cases,
         by_index,
     })

@@ -100,3 +100,49 @@ fn the_shipped_demo_policy_loads() {
     let p = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml")).unwrap();
     assert!(p.cases().len() >= 3);
 }
+
+#[test]
+fn signatures_section_sets_the_path_settings() {
+    use crate::verify::policy::{InitialPolicies, PathSettings};
+    assert_eq!(
+        parse(GOOD, Path::new("p.toml")).unwrap().signatures,
+        PathSettings::DEFAULT
+    );
+    let text = format!(
+        "{GOOD}\n[signatures]\ncertificate-policies = [\"1.2.398.3.3.2.1\", \"1.2.398.3.3.2.2\"]\n\
+         require-explicit-policy = true\ninhibit-any-policy = true\n"
+    );
+    let s = parse(&text, Path::new("p.toml")).unwrap().signatures;
+    let InitialPolicies::Only(set) = &s.initial_policies else {
+        panic!("{s:?}");
+    };
+    let dotted: Vec<String> = set.iter().map(ToString::to_string).collect();
+    assert_eq!(dotted, ["1.2.398.3.3.2.1", "1.2.398.3.3.2.2"]);
+    assert!(s.require_explicit_policy && s.inhibit_any_policy && !s.inhibit_policy_mapping);
+
+    // anyPolicy among them means any.
+    let any = format!("{GOOD}\n[signatures]\ncertificate-policies = [\"2.5.29.32.0\"]\n");
+    let s = parse(&any, Path::new("p.toml")).unwrap().signatures;
+    assert_eq!(s.initial_policies, InitialPolicies::Any);
+}
+
+#[test]
+fn a_bad_policy_oid_is_refused_with_its_line() {
+    for bad in [
+        "1.2.398.",
+        "kz-signing",
+        "3.1",
+        "1.40.1",
+        "1.02.3",
+        "7",
+        "1..2",
+        "-1.2",
+    ] {
+        let text = format!("{GOOD}\n[signatures]\ncertificate-policies = [\n  \"{bad}\",\n]\n");
+        let e = err(&text);
+        assert!(e.reason.contains("not an object identifier"), "{bad}: {e}");
+        assert_eq!(e.line, Some(GOOD.lines().count() + 4), "{bad}: {e}");
+    }
+    let e = err(&format!("{GOOD}\n[signatures]\nrequire-explicit = true\n"));
+    assert!(e.reason.contains("require-explicit"), "{e}");
+}

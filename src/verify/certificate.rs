@@ -134,6 +134,8 @@ pub struct Certificate {
     pub names: super::names::CertNames,
     /// Where its revocation status is published (cRLDistributionPoints, freshestCRL).
     pub revocation: CertScope,
+    /// The certificate-policy extensions (RFC 5280 §6.1); `None` when it carries none of them.
+    pub policy: Option<Box<super::policy::CertPolicies>>,
 }
 
 /// Extensions whose semantics path validation applies (or that carry no constraint on it), so
@@ -145,7 +147,6 @@ const UNDERSTOOD: &[&str] = &[
     "2.5.29.35", // authorityKeyIdentifier
     "2.5.29.37", // extendedKeyUsage
     "2.5.29.17", // subjectAltName
-    "2.5.29.32", // certificatePolicies (no policy constraints are applied)
     "2.5.29.30", // nameConstraints (applied by names::check_constraints)
 ];
 
@@ -167,9 +168,11 @@ impl Certificate {
         let mut authority_key_id = None;
         let mut unknown_critical = None;
         let mut names = super::names::CertNames::default();
+        let mut policy = None;
         for ext in cert.extensions() {
             let oid = ext.oid.to_id_string();
             names.note_extension(&oid, ext.value);
+            super::policy::read_extension(&mut policy, &oid, ext);
             match ext.parsed_extension() {
                 ParsedExtension::BasicConstraints(bc) => {
                     basic_constraints = Some((bc.ca, bc.path_len_constraint))
@@ -191,7 +194,9 @@ impl Certificate {
                 }
                 _ => {}
             }
-            if ext.critical && !UNDERSTOOD.contains(&oid.as_str()) && unknown_critical.is_none() {
+            let understood = UNDERSTOOD.contains(&oid.as_str())
+                || super::policy::PROCESSED.contains(&oid.as_str());
+            if ext.critical && !understood && unknown_critical.is_none() {
                 unknown_critical = Some(oid);
             }
         }
@@ -229,6 +234,7 @@ impl Certificate {
             bin,
             names,
             revocation: CertScope::from_extensions(cert.extensions()),
+            policy,
             der: der.to_vec(),
         })
     }

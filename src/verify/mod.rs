@@ -14,6 +14,7 @@ pub mod content;
 pub mod names;
 pub mod ocsp;
 pub mod path;
+pub mod policy;
 pub mod report;
 pub mod revocation;
 pub mod timestamp;
@@ -57,12 +58,14 @@ pub enum SignerRule {
 }
 
 /// Verification policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Policy {
     /// Revocation checking.
     pub revocation: RevocationPolicy,
     /// Which signers must be valid.
     pub signers: SignerRule,
+    /// Certificate-policy settings of path validation (RFC 5280 §6.1.1).
+    pub path: policy::PathSettings,
 }
 
 /// One thing found wrong, with the sentence that pins it down.
@@ -383,8 +386,10 @@ impl Verifier {
             at,
             self.policy.revocation,
             &self.cache,
+            &self.policy.path,
         );
         sr.path = outcome.path.iter().map(|c| c.subject.clone()).collect();
+        sr.policies = outcome.policies.iter().map(ToString::to_string).collect();
         findings.extend(outcome.findings);
         warnings.extend(outcome.warnings);
     }

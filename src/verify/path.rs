@@ -8,6 +8,7 @@ use super::algorithms::AlgError;
 use super::cache::Cache;
 use super::certificate::Certificate;
 use super::names;
+use super::policy::{self, PathSettings, PolicyId};
 use super::revocation::{self, Crl};
 use super::trust::TrustStore;
 use super::{Finding, RevocationPolicy, fmt_time};
@@ -31,9 +32,12 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// What could not be checked but, by policy, does not reject.
     pub warnings: Vec<String>,
+    /// The certificate policies in force (RFC 5280 §6.1.6).
+    pub policies: Vec<PolicyId>,
 }
 
 /// Builds and validates a path from `leaf` to an anchor of `trust` at `at`.
+#[allow(clippy::too_many_arguments)]
 pub fn validate(
     leaf: &Arc<Certificate>,
     pool: &[Arc<Certificate>],
@@ -42,10 +46,11 @@ pub fn validate(
     at: i64,
     revocation: RevocationPolicy,
     cache: &Cache,
+    settings: &PathSettings,
 ) -> Outcome {
     let budget = revocation::Budget::default();
     let ctx = revocation::Context::new(pool, trust, crls, at, cache, &budget);
-    validate_in(leaf, &ctx, revocation)
+    validate_with(leaf, &ctx, revocation, settings)
 }
 
 /// [`validate`] within a revocation context: also the path of a CRL signer (RFC 5280 §6.3.3
@@ -54,6 +59,17 @@ pub(crate) fn validate_in(
     leaf: &Arc<Certificate>,
     ctx: &revocation::Context<'_>,
     revocation: RevocationPolicy,
+) -> Outcome {
+    // A CRL signer's path is judged under the default policy settings: the service's accepted
+    // policies are for signers of documents, not for CRL issuers.
+    validate_with(leaf, ctx, revocation, &PathSettings::DEFAULT)
+}
+
+fn validate_with(
+    leaf: &Arc<Certificate>,
+    ctx: &revocation::Context<'_>,
+    revocation: RevocationPolicy,
+    settings: &PathSettings,
 ) -> Outcome {
     let (pool, trust, at, cache) = (ctx.pool, ctx.trust, ctx.at, ctx.cache);
     let mut search = Search {
@@ -81,6 +97,7 @@ pub(crate) fn validate_in(
             findings: check(&path, at, ctx.crl_signer),
             ..Outcome::default()
         };
+        check_policies(&path, settings, &mut out);
         check_revocation(&path, ctx, revocation, &mut out);
         out.path = path;
         if out.findings.is_empty() {
@@ -249,6 +266,17 @@ fn check(path: &[Arc<Certificate>], at: i64, crl_signer: bool) -> Vec<Finding> {
     }
     names::check_constraints(path, &mut out);
     out
+}
+
+/// RFC 5280 §6.1 certificate-policy processing (see [`policy`]).
+fn check_policies(path: &[Arc<Certificate>], settings: &PathSettings, out: &mut Outcome) {
+    match policy::process(path, settings) {
+        Ok(in_force) => out.policies = in_force,
+        Err(e) => out.findings.push(Finding {
+            reason: Reason::CertificatePolicy,
+            detail: e.to_string(),
+        }),
+    }
 }
 
 fn check_revocation(

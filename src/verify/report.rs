@@ -92,6 +92,9 @@ pub struct SignerReport {
     pub signing_certificate: Option<&'static str>,
     /// The reason codes that made it invalid, or (`content-missing`) left it indeterminate.
     pub reasons: Vec<Reason>,
+    /// The certificate policies in force along the path (RFC 5280 §6.1.6, the
+    /// user-constrained policy set), dotted; `2.5.29.32.0` (anyPolicy) when any would do.
+    pub policies: Vec<String>,
 }
 
 impl SignerReport {
@@ -111,6 +114,7 @@ impl SignerReport {
             path: Vec::new(),
             signing_certificate: None,
             reasons: Vec::new(),
+            policies: Vec::new(),
         }
     }
 }

@@ -278,6 +278,7 @@ fn path_validation_applies_them() {
             1_800_000_000,
             RevocationPolicy::Off,
             &Cache::default(),
+            &crate::verify::policy::PathSettings::DEFAULT,
         );
         out.findings.iter().map(|f| f.reason).collect::<Vec<_>>()
     };
