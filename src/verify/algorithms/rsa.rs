@@ -1,7 +1,7 @@
 //! RSA: PKCS#1 v1.5 through ring, and the key checks PSS ([`super::pss`]) shares.
 
 use super::{AlgError, HashAlg};
-use crate::verify::asn1::{Reader, tag};
+use crate::verify::asn1::tag;
 use crate::verify::certificate::PublicKey;
 use ring::signature as rs;
 
@@ -25,21 +25,36 @@ pub(super) fn rsa_key(key: &PublicKey, pss: bool) -> Result<&[u8], AlgError> {
     Ok(&key.bits)
 }
 
-/// Bit length of the modulus in an RSAPublicKey.
+/// Bit length of the modulus in an RSAPublicKey. Read with two DER headers and no allocation:
+/// it runs before every RSA verification, so it must cost nothing beside it.
 pub fn modulus_bits(der: &[u8]) -> Option<usize> {
-    let seq = Reader::new(der)
-        .read_tag(tag::SEQUENCE, "RSAPublicKey")
-        .ok()?;
-    let n = seq
-        .children(0)
-        .ok()?
-        .read_tag(tag::INTEGER, "modulus")
-        .ok()?
-        .value;
+    let (seq, _) = der_element(der, tag::SEQUENCE)?;
+    let (n, _) = der_element(seq, tag::INTEGER)?;
     let start = n.iter().position(|&b| b != 0)?;
     let n = n.get(start..)?;
     let top = n.first()?;
     Some((n.len() - 1) * 8 + (8 - top.leading_zeros() as usize))
+}
+
+/// The content of the DER element with tag `expected` at the start of `der`, and what follows
+/// it; `None` if the tag differs or the length is not a definite one that fits.
+fn der_element(der: &[u8], expected: u8) -> Option<(&[u8], &[u8])> {
+    let (&t, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    if t != expected {
+        return None;
+    }
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7F);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at_checked(n)?;
+        (bytes.iter().fold(0usize, |a, &b| a << 8 | usize::from(b)), rest)
+    };
+    rest.split_at_checked(len)
 }
 
 /// RSASSA-PKCS1-v1_5.
