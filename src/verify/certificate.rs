@@ -16,6 +16,9 @@ use x509_parser::prelude::*;
 /// room and still bounds memory.
 pub const MAX_OBJECT: usize = 64 * 1024 * 1024;
 
+/// Most extensions read from one certificate (real ones carry about ten).
+const MAX_EXTENSIONS: usize = 64;
+
 /// Why a certificate (or CRL) could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -169,7 +172,22 @@ impl Certificate {
         let mut unknown_critical = None;
         let mut names = super::names::CertNames::default();
         let mut policy = None;
-        for ext in cert.extensions() {
+        let exts = cert.extensions();
+        // RFC 5280 §4.2: no extension twice. Reading only one of two (as every consumer of a
+        // single value would) lets the other one escape its checks: a second subjectAltName
+        // past name constraints, a second keyUsage past usage.
+        if exts.len() > MAX_EXTENSIONS {
+            return Err(CertError(format!("more than {MAX_EXTENSIONS} extensions")));
+        }
+        for (i, ext) in exts.iter().enumerate() {
+            if exts.iter().take(i).any(|e| e.oid == ext.oid) {
+                return Err(CertError(format!(
+                    "extension {} appears more than once",
+                    ext.oid.to_id_string()
+                )));
+            }
+        }
+        for ext in exts {
             let oid = ext.oid.to_id_string();
             names.note_extension(&oid, ext.value);
             super::policy::read_extension(&mut policy, &oid, ext);

@@ -109,6 +109,7 @@ impl Verifier {
     /// As [`Verifier::verify`], with detached content given as bytes or as digests computed
     /// beforehand (see [`content`]).
     pub fn verify_content(&self, input: &[u8], detached: Option<Content<'_>>, at: i64) -> Report {
+        names::reset_budget();
         let der = match cms::decode_input(input) {
             Ok(d) => d,
             Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
@@ -117,10 +118,19 @@ impl Verifier {
             Ok(sd) => sd,
             Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
         };
-        self.verify_parsed(&sd, detached, at)
+        self.verify_parsed(&sd, detached, at, &self.policy.path)
     }
 
-    fn verify_parsed(&self, sd: &SignedData<'_>, detached: Option<Content<'_>>, at: i64) -> Report {
+    /// Verifies a parsed SignedData with these certificate-policy settings (the verifier's
+    /// own for documents; the RFC 5280 defaults for a TSA's token, whose CA answers to its
+    /// own policies, not to the ones a chancellery requires of signers).
+    fn verify_parsed(
+        &self,
+        sd: &SignedData<'_>,
+        detached: Option<Content<'_>>,
+        at: i64,
+        settings: &policy::PathSettings,
+    ) -> Report {
         let mut report = Report {
             status: Status::Rejected,
             reasons: Vec::new(),
@@ -182,17 +192,13 @@ impl Verifier {
             let mut findings = Vec::new();
             let mut warnings = Vec::new();
             let mut sr = SignerReport::empty();
-            self.check_signer(
-                sd,
-                si,
-                content,
-                &pool,
-                &crls,
+            let env = Env {
+                pool: &pool,
+                crls: &crls,
                 at,
-                &mut sr,
-                &mut findings,
-                &mut warnings,
-            );
+                settings,
+            };
+            self.check_signer(sd, si, content, &env, &mut sr, &mut findings, &mut warnings);
             let mut codes: Vec<Reason> = findings.iter().map(|f| f.reason).collect();
             codes.sort();
             codes.dedup();
@@ -249,9 +255,7 @@ impl Verifier {
         sd: &SignedData<'_>,
         si: &SignerInfo<'_>,
         content: Option<Content<'_>>,
-        pool: &[Arc<Certificate>],
-        crls: &[&Crl],
-        at: i64,
+        env: &Env<'_>,
         sr: &mut SignerReport,
         findings: &mut Vec<Finding>,
         warnings: &mut Vec<String>,
@@ -263,6 +267,7 @@ impl Verifier {
             .and_then(|a| a.signing_time)
             .map(fmt_time);
 
+        let (pool, crls, at) = (env.pool, env.crls, env.at);
         let Some(cert) = self.find_signer_cert(&si.sid, pool) else {
             fail(
                 Reason::CertificateMissing,
@@ -386,7 +391,7 @@ impl Verifier {
             at,
             self.policy.revocation,
             &self.cache,
-            &self.policy.path,
+            env.settings,
         );
         sr.path = outcome.path.iter().map(|c| c.subject.clone()).collect();
         sr.policies = outcome.policies.iter().map(ToString::to_string).collect();
@@ -410,6 +415,18 @@ impl Verifier {
             .find(matches)
             .cloned()
     }
+}
+
+/// What every signer of one SignedData is judged against.
+struct Env<'a> {
+    /// The certificates the SignedData carries, parsed.
+    pool: &'a [Arc<Certificate>],
+    /// The trust store's CRLs and the carried ones.
+    crls: &'a [&'a Crl],
+    /// The validation time.
+    at: i64,
+    /// Certificate-policy settings.
+    settings: &'a policy::PathSettings,
 }
 
 /// Attached content as verification takes it: bytes when they lie in one piece or a signer

@@ -18,7 +18,35 @@ pub use dn::canonical;
 use super::asn1::Asn1Error;
 use super::certificate::Certificate;
 use super::revocation::Crl;
+use std::cell::Cell;
 use std::sync::OnceLock;
+
+/// Bytes of names one verification may prepare (RFC 4518 costs a few nanoseconds a byte).
+/// Legitimate paths prepare a few kilobytes, and each certificate or CRL keeps what it
+/// prepared; the budget bounds what hostile bags of look-alike names can cost (≈ 30 ms).
+pub const PREPARE_BUDGET: usize = 4 << 20;
+
+thread_local! {
+    static BUDGET: Cell<usize> = const { Cell::new(PREPARE_BUDGET) };
+}
+
+/// Gives this thread's verification the whole preparation budget again: called once at the
+/// start of each verification.
+pub fn reset_budget() {
+    BUDGET.with(|b| b.set(PREPARE_BUDGET));
+}
+
+/// Takes `n` bytes from the budget, or says there are not that many left. Past the budget,
+/// names compare by their bytes only: a hostile input can make itself fail, never pass.
+fn charge(n: usize) -> bool {
+    BUDGET.with(|b| match b.get().checked_sub(n) {
+        Some(left) => {
+            b.set(left);
+            true
+        }
+        None => false,
+    })
+}
 
 /// Whether two DER-encoded Names denote the same name (RFC 5280 §7.1).
 ///
@@ -29,6 +57,9 @@ use std::sync::OnceLock;
 pub fn same_name(a: &[u8], b: &[u8]) -> bool {
     if a == b {
         return true;
+    }
+    if !charge(a.len().saturating_add(b.len())) {
+        return false;
     }
     match (canonical(a), canonical(b)) {
         (Some(x), Some(y)) => x == y,
@@ -54,6 +85,11 @@ impl Eq for Prepared {}
 impl Prepared {
     /// The prepared form of `raw` (which must be the name this memo belongs to).
     fn get(&self, raw: &[u8]) -> Option<&[u8]> {
+        // Past the budget nothing is prepared, and nothing is remembered either: the memo
+        // lives with a cached certificate and must not keep a verdict the budget forced.
+        if self.0.get().is_none() && !charge(raw.len()) {
+            return None;
+        }
         self.0
             .get_or_init(|| canonical(raw).map(Vec::into_boxed_slice))
             .as_deref()
@@ -131,6 +167,27 @@ pub fn crl_issued_by(crl: &Crl, cert: &Certificate) -> bool {
     )
 }
 
+/// Whether `cert`'s subject is the name that issued `crl`: the certificate may have signed it
+/// (§6.3.3 (f)); both names prepared at most once.
+pub fn crl_issuer_is_subject_of(crl: &Crl, cert: &Certificate) -> bool {
+    same_name_memo(
+        &crl.issuer_raw,
+        &crl.issuer_prepared,
+        &cert.subject_raw,
+        &cert.names.subject,
+    )
+}
+
+/// Whether two CRLs come from the same issuer name (a delta and its base, §5.2.4).
+pub fn same_crl_issuer(a: &Crl, b: &Crl) -> bool {
+    same_name_memo(
+        &a.issuer_raw,
+        &a.issuer_prepared,
+        &b.issuer_raw,
+        &b.issuer_prepared,
+    )
+}
+
 /// Whether subject and issuer are the same name: a self-issued certificate (§3.2, §6.1).
 pub fn self_issued(cert: &Certificate) -> bool {
     same_name_memo(
@@ -139,4 +196,48 @@ pub fn self_issued(cert: &Certificate) -> bool {
         &cert.subject_raw,
         &cert.names.subject,
     )
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    /// `C=KZ, O=<org>` with O as a PrintableString or a UTF8String.
+    fn name(org: &str, utf8: bool) -> Vec<u8> {
+        let t = if utf8 { 0x0C } else { 0x13 };
+        let c = [
+            0x31, 0x0B, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06, 0x13, 0x02, b'K', b'Z',
+        ];
+        let mut o = vec![0x06, 0x03, 0x55, 0x04, 0x0A, t, org.len() as u8];
+        o.extend(org.as_bytes());
+        let o_seq = [&[0x30, o.len() as u8][..], &o].concat();
+        let o_set = [&[0x31, o_seq.len() as u8][..], &o_seq].concat();
+        let body = [&c[..], &o_set].concat();
+        [&[0x30, body.len() as u8][..], &body].concat()
+    }
+
+    #[test]
+    fn past_the_budget_names_compare_by_bytes_and_nothing_is_remembered() {
+        let (a, b) = (name("Tamga", false), name("TAMGA", true));
+        reset_budget();
+        assert!(same_name(&a, &b));
+        // Spend the budget as a hostile bag of look-alike names would.
+        let big = name(&"x".repeat(100), false);
+        let other = name(&"X".repeat(100), true);
+        while charge(0) && BUDGET.with(Cell::get) > big.len() * 2 {
+            same_name(&big, &other);
+        }
+        BUDGET.with(|b| b.set(0));
+        assert!(!same_name(&a, &b), "no preparation past the budget");
+        let (ma, mb) = (Prepared::default(), Prepared::default());
+        assert!(!same_name_memo(&a, &ma, &b, &mb));
+        assert!(
+            ma.0.get().is_none() && mb.0.get().is_none(),
+            "nothing memoised"
+        );
+        // The next verification has its budget again, and the memos fill.
+        reset_budget();
+        assert!(same_name_memo(&a, &ma, &b, &mb));
+        assert!(ma.0.get().is_some());
+    }
 }

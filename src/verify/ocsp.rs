@@ -63,6 +63,9 @@ pub enum OcspError {
     /// validation time (beyond the skew).
     #[error("the OCSP answer is stale at the validation time")]
     Stale,
+    /// The response answers twice for the certificate, differently.
+    #[error("the OCSP response gives conflicting answers for this certificate")]
+    Conflicting,
     /// The response's nonce differs from the request's, or is missing where one is required.
     #[error("the OCSP response's nonce does not match the request")]
     Nonce,
@@ -140,11 +143,15 @@ impl Response {
         expect: Expect<'_>,
         cache: &Cache,
     ) -> Result<Answer, OcspError> {
-        let single = self
+        let mut matching = self
             .singles
             .iter()
-            .find(|s| s.cert_id_matches(issuer, serial))
-            .ok_or(OcspError::NotCovered)?;
+            .filter(|s| s.cert_id_matches(issuer, serial));
+        let single = matching.next().ok_or(OcspError::NotCovered)?;
+        // Two answers for one certificate that disagree say nothing: neither is believed.
+        if matching.any(|other| other.status != single.status) {
+            return Err(OcspError::Conflicting);
+        }
         match (expect.nonce, &self.nonce) {
             (Some(sent), Some(got)) if sent != got.as_slice() => return Err(OcspError::Nonce),
             (Some(_), None) if expect.nonce_required => return Err(OcspError::Nonce),
@@ -192,7 +199,9 @@ impl Response {
     }
 
     /// Checks a delegated responder (§4.2.2.2): issued by `issuer` (its signature too), for
-    /// OCSP signing, valid at `at`, and the signer of this response. Returns id-pkix-ocsp-nocheck.
+    /// OCSP signing, valid at `at`, and the signer of this response. Returns id-pkix-ocsp-nocheck:
+    /// when false, the caller must establish the responder certificate's own revocation status
+    /// before believing the answer (§4.2.2.2.1).
     fn delegated(
         &self,
         cert: &Certificate,
@@ -213,7 +222,9 @@ impl Response {
             )
             .map_err(|_| OcspError::Unauthorised)?;
         let ext = parse::responder_extensions(&cert.der).ok_or(OcspError::Unauthorised)?;
-        if !ext.ocsp_signing {
+        // For OCSP signing, with a key allowed to sign, and no critical extension unprocessed.
+        let may_sign = cert.key_usage.is_none_or(|ku| ku.digital_signature);
+        if !ext.ocsp_signing || !may_sign || cert.unknown_critical.is_some() {
             return Err(OcspError::Unauthorised);
         }
         if at < cert.not_before || at > cert.not_after {

@@ -158,6 +158,7 @@ impl Verifier {
         if token.len() > MAX_TOKEN {
             return Err(TimeStampError::TooLarge);
         }
+        super::names::reset_budget();
         let sd = cms::parse_lazy(token).map_err(|_| TimeStampError::Malformed("SignedData"))?;
         if sd.content_type != ID_CT_TSTINFO {
             return Err(TimeStampError::Malformed("eContentType"));
@@ -176,7 +177,7 @@ impl Verifier {
         if hash.digest(signature) != info.imprint {
             return Err(TimeStampError::Imprint);
         }
-        let report = self.verify_parsed(&sd, None, at);
+        let report = self.verify_parsed(&sd, None, at, &super::policy::PathSettings::DEFAULT);
         if report.status != Status::Accepted {
             let codes: Vec<&str> = report.reasons.iter().map(|r| r.code.code()).collect();
             return Err(TimeStampError::Invalid(codes.join(", ")));

@@ -52,7 +52,10 @@ fn der_element(der: &[u8], expected: u8) -> Option<(&[u8], &[u8])> {
             return None;
         }
         let (bytes, rest) = rest.split_at_checked(n)?;
-        (bytes.iter().fold(0usize, |a, &b| a << 8 | usize::from(b)), rest)
+        (
+            bytes.iter().fold(0usize, |a, &b| a << 8 | usize::from(b)),
+            rest,
+        )
     };
     rest.split_at_checked(len)
 }

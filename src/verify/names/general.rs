@@ -102,6 +102,24 @@ fn ends_with_ci(name: &str, suffix: &str) -> bool {
             .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
 }
 
+/// A host name as constraints can judge it: without a trailing dot (`a.example.` is
+/// `a.example`), and only letters, digits, hyphens and dots. Anything else (`%2E`, an
+/// underscore, non-ASCII) could spell the same host another way, so it is not judged: the
+/// caller then fails closed.
+fn clean_host(host: &str) -> Option<&str> {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let ldh = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+    (!host.is_empty() && host.bytes().all(ldh)).then_some(host)
+}
+
+/// A (clean) host against a host-or-domain base, or `Unknown` when the host cannot be judged.
+fn host_within_checked(host: &str, base: &str) -> Within {
+    match clean_host(host) {
+        Some(h) => host_within(h, base.strip_suffix('.').unwrap_or(base)).into(),
+        None => Within::Unknown,
+    }
+}
+
 /// A host against a host-or-domain base as URIs and mailboxes use it (§4.2.1.10): `.d`
 /// admits hosts strictly below d, anything else admits that host only.
 fn host_within(host: &str, base: &str) -> bool {
@@ -140,10 +158,13 @@ pub fn rfc822_within(name: &str, base: &str) -> Within {
         return Within::Unknown;
     }
     match base.rsplit_once('@') {
-        Some((base_local, base_host)) => {
-            (local == base_local && host.eq_ignore_ascii_case(base_host)).into()
-        }
-        None => host_within(host, base).into(),
+        Some((base_local, base_host)) => match clean_host(host) {
+            Some(h) => (local == base_local
+                && h.eq_ignore_ascii_case(base_host.strip_suffix('.').unwrap_or(base_host)))
+            .into(),
+            None => Within::Unknown,
+        },
+        None => host_within_checked(host, base),
     }
 }
 
@@ -168,7 +189,7 @@ fn uri_host(uri: &str) -> Option<&str> {
 /// uniformResourceIdentifier: the URI's host against a host or `.domain` base.
 pub fn uri_within(uri: &str, base: &str) -> Within {
     match uri_host(uri) {
-        Some(host) => host_within(host, base).into(),
+        Some(host) => host_within_checked(host, base),
         None => Within::Unknown,
     }
 }

@@ -207,3 +207,21 @@ fn an_error_status_is_named() {
     );
     assert!(asn1::parse_single(&der).is_ok());
 }
+
+#[test]
+fn two_answers_that_disagree_are_not_believed() {
+    let case = &cases()[0];
+    let mut resp = Response::from_der(&corpus(case.file)).unwrap();
+    let mut other = resp.singles[0].clone();
+    other.status = Status::Revoked {
+        time: 0,
+        reason: None,
+    };
+    resp.singles.push(other);
+    let at = resp.produced_at + 60;
+    assert_eq!(answer(&resp, &ca(case.ca), at), Err(OcspError::Conflicting));
+    // The same answer twice is only repetition.
+    let mut resp = Response::from_der(&corpus(case.file)).unwrap();
+    resp.singles.push(resp.singles[0].clone());
+    assert!(answer(&resp, &ca(case.ca), at).is_ok());
+}

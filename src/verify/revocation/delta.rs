@@ -32,7 +32,7 @@ where
             && d.unusable.is_none()
             && d.current_at(ctx.at)
             && d.idp_raw == complete.idp_raw
-            && names::same_name(&d.issuer_raw, &complete.issuer_raw)
+            && names::same_crl_issuer(d, complete)
     })
 }
 

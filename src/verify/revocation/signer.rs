@@ -28,7 +28,7 @@ pub(super) fn find(
     ctx: &Context<'_>,
 ) -> Result<Arc<Certificate>, String> {
     let mut why = String::from("no certificate of the CRL issuer verifies the CRL's signature");
-    if names::same_name(&crl.issuer_raw, &issuer.subject_raw) {
+    if names::crl_issuer_is_subject_of(crl, issuer) {
         if issuer.key_usage.is_some_and(|ku| !ku.crl_sign) {
             why = "the issuer's key usage does not allow CRL signing".into();
         } else if verifies(crl, issuer, ctx) {
@@ -43,12 +43,12 @@ pub(super) fn find(
         .iter()
         .chain(ctx.pool.iter())
         .filter(|c| c.fingerprint != issuer.fingerprint)
-        .filter(|c| names::same_name(&c.subject_raw, &crl.issuer_raw))
         .filter(|c| c.key_usage.is_none_or(|ku| ku.crl_sign))
         .filter(|c| match (&crl.authority_key_id, &c.subject_key_id) {
             (Some(a), Some(s)) => a == s,
             _ => true,
         })
+        .filter(|c| names::crl_issuer_is_subject_of(crl, c))
         .take(MAX_CANDIDATES);
     for cand in candidates {
         if !verifies(crl, cand, ctx) {

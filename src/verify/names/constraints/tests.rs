@@ -49,6 +49,29 @@ fn uri_hosts() {
     assert_eq!(w("urn:oid:1.2.3", "gov.kz"), Within::Unknown);
     assert_eq!(w("http://10.0.0.1/", "gov.kz"), Within::Unknown);
     assert_eq!(w("http://[::1]/", "gov.kz"), Within::Unknown);
+    // The same host spelt another way: a trailing dot is the same host; a percent-escape
+    // cannot be judged (so an excluded host cannot slip out by it).
+    assert_eq!(
+        w("http://bad.example.com./", "bad.example.com"),
+        Within::Yes
+    );
+    assert_eq!(
+        w("http://x.bad.example.com./", ".bad.example.com"),
+        Within::Yes
+    );
+    assert_eq!(
+        w("http://bad%2Eexample.com/", "bad.example.com"),
+        Within::Unknown
+    );
+}
+
+#[test]
+fn mailbox_hosts_spelt_another_way() {
+    use general::rfc822_within as w;
+    assert_eq!(w("u@bad.example.com.", "bad.example.com"), Within::Yes);
+    assert_eq!(w("u@bad.example.com.", "u@bad.example.com"), Within::Yes);
+    assert_eq!(w("u@x.bad.example.com.", ".bad.example.com"), Within::Yes);
+    assert_eq!(w("u@bad%2Eexample.com", "bad.example.com"), Within::Unknown);
 }
 
 #[test]
@@ -397,4 +420,23 @@ fn sub_with_everything() -> Vec<u8> {
     let v = c.names.constraints.clone().unwrap();
     assert!(parse(&v).is_ok());
     v
+}
+
+#[test]
+fn a_second_subject_alt_name_cannot_hide_from_the_constraints() {
+    // The first subjectAltName is what rcgen writes; a second one is added by hand. A
+    // certificate with an extension twice is refused outright (RFC 5280 §4.2), so neither can
+    // escape the checks the other gets.
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = CertificateParams::new(vec!["allowed.gov.kz".to_string()]).unwrap();
+    // SEQUENCE { [2] "forbidden.example" }
+    let mut san = vec![0x30, 19, 0x82, 17];
+    san.extend_from_slice(b"forbidden.example");
+    params.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+        &[2, 5, 29, 17],
+        san,
+    )];
+    let der = params.self_signed(&key).unwrap().der().to_vec();
+    let err = Certificate::from_der(&der).unwrap_err();
+    assert!(err.0.contains("2.5.29.17"), "{err}");
 }
