@@ -260,7 +260,6 @@ impl Verifier {
         findings: &mut Vec<Finding>,
         warnings: &mut Vec<String>,
     ) {
-        let mut fail = |reason, detail: String| findings.push(Finding { reason, detail });
         sr.signing_time = si
             .signed_attrs
             .as_ref()
@@ -269,7 +268,8 @@ impl Verifier {
 
         let (pool, crls, at) = (env.pool, env.crls, env.at);
         let Some(cert) = self.find_signer_cert(&si.sid, pool) else {
-            fail(
+            push(
+                findings,
                 Reason::CertificateMissing,
                 "no carried or trusted certificate matches the signer identifier".into(),
             );
@@ -287,7 +287,7 @@ impl Verifier {
             Err(e) => {
                 sr.digest = Some(algorithms::describe(&si.digest_algorithm.oid));
                 sr.algorithm = Some(algorithms::describe(&si.signature_algorithm.oid));
-                fail(Reason::AlgorithmUnsupported, e.to_string());
+                push(findings, Reason::AlgorithmUnsupported, e.to_string());
                 return;
             }
         };
@@ -298,69 +298,21 @@ impl Verifier {
             Ok(s) => s,
             Err(e) => {
                 sr.algorithm = Some(algorithms::describe(&si.signature_algorithm.oid));
-                fail(Reason::AlgorithmUnsupported, e.to_string());
+                push(findings, Reason::AlgorithmUnsupported, e.to_string());
                 return;
             }
         };
         sr.algorithm = Some(scheme.name());
 
-        let signed_message: Option<std::borrow::Cow<'_, [u8]>> = match &si.signed_attrs {
-            Some(attrs) => {
-                if attrs.content_type != sd.content_type {
-                    fail(
-                        Reason::ContentMismatch,
-                        format!(
-                            "contentType attribute {} differs from eContentType {}",
-                            attrs.content_type, sd.content_type
-                        ),
-                    );
-                }
-                match content.map(|c| c.digest(digest)) {
-                    Some(Some(d)) if d != attrs.message_digest => fail(
-                        Reason::ContentMismatch,
-                        format!(
-                            "{} of the content differs from messageDigest",
-                            digest.name()
-                        ),
-                    ),
-                    Some(None) => fail(
-                        Reason::ContentMismatch,
-                        format!("no {} digest of the content was computed", digest.name()),
-                    ),
-                    _ => {}
-                }
-                Some(attrs.signed_bytes())
-            }
-            None if sd.content_type != ID_DATA => {
-                // RFC 5652 §5.3: other content types must be bound by signed attributes.
-                fail(
-                    Reason::Malformed,
-                    format!("content type {} without signed attributes", sd.content_type),
-                );
-                None
-            }
-            None => match content {
-                Some(Content::Bytes(c)) => Some(std::borrow::Cow::Borrowed(c)),
-                Some(Content::Digests(d)) => {
-                    fail(
-                        Reason::PolicyViolation,
-                        format!(
-                            "a signature without signed attributes over {} bytes of content \
-                             kept on disk is not verified; sign with signed attributes \
-                             (messageDigest), as CAdES requires",
-                            d.len
-                        ),
-                    );
-                    None
-                }
-                None => None,
-            },
-        };
+        let signed_message = signed_message(sd, si, content, digest, findings);
         if let Some(msg) = signed_message {
             match scheme.verify(&cert.public_key, &msg, &si.signature) {
                 Ok(()) => {}
-                Err(AlgError::Unsupported(why)) => fail(Reason::AlgorithmUnsupported, why),
-                Err(AlgError::Invalid) => fail(
+                Err(AlgError::Unsupported(why)) => {
+                    push(findings, Reason::AlgorithmUnsupported, why)
+                }
+                Err(AlgError::Invalid) => push(
+                    findings,
                     Reason::SignatureInvalid,
                     format!(
                         "{} signature does not verify with the key of {}",
@@ -371,17 +323,7 @@ impl Verifier {
             }
         }
 
-        // RFC 5035: the certificate used must be the one the signed attributes bind.
-        for sc in si.signed_attrs.iter().flat_map(|a| &a.signing_certificates) {
-            sr.signing_certificate = Some(sc.version.name());
-            match cades::check(sc, &cert) {
-                Ok(()) => {}
-                Err(e @ cades::CadesError::UnknownHash(_)) => {
-                    fail(Reason::AlgorithmUnsupported, e.to_string())
-                }
-                Err(e) => fail(Reason::SignatureInvalid, e.to_string()),
-            }
-        }
+        bind_certificate(si, &cert, sr, findings);
 
         let outcome = path::validate(
             &cert,
@@ -415,6 +357,98 @@ impl Verifier {
             .find(matches)
             .cloned()
     }
+}
+
+/// What the signature of `si` covers: its signed attributes (after checking that they bind
+/// the content type and the content's digest), or the content itself when there are none.
+/// `None` when there is nothing that could be verified.
+fn signed_message<'a>(
+    sd: &SignedData<'_>,
+    si: &'a SignerInfo<'_>,
+    content: Option<Content<'a>>,
+    digest: HashAlg,
+    findings: &mut Vec<Finding>,
+) -> Option<std::borrow::Cow<'a, [u8]>> {
+    let mut fail = |reason, detail: String| findings.push(Finding { reason, detail });
+    match &si.signed_attrs {
+        Some(attrs) => {
+            if attrs.content_type != sd.content_type {
+                fail(
+                    Reason::ContentMismatch,
+                    format!(
+                        "contentType attribute {} differs from eContentType {}",
+                        attrs.content_type, sd.content_type
+                    ),
+                );
+            }
+            match content.map(|c| c.digest(digest)) {
+                Some(Some(d)) if d != attrs.message_digest => fail(
+                    Reason::ContentMismatch,
+                    format!(
+                        "{} of the content differs from messageDigest",
+                        digest.name()
+                    ),
+                ),
+                Some(None) => fail(
+                    Reason::ContentMismatch,
+                    format!("no {} digest of the content was computed", digest.name()),
+                ),
+                _ => {}
+            }
+            Some(attrs.signed_bytes())
+        }
+        None if sd.content_type != ID_DATA => {
+            // RFC 5652 §5.3: other content types must be bound by signed attributes.
+            fail(
+                Reason::Malformed,
+                format!("content type {} without signed attributes", sd.content_type),
+            );
+            None
+        }
+        None => match content {
+            Some(Content::Bytes(c)) => Some(std::borrow::Cow::Borrowed(c)),
+            Some(Content::Digests(d)) => {
+                fail(
+                    Reason::PolicyViolation,
+                    format!(
+                        "a signature without signed attributes over {} bytes of content \
+                         kept on disk is not verified; sign with signed attributes \
+                         (messageDigest), as CAdES requires",
+                        d.len
+                    ),
+                );
+                None
+            }
+            None => None,
+        },
+    }
+}
+
+/// RFC 5035: the certificate used must be the one the signed attributes bind (ESS
+/// signing-certificate v1 or v2), when they bind one.
+fn bind_certificate(
+    si: &SignerInfo<'_>,
+    cert: &Certificate,
+    sr: &mut SignerReport,
+    findings: &mut Vec<Finding>,
+) {
+    for sc in si.signed_attrs.iter().flat_map(|a| &a.signing_certificates) {
+        sr.signing_certificate = Some(sc.version.name());
+        let (reason, e) = match cades::check(sc, cert) {
+            Ok(()) => continue,
+            Err(e @ cades::CadesError::UnknownHash(_)) => (Reason::AlgorithmUnsupported, e),
+            Err(e) => (Reason::SignatureInvalid, e),
+        };
+        findings.push(Finding {
+            reason,
+            detail: e.to_string(),
+        });
+    }
+}
+
+/// Records one finding.
+fn push(findings: &mut Vec<Finding>, reason: Reason, detail: String) {
+    findings.push(Finding { reason, detail });
 }
 
 /// What every signer of one SignedData is judged against.
