@@ -86,6 +86,20 @@ fn same_key_in_another_certificate_is_refused() {
     );
 }
 
+#[test]
+fn a_look_alike_carried_first_does_not_displace_the_bound_certificate() {
+    let pki = pki();
+    let cms = pki.sign("a.pem", "leaf.key", "sha256", &[], &["-cades", "-keyid"]);
+    // c.pem has the same key identifier as a.pem and comes first among the certificates:
+    // the one the attribute binds is still the one used.
+    let mut tree = der::parse(&cms);
+    let certs = tree.child(1).child(0).child(3);
+    certs.children().insert(0, der::parse(&pki.der("c.pem")));
+    let r = verify(&pki, &der::encode(&tree));
+    assert_eq!(r.status, Status::Accepted, "{:?}", r.reasons);
+    assert_eq!(r.signers[0].serial.as_deref(), Some("05"));
+}
+
 fn attribute(oid: &[u8], value: Node) -> Node {
     Node::Cons(
         0x30,

@@ -267,7 +267,7 @@ impl Verifier {
             .map(fmt_time);
 
         let (pool, crls, at) = (env.pool, env.crls, env.at);
-        let Some(cert) = self.find_signer_cert(&si.sid, pool) else {
+        let Some(cert) = self.find_signer_cert(si, pool) else {
             push(
                 findings,
                 Reason::CertificateMissing,
@@ -341,21 +341,29 @@ impl Verifier {
         warnings.extend(outcome.warnings);
     }
 
+    /// The certificate the SignerInfo names. When several match (a certificate re-issued for
+    /// the same key has the same key identifier), the one the ESS signing-certificate
+    /// attribute binds is taken, so a carried look-alike cannot make a valid signature fail.
     fn find_signer_cert(
         &self,
-        sid: &SignerId<'_>,
+        si: &SignerInfo<'_>,
         pool: &[Arc<Certificate>],
     ) -> Option<Arc<Certificate>> {
-        let matches = |c: &&Arc<Certificate>| match sid {
+        let matches = |c: &&Arc<Certificate>| match &si.sid {
             SignerId::IssuerAndSerial { issuer, serial } => {
                 c.issuer_raw.as_slice() == *issuer && c.serial.as_slice() == *serial
             }
             SignerId::SubjectKeyId(ski) => c.subject_key_id.as_deref() == Some(*ski),
         };
-        pool.iter()
-            .chain(self.trust.anchors())
-            .find(matches)
-            .cloned()
+        let bound = |c: &&Arc<Certificate>| {
+            si.signed_attrs
+                .iter()
+                .flat_map(|a| &a.signing_certificates)
+                .all(|sc| cades::check(sc, c).is_ok())
+        };
+        let mut candidates = pool.iter().chain(self.trust.anchors()).filter(matches);
+        let first = candidates.clone().next();
+        candidates.find(bound).or(first).cloned()
     }
 }
 
