@@ -96,7 +96,7 @@ enum Skip {
     OutOfScope(&'static str),
     NotCurrent,
     Unusable(String),
-    NoSigner(String),
+    NoSigner(signer::SignerError),
 }
 
 impl Skip {
@@ -106,7 +106,7 @@ impl Skip {
             Skip::OutOfScope(why) => format!("no CRL from the issuer covers it ({why})"),
             Skip::NotCurrent => "no CRL from the issuer is current at the validation time".into(),
             Skip::Unusable(why) => format!("the CRL cannot be used: {why}"),
-            Skip::NoSigner(why) => why.clone(),
+            Skip::NoSigner(why) => why.to_string(),
         }
     }
 }

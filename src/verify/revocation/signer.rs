@@ -17,6 +17,48 @@ use std::sync::Arc;
 pub const MAX_DEPTH: usize = 3;
 /// Signer paths validated, in all, for one certificate path: each costs a path search.
 pub const MAX_VALIDATIONS: usize = 16;
+/// Why no certificate could be taken as a CRL's signer.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum SignerError {
+    /// No certificate with the CRL issuer's name and key verifies the CRL.
+    #[error("no certificate of the CRL issuer verifies the CRL's signature")]
+    NoneVerifies,
+    /// The issuer on the path has the name but may not sign CRLs.
+    #[error("the issuer's key usage does not allow CRL signing")]
+    NoCrlSign,
+    /// The issuer on the path has the name but its key did not sign the CRL.
+    #[error("the CRL's signature does not verify with the issuer's key")]
+    IssuerKey,
+    /// A certificate whose key signed the CRL has no valid path of its own.
+    #[error("the CRL signer {subject}: {why}")]
+    Path {
+        /// The signer's subject, for the report.
+        subject: String,
+        /// Why its path failed.
+        why: PathError,
+    },
+}
+
+/// Why a CRL signer's own path failed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum PathError {
+    /// It is a trust anchor, but not the one the checked certificate's path ends in.
+    #[error("is a different trust anchor")]
+    OtherAnchor,
+    /// Signers' signers nest too deep.
+    #[error("CRL signers nest deeper than {MAX_DEPTH}")]
+    TooDeep,
+    /// The validation's budget of signer paths is spent.
+    #[error("more than {MAX_VALIDATIONS} CRL signer paths")]
+    Budget,
+    /// No path to the same anchor.
+    #[error("no path to the trust anchor")]
+    NoPath,
+    /// The path has a finding; its sentence.
+    #[error("{0}")]
+    Finding(String),
+}
+
 /// Candidate signer certificates tried per CRL.
 const MAX_CANDIDATES: usize = 8;
 
@@ -26,15 +68,15 @@ pub(super) fn find(
     issuer: &Arc<Certificate>,
     anchor: &Arc<Certificate>,
     ctx: &Context<'_>,
-) -> Result<Arc<Certificate>, String> {
-    let mut why = String::from("no certificate of the CRL issuer verifies the CRL's signature");
+) -> Result<Arc<Certificate>, SignerError> {
+    let mut why = SignerError::NoneVerifies;
     if names::crl_issuer_is_subject_of(crl, issuer) {
         if issuer.key_usage.is_some_and(|ku| !ku.crl_sign) {
-            why = "the issuer's key usage does not allow CRL signing".into();
+            why = SignerError::NoCrlSign;
         } else if verifies(crl, issuer, ctx) {
             return Ok(Arc::clone(issuer));
         } else {
-            why = "the CRL's signature does not verify with the issuer's key".into();
+            why = SignerError::IssuerKey;
         }
     }
     let candidates = ctx
@@ -62,7 +104,12 @@ pub(super) fn find(
         }
         match path_to(cand, anchor, ctx) {
             Ok(()) => return Ok(Arc::clone(cand)),
-            Err(e) => why = format!("the CRL signer {}: {e}", cand.subject),
+            Err(e) => {
+                why = SignerError::Path {
+                    subject: cand.subject.clone(),
+                    why: e,
+                }
+            }
         }
     }
     Err(why)
@@ -85,12 +132,12 @@ fn path_to(
     signer: &Arc<Certificate>,
     anchor: &Arc<Certificate>,
     ctx: &Context<'_>,
-) -> Result<(), String> {
+) -> Result<(), PathError> {
     if ctx.trust.is_anchor(&signer.fingerprint) {
         return if signer.fingerprint == anchor.fingerprint {
             Ok(())
         } else {
-            Err("is a different trust anchor".into())
+            Err(PathError::OtherAnchor)
         };
     }
     let key = (signer.fingerprint, anchor.fingerprint);
@@ -98,11 +145,11 @@ fn path_to(
         return Ok(());
     }
     if ctx.depth >= MAX_DEPTH {
-        return Err(format!("CRL signers nest deeper than {MAX_DEPTH}"));
+        return Err(PathError::TooDeep);
     }
     let spent = ctx.budget.validations.get();
     if spent >= MAX_VALIDATIONS {
-        return Err(format!("more than {MAX_VALIDATIONS} CRL signer paths"));
+        return Err(PathError::Budget);
     }
     ctx.budget.validations.set(spent + 1);
     // Only the anchor of the certificate being checked may end the signer's path.
@@ -125,8 +172,8 @@ fn path_to(
         {
             Ok(())
         }
-        None => Err("no path to the trust anchor".into()),
-        Some(f) => Err(f.detail.clone()),
+        None => Err(PathError::NoPath),
+        Some(f) => Err(PathError::Finding(f.detail.clone())),
     };
     // Failures are not remembered: one may come from the cycle guard or the budget, which a
     // later question from elsewhere in the path would not meet.
