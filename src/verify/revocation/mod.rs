@@ -127,10 +127,20 @@ pub fn status(cert: &Certificate, up: &[Arc<Certificate>], ctx: &Context<'_>) ->
         [] => &implicit[..],
         p => p,
     };
+    // Newest first: a CRL says what held at its thisUpdate, so the newest of those that cover
+    // the certificate is the authority (a hold released since, a revocation since), whatever
+    // order the trust store and the signature list them in.
+    let mut complete: Vec<&Crl> = ctx
+        .crls
+        .iter()
+        .copied()
+        .filter(|c| c.delta_base.is_none())
+        .collect();
+    complete.sort_by(|a, b| (b.this_update, &b.number).cmp(&(a.this_update, &a.number)));
     let mut mask = 0u16;
     let mut skip = Skip::NoCrl;
     for dp in points {
-        for crl in ctx.crls.iter().filter(|c| c.delta_base.is_none()) {
+        for crl in complete.iter().copied() {
             if mask == ALL_REASONS {
                 return Status::Good;
             }

@@ -68,8 +68,18 @@ fn issue(ca: &Ca, serial: u64, is_ca: bool, dps: &[&str]) -> Certificate {
 
 /// A CRL from `ca` revoking `revoked` (serial, reason), with an IDP when `idp` names a URI.
 fn crl(ca: &Ca, revoked: &[(u64, RevocationReason)], idp: Option<(&str, Option<CrlScope>)>) -> Crl {
+    crl_of(ca, revoked, idp, datetime!(2023-01-01 0:00 UTC))
+}
+
+/// As [`crl`], issued at `this_update`.
+fn crl_of(
+    ca: &Ca,
+    revoked: &[(u64, RevocationReason)],
+    idp: Option<(&str, Option<CrlScope>)>,
+    this_update: time::OffsetDateTime,
+) -> Crl {
     let params = CertificateRevocationListParams {
-        this_update: datetime!(2023-01-01 0:00 UTC),
+        this_update,
         next_update: datetime!(2025-01-01 0:00 UTC),
         crl_number: SerialNumber::from(7u64),
         issuing_distribution_point: idp.map(|(uri, scope)| CrlIssuingDistributionPoint {
@@ -159,6 +169,27 @@ fn a_listed_certificate_is_revoked_and_a_held_one_too() {
         .lookup(&ca.cert.subject_raw, &held.serial)
         .expect("listed");
     assert_eq!(entry.reason, Some(CERTIFICATE_HOLD));
+}
+
+#[test]
+fn the_newest_crl_decides_whatever_the_order() {
+    let ca = ca();
+    let (held, revoked) = (issue(&ca, 6, false, &[]), issue(&ca, 7, false, &[]));
+    // January: 6 on hold, 7 good. June: 6 released, 7 revoked.
+    let january = crl(&ca, &[(6, RevocationReason::CertificateHold)], None);
+    let june = crl_of(
+        &ca,
+        &[(7, RevocationReason::KeyCompromise)],
+        None,
+        datetime!(2023-06-01 0:00 UTC),
+    );
+    for crls in [[&january, &june], [&june, &january]] {
+        assert_eq!(status_of(&ca, &held, &crls), Status::Good);
+        assert!(matches!(
+            status_of(&ca, &revoked, &crls),
+            Status::Revoked(_)
+        ));
+    }
 }
 
 #[test]
