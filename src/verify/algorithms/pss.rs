@@ -17,6 +17,8 @@ use crate::verify::cms::AlgorithmId;
 use ring::signature as rs;
 
 const ID_MGF1: &str = "1.2.840.113549.1.1.8";
+/// id-RSASSA-PSS, as a key's algorithm (RFC 4055 §1.2).
+const ID_RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
 
 /// Reads RSASSA-PSS-params (RFC 4055 §3.1) into a [`Scheme::RsaPss`].
 pub fn params(params: Option<&[u8]>) -> Result<Scheme, AlgError> {
@@ -100,6 +102,36 @@ fn small_uint(v: &[u8]) -> Option<usize> {
     Some(v.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)))
 }
 
+/// An id-RSASSA-PSS key with parameters may only make signatures with its hash and mask
+/// function and at least its salt length (RFC 4055 §1.2, §3.3); one that does not is not a
+/// signature of that key. Keys without parameters (or `rsaEncryption` keys) restrict nothing.
+fn key_restrictions(
+    key: &PublicKey,
+    h: HashAlg,
+    mgf: HashAlg,
+    salt: usize,
+) -> Result<(), AlgError> {
+    if key.algorithm.oid != ID_RSASSA_PSS {
+        return Ok(());
+    }
+    let Some(p) = key
+        .algorithm
+        .params
+        .as_deref()
+        .filter(|p| *p != [0x05, 0x00])
+    else {
+        return Ok(());
+    };
+    match params(Some(p))? {
+        Scheme::RsaPss {
+            hash,
+            mgf: key_mgf,
+            salt: key_salt,
+        } if hash == h && key_mgf == mgf && salt >= key_salt => Ok(()),
+        _ => Err(AlgError::Invalid),
+    }
+}
+
 /// Verifies RSASSA-PSS with message hash `h`, MGF1 over `mgf` and a salt of `salt` bytes.
 pub fn verify(
     h: HashAlg,
@@ -110,6 +142,7 @@ pub fn verify(
     sig: &[u8],
 ) -> Result<(), AlgError> {
     let der = rsa_key(key, true)?;
+    key_restrictions(key, h, mgf, salt)?;
     let bits = modulus_bits(der).ok_or(AlgError::Invalid)?;
     // RFC 8017 §9.1.1 step 3: emLen ≥ hLen + sLen + 2, emLen = ⌈(modBits − 1) / 8⌉.
     let em_len = (bits - 1).div_ceil(8);
@@ -299,6 +332,29 @@ mod tests {
             Err(AlgError::Unsupported(why)) => assert!(why.contains(needle), "{why}"),
             other => panic!("expected unsupported ({needle}), got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_pss_key_with_parameters_signs_only_as_they_say() {
+        let mut key = rsa_2048();
+        key.algorithm = AlgorithmId {
+            oid: ID_RSASSA_PSS.into(),
+            params: Some(params(&MGF1, &[32], &[1])),
+        };
+        let (h, s) = (HashAlg::Sha256, 32);
+        assert_eq!(key_restrictions(&key, h, h, s), Ok(()));
+        assert_eq!(key_restrictions(&key, h, h, 48), Ok(()));
+        let other = HashAlg::Sha384;
+        assert_eq!(key_restrictions(&key, other, h, s), Err(AlgError::Invalid));
+        assert_eq!(key_restrictions(&key, h, other, s), Err(AlgError::Invalid));
+        assert_eq!(key_restrictions(&key, h, h, 20), Err(AlgError::Invalid));
+        // The same signature through verify: refused before any arithmetic.
+        assert_eq!(
+            verify(h, h, 20, &key, b"m", &[0u8; 256]),
+            Err(AlgError::Invalid)
+        );
+        // An rsaEncryption key restricts nothing.
+        assert_eq!(key_restrictions(&rsa_2048(), other, h, 20), Ok(()));
     }
 
     #[test]
