@@ -85,9 +85,8 @@ pub struct Crl {
     pub freshest: Vec<DistPoint>,
     /// authorityKeyIdentifier's keyIdentifier, when present.
     pub authority_key_id: Option<Vec<u8>>,
-    /// Entries keyed by issuer index (2 octets, into `issuers`) followed by the serial's
-    /// INTEGER content octets: one allocation per entry, no per-entry text.
-    entries: HashMap<Box<[u8]>, Entry>,
+    /// Entries keyed by issuer index (into `issuers`) and the serial's INTEGER content octets.
+    entries: Entries,
     /// Certificate issuers' Names: the CRL issuer first, then each certificateIssuer (§5.3.3).
     issuers: Vec<Vec<u8>>,
     /// Why the CRL may not be used at all: a critical CRL or entry extension we do not
@@ -126,7 +125,7 @@ impl Crl {
             idp_raw: None,
             freshest: Vec::new(),
             authority_key_id: None,
-            entries: HashMap::with_capacity(crl.tbs_cert_list.revoked_certificates.len()),
+            entries: Entries::with_capacity(crl.tbs_cert_list.revoked_certificates.len()),
             unusable: None,
             der: Vec::new(),
         };
@@ -197,7 +196,7 @@ impl Crl {
                 date: r.revocation_date.timestamp(),
                 reason,
             };
-            self.entries.insert(key(issuer, r.raw_serial()), entry);
+            self.entries.insert(issuer, r.raw_serial(), entry);
         }
     }
 
@@ -236,7 +235,7 @@ impl Crl {
             .enumerate()
             .filter(|(_, n)| names::same_name(n, issuer))
             .filter_map(|(i, _)| u16::try_from(i).ok())
-            .find_map(|i| self.entries.get(&key(i, serial)).copied())
+            .find_map(|i| self.entries.get(i, serial))
     }
 
     /// How many entries the CRL lists.
@@ -265,8 +264,64 @@ impl Crl {
     }
 }
 
-/// The look-up key of an entry.
-fn key(issuer: u16, serial: &[u8]) -> Box<[u8]> {
+/// Inline key length: issuer index (2), serial length (1), serial (up to 21 octets: RFC 5280
+/// §4.1.2.2 allows 20, plus a sign octet).
+const INLINE: usize = 24;
+
+/// A CRL's entries by (issuer index, serial). Keys are inline for serials within the profile,
+/// so a CRL of 100,000 entries costs no allocation per entry; longer serials, outside the
+/// profile but seen in the wild, go to a second map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Entries {
+    short: HashMap<[u8; INLINE], Entry>,
+    long: HashMap<Box<[u8]>, Entry>,
+}
+
+impl Entries {
+    fn with_capacity(n: usize) -> Self {
+        Entries {
+            short: HashMap::with_capacity(n),
+            long: HashMap::new(),
+        }
+    }
+
+    fn insert(&mut self, issuer: u16, serial: &[u8], entry: Entry) {
+        match inline_key(issuer, serial) {
+            Some(k) => self.short.insert(k, entry),
+            None => self.long.insert(long_key(issuer, serial), entry),
+        };
+    }
+
+    fn get(&self, issuer: u16, serial: &[u8]) -> Option<Entry> {
+        match inline_key(issuer, serial) {
+            Some(k) => self.short.get(&k).copied(),
+            None => self.long.get(&long_key(issuer, serial)).copied(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn inline_key(issuer: u16, serial: &[u8]) -> Option<[u8; INLINE]> {
+    let len = u8::try_from(serial.len())
+        .ok()
+        .filter(|&l| usize::from(l) <= INLINE - 3)?;
+    let mut k = [0u8; INLINE];
+    let [a, b] = issuer.to_be_bytes();
+    k[0] = a;
+    k[1] = b;
+    k[2] = len;
+    k.get_mut(3..3 + serial.len())?.copy_from_slice(serial);
+    Some(k)
+}
+
+fn long_key(issuer: u16, serial: &[u8]) -> Box<[u8]> {
     let mut k = Vec::with_capacity(serial.len() + 2);
     k.extend_from_slice(&issuer.to_be_bytes());
     k.extend_from_slice(serial);
@@ -275,7 +330,24 @@ fn key(issuer: u16, serial: &[u8]) -> Box<[u8]> {
 
 #[cfg(test)]
 mod tests {
-    use super::CrlNumber;
+    use super::{CrlNumber, Entries, Entry};
+
+    #[test]
+    fn serials_inline_and_beyond_the_profile_both_found() {
+        let mut e = Entries::default();
+        let (short, long) = (vec![0x7F; 21], vec![0x01; 30]);
+        let entry = |date| Entry { date, reason: None };
+        e.insert(0, &short, entry(1));
+        e.insert(0, &long, entry(2));
+        e.insert(1, &short, entry(3));
+        assert_eq!(e.get(0, &short), Some(entry(1)));
+        assert_eq!(e.get(0, &long), Some(entry(2)));
+        assert_eq!(e.get(1, &short), Some(entry(3)));
+        assert_eq!(e.get(1, &long), None);
+        // A serial that is a prefix of another is another serial.
+        assert_eq!(e.get(0, &short[..20]), None);
+        assert_eq!(e.len(), 3);
+    }
 
     fn n(content: &[u8]) -> CrlNumber {
         let mut der = vec![0x02, content.len() as u8];
