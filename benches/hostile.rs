@@ -155,15 +155,6 @@ fn cpu_seconds() -> f64 {
 }
 
 /// A `/proc/self/status` field in bytes.
-fn status_bytes(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// Runs one case in this process and prints its row as one tab-separated line.
 fn run_case(name: &str) {
     let case = SECTIONS
@@ -175,7 +166,7 @@ fn run_case(name: &str) {
     let ingest = tamga::setup::open(&support::paths(dir.path()), Policy::default()).unwrap();
     let body = (case.build)();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let before = status_bytes("VmRSS:");
+    let before = support::status_bytes("VmRSS:");
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let out = ingest
         .submit(&Submission {
@@ -188,7 +179,7 @@ fn run_case(name: &str) {
         })
         .expect("submit");
     let (cpu, wall) = (cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());
-    let peak = status_bytes("VmHWM:");
+    let peak = support::status_bytes("VmHWM:");
     let receipt: serde_json::Value = serde_json::from_slice(&out.body()).unwrap_or_default();
     let codes: Vec<&str> = receipt["reasons"]
         .as_array()

@@ -4,25 +4,12 @@
 //! id-kp-OCSPSigning, with and without a nonce. tamga's reading of each must be what the
 //! responder meant, and a response it should not believe must not be believed.
 
+mod common;
+use common::pki::{now, openssl};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use tamga::verify::cache::Cache;
 use tamga::verify::certificate::Certificate;
 use tamga::verify::ocsp::{Expect, OcspError, Response, Signer, Status, Window};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the openssl command line is needed for this test (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A CA (`name`.pem/.key) made in `dir`: self-signed, or issued by `issuer`.
 fn cert(dir: &Path, name: &str, issuer: Option<&str>, ext: &str) {
@@ -166,13 +153,6 @@ fn respond(pki: &Pki, leaf: &str, signer: &str, by_key: bool, nonce: bool) -> Re
     }
     openssl(dir, &args);
     Response::from_der(&std::fs::read(dir.join(&resp)).unwrap()).unwrap()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 fn ask(pki: &Pki, resp: &Response, leaf: &str) -> Result<tamga::verify::ocsp::Answer, OcspError> {

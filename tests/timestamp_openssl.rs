@@ -2,25 +2,12 @@
 //! here: a token for this signature verifies and shows its time, policy, serial and TSA; one
 //! for other data, a changed one, and one from a TSA outside the trust store do not.
 
+mod common;
+use common::pki::{now, openssl};
 use std::path::Path;
-use std::process::Command;
 use tamga::verify::certificate::Certificate;
 use tamga::verify::timestamp::TimeStampError;
 use tamga::verify::{Policy, RevocationPolicy, TrustStore, Verifier};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the openssl command line is needed for this test (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 const TS_CNF: &str = "\
 [ tsa ]
@@ -147,13 +134,6 @@ fn verifier(dir: &Path, trusted: bool) -> Verifier {
         ..Policy::default()
     };
     Verifier::new(TrustStore::new(anchors, Vec::new()), policy)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[test]

@@ -86,3 +86,13 @@ pub fn signed_documents(dir: &Path, n: usize) -> Vec<Vec<u8>> {
         .map(|i| std::fs::read(dir.join(format!("{i}.p7s"))).unwrap())
         .collect()
 }
+
+/// A field of `/proc/self/status` in bytes (`VmRSS:`, `VmHWM:`), 0 where it cannot be read.
+pub fn status_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

@@ -4,7 +4,7 @@
 //! our own reader so the bytes we verify are the bytes that were signed. The result is owned, so
 //! trust anchors and the cache can keep it without borrowing the input.
 
-use super::asn1::{self, Reader, tag};
+use super::asn1::{self, Reader, Tlv, tag};
 use super::cms::AlgorithmId;
 use super::revocation::scope::CertScope;
 use sha2::{Digest, Sha256};
@@ -70,18 +70,25 @@ impl Signed {
         let algorithm = AlgorithmId::read(&mut r, "signatureAlgorithm").map_err(err)?;
         let sig = r.read_tag(tag::BIT_STRING, "signature").map_err(err)?;
         r.finish("end of signed object").map_err(err)?;
+        Ok(Signed::from_parts(der, &tbs, algorithm, &sig))
+    }
+
+    /// The signed parts of an object read from `der`: `tbs` (a sub-slice of `der`), the
+    /// algorithm and the signature BIT STRING, for structures with more fields after them
+    /// (a BasicOCSPResponse's certificates).
+    pub fn from_parts(der: &[u8], tbs: &Tlv<'_>, algorithm: AlgorithmId, sig: &Tlv<'_>) -> Signed {
         // Every signature scheme signs whole bytes, so a BIT STRING with unused bits holds no
         // signature that could verify. The object is still read, as an empty signature, so that
         // it fails where its signature is checked, for what it is: a certificate whose signature
         // does not verify, or one in an algorithm we refuse (PKITS 4.1.6, 4.4.4).
         let signature = bit_string_bytes(sig.value).unwrap_or_default();
         // `tbs.raw` is a sub-slice of `der`; its offset is the distance between the two starts.
-        let start = tbs.raw.as_ptr() as usize - der.as_ptr() as usize;
-        Ok(Signed {
+        let start = (tbs.raw.as_ptr() as usize).saturating_sub(der.as_ptr() as usize);
+        Signed {
             tbs: start..start + tbs.raw.len(),
             algorithm,
             signature: signature.to_vec(),
-        })
+        }
     }
 }
 

@@ -200,18 +200,7 @@ impl Response {
         let tbs = r.read_tag(tag::SEQUENCE, "tbsResponseData").map_err(bad)?;
         let algorithm = AlgorithmId::read(&mut r, "signatureAlgorithm").map_err(bad)?;
         let sig = r.read_tag(tag::BIT_STRING, "signature").map_err(bad)?;
-        // As for certificates: a BIT STRING with unused bits holds no signature that verifies.
-        let signature = match sig.value.split_first() {
-            Some((0, bits)) => bits.to_vec(),
-            _ => Vec::new(),
-        };
-        // `tbs.raw` is a sub-slice of `basic`; its offset is the distance between the starts.
-        let start = tbs.raw.as_ptr() as usize - basic.as_ptr() as usize;
-        let signed = Signed {
-            tbs: start..start + tbs.raw.len(),
-            algorithm,
-            signature,
-        };
+        let signed = Signed::from_parts(basic, &tbs, algorithm, &sig);
         let certs = match r.optional(tag::CTX0).map_err(bad)? {
             Some(c) => read_certs(&c, r.depth())?,
             None => Vec::new(),
