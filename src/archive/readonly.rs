@@ -68,16 +68,8 @@ fn sled_lock_shared(dir: &Path) -> Result<Option<std::fs::File>, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(&path)(e)),
     };
-    for _ in 0..200 {
-        match log.try_lock_shared() {
-            Ok(()) => return Ok(Some(log)),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
-        }
-    }
-    Err(super::store::in_use(dir))
+    super::store::take_lock(dir, || log.try_lock_shared(), io(&path))?;
+    Ok(Some(log))
 }
 
 impl SledCopy {

@@ -176,7 +176,8 @@ pub trait Store: Send + Sync + fmt::Debug {
 }
 
 /// Creates `dir` and takes the store's lock file in it for as long as the returned file is
-/// held. A second process gets an error naming the directory, not a hang.
+/// held. A second process gets an error naming the directory, not a hang: after
+/// [`LOCK_PATIENCE`], in case the holder is only passing (see [`take_lock`]).
 pub fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, StoreError> {
     let fail = |source: std::io::Error| StoreError::Io {
         what: format!("locking {}", dir.display()),
@@ -189,10 +190,35 @@ pub fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, StoreError> {
         .write(true)
         .open(dir.join("tamga.lock"))
         .map_err(fail)?;
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(std::fs::TryLockError::WouldBlock) => Err(in_use(dir)),
-        Err(std::fs::TryLockError::Error(e)) => Err(fail(e)),
+    take_lock(dir, || lock.try_lock(), fail)?;
+    Ok(lock)
+}
+
+/// How long an opener waits for a store's lock before it says the store is in use.
+pub const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Tries `attempt` until it takes the lock or [`LOCK_PATIENCE`] runs out. A lock is held by
+/// an open file description, so it outlives its owner's `close` while a copy exists
+/// elsewhere: a process that is exiting, or a child forked by another thread in the moment
+/// before it execs (a test harness spawning a tool; flock locks are inherited across fork).
+/// Neither holds it for long, and neither should make a restart fail.
+pub fn take_lock(
+    dir: &std::path::Path,
+    attempt: impl Fn() -> Result<(), std::fs::TryLockError>,
+    fail: impl Fn(std::io::Error) -> StoreError,
+) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match attempt() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() >= LOCK_PATIENCE => {
+                return Err(in_use(dir));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
     }
 }
 
@@ -218,9 +244,6 @@ pub fn lock_dir_shared(dir: &std::path::Path) -> Result<Option<std::fs::File>, S
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(fail(e)),
     };
-    match lock.try_lock_shared() {
-        Ok(()) => Ok(Some(lock)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(in_use(dir)),
-        Err(std::fs::TryLockError::Error(e)) => Err(fail(e)),
-    }
+    take_lock(dir, || lock.try_lock_shared(), fail)?;
+    Ok(Some(lock))
 }

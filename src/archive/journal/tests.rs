@@ -285,6 +285,21 @@ fn a_second_opener_is_told_the_store_is_in_use() {
 }
 
 #[test]
+fn a_lock_held_for_a_moment_is_waited_for() {
+    // What a child forked by another thread holds until it execs: the same lock, briefly.
+    let dir = tempfile::tempdir().unwrap();
+    drop(JournalStore::open(dir.path()).unwrap());
+    let passing = std::fs::File::open(dir.path().join("tamga.lock")).unwrap();
+    passing.try_lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(passing);
+    });
+    JournalStore::open(dir.path()).unwrap();
+    release.join().unwrap();
+}
+
+#[test]
 fn damage_is_refused_even_when_the_record_that_proves_it_synced_lies_megabytes_later() {
     let dir = tempfile::tempdir().unwrap();
     {
