@@ -193,8 +193,7 @@ impl Verifier {
             let mut warnings = Vec::new();
             let mut sr = SignerReport::empty();
             // RFC 3161 tokens first: a valid one fixes when the signature existed.
-            let stamp =
-                self.proof_of_existence(si, at, index, &mut findings, &mut report.warnings);
+            let stamp = self.proof_of_existence(si, at, index, &mut findings, &mut report.warnings);
             sr.timestamp = stamp.as_ref().map(report::TimestampReport::from);
             let env = Env {
                 pool: &pool,

@@ -178,8 +178,7 @@ impl Verifier {
         if token.len() > MAX_TOKEN {
             return Err(TimeStampError::TooLarge);
         }
-        let mut sd =
-            cms::parse_lazy(token).map_err(|_| TimeStampError::Malformed("SignedData"))?;
+        let mut sd = cms::parse_lazy(token).map_err(|_| TimeStampError::Malformed("SignedData"))?;
         if sd.content_type != ID_CT_TSTINFO {
             return Err(TimeStampError::Malformed("eContentType"));
         }
@@ -250,7 +249,11 @@ pub(crate) struct Verified {
 /// does not verify.
 fn refusal(report: &super::Report) -> TimeStampError {
     let codes: Vec<Reason> = report.codes();
-    let text = codes.iter().map(|r| r.code()).collect::<Vec<_>>().join(", ");
+    let text = codes
+        .iter()
+        .map(|r| r.code())
+        .collect::<Vec<_>>()
+        .join(", ");
     let all = |ok: &[Reason]| !codes.is_empty() && codes.iter().all(|c| ok.contains(c));
     if all(&[Reason::CertificateUntrusted, Reason::CertificateMissing]) {
         TimeStampError::Untrusted(text)
