@@ -576,7 +576,7 @@ fn tokens_are_bounded_and_a_token_s_own_tokens_are_not_followed() {
     assert_eq!(report.status, Status::Accepted, "{report:?}");
     // The token's own SignerInfo carrying a token (unsigned, so its signature still holds):
     // not followed, the outer token still counts.
-    let nested = with_tokens(&token, &[token.clone()]);
+    let nested = with_tokens(&token, std::slice::from_ref(&token));
     let report = v.verify(&with_tokens(&cms, &[nested]), None, pki.later());
     assert_eq!(report.status, Status::Accepted, "{report:?}");
 }
