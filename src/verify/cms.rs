@@ -19,6 +19,8 @@ pub const MAX_SIGNERS: usize = 64;
 pub const MAX_CERTS: usize = 256;
 /// Time-stamp tokens read per signer (RFC 3161 allows several; a real signer has one or two).
 pub const MAX_TIMESTAMPS: usize = 4;
+/// Time-stamp tokens read in one SignedData, all signers together.
+pub const MAX_TIMESTAMPS_TOTAL: usize = 16;
 /// The most bytes all carried certificates and CRLs together may take. Each is copied and
 /// parsed (a CRL into a table of serials) before verification, so this bounds the memory a
 /// submission costs beyond its own size; real certificates take a few KiB, and a CMS that
@@ -360,6 +362,16 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
             si.must_be(tag::SEQUENCE, "SignerInfo")?,
             sr.depth(),
         )?);
+    }
+    // Each token is a CMS verification of its own (a path, CRLs): a document's are bounded
+    // together, not only per signer.
+    if signers
+        .iter()
+        .map(|s| s.timestamp_tokens.len())
+        .sum::<usize>()
+        > MAX_TIMESTAMPS_TOTAL
+    {
+        return Err(CmsError::Structure("too many time-stamp tokens"));
     }
     Ok(SignedData {
         content_type,

@@ -71,7 +71,12 @@ pub fn validate_existed(
     let budget = revocation::Budget::default();
     let mut ctx = revocation::Context::new(pool, trust, crls, at, cache, &budget);
     ctx.poe = Some(poe);
-    validate_with(leaf, &ctx, revocation, settings)
+    let mut out = validate_with(leaf, &ctx, revocation, settings);
+    if revocation != RevocationPolicy::Off {
+        out.warnings
+            .extend(super::timestamp::apply::expired_since(&out.path, at));
+    }
+    out
 }
 
 /// [`validate`] within a revocation context: also the path of a CRL signer (RFC 5280 §6.3.3

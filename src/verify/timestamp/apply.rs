@@ -28,9 +28,11 @@
 
 use super::{TimeStamp, TimeStampError};
 use crate::reasons::Reason;
+use crate::verify::certificate::Certificate;
 use crate::verify::cms::SignerInfo;
 use crate::verify::revocation::Entry;
-use crate::verify::{Finding, Verifier, Warning};
+use crate::verify::{Finding, Verifier, Warning, fmt_time};
+use std::sync::Arc;
 
 /// CRL entry reason codes (RFC 5280 §5.3.1) stating that the key was *not* compromised:
 /// affiliationChanged (3), superseded (4), cessationOfOperation (5), privilegeWithdrawn (9).
@@ -45,6 +47,28 @@ pub(crate) fn revokes(entry: &Entry, poe: Option<i64>) -> bool {
             entry.date <= poe || !entry.reason.is_some_and(|r| NOT_COMPROMISE.contains(&r))
         }
     }
+}
+
+/// What a path judged at a proof of existence leaves unproven: for each certificate below the
+/// anchor that expired before the validation time `at`, a sentence. RFC 5280 §3.3 lets a CA
+/// drop a revoked certificate from its CRLs once one regular CRL beyond its expiry has listed
+/// it, so the silence of a CRL current at `at` does not prove it was never revoked
+/// (expiredCertsOnCRL, X.509 §7.3, is not read here).
+pub(crate) fn expired_since(path: &[Arc<Certificate>], at: i64) -> Vec<String> {
+    let below_anchor = path.len().saturating_sub(1);
+    path.iter()
+        .take(below_anchor)
+        .filter(|c| c.not_after < at)
+        .map(|c| {
+            format!(
+                "{} expired at {}, after the time-stamp; a CA may leave an expired \
+                 certificate off its later CRLs (RFC 5280 §3.3), so their silence does not \
+                 prove it was never revoked",
+                c.subject,
+                fmt_time(c.not_after)
+            )
+        })
+        .collect()
 }
 
 impl TimeStamp {
