@@ -109,14 +109,17 @@ impl Pki {
         std::fs::write(d.join("doc.txt"), "A document for the chancellery.\n").unwrap();
         pki.ca("ca", "/CN=tamga TS test CA");
         pki.ca("rogue", "/CN=tamga rogue CA");
+        pki.ca("tsaca", "/CN=tamga TSA CA without CRL");
         pki.issue("tsa", "ca", 7, 30, "tsa.ext");
         pki.issue("rogue-tsa", "rogue", 7, 30, "tsa.ext");
+        pki.issue("lonely-tsa", "tsaca", 9, 30, "tsa.ext");
         for s in [EXPIRES, COMPROMISED, SUPERSEDED, COMPROMISED_LATER] {
             pki.issue(s.name, "ca", s.serial, 1, "signer.ext");
         }
         pki.issue(REVOKED_TSA.name, "ca", REVOKED_TSA.serial, 30, "tsa.ext");
         pki.crl(&[COMPROMISED, SUPERSEDED, COMPROMISED_LATER, REVOKED_TSA]);
         std::fs::copy(d.join("ca.pem"), d.join("trust/ca.pem")).unwrap();
+        std::fs::copy(d.join("tsaca.pem"), d.join("trust/tsaca.pem")).unwrap();
         pki
     }
 
@@ -318,13 +321,18 @@ impl Pki {
         std::fs::read(self.file("token.der")).unwrap()
     }
 
-    /// A verifier trusting `trust/` (the CA and its CRL), revocation required.
+    /// A verifier trusting `trust/` (the CA and its CRL, the TSA CA without one), revocation
+    /// required.
     fn verifier(&self) -> Verifier {
+        self.verifier_with(RevocationPolicy::Require)
+    }
+
+    fn verifier_with(&self, revocation: RevocationPolicy) -> Verifier {
         let trust: TrustStore = tamga::trustdir::load(&[self.file("trust")]).unwrap();
         Verifier::new(
             trust,
             Policy {
-                revocation: RevocationPolicy::Require,
+                revocation,
                 ..Policy::default()
             },
         )
@@ -596,4 +604,42 @@ fn tokens_are_bounded_and_a_token_s_own_tokens_are_not_followed() {
     let nested = with_tokens(&token, std::slice::from_ref(&token));
     let report = v.verify(&with_tokens(&cms, &[nested]), None, pki.later());
     assert_eq!(report.status, Status::Accepted, "{report:?}");
+}
+
+#[test]
+fn a_tsa_whose_revocation_is_unknown_makes_the_answer_try_later_not_a_rejection() {
+    let pki = Pki::new();
+    let sig = stamped(&pki, EXPIRES, Some("lonely-tsa"));
+    // Under `require`: nothing final (the signer's expiry is what the token would cure), so
+    // the service answers "try later"; no timestamp is shown, none counted.
+    let report = pki.verifier().verify(&sig, None, pki.later());
+    assert_eq!(codes(&report), ["revocation-unavailable"], "{report:?}");
+    assert!(report.indeterminate());
+    assert!(
+        report.reasons[0]
+            .detail
+            .contains("time-stamp token 0's authority")
+    );
+    assert!(report.signers[0].timestamp.is_none());
+    // A final fault stays final: revoked for keyCompromise before the token.
+    let report = pki.verifier().verify(
+        &stamped(&pki, COMPROMISED, Some("lonely-tsa")),
+        None,
+        pki.later(),
+    );
+    assert!(!report.indeterminate(), "{report:?}");
+    assert!(codes(&report).contains(&"certificate-revoked"));
+    // Under `prefer`: the token counts, with the TSA's warning.
+    let report = pki
+        .verifier_with(RevocationPolicy::Prefer)
+        .verify(&sig, None, pki.later());
+    assert_eq!(report.status, Status::Accepted, "{report:?}");
+    assert!(report.signers[0].timestamp.is_some());
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.code == "revocation-unchecked" && w.detail.contains("time-stamp token 0")),
+        "{report:?}"
+    );
 }

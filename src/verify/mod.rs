@@ -194,12 +194,12 @@ impl Verifier {
             let mut sr = SignerReport::empty();
             // RFC 3161 tokens first: a valid one fixes when the signature existed.
             let stamp = self.proof_of_existence(si, at, index, &mut findings, &mut report.warnings);
-            sr.timestamp = stamp.as_ref().map(report::TimestampReport::from);
+            sr.timestamp = stamp.as_ref().and_then(|p| p.shown());
             let env = Env {
                 pool: &pool,
                 crls: &crls,
                 at,
-                poe: stamp.map(|t| t.proven_at(at)),
+                poe: stamp.map(|p| p.stamp.proven_at(at)),
                 settings,
             };
             self.check_signer(sd, si, content, &env, &mut sr, &mut findings, &mut warnings);

@@ -164,11 +164,17 @@ impl Verifier {
         at: i64,
     ) -> Result<TimeStamp, TimeStampError> {
         super::names::reset_budget();
-        self.check_token(token, signature, at).map(|v| v.stamp)
+        let verified = self.check_token(token, signature, at)?;
+        match verified.pending {
+            Some(why) => Err(TimeStampError::Unavailable(why)),
+            None => Ok(verified.stamp),
+        }
     }
 
     /// [`Verifier::verify_timestamp`] within a document's verification (its work budget is
-    /// not renewed), with what the token's own verification warned of.
+    /// not renewed), with what the token's own verification warned of. A token whose only
+    /// fault is its TSA's unknown revocation status comes back with [`Verified::pending`]
+    /// set, so that the signer can be judged provisionally (see [`apply`]).
     pub(crate) fn check_token(
         &self,
         token: &[u8],
@@ -202,9 +208,13 @@ impl Verifier {
             return Err(TimeStampError::Imprint);
         }
         let report = self.verify_parsed(&sd, None, at, &super::policy::PathSettings::DEFAULT);
-        if report.status != Status::Accepted {
-            return Err(refusal(&report));
-        }
+        let pending = match report.status {
+            Status::Accepted => None,
+            Status::Rejected => match refusal(&report) {
+                TimeStampError::Unavailable(why) => Some(why),
+                e => return Err(e),
+            },
+        };
         let fingerprint = report
             .signers
             .first()
@@ -229,6 +239,7 @@ impl Verifier {
                 accuracy_ms: info.accuracy_ms,
             },
             warnings: report.warnings,
+            pending,
         })
     }
 }
@@ -241,6 +252,9 @@ pub(crate) struct Verified {
     pub stamp: TimeStamp,
     /// The token verification's warnings.
     pub warnings: Vec<super::Warning>,
+    /// Set when all that failed is the TSA's revocation status, unknown under `require`:
+    /// why. The token then proves nothing yet.
+    pub pending: Option<String>,
 }
 
 /// Why a token's CMS was refused, by what its reasons say: a TSA outside the trust store (or

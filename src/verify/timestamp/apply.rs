@@ -82,12 +82,33 @@ impl TimeStamp {
     }
 }
 
+/// The time-stamp a signer is judged by.
+#[derive(Debug, Clone)]
+pub(crate) struct Poe {
+    /// The earliest token that verified, or that would have but for its TSA's revocation
+    /// status being unknown (then `proven` is false).
+    pub stamp: TimeStamp,
+    /// Whether it proves anything yet. A pending token is used only provisionally: its
+    /// signer's findings always include `revocation-unavailable`, so the verdict is "try
+    /// later" or a rejection that holds whether the token turns out valid (then the signer is
+    /// judged at its time, as now) or not (then `timestamp-invalid` rejects anyway).
+    pub proven: bool,
+}
+
+impl Poe {
+    /// What the report shows: only a token that counted.
+    pub fn shown(&self) -> Option<crate::verify::report::TimestampReport> {
+        self.proven.then(|| (&self.stamp).into())
+    }
+}
+
 impl Verifier {
     /// The signer's time-stamp tokens checked at validation time `at`: the earliest valid one,
     /// if any. A token that does not verify adds a `timestamp-invalid` finding; one from an
     /// untrusted authority a `timestamp-untrusted` warning; one whose authority's revocation
     /// status is unavailable (under `require`) a `revocation-unavailable` finding, so that the
-    /// sender is told to try later. `signer` is the SignerInfo's index, for the warnings.
+    /// sender is told to try later, and is used provisionally (see [`Poe`]). `signer` is the
+    /// SignerInfo's index, for the warnings.
     pub(crate) fn proof_of_existence(
         &self,
         si: &SignerInfo<'_>,
@@ -95,8 +116,8 @@ impl Verifier {
         signer: usize,
         findings: &mut Vec<Finding>,
         warnings: &mut Vec<Warning>,
-    ) -> Option<TimeStamp> {
-        let mut best: Option<TimeStamp> = None;
+    ) -> Option<Poe> {
+        let mut best: Option<Poe> = None;
         for (i, token) in si.timestamp_tokens.iter().enumerate() {
             let verified = match self.check_token(token, &si.signature, at) {
                 Ok(v) => v,
@@ -111,13 +132,6 @@ impl Verifier {
                     });
                     continue;
                 }
-                Err(TimeStampError::Unavailable(why)) => {
-                    findings.push(Finding {
-                        reason: Reason::RevocationUnavailable,
-                        detail: format!("time-stamp token {i}'s authority: {why}"),
-                    });
-                    continue;
-                }
                 Err(e) => {
                     findings.push(Finding {
                         reason: Reason::TimestampInvalid,
@@ -126,16 +140,27 @@ impl Verifier {
                     continue;
                 }
             };
+            if let Some(why) = &verified.pending {
+                findings.push(Finding {
+                    reason: Reason::RevocationUnavailable,
+                    detail: format!("time-stamp token {i}'s authority: {why}"),
+                });
+            }
             warnings.extend(verified.warnings.into_iter().map(|w| Warning {
                 code: w.code,
                 signer: Some(signer),
                 detail: format!("time-stamp token {i}: {}", w.detail),
             }));
+            // The earliest, pending or not: with one pending the verdict is never "accepted",
+            // and the earliest is what a complete answer would use if it holds.
             if best
                 .as_ref()
-                .is_none_or(|b| verified.stamp.gen_time < b.gen_time)
+                .is_none_or(|b| verified.stamp.gen_time < b.stamp.gen_time)
             {
-                best = Some(verified.stamp);
+                best = Some(Poe {
+                    proven: verified.pending.is_none(),
+                    stamp: verified.stamp,
+                });
             }
         }
         best
