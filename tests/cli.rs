@@ -186,14 +186,14 @@ fn a_data_directory_keeps_the_store_it_was_created_with_and_says_so() {
         .output()
         .unwrap();
     assert_eq!(bogus.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bogus.stderr).contains("sled or journal"));
+    assert!(String::from_utf8_lossy(&bogus.stderr).contains("sled, journal or postgres"));
     // Two stores in one directory: neither is guessed at.
     std::fs::create_dir(data.join("archive")).unwrap();
     let both = tamga_cmd(&data).args(["audit", "verify"]).output().unwrap();
     assert_ne!(both.status.code(), Some(0));
     let err = String::from_utf8_lossy(&both.stderr);
     assert!(
-        err.contains("holds both a sled and a journal archive"),
+        err.contains("holds archives of more than one store"),
         "{err}"
     );
 }
