@@ -390,6 +390,13 @@ pub fn read(store: &dyn Store, size: u64, at: TileRef) -> Result<Option<Vec<u8>>
     Ok(Some(out))
 }
 
+impl super::Archive {
+    /// The bytes at a tile path in the tree as it is now (see [`read`]).
+    pub fn tile(&self, at: TileRef) -> Result<Option<Vec<u8>>, ArchiveError> {
+        read(self.store(), self.size(), at)
+    }
+}
+
 #[cfg(test)]
 #[path = "tiles_tests.rs"]
 pub(super) mod tests;
