@@ -114,6 +114,8 @@ pub struct Archive {
     access: Mutex<access::AccessLog>,
     /// Whether the stored tiles cover the log (see [`tiles::ensure`]); appends keep them so.
     tiles_ready: std::sync::atomic::AtomicBool,
+    /// The last, partial level-0 tile's hashes, for proofs (see [`tiles::Edge`]).
+    edge: Mutex<tiles::Edge>,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -176,6 +178,8 @@ impl Archive {
         // An archive from before tiles gets them now. A read-only store cannot take them (its
         // proofs recompute what is missing); a failure here is retried by the first append.
         let tiles_ready = tiles::ensure(store.as_ref(), tiles::HEIGHT, state.size).is_ok();
+        // A missing entry is the audit's to name; proofs then read the entries themselves.
+        let edge = tiles::Edge::load(store.as_ref(), state.size);
         Ok(Archive {
             store,
             origin,
@@ -189,6 +193,7 @@ impl Archive {
             syncs: std::sync::atomic::AtomicU64::new(0),
             access: Mutex::new(access::AccessLog::new(access)),
             tiles_ready: std::sync::atomic::AtomicBool::new(tiles_ready),
+            edge: Mutex::new(edge),
         })
     }
 
@@ -257,6 +262,8 @@ impl Archive {
             .put(Space::Index, HEAD_KEY, encode_head(&txn.state));
         self.store.apply(&txn.batch)?;
         *state = txn.state;
+        // Under the writer lock still, so the edge moves with the size, batch by batch.
+        lock(&self.edge).advance(&txn.leaves);
         Ok((out, state.size))
     }
 
@@ -285,6 +292,12 @@ impl Archive {
             state,
             leaves: Vec::new(),
         })
+    }
+
+    /// A reader of the tree as it is now, for proofs and tiles: the size and the last partial
+    /// tile's hashes come together, without waiting for a writer building its batch.
+    pub fn tiles(&self) -> tiles::Tiles<'_> {
+        lock(&self.edge).reader(self.store.as_ref())
     }
 
     /// Builds the tiles the open could not (under the writer lock, so before any append).

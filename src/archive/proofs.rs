@@ -1,7 +1,7 @@
 //! Inclusion and consistency proofs over the stored log, for the CLI and the service alike.
 
 use super::merkle::{self, Hash};
-use super::tiles::{self, Tiles};
+use super::tiles::Tiles;
 use super::{Archive, ArchiveError};
 use crate::verify::certificate::hex;
 use serde::Serialize;
@@ -135,14 +135,14 @@ pub fn inclusion(
     index: u64,
     size: Option<u64>,
 ) -> Result<Inclusion, ProofError> {
-    let current = archive.size();
+    let mut t = archive.tiles();
+    let current = t.size();
     let size = size.unwrap_or(current);
     if size > current || index >= size {
         return Err(ProofError::OutOfRange(format!(
             "need index < size ≤ {current}"
         )));
     }
-    let mut t = Tiles::new(archive.store(), tiles::HEIGHT, current);
     let (leaf, root, proof) = prove_inclusion(&mut t, index, size)?;
     debug_assert!(merkle::verify_inclusion(index, size, &leaf, &proof, &root));
     Ok(Inclusion {
@@ -160,14 +160,14 @@ pub fn consistency(
     from: u64,
     to: Option<u64>,
 ) -> Result<Consistency, ProofError> {
-    let current = archive.size();
+    let mut t = archive.tiles();
+    let current = t.size();
     let to = to.unwrap_or(current);
     if from == 0 || from > to || to > current {
         return Err(ProofError::OutOfRange(format!(
             "need 0 < from ≤ to ≤ {current}"
         )));
     }
-    let mut t = Tiles::new(archive.store(), tiles::HEIGHT, current);
     let (old, new, proof) = prove_consistency(&mut t, from, to)?;
     Ok(Consistency {
         from,

@@ -247,3 +247,23 @@ fn a_forged_tile_fails_the_audit_which_names_it() {
     assert_eq!(e.what, "stored tile tile/0/000 is missing");
     store.0.force(Space::Tiles, key, good);
 }
+
+#[test]
+fn proofs_after_reopening_match_with_the_edge_read_back_from_the_entries() {
+    let (a, store) = archive(300);
+    let before = json(inclusion(&a, 299, None));
+    drop(a);
+    let signer = crate::receipt::ReceiptSigner::ephemeral("t").unwrap();
+    let a = Archive::open(Box::new(store), "tamga.test/tiles".into(), Arc::new(signer)).unwrap();
+    assert_eq!(json(inclusion(&a, 299, None)), before);
+    for (i, s) in [(0, 300), (260, 270), (299, 300)] {
+        assert_eq!(
+            json(inclusion(&a, i, Some(s))),
+            json(old::inclusion(&a, i, Some(s)))
+        );
+        assert_eq!(
+            json(consistency(&a, i + 1, Some(s))),
+            json(old::consistency(&a, i + 1, Some(s)))
+        );
+    }
+}

@@ -61,7 +61,54 @@ pub struct Tiles<'a> {
     cache: HashMap<(u32, u64), Vec<Hash>>,
 }
 
+/// The leaf hashes of the tree's last, partial level-0 tile, which is not stored: kept in
+/// memory beside the log so that a proof at the current size does not re-read up to 255
+/// entries.
+#[derive(Debug, Clone, Default)]
+pub struct Edge {
+    size: u64,
+    /// `None` when they could not be read at open (an entry missing: the audit's business).
+    hashes: Option<Vec<Hash>>,
+}
+
+impl Edge {
+    /// The edge of the stored tree of `size` entries, read from its last entries.
+    pub fn load(store: &dyn Store, size: u64) -> Edge {
+        let first = size >> HEIGHT << HEIGHT;
+        let hashes = (first..size)
+            .map(|i| Ok(merkle::leaf_hash(&entry(store, i)?)))
+            .collect::<Result<_, ArchiveError>>()
+            .ok();
+        Edge { size, hashes }
+    }
+
+    /// The tree grew by `leaves`.
+    pub fn advance(&mut self, leaves: &[Hash]) {
+        self.size += u64::try_from(leaves.len()).unwrap_or(0);
+        if let Some(hashes) = self.hashes.as_mut() {
+            hashes.extend_from_slice(leaves);
+            let keep = usize::try_from(self.size & ((1 << HEIGHT) - 1)).unwrap_or(0);
+            let drop = hashes.len().saturating_sub(keep);
+            hashes.drain(..drop);
+        }
+    }
+
+    /// A reader of the tree of this edge's size, with the edge's hashes already in hand.
+    pub fn reader<'a>(&self, store: &'a dyn Store) -> Tiles<'a> {
+        let mut t = Tiles::new(store, HEIGHT, self.size);
+        if let Some(h) = self.hashes.as_ref().filter(|h| !h.is_empty()) {
+            t.cache.insert((0, self.size >> HEIGHT), h.clone());
+        }
+        t
+    }
+}
+
 impl<'a> Tiles<'a> {
+    /// The tree size this reader reads.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// A reader over `store`'s tiles of height `height` for a tree of `size` leaves.
     pub fn new(store: &'a dyn Store, height: u32, size: u64) -> Tiles<'a> {
         Tiles {
@@ -364,8 +411,8 @@ pub fn parse(rest: &str) -> Option<TileRef> {
 /// (yet): a tile's hashes, or an entry bundle (each entry as hashed into the tree, behind its
 /// length as a big-endian u16). A partial width is served while the tree has at least that
 /// many hashes there, even once the tile is full: its hashes never change.
-pub fn read(store: &dyn Store, size: u64, at: TileRef) -> Result<Option<Vec<u8>>, ArchiveError> {
-    let mut tiles = Tiles::new(store, HEIGHT, size);
+pub fn read(tiles: &mut Tiles<'_>, at: TileRef) -> Result<Option<Vec<u8>>, ArchiveError> {
+    let store = tiles.store;
     let level = at.level.unwrap_or(0);
     let width = at.partial.unwrap_or(1 << HEIGHT);
     if width > tiles.width(level, at.n) {
@@ -393,7 +440,7 @@ pub fn read(store: &dyn Store, size: u64, at: TileRef) -> Result<Option<Vec<u8>>
 impl super::Archive {
     /// The bytes at a tile path in the tree as it is now (see [`read`]).
     pub fn tile(&self, at: TileRef) -> Result<Option<Vec<u8>>, ArchiveError> {
-        read(self.store(), self.size(), at)
+        read(&mut self.tiles(), at)
     }
 }
 

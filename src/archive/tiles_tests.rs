@@ -175,7 +175,7 @@ fn the_stored_layout_is_c2sp_tlog_tiles() {
     assert_eq!(&t1[16 * 32..], &want[..]);
     assert_eq!(get(2, 0, 1), merkle::root(&l[..65536]).to_vec());
     // Served: a partial level-0 tile from the entries, an entry bundle, a full tile.
-    let at = |s: &str| read(&store, 70_000, parse(s).unwrap()).unwrap();
+    let at = |s: &str| read(&mut Tiles::new(&store, 8, 70_000), parse(s).unwrap()).unwrap();
     assert_eq!(at("0/273.p/112").unwrap(), join(&l[273 * 256..]));
     assert_eq!(at("0/273.p/111").unwrap(), join(&l[273 * 256..70_000 - 1]));
     assert_eq!(at("0/273.p/113"), None);
