@@ -198,7 +198,7 @@ impl<'a> Tiles<'a> {
         if len == 0 {
             return Ok(merkle::root(&[]));
         }
-        if len.is_power_of_two() && lo % len == 0 {
+        if len.is_power_of_two() && lo.is_multiple_of(len) {
             let h = len.trailing_zeros();
             return self.node(h, lo >> h);
         }

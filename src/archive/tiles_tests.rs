@@ -3,11 +3,14 @@ use crate::archive::store::StoreError;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// (space prefix, key) → value.
+type Map = BTreeMap<(u8, Vec<u8>), Vec<u8>>;
+
 /// A store in memory that keeps the append-only rule (a tile is never rewritten) and can be
 /// told to refuse every write (a read-only open).
 #[derive(Debug, Default)]
 pub struct Mem {
-    map: Mutex<BTreeMap<(u8, Vec<u8>), Vec<u8>>>,
+    map: Mutex<Map>,
     pub read_only: std::sync::atomic::AtomicBool,
 }
 
