@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod clock;
+pub mod fetch;
 pub mod http;
 pub mod ingest;
 pub mod policy;
