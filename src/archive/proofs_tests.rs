@@ -99,13 +99,13 @@ impl Store for Shared {
 
 /// An archive of `n` hold entries, appended in batches of 1 to 9 (a commit group holds
 /// several), checkpointed.
-fn archive(n: u64) -> (Archive, Shared) {
+fn archive(n: u64) -> (Archive, Shared, Arc<crate::receipt::ReceiptSigner>) {
     let store = Shared::default();
-    let signer = crate::receipt::ReceiptSigner::ephemeral("t").unwrap();
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
     let a = Archive::open(
         Box::new(store.clone()),
         "tamga.test/tiles".into(),
-        Arc::new(signer),
+        signer.clone(),
     )
     .unwrap();
     let mut i = 0;
@@ -128,7 +128,7 @@ fn archive(n: u64) -> (Archive, Shared) {
         i += k;
     }
     a.make_durable(n).unwrap();
-    (a, store)
+    (a, store, signer)
 }
 
 fn json<T: serde::Serialize>(r: Result<T, ProofError>) -> String {
@@ -141,7 +141,7 @@ fn json<T: serde::Serialize>(r: Result<T, ProofError>) -> String {
 #[test]
 fn tiled_proofs_are_byte_identical_to_the_full_recompute_for_every_index_and_size() {
     let n = 300;
-    let (a, _) = archive(n);
+    let (a, _, _) = archive(n);
     for size in 1..=n {
         for index in 0..size {
             assert_eq!(
@@ -220,7 +220,7 @@ fn tiled_proofs_match_the_rfc_at_every_level_of_small_tiles() {
 
 #[test]
 fn a_forged_tile_fails_the_audit_which_names_it() {
-    let (a, store) = archive(600);
+    let (a, store, _) = archive(600);
     crate::archive::audit::verify(&a, false, &mut |_, _| {}).unwrap();
     for (level, n, width, name) in [(0, 1, 256, "tile/0/001"), (1, 0, 2, "tile/1/000.p/2")] {
         let key = crate::archive::keys::tile(level, n, width);
@@ -250,11 +250,10 @@ fn a_forged_tile_fails_the_audit_which_names_it() {
 
 #[test]
 fn proofs_after_reopening_match_with_the_edge_read_back_from_the_entries() {
-    let (a, store) = archive(300);
+    let (a, store, signer) = archive(300);
     let before = json(inclusion(&a, 299, None));
     drop(a);
-    let signer = crate::receipt::ReceiptSigner::ephemeral("t").unwrap();
-    let a = Archive::open(Box::new(store), "tamga.test/tiles".into(), Arc::new(signer)).unwrap();
+    let a = Archive::open(Box::new(store), "tamga.test/tiles".into(), signer).unwrap();
     assert_eq!(json(inclusion(&a, 299, None)), before);
     for (i, s) in [(0, 300), (260, 270), (299, 300)] {
         assert_eq!(
@@ -266,4 +265,27 @@ fn proofs_after_reopening_match_with_the_edge_read_back_from_the_entries() {
             json(old::consistency(&a, i + 1, Some(s)))
         );
     }
+}
+
+#[test]
+fn an_archive_from_before_tiles_gets_them_when_opened_and_audits_intact() {
+    let (a, store, signer) = archive(600);
+    drop(a);
+    let kept = store.0.space(Space::Tiles);
+    assert!(kept.len() >= 3, "{}", kept.len());
+    for (k, _) in &kept {
+        store.0.remove(Space::Tiles, k);
+    }
+    let a = Archive::open(Box::new(store.clone()), "tamga.test/tiles".into(), signer).unwrap();
+    // Built once, as appends built them (one batch skips the widths appends passed through).
+    let built = store.0.space(Space::Tiles);
+    assert!(built.iter().all(|t| kept.contains(t)));
+    let names: Vec<Vec<u8>> = built.into_iter().map(|(k, _)| k).collect();
+    let tile = crate::archive::keys::tile;
+    assert_eq!(names, vec![tile(0, 0, 256), tile(0, 1, 256), tile(1, 0, 2)]);
+    crate::archive::audit::verify(&a, false, &mut |_, _| {}).unwrap();
+    assert_eq!(
+        json(inclusion(&a, 7, Some(500))),
+        json(old::inclusion(&a, 7, Some(500)))
+    );
 }
