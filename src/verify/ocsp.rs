@@ -8,11 +8,13 @@
 //! current at the validation time within the allowed clock skew (§4.2.2.1).
 
 mod parse;
+pub mod status;
 
 use super::cache::Cache;
 use super::certificate::{Certificate, Signed};
 use super::names;
 pub use parse::{CertIdHash, ResponderId, Response, SingleResponse, Status};
+pub use status::Unresolved;
 
 /// The largest response read. Real ones are a few kilobytes (a delegated responder's
 /// certificate and one answer); 1 MiB leaves room for many answers and still bounds memory.
@@ -56,6 +58,13 @@ pub enum OcspError {
     /// The delegated responder's certificate was not valid at the validation time.
     #[error("the OCSP responder's certificate is not valid at the validation time")]
     ResponderExpired,
+    /// The delegated responder's certificate (without id-pkix-ocsp-nocheck) is revoked.
+    #[error("the OCSP responder's certificate was revoked at {0}")]
+    ResponderRevoked(String),
+    /// The delegated responder's certificate (without id-pkix-ocsp-nocheck) has no
+    /// revocation status of its own (§4.2.2.2.1).
+    #[error("the OCSP responder's certificate has no revocation status: {0}")]
+    ResponderUnchecked(String),
     /// thisUpdate lies after the validation time (beyond the skew).
     #[error("the OCSP answer was made after the validation time")]
     NotYetValid,

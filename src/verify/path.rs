@@ -34,6 +34,8 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// The certificate policies in force (RFC 5280 §6.1.6).
     pub policies: Vec<PolicyId>,
+    /// The certificates on the path whose revocation status nothing established.
+    pub unresolved: Vec<crate::verify::ocsp::Unresolved>,
 }
 
 /// Builds and validates a path from `leaf` to an anchor of `trust` at `at`.
@@ -48,8 +50,36 @@ pub fn validate(
     cache: &Cache,
     settings: &PathSettings,
 ) -> Outcome {
+    validate_with_evidence(
+        leaf,
+        pool,
+        trust,
+        crls,
+        at,
+        revocation,
+        cache,
+        settings,
+        super::Evidence::default(),
+    )
+}
+
+/// [`validate`] with OCSP responses at hand (carried or fetched) and their freshness window.
+#[allow(clippy::too_many_arguments)]
+pub fn validate_with_evidence(
+    leaf: &Arc<Certificate>,
+    pool: &[Arc<Certificate>],
+    trust: &TrustStore,
+    crls: &[&Crl],
+    at: i64,
+    revocation: RevocationPolicy,
+    cache: &Cache,
+    settings: &PathSettings,
+    evidence: super::Evidence<'_>,
+) -> Outcome {
     let budget = revocation::Budget::default();
-    let ctx = revocation::Context::new(pool, trust, crls, at, cache, &budget);
+    let mut ctx = revocation::Context::new(pool, trust, crls, at, cache, &budget);
+    ctx.ocsp = evidence.ocsp;
+    ctx.ocsp_window = evidence.ocsp_window;
     validate_with(leaf, &ctx, revocation, settings)
 }
 
@@ -293,7 +323,14 @@ fn check_revocation(
         let Some(up) = path.get(i + 1..).filter(|u| !u.is_empty()) else {
             continue;
         };
-        match revocation::status(cert, up, ctx) {
+        let status = revocation::status(cert, up, ctx);
+        if let (revocation::Status::Unknown(_), Some(issuer)) = (&status, up.first()) {
+            out.unresolved.push(crate::verify::ocsp::Unresolved {
+                certificate: Arc::clone(cert),
+                issuer: Arc::clone(issuer),
+            });
+        }
+        match status {
             revocation::Status::Good => {}
             revocation::Status::Revoked(when) => out.findings.push(Finding {
                 reason: Reason::CertificateRevoked,

@@ -95,6 +95,10 @@ pub struct SignerReport {
     /// The certificate policies in force along the path (RFC 5280 §6.1.6, the
     /// user-constrained policy set), dotted; `2.5.29.32.0` (anyPolicy) when any would do.
     pub policies: Vec<String>,
+    /// The certificates of the path whose revocation status nothing at hand established, for
+    /// a fetcher above `verify` to ask about (not part of the published report).
+    #[serde(skip)]
+    pub unresolved: Vec<super::ocsp::Unresolved>,
 }
 
 impl SignerReport {
@@ -115,6 +119,7 @@ impl SignerReport {
             signing_certificate: None,
             reasons: Vec::new(),
             policies: Vec::new(),
+            unresolved: Vec::new(),
         }
     }
 }
@@ -172,6 +177,21 @@ impl Report {
             .filter(|r| r.code == Reason::RevocationUnavailable)
             .map(|r| r.detail.as_str())
             .collect()
+    }
+
+    /// The (certificate, issuer) pairs of every signer's path whose revocation status nothing
+    /// established, each once: what an OCSP fetcher should ask about before verifying again.
+    pub fn unresolved(&self) -> Vec<&super::ocsp::Unresolved> {
+        let mut out: Vec<&super::ocsp::Unresolved> = Vec::new();
+        for u in self.signers.iter().flat_map(|s| &s.unresolved) {
+            if !out.iter().any(|o| {
+                o.certificate.fingerprint == u.certificate.fingerprint
+                    && o.issuer.fingerprint == u.issuer.fingerprint
+            }) {
+                out.push(u);
+            }
+        }
+        out
     }
 
     /// Adds a reason.
