@@ -386,7 +386,7 @@ impl Ingest {
         if unresolved.is_empty() || final_rejection {
             return first;
         }
-        let (responses, failed) = fetcher.fetch_all(&unresolved, crate::clock::now());
+        let (responses, failed) = fetcher.fetch_all(&unresolved, s.received_at);
         let evidence = crate::verify::Evidence {
             ocsp: &responses,
             ocsp_window: fetcher.window(),

@@ -208,6 +208,46 @@ impl OcspPki {
         );
         std::fs::read(dir.join(resp)).unwrap()
     }
+
+    /// As [`OcspPki::respond`] (one day), for a request that carried a nonce of its own: the
+    /// answer echoes that nonce, so it answers no other request.
+    pub fn respond_with_nonce(&self, leaf: &str, signer: &str) -> Vec<u8> {
+        let dir = self.path();
+        let (req, resp) = ("nonce.req", "nonce.resp");
+        openssl(
+            dir,
+            &[
+                "ocsp",
+                "-issuer",
+                "ca.pem",
+                "-cert",
+                &format!("{leaf}.pem"),
+                "-reqout",
+                req,
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "ocsp",
+                "-index",
+                "index.txt",
+                "-CA",
+                "ca.pem",
+                "-rsigner",
+                &format!("{signer}.pem"),
+                "-rkey",
+                &format!("{signer}.key"),
+                "-reqin",
+                req,
+                "-respout",
+                resp,
+                "-ndays",
+                "1",
+            ],
+        );
+        std::fs::read(dir.join(resp)).unwrap()
+    }
 }
 
 /// A free loopback port, as far as can be known: bound to port 0, read, released.
@@ -256,22 +296,46 @@ impl Responder {
             .current_dir(pki.path())
             .args(&args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("openssl");
+        // Ready once it says it listens ("ACCEPT …" / "waiting for OCSP client connections"):
+        // a probe connection would itself be taken as a client and stall the one-connection-
+        // at-a-time server. The pipes are drained until it exits, so it never blocks on them.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let out = child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>);
+        let err = child
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>);
+        for pipe in [out, err].into_iter().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { return };
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        drop(tx);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return None;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains("ACCEPT") || line.contains("waiting for OCSP") => {
+                    return Some(Responder {
+                        child,
+                        url: format!("http://127.0.0.1:{port}/"),
+                    });
+                }
+                Ok(_) => {}
+                // Both pipes closed: it exited (the port was taken).
+                Err(_) => break,
             }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Responder {
-                    child,
-                    url: format!("http://127.0.0.1:{port}/"),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(20));
         }
         let _ = child.kill();
         let _ = child.wait();
