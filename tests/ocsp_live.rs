@@ -8,7 +8,7 @@
 mod common;
 use common::ocsp::{OcspPki, Responder, free_port};
 use common::pki::now;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::Path;
 use tamga::ingest::{Ingest, IngestError, Submission};
 use tamga::reasons::Reason;
@@ -182,37 +182,25 @@ fn a_stale_response_is_not_used() {
     );
 }
 
-/// A server on a port of its own answering every request with `body`; the URL.
+/// A server on `listener` answering every request with `body`.
 fn canned(listener: std::net::TcpListener, body: Vec<u8>) {
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut c) = conn else { return };
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut got = 0;
-            // Read the head and as much body as Content-Length says.
+            // Read the head, then as much body as Content-Length says.
+            let mut r = std::io::BufReader::new(c.try_clone().unwrap());
+            let mut len = 0;
             loop {
-                let Ok(n) = c.read(&mut buf[got..]) else {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                     break;
-                };
-                got += n;
-                let text = String::from_utf8_lossy(&buf[..got]).to_string();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let len = text
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if got >= end + 4 + len {
-                        break;
-                    }
                 }
-                if n == 0 {
-                    break;
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
                 }
             }
+            let mut request = vec![0u8; len];
+            let _ = r.read_exact(&mut request);
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()

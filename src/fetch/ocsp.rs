@@ -253,15 +253,12 @@ pub fn aia_ocsp(der: &[u8]) -> Vec<String> {
     for ext in cert.extensions() {
         if let ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
             for ad in aia.iter() {
-                if let (true, GeneralName::URI(u)) = (
-                    ad.access_method.to_id_string() == ID_AD_OCSP,
-                    &ad.access_location,
-                ) {
-                    if u.get(..7)
+                if let GeneralName::URI(u) = &ad.access_location
+                    && ad.access_method.to_id_string() == ID_AD_OCSP
+                    && u.get(..7)
                         .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
-                    {
-                        out.push((*u).to_owned());
-                    }
+                {
+                    out.push((*u).to_owned());
                 }
             }
         }
