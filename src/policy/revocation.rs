@@ -142,3 +142,77 @@ impl RawRevocation {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const BASE: &str = r#"
+[organization]
+name = "Demo"
+appeal = { kk = "a", ky = "b", ru = "c", en = "d" }
+
+[[case]]
+index = "01-05"
+title = "Приказы"
+retention = "permanent"
+access = ["archivist"]
+"#;
+
+    fn load(extra: &str) -> Result<RevocationSettings, String> {
+        crate::policy::parse(&format!("{BASE}\n{extra}"), Path::new("p.toml"))
+            .map(|p| p.revocation)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn ocsp_is_off_unless_asked_for() {
+        assert_eq!(load("").unwrap().ocsp, None);
+        assert_eq!(load("[revocation]\nocsp = false\n").unwrap().ocsp, None);
+        let s = load("[revocation]\nocsp = true\n").unwrap().ocsp.unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let s = load(
+            "[revocation]\nocsp = true\nocsp-nonce = \"require\"\nocsp-hash = \"sha256\"\n\
+             ocsp-max-age = 60\nocsp-skew = 10\nocsp-timeout = 2\nocsp-cache = 5\n\
+             ocsp-hosts = [\"10.0.0.7\"]\n[revocation.responders]\n\"CN=CA\" = \"http://ocsp.example/\"\n",
+        )
+        .unwrap()
+        .ocsp
+        .unwrap();
+        assert_eq!(s.nonce, Nonce::Require);
+        assert_eq!(s.hash, CertIdHash::Sha256);
+        assert_eq!(
+            s.window,
+            Window {
+                skew: 10,
+                max_age: 60
+            }
+        );
+        assert_eq!((s.timeout, s.cache_entries), (Duration::from_secs(2), 5));
+        assert_eq!(s.allow_hosts, ["10.0.0.7"]);
+        assert_eq!(
+            s.responders,
+            [("CN=CA".into(), "http://ocsp.example/".into())]
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_name() {
+        for (extra, key) in [
+            ("ocsp-hash = \"md5\"", "ocsp-hash"),
+            ("ocsp-max-age = 0", "ocsp-max-age"),
+            ("ocsp-timeout = 600", "ocsp-timeout"),
+            ("ocsp-nonce = \"maybe\"", "maybe"),
+            ("[revocation.responders]\nx = \"https://a/\"", "responders"),
+            ("ocsp-typo = 1", "ocsp-typo"),
+        ] {
+            let e = load(&format!("[revocation]\nocsp = true\n{extra}\n")).unwrap_err();
+            assert!(e.contains(key), "{extra}: {e}");
+        }
+    }
+}
