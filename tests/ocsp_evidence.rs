@@ -154,3 +154,19 @@ fn a_response_carried_in_the_cms_is_used() {
     let other = carry(&pki.sign("good"), &pki.respond("revoked", "ca", 1));
     assert!(verify(&pki, &other, &[], now()).indeterminate());
 }
+
+#[test]
+fn a_responder_without_nocheck_is_believed_only_when_the_crl_clears_it() {
+    // §4.2.2.2.1: its own status is checked like a CRL signer's, by the issuer's CRL. The CRL
+    // here does not list the leaf, so only a believed OCSP answer can say "revoked".
+    let pki = OcspPki::new(None);
+    let sig = pki.sign("revoked");
+    let resp = pki.respond("revoked", "checked", 1);
+    pki.crl(&[]);
+    let r = verify(&pki, &sig, &[resp.clone()], now());
+    assert_eq!(r.codes(), vec![Reason::CertificateRevoked], "{r:?}");
+    // The CRL lists the responder: its answer is not believed; the CRL alone decides.
+    pki.crl(&["checked"]);
+    let r = verify(&pki, &sig, &[resp], now());
+    assert_eq!(r.status, Status::Accepted, "{r:?}");
+}

@@ -166,6 +166,39 @@ impl OcspPki {
             .remove(0)
     }
 
+    /// A CRL by the CA (into `trust/ca.crl`), listing `revoked` (names of certificates).
+    pub fn crl(&self, revoked: &[&str]) {
+        let dir = self.path();
+        let cnf = "[ca]\ndefault_ca = d\n[d]\ndatabase = crl-index.txt\ncrlnumber = crlnumber\n\
+                   default_md = sha256\ndefault_crl_days = 1\n";
+        std::fs::write(dir.join("crl.cnf"), cnf).unwrap();
+        std::fs::write(dir.join("crlnumber"), "01\n").unwrap();
+        let index: String = revoked
+            .iter()
+            .map(|name| {
+                let c = tamga::verify::certificate::Certificate::from_der(&self.der(name)).unwrap();
+                let serial = tamga::verify::certificate::hex(&c.serial).to_uppercase();
+                format!("R\t301231000000Z\t240101000000Z\t{serial}\tunknown\t/CN={name}\n")
+            })
+            .collect();
+        std::fs::write(dir.join("crl-index.txt"), index).unwrap();
+        openssl(
+            dir,
+            &[
+                "ca",
+                "-gencrl",
+                "-config",
+                "crl.cnf",
+                "-keyfile",
+                "ca.key",
+                "-cert",
+                "ca.pem",
+                "-out",
+                "trust/ca.crl",
+            ],
+        );
+    }
+
     /// `openssl ocsp` answering, offline, a request for `leaf`, signed by `signer` (`ca`,
     /// `responder`, `checked`, `wrong`), valid for `ndays` days (`-ndays`): the DER.
     pub fn respond(&self, leaf: &str, signer: &str, ndays: u32) -> Vec<u8> {
