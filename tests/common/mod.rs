@@ -4,6 +4,7 @@
 pub mod der;
 pub mod failing;
 pub mod ocsp;
+pub mod pg;
 pub mod pki;
 pub mod pkits;
 pub mod server;
@@ -60,6 +61,7 @@ pub fn archive_paths(data: &Path) -> tamga::setup::Paths {
         trust: vec![fixtures().join("trust")],
         installed_keys: data.join("no-installed-keys"),
         store: None,
+        database: None,
     }
 }
 
