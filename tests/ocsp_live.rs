@@ -44,6 +44,7 @@ fn ingest(pki: &OcspPki, dir: &Path, extra: &str) -> Ingest {
         trust: vec![pki.trust()],
         installed_keys: dir.join("no-installed-keys"),
         store: None,
+        database: None,
     };
     let verify = Policy {
         revocation: RevocationPolicy::Require,
