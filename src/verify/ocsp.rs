@@ -15,6 +15,7 @@ use super::certificate::{Certificate, Signed};
 use super::names;
 pub use parse::{CertIdHash, ResponderId, Response, SingleResponse, Status};
 pub use status::Unresolved;
+use std::sync::Arc;
 
 /// The largest response read. Real ones are a few kilobytes (a delegated responder's
 /// certificate and one answer); 1 MiB leaves room for many answers and still bounds memory.
@@ -108,7 +109,7 @@ pub enum Signer {
     /// false, the responder's own certificate needs a revocation check of its own.
     Delegated {
         /// The responder's certificate.
-        certificate: Box<Certificate>,
+        certificate: Arc<Certificate>,
         /// Whether id-pkix-ocsp-nocheck exempts it from revocation checking.
         nocheck: bool,
     },
@@ -193,11 +194,16 @@ impl Response {
             return Ok(Signer::Issuer);
         }
         let mut last = OcspError::Unauthorised;
-        for cert in self.certs.iter().filter(|c| self.responder.names(c)) {
-            match self.delegated(cert, issuer, at, cache) {
+        let named = self
+            .certs
+            .iter()
+            .zip(&self.roles)
+            .filter(|(c, _)| self.responder.names(c));
+        for (cert, role) in named {
+            match self.delegated(cert, *role, issuer, at, cache) {
                 Ok(nocheck) => {
                     return Ok(Signer::Delegated {
-                        certificate: Box::new(cert.clone()),
+                        certificate: Arc::clone(cert),
                         nocheck,
                     });
                 }
@@ -214,6 +220,7 @@ impl Response {
     fn delegated(
         &self,
         cert: &Certificate,
+        role: Option<parse::ResponderExt>,
         issuer: &Certificate,
         at: i64,
         cache: &Cache,
@@ -230,7 +237,7 @@ impl Response {
                 &issuer.public_key,
             )
             .map_err(|_| OcspError::Unauthorised)?;
-        let ext = parse::responder_extensions(&cert.der).ok_or(OcspError::Unauthorised)?;
+        let ext = role.ok_or(OcspError::Unauthorised)?;
         // For OCSP signing, with a key allowed to sign, and no critical extension unprocessed.
         let may_sign = cert.key_usage.is_none_or(|ku| ku.digital_signature);
         if !ext.ocsp_signing || !may_sign || cert.unknown_critical.is_some() {
