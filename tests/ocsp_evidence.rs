@@ -163,7 +163,7 @@ fn a_responder_without_nocheck_is_believed_only_when_the_crl_clears_it() {
     let sig = pki.sign("revoked");
     let resp = pki.respond("revoked", "checked", 1);
     pki.crl(&[]);
-    let r = verify(&pki, &sig, &[resp.clone()], now());
+    let r = verify(&pki, &sig, std::slice::from_ref(&resp), now());
     assert_eq!(r.codes(), vec![Reason::CertificateRevoked], "{r:?}");
     // The CRL lists the responder: its answer is not believed; the CRL alone decides.
     pki.crl(&["checked"]);
