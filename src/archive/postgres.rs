@@ -21,13 +21,16 @@
 //! that callers on an async runtime's threads cannot trip over its internal runtime.
 
 use super::store::{Batch, Space, Store, StoreError};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+use worker::Worker;
 
+mod cache;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod worker;
 
+use schema::Role;
 pub use schema::SCHEMA_VERSION;
 
 /// Where the archive lives: the server, and the schema in it (one archive per schema).
@@ -69,14 +72,14 @@ impl Location {
     }
 }
 
-/// Work for the store's connection thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
-
 /// The PostgreSQL store.
 pub struct PgStore {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    /// The writer's (or reader's) connection: batches and reads, in order.
+    writer: Worker<Connection>,
+    /// A second connection for syncs only, so that batches are not queued behind a WAL flush.
+    syncer: Option<Worker<Syncer>>,
+    cache: Mutex<cache::ReadCache>,
     location: Location,
-    worker: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -85,22 +88,30 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-/// The connection thread's state.
+/// The writer's connection and what it must remember.
 struct Connection {
     location: Location,
-    client: Option<postgres::Client>,
+    client: Option<schema::Session>,
     /// When the server last started, as first seen: a later value means it restarted.
     server_started: Option<String>,
-    /// Batches committed since the last sync, not yet known durable: replayed, in order, onto
-    /// a server that restarted before they were flushed (the same keys take the same values,
-    /// so a replay of what did survive changes nothing).
-    unsynced: Vec<Arc<Batch>>,
-    /// Their size in bytes; past [`REPLAY_LIMIT`] the store syncs by itself.
+    /// Batches committed but not yet known durable, numbered: replayed, in order, onto a
+    /// server that restarted before they were flushed (the same keys take the same values, so
+    /// a replay of what did survive changes nothing).
+    unsynced: Vec<(u64, Arc<Batch>)>,
+    /// Batches applied so far (the number of the last).
+    applied: u64,
+    /// The bytes of `unsynced`; past [`REPLAY_LIMIT`] the store syncs by itself.
     unsynced_bytes: usize,
     /// Why writes are refused until the store is opened again.
     failed: Option<String>,
     /// A reader: one repeatable-read, read-only transaction for the store's whole life.
     read_only: bool,
+}
+
+/// The syncer's connection.
+struct Syncer {
+    location: Location,
+    client: Option<schema::Session>,
 }
 
 /// The most bytes of unsynced batches kept for a replay.
@@ -121,95 +132,93 @@ impl PgStore {
 
     fn start(location: Location, read_only: bool) -> Result<PgStore, StoreError> {
         schema::check_name(&location.schema)?;
-        let (tx, rx) = mpsc::channel::<Job>();
-        let mut conn = Connection {
+        let conn = Connection {
             location: location.clone(),
             client: None,
             server_started: None,
             unsynced: Vec::new(),
+            applied: 0,
             unsynced_bytes: 0,
             failed: None,
             read_only,
         };
-        let worker = std::thread::Builder::new()
-            .name("tamga-postgres".into())
-            .spawn(move || {
-                for job in rx {
-                    job(&mut conn);
-                }
-                conn.close();
-            })
-            .map_err(|e| StoreError::Io {
-                what: "starting the PostgreSQL connection thread".into(),
-                source: e,
-            })?;
-        let store = PgStore {
-            jobs: Mutex::new(tx),
-            location,
-            worker: Some(worker),
+        let writer = Worker::spawn("tamga-postgres", conn, Connection::close)?;
+        writer.call(|c| c.client().map(|_| ()))?;
+        let syncer = if read_only {
+            None
+        } else {
+            let s = Syncer {
+                location: location.clone(),
+                client: None,
+            };
+            Some(Worker::spawn("tamga-postgres-sync", s, |s| {
+                s.client = None
+            })?)
         };
-        store.call(|c| c.client().map(|_| ()))?;
-        Ok(store)
+        Ok(PgStore {
+            writer,
+            syncer,
+            cache: Mutex::default(),
+            location,
+        })
     }
 
-    /// Runs `f` on the connection thread and waits for its answer.
-    fn call<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let (answer, result) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |c| {
-            let _ = answer.send(f(c));
-        });
-        let gone = || StoreError::Unwritable("the PostgreSQL connection thread has stopped".into());
-        self.jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(job)
-            .map_err(|_| gone())?;
-        result.recv().map_err(|_| gone())?
-    }
-}
-
-impl Drop for PgStore {
-    fn drop(&mut self) {
-        // Closing the channel ends the thread, which closes the connection (releasing the
-        // advisory lock) before the next opener may need it.
-        let (closed, _) = mpsc::channel();
-        *self.jobs.lock().unwrap_or_else(PoisonError::into_inner) = closed;
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
+    fn cache(&self) -> std::sync::MutexGuard<'_, cache::ReadCache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Store for PgStore {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
-        let batch = Arc::new(batch.clone());
-        self.call(move |c| c.apply(batch))
+        let shared = Arc::new(batch.clone());
+        let result = self.writer.call(move |c| c.apply(shared));
+        match &result {
+            Ok(()) => self.cache().applied(batch),
+            Err(_) => self.cache().clear(),
+        }
+        if result.is_ok() && self.writer.call(|c| Ok(c.unsynced_bytes))? > REPLAY_LIMIT {
+            self.sync()?;
+        }
+        result
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        self.call(Connection::sync)
-    }
-
-    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = key.to_vec();
-        self.call(move |c| {
-            let row = c.client()?.query_opt(
-                "SELECT value FROM tamga_kv WHERE space = $1 AND key = $2",
-                &[&code(space), &key],
-            );
-            Ok(row.map_err(pg)?.map(|r| r.get(0)))
+        let Some(syncer) = &self.syncer else {
+            return Ok(());
+        };
+        // Which batches this sync covers, and on which server they were committed.
+        let Some((started, upto)) = self.writer.call(Connection::sync_point)? else {
+            return Ok(());
+        };
+        syncer.call(move |s| s.flush(&started))?;
+        self.writer.call(move |c| {
+            c.synced(upto);
+            Ok(())
         })
     }
 
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let epoch = {
+            let cache = self.cache();
+            if let Some(known) = cache.get(space, key) {
+                return Ok(known);
+            }
+            cache.epoch()
+        };
+        let owned = key.to_vec();
+        let value = self.writer.call(move |c| {
+            let s = c.client()?;
+            let row = s.client.query_opt(&s.get, &[&code(space), &owned]);
+            Ok(row.map_err(pg)?.map(|r| r.get(0)))
+        })?;
+        self.cache().read(epoch, space, key, &value);
+        Ok(value)
+    }
+
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.call(move |c| {
-            let rows = c.client()?.query(
-                "SELECT key FROM tamga_kv WHERE space = $1 ORDER BY key",
-                &[&code(space)],
-            );
+        self.writer.call(move |c| {
+            let s = c.client()?;
+            let rows = s.client.query(&s.keys, &[&code(space)]);
             Ok(rows.map_err(pg)?.iter().map(|r| r.get(0)).collect())
         })
     }
@@ -229,26 +238,24 @@ fn pg(e: postgres::Error) -> StoreError {
 impl Connection {
     /// The open connection, connecting (and checking the schema and the lock) if there is
     /// none or it was lost.
-    fn client(&mut self) -> Result<&mut postgres::Client, StoreError> {
-        if self
-            .client
-            .as_ref()
-            .is_some_and(postgres::Client::is_closed)
-        {
+    fn client(&mut self) -> Result<&mut schema::Session, StoreError> {
+        if self.client.as_ref().is_some_and(|s| s.client.is_closed()) {
             self.client = None;
         }
         if self.client.is_none() {
-            let mut client = schema::connect(&self.location, self.read_only)?;
-            let started: String = client
-                .query_one("SELECT pg_postmaster_start_time()::text", &[])
-                .map_err(pg)?
-                .get(0);
+            let role = if self.read_only {
+                Role::Reader
+            } else {
+                Role::Writer
+            };
+            let mut session = schema::connect(&self.location, role)?;
+            let started = schema::started(&mut session)?;
             let restarted = self.server_started.as_ref().is_some_and(|s| *s != started);
             if restarted && self.failed.is_none() {
-                self.replay(&mut client);
+                self.replay(&mut session);
             }
             self.server_started = Some(started);
-            self.client = Some(client);
+            self.client = Some(session);
         }
         self.client
             .as_mut()
@@ -257,9 +264,9 @@ impl Connection {
 
     /// Writes the unsynced batches again onto a server that restarted (or a standby that
     /// took over) before they were flushed; if that fails, writes stop until a reopen.
-    fn replay(&mut self, client: &mut postgres::Client) {
-        for batch in &self.unsynced {
-            if let Err(e) = schema::Writes::of(batch).and_then(|w| schema::apply(client, &w)) {
+    fn replay(&mut self, session: &mut schema::Session) {
+        for (_, batch) in &self.unsynced {
+            if let Err(e) = schema::Writes::of(batch).and_then(|w| schema::apply(session, &w)) {
                 self.failed = Some(format!(
                     "the PostgreSQL server restarted before filings were made durable, and \
                      writing them again failed ({e}); open the archive again"
@@ -270,7 +277,7 @@ impl Connection {
     }
 
     /// The connection for a write.
-    fn writer(&mut self) -> Result<&mut postgres::Client, StoreError> {
+    fn writer(&mut self) -> Result<&mut schema::Session, StoreError> {
         if self.read_only {
             return Err(StoreError::Unwritable(
                 "the archive was opened for reading only".into(),
@@ -309,27 +316,86 @@ impl Connection {
             .iter()
             .map(|(_, k, v)| k.len() + v.len())
             .sum::<usize>();
-        self.unsynced.push(batch);
-        if self.unsynced_bytes > REPLAY_LIMIT {
-            self.sync()?;
-        }
+        self.applied += 1;
+        self.unsynced.push((self.applied, batch));
         Ok(())
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
-        if self.read_only {
-            return Ok(());
+    /// What a sync starting now covers: the server the batches were committed on and the
+    /// number of the last one; `None` when every batch is durable already.
+    fn sync_point(&mut self) -> Result<Option<(String, u64)>, StoreError> {
+        // A connection to a server that went away is only found out by using it; find out
+        // now, so that a restarted server gets its replay before this sync.
+        if self.client.as_mut().is_some_and(|s| {
+            s.client
+                .is_valid(std::time::Duration::from_secs(5))
+                .is_err()
+        }) {
+            self.client = None;
         }
-        schema::flush(self.writer()?)?;
-        self.unsynced.clear();
-        self.unsynced_bytes = 0;
-        Ok(())
+        self.writer()?;
+        if self.unsynced.is_empty() {
+            return Ok(None);
+        }
+        let started = self.server_started.clone().unwrap_or_default();
+        Ok(Some((started, self.applied)))
+    }
+
+    /// Batches up to number `upto` are durable.
+    fn synced(&mut self, upto: u64) {
+        self.unsynced.retain(|(n, _)| *n > upto);
+        self.unsynced_bytes = self
+            .unsynced
+            .iter()
+            .flat_map(|(_, b)| &b.puts)
+            .map(|(_, k, v)| k.len() + v.len())
+            .sum();
     }
 
     fn close(&mut self) {
-        if !self.read_only && !self.unsynced.is_empty() && self.failed.is_none() {
-            let _ = self.sync();
+        // A last flush on this connection: the syncer is gone by now.
+        if let Some(s) = self.client.as_mut()
+            && !self.read_only
+            && !self.unsynced.is_empty()
+            && self.failed.is_none()
+        {
+            let _ = schema::flush(s);
         }
         self.client = None;
+    }
+}
+
+impl Syncer {
+    /// Flushes the WAL with a synchronous commit on this connection, and checks that the
+    /// server is still the one the batches were committed on (`started`): a server that
+    /// restarted in between may have lost them, and the writer must replay them first.
+    fn flush(&mut self, started: &str) -> Result<(), StoreError> {
+        let mut tries = 0;
+        let session = loop {
+            if self.client.as_ref().is_some_and(|s| s.client.is_closed()) {
+                self.client = None;
+            }
+            let session = match self.client.take() {
+                Some(s) => s,
+                None => schema::connect(&self.location, Role::Syncer)?,
+            };
+            let session = self.client.insert(session);
+            tries += 1;
+            match schema::flush(session) {
+                Ok(()) => break session,
+                // A connection left from before a server restart fails at its first use:
+                // one more try on a fresh one.
+                Err(_) if tries == 1 && session.client.is_closed() => self.client = None,
+                Err(e) => return Err(e),
+            }
+        };
+        if schema::started(session)? != started {
+            return Err(StoreError::Unwritable(
+                "the PostgreSQL server restarted since these filings were written; they are \
+                 written again before the next sync"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }

@@ -22,7 +22,37 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
      );
      ALTER TABLE tamga_kv ALTER COLUMN value SET STORAGE EXTERNAL;
      CREATE TABLE tamga_sync (n int8 NOT NULL);
-     INSERT INTO tamga_sync VALUES (0);",
+     INSERT INTO tamga_sync VALUES (0);
+     -- A batch in one statement, so in one round trip and one transaction: the append-only
+     -- puts (an existing key with another value aborts it all with SQLSTATE TA001 naming
+     -- space and key), the overwritable ones, and the disposals.
+     CREATE FUNCTION tamga_apply(a_space int2[], a_key bytea[], a_value bytea[],
+                                 o_space int2[], o_key bytea[], o_value bytea[],
+                                 d_space int2[], d_key bytea[]) RETURNS void
+     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     DECLARE clash record;
+     BEGIN
+         INSERT INTO tamga_kv SELECT * FROM unnest(a_space, a_key, a_value)
+             ON CONFLICT (space, key) DO NOTHING;
+         SELECT n.space, n.key INTO clash
+             FROM unnest(a_space, a_key, a_value) AS n (space, key, value)
+             JOIN tamga_kv k USING (space, key) WHERE k.value <> n.value LIMIT 1;
+         IF FOUND THEN
+             RAISE EXCEPTION USING ERRCODE = 'TA001',
+                 MESSAGE = clash.space::text || ' ' || encode(clash.key, 'hex');
+         END IF;
+         INSERT INTO tamga_kv SELECT * FROM unnest(o_space, o_key, o_value)
+             ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value;
+         DELETE FROM tamga_kv WHERE (space, key) IN (SELECT * FROM unnest(d_space, d_key));
+     END $$;
+     -- A sync: a transaction committed synchronously flushes the WAL up to itself, so every
+     -- earlier (asynchronous) commit is durable once it returns.
+     CREATE FUNCTION tamga_flush() RETURNS void
+     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     BEGIN
+         PERFORM set_config('synchronous_commit', 'on', true);
+         UPDATE tamga_sync SET n = n + 1;
+     END $$;",
 ];
 
 /// Refuses a schema name that is not a plain lower-case SQL identifier (it is spliced into
@@ -43,9 +73,66 @@ pub fn check_name(schema: &str) -> Result<(), StoreError> {
     }
 }
 
+/// A connection with the archive's statements prepared on it.
+pub struct Session {
+    /// The connection.
+    pub client: postgres::Client,
+    apply: postgres::Statement,
+    flush: postgres::Statement,
+    /// `SELECT value … WHERE space = $1 AND key = $2`.
+    pub get: postgres::Statement,
+    /// `SELECT key … WHERE space = $1 ORDER BY key`.
+    pub keys: postgres::Statement,
+}
+
+/// What a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The one writer: holds the advisory lock, creates and migrates the schema.
+    Writer,
+    /// A reader of one snapshot.
+    Reader,
+    /// The writer's second connection, for syncs.
+    Syncer,
+}
+
 /// Connects and prepares the session: a writer takes the archive's advisory lock, creates or
 /// migrates the schema; a reader starts its one snapshot transaction.
-pub fn connect(location: &Location, read_only: bool) -> Result<postgres::Client, StoreError> {
+pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
+    let read_only = role == Role::Reader;
+    let mut client = match role {
+        Role::Syncer => {
+            let mut c = postgres::Client::connect(&location.url, postgres::NoTls).map_err(pg)?;
+            c.batch_execute(&format!("SET search_path TO {}", location.schema))
+                .map_err(pg)?;
+            c
+        }
+        _ => open(location, read_only)?,
+    };
+    let mut prepare = |sql: &str| client.prepare(sql).map_err(pg);
+    let (get, keys) = (
+        prepare("SELECT value FROM tamga_kv WHERE space = $1 AND key = $2")?,
+        prepare("SELECT key FROM tamga_kv WHERE space = $1 ORDER BY key")?,
+    );
+    let (apply, flush) = if read_only {
+        (prepare("SELECT 1")?, prepare("SELECT 1")?)
+    } else {
+        (
+            prepare("SELECT tamga_apply($1, $2, $3, $4, $5, $6, $7, $8)")?,
+            prepare("SELECT tamga_flush()")?,
+        )
+    };
+    Ok(Session {
+        client,
+        apply,
+        flush,
+        get,
+        keys,
+    })
+}
+
+/// The connection, set up for reading or writing.
+fn open(location: &Location, read_only: bool) -> Result<postgres::Client, StoreError> {
     let mut client = postgres::Client::connect(&location.url, postgres::NoTls).map_err(pg)?;
     let schema = &location.schema;
     if read_only {
@@ -82,6 +169,7 @@ pub fn connect(location: &Location, read_only: bool) -> Result<postgres::Client,
     client
         .batch_execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};
+             SET synchronous_commit = off;
              CREATE TABLE IF NOT EXISTS tamga_schema (version int4 NOT NULL);"
         ))
         .map_err(pg)?;
@@ -194,56 +282,37 @@ fn overwrite(space: Space, key: &[u8]) -> StoreError {
     }
 }
 
-/// Writes one batch in one transaction, committed without waiting for the WAL flush (a sync
-/// does that). An append-only key that already holds another value refuses the whole batch.
-pub fn apply(client: &mut postgres::Client, w: &Writes) -> Result<(), StoreError> {
-    let mut tx = client.transaction().map_err(pg)?;
-    tx.batch_execute("SET LOCAL synchronous_commit = off")
-        .map_err(pg)?;
-    if !w.append.0.is_empty() {
-        // Every part of one statement sees the table as it was before the statement, so
-        // the join finds exactly the keys that were already there with another value.
-        let clash = tx
-            .query_opt(
-                "WITH new (space, key, value) AS (
-                     SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[])),
-                 ins AS (
-                     INSERT INTO tamga_kv SELECT * FROM new ON CONFLICT (space, key) DO NOTHING)
-                 SELECT n.space, n.key FROM new n JOIN tamga_kv k USING (space, key)
-                 WHERE k.value <> n.value LIMIT 1",
-                &[&w.append.0, &w.append.1, &w.append.2],
-            )
-            .map_err(pg)?;
-        if let Some(row) = clash {
-            let space = Space::ALL
-                .into_iter()
-                .find(|s| code(*s) == row.get::<_, i16>(0))
-                .unwrap_or(Space::Log);
-            return Err(overwrite(space, &row.get::<_, Vec<u8>>(1)));
-        }
+/// Writes one batch in one statement (one transaction, one round trip), committed without
+/// waiting for the WAL flush (a sync does that). An append-only key that already holds another
+/// value refuses the whole batch.
+pub fn apply(session: &mut Session, w: &Writes) -> Result<(), StoreError> {
+    let (a, o, d) = (&w.append, &w.overwrite, &w.dispose);
+    match session.client.execute(
+        &session.apply,
+        &[&a.0, &a.1, &a.2, &o.0, &o.1, &o.2, &d.0, &d.1],
+    ) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(clash(&e).unwrap_or_else(|| pg(e))),
     }
-    if !w.overwrite.0.is_empty() {
-        tx.execute(
-            "INSERT INTO tamga_kv SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[])
-             ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value",
-            &[&w.overwrite.0, &w.overwrite.1, &w.overwrite.2],
-        )
-        .map_err(pg)?;
-    }
-    if !w.dispose.0.is_empty() {
-        tx.execute(
-            "DELETE FROM tamga_kv WHERE (space, key) IN (
-                 SELECT * FROM unnest($1::int2[], $2::bytea[]))",
-            &[&w.dispose.0, &w.dispose.1],
-        )
-        .map_err(pg)?;
-    }
-    tx.commit().map_err(pg)
+}
+
+/// The overwrite `tamga_apply` refused, from its TA001 error ("<space code> <key hex>").
+fn clash(e: &postgres::Error) -> Option<StoreError> {
+    let db = e.as_db_error().filter(|d| d.code().code() == "TA001")?;
+    let (space, key) = db.message().split_once(' ')?;
+    let space = Space::ALL
+        .into_iter()
+        .find(|s| space.parse::<i16>().ok() == Some(code(*s)))?;
+    Some(StoreError::Overwrite {
+        space,
+        key: key.to_owned(),
+    })
 }
 
 /// Whether every put of `w` is in the table with its value (for a commit whose answer was
 /// lost: it either landed whole or not at all).
-pub fn landed(client: &mut postgres::Client, w: &Writes) -> Result<bool, StoreError> {
+pub fn landed(session: &mut Session, w: &Writes) -> Result<bool, StoreError> {
+    let client = &mut session.client;
     let (mut spaces, mut keys, mut values) = w.append.clone();
     spaces.extend_from_slice(&w.overwrite.0);
     keys.extend_from_slice(&w.overwrite.1);
@@ -268,10 +337,20 @@ pub fn landed(client: &mut postgres::Client, w: &Writes) -> Result<bool, StoreEr
     Ok(missing == 0 && kept == 0)
 }
 
+/// When the server started: another value than before means it restarted in between.
+pub fn started(session: &mut Session) -> Result<String, StoreError> {
+    Ok(session
+        .client
+        .query_one("SELECT pg_postmaster_start_time()::text", &[])
+        .map_err(pg)?
+        .get(0))
+}
+
 /// Makes every commit so far durable: a synchronous commit flushes the WAL up to itself.
-pub fn flush(client: &mut postgres::Client) -> Result<(), StoreError> {
-    let mut tx = client.transaction().map_err(pg)?;
-    tx.batch_execute("SET LOCAL synchronous_commit = on; UPDATE tamga_sync SET n = n + 1;")
-        .map_err(pg)?;
-    tx.commit().map_err(pg)
+pub fn flush(session: &mut Session) -> Result<(), StoreError> {
+    session
+        .client
+        .execute(&session.flush, &[])
+        .map(|_| ())
+        .map_err(pg)
 }
