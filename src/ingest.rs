@@ -140,6 +140,9 @@ pub struct Ingest {
     pub archive: Archive,
     /// Where large detached content is spooled while it is verified and filed.
     pub incoming: std::path::PathBuf,
+    /// OCSP look-ups for certificates the trust store's CRLs leave without status; `None`
+    /// when off (`[revocation] ocsp`).
+    pub ocsp: Option<crate::fetch::ocsp::Fetcher>,
 }
 
 /// The calendar year (UTC) of a Unix time.
@@ -362,10 +365,41 @@ impl Ingest {
                     ),
                 )
             }
-            Some(_) => self
-                .verifier
-                .verify_content(s.signature, content, s.received_at),
+            Some(_) => self.verify(s, content),
         }
+    }
+
+    /// Verifies; when some certificate's status is unknown and OCSP is configured, asks the
+    /// responders about those certificates and verifies again with their answers. A responder
+    /// that cannot be reached or whose answer is not usable is named among what is missing,
+    /// so that "try later" says where.
+    fn verify(&self, s: &Submission<'_>, content: Option<Content<'_>>) -> Report {
+        let first = self
+            .verifier
+            .verify_content(s.signature, content, s.received_at);
+        let Some(fetcher) = &self.ocsp else {
+            return first;
+        };
+        let unresolved = first.unresolved();
+        // A final rejection stays final whatever a responder would say: no look-up for it.
+        let final_rejection = first.status == Status::Rejected && !first.indeterminate();
+        if unresolved.is_empty() || final_rejection {
+            return first;
+        }
+        let (responses, failed) = fetcher.fetch_all(&unresolved, s.received_at);
+        let evidence = crate::verify::Evidence {
+            ocsp: &responses,
+            ocsp_window: fetcher.window(),
+        };
+        let mut report = self
+            .verifier
+            .verify_with(s.signature, content, s.received_at, evidence);
+        if report.indeterminate() {
+            for e in failed {
+                report.push(Reason::RevocationUnavailable, None, e.to_string());
+            }
+        }
+        report
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -239,11 +239,17 @@ pub fn open(paths: &Paths, verify_policy: Policy) -> Result<Ingest, SetupError> 
     // Holding the archive's lock, no other process spools here: leftovers are a killed one's.
     let incoming = paths.data.join("incoming");
     crate::spool::clear(&incoming);
+    let ocsp = policy
+        .revocation
+        .ocsp
+        .clone()
+        .map(|s| crate::fetch::ocsp::Fetcher::new(s, &trust));
     Ok(Ingest {
         verifier: Verifier::new(trust, verify_policy),
         policy,
         archive,
         incoming,
+        ocsp,
     })
 }
 

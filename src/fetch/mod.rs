@@ -3,3 +3,4 @@
 //! stays a function of bytes, trust and time that an auditor can recompute offline.
 
 pub mod http;
+pub mod ocsp;

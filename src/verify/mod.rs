@@ -77,6 +77,16 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// Revocation evidence handed in beside the signature by whoever fetched it: OCSP responses
+/// (verified here like carried ones) and how fresh their answers must be.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evidence<'a> {
+    /// OCSPResponses, parsed but not yet verified.
+    pub ocsp: &'a [Arc<ocsp::Response>],
+    /// The freshness window of OCSP answers.
+    pub ocsp_window: ocsp::Window,
+}
+
 /// A verifier: trust store, policy and memo. Share one across threads.
 #[derive(Debug)]
 pub struct Verifier {
@@ -109,6 +119,17 @@ impl Verifier {
     /// As [`Verifier::verify`], with detached content given as bytes or as digests computed
     /// beforehand (see [`content`]).
     pub fn verify_content(&self, input: &[u8], detached: Option<Content<'_>>, at: i64) -> Report {
+        self.verify_with(input, detached, at, Evidence::default())
+    }
+
+    /// As [`Verifier::verify_content`], with revocation evidence fetched beforehand.
+    pub fn verify_with(
+        &self,
+        input: &[u8],
+        detached: Option<Content<'_>>,
+        at: i64,
+        evidence: Evidence<'_>,
+    ) -> Report {
         names::reset_budget();
         let der = match cms::decode_input(input) {
             Ok(d) => d,
@@ -118,7 +139,7 @@ impl Verifier {
             Ok(sd) => sd,
             Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
         };
-        self.verify_parsed(&sd, detached, at, &self.policy.path)
+        self.verify_parsed_with(&sd, detached, at, &self.policy.path, evidence)
     }
 
     /// Verifies a parsed SignedData with these certificate-policy settings (the verifier's
@@ -130,6 +151,18 @@ impl Verifier {
         detached: Option<Content<'_>>,
         at: i64,
         settings: &policy::PathSettings,
+    ) -> Report {
+        self.verify_parsed_with(sd, detached, at, settings, Evidence::default())
+    }
+
+    /// [`Verifier::verify_parsed`] with revocation evidence.
+    fn verify_parsed_with(
+        &self,
+        sd: &SignedData<'_>,
+        detached: Option<Content<'_>>,
+        at: i64,
+        settings: &policy::PathSettings,
+        evidence: Evidence<'_>,
     ) -> Report {
         let mut report = Report {
             status: Status::Rejected,
@@ -187,6 +220,21 @@ impl Verifier {
             .iter()
             .chain(carried_crls.iter())
             .collect();
+        // Carried OCSP responses that do not parse are ignored: evidence offered, not owed.
+        let ocsp: Vec<Arc<ocsp::Response>> = evidence
+            .ocsp
+            .iter()
+            .cloned()
+            .chain(
+                sd.ocsp
+                    .iter()
+                    .filter_map(|d| ocsp::Response::from_der(d).ok().map(Arc::new)),
+            )
+            .collect();
+        let evidence = Evidence {
+            ocsp: &ocsp,
+            ..evidence
+        };
 
         for (index, si) in sd.signers.iter().enumerate() {
             let mut findings = Vec::new();
@@ -201,6 +249,7 @@ impl Verifier {
                 at,
                 poe: stamp.map(|p| p.stamp.proven_at(at)),
                 settings,
+                evidence,
             };
             self.check_signer(sd, si, content, &env, &mut sr, &mut findings, &mut warnings);
             let mut codes: Vec<Reason> = findings.iter().map(|f| f.reason).collect();
@@ -329,28 +378,19 @@ impl Verifier {
 
         bind_certificate(si, &cert, sr, findings);
 
-        let outcome = match env.poe {
-            None => path::validate(
-                &cert,
-                pool,
-                &self.trust,
-                crls,
-                at,
-                self.policy.revocation,
-                &self.cache,
-                env.settings,
-            ),
-            Some(poe) => path::validate_existed(
-                &cert,
-                pool,
-                &self.trust,
-                crls,
-                (at, poe),
-                self.policy.revocation,
-                &self.cache,
-                env.settings,
-            ),
-        };
+        let outcome = path::validate_with_evidence(
+            &cert,
+            pool,
+            &self.trust,
+            crls,
+            at,
+            self.policy.revocation,
+            &self.cache,
+            env.settings,
+            env.evidence,
+            env.poe,
+        );
+        sr.unresolved = outcome.unresolved;
         sr.path = outcome.path.iter().map(|c| c.subject.clone()).collect();
         sr.policies = outcome.policies.iter().map(ToString::to_string).collect();
         findings.extend(outcome.findings);
@@ -487,6 +527,8 @@ struct Env<'a> {
     poe: Option<i64>,
     /// Certificate-policy settings.
     settings: &'a policy::PathSettings,
+    /// OCSP responses at hand, carried and handed in.
+    evidence: Evidence<'a>,
 }
 
 /// Attached content as verification takes it: bytes when they lie in one piece or a signer

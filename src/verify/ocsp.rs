@@ -8,11 +8,14 @@
 //! current at the validation time within the allowed clock skew (§4.2.2.1).
 
 mod parse;
+pub mod status;
 
 use super::cache::Cache;
 use super::certificate::{Certificate, Signed};
 use super::names;
 pub use parse::{CertIdHash, ResponderId, Response, SingleResponse, Status};
+pub use status::Unresolved;
+use std::sync::Arc;
 
 /// The largest response read. Real ones are a few kilobytes (a delegated responder's
 /// certificate and one answer); 1 MiB leaves room for many answers and still bounds memory.
@@ -56,6 +59,13 @@ pub enum OcspError {
     /// The delegated responder's certificate was not valid at the validation time.
     #[error("the OCSP responder's certificate is not valid at the validation time")]
     ResponderExpired,
+    /// The delegated responder's certificate (without id-pkix-ocsp-nocheck) is revoked.
+    #[error("the OCSP responder's certificate was revoked at {0}")]
+    ResponderRevoked(String),
+    /// The delegated responder's certificate (without id-pkix-ocsp-nocheck) has no
+    /// revocation status of its own (§4.2.2.2.1).
+    #[error("the OCSP responder's certificate has no revocation status: {0}")]
+    ResponderUnchecked(String),
     /// thisUpdate lies after the validation time (beyond the skew).
     #[error("the OCSP answer was made after the validation time")]
     NotYetValid,
@@ -99,7 +109,7 @@ pub enum Signer {
     /// false, the responder's own certificate needs a revocation check of its own.
     Delegated {
         /// The responder's certificate.
-        certificate: Box<Certificate>,
+        certificate: Arc<Certificate>,
         /// Whether id-pkix-ocsp-nocheck exempts it from revocation checking.
         nocheck: bool,
     },
@@ -184,11 +194,16 @@ impl Response {
             return Ok(Signer::Issuer);
         }
         let mut last = OcspError::Unauthorised;
-        for cert in self.certs.iter().filter(|c| self.responder.names(c)) {
-            match self.delegated(cert, issuer, at, cache) {
+        let named = self
+            .certs
+            .iter()
+            .zip(&self.roles)
+            .filter(|(c, _)| self.responder.names(c));
+        for (cert, role) in named {
+            match self.delegated(cert, *role, issuer, at, cache) {
                 Ok(nocheck) => {
                     return Ok(Signer::Delegated {
-                        certificate: Box::new(cert.clone()),
+                        certificate: Arc::clone(cert),
                         nocheck,
                     });
                 }
@@ -205,6 +220,7 @@ impl Response {
     fn delegated(
         &self,
         cert: &Certificate,
+        role: Option<parse::ResponderExt>,
         issuer: &Certificate,
         at: i64,
         cache: &Cache,
@@ -221,7 +237,7 @@ impl Response {
                 &issuer.public_key,
             )
             .map_err(|_| OcspError::Unauthorised)?;
-        let ext = parse::responder_extensions(&cert.der).ok_or(OcspError::Unauthorised)?;
+        let ext = role.ok_or(OcspError::Unauthorised)?;
         // For OCSP signing, with a key allowed to sign, and no critical extension unprocessed.
         let may_sign = cert.key_usage.is_none_or(|ku| ku.digital_signature);
         if !ext.ocsp_signing || !may_sign || cert.unknown_critical.is_some() {

@@ -34,6 +34,8 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// The certificate policies in force (RFC 5280 §6.1.6).
     pub policies: Vec<PolicyId>,
+    /// The certificates on the path whose revocation status nothing established.
+    pub unresolved: Vec<crate::verify::ocsp::Unresolved>,
 }
 
 /// Builds and validates a path from `leaf` to an anchor of `trust` at `at`.
@@ -48,31 +50,45 @@ pub fn validate(
     cache: &Cache,
     settings: &PathSettings,
 ) -> Outcome {
-    let budget = revocation::Budget::default();
-    let ctx = revocation::Context::new(pool, trust, crls, at, cache, &budget);
-    validate_with(leaf, &ctx, revocation, settings)
+    validate_with_evidence(
+        leaf,
+        pool,
+        trust,
+        crls,
+        at,
+        revocation,
+        cache,
+        settings,
+        super::Evidence::default(),
+        None,
+    )
 }
 
-/// [`validate`] for a signature a time-stamp proves existed at `poe` (≤ `at`): validity
-/// periods are judged at `poe`, revocation by the CRLs current at `at`, of which an entry
-/// after `poe` counts only for a compromise (ETSI EN 319 102-1 §5.6.2; see
+/// [`validate`] with OCSP responses at hand (carried or fetched) and their freshness window,
+/// and for a signature a time-stamp proves existed at `poe` (≤ `at`): validity periods are
+/// then judged at `poe`, revocation by the data current at `at`, of which a revocation after
+/// `poe` counts only for a compromise (ETSI EN 319 102-1 §5.6.2; see
 /// [`super::timestamp::apply`]).
 #[allow(clippy::too_many_arguments)]
-pub fn validate_existed(
+pub fn validate_with_evidence(
     leaf: &Arc<Certificate>,
     pool: &[Arc<Certificate>],
     trust: &TrustStore,
     crls: &[&Crl],
-    (at, poe): (i64, i64),
+    at: i64,
     revocation: RevocationPolicy,
     cache: &Cache,
     settings: &PathSettings,
+    evidence: super::Evidence<'_>,
+    poe: Option<i64>,
 ) -> Outcome {
     let budget = revocation::Budget::default();
     let mut ctx = revocation::Context::new(pool, trust, crls, at, cache, &budget);
-    ctx.poe = Some(poe);
+    ctx.ocsp = evidence.ocsp;
+    ctx.ocsp_window = evidence.ocsp_window;
+    ctx.poe = poe;
     let mut out = validate_with(leaf, &ctx, revocation, settings);
-    if revocation != RevocationPolicy::Off {
+    if poe.is_some() && revocation != RevocationPolicy::Off {
         out.warnings
             .extend(super::timestamp::apply::expired_since(&out.path, at));
     }
@@ -319,7 +335,14 @@ fn check_revocation(
         let Some(up) = path.get(i + 1..).filter(|u| !u.is_empty()) else {
             continue;
         };
-        match revocation::status(cert, up, ctx) {
+        let status = revocation::status(cert, up, ctx);
+        if let (revocation::Status::Unknown(_), Some(issuer)) = (&status, up.first()) {
+            out.unresolved.push(crate::verify::ocsp::Unresolved {
+                certificate: Arc::clone(cert),
+                issuer: Arc::clone(issuer),
+            });
+        }
+        match status {
             revocation::Status::Good => {}
             revocation::Status::Revoked(when) => out.findings.push(Finding {
                 reason: Reason::CertificateRevoked,

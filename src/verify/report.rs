@@ -99,6 +99,10 @@ pub struct SignerReport {
     /// when one counted: the signer's certificates were judged at its time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<TimestampReport>,
+    /// The certificates of the path whose revocation status nothing at hand established, for
+    /// a fetcher above `verify` to ask about (not part of the published report).
+    #[serde(skip)]
+    pub unresolved: Vec<super::ocsp::Unresolved>,
 }
 
 /// A signer's time-stamp token as the report shows it (RFC 3161 TSTInfo).
@@ -144,6 +148,7 @@ impl SignerReport {
             reasons: Vec::new(),
             policies: Vec::new(),
             timestamp: None,
+            unresolved: Vec::new(),
         }
     }
 }
@@ -201,6 +206,21 @@ impl Report {
             .filter(|r| r.code == Reason::RevocationUnavailable)
             .map(|r| r.detail.as_str())
             .collect()
+    }
+
+    /// The (certificate, issuer) pairs of every signer's path whose revocation status nothing
+    /// established, each once: what an OCSP fetcher should ask about before verifying again.
+    pub fn unresolved(&self) -> Vec<&super::ocsp::Unresolved> {
+        let mut out: Vec<&super::ocsp::Unresolved> = Vec::new();
+        for u in self.signers.iter().flat_map(|s| &s.unresolved) {
+            if !out.iter().any(|o| {
+                o.certificate.fingerprint == u.certificate.fingerprint
+                    && o.issuer.fingerprint == u.issuer.fingerprint
+            }) {
+                out.push(u);
+            }
+        }
+        out
     }
 
     /// Adds a reason.

@@ -92,6 +92,7 @@ pub fn serve_failing(kind: &str, faults: &Faults) -> super::server::Server {
         policy,
         archive,
         incoming,
+        ocsp,
     } = super::ingest(&data);
     drop(archive);
     let at = data.join("archive");
@@ -117,6 +118,7 @@ pub fn serve_failing(kind: &str, faults: &Faults) -> super::server::Server {
             policy,
             archive,
             incoming,
+            ocsp,
         },
         tamga::http::Limits::default(),
         None,

@@ -6,6 +6,7 @@ use crate::verify::certificate::{Certificate, Signed};
 use crate::verify::cms::AlgorithmId;
 use crate::verify::names;
 use sha2::Digest;
+use std::sync::Arc;
 use x509_parser::extensions::ParsedExtension;
 
 const ENUMERATED: u8 = 0x0A;
@@ -38,7 +39,9 @@ pub struct Response {
     /// The nonce extension's value (the OCTET STRING's content when it holds one, RFC 8954).
     pub nonce: Option<Vec<u8>>,
     /// The certificates carried (a delegated responder's).
-    pub certs: Vec<Certificate>,
+    pub certs: Vec<Arc<Certificate>>,
+    /// What each of `certs` says of its OCSP role, read once here rather than at every use.
+    pub(super) roles: Vec<Option<ResponderExt>>,
 }
 
 /// ResponderID.
@@ -206,6 +209,7 @@ impl Response {
             None => Vec::new(),
         };
         r.finish("end of BasicOCSPResponse").map_err(bad)?;
+        let roles = certs.iter().map(|c| responder_extensions(&c.der)).collect();
 
         let mut t = tbs.children(r.depth()).map_err(bad)?;
         if let Some(v) = t.optional(tag::CTX0).map_err(bad)? {
@@ -236,11 +240,12 @@ impl Response {
             singles,
             nonce,
             certs,
+            roles,
         })
     }
 }
 
-fn read_certs(c: &Tlv<'_>, depth: usize) -> Result<Vec<Certificate>, OcspError> {
+fn read_certs(c: &Tlv<'_>, depth: usize) -> Result<Vec<Arc<Certificate>>, OcspError> {
     let mut cr = c.children(depth).map_err(bad)?;
     let seq = cr.read_tag(tag::SEQUENCE, "certs").map_err(bad)?;
     let mut items = seq.children(cr.depth()).map_err(bad)?;
@@ -251,7 +256,7 @@ fn read_certs(c: &Tlv<'_>, depth: usize) -> Result<Vec<Certificate>, OcspError> 
         }
         // A certificate we cannot read cannot be the responder; skip it, as a CMS does.
         if let Ok(c) = Certificate::from_der(cert.raw) {
-            out.push(c);
+            out.push(Arc::new(c));
         }
     }
     Ok(out)
@@ -396,6 +401,7 @@ fn read_extensions(ext: &Tlv<'_>, depth: usize) -> Result<Option<Vec<u8>>, OcspE
 }
 
 /// What a delegated responder's certificate says of its OCSP role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ResponderExt {
     /// extendedKeyUsage includes id-kp-OCSPSigning.
     pub ocsp_signing: bool,

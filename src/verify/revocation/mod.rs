@@ -67,6 +67,10 @@ pub struct Context<'a> {
     /// after it counts only for a compromise (see [`crate::verify::timestamp::apply`]).
     /// `None` for a signature without one, and always for a CRL signer's own path.
     pub poe: Option<i64>,
+    /// OCSP responses at hand (carried in the signature or fetched), not yet verified.
+    pub ocsp: &'a [Arc<crate::verify::ocsp::Response>],
+    /// How fresh an OCSP answer must be.
+    pub ocsp_window: crate::verify::ocsp::Window,
 }
 
 impl<'a> Context<'a> {
@@ -90,6 +94,8 @@ impl<'a> Context<'a> {
             budget,
             crl_signer: false,
             poe: None,
+            ocsp: &[],
+            ocsp_window: crate::verify::ocsp::Window::default(),
         }
     }
 }
@@ -117,10 +123,23 @@ impl Skip {
 }
 
 /// The status of `cert` at the validation time; `up` is the rest of its path (its issuer
-/// first, the trust anchor last). §6.3.3: for each distribution point (or, without any, the
+/// first, the trust anchor last). A verified, current OCSP answer decides (RFC 6960,
+/// [`crate::verify::ocsp::status`]); without one, the CRLs do ([`crl_status`]).
+pub fn status(cert: &Certificate, up: &[Arc<Certificate>], ctx: &Context<'_>) -> Status {
+    use crate::verify::ocsp::status::{self as ocsp, Said};
+    match ocsp::status(cert, up, ctx) {
+        Said::Decided(s) => s,
+        Said::Nothing(why) => match (crl_status(cert, up, ctx), why) {
+            (Status::Unknown(crl), Some(ocsp)) => Status::Unknown(format!("{crl}; {ocsp}")),
+            (s, _) => s,
+        },
+    }
+}
+
+/// The status of `cert` by CRLs alone. §6.3.3: for each distribution point (or, without any, the
 /// issuer's complete CRLs), each usable CRL adds the reasons it covers; the certificate is
 /// good once all reasons are covered and no CRL lists it.
-pub fn status(cert: &Certificate, up: &[Arc<Certificate>], ctx: &Context<'_>) -> Status {
+pub fn crl_status(cert: &Certificate, up: &[Arc<Certificate>], ctx: &Context<'_>) -> Status {
     let (Some(issuer), Some(anchor)) = (up.first(), up.last()) else {
         return Status::Unknown("no issuer on the path".into());
     };
