@@ -2,4 +2,5 @@
 //! pure verifier is then handed as arguments (CRLs, OCSP responses), so that every verdict
 //! stays a function of bytes, trust and time that an auditor can recompute offline.
 
+pub mod crls;
 pub mod http;

@@ -3,9 +3,11 @@
 //! what is wrong with it; a policy that does not load stops the service at start, never later.
 
 mod retention;
+mod revocation;
 mod signatures;
 
 pub use retention::Retention;
+pub use revocation::CrlSettings;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -120,6 +122,8 @@ pub struct ArchivePolicy {
     pub retention: RetentionSettings,
     /// `[signatures]`: the certificate policies a signer's path must hold.
     pub signatures: crate::verify::policy::PathSettings,
+    /// `[revocation]`'s CRL settings: how often CRLs are fetched, and from which hosts.
+    pub crls: CrlSettings,
     cases: Vec<Case>,
     by_index: HashMap<String, usize>,
 }
@@ -168,6 +172,8 @@ struct RawPolicy {
     retention: RetentionSettings,
     #[serde(default)]
     signatures: signatures::RawSignatures,
+    #[serde(default)]
+    revocation: revocation::RawRevocation,
 }
 
 #[derive(Deserialize)]
@@ -313,11 +319,13 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
         return Err(at(None, "retention.approvals must be 1 to 10".into()));
     }
     let signatures = raw.signatures.settings().map_err(|r| at(r.at, r.reason))?;
+    let crls = raw.revocation.crl_settings().map_err(|why| at(None, why))?;
     Ok(ArchivePolicy {
         organization: raw.organization,
         principals,
         retention: raw.retention,
         signatures,
+        crls,
         cases,
         by_index,
     })

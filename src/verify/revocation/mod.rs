@@ -8,6 +8,7 @@
 
 pub mod crl;
 pub mod delta;
+pub mod issuer;
 pub mod scope;
 pub mod signer;
 
