@@ -10,7 +10,7 @@ use crate::spool::Spooled;
 use crate::verify::algorithms::HashAlg;
 use crate::verify::certificate::hex;
 use crate::verify::content::digest_algorithms;
-use crate::verify::{Content, Report, Status, Verifier};
+use crate::verify::{Content, Report, Status};
 use sha2::{Digest, Sha256};
 
 /// Largest signature file plus content accepted; beyond it, `policy-violation`.
@@ -132,8 +132,8 @@ pub enum IngestError {
 /// The pipeline's parts.
 #[derive(Debug)]
 pub struct Ingest {
-    /// Signature verification.
-    pub verifier: Verifier,
+    /// Signature verification: the verifier in use, swapped when CRLs are refreshed.
+    pub verifier: crate::fetch::live::LiveTrust,
     /// The nomenclature.
     pub policy: ArchivePolicy,
     /// The archive.
@@ -364,6 +364,7 @@ impl Ingest {
             }
             Some(_) => self
                 .verifier
+                .load()
                 .verify_content(s.signature, content, s.received_at),
         }
     }

@@ -236,4 +236,4 @@ impl CrlDir {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

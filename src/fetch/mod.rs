@@ -4,3 +4,5 @@
 
 pub mod crls;
 pub mod http;
+pub mod live;
+pub mod refresh;

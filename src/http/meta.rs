@@ -39,7 +39,7 @@ pub async fn metrics(
     caller.require(&[Role::Auditor, Role::Admin])?;
     let a = &state.ingest.archive;
     let checkpoint = a.checkpoint_size()?;
-    let skipped = state.ingest.verifier.trust().skipped().len();
+    let skipped = state.ingest.verifier.load().trust().skipped().len();
     let mut res = state
         .metrics
         .render(a.size(), checkpoint, a.syncs(), skipped)

@@ -60,8 +60,8 @@ pub fn trusted_issuer(
     Err(why)
 }
 
-/// The CRL issuer's name for a sentence.
-fn crl_issuer_text(crl: &Crl) -> String {
+/// The CRL issuer's name in RFC 4514 form, for sentences and tables.
+pub fn crl_issuer_text(crl: &Crl) -> String {
     x509_parser::x509::X509Name::from_der(&crl.issuer_raw)
         .map(|(_, n)| n.to_string())
         .unwrap_or_else(|_| "(an unreadable name)".into())
