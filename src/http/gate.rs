@@ -60,6 +60,7 @@ const TABLE: &[(&str, &str, Allowed)] = {
         ("POST", "/v1/audit", AUDITOR),
         ("GET", "/v1/access-log", AUDITOR),
         ("GET", "/metrics", Roles(&[Role::Auditor, Role::Admin])),
+        ("GET", "/v1/trust", Roles(&[Role::Auditor, Role::Admin])),
         ("GET", "/v1/retention/plan", ARCHIVIST),
         ("POST", "/v1/retention/acts", ARCHIVIST),
         ("GET", "/v1/retention/acts/{act}", ARCHIVIST),
