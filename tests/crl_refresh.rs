@@ -317,6 +317,24 @@ fn crls_are_refreshed_while_serving() {
 
     // Fetched at start: Alice's first document is accepted.
     wait_for_number(&s, "1");
+    // The table is the auditor's and the admin's.
+    for (token, want) in [
+        (GATEWAY, 403),
+        ("demo-archivist-token", 403),
+        ("demo-admin-token", 200),
+    ] {
+        let r = common::server::client()
+            .get(format!("{}/v1/trust", s.base))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), want, "{token}");
+    }
+    let trust: serde_json::Value = get(&s, "/v1/trust").json().unwrap();
+    assert_eq!(
+        trust["anchors"][0]["subject"], "CN=CRL Refresh Test CA",
+        "{trust}"
+    );
     let r = submit(&s, "№ 1", sign(d, "alice", "first"));
     assert_eq!(r.status(), 201, "{}", r.text().unwrap());
 
@@ -362,4 +380,60 @@ fn crls_are_refreshed_while_serving() {
         "{metrics}"
     );
     assert!(metrics.contains("tamga_crl_next_update_seconds{"));
+}
+
+/// `tamga trust refresh` on `dir`; its exit code and standard output.
+fn trust_refresh(dir: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tamga"))
+        .arg("--data")
+        .arg(dir.join("data"))
+        .arg("--policy")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"))
+        .arg("--trust")
+        .arg(dir.join("trust"))
+        .args(["trust", "refresh"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn trust_refresh_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let publisher = Publisher::start();
+    let ca = Ca::new(d, &publisher.url);
+    publisher.publish(ca.crl(10, 5, 86_400, &[]));
+    let (code, out) = trust_refresh(d);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("number 10") && out.contains("current"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_dir(d.join("data/crls")).unwrap().count(),
+        1,
+        "kept"
+    );
+    // A lower number is refused; the CRL kept stays, and the exit code says so.
+    publisher.publish(ca.crl(9, 1, 86_400, &[]));
+    let (code, out) = trust_refresh(d);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("number 10") && out.contains("lower"), "{out}");
+    // A stale one is taken (it is newer) but is not current: exit 1.
+    publisher.publish(ca.crl(11, 4, 1, &[]));
+    let (code, out) = trust_refresh(d);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("number 11") && out.contains("NOT CURRENT"),
+        "{out}"
+    );
+    // The distribution point is down: the error is shown, exit 1.
+    drop(publisher);
+    let (code, out) = trust_refresh(d);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("last error"), "{out}");
 }
