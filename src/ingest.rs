@@ -202,6 +202,9 @@ impl Ingest {
         }
         let report = self.decide(s, content);
         if report.indeterminate() {
+            // Where the signers' CAs publish their CRLs, for the refresh to fetch before the
+            // sender's retry.
+            self.verifier.learn(s.signature);
             let missing = report.missing_revocation();
             return Err(IngestError::Indeterminate(
                 missing.into_iter().map(str::to_owned).collect(),

@@ -99,8 +99,17 @@ fn params(name: &str, url: &str) -> CertificateParams {
 impl Ca {
     /// The CA, written to `dir/trust/ca.pem`.
     fn new(dir: &Path, url: &str) -> Ca {
+        Ca::with(dir, Some(url))
+    }
+
+    /// The CA; with `url` its own certificate names its CRL, without it (as the Kazakh NCA's
+    /// do) only the certificates it issues do.
+    fn with(dir: &Path, url: Option<&str>) -> Ca {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut p = params("CRL Refresh Test CA", url);
+        let mut p = params("CRL Refresh Test CA", url.unwrap_or_default());
+        if url.is_none() {
+            p.crl_distribution_points.clear();
+        }
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let cert = p.self_signed(&key).unwrap();
@@ -202,13 +211,17 @@ fn free_port() -> u16 {
 }
 
 fn serve(dir: &Path) -> Serve {
+    serve_with(dir, "")
+}
+
+fn serve_with(dir: &Path, extra: &str) -> Serve {
     let demo =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"))
             .unwrap();
     let policy = dir.join("policy.toml");
     std::fs::write(
         &policy,
-        format!("{demo}\n[revocation]\ncrl-refresh = \"1s\"\n"),
+        format!("{demo}\n[revocation]\ncrl-refresh = \"1s\"\n{extra}"),
     )
     .unwrap();
     let port = free_port();
@@ -436,4 +449,22 @@ fn trust_refresh_from_the_command_line() {
     let (code, out) = trust_refresh(d);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("last error"), "{out}");
+}
+
+#[test]
+fn a_cas_crl_named_only_in_the_certificates_it_issues_is_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let publisher = Publisher::start();
+    let ca = Ca::with(d, None);
+    ca.signer(d, "carol", 0x2001, &publisher.url);
+    publisher.publish(ca.crl(1, 5, 86_400, &[]));
+    let s = serve_with(d, "crl-hosts = [\"127.0.0.1\"]\n");
+    assert!(crl_row(&s).is_null(), "no URL known yet");
+    let signature = sign(d, "carol", "learned");
+    let r = submit(&s, "№ 1", signature.clone());
+    assert_eq!(r.status(), 503, "not decided before the CRL is known");
+    wait_for_number(&s, "1");
+    let r = submit(&s, "№ 1", signature);
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
 }

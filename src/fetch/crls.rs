@@ -148,10 +148,10 @@ pub fn check(
     if new.this_update < held.this_update {
         return Err(CrlError::Older { url });
     }
-    if let (Some(n), Some(h)) = (&new.number, &held.number) {
-        if n < h {
-            return Err(CrlError::LowerNumber { url });
-        }
+    if let (Some(n), Some(h)) = (&new.number, &held.number)
+        && n < h
+    {
+        return Err(CrlError::LowerNumber { url });
     }
     Ok(Fresh::Newer)
 }

@@ -4,6 +4,7 @@
 //! the end, so verifications in flight finish with the trust data they began with, and every
 //! one sees either the old store or the new one whole.
 
+use super::learn;
 use super::refresh::{CrlRow, Refresher};
 use crate::verify::Verifier;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -14,6 +15,8 @@ pub struct LiveTrust {
     current: RwLock<Arc<Verifier>>,
     refresher: Mutex<Option<Refresher>>,
     table: RwLock<Vec<CrlRow>>,
+    /// Distribution points met in submissions, for the next refresh to follow.
+    learned: Mutex<Vec<String>>,
 }
 
 impl From<Verifier> for LiveTrust {
@@ -23,6 +26,7 @@ impl From<Verifier> for LiveTrust {
             current: RwLock::new(Arc::new(v)),
             refresher: Mutex::new(None),
             table: RwLock::new(Vec::new()),
+            learned: Mutex::new(Vec::new()),
         }
     }
 }
@@ -34,6 +38,7 @@ impl LiveTrust {
             current: RwLock::new(Arc::new(refresher.verifier())),
             table: RwLock::new(refresher.rows(now)),
             refresher: Mutex::new(Some(refresher)),
+            learned: Mutex::new(Vec::new()),
         }
     }
 
@@ -53,6 +58,9 @@ impl LiveTrust {
         let Some(r) = guard.as_mut() else {
             return Vec::new();
         };
+        let learned =
+            std::mem::take(&mut *self.learned.lock().unwrap_or_else(PoisonError::into_inner));
+        r.learn(learned, now);
         if r.run(now, all) {
             // Built outside the write lock: only the swap itself is under it.
             let next = Arc::new(r.verifier());
@@ -61,6 +69,30 @@ impl LiveTrust {
         let rows = r.rows(now);
         *self.table.write().unwrap_or_else(PoisonError::into_inner) = rows.clone();
         rows
+    }
+
+    /// Notes the CRL distribution points of the certificates a signature carries that a CA
+    /// of the trust store issued (name and signature checked), for the next refresh to
+    /// follow: called when a submission could not be decided for want of revocation
+    /// information. Never waits for a refresh in progress.
+    pub fn learn(&self, signature: &[u8]) {
+        let verifier = self.load();
+        let urls = learn::issued_urls(signature, verifier.trust());
+        let mut learned = self.learned.lock().unwrap_or_else(PoisonError::into_inner);
+        for url in urls {
+            if learned.len() < super::crls::MAX_URLS && !learned.contains(&url) {
+                learned.push(url);
+            }
+        }
+        // Due at once, so that the sender's retry finds the CRL.
+        drop(learned);
+        if let Ok(mut g) = self.refresher.try_lock()
+            && let Some(r) = g.as_mut()
+        {
+            let pending =
+                std::mem::take(&mut *self.learned.lock().unwrap_or_else(PoisonError::into_inner));
+            r.learn(pending, crate::clock::now());
+        }
     }
 
     /// When the next fetch is due (none without a refresher, or without URLs).

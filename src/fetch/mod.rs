@@ -4,5 +4,6 @@
 
 pub mod crls;
 pub mod http;
+pub mod learn;
 pub mod live;
 pub mod refresh;

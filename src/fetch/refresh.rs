@@ -104,32 +104,49 @@ impl Refresher {
     }
 
     /// Adds a slot, due now, for every URL not yet followed (a held CRL's freshestCRL may
-    /// name new ones), with the CRL kept for it if that still passes.
+    /// name new ones), with the CRL kept for it if that still passes. Their hosts are allowed:
+    /// they come from the trust store's certificates or from CRLs its CAs signed.
     fn add_slots(&mut self, now: i64) {
         let urls =
             crls::distribution_urls(&self.base, self.slots.iter().filter_map(|s| s.crl.as_ref()));
         for url in urls {
-            if self.slots.iter().any(|s| s.url == url) {
-                continue;
-            }
             if let Ok(t) = super::http::Target::parse(&url) {
-                // The host is in the trust store's (or a trusted CRL's) URLs.
                 self.client.allow(&t.host);
             }
-            let (crl, error) = match self.dir.load(&url).map(|b| self.stored(&url, &b, now)) {
-                None => (None, None),
-                Some(Ok(crl)) => (Some(crl), None),
-                Some(Err(e)) => (None, Some(format!("the CRL kept from before: {e}"))),
-            };
-            self.slots.push(Slot {
-                url,
-                crl,
-                fetched_at: None,
-                error,
-                failures: 0,
-                due: now,
-            });
+            self.add_slot(url, now);
         }
+    }
+
+    /// Follows `urls` met in the certificates of submissions too (a national CA's own CRL is
+    /// named in the certificates it issues, not in its own), but only those on hosts already
+    /// allowed, and within [`crls::MAX_URLS`].
+    pub fn learn(&mut self, urls: impl IntoIterator<Item = String>, now: i64) {
+        for url in urls {
+            let allowed = super::http::Target::parse(&url)
+                .is_ok_and(|t| self.client.allowed().any(|h| h == t.host));
+            if allowed {
+                self.add_slot(url, now);
+            }
+        }
+    }
+
+    fn add_slot(&mut self, url: String, now: i64) {
+        if self.slots.len() >= crls::MAX_URLS || self.slots.iter().any(|s| s.url == url) {
+            return;
+        }
+        let (crl, error) = match self.dir.load(&url).map(|b| self.stored(&url, &b, now)) {
+            None => (None, None),
+            Some(Ok(crl)) => (Some(crl), None),
+            Some(Err(e)) => (None, Some(format!("the CRL kept from before: {e}"))),
+        };
+        self.slots.push(Slot {
+            url,
+            crl,
+            fetched_at: None,
+            error,
+            failures: 0,
+            due: now,
+        });
     }
 
     fn stored(&self, url: &str, bytes: &[u8], now: i64) -> Result<Crl, CrlError> {
