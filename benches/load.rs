@@ -3,6 +3,8 @@
 //! reports accepted documents/s and latency percentiles, and the same documents through the
 //! library pipeline alone at the same concurrency for comparison.
 
+#[path = "../tests/common/pg.rs"]
+mod pg;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -81,6 +83,8 @@ enum Kind {
     Sled,
     /// The journal backend.
     Journal,
+    /// PostgreSQL: a throwaway cluster on loopback, started by the bench.
+    Postgres,
     /// A map in memory without syncs: what tamga's own work costs, with storage taken out (a
     /// measuring device only).
     Mem,
@@ -91,19 +95,34 @@ impl Kind {
         match self {
             Kind::Sled => "sled",
             Kind::Journal => "journal",
+            Kind::Postgres => "PostgreSQL (loopback, fsync on)",
             Kind::Mem => "a store in memory (no sync)",
         }
     }
 }
 
-/// The pipeline over `kind` in a fresh directory beside `dir`.
+/// The cluster `postgres` runs on, started on first use and kept for the whole run.
+static CLUSTER: std::sync::Mutex<Option<pg::Cluster>> = std::sync::Mutex::new(None);
+
+/// The pipeline over `kind` in a fresh directory beside `dir` (for PostgreSQL, a fresh schema
+/// named after it).
 fn pipeline(dir: &std::path::Path, kind: Kind) -> tamga::ingest::Ingest {
     let dir = dir.with_extension(format!("{kind:?}"));
     let mut paths = support::paths(&dir);
     paths.store = Some(match kind {
         Kind::Journal => tamga::setup::Backend::Journal,
+        Kind::Postgres => tamga::setup::Backend::Postgres,
         Kind::Sled | Kind::Mem => tamga::setup::Backend::Sled,
     });
+    if kind == Kind::Postgres {
+        let mut cluster = CLUSTER.lock().unwrap();
+        let cluster =
+            cluster.get_or_insert_with(|| pg::Cluster::start().expect("a PostgreSQL cluster"));
+        paths.database = Some(tamga::archive::postgres::Location {
+            url: cluster.url(),
+            schema: pg::schema_for(&dir),
+        });
+    }
     let mut ingest = tamga::setup::open(&paths, Policy::default()).unwrap();
     if kind == Kind::Mem {
         let signer = Arc::new(
@@ -195,14 +214,15 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .next()
         .unwrap_or(2000);
-    // `http` or `lib` runs one side alone (for profiling), `sled`, `journal` or `mem` one
-    // store; the default runs both sides over both embedded stores.
+    // `http` or `lib` runs one side alone (for profiling), `sled`, `journal`, `postgres` or
+    // `mem` one store; the default runs both sides over both embedded stores.
     let only = |side: &str| {
         !args.iter().any(|a| a == "http" || a == "lib") || args.iter().any(|a| a == side)
     };
     let mut kinds: Vec<Kind> = [
         ("sled", Kind::Sled),
         ("journal", Kind::Journal),
+        ("postgres", Kind::Postgres),
         ("mem", Kind::Mem),
     ]
     .into_iter()
@@ -225,6 +245,8 @@ fn main() {
             library_side(&docs, tmp.path(), kind);
         }
     }
+    // The cluster stops (and its directory goes) here, not with the process.
+    drop(CLUSTER.lock().unwrap().take());
 }
 
 /// The service, in this process, on loopback, with 64 client connections.
@@ -292,7 +314,7 @@ fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
         },
         || ingest.archive.syncs(),
     );
-    if kind == Kind::Mem {
+    if matches!(kind, Kind::Mem | Kind::Postgres) {
         return;
     }
     // What a restart costs: the journal rebuilds its index from the whole file. It opens a

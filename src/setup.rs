@@ -3,6 +3,7 @@
 
 use crate::archive::Archive;
 use crate::archive::journal::JournalStore;
+use crate::archive::postgres::PgStore;
 use crate::archive::sled::SledStore;
 use crate::archive::store::{Space, Store, StoreError};
 use crate::fetch::live::LiveTrust;
@@ -28,6 +29,9 @@ pub struct Paths {
     /// The store asked for: `None` takes whatever the data directory holds (sled for a new
     /// one); `Some` must match what it holds.
     pub store: Option<Backend>,
+    /// Where a PostgreSQL archive lives (`--database-url`, `TAMGA_DATABASE_URL`), needed
+    /// when the store is PostgreSQL.
+    pub database: Option<crate::archive::postgres::Location>,
 }
 
 /// The embedded stores. A data directory keeps the one it was created with.
@@ -39,6 +43,9 @@ pub enum Backend {
     /// The append-only journal with an in-memory index, in `<data>/journal` (faster; see
     /// [`crate::archive::journal`]).
     Journal,
+    /// A PostgreSQL server ([`crate::archive::postgres`]); `<data>/postgres` marks a data
+    /// directory whose archive is there, and the server is named by [`Paths::database`].
+    Postgres,
 }
 
 impl std::fmt::Display for Backend {
@@ -46,6 +53,7 @@ impl std::fmt::Display for Backend {
         f.write_str(match self {
             Backend::Sled => "sled",
             Backend::Journal => "journal",
+            Backend::Postgres => "postgres",
         })
     }
 }
@@ -55,6 +63,7 @@ impl Backend {
         data.join(match self {
             Backend::Sled => "archive",
             Backend::Journal => "journal",
+            Backend::Postgres => "postgres",
         })
     }
 }
@@ -65,7 +74,10 @@ impl std::str::FromStr for Backend {
         match s {
             "sled" => Ok(Backend::Sled),
             "journal" => Ok(Backend::Journal),
-            other => Err(format!("unknown store {other:?}: sled or journal")),
+            "postgres" => Ok(Backend::Postgres),
+            other => Err(format!(
+                "unknown store {other:?}: sled, journal or postgres"
+            )),
         }
     }
 }
@@ -73,7 +85,7 @@ impl std::str::FromStr for Backend {
 /// The store `paths` opens: the one its data directory holds, else the one asked for, else
 /// sled. Asking for the other one than the directory holds is refused.
 pub fn backend(paths: &Paths) -> Result<Backend, SetupError> {
-    let held: Vec<Backend> = [Backend::Sled, Backend::Journal]
+    let held: Vec<Backend> = [Backend::Sled, Backend::Journal, Backend::Postgres]
         .into_iter()
         .filter(|b| b.dir(&paths.data).exists())
         .collect();
@@ -87,10 +99,22 @@ pub fn backend(paths: &Paths) -> Result<Backend, SetupError> {
         )),
         ([held], _) => Ok(*held),
         _ => refuse(format!(
-            "{} holds both a sled and a journal archive; move the one not in use elsewhere",
+            "{} holds archives of more than one store; move the ones not in use elsewhere",
             paths.data.display()
         )),
     }
+}
+
+/// The PostgreSQL server of a data directory whose archive is there.
+fn database(paths: &Paths) -> Result<crate::archive::postgres::Location, SetupError> {
+    paths.database.clone().ok_or_else(|| {
+        StoreError::Refused(format!(
+            "the archive of {} is in PostgreSQL: name the server with --database-url or \
+             TAMGA_DATABASE_URL",
+            paths.data.display()
+        ))
+        .into()
+    })
 }
 
 /// Opens the data directory's store.
@@ -99,6 +123,14 @@ fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
     let dir = backend.dir(&paths.data);
     Ok(match backend {
         Backend::Sled => Box::new(SledStore::open(&dir)?),
+        Backend::Postgres => {
+            let location = database(paths)?;
+            std::fs::create_dir_all(&dir).map_err(|e| StoreError::Io {
+                what: format!("creating {}", dir.display()),
+                source: e,
+            })?;
+            Box::new(PgStore::open(location)?)
+        }
         Backend::Journal => {
             let store = JournalStore::open(&dir)?;
             // Recovery's findings are for whoever runs the service, once, at start.
@@ -117,6 +149,7 @@ fn open_store_read_only(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
     let dir = backend.dir(&paths.data);
     Ok(match backend {
         Backend::Sled => Box::new(crate::archive::readonly::SledCopy::open(&dir)?),
+        Backend::Postgres => Box::new(PgStore::open_read_only(database(paths)?)?),
         Backend::Journal => {
             let store = JournalStore::open_read_only(&dir)?;
             for note in store.notes() {

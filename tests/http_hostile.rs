@@ -376,6 +376,7 @@ fn start_requiring_crls(dir: tempfile::TempDir, trust: &std::path::Path) -> Serv
         trust: vec![trust.to_path_buf()],
         installed_keys: dir.path().join("none"),
         store: None,
+        database: None,
     };
     let require = tamga::verify::Policy {
         revocation: tamga::verify::RevocationPolicy::Require,

@@ -15,6 +15,7 @@ pub fn paths(data: &Path) -> tamga::setup::Paths {
         trust: vec![fixtures().join("trust")],
         installed_keys: data.join("none"),
         store: None,
+        database: None,
     }
 }
 

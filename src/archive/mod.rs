@@ -18,6 +18,7 @@ pub mod journal;
 pub mod keys;
 pub mod log;
 pub mod merkle;
+pub mod postgres;
 pub mod proofs;
 pub mod readonly;
 pub mod replay;

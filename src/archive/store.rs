@@ -112,6 +112,9 @@ pub enum StoreError {
     /// sled itself failed.
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),
+    /// PostgreSQL refused or could not be reached (down, read-only, disk full, connection lost).
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[source] postgres::Error),
     /// A chunk could not be compressed or decompressed.
     #[error("zstd: {0}")]
     Compression(#[source] std::io::Error),

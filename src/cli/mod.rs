@@ -38,6 +38,14 @@ pub struct Global {
     /// an append-only file with the index in memory). An existing directory keeps its own.
     #[arg(long, global = true, value_name = "KIND")]
     pub store: Option<tamga::setup::Backend>,
+    /// The PostgreSQL server of `--store postgres` (a `postgres://` URL or libpq key=value
+    /// string; default: the environment's TAMGA_DATABASE_URL, which keeps a password out of
+    /// the process list).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// The schema holding the archive in that database (one archive per schema).
+    #[arg(long, global = true, value_name = "NAME", default_value = "tamga")]
+    pub database_schema: String,
 }
 
 impl Global {
@@ -53,6 +61,14 @@ impl Global {
             },
             installed_keys: self.keys.clone(),
             store: self.store,
+            database: self
+                .database_url
+                .clone()
+                .or_else(|| std::env::var("TAMGA_DATABASE_URL").ok())
+                .map(|url| tamga::archive::postgres::Location {
+                    url,
+                    schema: self.database_schema.clone(),
+                }),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod der;
 pub mod failing;
+pub mod pg;
 pub mod pki;
 pub mod pkits;
 pub mod server;
@@ -59,6 +60,7 @@ pub fn archive_paths(data: &Path) -> tamga::setup::Paths {
         trust: vec![fixtures().join("trust")],
         installed_keys: data.join("no-installed-keys"),
         store: None,
+        database: None,
     }
 }
 

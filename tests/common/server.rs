@@ -76,6 +76,7 @@ pub fn start_with(
         trust: vec![fixtures().join("trust")],
         installed_keys: dir.path().join("none"),
         store: None,
+        database: None,
     };
     let ingest = tamga::setup::open(&paths, Policy::default()).unwrap();
     serve(dir, ingest, limits, tls_config)

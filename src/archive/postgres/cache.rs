@@ -1,0 +1,100 @@
+//! What the store has read or written, answered without a round trip to the server.
+//!
+//! Sound only because one process writes the archive (the advisory lock) and a reader reads one
+//! snapshot: then nothing but this store's own batches changes a key, and every batch passes
+//! through [`ReadCache::applied`]. Absent keys are remembered too — the idempotency check of
+//! every filing asks for a receipt that is not there yet, twice. Only small values are kept
+//! (records, counters, receipts), never documents' chunks, and the whole map is bounded.
+
+use crate::archive::store::{Batch, Space};
+use std::collections::HashMap;
+
+/// The largest value remembered.
+const MAX_VALUE: usize = 4096;
+/// Entries kept before the cache starts over.
+const MAX_ENTRIES: usize = 100_000;
+
+/// (space, key) → the value, or `None` for a key known to be absent.
+#[derive(Debug, Default)]
+pub struct ReadCache {
+    map: HashMap<(Space, Vec<u8>), Option<Vec<u8>>>,
+    /// Counts the batches taken in: an answer read before one of them may be stale.
+    epoch: u64,
+}
+
+impl ReadCache {
+    /// The remembered answer for (space, key): `None` when not remembered.
+    pub fn get(&self, space: Space, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.map.get(&(space, key.to_vec())).cloned()
+    }
+
+    /// Where the cache stands: pass it to [`ReadCache::read`] with the answer asked for now.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Remembers what the server answered to a question asked at `epoch`, unless a batch was
+    /// taken in since (it may have changed the answer after the server gave it).
+    pub fn read(&mut self, epoch: u64, space: Space, key: &[u8], value: &Option<Vec<u8>>) {
+        if epoch == self.epoch && value.as_ref().is_none_or(|v| v.len() <= MAX_VALUE) {
+            self.insert(space, key.to_vec(), value.clone());
+        }
+    }
+
+    /// Takes in a batch the server applied.
+    pub fn applied(&mut self, batch: &Batch) {
+        self.epoch += 1;
+        for (space, key, value) in &batch.puts {
+            if value.len() <= MAX_VALUE {
+                self.insert(*space, key.clone(), Some(value.clone()));
+            } else {
+                self.map.remove(&(*space, key.clone()));
+            }
+        }
+        for (space, key) in &batch.disposals {
+            self.insert(*space, key.clone(), None);
+        }
+    }
+
+    /// Forgets everything (after a batch whose fate is unknown).
+    pub fn clear(&mut self) {
+        self.epoch += 1;
+        self.map.clear();
+    }
+
+    fn insert(&mut self, space: Space, key: Vec<u8>, value: Option<Vec<u8>>) {
+        if self.map.len() >= MAX_ENTRIES {
+            self.map.clear();
+        }
+        self.map.insert((space, key), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_read_before_a_batch_is_not_remembered() {
+        let mut c = ReadCache::default();
+        let epoch = c.epoch();
+        let mut b = Batch::default();
+        b.put(Space::Receipts, b"r".to_vec(), b"kept".to_vec());
+        // The server said "absent", then the batch landed, then the answer came back.
+        c.applied(&b);
+        c.read(epoch, Space::Receipts, b"r", &None);
+        assert_eq!(c.get(Space::Receipts, b"r"), Some(Some(b"kept".to_vec())));
+        c.read(c.epoch(), Space::Log, b"x", &None);
+        assert_eq!(c.get(Space::Log, b"x"), Some(None));
+        let mut d = Batch::default();
+        d.dispose(Space::Chunks, b"c".to_vec());
+        d.put(Space::Chunks, b"big".to_vec(), vec![0; MAX_VALUE + 1]);
+        c.applied(&d);
+        assert_eq!(c.get(Space::Chunks, b"c"), Some(None));
+        assert_eq!(
+            c.get(Space::Chunks, b"big"),
+            None,
+            "large values are not kept"
+        );
+    }
+}

@@ -1,0 +1,356 @@
+//! The PostgreSQL schema: its versioned migrations, the connection set-up, and the SQL of a
+//! batch and of a flush.
+
+use super::{Location, code, pg};
+use crate::archive::store::{Batch, Space, StoreError};
+use std::collections::HashMap;
+
+/// The schema version this tamga writes. An archive at a newer version is refused (a newer
+/// tamga wrote it); an older one is migrated forward on open.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// The migrations, the n-th taking version n to n + 1.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    // 1: one table for every space. Values are zstd-compressed chunks or small records, so
+    // PostgreSQL's own compression is skipped (EXTERNAL storage). `tamga_sync` has one row:
+    // a sync updates it in a synchronous commit, which flushes the WAL of all that came before.
+    "CREATE TABLE tamga_kv (
+         space int2 NOT NULL,
+         key bytea NOT NULL,
+         value bytea NOT NULL,
+         PRIMARY KEY (space, key)
+     );
+     ALTER TABLE tamga_kv ALTER COLUMN value SET STORAGE EXTERNAL;
+     CREATE TABLE tamga_sync (n int8 NOT NULL);
+     INSERT INTO tamga_sync VALUES (0);
+     -- A batch in one statement, so in one round trip and one transaction: the append-only
+     -- puts (an existing key with another value aborts it all with SQLSTATE TA001 naming
+     -- space and key), the overwritable ones, and the disposals.
+     CREATE FUNCTION tamga_apply(a_space int2[], a_key bytea[], a_value bytea[],
+                                 o_space int2[], o_key bytea[], o_value bytea[],
+                                 d_space int2[], d_key bytea[]) RETURNS void
+     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     DECLARE clash record;
+     BEGIN
+         INSERT INTO tamga_kv SELECT * FROM unnest(a_space, a_key, a_value)
+             ON CONFLICT (space, key) DO NOTHING;
+         SELECT n.space, n.key INTO clash
+             FROM unnest(a_space, a_key, a_value) AS n (space, key, value)
+             JOIN tamga_kv k USING (space, key) WHERE k.value <> n.value LIMIT 1;
+         IF FOUND THEN
+             RAISE EXCEPTION USING ERRCODE = 'TA001',
+                 MESSAGE = clash.space::text || ' ' || encode(clash.key, 'hex');
+         END IF;
+         INSERT INTO tamga_kv SELECT * FROM unnest(o_space, o_key, o_value)
+             ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value;
+         DELETE FROM tamga_kv WHERE (space, key) IN (SELECT * FROM unnest(d_space, d_key));
+     END $$;
+     -- A sync: a transaction committed synchronously flushes the WAL up to itself, so every
+     -- earlier (asynchronous) commit is durable once it returns.
+     CREATE FUNCTION tamga_flush() RETURNS void
+     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     BEGIN
+         PERFORM set_config('synchronous_commit', 'on', true);
+         UPDATE tamga_sync SET n = n + 1;
+     END $$;",
+];
+
+/// Refuses a schema name that is not a plain lower-case SQL identifier (it is spliced into
+/// `SET search_path`, so nothing else may pass).
+pub fn check_name(schema: &str) -> Result<(), StoreError> {
+    let ok = (1..=63).contains(&schema.len())
+        && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Refused(format!(
+            "{schema:?} is not a schema name tamga uses: lower-case letters, digits and _, \
+             at most 63"
+        )))
+    }
+}
+
+/// A connection with the archive's statements prepared on it.
+pub struct Session {
+    /// The connection.
+    pub client: postgres::Client,
+    apply: postgres::Statement,
+    flush: postgres::Statement,
+    /// `SELECT value … WHERE space = $1 AND key = $2`.
+    pub get: postgres::Statement,
+    /// `SELECT key … WHERE space = $1 ORDER BY key`.
+    pub keys: postgres::Statement,
+}
+
+/// What a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The one writer: holds the advisory lock, creates and migrates the schema.
+    Writer,
+    /// A reader of one snapshot.
+    Reader,
+    /// The writer's second connection, for syncs.
+    Syncer,
+}
+
+/// Connects and prepares the session: a writer takes the archive's advisory lock, creates or
+/// migrates the schema; a reader starts its one snapshot transaction.
+pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
+    let read_only = role == Role::Reader;
+    let mut client = match role {
+        Role::Syncer => {
+            let mut c = postgres::Client::connect(&location.url, postgres::NoTls).map_err(pg)?;
+            c.batch_execute(&format!("SET search_path TO {}", location.schema))
+                .map_err(pg)?;
+            c
+        }
+        _ => open(location, read_only)?,
+    };
+    let mut prepare = |sql: &str| client.prepare(sql).map_err(pg);
+    let (get, keys) = (
+        prepare("SELECT value FROM tamga_kv WHERE space = $1 AND key = $2")?,
+        prepare("SELECT key FROM tamga_kv WHERE space = $1 ORDER BY key")?,
+    );
+    let (apply, flush) = if read_only {
+        (prepare("SELECT 1")?, prepare("SELECT 1")?)
+    } else {
+        (
+            prepare("SELECT tamga_apply($1, $2, $3, $4, $5, $6, $7, $8)")?,
+            prepare("SELECT tamga_flush()")?,
+        )
+    };
+    Ok(Session {
+        client,
+        apply,
+        flush,
+        get,
+        keys,
+    })
+}
+
+/// The connection, set up for reading or writing.
+fn open(location: &Location, read_only: bool) -> Result<postgres::Client, StoreError> {
+    let mut client = postgres::Client::connect(&location.url, postgres::NoTls).map_err(pg)?;
+    let schema = &location.schema;
+    if read_only {
+        let exists = client
+            .query_opt(
+                "SELECT 1 FROM information_schema.tables \
+                 WHERE table_schema = $1 AND table_name = 'tamga_kv'",
+                &[schema],
+            )
+            .map_err(pg)?
+            .is_some();
+        if !exists {
+            return Err(StoreError::NoArchive(location.display().into()));
+        }
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {schema};
+                 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+            ))
+            .map_err(pg)?;
+        check_version(&mut client, location)?;
+        return Ok(client);
+    }
+    let locked: bool = client
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtextextended('tamga archive ' || $1, 0))",
+            &[schema],
+        )
+        .map_err(pg)?
+        .get(0);
+    if !locked {
+        return Err(StoreError::InUse(location.display().into()));
+    }
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};
+             SET synchronous_commit = off;
+             CREATE TABLE IF NOT EXISTS tamga_schema (version int4 NOT NULL);"
+        ))
+        .map_err(pg)?;
+    migrate(&mut client, location)?;
+    Ok(client)
+}
+
+/// The version recorded in the schema (0 for none yet).
+fn version(client: &mut impl postgres::GenericClient) -> Result<i32, StoreError> {
+    let row = client
+        .query_opt("SELECT version FROM tamga_schema", &[])
+        .map_err(pg)?;
+    Ok(row.map_or(0, |r| r.get(0)))
+}
+
+/// Refuses an archive whose schema is not the one this tamga reads.
+fn check_version(
+    client: &mut impl postgres::GenericClient,
+    location: &Location,
+) -> Result<(), StoreError> {
+    match version(client)? {
+        SCHEMA_VERSION => Ok(()),
+        v => Err(StoreError::Refused(format!(
+            "{} has schema version {v}; this tamga reads version {SCHEMA_VERSION}",
+            location.display()
+        ))),
+    }
+}
+
+/// Takes the schema to [`SCHEMA_VERSION`], each step in one transaction with its version.
+fn migrate(client: &mut postgres::Client, location: &Location) -> Result<(), StoreError> {
+    let mut tx = client.transaction().map_err(pg)?;
+    let current = version(&mut tx)?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Refused(format!(
+            "{} has schema version {current}, newer than this tamga knows \
+             ({SCHEMA_VERSION}): run the tamga that wrote it",
+            location.display()
+        )));
+    }
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        tx.batch_execute(sql).map_err(pg)?;
+        let to = i32::try_from(n + 1).unwrap_or(SCHEMA_VERSION);
+        tx.execute("DELETE FROM tamga_schema", &[]).map_err(pg)?;
+        tx.execute("INSERT INTO tamga_schema VALUES ($1)", &[&to])
+            .map_err(pg)?;
+    }
+    tx.commit().map_err(pg)
+}
+
+/// A batch sorted into the three statements that write it.
+pub struct Writes {
+    /// Append-only puts, one per key: (spaces, keys, values) as SQL arrays.
+    append: (Vec<i16>, Vec<Vec<u8>>, Vec<Vec<u8>>),
+    /// Overwritable puts, the last value per key.
+    overwrite: (Vec<i16>, Vec<Vec<u8>>, Vec<Vec<u8>>),
+    /// Disposals.
+    dispose: (Vec<i16>, Vec<Vec<u8>>),
+}
+
+impl Writes {
+    /// Sorts `batch`, refusing what the store contract refuses before anything is sent:
+    /// a disposal outside the documents' spaces, two values for one append-only key.
+    pub fn of(batch: &Batch) -> Result<Writes, StoreError> {
+        let mut w = Writes {
+            append: Default::default(),
+            overwrite: Default::default(),
+            dispose: Default::default(),
+        };
+        for (space, key) in &batch.disposals {
+            if !matches!(space, Space::Chunks | Space::Blobs) {
+                return Err(StoreError::NotDisposable { space: *space });
+            }
+            w.dispose.0.push(code(*space));
+            w.dispose.1.push(key.clone());
+        }
+        let mut seen: HashMap<(Space, &[u8]), usize> = HashMap::new();
+        for (space, key, value) in &batch.puts {
+            let list = if space.append_only() {
+                &mut w.append
+            } else {
+                &mut w.overwrite
+            };
+            match seen.get(&(*space, key.as_slice())) {
+                Some(&i) if space.append_only() && list.2.get(i) != Some(value) => {
+                    return Err(overwrite(*space, key));
+                }
+                Some(&i) => {
+                    if let Some(slot) = list.2.get_mut(i) {
+                        slot.clone_from(value);
+                    }
+                }
+                None => {
+                    seen.insert((*space, key), list.0.len());
+                    list.0.push(code(*space));
+                    list.1.push(key.clone());
+                    list.2.push(value.clone());
+                }
+            }
+        }
+        Ok(w)
+    }
+}
+
+/// The refusal of a second value for an append-only key.
+fn overwrite(space: Space, key: &[u8]) -> StoreError {
+    StoreError::Overwrite {
+        space,
+        key: crate::verify::certificate::hex(key),
+    }
+}
+
+/// Writes one batch in one statement (one transaction, one round trip), committed without
+/// waiting for the WAL flush (a sync does that). An append-only key that already holds another
+/// value refuses the whole batch.
+pub fn apply(session: &mut Session, w: &Writes) -> Result<(), StoreError> {
+    let (a, o, d) = (&w.append, &w.overwrite, &w.dispose);
+    match session.client.execute(
+        &session.apply,
+        &[&a.0, &a.1, &a.2, &o.0, &o.1, &o.2, &d.0, &d.1],
+    ) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(clash(&e).unwrap_or_else(|| pg(e))),
+    }
+}
+
+/// The overwrite `tamga_apply` refused, from its TA001 error ("<space code> <key hex>").
+fn clash(e: &postgres::Error) -> Option<StoreError> {
+    let db = e.as_db_error().filter(|d| d.code().code() == "TA001")?;
+    let (space, key) = db.message().split_once(' ')?;
+    let space = Space::ALL
+        .into_iter()
+        .find(|s| space.parse::<i16>().ok() == Some(code(*s)))?;
+    Some(StoreError::Overwrite {
+        space,
+        key: key.to_owned(),
+    })
+}
+
+/// Whether every put of `w` is in the table with its value (for a commit whose answer was
+/// lost: it either landed whole or not at all).
+pub fn landed(session: &mut Session, w: &Writes) -> Result<bool, StoreError> {
+    let client = &mut session.client;
+    let (mut spaces, mut keys, mut values) = w.append.clone();
+    spaces.extend_from_slice(&w.overwrite.0);
+    keys.extend_from_slice(&w.overwrite.1);
+    values.extend_from_slice(&w.overwrite.2);
+    let missing: i64 = client
+        .query_one(
+            "SELECT count(*) FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) n (space, key, value)
+             WHERE NOT EXISTS (SELECT 1 FROM tamga_kv k
+                               WHERE k.space = n.space AND k.key = n.key AND k.value = n.value)",
+            &[&spaces, &keys, &values],
+        )
+        .map_err(pg)?
+        .get(0);
+    let kept: i64 = client
+        .query_one(
+            "SELECT count(*) FROM tamga_kv WHERE (space, key) IN (
+                 SELECT * FROM unnest($1::int2[], $2::bytea[]))",
+            &[&w.dispose.0, &w.dispose.1],
+        )
+        .map_err(pg)?
+        .get(0);
+    Ok(missing == 0 && kept == 0)
+}
+
+/// When the server started: another value than before means it restarted in between.
+pub fn started(session: &mut Session) -> Result<String, StoreError> {
+    Ok(session
+        .client
+        .query_one("SELECT pg_postmaster_start_time()::text", &[])
+        .map_err(pg)?
+        .get(0))
+}
+
+/// Makes every commit so far durable: a synchronous commit flushes the WAL up to itself.
+pub fn flush(session: &mut Session) -> Result<(), StoreError> {
+    session
+        .client
+        .execute(&session.flush, &[])
+        .map(|_| ())
+        .map_err(pg)
+}

@@ -1,0 +1,144 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use super::*;
+
+#[path = "../../../tests/common/pg.rs"]
+mod pg_cluster;
+use pg_cluster::{Cluster, schema_for};
+
+fn cluster() -> Cluster {
+    Cluster::start().unwrap_or_else(|why| panic!("no PostgreSQL for the test: {why}"))
+}
+
+fn at(c: &Cluster, schema: &str) -> Location {
+    Location {
+        url: c.url(),
+        schema: schema.into(),
+    }
+}
+
+fn put(store: &dyn Store, space: Space, k: &[u8], v: &[u8]) {
+    let mut b = Batch::default();
+    b.put(space, k.to_vec(), v.to_vec());
+    store.apply(&b).unwrap();
+}
+
+#[test]
+fn meets_the_store_contract() {
+    let c = cluster();
+    crate::archive::contract::check(&|dir| {
+        Box::new(PgStore::open(at(&c, &schema_for(dir))).unwrap())
+    });
+}
+
+#[test]
+fn a_second_writer_is_told_the_archive_is_in_use_and_a_reader_sees_one_snapshot() {
+    let c = cluster();
+    let first = PgStore::open(at(&c, "archive")).unwrap();
+    put(&first, Space::Log, &[0], b"zero");
+    first.sync().unwrap();
+    let second = PgStore::open(at(&c, "archive")).unwrap_err().to_string();
+    assert!(
+        second.contains("in use by another tamga process"),
+        "{second}"
+    );
+    assert!(!second.contains("password"), "{second}");
+
+    let reader = PgStore::open_read_only(at(&c, "archive")).unwrap();
+    put(&first, Space::Log, &[1], b"one");
+    first.sync().unwrap();
+    // The reader's snapshot was taken when it opened: an audit reads one consistent state.
+    assert_eq!(reader.keys(Space::Log).unwrap(), vec![vec![0u8]]);
+    assert!(matches!(
+        reader.apply(&Batch::default()),
+        Err(StoreError::Unwritable(_))
+    ));
+    // Once the writer is gone, the lock is free again.
+    drop(first);
+    let again = PgStore::open(at(&c, "archive")).unwrap();
+    assert_eq!(
+        again.get(Space::Log, &[1]).unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    let none = PgStore::open_read_only(at(&c, "nothing_here")).unwrap_err();
+    assert!(matches!(none, StoreError::NoArchive(_)), "{none}");
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_bad_schema_names_never_reach_sql() {
+    let c = cluster();
+    drop(PgStore::open(at(&c, "archive")).unwrap());
+    let mut client = postgres::Client::connect(&c.url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute("UPDATE archive.tamga_schema SET version = 99")
+        .unwrap();
+    let err = PgStore::open(at(&c, "archive")).unwrap_err().to_string();
+    assert!(
+        err.contains("schema version 99, newer than this tamga knows"),
+        "{err}"
+    );
+    for bad in ["", "Archive", "a;drop table x", "a b", &"x".repeat(64)] {
+        assert!(matches!(
+            PgStore::open(at(&c, bad)),
+            Err(StoreError::Refused(_))
+        ));
+    }
+}
+
+#[test]
+fn batches_are_whole_or_not_at_all() {
+    let c = cluster();
+    let store = PgStore::open(at(&c, "archive")).unwrap();
+    put(&store, Space::Receipts, b"r", b"first");
+    let mut b = Batch::default();
+    b.put(Space::Index, b"head".to_vec(), b"2".to_vec());
+    b.put(Space::Log, vec![2], b"two".to_vec());
+    b.put(Space::Receipts, b"r".to_vec(), b"second".to_vec());
+    assert!(matches!(
+        store.apply(&b),
+        Err(StoreError::Overwrite {
+            space: Space::Receipts,
+            ..
+        })
+    ));
+    assert_eq!(store.get(Space::Index, b"head").unwrap(), None);
+    assert_eq!(store.get(Space::Log, &[2]).unwrap(), None);
+    // Two values for one append-only key inside one batch are refused too.
+    let mut b = Batch::default();
+    b.put(Space::Log, vec![3], b"a".to_vec());
+    b.put(Space::Log, vec![3], b"b".to_vec());
+    assert!(matches!(store.apply(&b), Err(StoreError::Overwrite { .. })));
+    // An overwritable key written twice in a batch keeps the last value.
+    let mut b = Batch::default();
+    b.put(Space::Index, b"head".to_vec(), b"1".to_vec());
+    b.put(Space::Index, b"head".to_vec(), b"2".to_vec());
+    store.apply(&b).unwrap();
+    assert_eq!(
+        store.get(Space::Index, b"head").unwrap().as_deref(),
+        Some(&b"2"[..])
+    );
+}
+
+#[test]
+fn a_server_crash_before_the_sync_loses_nothing_the_archive_was_told_was_applied() {
+    let c = cluster();
+    let store = PgStore::open(at(&c, "archive")).unwrap();
+    put(&store, Space::Log, &[0], b"durable");
+    store.sync().unwrap();
+    for i in 1..50u8 {
+        put(&store, Space::Log, &[i], b"applied, not yet synced");
+    }
+    // An immediate stop is a crash: WAL not yet flushed is lost with it.
+    c.crash();
+    assert!(
+        store.sync().is_err(),
+        "a sync with the server down must fail"
+    );
+    c.restart();
+    store.sync().unwrap();
+    let keys = store.keys(Space::Log).unwrap();
+    assert_eq!(keys.len(), 50, "{keys:?}\n{}", c.log());
+    // And writing goes on.
+    put(&store, Space::Log, &[50], b"after");
+    store.sync().unwrap();
+}
