@@ -326,13 +326,12 @@ impl Connection {
     fn sync_point(&mut self) -> Result<Option<(String, u64)>, StoreError> {
         // A connection to a server that went away is only found out by using it; find out
         // now, so that a restarted server gets its replay before this sync.
-        if let Some(s) = self.client.as_mut() {
-            if s.client
+        if let Some(s) = self.client.as_mut()
+            && s.client
                 .is_valid(std::time::Duration::from_secs(5))
                 .is_err()
-            {
-                self.client = None;
-            }
+        {
+            self.client = None;
         }
         self.writer()?;
         if self.unsynced.is_empty() {
@@ -355,10 +354,12 @@ impl Connection {
 
     fn close(&mut self) {
         // A last flush on this connection: the syncer is gone by now.
-        if !self.read_only && !self.unsynced.is_empty() && self.failed.is_none() {
-            if let Some(s) = self.client.as_mut() {
-                let _ = schema::flush(s);
-            }
+        if !self.read_only
+            && !self.unsynced.is_empty()
+            && self.failed.is_none()
+            && let Some(s) = self.client.as_mut()
+        {
+            let _ = schema::flush(s);
         }
         self.client = None;
     }
