@@ -186,7 +186,7 @@ fn a_data_directory_keeps_the_store_it_was_created_with_and_says_so() {
         .output()
         .unwrap();
     assert_eq!(bogus.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bogus.stderr).contains("sled or journal"));
+    assert!(String::from_utf8_lossy(&bogus.stderr).contains("sled, journal or postgres"));
     // Two stores in one directory: neither is guessed at.
     std::fs::create_dir(data.join("archive")).unwrap();
     let both = tamga_cmd(&data).args(["audit", "verify"]).output().unwrap();
