@@ -193,7 +193,7 @@ fn a_data_directory_keeps_the_store_it_was_created_with_and_says_so() {
     assert_ne!(both.status.code(), Some(0));
     let err = String::from_utf8_lossy(&both.stderr);
     assert!(
-        err.contains("holds both a sled and a journal archive"),
+        err.contains("holds archives of more than one store"),
         "{err}"
     );
 }
