@@ -4,6 +4,10 @@
 //! bytes, in the same run.
 //!
 //! Documents are signed beforehand with the OpenSSL command line and the fixture PKI.
+//!
+//! `cargo bench --bench archive -- proofs [N…]`: instead, inclusion and consistency proof
+//! latency (in-process, from the stored tiles) at 10^4 and 10^5 entries (or the sizes given),
+//! beside one full recompute from the entries as proofs were made before tiles.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -17,6 +21,9 @@ use tamga::verify::Policy;
 const AT: i64 = 1_780_272_000;
 
 fn main() {
+    if std::env::args().any(|a| a == "proofs") {
+        return proof_latency();
+    }
     let n: usize = std::env::args()
         .filter_map(|a| a.parse().ok())
         .next()
@@ -145,4 +152,137 @@ fn main() {
         );
     }
     println!("{:>24} {:>10.0} MB/s", "sha256sum", mb / sum);
+}
+
+/// A realistic accepted entry's event (one file, one signer): about 700 bytes encoded.
+fn accepted(i: u64) -> tamga::archive::log::Event {
+    use tamga::archive::log::{Event, FileRef, SignerSummary};
+    let hex = |x: u64| format!("{x:016x}").repeat(4);
+    Event::Accepted {
+        receipt_id: hex(i),
+        case: "01-05".into(),
+        registration: format!("01-05/{}", i + 1),
+        registration_date: "2026-06-01".into(),
+        files: vec![FileRef {
+            role: "signature".into(),
+            sha256: hex(i ^ 0x5555),
+            size: 4096,
+        }],
+        signers: vec![SignerSummary {
+            status: "valid".into(),
+            subject: Some("CN=ТЕСТОВ ТЕСТ,SURNAME=ТЕСТОВ,SERIALNUMBER=IIN123456789011,C=KZ".into()),
+            iin: Some("123456789011".into()),
+            bin: None,
+            certificate_sha256: Some(hex(7)),
+            algorithm: Some("rsa-pkcs1-sha256".into()),
+        }],
+        sender_ref: Some(format!("ref-{i}")),
+    }
+}
+
+/// (p50, p99) in milliseconds of `runs` calls of `f(k)`.
+fn percentiles(runs: u64, mut f: impl FnMut(u64)) -> (f64, f64) {
+    let mut t: Vec<f64> = (0..runs)
+        .map(|k| {
+            let start = Instant::now();
+            f(k);
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    let at = |q: f64| t[((t.len() - 1) as f64 * q) as usize];
+    (at(0.5), at(0.99))
+}
+
+fn proof_latency() {
+    use tamga::archive::{merkle, proofs};
+    let sizes: Vec<u64> = std::env::args().filter_map(|a| a.parse().ok()).collect();
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000]
+    } else {
+        sizes
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    println!("proof latency, journal store, in-process (ms; 200 proofs each, random positions)");
+    println!(
+        "{:>8} {:>14} {:>14} {:>14} {:>14} {:>12} {:>12} {:>10}",
+        "entries",
+        "incl p50",
+        "incl p99",
+        "cons p50",
+        "cons p99",
+        "old incl",
+        "old cons",
+        "tiles B/e"
+    );
+    for n in sizes {
+        let mut p = paths(&tmp.path().join(format!("proofs-{n}")));
+        p.store = Some("journal".parse().unwrap());
+        let ingest = tamga::setup::open(&p, Policy::default()).unwrap();
+        let a = &ingest.archive;
+        let mut i = 0;
+        while i < n {
+            let k = 64.min(n - i);
+            a.append(|txn| {
+                for j in i..i + k {
+                    txn.push(accepted(j), AT);
+                }
+                Ok(())
+            })
+            .unwrap();
+            i += k;
+        }
+        a.make_durable(n).unwrap();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = move |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        let (i50, i99) = percentiles(200, |k| {
+            // Half at the current size (the right edge's partial tile), half at random sizes.
+            let size = if k % 2 == 0 { n } else { 1 + rnd(n) };
+            proofs::inclusion(a, rnd(size), Some(size)).unwrap();
+        });
+        let (c50, c99) = percentiles(200, |k| {
+            let to = if k % 2 == 0 { n } else { 1 + rnd(n) };
+            proofs::consistency(a, 1 + rnd(to), Some(to)).unwrap();
+        });
+        // Before tiles: every entry read and hashed per proof.
+        let start = Instant::now();
+        let leaves: Vec<merkle::Hash> = (0..n)
+            .map(|i| merkle::leaf_hash(&a.entry_bytes(i).unwrap().unwrap()))
+            .collect();
+        let read = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        merkle::inclusion_proof(5, &leaves).unwrap();
+        merkle::root(&leaves);
+        let old_incl = read + start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        merkle::consistency_proof(1000.min(n as usize), &leaves).unwrap();
+        merkle::root(&leaves[..1000.min(n as usize)]);
+        merkle::root(&leaves);
+        let old_cons = read + start.elapsed().as_secs_f64();
+        let store = a.raw_store();
+        let tiles: usize = store
+            .keys(tamga::archive::store::Space::Tiles)
+            .unwrap()
+            .iter()
+            .map(|k| {
+                store
+                    .get(tamga::archive::store::Space::Tiles, k)
+                    .unwrap()
+                    .unwrap()
+                    .len()
+                    + k.len()
+            })
+            .sum();
+        println!(
+            "{n:>8} {i50:>14.3} {i99:>14.3} {c50:>14.3} {c99:>14.3} {:>12.1} {:>12.1} {:>10.1}",
+            old_incl * 1e3,
+            old_cons * 1e3,
+            tiles as f64 / n as f64
+        );
+    }
 }

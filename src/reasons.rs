@@ -42,6 +42,9 @@ pub enum Reason {
     NameConstraints,
     /// Revocation could not be checked and the policy requires it.
     RevocationUnavailable,
+    /// A signer's time-stamp token (RFC 3161, id-aa-signatureTimeStampToken) does not verify:
+    /// its signature, its authority's certificate, or the imprint of the signature it stamps.
+    TimestampInvalid,
     /// The archive's policy refuses the submission (unknown or closed case, size, type).
     PolicyViolation,
 }
@@ -61,7 +64,7 @@ pub struct Texts {
 
 impl Reason {
     /// Every reason, in the published order.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Reason::Malformed,
         Reason::NoSigners,
         Reason::ContentMissing,
@@ -77,6 +80,7 @@ impl Reason {
         Reason::CertificatePolicy,
         Reason::NameConstraints,
         Reason::RevocationUnavailable,
+        Reason::TimestampInvalid,
         Reason::PolicyViolation,
     ];
 
@@ -98,6 +102,7 @@ impl Reason {
             Reason::CertificatePolicy => "certificate-policy",
             Reason::NameConstraints => "name-constraints",
             Reason::RevocationUnavailable => "revocation-unavailable",
+            Reason::TimestampInvalid => "timestamp-invalid",
             Reason::PolicyViolation => "policy-violation",
         }
     }
@@ -199,6 +204,12 @@ impl Reason {
                 ky: "Кол коюучунун чынжырындагы сертификаттын кайтарылып алынуу абалын аныктоо мүмкүн болгон жок, ал эми саясат аны талап кылат.",
                 ru: "Не удалось установить статус отзыва сертификата в цепочке подписанта, а политика этого требует.",
                 en: "The revocation status of a certificate on the signer's path could not be established, and policy requires it.",
+            },
+            Reason::TimestampInvalid => Texts {
+                kk: "Қолтаңбадағы уақыт белгісі тексеруден өтпейді (оның қолтаңбасы, уақыт белгілері қызметінің сертификаты немесе ол куәландырған деректер).",
+                ky: "Кол тамгадагы убакыт белгиси текшерүүдөн өтпөйт (анын кол тамгасы, убакыт белгилери кызматынын сертификаты же ал күбөлөндүргөн маалыматтар).",
+                ru: "Метка времени в подписи не проходит проверку (её подпись, сертификат службы меток времени или заверенные ею данные).",
+                en: "A time-stamp token in the signature does not verify (its signature, its authority's certificate or the data it stamps).",
             },
             Reason::PolicyViolation => Texts {
                 kk: "Түсім мұрағат саясатын бұзады (белгісіз немесе жабылған іс, көлемі немесе түрі).",

@@ -180,6 +180,9 @@ fn role_endpoint_case_matrix_and_the_access_log() {
             [u, u, f, f, f, k, f],
         ),
         ("GET", "/v1/access-log", [u, u, f, f, f, k, f]),
+        ("GET", "/checkpoint", [u, u, f, f, f, k, f]),
+        ("GET", "/tile/0/000.p/2", [u, u, f, f, f, k, f]),
+        ("GET", "/tile/entries/000.p/2", [u, u, f, f, f, k, f]),
         ("POST", "/v1/audit?full=true", [u, u, f, f, f, k, f]),
         ("GET", "/metrics", [u, u, f, f, f, k, k]),
         ("GET", "/v1/reasons", [k, k, k, k, k, k, k]),
@@ -492,7 +495,7 @@ fn openapi_documents_every_route() {
         .skip(1)
         .filter_map(|piece| piece.split('"').nth(1))
         .collect();
-    assert_eq!(routes.len(), 25, "{routes:?}");
+    assert_eq!(routes.len(), 27, "{routes:?}");
     for r in routes {
         assert!(paths.contains_key(r), "{r} is not in openapi.json");
     }
@@ -573,4 +576,100 @@ fn document_metadata_speaks_the_receipts_vocabulary_and_says_when_it_was_destroy
     let listing = get("/v1/cases/99-01/documents");
     assert_eq!(listing["documents"][0]["status"], "destroyed");
     assert_eq!(listing["documents"][0]["registration"]["number"], "99-01/1");
+}
+
+/// RFC 9162 §2.1.1, written here again so that the check below owes nothing to tamga's own.
+fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    match leaves {
+        [] => Sha256::digest([]).into(),
+        [one] => *one,
+        _ => {
+            // The largest power of two below the length.
+            let k = 1 << (usize::BITS - 1 - (leaves.len() - 1).leading_zeros());
+            let mut h = Sha256::new();
+            h.update([1u8]);
+            h.update(mth(&leaves[..k]));
+            h.update(mth(&leaves[k..]));
+            h.finalize().into()
+        }
+    }
+}
+
+#[test]
+fn tiles_and_entry_bundles_served_at_the_tlog_tiles_paths_check_against_the_checkpoint() {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let s = start("", Limits::default(), None);
+    let p256 = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
+    for i in 0..3 {
+        let r = raw_submit(&s, Some(GATEWAY), "01-05", &format!("t{i}"), p256.clone());
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let get = |path: &str| {
+        client()
+            .get(format!("{}{path}", s.base))
+            .bearer_auth(AUDITOR)
+            .send()
+            .unwrap()
+    };
+    let cp = get("/checkpoint");
+    assert_eq!(cp.status(), StatusCode::OK);
+    assert!(
+        cp.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=2")
+    );
+    let note = cp.text().unwrap();
+    let lines: Vec<&str> = note.lines().collect();
+    let size: usize = lines[1].parse().unwrap();
+    let root = base64::engine::general_purpose::STANDARD
+        .decode(lines[2])
+        .unwrap();
+    assert_eq!(size, 3);
+    let bundle = get(&format!("/tile/entries/000.p/{size}"));
+    assert_eq!(bundle.status(), StatusCode::OK);
+    assert_eq!(bundle.headers()["content-type"], "application/octet-stream");
+    let bundle = bundle.bytes().unwrap();
+    let mut leaves = Vec::new();
+    let mut rest = &bundle[..];
+    while !rest.is_empty() {
+        let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        let entry = &rest[2..2 + len];
+        // Each entry is the log's JSON, as hashed into the tree.
+        serde_json::from_slice::<serde_json::Value>(entry).unwrap();
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(entry);
+        leaves.push(<[u8; 32]>::from(h.finalize()));
+        rest = &rest[2 + len..];
+    }
+    assert_eq!(leaves.len(), size);
+    assert_eq!(
+        mth(&leaves).to_vec(),
+        root,
+        "the entries give the signed root"
+    );
+    let tile = get(&format!("/tile/0/000.p/{size}")).bytes().unwrap();
+    assert_eq!(
+        tile.to_vec(),
+        leaves.concat(),
+        "the level-0 tile holds their leaf hashes"
+    );
+    // A narrower width of the same tile is its prefix; what the tree does not have yet, or
+    // a path not spelled as the spec says, is 404.
+    assert_eq!(
+        get("/tile/0/000.p/1").bytes().unwrap().to_vec(),
+        leaves[0].to_vec()
+    );
+    for path in [
+        "/tile/0/000.p/4",
+        "/tile/0/000",
+        "/tile/1/000.p/1",
+        "/tile/0/0",
+        "/tile/x",
+    ] {
+        assert_eq!(get(path).status(), StatusCode::NOT_FOUND, "{path}");
+    }
 }

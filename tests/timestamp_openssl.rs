@@ -178,7 +178,7 @@ fn a_token_for_other_data_a_changed_token_or_an_untrusted_tsa_proves_nothing() {
     );
     assert_eq!(
         verifier(tmp.path(), false).verify_timestamp(&tok, &signature, now()),
-        Err(TimeStampError::Invalid("certificate-untrusted".into()))
+        Err(TimeStampError::Untrusted("certificate-untrusted".into()))
     );
     assert!(matches!(
         v.verify_timestamp(&tok[..tok.len() - 1], &signature, now()),

@@ -140,8 +140,11 @@ pub fn verify(
             ),
         ));
     }
+    // The replay's pass over the entries also recomputes every stored tile.
+    let stored = Stored(archive);
+    let watch = super::tilecheck::Watch::new(&stored, archive.store(), super::tiles::HEIGHT);
     let replayed = replay::run(
-        &Stored(archive),
+        &watch,
         &Replay {
             checkpoints: checkpoint.as_slice(),
             service: archive.signer().certificate(),
@@ -163,8 +166,12 @@ pub fn verify(
     if size > 0 && checkpoint.is_none() {
         return Err(fail(None, None, "no signed checkpoint"));
     }
+    let tiles_note = watch.finish(size)?;
     check_access(archive, checkpoint.as_ref())?;
     let mut report = replayed.report;
+    if let Some(note) = tiles_note {
+        report.note(note);
+    }
     report.strays = archive.store().strays();
     Ok(report)
 }

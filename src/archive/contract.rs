@@ -76,6 +76,26 @@ fn refuses_overwrites_and_foreign_disposals(open: Open<'_>) {
         store.apply(&b).unwrap_err(),
         StoreError::NotDisposable { space: Space::Log }
     ));
+    // Tiles are kept like entries: a tile's bytes never change, nor are they disposed of.
+    put(&*store, Space::Tiles, b"t", &[1; 8192]);
+    let mut b = Batch::default();
+    b.put(Space::Tiles, b"t".to_vec(), vec![2; 8192]);
+    assert!(matches!(
+        store.apply(&b).unwrap_err(),
+        StoreError::Overwrite {
+            space: Space::Tiles,
+            ..
+        }
+    ));
+    let mut b = Batch::default();
+    b.dispose(Space::Tiles, b"t".to_vec());
+    assert!(matches!(
+        store.apply(&b).unwrap_err(),
+        StoreError::NotDisposable {
+            space: Space::Tiles
+        }
+    ));
+    assert_eq!(store.get(Space::Tiles, b"t").unwrap(), Some(vec![1; 8192]));
     // Refused batches leave nothing behind, not even their allowed parts.
     assert_eq!(store.get(Space::Index, b"x").unwrap(), None);
     assert_eq!(

@@ -39,6 +39,18 @@ fn disposal_value(act: &str, date: &str) -> Vec<u8> {
     format!("act {act} of {date}").into_bytes()
 }
 
+/// The key of a tile in [`Space::Tiles`]: level, index and width (hashes), big-endian. A tile
+/// at level 0 is stored only once full (its partial hashes are the entries' leaf hashes); one
+/// above is stored at every width it reaches, each once.
+pub(super) fn tile(level: u32, n: u64, width: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(11);
+    // Levels stop at 63 (C2SP tlog-tiles) and widths at 256: neither truncates.
+    k.push(u8::try_from(level).unwrap_or(u8::MAX));
+    k.extend_from_slice(&n.to_be_bytes());
+    k.extend_from_slice(&u16::try_from(width).unwrap_or(u16::MAX).to_be_bytes());
+    k
+}
+
 /// How a document was destroyed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Disposal {

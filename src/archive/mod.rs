@@ -24,6 +24,8 @@ pub mod readonly;
 pub mod replay;
 pub mod sled;
 pub mod store;
+pub mod tilecheck;
+pub mod tiles;
 
 use crate::receipt::ReceiptSigner;
 use checkpoint::Checkpoint;
@@ -111,6 +113,10 @@ pub struct Archive {
     committed: std::sync::Condvar,
     syncs: std::sync::atomic::AtomicU64,
     access: Mutex<access::AccessLog>,
+    /// Whether the stored tiles cover the log (see [`tiles::ensure`]); appends keep them so.
+    tiles_ready: std::sync::atomic::AtomicBool,
+    /// The last, partial level-0 tile's hashes, for proofs (see [`tiles::Edge`]).
+    edge: Mutex<tiles::Edge>,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -170,6 +176,11 @@ impl Archive {
                 .ok_or_else(|| ArchiveError::Damaged("access-log head".into()))?,
             None => (0, [0; 32]),
         };
+        // An archive from before tiles gets them now. A read-only store cannot take them (its
+        // proofs recompute what is missing); a failure here is retried by the first append.
+        let tiles_ready = tiles::ensure(store.as_ref(), tiles::HEIGHT, state.size).is_ok();
+        // A missing entry is the audit's to name; proofs then read the entries themselves.
+        let edge = tiles::Edge::load(store.as_ref(), state.size);
         Ok(Archive {
             store,
             origin,
@@ -182,6 +193,8 @@ impl Archive {
             committed: std::sync::Condvar::new(),
             syncs: std::sync::atomic::AtomicU64::new(0),
             access: Mutex::new(access::AccessLog::new(access)),
+            tiles_ready: std::sync::atomic::AtomicBool::new(tiles_ready),
+            edge: Mutex::new(edge),
         })
     }
 
@@ -227,19 +240,31 @@ impl Archive {
         build: impl FnOnce(&mut Txn<'_>) -> Result<T, ArchiveError>,
     ) -> Result<(T, u64), ArchiveError> {
         let mut state = lock(&self.state);
+        self.ensure_tiles(state.size)?;
         let mut txn = Txn {
             store: self.store.as_ref(),
             batch: Batch::default(),
             state: state.clone(),
+            leaves: Vec::new(),
         };
         let out = build(&mut txn)?;
         if txn.batch.puts.is_empty() && txn.batch.disposals.is_empty() {
             return Ok((out, state.size));
         }
+        // The tiles the new entries fill or grow land in their batch (C2SP tlog-tiles).
+        tiles::extend(
+            self.store.as_ref(),
+            tiles::HEIGHT,
+            state.size,
+            &txn.leaves,
+            &mut txn.batch,
+        )?;
         txn.batch
             .put(Space::Index, HEAD_KEY, encode_head(&txn.state));
         self.store.apply(&txn.batch)?;
         *state = txn.state;
+        // Under the writer lock still, so the edge moves with the size, batch by batch.
+        lock(&self.edge).advance(&txn.leaves);
         Ok((out, state.size))
     }
 
@@ -266,7 +291,24 @@ impl Archive {
             store: self.store.as_ref(),
             batch: Batch::default(),
             state,
+            leaves: Vec::new(),
         })
+    }
+
+    /// A reader of the tree as it is now, for proofs and tiles: the size and the last partial
+    /// tile's hashes come together, without waiting for a writer building its batch.
+    pub fn tiles(&self) -> tiles::Tiles<'_> {
+        lock(&self.edge).reader(self.store.as_ref())
+    }
+
+    /// Builds the tiles the open could not (under the writer lock, so before any append).
+    fn ensure_tiles(&self, size: u64) -> Result<(), ArchiveError> {
+        use std::sync::atomic::Ordering;
+        if !self.tiles_ready.load(Ordering::Acquire) {
+            tiles::ensure(self.store.as_ref(), tiles::HEIGHT, size)?;
+            self.tiles_ready.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Returns once everything up to tree size `upto` is on stable storage and covered by a
@@ -405,6 +447,8 @@ pub struct Txn<'a> {
     store: &'a dyn Store,
     batch: Batch,
     state: State,
+    /// The leaf hashes of the entries this batch appends, for the tiles.
+    leaves: Vec<Hash>,
 }
 
 impl Txn<'_> {
@@ -471,7 +515,9 @@ impl Txn<'_> {
         };
         let bytes = entry.encode();
         let entry_hash = log::entry_hash(&bytes);
-        self.state.frontier.push(merkle::leaf_hash(&bytes));
+        let leaf = merkle::leaf_hash(&bytes);
+        self.state.frontier.push(leaf);
+        self.leaves.push(leaf);
         self.batch.put(Space::Log, entry.index.to_be_bytes(), bytes);
         self.state.chain = entry_hash;
         self.state.size += 1;

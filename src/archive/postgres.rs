@@ -326,11 +326,11 @@ impl Connection {
     fn sync_point(&mut self) -> Result<Option<(String, u64)>, StoreError> {
         // A connection to a server that went away is only found out by using it; find out
         // now, so that a restarted server gets its replay before this sync.
-        if let Some(s) = self.client.as_mut()
-            && s.client
+        if self.client.as_mut().is_some_and(|s| {
+            s.client
                 .is_valid(std::time::Duration::from_secs(5))
                 .is_err()
-        {
+        }) {
             self.client = None;
         }
         self.writer()?;
@@ -354,10 +354,10 @@ impl Connection {
 
     fn close(&mut self) {
         // A last flush on this connection: the syncer is gone by now.
-        if !self.read_only
+        if let Some(s) = self.client.as_mut()
+            && !self.read_only
             && !self.unsynced.is_empty()
             && self.failed.is_none()
-            && let Some(s) = self.client.as_mut()
         {
             let _ = schema::flush(s);
         }

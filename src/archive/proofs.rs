@@ -1,6 +1,7 @@
 //! Inclusion and consistency proofs over the stored log, for the CLI and the service alike.
 
 use super::merkle::{self, Hash};
+use super::tiles::Tiles;
 use super::{Archive, ArchiveError};
 use crate::verify::certificate::hex;
 use serde::Serialize;
@@ -46,19 +47,86 @@ pub enum ProofError {
     Archive(#[from] ArchiveError),
 }
 
-fn leaves(archive: &Archive, size: u64) -> Result<Vec<Hash>, ProofError> {
-    (0..size)
-        .map(|i| {
-            archive
-                .entry_bytes(i)?
-                .map(|b| merkle::leaf_hash(&b))
-                .ok_or_else(|| ArchiveError::Damaged(format!("entry {i} is missing")).into())
-        })
-        .collect()
-}
-
 fn hexes(p: &[Hash]) -> Vec<String> {
     p.iter().map(|h| hex(h)).collect()
+}
+
+/// The audit path of leaf `m` in the tree of leaves `[lo, hi)` (PATH, RFC 9162 §2.1.3.1),
+/// each sibling read from the tiles: O(log n) hashes, not the whole tree.
+fn path(
+    t: &mut Tiles<'_>,
+    m: u64,
+    lo: u64,
+    hi: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
+    let n = hi - lo;
+    if n <= 1 {
+        return Ok(());
+    }
+    let k = split(n);
+    if m < k {
+        path(t, m, lo, lo + k, out)?;
+        out.push(t.mth(lo + k, hi)?);
+    } else {
+        path(t, m - k, lo + k, hi, out)?;
+        out.push(t.mth(lo, lo + k)?);
+    }
+    Ok(())
+}
+
+/// SUBPROOF(m, D[lo:hi], complete) of RFC 9162 §2.1.4.1, from the tiles.
+fn subproof(
+    t: &mut Tiles<'_>,
+    m: u64,
+    (lo, hi): (u64, u64),
+    complete: bool,
+    out: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
+    let n = hi - lo;
+    if m == n {
+        if !complete {
+            out.push(t.mth(lo, hi)?);
+        }
+        return Ok(());
+    }
+    let k = split(n);
+    if m <= k {
+        subproof(t, m, (lo, lo + k), complete, out)?;
+        out.push(t.mth(lo + k, hi)?);
+    } else {
+        subproof(t, m - k, (lo + k, hi), false, out)?;
+        out.push(t.mth(lo, lo + k)?);
+    }
+    Ok(())
+}
+
+/// (leaf hash, root, audit path) of entry `index` in the tree of `size` (index < size, both
+/// within the reader's tree).
+fn prove_inclusion(
+    t: &mut Tiles<'_>,
+    index: u64,
+    size: u64,
+) -> Result<(Hash, Hash, Vec<Hash>), ProofError> {
+    let mut proof = Vec::new();
+    path(t, index, 0, size, &mut proof)?;
+    Ok((t.mth(index, index + 1)?, t.mth(0, size)?, proof))
+}
+
+/// (root at `from`, root at `to`, proof) for 0 < from ≤ to within the reader's tree.
+fn prove_consistency(
+    t: &mut Tiles<'_>,
+    from: u64,
+    to: u64,
+) -> Result<(Hash, Hash, Vec<Hash>), ProofError> {
+    let mut proof = Vec::new();
+    subproof(t, from, (0, to), true, &mut proof)?;
+    Ok((t.mth(0, from)?, t.mth(0, to)?, proof))
+}
+
+/// The largest power of two strictly below `n` (n ≥ 2).
+fn split(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
 }
 
 /// Proof that entry `index` is in the tree of `size` entries (default: current).
@@ -67,17 +135,15 @@ pub fn inclusion(
     index: u64,
     size: Option<u64>,
 ) -> Result<Inclusion, ProofError> {
-    let current = archive.size();
+    let mut t = archive.tiles();
+    let current = t.size();
     let size = size.unwrap_or(current);
-    let range = || ProofError::OutOfRange(format!("need index < size ≤ {current}"));
     if size > current || index >= size {
-        return Err(range());
+        return Err(ProofError::OutOfRange(format!(
+            "need index < size ≤ {current}"
+        )));
     }
-    let l = leaves(archive, size)?;
-    let i = usize::try_from(index).map_err(|_| range())?;
-    let proof = merkle::inclusion_proof(i, &l).ok_or_else(range)?;
-    let leaf = l.get(i).copied().unwrap_or_default();
-    let root = merkle::root(&l);
+    let (leaf, root, proof) = prove_inclusion(&mut t, index, size)?;
     debug_assert!(merkle::verify_inclusion(index, size, &leaf, &proof, &root));
     Ok(Inclusion {
         index,
@@ -94,17 +160,15 @@ pub fn consistency(
     from: u64,
     to: Option<u64>,
 ) -> Result<Consistency, ProofError> {
-    let current = archive.size();
+    let mut t = archive.tiles();
+    let current = t.size();
     let to = to.unwrap_or(current);
-    let range = || ProofError::OutOfRange(format!("need 0 < from ≤ to ≤ {current}"));
     if from == 0 || from > to || to > current {
-        return Err(range());
+        return Err(ProofError::OutOfRange(format!(
+            "need 0 < from ≤ to ≤ {current}"
+        )));
     }
-    let l = leaves(archive, to)?;
-    let m = usize::try_from(from).map_err(|_| range())?;
-    let proof = merkle::consistency_proof(m, &l).ok_or_else(range)?;
-    let old = merkle::root(l.get(..m).unwrap_or_default());
-    let new = merkle::root(&l);
+    let (old, new, proof) = prove_consistency(&mut t, from, to)?;
     Ok(Consistency {
         from,
         to,
@@ -113,3 +177,7 @@ pub fn consistency(
         proof: hexes(&proof),
     })
 }
+
+#[cfg(test)]
+#[path = "proofs_tests.rs"]
+mod tests;

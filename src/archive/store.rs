@@ -20,13 +20,17 @@ pub enum Space {
     Access,
     /// Executed disposal acts (signed DER) by act number. Append-only.
     Acts,
+    /// Merkle tree tiles (C2SP tlog-tiles) by level, index and width: each width of a growing
+    /// tile is its own key, so that nothing here is ever rewritten (see `archive::tiles`).
+    /// Append-only.
+    Tiles,
     /// Look-up tables (registration numbers, case counters, the log head). Overwritable.
     Index,
 }
 
 impl Space {
     /// Every space, for whoever walks the whole store (benches, fuzzing, exports).
-    pub const ALL: [Space; 8] = [
+    pub const ALL: [Space; 9] = [
         Space::Log,
         Space::Chunks,
         Space::Blobs,
@@ -34,6 +38,7 @@ impl Space {
         Space::Checkpoints,
         Space::Access,
         Space::Acts,
+        Space::Tiles,
         Space::Index,
     ];
 
@@ -52,6 +57,7 @@ impl Space {
             Space::Checkpoints => b'K',
             Space::Access => b'A',
             Space::Acts => b'T',
+            Space::Tiles => b'H',
             Space::Index => b'I',
         }
     }

@@ -59,6 +59,8 @@ const TABLE: &[(&str, &str, Allowed)] = {
         ("GET", "/v1/proofs/consistency", AUDITOR),
         ("POST", "/v1/audit", AUDITOR),
         ("GET", "/v1/access-log", AUDITOR),
+        ("GET", "/checkpoint", AUDITOR),
+        ("GET", "/tile/{*path}", AUDITOR),
         ("GET", "/metrics", Roles(&[Role::Auditor, Role::Admin])),
         ("GET", "/v1/trust", Roles(&[Role::Auditor, Role::Admin])),
         ("GET", "/v1/retention/plan", ARCHIVIST),

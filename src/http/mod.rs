@@ -138,6 +138,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/audit", post(proofs::audit))
         .route("/v1/access-log", get(proofs::access_log))
+        .route("/checkpoint", get(proofs::tlog_checkpoint))
+        .route("/tile/{*path}", get(proofs::tile))
         .route("/v1/retention/plan", get(retention::plan))
         .route("/v1/retention/acts", post(retention::new_act))
         .route("/v1/retention/acts/{act}", get(retention::show_act))

@@ -28,6 +28,50 @@ pub async fn checkpoint(
     Ok(res)
 }
 
+/// `GET /checkpoint`: the same signed note at the path C2SP tlog-tiles clients look for it,
+/// cacheable for a few seconds only (it changes with every commit group).
+pub async fn tlog_checkpoint(
+    state: State<Arc<AppState>>,
+    caller: Extension<Caller>,
+) -> Result<Response, ApiError> {
+    let mut res = checkpoint(state, caller).await?;
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=2"),
+    );
+    Ok(res)
+}
+
+/// `GET /tile/<L>/<N>[.p/<W>]` and `GET /tile/entries/<N>[.p/<W>]` (C2SP tlog-tiles): the
+/// tree's hashes and the entries, for standard transparency-log tools. Auditors only, like
+/// the proofs they replace: the entries name signers (IIN, BIN, subject) and cases.
+pub async fn tile(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    let at = crate::archive::tiles::parse(&path)
+        .ok_or_else(|| ApiError::NotFound("No such tile path (see c2sp.org/tlog-tiles).".into()))?;
+    let st = state.clone();
+    let bytes = tokio::task::spawn_blocking(move || st.ingest.archive.tile(at))
+        .await
+        .map_err(|_| ApiError::Unavailable("The tile could not be read; retry.".into()))??
+        .ok_or_else(|| ApiError::NotFound("The tree has no such tile (yet).".into()))?;
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    // A tile's bytes at a path never change (a partial tile's path names its width).
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    Ok(res)
+}
+
 /// Query of an inclusion proof.
 #[derive(Debug, Deserialize)]
 pub struct InclusionQuery {

@@ -17,6 +17,10 @@ pub const MAX_INPUT: usize = 256 * 1024 * 1024;
 pub const MAX_SIGNERS: usize = 64;
 /// Likewise for carried certificates, and for carried CRLs.
 pub const MAX_CERTS: usize = 256;
+/// Time-stamp tokens read per signer (RFC 3161 allows several; a real signer has one or two).
+pub const MAX_TIMESTAMPS: usize = 4;
+/// Time-stamp tokens read in one SignedData, all signers together.
+pub const MAX_TIMESTAMPS_TOTAL: usize = 16;
 /// The most bytes all carried certificates and CRLs together may take. Each is copied and
 /// parsed (a CRL into a table of serials) before verification, so this bounds the memory a
 /// submission costs beyond its own size; real certificates take a few KiB, and a CMS that
@@ -128,6 +132,9 @@ pub struct SignerInfo<'a> {
     pub signature_algorithm: AlgorithmId,
     /// The signature value.
     pub signature: Cow<'a, [u8]>,
+    /// The unsigned attribute id-aa-signatureTimeStampToken's values (RFC 3161 Appendix A),
+    /// each a ContentInfo as it lies in the input, at most [`MAX_TIMESTAMPS`].
+    pub timestamp_tokens: Vec<&'a [u8]>,
 }
 
 /// The encapsulated content's OCTET STRING, as it lies in the input: one primitive string, or
@@ -356,6 +363,16 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
             sr.depth(),
         )?);
     }
+    // Each token is a CMS verification of its own (a path, CRLs): a document's are bounded
+    // together, not only per signer.
+    if signers
+        .iter()
+        .map(|s| s.timestamp_tokens.len())
+        .sum::<usize>()
+        > MAX_TIMESTAMPS_TOTAL
+    {
+        return Err(CmsError::Structure("too many time-stamp tokens"));
+    }
     Ok(SignedData {
         content_type,
         content: None,
@@ -421,7 +438,10 @@ fn parse_signer(si: Tlv<'_>, depth: usize) -> Result<SignerInfo<'_>, CmsError> {
     let signature_algorithm = AlgorithmId::read(&mut r, "signatureAlgorithm")?;
     let sig = r.read("signature")?;
     let signature = sig.octets(r.depth())?;
-    r.optional(tag::CTX1)?;
+    let timestamp_tokens = match r.optional(tag::CTX1)? {
+        Some(t) => timestamp_tokens(&t, r.depth())?,
+        None => Vec::new(),
+    };
     r.finish("end of SignerInfo")?;
     Ok(SignerInfo {
         sid,
@@ -429,7 +449,35 @@ fn parse_signer(si: Tlv<'_>, depth: usize) -> Result<SignerInfo<'_>, CmsError> {
         signed_attrs,
         signature_algorithm,
         signature,
+        timestamp_tokens,
     })
+}
+
+/// The values of every id-aa-signatureTimeStampToken among a SignerInfo's unsigned
+/// attributes (RFC 3161 Appendix A: one or more tokens, in one attribute or several), refused
+/// past [`MAX_TIMESTAMPS`]: each costs a whole CMS verification. Other unsigned attributes
+/// are not read.
+fn timestamp_tokens<'a>(t: &Tlv<'a>, depth: usize) -> Result<Vec<&'a [u8]>, CmsError> {
+    let mut out = Vec::new();
+    let mut r = t.children(depth)?;
+    while let Some(attr) = r.next()? {
+        let mut ar = attr
+            .must_be(tag::SEQUENCE, "unsigned Attribute")?
+            .children(r.depth())?;
+        if read_oid(&mut ar, "attrType")? != super::timestamp::ID_AA_TIMESTAMP_TOKEN {
+            continue;
+        }
+        let values = ar.read_tag(tag::SET, "attrValues")?;
+        ar.finish("end of Attribute")?;
+        let mut vr = values.children(ar.depth())?;
+        while let Some(v) = vr.next()? {
+            if out.len() == MAX_TIMESTAMPS {
+                return Err(CmsError::Structure("too many time-stamp tokens"));
+            }
+            out.push(v.must_be(tag::SEQUENCE, "time-stamp token")?.raw);
+        }
+    }
+    Ok(out)
 }
 
 fn parse_signed_attrs(t: Tlv<'_>, depth: usize) -> Result<SignedAttrs<'_>, CmsError> {

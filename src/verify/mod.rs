@@ -192,10 +192,14 @@ impl Verifier {
             let mut findings = Vec::new();
             let mut warnings = Vec::new();
             let mut sr = SignerReport::empty();
+            // RFC 3161 tokens first: a valid one fixes when the signature existed.
+            let stamp = self.proof_of_existence(si, at, index, &mut findings, &mut report.warnings);
+            sr.timestamp = stamp.as_ref().and_then(|p| p.shown());
             let env = Env {
                 pool: &pool,
                 crls: &crls,
                 at,
+                poe: stamp.map(|p| p.stamp.proven_at(at)),
                 settings,
             };
             self.check_signer(sd, si, content, &env, &mut sr, &mut findings, &mut warnings);
@@ -325,16 +329,28 @@ impl Verifier {
 
         bind_certificate(si, &cert, sr, findings);
 
-        let outcome = path::validate(
-            &cert,
-            pool,
-            &self.trust,
-            crls,
-            at,
-            self.policy.revocation,
-            &self.cache,
-            env.settings,
-        );
+        let outcome = match env.poe {
+            None => path::validate(
+                &cert,
+                pool,
+                &self.trust,
+                crls,
+                at,
+                self.policy.revocation,
+                &self.cache,
+                env.settings,
+            ),
+            Some(poe) => path::validate_existed(
+                &cert,
+                pool,
+                &self.trust,
+                crls,
+                (at, poe),
+                self.policy.revocation,
+                &self.cache,
+                env.settings,
+            ),
+        };
         sr.path = outcome.path.iter().map(|c| c.subject.clone()).collect();
         sr.policies = outcome.policies.iter().map(ToString::to_string).collect();
         findings.extend(outcome.findings);
@@ -467,6 +483,8 @@ struct Env<'a> {
     crls: &'a [&'a Crl],
     /// The validation time.
     at: i64,
+    /// When a time-stamp proves the signature existed, if one does ([`timestamp::apply`]).
+    poe: Option<i64>,
     /// Certificate-policy settings.
     settings: &'a policy::PathSettings,
 }

@@ -53,6 +53,32 @@ pub fn validate(
     validate_with(leaf, &ctx, revocation, settings)
 }
 
+/// [`validate`] for a signature a time-stamp proves existed at `poe` (≤ `at`): validity
+/// periods are judged at `poe`, revocation by the CRLs current at `at`, of which an entry
+/// after `poe` counts only for a compromise (ETSI EN 319 102-1 §5.6.2; see
+/// [`super::timestamp::apply`]).
+#[allow(clippy::too_many_arguments)]
+pub fn validate_existed(
+    leaf: &Arc<Certificate>,
+    pool: &[Arc<Certificate>],
+    trust: &TrustStore,
+    crls: &[&Crl],
+    (at, poe): (i64, i64),
+    revocation: RevocationPolicy,
+    cache: &Cache,
+    settings: &PathSettings,
+) -> Outcome {
+    let budget = revocation::Budget::default();
+    let mut ctx = revocation::Context::new(pool, trust, crls, at, cache, &budget);
+    ctx.poe = Some(poe);
+    let mut out = validate_with(leaf, &ctx, revocation, settings);
+    if revocation != RevocationPolicy::Off {
+        out.warnings
+            .extend(super::timestamp::apply::expired_since(&out.path, at));
+    }
+    out
+}
+
 /// [`validate`] within a revocation context: also the path of a CRL signer (RFC 5280 §6.3.3
 /// (f)), whose context limits the anchors to the one the checked certificate reached.
 pub(crate) fn validate_in(
@@ -94,7 +120,7 @@ fn validate_with(
     let mut first: Option<Outcome> = None;
     for path in search.found {
         let mut out = Outcome {
-            findings: check(&path, at, ctx.crl_signer),
+            findings: check(&path, ctx.poe.unwrap_or(at), ctx.crl_signer),
             ..Outcome::default()
         };
         check_policies(&path, settings, &mut out);

@@ -95,6 +95,34 @@ pub struct SignerReport {
     /// The certificate policies in force along the path (RFC 5280 §6.1.6, the
     /// user-constrained policy set), dotted; `2.5.29.32.0` (anyPolicy) when any would do.
     pub policies: Vec<String>,
+    /// The time-stamp token that fixed when the signature existed (the earliest valid one),
+    /// when one counted: the signer's certificates were judged at its time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<TimestampReport>,
+}
+
+/// A signer's time-stamp token as the report shows it (RFC 3161 TSTInfo).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimestampReport {
+    /// genTime (RFC 3339).
+    pub time: String,
+    /// The time-stamping authority's certificate subject (RFC 4514).
+    pub tsa: String,
+    /// The TSA's policy OID, dotted.
+    pub policy: String,
+    /// The token's serial number, hex.
+    pub serial: String,
+}
+
+impl From<&super::timestamp::TimeStamp> for TimestampReport {
+    fn from(t: &super::timestamp::TimeStamp) -> Self {
+        TimestampReport {
+            time: super::fmt_time(t.gen_time),
+            tsa: t.tsa.clone(),
+            policy: t.policy.clone(),
+            serial: t.serial.clone(),
+        }
+    }
 }
 
 impl SignerReport {
@@ -115,6 +143,7 @@ impl SignerReport {
             signing_certificate: None,
             reasons: Vec::new(),
             policies: Vec::new(),
+            timestamp: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use super::asn1::{self, Asn1Error, Reader, read_oid, tag};
 use super::certificate::{Certificate, hex};
 use super::cms::{self, AlgorithmId};
 use super::{Status, Verifier};
+use crate::reasons::Reason;
 use x509_parser::extensions::ParsedExtension;
 
 /// id-ct-TSTInfo (RFC 3161 §2.4.2).
@@ -35,6 +36,13 @@ pub enum TimeStampError {
     /// The token's CMS signature or its TSA's path does not verify; the codes say why.
     #[error("the time-stamp token does not verify: {0}")]
     Invalid(String),
+    /// The TSA's certificate does not chain to the trust store (or is neither carried nor
+    /// trusted): the token proves nothing, but nothing in it was found false.
+    #[error("the time-stamp token's authority is not trusted: {0}")]
+    Untrusted(String),
+    /// The TSA's path is sound but its revocation status cannot be established now.
+    #[error("the time-stamp authority's revocation status is unavailable: {0}")]
+    Unavailable(String),
     /// The TSA's certificate lacks id-kp-timeStamping (RFC 3161 §2.3).
     #[error("the time-stamp token's signer is not a time-stamping authority")]
     NotTsa,
@@ -155,16 +163,38 @@ impl Verifier {
         signature: &[u8],
         at: i64,
     ) -> Result<TimeStamp, TimeStampError> {
+        super::names::reset_budget();
+        let verified = self.check_token(token, signature, at)?;
+        match verified.pending {
+            Some(why) => Err(TimeStampError::Unavailable(why)),
+            None => Ok(verified.stamp),
+        }
+    }
+
+    /// [`Verifier::verify_timestamp`] within a document's verification (its work budget is
+    /// not renewed), with what the token's own verification warned of. A token whose only
+    /// fault is its TSA's unknown revocation status comes back with [`Verified::pending`]
+    /// set, so that the signer can be judged provisionally (see [`apply`]).
+    pub(crate) fn check_token(
+        &self,
+        token: &[u8],
+        signature: &[u8],
+        at: i64,
+    ) -> Result<Verified, TimeStampError> {
         if token.len() > MAX_TOKEN {
             return Err(TimeStampError::TooLarge);
         }
-        super::names::reset_budget();
-        let sd = cms::parse_lazy(token).map_err(|_| TimeStampError::Malformed("SignedData"))?;
+        let mut sd = cms::parse_lazy(token).map_err(|_| TimeStampError::Malformed("SignedData"))?;
         if sd.content_type != ID_CT_TSTINFO {
             return Err(TimeStampError::Malformed("eContentType"));
         }
         if sd.signers.len() != 1 {
             return Err(TimeStampError::Signers);
+        }
+        // A token's own signer may carry tokens too; they prove nothing RFC 3161 asks for,
+        // and following them would let a token nest verifications without end.
+        for si in &mut sd.signers {
+            si.timestamp_tokens.clear();
         }
         let content = sd
             .econtent
@@ -178,10 +208,13 @@ impl Verifier {
             return Err(TimeStampError::Imprint);
         }
         let report = self.verify_parsed(&sd, None, at, &super::policy::PathSettings::DEFAULT);
-        if report.status != Status::Accepted {
-            let codes: Vec<&str> = report.reasons.iter().map(|r| r.code.code()).collect();
-            return Err(TimeStampError::Invalid(codes.join(", ")));
-        }
+        let pending = match report.status {
+            Status::Accepted => None,
+            Status::Rejected => match refusal(&report) {
+                TimeStampError::Unavailable(why) => Some(why),
+                e => return Err(e),
+            },
+        };
         let fingerprint = report
             .signers
             .first()
@@ -197,13 +230,56 @@ impl Verifier {
         if !time_stamping(&tsa.der) {
             return Err(TimeStampError::NotTsa);
         }
-        Ok(TimeStamp {
-            gen_time: info.gen_time,
-            policy: info.policy,
-            serial: hex(&info.serial),
-            tsa: tsa.subject,
-            accuracy_ms: info.accuracy_ms,
+        Ok(Verified {
+            stamp: TimeStamp {
+                gen_time: info.gen_time,
+                policy: info.policy,
+                serial: hex(&info.serial),
+                tsa: tsa.subject,
+                accuracy_ms: info.accuracy_ms,
+            },
+            warnings: report.warnings,
+            pending,
         })
+    }
+}
+
+/// A token that verified, and what its verification warned of (a TSA whose revocation
+/// status went unchecked under `prefer`).
+#[derive(Debug, Clone)]
+pub(crate) struct Verified {
+    /// What the token proves.
+    pub stamp: TimeStamp,
+    /// The token verification's warnings.
+    pub warnings: Vec<super::Warning>,
+    /// Set when all that failed is the TSA's revocation status, unknown under `require`:
+    /// why. The token then proves nothing yet.
+    pub pending: Option<String>,
+}
+
+/// Why a token's CMS was refused, by what its reasons say: a TSA outside the trust store (or
+/// one whose certificate the token leaves out and the store lacks) is no proof but no
+/// tampering either; missing revocation data may come later; anything else is a token that
+/// does not verify.
+fn refusal(report: &super::Report) -> TimeStampError {
+    let codes: Vec<Reason> = report.codes();
+    let text = codes
+        .iter()
+        .map(|r| r.code())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let all = |ok: &[Reason]| !codes.is_empty() && codes.iter().all(|c| ok.contains(c));
+    if all(&[Reason::CertificateUntrusted, Reason::CertificateMissing]) {
+        TimeStampError::Untrusted(text)
+    } else if all(&[Reason::RevocationUnavailable]) {
+        TimeStampError::Unavailable(
+            report
+                .missing_revocation()
+                .first()
+                .map_or(text, |d| (*d).to_owned()),
+        )
+    } else {
+        TimeStampError::Invalid(text)
     }
 }
 
@@ -220,6 +296,8 @@ fn time_stamping(der: &[u8]) -> bool {
                 && !eku.ocsp_signing && eku.other.is_empty())
     })
 }
+
+pub mod apply;
 
 #[cfg(test)]
 mod tests;

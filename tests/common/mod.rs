@@ -7,6 +7,7 @@ pub mod pg;
 pub mod pki;
 pub mod pkits;
 pub mod server;
+pub mod tsa;
 
 use std::path::{Path, PathBuf};
 use tamga::verify::{Policy, Report, Verifier};

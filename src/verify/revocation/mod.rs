@@ -65,6 +65,10 @@ pub struct Context<'a> {
     pub budget: &'a Budget,
     /// Whether the path's leaf is a CRL signer (its key usage is then cRLSign, not signing).
     pub crl_signer: bool,
+    /// When a time-stamp proves the signature existed (proof of existence): a revocation
+    /// after it counts only for a compromise (see [`crate::verify::timestamp::apply`]).
+    /// `None` for a signature without one, and always for a CRL signer's own path.
+    pub poe: Option<i64>,
 }
 
 impl<'a> Context<'a> {
@@ -87,6 +91,7 @@ impl<'a> Context<'a> {
             visiting: Vec::new(),
             budget,
             crl_signer: false,
+            poe: None,
         }
     }
 }
@@ -203,7 +208,9 @@ fn use_crl(
         return Err(Skip::NotCurrent);
     }
     match delta::lookup(crl, delta, &cert.issuer_raw, &cert.serial) {
-        Some(e) if e.date <= ctx.at => Ok(Verdict::Listed(e)),
+        Some(e) if e.date <= ctx.at && super::timestamp::apply::revokes(&e, ctx.poe) => {
+            Ok(Verdict::Listed(e))
+        }
         _ => Ok(Verdict::Covers(interim)),
     }
 }

@@ -161,6 +161,7 @@ fn path_to(
         depth: ctx.depth + 1,
         visiting,
         crl_signer: true,
+        poe: None,
         ..ctx.clone()
     };
     let out = path::validate_in(signer, &nested, RevocationPolicy::Require);

@@ -1,0 +1,449 @@
+//! The Merkle tree's interior hashes, kept as C2SP tlog-tiles (<https://c2sp.org/tlog-tiles>)
+//! so that a proof reads O(log n) stored hashes instead of every entry.
+//!
+//! A tile at level `L` holds up to 256 consecutive hashes of the nodes at height `8·L`: level 0
+//! the entries' leaf hashes, level 1 the roots of full level-0 tiles, and so on. Tiles are
+//! written in the same batch as the entries that complete or grow them, and nothing is ever
+//! rewritten ([`Space::Tiles`] is append-only):
+//! - a full tile is one key, written when it fills;
+//! - a level-0 tile that is not full yet is not stored: its hashes are those of the (at most
+//!   255) entries after the last full tile, read when needed. Storing it would rewrite up to
+//!   8 KiB on every filing, and the journal keeps every value it was ever given;
+//! - a partial tile above level 0 grows once per 256^L filings, and is stored at each width it
+//!   reaches under its own key (about 16 bytes per filing in all).
+//!
+//! An archive written before tiles existed gets them once, on the first writable open
+//! ([`ensure`]); until then (a read-only open) a missing tile is recomputed from the level
+//! below, so proofs stay right, only slow. `audit verify` recomputes every tile from the
+//! entries and compares ([`super::tilecheck`]).
+
+use super::merkle::{self, Hash};
+use super::store::{Batch, Space, Store};
+use super::{ArchiveError, keys};
+use std::collections::HashMap;
+
+/// The archive's tile height: 2^8 = 256 hashes to a tile (C2SP tlog-tiles). Tests use smaller
+/// heights to reach many levels with few entries; the layout is the same.
+pub const HEIGHT: u32 = 8;
+
+/// Entries read per batch when tiles are built for an archive that has none.
+const BUILD_CHUNK: u64 = 64 << HEIGHT;
+
+/// The store's entry `i`, or damage if it is missing.
+pub(super) fn entry(store: &dyn Store, i: u64) -> Result<Vec<u8>, ArchiveError> {
+    store
+        .get(Space::Log, &i.to_be_bytes())?
+        .ok_or_else(|| ArchiveError::Damaged(format!("entry {i} is missing")))
+}
+
+/// Hashes concatenated, as a tile is served and stored.
+pub fn join(hashes: &[Hash]) -> Vec<u8> {
+    hashes.concat()
+}
+
+/// A tile's bytes as hashes; `None` unless exactly `width` of them.
+fn split(raw: &[u8], width: u64) -> Option<Vec<Hash>> {
+    if u64::try_from(raw.len()).ok()? != width.checked_mul(32)? {
+        return None;
+    }
+    raw.chunks_exact(32)
+        .map(|c| <Hash>::try_from(c).ok())
+        .collect()
+}
+
+/// Reads tree hashes from the stored tiles of a tree of `size` leaves (the size the tiles are
+/// known to cover: the archive's size when the reader was made). Tiles read are cached for the
+/// reader's life, so a proof reads each at most once.
+pub struct Tiles<'a> {
+    store: &'a dyn Store,
+    height: u32,
+    size: u64,
+    cache: HashMap<(u32, u64), Vec<Hash>>,
+}
+
+/// The leaf hashes of the tree's last, partial level-0 tile, which is not stored: kept in
+/// memory beside the log so that a proof at the current size does not re-read up to 255
+/// entries.
+#[derive(Debug, Clone, Default)]
+pub struct Edge {
+    size: u64,
+    /// `None` when they could not be read at open (an entry missing: the audit's business).
+    hashes: Option<Vec<Hash>>,
+}
+
+impl Edge {
+    /// The edge of the stored tree of `size` entries, read from its last entries.
+    pub fn load(store: &dyn Store, size: u64) -> Edge {
+        let first = size >> HEIGHT << HEIGHT;
+        let hashes = (first..size)
+            .map(|i| Ok(merkle::leaf_hash(&entry(store, i)?)))
+            .collect::<Result<_, ArchiveError>>()
+            .ok();
+        Edge { size, hashes }
+    }
+
+    /// The tree grew by `leaves`.
+    pub fn advance(&mut self, leaves: &[Hash]) {
+        self.size += u64::try_from(leaves.len()).unwrap_or(0);
+        if let Some(hashes) = self.hashes.as_mut() {
+            hashes.extend_from_slice(leaves);
+            let keep = usize::try_from(self.size & ((1 << HEIGHT) - 1)).unwrap_or(0);
+            let drop = hashes.len().saturating_sub(keep);
+            hashes.drain(..drop);
+        }
+    }
+
+    /// A reader of the tree of this edge's size, with the edge's hashes already in hand.
+    pub fn reader<'a>(&self, store: &'a dyn Store) -> Tiles<'a> {
+        let mut t = Tiles::new(store, HEIGHT, self.size);
+        if let Some(h) = self.hashes.as_ref().filter(|h| !h.is_empty()) {
+            t.cache.insert((0, self.size >> HEIGHT), h.clone());
+        }
+        t
+    }
+}
+
+impl<'a> Tiles<'a> {
+    /// The tree size this reader reads.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// A reader over `store`'s tiles of height `height` for a tree of `size` leaves.
+    pub fn new(store: &'a dyn Store, height: u32, size: u64) -> Tiles<'a> {
+        Tiles {
+            store,
+            height,
+            size,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Hashes to a full tile.
+    fn full(&self) -> u64 {
+        1 << self.height
+    }
+
+    /// How many hashes tile `n` of `level` has in the tree of this reader's size.
+    pub fn width(&self, level: u32, n: u64) -> u64 {
+        let count = self
+            .height
+            .checked_mul(level)
+            .and_then(|shift| self.size.checked_shr(shift))
+            .unwrap_or(0);
+        let first = n.checked_shl(self.height).unwrap_or(u64::MAX);
+        count.saturating_sub(first).min(self.full())
+    }
+
+    /// The first `width` hashes of tile `n` at `level`; `width` must not exceed
+    /// [`Tiles::width`].
+    pub fn hashes(&mut self, level: u32, n: u64, width: u64) -> Result<Vec<Hash>, ArchiveError> {
+        let avail = self.width(level, n);
+        if width > avail {
+            return Err(ArchiveError::Damaged(format!(
+                "tile {level}/{n} asked for {width} hashes of {avail}"
+            )));
+        }
+        if !self.cache.contains_key(&(level, n)) {
+            let loaded = self.load(level, n, avail)?;
+            self.cache.insert((level, n), loaded);
+        }
+        let all = self.cache.get(&(level, n)).map_or(&[][..], Vec::as_slice);
+        Ok(all
+            .get(..usize::try_from(width).unwrap_or(usize::MAX))
+            .unwrap_or(all)
+            .to_vec())
+    }
+
+    /// Tile `n` at `level` of width `avail`: as stored, else recomputed from below.
+    fn load(&mut self, level: u32, n: u64, avail: u64) -> Result<Vec<Hash>, ArchiveError> {
+        let stored = if level > 0 || avail == self.full() {
+            self.store.get(Space::Tiles, &keys::tile(level, n, avail))?
+        } else {
+            None
+        };
+        if let Some(hashes) = stored.and_then(|raw| split(&raw, avail)) {
+            return Ok(hashes);
+        }
+        let first = n << self.height;
+        if level == 0 {
+            return (first..first + avail)
+                .map(|i| Ok(merkle::leaf_hash(&entry(self.store, i)?)))
+                .collect();
+        }
+        (first..first + avail)
+            .map(|below| {
+                let t = self.hashes(level - 1, below, self.full())?;
+                Ok(merkle::root(&t))
+            })
+            .collect()
+    }
+
+    /// The hash of the complete subtree of `2^height` leaves number `index` at that height.
+    fn node(&mut self, height: u32, index: u64) -> Result<Hash, ArchiveError> {
+        let (level, k) = (height / self.height, height % self.height);
+        let first = index << k;
+        let n = first >> self.height;
+        let off = first & (self.full() - 1);
+        let t = self.hashes(level, n, off + (1 << k))?;
+        let lo = usize::try_from(off).unwrap_or(usize::MAX);
+        let part = t.get(lo..).unwrap_or_default();
+        Ok(merkle::root(part))
+    }
+
+    /// MTH(D[lo:hi]) (RFC 9162 §2.1.1) from the tiles: a complete, aligned subtree is one node;
+    /// any other range splits as the tree does, at the largest power of two below its length.
+    pub fn mth(&mut self, lo: u64, hi: u64) -> Result<Hash, ArchiveError> {
+        let len = hi.saturating_sub(lo);
+        if len == 0 {
+            return Ok(merkle::root(&[]));
+        }
+        if len.is_power_of_two() && lo.is_multiple_of(len) {
+            let h = len.trailing_zeros();
+            return self.node(h, lo >> h);
+        }
+        let k = 1u64 << (63 - (len - 1).leading_zeros());
+        let left = self.mth(lo, lo + k)?;
+        let right = self.mth(lo + k, hi)?;
+        Ok(merkle::node_hash(&left, &right))
+    }
+}
+
+/// Adds to `batch` the tiles that appending `leaves` to a tree of `from` leaves fills or grows
+/// (tile height `height`), reading what the tree already holds from `store`.
+pub fn extend(
+    store: &dyn Store,
+    height: u32,
+    from: u64,
+    leaves: &[Hash],
+    batch: &mut Batch,
+) -> Result<(), ArchiveError> {
+    let full = 1u64 << height;
+    let mut grow = Grow {
+        reader: Tiles::new(store, height, from),
+        growing: Vec::new(),
+    };
+    let (mut pos, mut rest) = (from, leaves);
+    while !rest.is_empty() {
+        let (n, off) = (pos >> height, pos & (full - 1));
+        let take = (full - off).min(u64::try_from(rest.len()).unwrap_or(u64::MAX));
+        let (now, later) = rest.split_at(usize::try_from(take).unwrap_or(rest.len()));
+        if off + take == full {
+            let mut t = grow.reader.hashes(0, n, off)?;
+            t.extend_from_slice(now);
+            batch.put(Space::Tiles, keys::tile(0, n, full), join(&t));
+            grow.promote(1, n, merkle::root(&t), batch)?;
+        }
+        pos += take;
+        rest = later;
+    }
+    for (below, slot) in grow.growing.into_iter().enumerate() {
+        if let Some((n, t)) = slot.filter(|(_, t)| !t.is_empty()) {
+            let level = u32::try_from(below + 1).unwrap_or(u32::MAX);
+            let width = u64::try_from(t.len()).unwrap_or(u64::MAX);
+            batch.put(Space::Tiles, keys::tile(level, n, width), join(&t));
+        }
+    }
+    Ok(())
+}
+
+/// The tiles above level 0 that one batch grows.
+struct Grow<'a> {
+    /// The tree as it was before the batch.
+    reader: Tiles<'a>,
+    /// Per level from 1: the tile this batch grows there, and its hashes so far.
+    growing: Vec<Option<(u64, Vec<Hash>)>>,
+}
+
+impl Grow<'_> {
+    /// Appends `hash` as node `index` of `level` (the root of a full tile below), carrying a
+    /// tile that fills up to the level above.
+    fn promote(
+        &mut self,
+        mut level: u32,
+        mut index: u64,
+        mut hash: Hash,
+        batch: &mut Batch,
+    ) -> Result<(), ArchiveError> {
+        let h = self.reader.height;
+        let full = 1u64 << h;
+        loop {
+            let (n, off) = (index >> h, index & (full - 1));
+            let at = usize::try_from(level - 1).unwrap_or(usize::MAX);
+            if self.growing.len() <= at {
+                self.growing.resize(at + 1, None);
+            }
+            let known = self.growing.get(at).and_then(|s| s.as_ref()).map(|s| s.0);
+            if known != Some(n) {
+                // The first growth of this tile in the batch: start from what is stored.
+                let prior = self.reader.hashes(level, n, off)?;
+                if let Some(slot) = self.growing.get_mut(at) {
+                    *slot = Some((n, prior));
+                }
+            }
+            let Some(Some((_, t))) = self.growing.get_mut(at) else {
+                return Ok(());
+            };
+            t.push(hash);
+            if u64::try_from(t.len()).unwrap_or(0) < full {
+                return Ok(());
+            }
+            batch.put(Space::Tiles, keys::tile(level, n, full), join(t));
+            hash = merkle::root(t);
+            if let Some(slot) = self.growing.get_mut(at) {
+                *slot = None;
+            }
+            level += 1;
+            index = n;
+        }
+    }
+}
+
+/// Builds the tiles of an archive of `size` entries that lacks them (one written before tiles
+/// existed, or whose build was cut short), in batches; returns whether it built any. Tiles
+/// are always written in order, so the full level-0 tiles present are a prefix, and the first
+/// missing one is found by bisection.
+pub fn ensure(store: &dyn Store, height: u32, size: u64) -> Result<bool, ArchiveError> {
+    let full = 1u64 << height;
+    let complete = size >> height;
+    let present = |n: u64| -> Result<bool, ArchiveError> {
+        Ok(store.get(Space::Tiles, &keys::tile(0, n, full))?.is_some())
+    };
+    if complete == 0 || present(complete - 1)? {
+        return Ok(false);
+    }
+    // The first missing full level-0 tile lies in [lo, hi]; hi is missing.
+    let (mut lo, mut hi) = (0u64, complete - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if present(mid)? {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let mut from = lo << height;
+    let chunk = BUILD_CHUNK >> HEIGHT << height;
+    while from < size {
+        let to = size.min(from + chunk);
+        let leaves = (from..to)
+            .map(|i| Ok(merkle::leaf_hash(&entry(store, i)?)))
+            .collect::<Result<Vec<_>, ArchiveError>>()?;
+        let mut b = Batch::default();
+        extend(store, height, from, &leaves, &mut b)?;
+        store.apply(&b)?;
+        from = to;
+    }
+    Ok(true)
+}
+
+/// The path of a tile (`level` `Some`) or an entry bundle (`None`) under a log's prefix, as
+/// C2SP tlog-tiles spells it: `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`, with `N` in
+/// zero-padded 3-digit groups, all but the last prefixed by `x`.
+pub fn path(level: Option<u32>, n: u64, partial: Option<u64>) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    let mut rest = n / 1000;
+    while rest > 0 {
+        groups.push(format!("x{:03}", rest % 1000));
+        rest /= 1000;
+    }
+    groups.reverse();
+    let what = level.map_or_else(|| "entries".to_owned(), |l| l.to_string());
+    let mut p = format!("tile/{what}/{}", groups.join("/"));
+    if let Some(w) = partial {
+        p.push_str(&format!(".p/{w}"));
+    }
+    p
+}
+
+/// What a tile path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileRef {
+    /// The level, or `None` for an entry bundle.
+    pub level: Option<u32>,
+    /// The tile's index within its level.
+    pub n: u64,
+    /// The width of a partial tile (1–255), `None` for a full one.
+    pub partial: Option<u64>,
+}
+
+/// Parses the part of a tile path after `tile/`; `None` unless it is exactly as [`path`]
+/// writes it (no leading zeros, no needless groups, levels 0–63, widths 1–255).
+pub fn parse(rest: &str) -> Option<TileRef> {
+    let (head, tail) = rest.split_once('/')?;
+    let level = match head {
+        "entries" => None,
+        l if l == "0" || (!l.starts_with('0') && l.len() <= 2) => {
+            Some(l.parse::<u32>().ok().filter(|l| *l <= 63)?)
+        }
+        _ => return None,
+    };
+    let (index, partial) = match tail.split_once(".p/") {
+        Some((index, w)) => {
+            let width: u64 = w.parse().ok().filter(|w| (1..256).contains(w))?;
+            (index, Some(width).filter(|_| !w.starts_with('0')))
+        }
+        None => (tail, None),
+    };
+    let mut n: u64 = 0;
+    let groups: Vec<&str> = index.split('/').collect();
+    for (i, g) in groups.iter().enumerate() {
+        let digits = if i + 1 < groups.len() {
+            g.strip_prefix('x')?
+        } else {
+            g
+        };
+        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        n = n
+            .checked_mul(1000)?
+            .checked_add(digits.parse::<u64>().ok()?)?;
+    }
+    if tail.contains(".p/") && partial.is_none() {
+        return None;
+    }
+    let r = TileRef { level, n, partial };
+    (path(level, n, partial) == format!("tile/{rest}")).then_some(r)
+}
+
+/// The bytes at a tile path in a tree of `size` entries, `None` if the tree has no such tile
+/// (yet): a tile's hashes, or an entry bundle (each entry as hashed into the tree, behind its
+/// length as a big-endian u16). A partial width is served while the tree has at least that
+/// many hashes there, even once the tile is full: its hashes never change.
+pub fn read(tiles: &mut Tiles<'_>, at: TileRef) -> Result<Option<Vec<u8>>, ArchiveError> {
+    let store = tiles.store;
+    let level = at.level.unwrap_or(0);
+    let width = at.partial.unwrap_or(1 << HEIGHT);
+    if width > tiles.width(level, at.n) {
+        return Ok(None);
+    }
+    if at.level.is_some() {
+        return Ok(Some(join(&tiles.hashes(level, at.n, width)?)));
+    }
+    let first = at.n << HEIGHT;
+    let mut out = Vec::new();
+    for i in first..first + width {
+        let e = entry(store, i)?;
+        let len = u16::try_from(e.len()).map_err(|_| {
+            ArchiveError::Refused(format!(
+                "entry {i} is {} bytes, more than an entry bundle can carry (65,535)",
+                e.len()
+            ))
+        })?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&e);
+    }
+    Ok(Some(out))
+}
+
+impl super::Archive {
+    /// The bytes at a tile path in the tree as it is now (see [`read`]).
+    pub fn tile(&self, at: TileRef) -> Result<Option<Vec<u8>>, ArchiveError> {
+        read(&mut self.tiles(), at)
+    }
+}
+
+#[cfg(test)]
+#[path = "tiles_tests.rs"]
+pub(super) mod tests;
