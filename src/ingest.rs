@@ -10,7 +10,7 @@ use crate::spool::Spooled;
 use crate::verify::algorithms::HashAlg;
 use crate::verify::certificate::hex;
 use crate::verify::content::digest_algorithms;
-use crate::verify::{Content, Report, Status, Verifier};
+use crate::verify::{Content, Report, Status};
 use sha2::{Digest, Sha256};
 
 /// Largest signature file plus content accepted; beyond it, `policy-violation`.
@@ -132,8 +132,8 @@ pub enum IngestError {
 /// The pipeline's parts.
 #[derive(Debug)]
 pub struct Ingest {
-    /// Signature verification.
-    pub verifier: Verifier,
+    /// Signature verification: the verifier in use, swapped when CRLs are refreshed.
+    pub verifier: crate::fetch::live::LiveTrust,
     /// The nomenclature.
     pub policy: ArchivePolicy,
     /// The archive.
@@ -205,6 +205,9 @@ impl Ingest {
         }
         let report = self.decide(s, content);
         if report.indeterminate() {
+            // Where the signers' CAs publish their CRLs, for the refresh to fetch before the
+            // sender's retry.
+            self.verifier.learn(s.signature);
             let missing = report.missing_revocation();
             return Err(IngestError::Indeterminate(
                 missing.into_iter().map(str::to_owned).collect(),
@@ -374,9 +377,9 @@ impl Ingest {
     /// that cannot be reached or whose answer is not usable is named among what is missing,
     /// so that "try later" says where.
     fn verify(&self, s: &Submission<'_>, content: Option<Content<'_>>) -> Report {
-        let first = self
-            .verifier
-            .verify_content(s.signature, content, s.received_at);
+        // One verifier for both passes, even if a CRL refresh swaps it meanwhile.
+        let verifier = self.verifier.load();
+        let first = verifier.verify_content(s.signature, content, s.received_at);
         let Some(fetcher) = &self.ocsp else {
             return first;
         };
@@ -391,9 +394,7 @@ impl Ingest {
             ocsp: &responses,
             ocsp_window: fetcher.window(),
         };
-        let mut report = self
-            .verifier
-            .verify_with(s.signature, content, s.received_at, evidence);
+        let mut report = verifier.verify_with(s.signature, content, s.received_at, evidence);
         if report.indeterminate() {
             for e in failed {
                 report.push(Reason::RevocationUnavailable, None, e.to_string());

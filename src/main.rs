@@ -40,6 +40,9 @@ enum Command {
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(cli::serve::TokenCommand),
+    /// Keep the trust store's CRLs current: `trust refresh` fetches them once.
+    #[command(subcommand)]
+    Trust(cli::trust::TrustCommand),
     /// Print the closed list of rejection reasons with their four texts, as JSON.
     Reasons,
 }
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Retention(c) => cli::retention::run(&cli.global, c),
         Command::Serve(a) => cli::serve::serve(&cli.global, a),
         Command::Token(c) => cli::serve::token(c),
+        Command::Trust(c) => cli::trust::run(&cli.global, c),
         Command::Reasons => cli::reasons(),
     };
     match result {

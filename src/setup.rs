@@ -6,9 +6,11 @@ use crate::archive::journal::JournalStore;
 use crate::archive::postgres::PgStore;
 use crate::archive::sled::SledStore;
 use crate::archive::store::{Space, Store, StoreError};
+use crate::fetch::live::LiveTrust;
+use crate::fetch::refresh::Refresher;
 use crate::ingest::Ingest;
 use crate::receipt::ReceiptSigner;
-use crate::verify::{Policy, Verifier};
+use crate::verify::Policy;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -235,6 +237,8 @@ pub fn open(paths: &Paths, verify_policy: Policy) -> Result<Ingest, SetupError> 
     for note in trust.skipped() {
         eprintln!("tamga: trust store: left out {note}");
     }
+    // The CRLs last fetched from distribution points join the trust directory's.
+    let trust = live_trust(paths, &policy, trust, verify_policy);
     let archive = open_archive(paths, &policy.organization.name)?;
     // Holding the archive's lock, no other process spools here: leftovers are a killed one's.
     let incoming = paths.data.join("incoming");
@@ -243,14 +247,27 @@ pub fn open(paths: &Paths, verify_policy: Policy) -> Result<Ingest, SetupError> 
         .revocation
         .ocsp
         .clone()
-        .map(|s| crate::fetch::ocsp::Fetcher::new(s, &trust));
+        .map(|s| crate::fetch::ocsp::Fetcher::new(s, trust.load().trust()));
     Ok(Ingest {
-        verifier: Verifier::new(trust, verify_policy),
+        verifier: trust,
         policy,
         archive,
         incoming,
         ocsp,
     })
+}
+
+/// The trust directory's store with the CRLs kept under the data directory, ready to be
+/// refreshed from the distribution points (nothing is fetched here).
+pub fn live_trust(
+    paths: &Paths,
+    policy: &crate::policy::ArchivePolicy,
+    trust: crate::verify::TrustStore,
+    verify_policy: Policy,
+) -> LiveTrust {
+    let now = crate::clock::now();
+    let refresher = Refresher::open(trust, verify_policy, &paths.data, &policy.crls, now);
+    LiveTrust::refreshing(refresher, now)
 }
 
 /// The default trust directory, relative to the working directory.

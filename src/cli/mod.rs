@@ -5,6 +5,7 @@ pub mod archive;
 pub mod audit;
 pub mod retention;
 pub mod serve;
+pub mod trust;
 pub mod verify;
 
 use clap::Args;

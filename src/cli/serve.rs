@@ -112,6 +112,12 @@ pub fn serve(global: &Global, args: ServeArgs) -> Result<ExitCode, CouldNotRun> 
         },
     };
     let state = AppState::new(ingest, limits);
+    // CRLs are fetched before their nextUpdate and swapped in while serving.
+    let weak = std::sync::Arc::downgrade(&state);
+    std::thread::Builder::new()
+        .name("crl-refresh".into())
+        .spawn(move || tamga::http::trust::keep_current(weak))
+        .map_err(|e| CouldNotRun(format!("cannot start the CRL refresh: {e}")))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

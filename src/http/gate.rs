@@ -62,6 +62,7 @@ const TABLE: &[(&str, &str, Allowed)] = {
         ("GET", "/checkpoint", AUDITOR),
         ("GET", "/tile/{*path}", AUDITOR),
         ("GET", "/metrics", Roles(&[Role::Auditor, Role::Admin])),
+        ("GET", "/v1/trust", Roles(&[Role::Auditor, Role::Admin])),
         ("GET", "/v1/retention/plan", ARCHIVIST),
         ("POST", "/v1/retention/acts", ARCHIVIST),
         ("GET", "/v1/retention/acts/{act}", ARCHIVIST),

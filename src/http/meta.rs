@@ -39,11 +39,12 @@ pub async fn metrics(
     caller.require(&[Role::Auditor, Role::Admin])?;
     let a = &state.ingest.archive;
     let checkpoint = a.checkpoint_size()?;
-    let skipped = state.ingest.verifier.trust().skipped().len();
-    let mut res = state
+    let skipped = state.ingest.verifier.load().trust().skipped().len();
+    let mut text = state
         .metrics
-        .render(a.size(), checkpoint, a.syncs(), skipped)
-        .into_response();
+        .render(a.size(), checkpoint, a.syncs(), skipped);
+    text += &super::trust::metrics(&state);
+    let mut res = text.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

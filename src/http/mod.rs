@@ -17,6 +17,7 @@ mod proofs;
 mod retention;
 pub mod submissions;
 pub mod tls;
+pub mod trust;
 
 pub use auth::{Caller, PeerCert};
 pub use error::ApiError;
@@ -150,6 +151,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/reasons", get(meta::reasons))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
+        .route("/v1/trust", get(trust::trust))
         .route("/openapi.json", get(meta::openapi))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)

@@ -7,7 +7,7 @@ mod revocation;
 mod signatures;
 
 pub use retention::Retention;
-pub use revocation::RevocationSettings;
+pub use revocation::{CrlSettings, RevocationSettings};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -124,6 +124,8 @@ pub struct ArchivePolicy {
     pub signatures: crate::verify::policy::PathSettings,
     /// `[revocation]`: OCSP look-ups.
     pub revocation: RevocationSettings,
+    /// `[revocation]`'s CRL settings: how often CRLs are fetched, and from which hosts.
+    pub crls: CrlSettings,
     cases: Vec<Case>,
     by_index: HashMap<String, usize>,
 }
@@ -319,6 +321,7 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
         return Err(at(None, "retention.approvals must be 1 to 10".into()));
     }
     let signatures = raw.signatures.settings().map_err(|r| at(r.at, r.reason))?;
+    let crls = raw.revocation.crl_settings().map_err(|why| at(None, why))?;
     let revocation = raw.revocation.settings().map_err(|r| at(None, r))?;
     Ok(ArchivePolicy {
         organization: raw.organization,
@@ -326,6 +329,7 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
         retention: raw.retention,
         signatures,
         revocation,
+        crls,
         cases,
         by_index,
     })

@@ -1,8 +1,10 @@
 //! `[revocation]`: OCSP look-ups (RFC 6960) for certificates whose status the trust store's
-//! CRLs do not establish.
+//! CRLs do not establish, and how `tamga serve` keeps CRLs current ([`crl`]).
 //!
 //! ```toml
 //! [revocation]
+//! crl-refresh = "1h"           # fetch each CRL at least this often (default 1h)
+//! crl-hosts = ["crl.example.kz"]  # hosts besides those of the trust store's URLs
 //! ocsp = true                  # ask OCSP responders (default false: CRLs only, no network)
 //! ocsp-nonce = "send"          # "off" | "send" (default) | "require" (RFC 8954)
 //! ocsp-hash = "sha1"           # CertID hash: "sha1" (default) | "sha256"
@@ -22,6 +24,9 @@ use crate::verify::ocsp::{CertIdHash, Window};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+mod crl;
+pub use crl::CrlSettings;
 
 /// Most responders configured.
 const MAX_RESPONDERS: usize = 256;
@@ -48,6 +53,10 @@ pub(super) struct RawRevocation {
     ocsp_hosts: Vec<String>,
     #[serde(default)]
     responders: BTreeMap<String, String>,
+    #[serde(default)]
+    crl_refresh: Option<String>,
+    #[serde(default)]
+    crl_hosts: Vec<String>,
 }
 
 fn sha1() -> String {
@@ -78,6 +87,8 @@ impl Default for RawRevocation {
             ocsp_cache: cache(),
             ocsp_hosts: Vec::new(),
             responders: BTreeMap::new(),
+            crl_refresh: None,
+            crl_hosts: Vec::new(),
         }
     }
 }
@@ -90,6 +101,11 @@ pub struct RevocationSettings {
 }
 
 impl RawRevocation {
+    /// The CRL settings (`crl-` keys), checked.
+    pub(super) fn crl_settings(&self) -> Result<CrlSettings, String> {
+        crl::settings(self.crl_refresh.as_deref(), &self.crl_hosts)
+    }
+
     /// The settings, every value checked; the sentence says which key is wrong.
     pub(super) fn settings(self) -> Result<RevocationSettings, String> {
         let hash = match self.ocsp_hash.as_str() {

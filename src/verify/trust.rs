@@ -57,6 +57,17 @@ impl TrustStore {
         Ok(TrustStore::new(anchors, crls))
     }
 
+    /// The same anchors with these CRLs instead of its own: a refresh builds the next store
+    /// this way, sharing the anchors (and what was left out at loading) with the current one.
+    pub fn with_crls(&self, crls: Vec<Crl>) -> TrustStore {
+        TrustStore {
+            anchors: self.anchors.clone(),
+            anchor_fps: self.anchor_fps.clone(),
+            crls,
+            skipped: self.skipped.clone(),
+        }
+    }
+
     /// The anchors.
     pub fn anchors(&self) -> &[Arc<Certificate>] {
         &self.anchors

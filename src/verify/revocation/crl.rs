@@ -32,6 +32,11 @@ impl CrlNumber {
         let digits: Vec<u8> = int.value.iter().copied().skip_while(|&b| b == 0).collect();
         Ok(CrlNumber(digits))
     }
+
+    /// The number's big-endian octets, without leading zeros (none for zero).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// Numbers compare by value: the shorter (without leading zeros) is the smaller.

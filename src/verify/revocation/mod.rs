@@ -4,10 +4,12 @@
 //! * [`crl`]: the parsed CRL, its number, scope and entries;
 //! * [`scope`]: distribution points and issuing distribution points;
 //! * [`delta`]: delta CRLs and how they override their base;
+//! * [`issuer`]: whether a CRL from elsewhere is issued and signed by a CA of the trust store;
 //! * [`signer`]: who signed a CRL, and that signer's own path.
 
 pub mod crl;
 pub mod delta;
+pub mod issuer;
 pub mod scope;
 pub mod signer;
 
