@@ -78,6 +78,10 @@ pub struct PgStore {
     writer: Worker<Connection>,
     /// A second connection for syncs only, so that batches are not queued behind a WAL flush.
     syncer: Option<Worker<Syncer>>,
+    /// More connections for reads the cache does not answer (a writer's only: a reader's
+    /// snapshot lives on its one connection), so that they do not queue behind batches.
+    readers: Vec<Worker<Syncer>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     cache: Mutex<cache::ReadCache>,
     location: Location,
 }
@@ -108,11 +112,14 @@ struct Connection {
     read_only: bool,
 }
 
-/// The syncer's connection.
+/// A writer's second (or further) connection: for syncs, or for reads.
 struct Syncer {
     location: Location,
     client: Option<schema::Session>,
 }
+
+/// Connections a writer reads on besides its own.
+const READERS: usize = 3;
 
 /// The most bytes of unsynced batches kept for a replay.
 const REPLAY_LIMIT: usize = 64 << 20;
@@ -144,20 +151,26 @@ impl PgStore {
         };
         let writer = Worker::spawn("tamga-postgres", conn, Connection::close)?;
         writer.call(|c| c.client().map(|_| ()))?;
-        let syncer = if read_only {
-            None
-        } else {
+        let side = |name: &str| {
             let s = Syncer {
                 location: location.clone(),
                 client: None,
             };
-            Some(Worker::spawn("tamga-postgres-sync", s, |s| {
-                s.client = None
-            })?)
+            Worker::spawn(name, s, |s| s.client = None)
+        };
+        let (syncer, readers) = if read_only {
+            (None, Vec::new())
+        } else {
+            let readers = (0..READERS)
+                .map(|_| side("tamga-postgres-read"))
+                .collect::<Result<_, _>>()?;
+            (Some(side("tamga-postgres-sync")?), readers)
         };
         Ok(PgStore {
             writer,
             syncer,
+            readers,
+            next_reader: Default::default(),
             cache: Mutex::default(),
             location,
         })
@@ -206,11 +219,23 @@ impl Store for PgStore {
             cache.epoch()
         };
         let owned = key.to_vec();
-        let value = self.writer.call(move |c| {
-            let s = c.client()?;
-            let row = s.client.query_opt(&s.get, &[&code(space), &owned]);
-            Ok(row.map_err(pg)?.map(|r| r.get(0)))
-        })?;
+        let n = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Every batch the archive was told applied is committed, so another connection sees
+        // it; a reader's snapshot is on the one connection it has.
+        let value = match self.readers.get(n % self.readers.len().max(1)) {
+            Some(reader) => reader.call(move |r| {
+                let s = r.session()?;
+                let row = s.client.query_opt(&s.get, &[&code(space), &owned]);
+                Ok(row.map_err(pg)?.map(|row| row.get(0)))
+            })?,
+            None => self.writer.call(move |c| {
+                let s = c.client()?;
+                let row = s.client.query_opt(&s.get, &[&code(space), &owned]);
+                Ok(row.map_err(pg)?.map(|r| r.get(0)))
+            })?,
+        };
         self.cache().read(epoch, space, key, &value);
         Ok(value)
     }
@@ -369,6 +394,18 @@ impl Syncer {
     /// Flushes the WAL with a synchronous commit on this connection, and checks that the
     /// server is still the one the batches were committed on (`started`): a server that
     /// restarted in between may have lost them, and the writer must replay them first.
+    /// The connection, made again if it was lost.
+    fn session(&mut self) -> Result<&mut schema::Session, StoreError> {
+        if self.client.as_ref().is_some_and(|s| s.client.is_closed()) {
+            self.client = None;
+        }
+        let session = match self.client.take() {
+            Some(s) => s,
+            None => schema::connect(&self.location, Role::Syncer)?,
+        };
+        Ok(self.client.insert(session))
+    }
+
     fn flush(&mut self, started: &str) -> Result<(), StoreError> {
         let mut tries = 0;
         let session = loop {
