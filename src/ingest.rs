@@ -429,6 +429,7 @@ impl Ingest {
                     detail: r.detail.clone(),
                 })
                 .collect(),
+            warnings: report.warnings.clone(),
             appeal: (!accepted).then(|| self.policy.organization.appeal.clone()),
             organization: self.policy.organization.name.clone(),
             case: CaseRef {

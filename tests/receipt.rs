@@ -72,3 +72,44 @@ fn a_certificate_for_another_key_is_refused() {
     let err = ReceiptSigner::load_or_create(a.path(), "A").unwrap_err();
     assert!(err.to_string().contains("not for this key"), "{err}");
 }
+
+#[test]
+fn a_receipt_says_when_revocation_went_unchecked_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefer = Policy {
+        revocation: tamga::verify::RevocationPolicy::Prefer,
+        ..Policy::default()
+    };
+    let ingest =
+        tamga::setup::open(&common::archive_paths(&dir.path().join("data")), prefer).unwrap();
+    let submit = |name: &str| {
+        let sig = std::fs::read(common::fixtures().join("sig").join(name)).unwrap();
+        let out = ingest
+            .submit(&tamga::ingest::Submission {
+                case: "01-05",
+                signature: &sig,
+                content: None,
+                sender_ref: None,
+                received_at: AT,
+                submitter: None,
+            })
+            .unwrap();
+        assert_eq!(out.status, Status::Accepted);
+        serde_json::from_slice::<serde_json::Value>(&out.body()).unwrap()
+    };
+    // The issuer of this signer publishes no CRL: accepted under `prefer`, and the receipt
+    // the sender keeps says the status was not checked.
+    let unchecked = submit("nocrl.der");
+    let warnings = unchecked["warnings"]
+        .as_array()
+        .expect("warnings in the receipt");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["code"] == "revocation-unchecked" && w["signer"] == 0),
+        "{unchecked}"
+    );
+    // Checked against a current CRL: no warnings field at all (receipts as before).
+    let checked = submit("rsa-attached.der");
+    assert!(checked.get("warnings").is_none(), "{checked}");
+}

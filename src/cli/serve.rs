@@ -43,8 +43,10 @@ pub struct ServeArgs {
     /// The request log on standard error: `text` (key=value) or `json` (one object a line).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-    /// What to do when a CRL is missing or stale.
-    #[arg(long, value_enum, default_value_t = RevocationPolicy::Prefer)]
+    /// What to do when a certificate's revocation status cannot be established: `require`
+    /// (the default, now that CRLs are fetched and kept current: "try later", 503) or
+    /// `prefer` (offline use: accept with a `revocation-unchecked` warning in the receipt).
+    #[arg(long, value_enum, default_value_t = RevocationPolicy::Require)]
     revocation: RevocationPolicy,
 }
 

@@ -58,6 +58,11 @@ pub struct ReceiptBody {
     pub status: Status,
     /// Why not, when rejected.
     pub reasons: Vec<ReasonLine>,
+    /// What the verification could not establish but did not refuse for — above all
+    /// `revocation-unchecked` under `--revocation prefer`, so that a receipt never hides that
+    /// its signer's revocation status went unchecked. Absent when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::verify::Warning>,
     /// How to appeal, on rejections.
     pub appeal: Option<crate::policy::Texts>,
     /// The organisation.
