@@ -170,3 +170,15 @@ fn a_responder_without_nocheck_is_believed_only_when_the_crl_clears_it() {
     let r = verify(&pki, &sig, &[resp], now());
     assert_eq!(r.status, Status::Accepted, "{r:?}");
 }
+
+#[test]
+fn a_good_answer_never_hides_a_crl_that_lists_the_certificate() {
+    // A "good" answer obtained before the revocation (stapled by the sender, still inside its
+    // window) against a current CRL that lists the certificate: the revocation wins.
+    let pki = OcspPki::new(None);
+    let sig = pki.sign("good");
+    let good = pki.respond("good", "responder", 1);
+    pki.crl(&["good"]);
+    let r = verify(&pki, &sig, &[good], now());
+    assert_eq!(r.codes(), vec![Reason::CertificateRevoked], "{r:?}");
+}

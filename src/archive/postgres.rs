@@ -2,17 +2,23 @@
 //! transaction per batch, for organisations that already run, replicate and back up a
 //! PostgreSQL server.
 //!
-//! Durability follows the [`Store`] contract exactly. A batch commits with
-//! `synchronous_commit = off`: it is visible at once, and the server writes its WAL within
-//! moments. [`Store::sync`] commits one more small transaction with `synchronous_commit = on`,
-//! which flushes the WAL up to and including every earlier commit (and, with a synchronous
-//! standby configured, waits for the standby too): one flush per group of filings, as with
-//! the embedded stores, and a receipt still leaves only after its filing is durable.
+//! Durability follows the [`Store`] contract exactly. A batch is one statement
+//! (`tamga_apply`), committed with `synchronous_commit = off`: visible at once, on disk within
+//! moments. [`Store::sync`] commits one more small transaction with `synchronous_commit = on`
+//! on a second connection, which flushes the WAL up to and including every earlier commit (and,
+//! with a synchronous standby configured, waits for the standby too): one flush per group of
+//! filings, as with the embedded stores, and a receipt still leaves only after its filing is
+//! durable.
 //!
-//! What the embedded stores learn from their files, this one learns from the server: if the
-//! server restarted between a batch and the sync that was to make it durable, the batch may
-//! be gone, so the store refuses every write until it is opened again and the archive above
-//! re-reads what is really kept.
+//! What the embedded stores learn from their files, this one learns from a count the server
+//! keeps in the same transactions: `tamga_sync.applied`, one more per batch. A sync is refused
+//! unless the durable count covers every batch it is to cover, so a server that lost
+//! unflushed commits (a crash recovery, with or without a restart; a standby promoted) is
+//! never told durable. On a new connection the writer compares counts: lower, and the lost
+//! batches — kept in memory until a sync covers them — are written again in order (the same
+//! keys take the same values); higher, or a batch answered as failed that landed after all,
+//! and what the archive above holds in memory is not what is stored, so writes stop until
+//! the archive is opened again. Reads the cache does not answer go to three more connections.
 //!
 //! Until several frontends can share one archive, one process writes: the store holds a
 //! session advisory lock for its schema, and a second writer is told the archive is in use.
@@ -96,14 +102,16 @@ impl std::fmt::Debug for PgStore {
 struct Connection {
     location: Location,
     client: Option<schema::Session>,
-    /// When the server last started, as first seen: a later value means it restarted.
-    server_started: Option<String>,
+    /// The count of batches applied (`tamga_sync.applied`) after this writer's last one: on
+    /// a new connection, a lower count in the server means it lost the last ones (a crash
+    /// recovery, a restart, a standby promoted), a higher one that another process wrote.
+    count: Option<i64>,
+    /// A batch whose commit went unanswered and whose fate is not known yet.
+    unknown: Option<Arc<Batch>>,
     /// Batches committed but not yet known durable, numbered: replayed, in order, onto a
     /// server that restarted before they were flushed (the same keys take the same values, so
     /// a replay of what did survive changes nothing).
-    unsynced: Vec<(u64, Arc<Batch>)>,
-    /// Batches applied so far (the number of the last).
-    applied: u64,
+    unsynced: Vec<(i64, Arc<Batch>)>,
     /// The bytes of `unsynced`; past [`REPLAY_LIMIT`] the store syncs by itself.
     unsynced_bytes: usize,
     /// Why writes are refused until the store is opened again.
@@ -142,9 +150,9 @@ impl PgStore {
         let conn = Connection {
             location: location.clone(),
             client: None,
-            server_started: None,
+            count: None,
+            unknown: None,
             unsynced: Vec::new(),
-            applied: 0,
             unsynced_bytes: 0,
             failed: None,
             read_only,
@@ -200,10 +208,10 @@ impl Store for PgStore {
             return Ok(());
         };
         // Which batches this sync covers, and on which server they were committed.
-        let Some((started, upto)) = self.writer.call(Connection::sync_point)? else {
+        let Some(upto) = self.writer.call(Connection::sync_point)? else {
             return Ok(());
         };
-        syncer.call(move |s| s.flush(&started))?;
+        syncer.call(move |s| s.flush(upto))?;
         self.writer.call(move |c| {
             c.synced(upto);
             Ok(())
@@ -274,12 +282,9 @@ impl Connection {
                 Role::Writer
             };
             let mut session = schema::connect(&self.location, role)?;
-            let started = schema::started(&mut session)?;
-            let restarted = self.server_started.as_ref().is_some_and(|s| *s != started);
-            if restarted && self.failed.is_none() {
-                self.replay(&mut session);
+            if !self.read_only {
+                self.reconcile(&mut session)?;
             }
-            self.server_started = Some(started);
             self.client = Some(session);
         }
         self.client
@@ -287,17 +292,50 @@ impl Connection {
             .ok_or_else(|| StoreError::Unwritable("no PostgreSQL connection".into()))
     }
 
-    /// Writes the unsynced batches again onto a server that restarted (or a standby that
-    /// took over) before they were flushed; if that fails, writes stop until a reopen.
-    fn replay(&mut self, session: &mut schema::Session) {
-        for (_, batch) in &self.unsynced {
-            if let Err(e) = schema::Writes::of(batch).and_then(|w| schema::apply(session, &w)) {
-                self.failed = Some(format!(
-                    "the PostgreSQL server restarted before filings were made durable, and \
-                     writing them again failed ({e}); open the archive again"
-                ));
-                return;
+    /// Compares the server's count of batches with this writer's on a new connection: the
+    /// same, nothing happened; lower, the server lost the last ones, which are written again
+    /// in order (the same keys take the same values); higher, or a batch answered as failed
+    /// that landed after all, and what the archive above holds in memory is no longer what
+    /// is stored: writes stop until the archive is opened again.
+    fn reconcile(&mut self, session: &mut schema::Session) -> Result<(), StoreError> {
+        let db = schema::applied(session)?;
+        let Some(mine) = self.count else {
+            self.count = Some(db);
+            return Ok(());
+        };
+        if let Some(batch) = self.unknown.take() {
+            let landed = db == mine + 1
+                && schema::Writes::of(&batch).and_then(|w| schema::landed(session, &w))?;
+            if landed {
+                self.fail("a batch reported as not written was committed after all");
+                return Ok(());
             }
+        }
+        if db > mine {
+            self.fail("another process wrote this archive while the connection was lost");
+        } else if db < mine {
+            for (n, batch) in &mut self.unsynced {
+                if *n <= db {
+                    continue;
+                }
+                match schema::Writes::of(batch).and_then(|w| schema::apply(session, &w)) {
+                    Ok(count) => *n = count,
+                    Err(e) => {
+                        let why = format!("writing lost filings again failed ({e})");
+                        self.fail(&why);
+                        return Ok(());
+                    }
+                }
+            }
+            self.count = Some(schema::applied(session)?);
+        }
+        Ok(())
+    }
+
+    /// Stops writes until the store is opened again, saying why.
+    fn fail(&mut self, why: &str) {
+        if self.failed.is_none() {
+            self.failed = Some(format!("{why}; open the archive again"));
         }
     }
 
@@ -318,37 +356,59 @@ impl Connection {
 
     fn apply(&mut self, batch: Arc<Batch>) -> Result<(), StoreError> {
         let writes = schema::Writes::of(&batch)?;
-        if let Err(e) = schema::apply(self.writer()?, &writes) {
-            if matches!(e, StoreError::Overwrite { .. }) {
-                return Err(e);
+        let count = match schema::apply(self.writer()?, &writes) {
+            Ok(count) => count,
+            Err(e @ StoreError::Overwrite { .. }) => return Err(e),
+            Err(e) => {
+                // The answer to the commit may be what was lost: a transaction lands whole
+                // or not at all, so look, on a fresh connection. If none can be had now, the
+                // next one looks (and stops writes if it landed after all).
+                self.client = None;
+                self.unknown = Some(Arc::clone(&batch));
+                return match self.resolve(&writes) {
+                    Some(count) => {
+                        self.record(count, batch);
+                        Ok(())
+                    }
+                    None => Err(e),
+                };
             }
-            // The answer to the commit may be what was lost: a transaction either landed
-            // whole or not at all, so look.
-            match self.client().and_then(|c| schema::landed(c, &writes)) {
-                Ok(true) => {}
-                Ok(false) => return Err(e),
-                Err(_) => {
-                    self.failed = Some(format!(
-                        "a write to PostgreSQL failed ({e}) and whether it landed cannot be \
-                         told; open the archive again"
-                    ));
-                    return Err(e);
-                }
-            }
+        };
+        self.record(count, batch);
+        Ok(())
+    }
+
+    /// Whether the unanswered batch `writes` landed, on a fresh connection: its count when it
+    /// did; `None` when it did not or no connection can be had (then it stays unknown).
+    fn resolve(&mut self, writes: &schema::Writes) -> Option<i64> {
+        let mine = self.count?;
+        let mut session = schema::connect(&self.location, Role::Writer).ok()?;
+        let db = schema::applied(&mut session).ok()?;
+        if db == mine + 1 && schema::landed(&mut session, writes).ok()? {
+            self.unknown = None;
+            self.client = Some(session);
+            return Some(db);
         }
+        // Not that batch: the usual comparison decides (lost ones replayed, or writes stop).
+        self.reconcile(&mut session).ok()?;
+        self.client = Some(session);
+        None
+    }
+
+    /// Keeps a batch the server counted as `count` until a sync covers it.
+    fn record(&mut self, count: i64, batch: Arc<Batch>) {
         self.unsynced_bytes += batch
             .puts
             .iter()
             .map(|(_, k, v)| k.len() + v.len())
             .sum::<usize>();
-        self.applied += 1;
-        self.unsynced.push((self.applied, batch));
-        Ok(())
+        self.count = Some(count);
+        self.unsynced.push((count, batch));
     }
 
-    /// What a sync starting now covers: the server the batches were committed on and the
-    /// number of the last one; `None` when every batch is durable already.
-    fn sync_point(&mut self) -> Result<Option<(String, u64)>, StoreError> {
+    /// What a sync starting now covers: the server's count of the last batch; `None` when
+    /// every batch is durable already.
+    fn sync_point(&mut self) -> Result<Option<i64>, StoreError> {
         // A connection to a server that went away is only found out by using it; find out
         // now, so that a restarted server gets its replay before this sync.
         if self.client.as_mut().is_some_and(|s| {
@@ -362,12 +422,11 @@ impl Connection {
         if self.unsynced.is_empty() {
             return Ok(None);
         }
-        let started = self.server_started.clone().unwrap_or_default();
-        Ok(Some((started, self.applied)))
+        Ok(self.count)
     }
 
     /// Batches up to number `upto` are durable.
-    fn synced(&mut self, upto: u64) {
+    fn synced(&mut self, upto: i64) {
         self.unsynced.retain(|(n, _)| *n > upto);
         self.unsynced_bytes = self
             .unsynced
@@ -391,9 +450,6 @@ impl Connection {
 }
 
 impl Syncer {
-    /// Flushes the WAL with a synchronous commit on this connection, and checks that the
-    /// server is still the one the batches were committed on (`started`): a server that
-    /// restarted in between may have lost them, and the writer must replay them first.
     /// The connection, made again if it was lost.
     fn session(&mut self) -> Result<&mut schema::Session, StoreError> {
         if self.client.as_ref().is_some_and(|s| s.client.is_closed()) {
@@ -406,32 +462,26 @@ impl Syncer {
         Ok(self.client.insert(session))
     }
 
-    fn flush(&mut self, started: &str) -> Result<(), StoreError> {
-        let mut tries = 0;
-        let session = loop {
-            if self.client.as_ref().is_some_and(|s| s.client.is_closed()) {
+    /// Flushes the WAL with a synchronous commit on this connection, and checks that the
+    /// server counts at least `upto` batches once it is durable: a server that lost some in
+    /// between (a crash recovery, a restart) must have them written again by the writer
+    /// first, and no sync may claim them.
+    fn flush(&mut self, upto: i64) -> Result<(), StoreError> {
+        let durable = match schema::flush(self.session()?) {
+            Ok(n) => n,
+            // A connection left from before a server restart fails at its first use: one
+            // more try on a fresh one.
+            Err(_) if self.client.as_ref().is_some_and(|s| s.client.is_closed()) => {
                 self.client = None;
+                schema::flush(self.session()?)?
             }
-            let session = match self.client.take() {
-                Some(s) => s,
-                None => schema::connect(&self.location, Role::Syncer)?,
-            };
-            let session = self.client.insert(session);
-            tries += 1;
-            match schema::flush(session) {
-                Ok(()) => break session,
-                // A connection left from before a server restart fails at its first use:
-                // one more try on a fresh one.
-                Err(_) if tries == 1 && session.client.is_closed() => self.client = None,
-                Err(e) => return Err(e),
-            }
+            Err(e) => return Err(e),
         };
-        if schema::started(session)? != started {
-            return Err(StoreError::Unwritable(
-                "the PostgreSQL server restarted since these filings were written; they are \
-                 written again before the next sync"
-                    .into(),
-            ));
+        if durable < upto {
+            return Err(StoreError::Unwritable(format!(
+                "the PostgreSQL server holds {durable} batches, not the {upto} written: the \
+                 lost ones are written again before the next sync"
+            )));
         }
         Ok(())
     }

@@ -131,7 +131,12 @@ impl<'a> Tiles<'a> {
             .checked_mul(level)
             .and_then(|shift| self.size.checked_shr(shift))
             .unwrap_or(0);
-        let first = n.checked_shl(self.height).unwrap_or(u64::MAX);
+        // A tile number so large that its first hash's index overflows has no hashes
+        // (shifting would drop its high bits and name another tile).
+        let first = 1u64
+            .checked_shl(self.height)
+            .and_then(|per_tile| n.checked_mul(per_tile))
+            .unwrap_or(u64::MAX);
         count.saturating_sub(first).min(self.full())
     }
 
@@ -421,7 +426,9 @@ pub fn read(tiles: &mut Tiles<'_>, at: TileRef) -> Result<Option<Vec<u8>>, Archi
     if at.level.is_some() {
         return Ok(Some(join(&tiles.hashes(level, at.n, width)?)));
     }
-    let first = at.n << HEIGHT;
+    let Some(first) = at.n.checked_mul(1 << HEIGHT) else {
+        return Ok(None);
+    };
     let mut out = Vec::new();
     for i in first..first + width {
         let e = entry(store, i)?;

@@ -276,3 +276,14 @@ fn an_archive_without_tiles_reads_right_and_gets_them_once_writable() {
         }
     }
 }
+
+#[test]
+fn a_tile_number_whose_first_index_overflows_has_no_hashes() {
+    // 2^56 tiles of 256 hashes start at 2^64: shifted, that wraps to tile 0's first hash.
+    let store = Mem::default();
+    grow(&store, HEIGHT, 0, 300, &[300]);
+    let t = Tiles::new(&store, HEIGHT, 300);
+    assert_eq!(t.width(0, 0), 256);
+    assert_eq!(t.width(0, 1 << 56), 0);
+    assert_eq!(t.width(0, u64::MAX), 0);
+}

@@ -21,16 +21,16 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          PRIMARY KEY (space, key)
      );
      ALTER TABLE tamga_kv ALTER COLUMN value SET STORAGE EXTERNAL;
-     CREATE TABLE tamga_sync (n int8 NOT NULL);
-     INSERT INTO tamga_sync VALUES (0);
+     CREATE TABLE tamga_sync (n int8 NOT NULL, applied int8 NOT NULL);
+     INSERT INTO tamga_sync VALUES (0, 0);
      -- A batch in one statement, so in one round trip and one transaction: the append-only
      -- puts (an existing key with another value aborts it all with SQLSTATE TA001 naming
      -- space and key), the overwritable ones, and the disposals.
      CREATE FUNCTION tamga_apply(a_space int2[], a_key bytea[], a_value bytea[],
                                  o_space int2[], o_key bytea[], o_value bytea[],
-                                 d_space int2[], d_key bytea[]) RETURNS void
+                                 d_space int2[], d_key bytea[]) RETURNS int8
      LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-     DECLARE clash record;
+     DECLARE clash record; counted int8;
      BEGIN
          INSERT INTO tamga_kv SELECT * FROM unnest(a_space, a_key, a_value)
              ON CONFLICT (space, key) DO NOTHING;
@@ -44,14 +44,21 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          INSERT INTO tamga_kv SELECT * FROM unnest(o_space, o_key, o_value)
              ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value;
          DELETE FROM tamga_kv WHERE (space, key) IN (SELECT * FROM unnest(d_space, d_key));
+         -- Batches are counted in the same transaction: a count lower than the writer's says
+         -- the server lost some (crash recovery), a higher one that another process wrote.
+         UPDATE tamga_sync SET applied = applied + 1 RETURNING applied INTO counted;
+         RETURN counted;
      END $$;
      -- A sync: a transaction committed synchronously flushes the WAL up to itself, so every
      -- earlier (asynchronous) commit is durable once it returns.
-     CREATE FUNCTION tamga_flush() RETURNS void
+     -- It returns the count of batches that commit made durable.
+     CREATE FUNCTION tamga_flush() RETURNS int8
      LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     DECLARE counted int8;
      BEGIN
          PERFORM set_config('synchronous_commit', 'on', true);
-         UPDATE tamga_sync SET n = n + 1;
+         UPDATE tamga_sync SET n = n + 1 RETURNING applied INTO counted;
+         RETURN counted;
      END $$;",
 ];
 
@@ -285,15 +292,25 @@ fn overwrite(space: Space, key: &[u8]) -> StoreError {
 /// Writes one batch in one statement (one transaction, one round trip), committed without
 /// waiting for the WAL flush (a sync does that). An append-only key that already holds another
 /// value refuses the whole batch.
-pub fn apply(session: &mut Session, w: &Writes) -> Result<(), StoreError> {
+/// Returns the count of batches applied, this one included.
+pub fn apply(session: &mut Session, w: &Writes) -> Result<i64, StoreError> {
     let (a, o, d) = (&w.append, &w.overwrite, &w.dispose);
-    match session.client.execute(
+    match session.client.query_one(
         &session.apply,
         &[&a.0, &a.1, &a.2, &o.0, &o.1, &o.2, &d.0, &d.1],
     ) {
-        Ok(_) => Ok(()),
+        Ok(row) => Ok(row.get(0)),
         Err(e) => Err(clash(&e).unwrap_or_else(|| pg(e))),
     }
+}
+
+/// The count of batches applied, as the server holds it now.
+pub fn applied(session: &mut Session) -> Result<i64, StoreError> {
+    Ok(session
+        .client
+        .query_one("SELECT applied FROM tamga_sync", &[])
+        .map_err(pg)?
+        .get(0))
 }
 
 /// The overwrite `tamga_apply` refused, from its TA001 error ("<space code> <key hex>").
@@ -337,20 +354,12 @@ pub fn landed(session: &mut Session, w: &Writes) -> Result<bool, StoreError> {
     Ok(missing == 0 && kept == 0)
 }
 
-/// When the server started: another value than before means it restarted in between.
-pub fn started(session: &mut Session) -> Result<String, StoreError> {
+/// Makes every commit so far durable (a synchronous commit flushes the WAL up to itself);
+/// returns the count of batches that are.
+pub fn flush(session: &mut Session) -> Result<i64, StoreError> {
     Ok(session
         .client
-        .query_one("SELECT pg_postmaster_start_time()::text", &[])
+        .query_one(&session.flush, &[])
         .map_err(pg)?
         .get(0))
-}
-
-/// Makes every commit so far durable: a synchronous commit flushes the WAL up to itself.
-pub fn flush(session: &mut Session) -> Result<(), StoreError> {
-    session
-        .client
-        .execute(&session.flush, &[])
-        .map(|_| ())
-        .map_err(pg)
 }

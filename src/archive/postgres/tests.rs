@@ -142,3 +142,34 @@ fn a_server_crash_before_the_sync_loses_nothing_the_archive_was_told_was_applied
     put(&store, Space::Log, &[50], b"after");
     store.sync().unwrap();
 }
+
+#[test]
+fn a_backend_crash_the_postmaster_survives_loses_nothing_either() {
+    // One backend killed: the postmaster resets shared memory and recovers from the WAL,
+    // without restarting, so only the count of batches can tell what the recovery lost.
+    let c = cluster();
+    let store = PgStore::open(at(&c, "archive")).unwrap();
+    put(&store, Space::Log, &[0], b"durable");
+    store.sync().unwrap();
+    for i in 1..50u8 {
+        put(&store, Space::Log, &[i], b"applied, not yet synced");
+    }
+    let mut other = postgres::Client::connect(&c.url(), postgres::NoTls).unwrap();
+    let pid: i32 = other
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while let Err(e) = store.sync() {
+        assert!(std::time::Instant::now() < deadline, "{e}\n{}", c.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(store.keys(Space::Log).unwrap().len(), 50, "{}", c.log());
+    put(&store, Space::Log, &[50], b"after");
+    store.sync().unwrap();
+}

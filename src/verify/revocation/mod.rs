@@ -126,10 +126,16 @@ impl Skip {
 
 /// The status of `cert` at the validation time; `up` is the rest of its path (its issuer
 /// first, the trust anchor last). A verified, current OCSP answer decides (RFC 6960,
-/// [`crate::verify::ocsp::status`]); without one, the CRLs do ([`crl_status`]).
+/// [`crate::verify::ocsp::status`]); without one, the CRLs do ([`crl_status`]). A revocation
+/// from either source wins: a "good" answer — perhaps one the signature carries, obtained
+/// before the revocation and still within its window — never hides a CRL that lists it.
 pub fn status(cert: &Certificate, up: &[Arc<Certificate>], ctx: &Context<'_>) -> Status {
     use crate::verify::ocsp::status::{self as ocsp, Said};
     match ocsp::status(cert, up, ctx) {
+        Said::Decided(Status::Good) => match crl_status(cert, up, ctx) {
+            Status::Revoked(t) => Status::Revoked(t),
+            _ => Status::Good,
+        },
         Said::Decided(s) => s,
         Said::Nothing(why) => match (crl_status(cert, up, ctx), why) {
             (Status::Unknown(crl), Some(ocsp)) => Status::Unknown(format!("{crl}; {ocsp}")),
