@@ -5,6 +5,9 @@
 //!
 //! The PKI is made with the OpenSSL command line in a temporary directory.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -88,25 +91,6 @@ fn der(dir: &Path, name: &str) -> Arc<Certificate> {
         .unwrap()
         .remove(0);
     Arc::new(Certificate::from_der(&d).unwrap())
-}
-
-fn rates(mut a: impl FnMut(), mut b: impl FnMut(), total: Duration) -> (f64, f64) {
-    let slice = Duration::from_millis(100);
-    let (mut na, mut nb, mut ta, mut tb) = (0u64, 0u64, Duration::ZERO, Duration::ZERO);
-    let run = |f: &mut dyn FnMut(), n: &mut u64, t: &mut Duration| {
-        let start = Instant::now();
-        while start.elapsed() < slice {
-            f();
-            *n += 1;
-        }
-        *t += start.elapsed();
-    };
-    let begin = Instant::now();
-    while begin.elapsed() < total {
-        run(&mut a, &mut na, &mut ta);
-        run(&mut b, &mut nb, &mut tb);
-    }
-    (na as f64 / ta.as_secs_f64(), nb as f64 / tb.as_secs_f64())
 }
 
 fn main() {
@@ -252,7 +236,7 @@ fn main() {
         .filter_map(|a| a.parse::<f64>().ok())
         .next()
         .unwrap_or(6.0);
-    let (c, o) = rates(
+    let (c, o) = support::rates(
         || {
             assert!(
                 crl_only

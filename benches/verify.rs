@@ -4,40 +4,16 @@
 //!
 //! Reports verifications per second and the ratio tamga / raw (goal ≥ 0.8).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tamga::verify::cms;
 use tamga::verify::{Policy, RevocationPolicy, SignerRule, Status, Verifier};
 
 const AT: i64 = 1_780_272_000; // 2026-06-01, the fixtures' validation time
-
-/// Rates (per second) of `a` and `b`, measured in alternating slices so that frequency drift
-/// and a busy neighbour core weigh on both alike.
-fn rates(mut a: impl FnMut(), mut b: impl FnMut(), total: Duration) -> (f64, f64) {
-    let slice = Duration::from_millis(100);
-    let (mut na, mut nb, mut ta, mut tb) = (0u64, 0u64, Duration::ZERO, Duration::ZERO);
-    for _ in 0..50 {
-        a();
-        b();
-    }
-    let run = |f: &mut dyn FnMut(), n: &mut u64, t: &mut Duration| {
-        let start = Instant::now();
-        while start.elapsed() < slice {
-            for _ in 0..20 {
-                f();
-            }
-            *n += 20;
-        }
-        *t += start.elapsed();
-    };
-    let begin = Instant::now();
-    while begin.elapsed() < total {
-        run(&mut a, &mut na, &mut ta);
-        run(&mut b, &mut nb, &mut tb);
-    }
-    (na as f64 / ta.as_secs_f64(), nb as f64 / tb.as_secs_f64())
-}
 
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -91,7 +67,7 @@ fn main() {
         let key = ring::signature::UnparsedPublicKey::new(alg, leaf.public_key.bits.clone());
         assert!(key.verify(&msg, &sig).is_ok());
 
-        let (ours, raw) = rates(
+        let (ours, raw) = support::rates(
             || {
                 black_box(verifier.verify(black_box(&bytes), None, AT));
             },

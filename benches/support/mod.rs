@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -96,4 +97,31 @@ pub fn status_bytes(field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Rates (per second) of `a` and `b`, measured in alternating slices so that frequency drift
+/// and a busy neighbour core weigh on both alike.
+pub fn rates(mut a: impl FnMut(), mut b: impl FnMut(), total: Duration) -> (f64, f64) {
+    let slice = Duration::from_millis(100);
+    let (mut na, mut nb, mut ta, mut tb) = (0u64, 0u64, Duration::ZERO, Duration::ZERO);
+    for _ in 0..50 {
+        a();
+        b();
+    }
+    let run = |f: &mut dyn FnMut(), n: &mut u64, t: &mut Duration| {
+        let start = Instant::now();
+        while start.elapsed() < slice {
+            for _ in 0..20 {
+                f();
+            }
+            *n += 20;
+        }
+        *t += start.elapsed();
+    };
+    let begin = Instant::now();
+    while begin.elapsed() < total {
+        run(&mut a, &mut na, &mut ta);
+        run(&mut b, &mut nb, &mut tb);
+    }
+    (na as f64 / ta.as_secs_f64(), nb as f64 / tb.as_secs_f64())
 }

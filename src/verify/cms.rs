@@ -10,6 +10,8 @@ use super::content::ContentDigests;
 use base64::Engine;
 use std::borrow::Cow;
 
+mod carried;
+
 /// The largest signature file accepted, PEM or binary (the content of a detached signature is
 /// not counted; attached content counts).
 pub const MAX_INPUT: usize = 256 * 1024 * 1024;
@@ -346,13 +348,13 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     let mut carried = 0;
     let mut certificates = Vec::new();
     if let Some(set) = r.optional(tag::CTX0)? {
-        collect_carried(&set, r.depth(), &mut certificates, &mut carried)?;
+        carried::collect(&set, r.depth(), &mut certificates, &mut carried)?;
     }
     let mut crls = Vec::new();
     let mut ocsp = Vec::new();
     if let Some(set) = r.optional(tag::CTX1)? {
-        collect_carried(&set, r.depth(), &mut crls, &mut carried)?;
-        collect_ocsp(&set, r.depth(), &mut ocsp, &mut carried)?;
+        carried::collect(&set, r.depth(), &mut crls, &mut carried)?;
+        carried::collect_ocsp(&set, r.depth(), &mut ocsp, &mut carried)?;
     }
 
     let set = r.read_tag(tag::SET, "signerInfos")?;
@@ -387,74 +389,6 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
         ocsp,
         signers,
     })
-}
-
-/// id-ri-ocsp-response (RFC 5940 §4.1): an `other` RevocationInfoChoice holding an OCSPResponse.
-const ID_RI_OCSP_RESPONSE: &str = "1.3.6.1.5.5.7.16.2";
-
-/// Collects the OCSPResponses of the `other [1]` choices of a `crls` set, under the same
-/// count and byte limits as the certificates and CRLs; other formats are skipped.
-fn collect_ocsp<'a>(
-    set: &Tlv<'a>,
-    depth: usize,
-    out: &mut Vec<&'a [u8]>,
-    carried: &mut usize,
-) -> Result<(), CmsError> {
-    let mut r = set.children(depth)?;
-    while let Some(c) = r.next()? {
-        if c.tag != tag::CTX1 {
-            continue;
-        }
-        // A malformed `other` choice is skipped like any format we do not read: it is
-        // evidence offered, not part of what the signature covers.
-        let resp = c.children(r.depth()).ok().and_then(|mut o| {
-            let oid = asn1::read_oid(&mut o, "otherRevInfoFormat").ok()?;
-            (oid == ID_RI_OCSP_RESPONSE)
-                .then(|| o.read_tag(tag::SEQUENCE, "OCSPResponse").ok())
-                .flatten()
-        });
-        let Some(resp) = resp else { continue };
-        if out.len() == MAX_CERTS {
-            return Err(CmsError::Structure("too many carried OCSP responses"));
-        }
-        *carried = carried.saturating_add(resp.raw.len());
-        if *carried > MAX_CARRIED_BYTES {
-            return Err(CmsError::Structure(
-                "carried certificates and CRLs larger than the limit",
-            ));
-        }
-        out.push(resp.raw);
-    }
-    Ok(())
-}
-
-/// Collects the SEQUENCE elements of a `certificates` or `crls` set into `out`, refusing as
-/// soon as there are more than [`MAX_CERTS`] or all carried objects together (`carried`
-/// counts their bytes) exceed [`MAX_CARRIED_BYTES`]. Attribute and "other" certificates and
-/// other CRL formats carry nothing a signature path can use; they are skipped.
-fn collect_carried<'a>(
-    set: &Tlv<'a>,
-    depth: usize,
-    out: &mut Vec<&'a [u8]>,
-    carried: &mut usize,
-) -> Result<(), CmsError> {
-    let mut r = set.children(depth)?;
-    while let Some(c) = r.next()? {
-        if c.tag != tag::SEQUENCE {
-            continue;
-        }
-        if out.len() == MAX_CERTS {
-            return Err(CmsError::Structure("too many certificates or CRLs"));
-        }
-        *carried = carried.saturating_add(c.raw.len());
-        if *carried > MAX_CARRIED_BYTES {
-            return Err(CmsError::Structure(
-                "carried certificates and CRLs larger than the limit",
-            ));
-        }
-        out.push(c.raw);
-    }
-    Ok(())
 }
 
 fn parse_signer(si: Tlv<'_>, depth: usize) -> Result<SignerInfo<'_>, CmsError> {
