@@ -19,6 +19,7 @@ pub mod report;
 pub mod revocation;
 pub mod timestamp;
 pub mod trust;
+pub mod xml;
 
 use crate::reasons::Reason;
 use algorithms::{AlgError, HashAlg, Scheme};
@@ -252,32 +253,21 @@ impl Verifier {
                 evidence,
             };
             self.check_signer(sd, si, content, &env, &mut sr, &mut findings, &mut warnings);
-            let mut codes: Vec<Reason> = findings.iter().map(|f| f.reason).collect();
-            codes.sort();
-            codes.dedup();
-            sr.status = if !codes.is_empty() {
-                SignerStatus::Invalid
-            } else if content.is_none() {
-                // Neither the messageDigest nor a signature over the content was checked.
-                codes.push(Reason::ContentMissing);
-                SignerStatus::Indeterminate
-            } else {
-                SignerStatus::Valid
-            };
-            sr.reasons = codes;
-            for f in findings {
-                report.push(f.reason, Some(index), f.detail);
-            }
-            report
-                .warnings
-                .extend(warnings.into_iter().map(|detail| Warning {
-                    code: "revocation-unchecked",
-                    signer: Some(index),
-                    detail,
-                }));
-            report.signers.push(sr);
+            record(
+                &mut report,
+                index,
+                sr,
+                findings,
+                warnings,
+                content.is_some(),
+            );
         }
+        self.decide(&mut report);
+        report
+    }
 
+    /// Folds the signers' statuses into the verdict under the signer rule (CMS and XML alike).
+    fn decide(&self, report: &mut Report) {
         let valid = report
             .signers
             .iter()
@@ -299,7 +289,6 @@ impl Verifier {
                 });
             }
         }
-        report
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -319,7 +308,7 @@ impl Verifier {
             .and_then(|a| a.signing_time)
             .map(fmt_time);
 
-        let (pool, crls, at) = (env.pool, env.crls, env.at);
+        let pool = env.pool;
         let Some(cert) = self.find_signer_cert(si, pool) else {
             push(
                 findings,
@@ -328,12 +317,7 @@ impl Verifier {
             );
             return;
         };
-        sr.subject = Some(cert.subject.clone());
-        sr.issuer = Some(cert.issuer.clone());
-        sr.serial = Some(cert.serial_hex());
-        sr.certificate_sha256 = Some(hex(&cert.fingerprint));
-        sr.iin = cert.iin.clone();
-        sr.bin = cert.bin.clone();
+        describe_signer(sr, &cert);
 
         let digest = match HashAlg::from_oid(&si.digest_algorithm.oid) {
             Ok(d) => d,
@@ -378,12 +362,24 @@ impl Verifier {
 
         bind_certificate(si, &cert, sr, findings);
 
+        self.judge_path(&cert, env, sr, findings, warnings);
+    }
+
+    /// The signer certificate's path, revocation and policies (CMS and XML alike).
+    fn judge_path(
+        &self,
+        cert: &Arc<Certificate>,
+        env: &Env<'_>,
+        sr: &mut SignerReport,
+        findings: &mut Vec<Finding>,
+        warnings: &mut Vec<String>,
+    ) {
         let outcome = path::validate_with_evidence(
-            &cert,
-            pool,
+            cert,
+            env.pool,
             &self.trust,
-            crls,
-            at,
+            env.crls,
+            env.at,
             self.policy.revocation,
             &self.cache,
             env.settings,
@@ -508,6 +504,52 @@ fn bind_certificate(
             detail: e.to_string(),
         });
     }
+}
+
+/// Records one signer's findings and warnings in the report (CMS and XML alike). Without
+/// content nothing was compared, so a signer with no finding is indeterminate, not valid.
+fn record(
+    report: &mut Report,
+    index: usize,
+    mut sr: SignerReport,
+    findings: Vec<Finding>,
+    warnings: Vec<String>,
+    content_checked: bool,
+) {
+    let mut codes: Vec<Reason> = findings.iter().map(|f| f.reason).collect();
+    codes.sort();
+    codes.dedup();
+    sr.status = if !codes.is_empty() {
+        SignerStatus::Invalid
+    } else if !content_checked {
+        // Neither the messageDigest nor a signature over the content was checked.
+        codes.push(Reason::ContentMissing);
+        SignerStatus::Indeterminate
+    } else {
+        SignerStatus::Valid
+    };
+    sr.reasons = codes;
+    for f in findings {
+        report.push(f.reason, Some(index), f.detail);
+    }
+    report
+        .warnings
+        .extend(warnings.into_iter().map(|detail| Warning {
+            code: "revocation-unchecked",
+            signer: Some(index),
+            detail,
+        }));
+    report.signers.push(sr);
+}
+
+/// The signer certificate's names and fingerprint, as a report shows them.
+fn describe_signer(sr: &mut SignerReport, cert: &Certificate) {
+    sr.subject = Some(cert.subject.clone());
+    sr.issuer = Some(cert.issuer.clone());
+    sr.serial = Some(cert.serial_hex());
+    sr.certificate_sha256 = Some(hex(&cert.fingerprint));
+    sr.iin = cert.iin.clone();
+    sr.bin = cert.bin.clone();
 }
 
 /// Records one finding.
