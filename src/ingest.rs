@@ -447,6 +447,7 @@ impl Ingest {
                 tree_size: pos.tree_size,
             },
             service_certificate_sha256: hex(&self.archive.signer().certificate_sha256()),
+            format: crate::verify::xml::is_xml(s.signature).then_some("xmldsig"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `POST /v1/submissions`: multipart (`signature`, optional `content`, fields `case`,
-//! `sender_ref`) or a raw `application/pkcs7-mime` body with `?case=&sender_ref=`.
+//! `sender_ref`) or a raw `application/pkcs7-mime` (or signed XML: `application/xml`) body
+//! with `?case=&sender_ref=`.
 
 use super::{ApiError, AppState, Caller};
 use crate::ingest::{Received, Submission};
@@ -156,6 +157,10 @@ pub async fn read_parts(
         }
     } else if content_type.starts_with("application/pkcs7-mime")
         || content_type.starts_with("application/octet-stream")
+        // Signed XML (XML-DSig, WSSE SOAP): the verifier tells it from CMS by its first byte.
+        || content_type.starts_with("application/xml")
+        || content_type.starts_with("text/xml")
+        || content_type.starts_with("application/soap+xml")
     {
         let query = req.uri().query().unwrap_or("").to_owned();
         for (k, v) in url_pairs(&query) {
@@ -176,7 +181,8 @@ pub async fn read_parts(
         parts.signature = Some(super::body::read_all(req, limit).await?);
     } else {
         return Err(ApiError::Unprocessable(
-            "Send multipart/form-data or an application/pkcs7-mime body.".into(),
+            "Send multipart/form-data, or an application/pkcs7-mime or application/xml body."
+                .into(),
         ));
     }
     Ok(parts)

@@ -83,6 +83,10 @@ pub struct ReceiptBody {
     pub archive: ArchiveRef,
     /// SHA-256 of the service certificate that signs this receipt.
     pub service_certificate_sha256: String,
+    /// The signature format when it is not CMS: `xmldsig` for signed XML. Absent for CMS, so
+    /// that CMS receipts keep the bytes they always had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'static str>,
 }
 
 impl ReceiptBody {

@@ -112,7 +112,8 @@ impl Verifier {
     }
 
     /// Verifies a CMS SignedData (`input`: DER, BER or PEM) at time `at` (seconds since the
-    /// epoch, UTC). `detached` is the content of a detached signature.
+    /// epoch, UTC). `detached` is the content of a detached signature. Input whose first
+    /// non-blank byte is `<` is signed XML and goes to [`Verifier::verify_xml_with`].
     pub fn verify(&self, input: &[u8], detached: Option<&[u8]>, at: i64) -> Report {
         self.verify_content(input, detached.map(Content::Bytes), at)
     }
@@ -131,6 +132,16 @@ impl Verifier {
         at: i64,
         evidence: Evidence<'_>,
     ) -> Report {
+        if xml::is_xml(input) {
+            // Signed XML carries what it signs: a separate content file has no place.
+            if detached.is_some() {
+                return Report::rejected(
+                    Reason::PolicyViolation,
+                    "an XML signature is submitted alone, without a separate content file",
+                );
+            }
+            return self.verify_xml_with(input, at, evidence);
+        }
         names::reset_budget();
         let der = match cms::decode_input(input) {
             Ok(d) => d,

@@ -284,7 +284,15 @@ impl Verifier {
                 .map_err(|e| (Reason::Malformed, format!("KeyInfo certificate: {e}")))?;
             pool.push(c);
         }
-        pool.first()
+        // The signer's is the one that issued none of the others (xmlsec1 and KalkanCrypt
+        // write the chain in no fixed order); a token reference's comes first.
+        let issues_another = |c: &Arc<Certificate>| {
+            pool.iter()
+                .any(|o| !Arc::ptr_eq(o, c) && o.issuer_raw == c.subject_raw)
+        };
+        pool.iter()
+            .find(|c| !issues_another(c))
+            .or(pool.first())
             .cloned()
             .ok_or_else(|| missing("KeyInfo names no certificate this verifier can read"))
     }
