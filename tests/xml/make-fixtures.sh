@@ -51,6 +51,11 @@ for c in "c14n:$c14n" "c14n-comments:$c14n#WithComments" "exc:$exc" "exc-comment
 done
 enveloped rsa "$more#rsa-sha512" "$c14n" "enveloped-rsa-sha512.xml"
 
+# The bench's document (benches/verify.rs): 4 KiB, RSA-2048, the national tools' shape.
+body="<doc>$(for i in $(seq 1 60); do printf '<line n="%d">Құжат мәтіні, жол %d.</line>' "$i" "$i"; done)
+</doc>"
+enveloped rsa "$more#rsa-sha256" "$c14n" bench-4k-rsa.xml
+
 # A SmartBridge-shaped SOAP message: the Body signed by wsu:Id with exclusive C14N, the
 # signature in wsse:Security, the certificate in KeyInfo's X509Data.
 wsse_ns=http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd

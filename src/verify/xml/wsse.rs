@@ -7,7 +7,7 @@
 //! XML signature wrapping (McIntyre et al.; the signed Body moved under a wrapper and a new
 //! Body put in its place resolves to the moved one, which is not the Envelope's Body).
 
-use super::reference::{Ids, Target, WSU};
+use super::reference::{Ids, Target};
 use super::signed_info::{SigError, base64, children, is, text_of};
 use roxmltree::{Document, Node};
 
