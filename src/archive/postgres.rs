@@ -31,52 +31,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use worker::Worker;
 
 mod cache;
+mod location;
 mod schema;
 #[cfg(test)]
 mod tests;
 mod worker;
 
+pub use location::Location;
 use schema::Role;
 pub use schema::SCHEMA_VERSION;
-
-/// Where the archive lives: the server, and the schema in it (one archive per schema).
-#[derive(Clone)]
-pub struct Location {
-    /// A libpq-style connection string or `postgres://` URL.
-    pub url: String,
-    /// The schema holding the archive's tables (created if missing).
-    pub schema: String,
-}
-
-impl std::fmt::Debug for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.display())
-    }
-}
-
-impl Location {
-    /// The location for messages: the URL without its password, and the schema.
-    pub fn display(&self) -> String {
-        let url = match (self.url.find("://"), self.url.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                let userinfo = self.url.get(scheme + 3..at).unwrap_or_default();
-                let user = userinfo.split(':').next().unwrap_or_default();
-                format!(
-                    "{}{user}@{}",
-                    self.url.get(..scheme + 3).unwrap_or_default(),
-                    self.url.get(at + 1..).unwrap_or_default()
-                )
-            }
-            _ => self
-                .url
-                .split_whitespace()
-                .filter(|kv| !kv.starts_with("password="))
-                .collect::<Vec<_>>()
-                .join(" "),
-        };
-        format!("{url} (schema {})", self.schema)
-    }
-}
 
 /// The PostgreSQL store.
 pub struct PgStore {
