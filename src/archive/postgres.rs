@@ -69,6 +69,10 @@ struct Connection {
     /// a new connection, a lower count in the server means it lost the last ones (a crash
     /// recovery, a restart, a standby promoted), a higher one that another process wrote.
     count: Option<i64>,
+    /// The count known durable: the server's count when this writer first connected, then
+    /// each sync's. A server counting fewer lost filings that were acknowledged, which no
+    /// replay can bring back (an asynchronous standby promoted, an older backup restored).
+    durable: i64,
     /// A batch whose commit went unanswered and whose fate is not known yet.
     unknown: Option<Arc<Batch>>,
     /// Batches committed but not yet known durable, numbered: replayed, in order, onto a
@@ -114,6 +118,7 @@ impl PgStore {
             location: location.clone(),
             client: None,
             count: None,
+            durable: 0,
             unknown: None,
             unsynced: Vec::new(),
             unsynced_bytes: 0,
@@ -264,8 +269,13 @@ impl Connection {
         let db = schema::applied(session)?;
         let Some(mine) = self.count else {
             self.count = Some(db);
+            self.durable = db;
             return Ok(());
         };
+        if db < self.durable {
+            self.fail("the database lost filings that were acknowledged as durable");
+            return Ok(());
+        }
         if let Some(batch) = self.unknown.take() {
             let landed = db == mine + 1
                 && schema::Writes::of(&batch).and_then(|w| schema::landed(session, &w))?;
@@ -390,6 +400,7 @@ impl Connection {
 
     /// Batches up to number `upto` are durable.
     fn synced(&mut self, upto: i64) {
+        self.durable = self.durable.max(upto);
         self.unsynced.retain(|(n, _)| *n > upto);
         self.unsynced_bytes = self
             .unsynced

@@ -236,8 +236,13 @@ impl Read for Deadline<'_> {
     }
 }
 
-/// Reads status line, headers and body (by Content-Length, chunked, or until close).
-fn read_response(mut r: impl BufRead, url: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+/// Reads status line, headers and body (by Content-Length, chunked, or until close), within
+/// `max_bytes` of body and a bound on the head. Public for the `revocation` fuzz target.
+pub fn read_response(
+    mut r: impl BufRead,
+    url: &str,
+    max_bytes: usize,
+) -> Result<Vec<u8>, FetchError> {
     let mut budget = MAX_HEAD;
     let status_line = read_line(&mut r, &mut budget, url)?;
     let status = status_line
