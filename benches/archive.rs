@@ -154,10 +154,35 @@ fn main() {
     println!("{:>24} {:>10.0} MB/s", "sha256sum", mb / sum);
 }
 
+/// Files synthetic documents `from..to` (each its own small blob) in batches of 64.
+fn fill(a: &tamga::archive::Archive, from: u64, to: u64) {
+    let mut i = from;
+    while i < to {
+        let k = 64.min(to - i);
+        a.append(|txn| {
+            for j in i..i + k {
+                let blob = tamga::archive::blobs::prepare(&content(j)).unwrap();
+                txn.put_blob(blob)?;
+                txn.push(accepted(j), AT);
+            }
+            Ok(())
+        })
+        .unwrap();
+        i += k;
+    }
+}
+
+/// The bytes of synthetic document `i`.
+fn content(i: u64) -> Vec<u8> {
+    format!("document {i}").into_bytes()
+}
+
 /// A realistic accepted entry's event (one file, one signer): about 700 bytes encoded.
 fn accepted(i: u64) -> tamga::archive::log::Event {
+    use sha2::Digest;
     use tamga::archive::log::{Event, FileRef, SignerSummary};
     let hex = |x: u64| format!("{x:016x}").repeat(4);
+    let sha = tamga::verify::certificate::hex(&sha2::Sha256::digest(content(i)));
     Event::Accepted {
         receipt_id: hex(i),
         case: "01-05".into(),
@@ -165,8 +190,8 @@ fn accepted(i: u64) -> tamga::archive::log::Event {
         registration_date: "2026-06-01".into(),
         files: vec![FileRef {
             role: "signature".into(),
-            sha256: hex(i ^ 0x5555),
-            size: 4096,
+            sha256: sha,
+            size: content(i).len() as u64,
         }],
         signers: vec![SignerSummary {
             status: "valid".into(),
@@ -220,18 +245,7 @@ fn proof_latency() {
         p.store = Some("journal".parse().unwrap());
         let ingest = tamga::setup::open(&p, Policy::default()).unwrap();
         let a = &ingest.archive;
-        let mut i = 0;
-        while i < n {
-            let k = 64.min(n - i);
-            a.append(|txn| {
-                for j in i..i + k {
-                    txn.push(accepted(j), AT);
-                }
-                Ok(())
-            })
-            .unwrap();
-            i += k;
-        }
+        fill(a, 0, n);
         a.make_durable(n).unwrap();
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let mut rnd = move |m: u64| {

@@ -189,8 +189,9 @@ fn file_content(ing: &tamga::ingest::Ingest, dir: &Path, case: &str, content: &[
 #[test]
 fn a_failed_manifest_read_aborts_execution_before_anything_is_destroyed() {
     // Two documents share their first 1 MiB chunk: A in T-1 (to be destroyed), B in the
-    // permanent T-3. A failed read of B's manifest must not drop that chunk from the keep-set;
-    // a failed read of A's must not leave A's bytes behind an act that says "executed".
+    // permanent T-3. A failed read of the chunk's reference count must not let the chunk go;
+    // a failed read of A's manifest must not leave A's bytes behind an act that says
+    // "executed".
     let shared: Vec<u8> = (0..tamga::archive::blobs::CHUNK)
         .map(|i| (i * 7 % 251) as u8)
         .collect();
@@ -208,9 +209,22 @@ fn a_failed_manifest_read_aborts_execution_before_anything_is_destroyed() {
                 b_blob,
             )
         };
-        let fail = if fail_kept { b_blob } else { a_blob };
+        // Kept: the shared chunk's reference count (which alone keeps it for B now that no
+        // kept manifest is read); destroyed: A's manifest.
+        let shared_chunk: [u8; 32] = {
+            use sha2::Digest;
+            sha2::Sha256::digest(&shared).into()
+        };
+        let fail = if fail_kept {
+            (
+                Space::Index,
+                tamga::archive::keys::chunk_refs_key(&shared_chunk),
+            )
+        } else {
+            (Space::Blobs, a_blob.to_vec())
+        };
         {
-            let a = open_failing(&data, (Space::Blobs, fail.to_vec()));
+            let a = open_failing(&data, fail);
             let r = acts::execute(&a, &policy(Some(2026)), &act, at(WHEN));
             assert!(r.is_err(), "fail_kept={fail_kept}: {r:?}");
         }
