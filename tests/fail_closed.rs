@@ -293,3 +293,184 @@ fn a_plan_and_showing_an_act_do_not_wait_for_the_writer_lock() {
         "the plan waited for the writer lock instead of reading beside it"
     );
 }
+
+/// A store that parks the first read of one key until told to go on (or 10 s pass): a long
+/// read caught in the middle, for tests that file a document meanwhile.
+#[derive(Debug)]
+struct Gate {
+    inner: Box<dyn Store>,
+    at: (Space, Vec<u8>),
+    armed: std::sync::Arc<Mutex<Option<GateEnds>>>,
+}
+
+/// The gate's ends as it holds them: (entered, go).
+type GateEnds = (std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>);
+
+impl Store for Gate {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.inner.apply(batch)
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        self.inner.sync()
+    }
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if space == self.at.0 && key == self.at.1 {
+            let armed = self.armed.lock().unwrap().take();
+            if let Some((entered, go)) = armed {
+                entered.send(()).unwrap();
+                let _ = go.recv_timeout(std::time::Duration::from_secs(10));
+            }
+        }
+        self.inner.get(space, key)
+    }
+    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.inner.keys(space)
+    }
+}
+
+/// Files the three fixtures into T-1 (in `data`), then reopens that archive over a [`Gate`]
+/// at `at` inside a pipeline (whose own archive lives in `spare`); returns the pipeline and
+/// the gate's two ends: (entered, go).
+fn gated(
+    data: &Path,
+    spare: &Path,
+    at: (Space, Vec<u8>),
+) -> (
+    tamga::ingest::Ingest,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
+    drop(file_three(data));
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let paths = archive_paths(data);
+    let signer = tamga::receipt::ReceiptSigner::load_or_create(
+        &tamga::setup::keys_dir(&paths),
+        "ТОО «Тест»",
+    )
+    .unwrap();
+    let origin = format!(
+        "tamga.local/{}",
+        tamga::verify::certificate::hex(&signer.certificate_sha256()[..8])
+    );
+    let armed = std::sync::Arc::new(Mutex::new(None));
+    let store = Gate {
+        inner: Box::new(tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap()),
+        at,
+        armed: armed.clone(),
+    };
+    let archive = Archive::open(Box::new(store), origin, std::sync::Arc::new(signer)).unwrap();
+    // Armed once open (which reads the last entries itself).
+    *armed.lock().unwrap() = Some((entered_tx, go_rx));
+    let mut ing = ingest(spare);
+    ing.policy = policy(None);
+    drop(std::mem::replace(&mut ing.archive, archive));
+    (ing, entered, go)
+}
+
+/// Files one more copy of the RSA fixture into T-1 (a new document: another sender reference).
+fn file_fourth(ing: &tamga::ingest::Ingest) -> tamga::verify::Status {
+    let sig = std::fs::read(fixtures().join("sig").join("rsa-attached.der")).unwrap();
+    let s = tamga::ingest::Submission {
+        case: "T-1",
+        signature: &sig,
+        content: None,
+        sender_ref: Some("fourth"),
+        received_at: AT,
+        submitter: None,
+    };
+    ing.submit(&s).unwrap().status
+}
+
+/// Runs `long` (parked by the gate) beside one filing; returns what `long` returned and
+/// whether the filing completed while `long` was parked.
+fn beside_a_filing<T: Send>(
+    ing: &tamga::ingest::Ingest,
+    entered: std::sync::mpsc::Receiver<()>,
+    go: std::sync::mpsc::Sender<()>,
+    long: impl FnOnce() -> T + Send,
+) -> (T, bool) {
+    std::thread::scope(|s| {
+        let long = s.spawn(long);
+        entered
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the long read never reached the gate");
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let filing = s.spawn(move || done_tx.send(file_fourth(ing)).unwrap());
+        let filed = done.recv_timeout(std::time::Duration::from_secs(5));
+        let _ = go.send(());
+        filing.join().unwrap();
+        let filed = filed.is_ok_and(|s| s == tamga::verify::Status::Accepted);
+        (long.join().unwrap(), filed)
+    })
+}
+
+#[test]
+fn a_submission_completes_while_a_plan_is_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = tamga::archive::keys::case_tally_key("T-1");
+    let (ing, entered, go) = gated(
+        &dir.path().join("d"),
+        &dir.path().join("s"),
+        (Space::Index, key),
+    );
+    let p = policy(Some(2026));
+    let (plan, filed) = beside_a_filing(&ing, entered, go, || {
+        retention::plan(&ing.archive, &p, at(WHEN)).unwrap()
+    });
+    assert!(filed, "the filing waited for the plan");
+    let t1 = plan.iter().find(|c| c.index == "T-1").unwrap();
+    assert!(matches!(t1.documents, 3 | 4), "{t1:?}");
+    assert_eq!(t1.status, CaseStatus::Destroyable);
+}
+
+#[test]
+fn a_submission_completes_while_an_act_is_drafted_and_the_act_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Drafting reads every document of T-1: parked at the first one's entry.
+    let (ing, entered, go) = gated(
+        &dir.path().join("d"),
+        &dir.path().join("s"),
+        (Space::Log, 0u64.to_be_bytes().to_vec()),
+    );
+    let p = policy(Some(2026));
+    let (act, filed) = beside_a_filing(&ing, entered, go, || {
+        acts::draft(&ing.archive, &p, &["T-1".into()], "Иванова", at(WHEN)).unwrap()
+    });
+    assert!(filed, "the filing waited for the draft");
+    // The document filed meanwhile changed the case: judged again under the lock.
+    assert_eq!(act.documents.len(), 4, "{act:?}");
+    assert_eq!(act.cases[0].documents, 4);
+}
+
+#[test]
+fn a_submission_completes_while_an_act_is_executed_and_stays_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let act = {
+        let ing = file_three(&data);
+        approved_act(&ing.archive, &policy(Some(2026)))
+    };
+    // Execution replays the holds from the whole log first: parked at entry 0.
+    let (ing, entered, go) = gated(
+        &data,
+        &dir.path().join("s"),
+        (Space::Log, 0u64.to_be_bytes().to_vec()),
+    );
+    let p = policy(Some(2026));
+    let (done, filed) = beside_a_filing(&ing, entered, go, || {
+        acts::execute(&ing.archive, &p, &act, at(WHEN))
+    });
+    assert!(filed, "the filing waited for the execution");
+    assert_eq!(done.unwrap().documents.len(), 3);
+    let a = &ing.archive;
+    // The fourth document shares its bytes with the first, destroyed: they stay.
+    let docs = a.read(|txn| retention::documents(txn, a, "T-1")).unwrap();
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    let name = tamga::archive::checkpoint::unhex32(&docs[0].files[0]).unwrap();
+    tamga::archive::blobs::check(a.raw_store(), &name).unwrap();
+    let tally = a.case_tally("T-1").unwrap().unwrap();
+    assert_eq!((tally.filed, tally.kept), (4, 1), "{tally:?}");
+    assert_eq!(tally.bytes, docs[0].bytes);
+    assert_eq!(tally.first.as_deref(), Some(docs[0].date.as_str()));
+}
