@@ -1,14 +1,14 @@
 //! Retention fails closed: a holds index that does not read (or hides a hold) stops execution;
 //! any failed read while deciding what to destroy aborts before anything is destroyed; a case
-//! that never had documents is not called "disposed"; whole-archive reads do not take the
-//! writer lock.
+//! that never had documents is not called "disposed"; whole-archive reads (a plan, drafting,
+//! the first look of an execution) do not take the writer lock: a filing completes meanwhile.
 
 mod common;
 use common::*;
 use std::path::Path;
 use std::sync::Mutex;
 use tamga::archive::Archive;
-use tamga::archive::store::{Batch, Space, Store, StoreError};
+use tamga::archive::store::{Batch, Space, StoreError};
 use tamga::policy::{ArchivePolicy, parse};
 use tamga::retention::{self, CaseStatus, RetentionError, acts, holds};
 
@@ -52,19 +52,8 @@ fn file_three(data: &Path) -> tamga::ingest::Ingest {
     let mut ing = ingest(data);
     ing.policy = policy(None);
     for f in ["rsa-attached.der", "p256.der", "ed25519.der"] {
-        let sig = std::fs::read(fixtures().join("sig").join(f)).unwrap();
-        let s = tamga::ingest::Submission {
-            case: "T-1",
-            signature: &sig,
-            content: None,
-            sender_ref: Some(f),
-            received_at: AT,
-            submitter: None,
-        };
-        assert_eq!(
-            ing.submit(&s).unwrap().status,
-            tamga::verify::Status::Accepted
-        );
+        let status = hooked::submit_fixture(&ing, "T-1", f, f);
+        assert_eq!(status, tamga::verify::Status::Accepted);
     }
     ing
 }
@@ -112,55 +101,23 @@ fn a_hold_survives_a_holds_index_that_does_not_decode_or_hides_it() {
     }
 }
 
-/// A store that fails to read one key of one space, as a disk with a bad sector would.
-#[derive(Debug)]
-struct FailingRead {
-    inner: Box<dyn Store>,
-    fail: Mutex<Option<(Space, Vec<u8>)>>,
-}
-
-impl Store for FailingRead {
-    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
-        self.inner.apply(batch)
-    }
-    fn sync(&self) -> Result<(), StoreError> {
-        self.inner.sync()
-    }
-    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some((s, k)) = &*self.fail.lock().unwrap()
-            && *s == space
-            && k == key
-        {
-            return Err(StoreError::Io {
-                what: "injected read failure".into(),
-                source: std::io::Error::from_raw_os_error(5),
-            });
-        }
-        self.inner.get(space, key)
-    }
-    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.inner.keys(space)
-    }
-}
-
-/// The archive in `data` over a store that fails to read `fail`.
+/// The archive in `data` over a store that fails to read `fail`, as a disk with a bad
+/// sector would.
 fn open_failing(data: &Path, fail: (Space, Vec<u8>)) -> Archive {
-    let paths = archive_paths(data);
-    let store = tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap();
-    let signer = tamga::receipt::ReceiptSigner::load_or_create(
-        &tamga::setup::keys_dir(&paths),
-        "ТОО «Тест»",
-    )
-    .unwrap();
-    let origin = format!(
-        "tamga.local/{}",
-        tamga::verify::certificate::hex(&signer.certificate_sha256()[..8])
-    );
-    let store = FailingRead {
-        inner: Box::new(store),
-        fail: Mutex::new(Some(fail)),
-    };
-    Archive::open(Box::new(store), origin, std::sync::Arc::new(signer)).unwrap()
+    hooked::open_over(data, |inner| {
+        Box::new(hooked::Hooked::reads(
+            inner,
+            Box::new(move |space, key| {
+                if space == fail.0 && key == fail.1 {
+                    return Err(StoreError::Io {
+                        what: "injected read failure".into(),
+                        source: std::io::Error::from_raw_os_error(5),
+                    });
+                }
+                Ok(())
+            }),
+        ))
+    })
 }
 
 /// Files `content` (detached, signed by OpenSSL) into `case`; returns its blob name.
@@ -294,42 +251,11 @@ fn a_plan_and_showing_an_act_do_not_wait_for_the_writer_lock() {
     );
 }
 
-/// A store that parks the first read of one key until told to go on (or 10 s pass): a long
-/// read caught in the middle, for tests that file a document meanwhile.
-#[derive(Debug)]
-struct Gate {
-    inner: Box<dyn Store>,
-    at: (Space, Vec<u8>),
-    armed: std::sync::Arc<Mutex<Option<GateEnds>>>,
-}
-
-/// The gate's ends as it holds them: (entered, go).
+/// The gate's ends as the store holds them: (entered, go).
 type GateEnds = (std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>);
 
-impl Store for Gate {
-    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
-        self.inner.apply(batch)
-    }
-    fn sync(&self) -> Result<(), StoreError> {
-        self.inner.sync()
-    }
-    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if space == self.at.0 && key == self.at.1 {
-            let armed = self.armed.lock().unwrap().take();
-            if let Some((entered, go)) = armed {
-                entered.send(()).unwrap();
-                let _ = go.recv_timeout(std::time::Duration::from_secs(10));
-            }
-        }
-        self.inner.get(space, key)
-    }
-    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.inner.keys(space)
-    }
-}
-
-/// Files the three fixtures into T-1 (in `data`), then reopens that archive over a [`Gate`]
-/// at `at` inside a pipeline (whose own archive lives in `spare`); returns the pipeline and
+/// Files the three fixtures into T-1 (in `data`), then reopens that archive over a gate at
+/// `at` inside a pipeline (whose own archive lives in `spare`); returns the pipeline and
 /// the gate's two ends: (entered, go).
 fn gated(
     data: &Path,
@@ -343,23 +269,25 @@ fn gated(
     drop(file_three(data));
     let (entered_tx, entered) = std::sync::mpsc::channel();
     let (go, go_rx) = std::sync::mpsc::channel();
-    let paths = archive_paths(data);
-    let signer = tamga::receipt::ReceiptSigner::load_or_create(
-        &tamga::setup::keys_dir(&paths),
-        "ТОО «Тест»",
-    )
-    .unwrap();
-    let origin = format!(
-        "tamga.local/{}",
-        tamga::verify::certificate::hex(&signer.certificate_sha256()[..8])
-    );
-    let armed = std::sync::Arc::new(Mutex::new(None));
-    let store = Gate {
-        inner: Box::new(tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap()),
-        at,
-        armed: armed.clone(),
-    };
-    let archive = Archive::open(Box::new(store), origin, std::sync::Arc::new(signer)).unwrap();
+    let armed: std::sync::Arc<Mutex<Option<GateEnds>>> = std::sync::Arc::default();
+    let gate = armed.clone();
+    // Parks the first read of `at` until told to go on (or 10 s pass): a long read caught
+    // in the middle.
+    let archive = hooked::open_over(data, |inner| {
+        Box::new(hooked::Hooked::reads(
+            inner,
+            Box::new(move |space, key| {
+                if space == at.0 && key == at.1 {
+                    let ends = gate.lock().unwrap().take();
+                    if let Some((entered, go)) = ends {
+                        entered.send(()).unwrap();
+                        let _ = go.recv_timeout(std::time::Duration::from_secs(10));
+                    }
+                }
+                Ok(())
+            }),
+        ))
+    });
     // Armed once open (which reads the last entries itself).
     *armed.lock().unwrap() = Some((entered_tx, go_rx));
     let mut ing = ingest(spare);
@@ -370,16 +298,7 @@ fn gated(
 
 /// Files one more copy of the RSA fixture into T-1 (a new document: another sender reference).
 fn file_fourth(ing: &tamga::ingest::Ingest) -> tamga::verify::Status {
-    let sig = std::fs::read(fixtures().join("sig").join("rsa-attached.der")).unwrap();
-    let s = tamga::ingest::Submission {
-        case: "T-1",
-        signature: &sig,
-        content: None,
-        sender_ref: Some("fourth"),
-        received_at: AT,
-        submitter: None,
-    };
-    ing.submit(&s).unwrap().status
+    hooked::submit_fixture(ing, "T-1", "rsa-attached.der", "fourth")
 }
 
 /// Runs `long` (parked by the gate) beside one filing; returns what `long` returned and

@@ -6,11 +6,7 @@ mod common;
 use common::*;
 use std::path::Path;
 use tamga::archive::Archive;
-use tamga::archive::store::{Batch, Space, Store, StoreError};
-
-/// A store that drops every write of the indexes, as a tamga from before them wrote.
-#[derive(Debug)]
-struct Untallied(Box<dyn Store>);
+use tamga::archive::store::{Batch, Space};
 
 fn tally_key(key: &[u8]) -> bool {
     [
@@ -23,38 +19,19 @@ fn tally_key(key: &[u8]) -> bool {
     .any(|p| key.starts_with(p))
 }
 
-impl Store for Untallied {
-    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
-        let mut b = batch.clone();
-        b.puts
-            .retain(|(s, k, _)| !(*s == Space::Index && tally_key(k)));
-        self.0.apply(&b)
-    }
-    fn sync(&self) -> Result<(), StoreError> {
-        self.0.sync()
-    }
-    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.get(space, key)
-    }
-    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.0.keys(space)
-    }
-}
-
-/// The archive in `data` (sled) over `wrap`, with its own receipt key.
-fn open_over(data: &Path, wrap: impl FnOnce(Box<dyn Store>) -> Box<dyn Store>) -> Archive {
-    let paths = archive_paths(data);
-    let signer = tamga::receipt::ReceiptSigner::load_or_create(
-        &tamga::setup::keys_dir(&paths),
-        "ТОО «Тест»",
-    )
-    .unwrap();
-    let origin = format!(
-        "tamga.local/{}",
-        tamga::verify::certificate::hex(&signer.certificate_sha256()[..8])
-    );
-    let store = tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap();
-    Archive::open(wrap(Box::new(store)), origin, std::sync::Arc::new(signer)).unwrap()
+/// The archive in `data` over a store that drops every write of the indexes, as a tamga from
+/// before them wrote.
+fn untallied(data: &Path) -> Archive {
+    hooked::open_over(data, |inner| {
+        Box::new(hooked::Hooked {
+            inner,
+            on_get: Box::new(|_, _| Ok(())),
+            on_apply: |b| {
+                b.puts
+                    .retain(|(s, k, _)| !(*s == Space::Index && tally_key(k)));
+            },
+        })
+    })
 }
 
 /// Files the RSA, P-256 and Ed25519 fixtures into 01-05, the RSA one twice (another sender
@@ -66,19 +43,8 @@ fn file_four(ing: &tamga::ingest::Ingest) {
         ("ed25519.der", "c"),
         ("rsa-attached.der", "d"),
     ] {
-        let sig = std::fs::read(fixtures().join("sig").join(f)).unwrap();
-        let s = tamga::ingest::Submission {
-            case: "01-05",
-            signature: &sig,
-            content: None,
-            sender_ref: Some(r),
-            received_at: AT,
-            submitter: None,
-        };
-        assert_eq!(
-            ing.submit(&s).unwrap().status,
-            tamga::verify::Status::Accepted
-        );
+        let status = hooked::submit_fixture(ing, "01-05", f, r);
+        assert_eq!(status, tamga::verify::Status::Accepted);
     }
 }
 
@@ -99,7 +65,7 @@ fn an_archive_from_before_the_indexes_gets_them_built_when_opened() {
     let data = dir.path().join("old");
     {
         // Filed by a pipeline whose archive never keeps the indexes.
-        let old = open_over(&data, |s| Box::new(Untallied(s)));
+        let old = untallied(&data);
         let mut ing = ingest(&dir.path().join("spare"));
         drop(std::mem::replace(&mut ing.archive, old));
         file_four(&ing);
@@ -112,7 +78,7 @@ fn an_archive_from_before_the_indexes_gets_them_built_when_opened() {
             "{report:?}"
         );
     }
-    let a = open_over(&data, |s| s);
+    let a = hooked::open_over(&data, |s| s);
     let t = a.case_tally("01-05").unwrap().expect("built on open");
     assert_eq!((t.filed, t.kept), (4, 4), "{t:?}");
     assert_eq!(t.first.as_deref(), Some("2026-06-01"));

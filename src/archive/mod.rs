@@ -184,7 +184,6 @@ impl Archive {
         let tiles_ready = tiles::ensure(store.as_ref(), tiles::HEIGHT, state.size).is_ok();
         // A missing entry is the audit's to name; proofs then read the entries themselves.
         let edge = tiles::Edge::load(store.as_ref(), state.size);
-        // Likewise the per-case and reference indexes (built once, then kept batch by batch).
         let tally_ready = tally::ensure(store.as_ref(), state.size).is_ok();
         Ok(Archive {
             store,
@@ -255,8 +254,7 @@ impl Archive {
             tally: tally::Pending::default(),
         };
         let out = build(&mut txn)?;
-        // The indexes move with the entries, in their batch. Only a disposal releases bytes,
-        // and it settles (and destroys what it released) itself.
+        // The indexes move with the entries, in their batch (a disposal settles them itself).
         if !tally::settle(&mut txn)?.is_empty() {
             return Err(ArchiveError::Refused(
                 "a disposal must destroy what it leaves unreferenced".into(),
