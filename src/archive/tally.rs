@@ -389,6 +389,11 @@ pub fn ensure(store: &dyn Store, size: u64) -> Result<bool, ArchiveError> {
     if ready(store)? {
         return Ok(false);
     }
+    // Marked as not built: a read-only store refuses this at once, before the whole log is
+    // read for nothing (its reads count the old way; an audit recomputes them anyway).
+    let mut probe = Batch::default();
+    probe.put(Space::Index, keys::TALLY_VERSION, 0u64.to_be_bytes());
+    store.apply(&probe)?;
     let truth = recompute(store, size)
         .map_err(|(i, what)| ArchiveError::Damaged(format!("entry {i}: {what}")))?;
     for part in writes(store, &truth)?.chunks(BUILD_BATCH) {
