@@ -24,13 +24,23 @@ fn cli_verify_takes_an_xml_file() {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .arg("verify")
             .arg(file)
-            .args(["--trust", "tests/fixtures/trust", "--at", "2026-06-01T00:00:00Z"])
+            .args([
+                "--trust",
+                "tests/fixtures/trust",
+                "--at",
+                "2026-06-01T00:00:00Z",
+            ])
             .arg("--json")
             .output()
             .unwrap()
     };
     let out = run(Path::new(SIGNED));
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["signers"][0]["algorithm"], "rsa-pkcs1-sha256");
     let dir = tempfile::tempdir().unwrap();
@@ -47,22 +57,42 @@ fn cli_verify_takes_an_xml_file() {
 fn import_files_an_xml_document() {
     let dir = tempfile::tempdir().unwrap();
     let o = tamga_cmd(dir.path())
-        .args(["import", "--case", "01-05", SIGNED, "--at", "2026-06-01T00:00:00Z"])
+        .args([
+            "import",
+            "--case",
+            "01-05",
+            SIGNED,
+            "--at",
+            "2026-06-01T00:00:00Z",
+        ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let audit = tamga_cmd(dir.path())
         .args(["audit", "verify"])
         .output()
         .unwrap();
-    assert_eq!(audit.status.code(), Some(0), "{}", String::from_utf8_lossy(&audit.stderr));
+    assert_eq!(
+        audit.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
 }
 
 #[test]
 fn http_takes_xml_raw_and_multipart_files_it_byte_exact_and_names_the_format() {
     let s = start("", Limits::default(), None);
     let raw = client()
-        .post(format!("{}/v1/submissions?case=01-05&sender_ref=x1", s.base))
+        .post(format!(
+            "{}/v1/submissions?case=01-05&sender_ref=x1",
+            s.base
+        ))
         .bearer_auth(GATEWAY)
         .header("Content-Type", "application/xml")
         .body(signed())
@@ -72,7 +102,10 @@ fn http_takes_xml_raw_and_multipart_files_it_byte_exact_and_names_the_format() {
     let body: serde_json::Value = raw.json().unwrap();
     assert_eq!(body["format"], "xmldsig", "{body}");
     assert_eq!(body["status"], "accepted");
-    let regno = body["registration"]["number"].as_str().unwrap().replace('/', "%2F");
+    let regno = body["registration"]["number"]
+        .as_str()
+        .unwrap()
+        .replace('/', "%2F");
     let back = client()
         .get(format!("{}/v1/documents/{regno}/signature", s.base))
         .bearer_auth(GATEWAY)
@@ -81,9 +114,10 @@ fn http_takes_xml_raw_and_multipart_files_it_byte_exact_and_names_the_format() {
     assert_eq!(back.status(), StatusCode::OK);
     assert_eq!(back.bytes().unwrap().to_vec(), signed(), "filed byte-exact");
 
-    let form = multipart::Form::new()
-        .text("case", "01-05")
-        .part("signature", multipart::Part::bytes(signed()).file_name("doc.xml"));
+    let form = multipart::Form::new().text("case", "01-05").part(
+        "signature",
+        multipart::Part::bytes(signed()).file_name("doc.xml"),
+    );
     let res = client()
         .post(format!("{}/v1/submissions", s.base))
         .bearer_auth(GATEWAY)

@@ -70,7 +70,10 @@ fn variants(doc: &str) -> Vec<(&'static str, String)> {
         ("as made", doc.to_owned()),
         ("content changed", doc.replacen("first", "First", 1)),
         ("text changed", doc.replacen("payload", "Payload", 1)),
-        ("comment changed", doc.replacen("inner comment", "other comment", 1)),
+        (
+            "comment changed",
+            doc.replacen("inner comment", "other comment", 1),
+        ),
         ("digest changed", {
             let i = doc.find("<ds:DigestValue>").unwrap() + "<ds:DigestValue>".len();
             let mut d = doc.to_owned();
@@ -78,12 +81,19 @@ fn variants(doc: &str) -> Vec<(&'static str, String)> {
             d.replace_range(i..=i, c);
             d
         }),
-        ("signed info changed", doc.replacen("<ds:Reference ", "<ds:Reference Type=\"x\" ", 1)),
+        (
+            "signed info changed",
+            doc.replacen("<ds:Reference ", "<ds:Reference Type=\"x\" ", 1),
+        ),
     ];
     if doc.contains(" z=\"last\" a:y=\"2\" b=\"first\"") {
         v.push((
             "attributes reordered",
-            doc.replacen(" z=\"last\" a:y=\"2\" b=\"first\"", " b=\"first\" a:y=\"2\" z=\"last\"", 1),
+            doc.replacen(
+                " z=\"last\" a:y=\"2\" b=\"first\"",
+                " b=\"first\" a:y=\"2\" z=\"last\"",
+                1,
+            ),
         ));
     }
     if doc.contains("<a:item a:x=\"1\" id=\"one\">") {
@@ -161,8 +171,16 @@ fn wrapping_the_signed_body_moved_and_replaced_is_refused() {
     let doc = wsse();
     let body = body_of(&doc);
     let moved = doc
-        .replacen(body, "<soap:Body wsu:Id=\"body-2\"><m:Pay xmlns:m=\"urn:evil\"/></soap:Body>", 1)
-        .replacen("<soap:Header>", &format!("<soap:Header><Wrapper>{body}</Wrapper>"), 1);
+        .replacen(
+            body,
+            "<soap:Body wsu:Id=\"body-2\"><m:Pay xmlns:m=\"urn:evil\"/></soap:Body>",
+            1,
+        )
+        .replacen(
+            "<soap:Header>",
+            &format!("<soap:Header><Wrapper>{body}</Wrapper>"),
+            1,
+        );
     let r = tamga_accepts(moved.as_bytes());
     assert_eq!(r.status, Status::Rejected, "{r:#?}");
     // The reference still resolves and its digest matches: only the coverage check refuses.
@@ -175,27 +193,45 @@ fn wrapping_with_a_duplicated_id_is_refused() {
     let doc = wsse();
     let body = body_of(&doc);
     let dup = doc
-        .replacen(body, "<soap:Body wsu:Id=\"body-1\"><m:Pay xmlns:m=\"urn:evil\"/></soap:Body>", 1)
-        .replacen("<soap:Header>", &format!("<soap:Header><Wrapper>{body}</Wrapper>"), 1);
+        .replacen(
+            body,
+            "<soap:Body wsu:Id=\"body-1\"><m:Pay xmlns:m=\"urn:evil\"/></soap:Body>",
+            1,
+        )
+        .replacen(
+            "<soap:Header>",
+            &format!("<soap:Header><Wrapper>{body}</Wrapper>"),
+            1,
+        );
     let r = tamga_accepts(dup.as_bytes());
     assert_eq!(r.status, Status::Rejected);
     assert!(codes(&r).contains(&"malformed".to_string()), "{r:#?}");
-    assert!(r.reasons.iter().any(|x| x.detail.contains("more than one element")));
+    assert!(
+        r.reasons
+            .iter()
+            .any(|x| x.detail.contains("more than one element"))
+    );
 }
 
 #[test]
 fn unsupported_transforms_and_external_references_say_so() {
-    let doc = String::from_utf8(std::fs::read(dir().join("enveloped-rsa-c14n.xml")).unwrap())
-        .unwrap();
+    let doc =
+        String::from_utf8(std::fs::read(dir().join("enveloped-rsa-c14n.xml")).unwrap()).unwrap();
     let xslt = doc.replacen(
         "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
         "http://www.w3.org/TR/1999/REC-xslt-19991116",
         1,
     );
-    assert_eq!(codes(&tamga_accepts(xslt.as_bytes())), ["algorithm-unsupported"]);
+    assert_eq!(
+        codes(&tamga_accepts(xslt.as_bytes())),
+        ["algorithm-unsupported"]
+    );
     let external = doc.replacen("URI=\"\"", "URI=\"http://example.org/doc\"", 1);
     let r = tamga_accepts(external.as_bytes());
-    assert!(codes(&r).contains(&"algorithm-unsupported".to_string()), "{r:#?}");
+    assert!(
+        codes(&r).contains(&"algorithm-unsupported".to_string()),
+        "{r:#?}"
+    );
     let sha1 = doc.replacen(
         "http://www.w3.org/2001/04/xmlenc#sha256",
         "http://www.w3.org/2000/09/xmldsig#sha1",

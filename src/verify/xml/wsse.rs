@@ -98,4 +98,3 @@ pub fn token_certificate(
     }
     base64(&text_of(token), "BinarySecurityToken").map(Some)
 }
-
