@@ -67,37 +67,44 @@ fn import_files_an_xml_document() {
         ])
         .output()
         .unwrap();
+    succeeded(&o);
+    succeeded(
+        &tamga_cmd(dir.path())
+            .args(["audit", "verify"])
+            .output()
+            .unwrap(),
+    );
+}
+
+fn succeeded(o: &std::process::Output) {
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let audit = tamga_cmd(dir.path())
-        .args(["audit", "verify"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        audit.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&audit.stderr)
-    );
+}
+
+/// A raw-body submission.
+fn post(
+    s: &common::server::Server,
+    query: &str,
+    ct: &str,
+    body: Vec<u8>,
+) -> reqwest::blocking::Response {
+    client()
+        .post(format!("{}/v1/submissions?{query}", s.base))
+        .bearer_auth(GATEWAY)
+        .header("Content-Type", ct)
+        .body(body)
+        .send()
+        .unwrap()
 }
 
 #[test]
 fn http_takes_xml_raw_and_multipart_files_it_byte_exact_and_names_the_format() {
     let s = start("", Limits::default(), None);
-    let raw = client()
-        .post(format!(
-            "{}/v1/submissions?case=01-05&sender_ref=x1",
-            s.base
-        ))
-        .bearer_auth(GATEWAY)
-        .header("Content-Type", "application/xml")
-        .body(signed())
-        .send()
-        .unwrap();
+    let raw = post(&s, "case=01-05&sender_ref=x1", "application/xml", signed());
     assert_eq!(raw.status(), StatusCode::CREATED);
     let body: serde_json::Value = raw.json().unwrap();
     assert_eq!(body["format"], "xmldsig", "{body}");
@@ -127,24 +134,17 @@ fn http_takes_xml_raw_and_multipart_files_it_byte_exact_and_names_the_format() {
     assert_eq!(res.status(), StatusCode::CREATED);
 
     let text = String::from_utf8(signed()).unwrap();
-    let bad = client()
-        .post(format!("{}/v1/submissions?case=01-05", s.base))
-        .bearer_auth(GATEWAY)
-        .header("Content-Type", "application/xml")
-        .body(text.replacen("first", "FIRST", 1))
-        .send()
-        .unwrap();
+    let bad = post(
+        &s,
+        "case=01-05",
+        "application/xml",
+        text.replacen("first", "FIRST", 1).into_bytes(),
+    );
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // A CMS receipt has no format field: its bytes are what they were.
     let cms = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
-    let res = client()
-        .post(format!("{}/v1/submissions?case=01-05", s.base))
-        .bearer_auth(GATEWAY)
-        .header("Content-Type", "application/pkcs7-mime")
-        .body(cms)
-        .send()
-        .unwrap();
+    let res = post(&s, "case=01-05", "application/pkcs7-mime", cms);
     let body: serde_json::Value = res.json().unwrap();
     assert!(body.get("format").is_none(), "{body}");
 }
