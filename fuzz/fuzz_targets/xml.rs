@@ -13,7 +13,8 @@ fn verifier() -> &'static Verifier {
     V.get_or_init(|| {
         let root = include_bytes!("../../tests/fixtures/trust/root.pem");
         let ders = tamga::trustdir::pem_or_der(root, "CERTIFICATE").unwrap_or_default();
-        let trust = TrustStore::from_der(&ders, &[]).unwrap_or_default();
+        let no_crls: &[&[u8]] = &[];
+        let trust = TrustStore::from_der(&ders, no_crls).unwrap_or_default();
         Verifier::new(trust, Policy::default())
     })
 }
