@@ -265,6 +265,15 @@ impl Form {
         )))
     }
 
+    /// Every value of `name` (a repeated field, e.g. checkboxes).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The first value of `name`, or the empty string.
     pub fn get(&self, name: &str) -> &str {
         self.0
@@ -305,6 +314,8 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup, status: StatusCode) -> Respons
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // No favicon request (and no 404 in the browser's console for it).
+                link rel="icon" href="data:,";
                 title { (title) " — " (M::Title.t(l)) }
                 link rel="stylesheet" href=(assets::CSS_PATH);
                 script src=(assets::JS_PATH) defer {}
