@@ -106,7 +106,7 @@ fn plan_view(ctx: &Ctx, cases: &[serde_json::Value]) -> Markup {
         form.row method="post" action="/retention/acts" {
             (ctx.csrf_field())
             fieldset { legend { (M::Cases.t(l)) }
-                @for c in cases.iter().filter(|c| s(c, "status") == "due") {
+                @for c in cases.iter().filter(|c| s(c, "status") == "destroyable") {
                     label { input type="checkbox" name="case" value=(s(c, "index")); " " (s(c, "index")) }
                 }
             }
@@ -177,7 +177,7 @@ async fn draft(
     let cases: Vec<&str> = form.all("case");
     let b = body(serde_json::json!({ "cases": cases }))?;
     let act = api::new_act(State(state), Extension(caller), ApiJson(b)).await?.0;
-    Ok(see_act(s(&act, "act")))
+    Ok(see_act(s(&act, "number")))
 }
 
 /// `GET /retention/acts?act=`: the act of that number.
