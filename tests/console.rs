@@ -51,10 +51,9 @@ fn hex_sha256(s: &str) -> String {
 
 /// The demo policy plus case T-1 (`closed` or open) and two more archivists.
 fn policy(closed: bool) -> String {
-    let demo = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
-    )
-    .unwrap();
+    let demo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"))
+            .unwrap();
     let closed = if closed { "closed = 2020" } else { "" };
     let mut p = format!(
         "{demo}\n[[case]]\nindex = \"T-1\"\ntitle = \"Переписка 2019 года\"\nretention = \"1y\"\n\
@@ -73,7 +72,10 @@ fn policy(closed: bool) -> String {
 fn seed(dir: &Path) {
     let mut ingest = common::ingest(&dir.join("data"));
     ingest.policy = tamga::policy::parse(&policy(false), Path::new("p.toml")).unwrap();
-    for (i, f) in ["rsa-attached.der", "p256.der", "ed25519.der"].iter().enumerate() {
+    for (i, f) in ["rsa-attached.der", "p256.der", "ed25519.der"]
+        .iter()
+        .enumerate()
+    {
         let sig = std::fs::read(fixtures().join("sig").join(f)).unwrap();
         let r = format!("ИСХ-{i}");
         let out = ingest
@@ -150,7 +152,11 @@ impl T {
             .filter(|(level, msg)| level == "SEVERE" && !expected.iter().any(|e| msg.contains(e)))
             .collect();
         assert!(errors.is_empty(), "{name}: console errors {errors:?}");
-        std::fs::write(self.shots.join(format!("{name}-1366.png")), self.b.screenshot()).unwrap();
+        std::fs::write(
+            self.shots.join(format!("{name}-1366.png")),
+            self.b.screenshot(),
+        )
+        .unwrap();
         self.b.js(&format!("{AXE}\n;return 1;"), json!([]));
         let violations = self.b.js_async(
             "const done = arguments[arguments.length - 1];
@@ -165,7 +171,11 @@ impl T {
             "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
             json!([]),
         );
-        std::fs::write(self.shots.join(format!("{name}-390.png")), self.b.screenshot()).unwrap();
+        std::fs::write(
+            self.shots.join(format!("{name}-390.png")),
+            self.b.screenshot(),
+        )
+        .unwrap();
         assert_eq!(fits, json!(true), "{name}: wider than a phone");
         self.b.size(1366, 768);
     }
@@ -244,7 +254,10 @@ fn clerk(t: &mut T) {
     t.check("home-clerk", &[]);
     t.go("/registry");
     t.check("registry", &[]);
-    t.b.fill("input[name=signature]", &fixtures().join("sig/p384.der").display().to_string());
+    t.b.fill(
+        "input[name=signature]",
+        &fixtures().join("sig/p384.der").display().to_string(),
+    );
     t.b.fill("input[name=sender_ref]", "ВХ-17");
     t.b.click("form[action='/registry'] button");
     t.b.find("#receipt-status");
@@ -253,15 +266,26 @@ fn clerk(t: &mut T) {
     t.check("receipt-accepted", &[]);
     let signed = t.fetch(&format!("{}/signed", t.b.url()), json!({}));
     assert_eq!(signed["status"], 200, "{signed}");
-    assert!(signed["disposition"].as_str().unwrap_or("").contains("attachment"));
+    assert!(
+        signed["disposition"]
+            .as_str()
+            .unwrap_or("")
+            .contains("attachment")
+    );
     t.go("/registry");
-    t.b.fill("input[name=signature]", &fixtures().join("sig/garbage.der").display().to_string());
+    t.b.fill(
+        "input[name=signature]",
+        &fixtures().join("sig/garbage.der").display().to_string(),
+    );
     t.b.click("form[action='/registry'] button");
     t.b.find("#appeal");
     assert!(t.b.text("#reasons").contains("malformed"));
     t.check("receipt-rejected", &[]);
     t.go("/registry");
-    assert!(t.b.try_find("a[href^='/registry/receipts/']").is_some(), "own submissions");
+    assert!(
+        t.b.try_find("a[href^='/registry/receipts/']").is_some(),
+        "own submissions"
+    );
     // The clerk on an archivist's page: the 403 page, as the API refuses it.
     t.go("/retention");
     assert_eq!(t.b.text("h1"), "Access denied");
@@ -301,14 +325,20 @@ fn archivist(t: &mut T) {
     t.b.fill("input[name=sender_ref]", "ИСХ-1");
     t.b.click("form[role=search] button");
     t.b.find("#documents");
-    let rows = t.b.js("return document.querySelectorAll('#documents tbody tr').length;", json!([]));
+    let rows = t.b.js(
+        "return document.querySelectorAll('#documents tbody tr').length;",
+        json!([]),
+    );
     assert_eq!(rows, 1, "search by the sender's reference");
     t.check("case-search", &[]);
     t.b.click("#documents tbody a");
     t.b.find("#doc-status");
     assert_eq!(t.b.text("h1"), "Document T-1/2");
     t.check("document", &[]);
-    let href = t.b.js("return document.querySelector('#files a[download]').href;", json!([]));
+    let href = t.b.js(
+        "return document.querySelector('#files a[download]').href;",
+        json!([]),
+    );
     let got = t.fetch(href.as_str().unwrap(), json!({}));
     assert_eq!(got["status"], 200, "{got}");
     assert!(got["length"].as_u64().unwrap() > 100);
@@ -326,7 +356,10 @@ fn archivist(t: &mut T) {
     t.check("retention-hold", &[]);
     t.b.click("tr[data-case='T-1'] button[data-release]");
     t.b.find("#plan");
-    assert!(t.b.try_find("tr[data-case='T-1'] button[data-release]").is_none());
+    assert!(
+        t.b.try_find("tr[data-case='T-1'] button[data-release]")
+            .is_none()
+    );
     // An act: drafted here, approved by two others, executed after confirming.
     t.b.click("input[name=case][value='T-1']");
     t.b.click("form[action='/retention/acts'][method=post] button");
@@ -336,7 +369,10 @@ fn archivist(t: &mut T) {
     t.check("act-drafted", &[]);
     t.b.click("#approve");
     t.b.find("p.detail");
-    assert!(t.b.text("p.detail").contains("drafter"), "the drafter's own approval does not count");
+    assert!(
+        t.b.text("p.detail").contains("drafter"),
+        "the drafter's own approval does not count"
+    );
     t.check("act-own-approval", &["422"]);
     t.sign_out();
     for who in ["archivist-2-token", "archivist-3-token"] {
@@ -359,8 +395,17 @@ fn archivist(t: &mut T) {
     t.b.find("pre.act");
     t.check("act-print", &[]);
     t.go("/document?regno=T-1%2F2");
-    assert_eq!(t.b.js("return document.getElementById('doc-status').dataset.status;", json!([])), "destroyed");
-    assert!(t.b.try_find("#files a[download]").is_none(), "no download of a destroyed document");
+    assert_eq!(
+        t.b.js(
+            "return document.getElementById('doc-status').dataset.status;",
+            json!([])
+        ),
+        "destroyed"
+    );
+    assert!(
+        t.b.try_find("#files a[download]").is_none(),
+        "no download of a destroyed document"
+    );
     t.check("document-destroyed", &[]);
     t.sign_out();
 }
@@ -377,20 +422,32 @@ fn auditor(t: &mut T) {
         assert!(Instant::now() < deadline, "the audit did not finish");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(t.b.js("return document.getElementById('audit-result').dataset.status;", json!([])), "intact");
+    assert_eq!(
+        t.b.js(
+            "return document.getElementById('audit-result').dataset.status;",
+            json!([])
+        ),
+        "intact"
+    );
     t.check("audit-result", &[]);
     t.go("/audit/proof?index=1");
     t.b.click("#check-proof");
     t.b.find("#proof-result[data-result]");
     assert_eq!(
-        t.b.js("return document.getElementById('proof-result').dataset.result;", json!([])),
+        t.b.js(
+            "return document.getElementById('proof-result').dataset.result;",
+            json!([])
+        ),
         "verified",
         "{}",
         t.b.text("#proof-result")
     );
     t.check("proof", &[]);
     t.go("/audit/access?principal=demo-gateway&decision=denied");
-    assert!(t.b.text("#access").contains("/retention"), "the clerk's refusal is logged");
+    assert!(
+        t.b.text("#access").contains("/retention"),
+        "the clerk's refusal is logged"
+    );
     t.check("access-log", &[]);
     t.go("/audit/trust");
     t.b.find("#anchors");

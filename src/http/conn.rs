@@ -382,7 +382,8 @@ impl Connection {
             let busy = Busy::start(&activity);
             req.extensions_mut().insert(peer.clone());
             if tls {
-                req.extensions_mut().insert(super::console::session::OverTls);
+                req.extensions_mut()
+                    .insert(super::console::session::OverTls);
             }
             let call = app.clone().oneshot(req.map(axum::body::Body::new));
             async move {

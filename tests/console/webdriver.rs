@@ -120,7 +120,11 @@ impl Browser {
             if let Some(e) = self.try_find(css) {
                 return e;
             }
-            assert!(Instant::now() < deadline, "no element {css} on {}", self.url());
+            assert!(
+                Instant::now() < deadline,
+                "no element {css} on {}",
+                self.url()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

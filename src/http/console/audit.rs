@@ -36,7 +36,10 @@ pub struct Jobs {
 
 impl Jobs {
     fn with<T>(&self, f: impl FnOnce(&mut (u64, BTreeMap<u64, Job>)) -> T) -> T {
-        f(&mut self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        f(&mut self
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     fn start(&self) -> Option<u64> {
@@ -118,15 +121,13 @@ async fn overview(
 
 /// `POST /audit/run`: starts a full audit (the work of `POST /v1/audit?full=true`) in the
 /// background and shows its page.
-async fn run(
-    State(state): State<Arc<AppState>>,
-    ctx: Ctx,
-    form: Form,
-) -> Result<Response, Page> {
+async fn run(State(state): State<Arc<AppState>>, ctx: Ctx, form: Form) -> Result<Response, Page> {
     ctx.allow(Method::POST, "/v1/audit")?;
     ctx.checked(&form)?;
     let id = state.console.audits.start().ok_or_else(|| {
-        Page::Api(ApiError::Unavailable("Too many audits are running; retry later.".into()))
+        Page::Api(ApiError::Unavailable(
+            "Too many audits are running; retry later.".into(),
+        ))
     })?;
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
@@ -206,7 +207,11 @@ async fn proof(
     let note = note(&state, &caller)
         .await?
         .ok_or_else(|| Page::Api(ApiError::NotFound("No checkpoint yet.".into())))?;
-    let size: u64 = note.lines().nth(1).and_then(|l| l.parse().ok()).unwrap_or(0);
+    let size: u64 = note
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
     let query = serde_json::from_value(serde_json::json!({"index": index, "size": size}))
         .map_err(|_| Page::Api(ApiError::BadRequest("Bad query.".into())))?;
     let proof =
@@ -261,7 +266,7 @@ async fn access(
         .await?
         .0;
     let (who, decision, date) = (f.get("principal"), f.get("decision"), f.get("date"));
-    let mut rows: Vec<serde_json::Value> = log["records"]
+    let mut rows: Vec<serde_json::Value> = super::at(&log, "records")
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -293,8 +298,8 @@ async fn access(
                 th scope="col" { (M::Action.t(l)) } th scope="col" { (M::Decision.t(l)) } th scope="col" { (M::Status.t(l)) }
             } }
             tbody { @for r in rows.iter().take(200) { tr {
-                td { (r["index"].as_u64().unwrap_or(0)) } td { (s(r, "at")) } td { (s(r, "principal")) }
-                td { (s(r, "action")) br; code { (s(r, "target")) } } td { (s(r, "decision")) } td { (r["status"].as_u64().unwrap_or(0)) }
+                td { (super::at(r, "index").as_u64().unwrap_or(0)) } td { (s(r, "at")) } td { (s(r, "principal")) }
+                td { (s(r, "action")) br; code { (s(r, "target")) } } td { (s(r, "decision")) } td { (super::at(r, "status").as_u64().unwrap_or(0)) }
             } } }
         } }
     };
@@ -308,9 +313,11 @@ async fn trust(
     Extension(caller): Extension<Caller>,
 ) -> Result<Response, Page> {
     ctx.allow(Method::GET, "/v1/trust")?;
-    let t = crate::http::trust::trust(State(state), Extension(caller)).await?.0;
+    let t = crate::http::trust::trust(State(state), Extension(caller))
+        .await?
+        .0;
     let l = ctx.lang;
-    let list = |k: &str| t[k].as_array().cloned().unwrap_or_default();
+    let list = |k: &str| super::at(&t, k).as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { (M::Trust.t(l)) }
         h2 { (M::Anchors.t(l)) }
@@ -323,7 +330,7 @@ async fn trust(
             thead { tr { th scope="col" { (M::Subject.t(l)) } th scope="col" { "source" } th scope="col" { (M::Current.t(l)) } } }
             tbody { @for c in list("crls") { tr {
                 td { (s(&c, "issuer")) } td { (s(&c, "source")) }
-                td { (if c["current"].as_bool().unwrap_or(false) { M::Yes.t(l) } else { M::No.t(l) }) }
+                td { (if super::at(&c, "current").as_bool().unwrap_or(false) { M::Yes.t(l) } else { M::No.t(l) }) }
             } } }
         } }
         @if !list("skipped").is_empty() {

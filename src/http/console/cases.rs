@@ -148,7 +148,9 @@ fn matches(doc: &serde_json::Value, q: &Search) -> bool {
         return false;
     }
     if let Some(id) = filled(&q.id)
-        && !signers.iter().any(|g| s(g, "iin") == id || s(g, "bin") == id)
+        && !signers
+            .iter()
+            .any(|g| s(g, "iin") == id || s(g, "bin") == id)
     {
         return false;
     }
@@ -188,9 +190,20 @@ async fn case(
         Some(d) => first_from(&state, &index, total, d, true)?.saturating_sub(1),
         None => total,
     };
-    let text = filled(&q.sender_ref).is_some() || filled(&q.signer).is_some() || filled(&q.id).is_some();
-    let (docs, scanned, more) = collect(&state, &caller, &index, (lo, hi), pageno, text, &q).await?;
-    let body = case_view(&ctx, &index, &q, (lo, hi), pageno, &docs, text.then_some(scanned), more);
+    let text =
+        filled(&q.sender_ref).is_some() || filled(&q.signer).is_some() || filled(&q.id).is_some();
+    let (docs, scanned, more) =
+        collect(&state, &caller, &index, (lo, hi), pageno, text, &q).await?;
+    let body = case_view(
+        &ctx,
+        &index,
+        &q,
+        (lo, hi),
+        pageno,
+        &docs,
+        text.then_some(scanned),
+        more,
+    );
     Ok(page(&ctx, &index, body, StatusCode::OK))
 }
 
@@ -250,7 +263,11 @@ fn case_view(
         let v = |o: &Option<String>| urlencode(o.as_deref().unwrap_or(""));
         format!(
             "?page={page}&from={}&to={}&sender_ref={}&signer={}&id={}",
-            v(&q.from), v(&q.to), v(&q.sender_ref), v(&q.signer), v(&q.id)
+            v(&q.from),
+            v(&q.to),
+            v(&q.sender_ref),
+            v(&q.signer),
+            v(&q.id)
         )
     };
     let val = |o: &Option<String>| o.clone().unwrap_or_default();

@@ -32,7 +32,7 @@ fn holds_on(state: &AppState, regno: &str, case: &str) -> Vec<crate::retention::
     state
         .ingest
         .archive
-        .read(|txn| crate::retention::holds::active(txn))
+        .read(crate::retention::holds::active)
         .unwrap_or_default()
         .into_iter()
         .filter(|h| h.registration.as_deref() == Some(regno) || h.case.as_deref() == Some(case))
@@ -73,8 +73,16 @@ async fn document(
     } else {
         None
     };
-    let files = d.get("files").and_then(|v| v.as_array()).cloned().unwrap_or_default();
-    let signers = d.get("signers").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+    let files = d
+        .get("files")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let signers = d
+        .get("signers")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
     let q = urlencode(&regno);
     let entry = d.get("entry").and_then(|v| v.as_u64()).unwrap_or(0);
     let body = html! {
@@ -131,7 +139,12 @@ async fn download(
     let route = format!("/v1/documents/{{regno}}/{which}");
     ctx.allow(Method::GET, &route)?;
     let headers = HeaderMap::new();
-    let args = (State(state), Extension(caller), ApiPath(regno.clone()), headers);
+    let args = (
+        State(state),
+        Extension(caller),
+        ApiPath(regno.clone()),
+        headers,
+    );
     let mut res = if which == "content" {
         crate::http::documents::content(args.0, args.1, args.2, args.3).await?
     } else {

@@ -272,7 +272,10 @@ mod tests {
     fn the_cookie_wins_over_the_header() {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en"));
-        h.insert(header::COOKIE, HeaderValue::from_static("a=b; tamga_lang=ky"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; tamga_lang=ky"),
+        );
         assert_eq!(Lang::from_headers(&h), Lang::Ky);
     }
 

@@ -64,10 +64,7 @@ pub fn is_page(route: &str) -> bool {
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(home))
-        .route(
-            "/signin",
-            get(session::signin_form).post(session::signin),
-        )
+        .route("/signin", get(session::signin_form).post(session::signin))
         .route("/signout", post(session::signout))
         .route("/lang/{code}", get(session::switch_language))
         .route("/assets/{name}", get(assets::asset))
@@ -111,7 +108,11 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
             lang: Lang::from_headers(&parts.headers),
             session: parts.extensions.get::<SessionView>().cloned(),
             tls: parts.extensions.get::<session::OverTls>().is_some(),
-            here: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+            here: parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned(),
             new_cookie: None,
             caller,
         };
@@ -373,8 +374,14 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup, status: StatusCode) -> Respons
              connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     if let Some(c) = &ctx.new_cookie {
         h.append(header::SET_COOKIE, c.clone());
     }
@@ -417,6 +424,11 @@ async fn home(ctx: Ctx) -> Result<Response, Page> {
 /// The JSON body of an API handler's answer, for a page to render.
 pub fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_default()
+}
+
+/// A field of a JSON value, or null.
+pub fn at<'a>(v: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    v.get(key).unwrap_or(&serde_json::Value::Null)
 }
 
 /// A string field of a JSON value, or "".

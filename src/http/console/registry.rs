@@ -98,7 +98,8 @@ async fn read_form(mut mp: Multipart, limit: usize) -> Result<Fields, Page> {
             "csrf" => f.csrf = String::from_utf8_lossy(&data).into_owned(),
             "signature" | "content" if !data.is_empty() => f.files.push((name, data.to_vec())),
             "case" | "sender_ref" if !data.trim_ascii().is_empty() => {
-                f.text.push((name, String::from_utf8_lossy(&data).into_owned()));
+                f.text
+                    .push((name, String::from_utf8_lossy(&data).into_owned()));
             }
             _ => {}
         }
@@ -157,8 +158,8 @@ async fn submit(
         .header(header::ACCEPT, "application/json")
         .body(Body::from(api_body(&fields, &boundary)))
         .map_err(|_| Page::Api(ApiError::BadRequest("The form could not be sent.".into())))?;
-    let res = crate::http::submissions::submit(State(state.clone()), Extension(caller), req)
-        .await?;
+    let res =
+        crate::http::submissions::submit(State(state.clone()), Extension(caller), req).await?;
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
         .await
         .unwrap_or_default();
@@ -185,8 +186,13 @@ async fn receipt(
     ctx.allow(Method::GET, "/v1/receipts/{id}")?;
     let mut headers = HeaderMap::new();
     headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-    let res = crate::http::documents::receipt(State(state), Extension(caller), crate::http::extract::Path(id.clone()), headers)
-        .await?;
+    let res = crate::http::documents::receipt(
+        State(state),
+        Extension(caller),
+        crate::http::extract::Path(id.clone()),
+        headers,
+    )
+    .await?;
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
         .await
         .unwrap_or_default();
@@ -259,9 +265,17 @@ async fn signed_receipt(
 ) -> Result<Response, Page> {
     ctx.allow(Method::GET, "/v1/receipts/{id}")?;
     let mut headers = HeaderMap::new();
-    headers.insert(header::ACCEPT, HeaderValue::from_static("application/pkcs7-mime"));
-    let mut res = crate::http::documents::receipt(State(state), Extension(caller), crate::http::extract::Path(id.clone()), headers)
-        .await?;
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/pkcs7-mime"),
+    );
+    let mut res = crate::http::documents::receipt(
+        State(state),
+        Extension(caller),
+        crate::http::extract::Path(id.clone()),
+        headers,
+    )
+    .await?;
     let name = id.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"receipt-{name}.p7s\"")) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);

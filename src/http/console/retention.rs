@@ -48,10 +48,20 @@ async fn plan(
 ) -> Result<Response, Page> {
     ctx.allow(Method::GET, "/v1/retention/plan")?;
     let q = body(serde_json::json!({}))?;
-    let plan = api::plan(State(state), Extension(caller), ApiQuery(q)).await?.0;
-    let cases = plan["cases"].as_array().cloned().unwrap_or_default();
+    let plan = api::plan(State(state), Extension(caller), ApiQuery(q))
+        .await?
+        .0;
+    let cases = super::at(&plan, "cases")
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let body = plan_view(&ctx, &cases);
-    Ok(page(&ctx, M::RetentionPlan.t(ctx.lang), body, StatusCode::OK))
+    Ok(page(
+        &ctx,
+        M::RetentionPlan.t(ctx.lang),
+        body,
+        StatusCode::OK,
+    ))
 }
 
 fn plan_view(ctx: &Ctx, cases: &[serde_json::Value]) -> Markup {
@@ -70,9 +80,9 @@ fn plan_view(ctx: &Ctx, cases: &[serde_json::Value]) -> Markup {
                 tr data-case=(index) {
                     td { a href={ "/cases/" (urlencode(index)) } { (index) } } td { (s(c, "title")) }
                     td { (s(c, "retention")) } td { (s(c, "due_from")) }
-                    td.status { (s(c, "status")) } td { (c["documents"].as_u64().unwrap_or(0)) }
+                    td.status { (s(c, "status")) } td { (super::at(c, "documents").as_u64().unwrap_or(0)) }
                     td { (s(c, "review"))
-                        @if c["epk"].as_bool().unwrap_or(false) {
+                        @if super::at(c, "epk").as_bool().unwrap_or(false) {
                             form.inline method="post" action="/retention/reviews" {
                                 (ctx.csrf_field())
                                 input type="hidden" name="case" value=(index);
@@ -83,7 +93,7 @@ fn plan_view(ctx: &Ctx, cases: &[serde_json::Value]) -> Markup {
                             }
                         }
                     }
-                    td.holds { @for h in c["holds"].as_array().cloned().unwrap_or_default() {
+                    td.holds { @for h in super::at(c, "holds").as_array().cloned().unwrap_or_default() {
                         @let id = h.as_str().unwrap_or("");
                         form.inline method="post" action={ "/retention/holds/" (urlencode(id)) "/release" } {
                             (ctx.csrf_field())
@@ -176,7 +186,9 @@ async fn draft(
     ctx.checked(&form)?;
     let cases: Vec<&str> = form.all("case");
     let b = body(serde_json::json!({ "cases": cases }))?;
-    let act = api::new_act(State(state), Extension(caller), ApiJson(b)).await?.0;
+    let act = api::new_act(State(state), Extension(caller), ApiJson(b))
+        .await?
+        .0;
     Ok(see_act(s(&act, "number")))
 }
 
@@ -193,7 +205,9 @@ async fn load(
     n: String,
 ) -> Result<serde_json::Value, Page> {
     ctx.allow(Method::GET, "/v1/retention/acts/{act}")?;
-    Ok(api::show_act(State(state), Extension(caller), ApiPath(n)).await?.0)
+    Ok(api::show_act(State(state), Extension(caller), ApiPath(n))
+        .await?
+        .0)
 }
 
 /// `GET /retention/acts/{act}`: who drafted, who approved, who still must; the actions.
@@ -204,14 +218,18 @@ async fn act(
     Path(n): Path<String>,
 ) -> Result<Response, Page> {
     let v = load(state, &ctx, caller, n.clone()).await?;
-    let a = &v["act"];
+    let a = super::at(&v, "act");
     let l = ctx.lang;
-    let approvals: Vec<String> = a["approvals"]
+    let approvals: Vec<String> = super::at(a, "approvals")
         .as_array()
-        .map(|x| x.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|x| {
+            x.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
-    let required = a["approvals_required"].as_u64().unwrap_or(0) as usize;
-    let executed = a["executed"].as_str();
+    let required = super::at(a, "approvals_required").as_u64().unwrap_or(0) as usize;
+    let executed = super::at(a, "executed").as_str();
     let body = html! {
         h1 { (M::Act.t(l)) " № " (n) }
         dl.meta {
@@ -224,9 +242,9 @@ async fn act(
             }
         }
         h2 { (M::Cases.t(l)) }
-        ul { @for c in a["cases"].as_array().cloned().unwrap_or_default() { li { (s(&c, "index")) " " (s(&c, "title")) " — " (c["documents"].as_u64().unwrap_or(0)) } } }
+        ul { @for c in super::at(a, "cases").as_array().cloned().unwrap_or_default() { li { (s(&c, "index")) " " (s(&c, "title")) " — " (super::at(&c, "documents").as_u64().unwrap_or(0)) } } }
         h2 { (M::Documents.t(l)) }
-        ul { @for d in a["documents"].as_array().cloned().unwrap_or_default() {
+        ul { @for d in super::at(a, "documents").as_array().cloned().unwrap_or_default() {
             li { a href={ "/document?regno=" (urlencode(s(&d, "registration"))) } { (s(&d, "registration")) } " " (s(&d, "date")) }
         } }
         @if executed.is_none() {
@@ -265,7 +283,9 @@ async fn confirm(
     ctx.allow(Method::POST, "/v1/retention/acts/{act}/execute")?;
     let v = load(state, &ctx, caller, n.clone()).await?;
     let l = ctx.lang;
-    let docs = v["act"]["documents"].as_array().map_or(0, Vec::len);
+    let docs = super::at(super::at(&v, "act"), "documents")
+        .as_array()
+        .map_or(0, Vec::len);
     let body = html! {
         h1 { (M::Act.t(l)) " № " (n) }
         p.bad { (M::ConfirmExecute.t(l)) } p { (M::Documents.t(l)) ": " (docs) }
@@ -290,7 +310,9 @@ async fn execute(
     ctx.allow(Method::POST, "/v1/retention/acts/{act}/execute")?;
     ctx.checked(&form)?;
     if form.get("confirm") != "yes" {
-        return Ok(Redirect::to(&format!("/retention/acts/{}/execute", urlencode(&n))).into_response());
+        return Ok(
+            Redirect::to(&format!("/retention/acts/{}/execute", urlencode(&n))).into_response(),
+        );
     }
     let _ = api::execute(State(state), Extension(caller), ApiPath(n.clone())).await?;
     Ok(see_act(&n))

@@ -61,7 +61,9 @@ pub struct Sessions {
     held: Mutex<HashMap<[u8; 32], Session>>,
 }
 
-fn lock(m: &Mutex<HashMap<[u8; 32], Session>>) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
+fn lock(
+    m: &Mutex<HashMap<[u8; 32], Session>>,
+) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -81,7 +83,11 @@ fn key_of(cookie: &str) -> [u8; 32] {
 
 /// Equal strings, compared in time independent of where they differ.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 impl Sessions {
@@ -248,7 +254,11 @@ pub async fn signin(
     }
     let Caller::Principal { name, .. } = Caller::identify(&state.ingest.policy, &bearer, None)
     else {
-        return Ok(signin_page(&ctx, StatusCode::UNAUTHORIZED, Some(M::BadToken)));
+        return Ok(signin_page(
+            &ctx,
+            StatusCode::UNAUTHORIZED,
+            Some(M::BadToken),
+        ));
     };
     let cookie = state
         .console
@@ -319,7 +329,10 @@ mod tests {
         let s = Sessions::default();
         let c = s.open("p", Some("t".into()), 1000).unwrap();
         assert!(s.find(&c, 1000 + IDLE - 1).is_some());
-        assert!(s.find(&c, 1000 + 2 * IDLE - 2).is_some(), "a page touches it");
+        assert!(
+            s.find(&c, 1000 + 2 * IDLE - 2).is_some(),
+            "a page touches it"
+        );
         assert!(s.find(&c, 1000 + 3 * IDLE).is_none(), "idle too long");
         let c = s.open("p", None, 0).unwrap();
         let mut t = 0;
@@ -334,7 +347,10 @@ mod tests {
     #[test]
     fn cookies_are_read_and_made_strict() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("x=1; tamga_session=abc"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("x=1; tamga_session=abc"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         let v = set_cookie("a", "b", 5, true).unwrap();
         let v = v.to_str().unwrap();
