@@ -344,7 +344,8 @@ impl Connection {
                 _ = self.evict.notified() => return,
             };
             if let Some(h2) = h2 {
-                self.http(TokioIo::new(tcp), PeerCert(None), h2).await;
+                self.http(TokioIo::new(tcp), PeerCert(None), h2, false)
+                    .await;
             }
             return;
         };
@@ -365,13 +366,13 @@ impl Connection {
             });
         // The protocol was agreed in the handshake (ALPN), so hyper need not wait to guess it.
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-        self.http(TokioIo::new(stream), PeerCert(fingerprint), h2)
+        self.http(TokioIo::new(stream), PeerCert(fingerprint), h2, true)
             .await;
     }
 
     /// Serves HTTP/1.1 or HTTP/2 on an established stream until it closes, times out, stays
     /// idle too long, is evicted while idle, or the server stops.
-    async fn http<I>(&mut self, io: TokioIo<I>, peer: PeerCert, h2: bool)
+    async fn http<I>(&mut self, io: TokioIo<I>, peer: PeerCert, h2: bool, tls: bool)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -380,6 +381,10 @@ impl Connection {
         let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
             let busy = Busy::start(&activity);
             req.extensions_mut().insert(peer.clone());
+            if tls {
+                req.extensions_mut()
+                    .insert(super::console::session::OverTls);
+            }
             let call = app.clone().oneshot(req.map(axum::body::Body::new));
             async move {
                 let response = call.await?;

@@ -39,7 +39,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, String) {
+    pub(crate) fn parts(&self) -> (StatusCode, String) {
         match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ApiError::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m.clone()),

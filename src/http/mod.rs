@@ -7,6 +7,7 @@
 mod auth;
 pub mod body;
 pub mod conn;
+pub mod console;
 mod documents;
 mod error;
 mod extract;
@@ -63,6 +64,8 @@ pub struct AppState {
     metrics: metrics::Metrics,
     slots: gate::Slots,
     inflight: body::InFlight,
+    /// The web console's sessions and jobs.
+    pub console: console::Console,
 }
 
 impl AppState {
@@ -75,6 +78,7 @@ impl AppState {
             ),
             inflight: body::InFlight::new(limits.body.max_inflight),
             metrics: metrics::Metrics::default(),
+            console: console::Console::default(),
             ingest,
             limits,
         })
@@ -153,12 +157,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(meta::metrics))
         .route("/v1/trust", get(trust::trust))
         .route("/openapi.json", get(meta::openapi))
+        .merge(console::routes())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             gate::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            console::session::layer,
         ))
         .with_state(state)
 }

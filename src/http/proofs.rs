@@ -140,7 +140,15 @@ pub async fn audit(
     })
     .await
     .map_err(|_| ApiError::Unavailable("The audit could not run; retry.".into()))?;
-    Ok(Json(match result {
+    Ok(Json(audit_answer(full, result)))
+}
+
+/// An audit's result as `POST /v1/audit` answers it (the console shows the same).
+pub(super) fn audit_answer(
+    full: bool,
+    result: Result<crate::archive::audit::AuditReport, crate::archive::audit::AuditFailure>,
+) -> serde_json::Value {
+    match result {
         Ok(r) => {
             serde_json::json!({"status": "intact", "full": full, "entries": r.entries, "documents": r.documents,
             "bytes": r.bytes, "checkpoint_size": r.checkpoint_size, "strays": r.strays})
@@ -149,7 +157,7 @@ pub async fn audit(
             serde_json::json!({"status": "altered", "full": full, "index": f.index, "case": f.case,
             "registration": f.registration, "what": f.what})
         }
-    }))
+    }
 }
 
 /// Paging of the access log.

@@ -199,7 +199,7 @@ fn once(slot: &mut Option<String>, name: &str, value: String) -> Result<(), ApiE
 }
 
 /// `application/x-www-form-urlencoded` pairs of a query string.
-fn url_pairs(q: &str) -> Vec<(String, String)> {
+pub(super) fn url_pairs(q: &str) -> Vec<(String, String)> {
     fn decode(s: &str) -> String {
         let bytes = s.as_bytes();
         let mut out = Vec::with_capacity(bytes.len());

@@ -1,0 +1,179 @@
+//! A document's page: metadata, signers, receipt, downloads where the case's access allows,
+//! hold and disposal status — all through the API's handlers.
+
+use super::i18n::M;
+use super::{Ctx, Form, Page, page, s, urlencode};
+use crate::http::extract::Path as ApiPath;
+use crate::http::{AppState, Caller};
+use axum::Router;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use axum::routing::get;
+use maud::html;
+use std::sync::Arc;
+
+/// The routes. The registration number (`01-05/17`) travels in the query, not the path.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/document", get(document))
+        .route("/document/content", get(content))
+        .route("/document/signature", get(signature))
+}
+
+fn regno(q: Option<String>) -> String {
+    Form::parse(q.unwrap_or_default().as_bytes())
+        .get("regno")
+        .to_owned()
+}
+
+/// The active holds naming `regno` or its case, for the archivist.
+fn holds_on(state: &AppState, regno: &str, case: &str) -> Vec<crate::retention::holds::Hold> {
+    state
+        .ingest
+        .archive
+        .read(crate::retention::holds::active)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|h| h.registration.as_deref() == Some(regno) || h.case.as_deref() == Some(case))
+        .collect()
+}
+
+/// `GET /document?regno=`: through `GET /v1/documents/{regno}`.
+async fn document(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Page> {
+    ctx.allow(Method::GET, "/v1/documents/{regno}")?;
+    let regno = regno(q);
+    let doc = crate::http::documents::metadata(
+        State(state.clone()),
+        Extension(caller.clone()),
+        ApiPath(regno.clone()),
+    )
+    .await?
+    .0;
+    let d = super::json(&doc);
+    let l = ctx.lang;
+    let case = d.get("case").cloned().unwrap_or_default();
+    let case_index = s(&case, "index");
+    let readable = caller.role().is_some_and(|r| {
+        state
+            .ingest
+            .policy
+            .case(case_index)
+            .is_some_and(|c| c.access.contains(&r))
+    });
+    let destroyed = s(&d, "status") == "destroyed";
+    let disposal = d.get("disposal").cloned().unwrap_or_default();
+    let holds = if ctx.may(Method::GET, "/v1/retention/plan") {
+        Some(holds_on(&state, &regno, case_index))
+    } else {
+        None
+    };
+    let files = d
+        .get("files")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let signers = d
+        .get("signers")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let q = urlencode(&regno);
+    let entry = d.get("entry").and_then(|v| v.as_u64()).unwrap_or(0);
+    let body = html! {
+        h1 { (M::Document.t(l)) " " (regno) }
+        dl.meta {
+            dt { (M::RegNumber.t(l)) } dd { (regno) }
+            dt { (M::RegDate.t(l)) } dd { (s(d.get("registration").unwrap_or(&d), "date")) }
+            dt { (M::Case.t(l)) } dd { (case_index) " " (s(&case, "title")) }
+            @if !s(&d, "sender_ref").is_empty() { dt { (M::SenderRef.t(l)) } dd { (s(&d, "sender_ref")) } }
+            dt { (M::Received.t(l)) } dd { (s(&d, "recorded_at")) }
+            dt { (M::Entry.t(l)) } dd {
+                @if ctx.may(Method::GET, "/v1/proofs/inclusion") { a href={ "/audit/proof?index=" (entry) } { (entry) } } @else { (entry) }
+            }
+            dt { (M::Receipt.t(l)) } dd { a href={ "/registry/receipts/" (urlencode(s(&d, "receipt_id"))) } { (s(&d, "receipt_id")) } }
+            dt { (M::Status.t(l)) }
+            dd #doc-status data-status=(s(&d, "status")) {
+                @if destroyed {
+                    span.bad { (M::Destroyed.t(l)) } " " (M::ByAct.t(l)) " " (s(&disposal, "act")) ", " (s(&disposal, "date"))
+                } @else { (M::Kept.t(l)) }
+            }
+            @if let Some(h) = &holds {
+                dt { (M::Holds.t(l)) }
+                dd #doc-holds { @if h.is_empty() { "—" } @for x in h { (x.hold_id) ": " (x.reason) " (" (x.by) ")" br; } }
+            }
+        }
+        h2 { (M::Signers.t(l)) }
+        p.note { (M::PathNote.t(l)) }
+        div.scroll { table {
+            thead { tr { th scope="col" { (M::Subject.t(l)) } th scope="col" { (M::IinBin.t(l)) } th scope="col" { (M::Status.t(l)) } th scope="col" { (M::Algorithm.t(l)) } th scope="col" { (M::Certificate.t(l)) } } }
+            tbody { @for g in &signers { tr {
+                td { (s(g, "subject")) } td { (s(g, "iin")) " " (s(g, "bin")) } td { (s(g, "status")) }
+                td { (s(g, "algorithm")) } td { code { (s(g, "certificate_sha256")) } }
+            } } }
+        } }
+        h2 { (M::Files.t(l)) }
+        ul #files { @for f in &files { li {
+            (s(f, "role")) " · " (f.get("size").and_then(|v| v.as_u64()).unwrap_or(0)) " B · " code { (s(f, "sha256")) }
+            @if !destroyed && readable {
+                " " a href={ "/document/" (s(f, "role")) "?regno=" (q) } download { (M::Download.t(l)) }
+            }
+        } } }
+        @if !readable && !destroyed { p.note { (M::NoAccess.t(l)) } }
+    };
+    Ok(page(&ctx, &regno, body, StatusCode::OK))
+}
+
+async fn download(
+    state: Arc<AppState>,
+    ctx: Ctx,
+    caller: Caller,
+    regno: String,
+    which: &str,
+) -> Result<Response, Page> {
+    let route = format!("/v1/documents/{{regno}}/{which}");
+    ctx.allow(Method::GET, &route)?;
+    let headers = HeaderMap::new();
+    let args = (
+        State(state),
+        Extension(caller),
+        ApiPath(regno.clone()),
+        headers,
+    );
+    let mut res = if which == "content" {
+        crate::http::documents::content(args.0, args.1, args.2, args.3).await?
+    } else {
+        crate::http::documents::signature(args.0, args.1, args.2, args.3).await?
+    };
+    let name = regno.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
+    let ext = if which == "content" { "bin" } else { "p7s" };
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.{ext}\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// `GET /document/content?regno=`: the original content, as `GET …/content` gives it.
+async fn content(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Page> {
+    download(state, ctx, caller, regno(q), "content").await
+}
+
+/// `GET /document/signature?regno=`: the signature file, as `GET …/signature` gives it.
+async fn signature(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    Extension(caller): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Page> {
+    download(state, ctx, caller, regno(q), "signature").await
+}
