@@ -31,7 +31,16 @@ pub async fn backup(
         ));
     }
     let st = state.clone();
-    let done = tokio::task::spawn_blocking(move || backup::write(&st.ingest.archive, &req.out))
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // A thread of its own, at a lower priority: the backup takes the CPU filing leaves.
+    std::thread::Builder::new()
+        .name("backup".into())
+        .spawn(move || {
+            backup::lower_priority();
+            let _ = tx.send(backup::write(&st.ingest.archive, &req.out));
+        })
+        .map_err(|_| ApiError::Unavailable("The backup could not start; retry.".into()))?;
+    let done = rx
         .await
         .map_err(|_| ApiError::Unavailable("The backup could not run; retry.".into()))?;
     match done {

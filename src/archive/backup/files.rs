@@ -237,12 +237,12 @@ pub fn write_chunk(root: &Path, name: &[u8; 32], packed: &[u8]) -> Result<(), Ba
     std::fs::rename(&tmp, &path).map_err(io(&path))
 }
 
-/// Flushes everything written on the file system of `dir` (one `syncfs` instead of an fsync
-/// per chunk file), then `dir` itself.
-pub fn sync_all(dir: &Path) -> Result<(), BackupError> {
-    let d = std::fs::File::open(dir).map_err(io(dir))?;
-    rustix::fs::syncfs(&d).map_err(|e| io(dir)(e.into()))?;
-    d.sync_all().map_err(io(dir))
+/// Makes a written file or directory durable (the files only once all are written, so the
+/// kernel has had the chance to write most back already).
+pub fn sync_path(path: &Path) -> Result<(), BackupError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io(path))
 }
 
 /// SHA-256 and length of a file, streamed.

@@ -287,7 +287,7 @@ fn write_generation(
     let from = prev.map_or(0, |p| p.size);
     let rel = |f: &str| format!("{gen_name}/{f}");
     let mut m = copy_appended(archive, &snap, prev, &tmp, &rel)?;
-    let (chunks, chunk_bytes) = copy_chunks(store, dir, prev, &m.live)?;
+    let (chunks, chunk_bytes) = copy_chunks(store, dir, prev, &m)?;
     m.chunks = chunks;
     let mut own = Vec::new();
     let note = store
@@ -323,10 +323,17 @@ fn write_generation(
     let text = m.text();
     files::write_new(&tmp, "MANIFEST", text.as_bytes())?;
     // Everything, chunks included, is on disk before the name that makes it count appears.
-    files::sync_all(dir)?;
+    let chunks_dir = Some(dir.join("chunks")).filter(|d| d.is_dir());
+    for path in chunk_bytes.2.iter().chain(&chunks_dir) {
+        files::sync_path(path)?;
+    }
+    for f in std::fs::read_dir(&tmp).map_err(files::io(&tmp))? {
+        files::sync_path(&f.map_err(files::io(&tmp))?.path())?;
+    }
+    files::sync_path(&tmp)?;
     let done = dir.join(&gen_name);
     std::fs::rename(&tmp, &done).map_err(files::io(&done))?;
-    files::sync_all(dir)?;
+    files::sync_path(dir)?;
     Ok(Summary {
         generation,
         previous: prev.map(|p| p.generation),
@@ -464,23 +471,29 @@ fn put(kv: &mut [KvFile], i: usize, key: &[u8], value: &[u8]) -> Result<(), Back
     }
 }
 
-/// Chunks a generation needs, and (chunk files written, bytes written).
-type Chunks = (Vec<[u8; 32]>, (u64, u64));
+/// Chunks a generation needs, and (chunk files written, bytes written, the files and
+/// directories to sync).
+type Chunks = (Vec<[u8; 32]>, (u64, u64, Vec<PathBuf>));
 
 /// Copies the chunks of the documents kept that the previous generation did not have,
-/// checking each against its name.
+/// checking each against its name. Without disposals since the previous generation, its
+/// chunks all remain and only the new documents' are looked up.
 fn copy_chunks(
     store: &dyn Store,
     dir: &Path,
     prev: Option<&Manifest>,
-    live: &[(String, Vec<[u8; 32]>)],
+    m: &Manifest,
 ) -> Result<Chunks, BackupError> {
     let had: HashSet<[u8; 32]> = prev
         .map(|p| p.chunks.iter().copied().collect())
         .unwrap_or_default();
     let mut need = BTreeSet::new();
-    let mut seen = HashSet::new();
-    for blob in live.iter().flat_map(|(_, b)| b) {
+    let mut seen: HashSet<[u8; 32]> = HashSet::new();
+    if let Some(p) = prev.filter(|_| m.disposed.is_empty()) {
+        need.extend(p.chunks.iter().copied());
+        seen.extend(p.live.iter().flat_map(|(_, b)| b.iter().copied()));
+    }
+    for blob in m.live.iter().flat_map(|(_, b)| b) {
         if !seen.insert(*blob) {
             continue;
         }
@@ -490,7 +503,7 @@ fn copy_chunks(
         })?;
         need.extend(chunks);
     }
-    let (mut n, mut bytes) = (0, 0);
+    let (mut n, mut bytes, mut written) = (0, 0, BTreeSet::new());
     for c in need.iter().filter(|c| !had.contains(*c)) {
         let packed = store
             .get(Space::Chunks, c)
@@ -507,8 +520,23 @@ fn copy_chunks(
             .into());
         }
         files::write_chunk(dir, c, &packed)?;
+        let path = dir.join(files::chunk_path(c));
+        if let Some(parent) = path.parent() {
+            written.insert(parent.to_path_buf());
+        }
+        written.insert(path);
         n += 1;
         bytes += packed.len() as u64;
     }
-    Ok((need.into_iter().collect(), (n, bytes)))
+    Ok((
+        need.into_iter().collect(),
+        (n, bytes, written.into_iter().collect()),
+    ))
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10), so that a backup running beside
+/// the service takes the CPU filing leaves: run the backup in a thread of its own, since a
+/// thread's priority cannot be raised back without privilege. Best effort.
+pub fn lower_priority() {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
 }
