@@ -29,6 +29,11 @@ fn main() {
         .next()
         .unwrap_or(6.0);
     let min = Duration::from_secs_f64(secs);
+    // Other arguments pick rows by name (`RSA`, `P-256`), for profiling one at a time.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.parse::<f64>().is_err() && !a.starts_with('-'))
+        .collect();
     println!(
         "{:<10} {:>14} {:>14} {:>7}",
         "signature", "tamga /s", "raw ring /s", "ratio"
@@ -46,6 +51,9 @@ fn main() {
             &ring::signature::ECDSA_P256_SHA256_ASN1,
         ),
     ] {
+        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
+            continue;
+        }
         let bytes = std::fs::read(dir.join("sig").join(file)).expect("fixture");
         assert_eq!(verifier.verify(&bytes, None, AT).status, Status::Accepted);
         // The raw baseline: ring over the same signed attributes with the same key.

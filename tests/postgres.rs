@@ -15,21 +15,25 @@ fn cluster() -> Cluster {
     Cluster::start().unwrap_or_else(|why| panic!("no PostgreSQL for the test: {why}"))
 }
 
-/// Paths of a data directory whose archive is in the cluster's schema `tamga`.
-fn pg_paths(c: &Cluster, data: &std::path::Path) -> tamga::setup::Paths {
+/// Paths of a data directory whose archive is in schema `tamga` of the database at `url`.
+fn pg_paths(url: &str, data: &std::path::Path) -> tamga::setup::Paths {
     let mut paths = archive_paths(data);
     paths.store = Some(tamga::setup::Backend::Postgres);
     paths.database = Some(tamga::archive::postgres::Location {
-        url: c.url(),
+        url: url.to_owned(),
         schema: "tamga".into(),
     });
     paths
 }
 
 fn start_on_postgres(c: &Cluster) -> Server {
+    start_on(&c.url())
+}
+
+fn start_on(url: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let ingest =
-        tamga::setup::open(&pg_paths(c, &dir.path().join("data")), Policy::default()).unwrap();
+        tamga::setup::open(&pg_paths(url, &dir.path().join("data")), Policy::default()).unwrap();
     serve(dir, ingest, Limits::default(), None)
 }
 
@@ -61,8 +65,13 @@ fn submit(s: &Server, sender_ref: &str, content: &[u8]) -> (u16, serde_json::Val
 
 /// `tamga` with the data directory and the cluster named.
 fn tamga_pg(c: &Cluster, data: &std::path::Path) -> std::process::Command {
+    tamga_at(&c.url(), data)
+}
+
+/// `tamga` with the data directory and the database at `url`.
+fn tamga_at(url: &str, data: &std::path::Path) -> std::process::Command {
     let mut cmd = tamga_cmd(data);
-    cmd.args(["--store", "postgres", "--database-url", &c.url()]);
+    cmd.args(["--store", "postgres", "--database-url", url]);
     cmd
 }
 
@@ -182,4 +191,68 @@ fn a_database_crash_under_load_loses_no_acknowledged_filing() {
     let data = s.dir.path().join("data");
     s.stop();
     assert_full_audit_passes(tamga_pg(&c, &data), 0);
+}
+
+/// The README's high-availability recipe, run: a primary with a synchronous streaming
+/// standby, the service given both hosts with `target_session_attrs=read-write`; the primary
+/// dies, the standby is promoted, and the service finds it. While no primary is up, senders
+/// get 503 and send again; no acknowledged filing is lost and the audit passes on the new
+/// primary.
+#[test]
+fn a_promoted_standby_takes_over_and_no_acknowledged_filing_is_lost() {
+    let primary = cluster();
+    let standby = primary
+        .standby(true)
+        .unwrap_or_else(|why| panic!("no standby: {why}"));
+    let url = format!(
+        "host=127.0.0.1,127.0.0.1 port={},{} user=tamga dbname=postgres \
+         target_session_attrs=read-write connect_timeout=5",
+        primary.port, standby.port
+    );
+    let mut s = start_on(&url);
+    let mut filed = Vec::new();
+    for i in 0..8 {
+        let (status, body) = submit(&s, &format!("ha-{i}"), format!("before {i}\n").as_bytes());
+        assert_eq!(status, 201, "{body}");
+        filed.push(body["registration"]["number"].clone());
+    }
+    primary.crash();
+    // No primary: the standby is read-only, so nothing can be filed and nothing is receipted.
+    for i in 8..11 {
+        let (status, body) = submit(&s, &format!("ha-{i}"), format!("during {i}\n").as_bytes());
+        assert_eq!(status, 503, "filing {i} without a primary: {body}");
+    }
+    standby.promote().unwrap();
+    // The senders without a receipt send again; the service reconnects to the new primary.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for i in 8..14 {
+        let content = format!("during {i}\n");
+        let body = loop {
+            let (status, body) = submit(&s, &format!("ha-{i}"), content.as_bytes());
+            if status == 201 {
+                break body;
+            }
+            assert_eq!(status, 503, "{body}");
+            assert!(std::time::Instant::now() < deadline, "no takeover: {body}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
+        filed.push(body["registration"]["number"].clone());
+    }
+    let numbers: Vec<String> = filed
+        .iter()
+        .map(|n| n.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        numbers,
+        (1..=14).map(|n| format!("01-05/{n}")).collect::<Vec<_>>()
+    );
+    let back = client()
+        .get(format!("{}/v1/documents/01-05%2F8/content", s.base))
+        .bearer_auth(GATEWAY)
+        .send()
+        .unwrap();
+    assert_eq!(back.bytes().unwrap().as_ref(), b"before 7\n");
+    let data = s.dir.path().join("data");
+    s.stop();
+    assert_full_audit_passes(tamga_at(&standby.url(), &data), 0);
 }

@@ -31,52 +31,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use worker::Worker;
 
 mod cache;
+mod location;
 mod schema;
 #[cfg(test)]
 mod tests;
 mod worker;
 
+pub use location::Location;
 use schema::Role;
 pub use schema::SCHEMA_VERSION;
-
-/// Where the archive lives: the server, and the schema in it (one archive per schema).
-#[derive(Clone)]
-pub struct Location {
-    /// A libpq-style connection string or `postgres://` URL.
-    pub url: String,
-    /// The schema holding the archive's tables (created if missing).
-    pub schema: String,
-}
-
-impl std::fmt::Debug for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.display())
-    }
-}
-
-impl Location {
-    /// The location for messages: the URL without its password, and the schema.
-    pub fn display(&self) -> String {
-        let url = match (self.url.find("://"), self.url.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                let userinfo = self.url.get(scheme + 3..at).unwrap_or_default();
-                let user = userinfo.split(':').next().unwrap_or_default();
-                format!(
-                    "{}{user}@{}",
-                    self.url.get(..scheme + 3).unwrap_or_default(),
-                    self.url.get(at + 1..).unwrap_or_default()
-                )
-            }
-            _ => self
-                .url
-                .split_whitespace()
-                .filter(|kv| !kv.starts_with("password="))
-                .collect::<Vec<_>>()
-                .join(" "),
-        };
-        format!("{url} (schema {})", self.schema)
-    }
-}
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -106,6 +69,10 @@ struct Connection {
     /// a new connection, a lower count in the server means it lost the last ones (a crash
     /// recovery, a restart, a standby promoted), a higher one that another process wrote.
     count: Option<i64>,
+    /// The count known durable: the server's count when this writer first connected, then
+    /// each sync's. A server counting fewer lost filings that were acknowledged, which no
+    /// replay can bring back (an asynchronous standby promoted, an older backup restored).
+    durable: i64,
     /// A batch whose commit went unanswered and whose fate is not known yet.
     unknown: Option<Arc<Batch>>,
     /// Batches committed but not yet known durable, numbered: replayed, in order, onto a
@@ -151,6 +118,7 @@ impl PgStore {
             location: location.clone(),
             client: None,
             count: None,
+            durable: 0,
             unknown: None,
             unsynced: Vec::new(),
             unsynced_bytes: 0,
@@ -301,8 +269,13 @@ impl Connection {
         let db = schema::applied(session)?;
         let Some(mine) = self.count else {
             self.count = Some(db);
+            self.durable = db;
             return Ok(());
         };
+        if db < self.durable {
+            self.fail("the database lost filings that were acknowledged as durable");
+            return Ok(());
+        }
         if let Some(batch) = self.unknown.take() {
             let landed = db == mine + 1
                 && schema::Writes::of(&batch).and_then(|w| schema::landed(session, &w))?;
@@ -427,6 +400,7 @@ impl Connection {
 
     /// Batches up to number `upto` are durable.
     fn synced(&mut self, upto: i64) {
+        self.durable = self.durable.max(upto);
         self.unsynced.retain(|(n, _)| *n > upto);
         self.unsynced_bytes = self
             .unsynced

@@ -5,7 +5,7 @@
 
 use crate::verify::TrustStore;
 use crate::verify::revocation::issuer::{IssuerError, trusted_issuer};
-use crate::verify::revocation::scope::{DistPoint, DpName};
+use crate::verify::revocation::scope::{DistPoint, DpName, directory_name};
 use crate::verify::revocation::{Crl, CrlNumber};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -40,6 +40,12 @@ pub enum CrlError {
         url: String,
         /// Why not.
         why: IssuerError,
+    },
+    /// Its issuer is none of those the certificates naming the URL give as their CRL issuer.
+    #[error("{url}: it is not from the CRL issuer the certificates naming this URL give")]
+    Unexpected {
+        /// Where it came from.
+        url: String,
     },
     /// It is older than the one held (thisUpdate).
     #[error("{url}: its thisUpdate is older than that of the CRL held; the held one is kept")]
@@ -80,7 +86,7 @@ pub enum Fresh {
 
 /// The `http://` URIs of distribution points' full names (other forms — LDAP, relative
 /// names — are not places tamga fetches from).
-pub fn uris(points: &[DistPoint]) -> impl Iterator<Item = String> + '_ {
+fn uris(points: &[DistPoint]) -> impl Iterator<Item = String> + '_ {
     points
         .iter()
         .filter_map(|p| match &p.name {
@@ -94,47 +100,117 @@ pub fn uris(points: &[DistPoint]) -> impl Iterator<Item = String> + '_ {
         .filter(|u| super::http::Target::parse(u).is_ok())
 }
 
-/// Every CRL URL of the trust store: its certificates' cRLDistributionPoints and freshestCRL,
-/// and its CRLs' freshestCRL (where their deltas are), without repeats, at most [`MAX_URLS`].
-pub fn distribution_urls<'a>(
+/// A distribution point URL and whose CRLs it may serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Point {
+    /// The `http://` URL.
+    pub url: String,
+    /// The names (DER) of the CRL issuers that publish there: the issuer of the certificate
+    /// naming the point, or the point's cRLIssuer (RFC 5280 §4.2.1.13); a CRL's own issuer
+    /// for the deltas its freshestCRL names (§5.2.6).
+    pub issuers: Vec<Vec<u8>>,
+}
+
+/// The points of `dps` (a certificate's cRLDistributionPoints or freshestCRL, or a CRL's
+/// freshestCRL) fetchable over HTTP, for a certificate or CRL issued by `issuer`.
+pub fn points<'a>(dps: &'a [DistPoint], issuer: &'a [u8]) -> impl Iterator<Item = Point> + 'a {
+    dps.iter().flat_map(move |dp| {
+        let issuers: Vec<Vec<u8>> = if dp.crl_issuer.is_empty() {
+            vec![issuer.to_vec()]
+        } else {
+            // An indirect CRL's issuer; a cRLIssuer that is not a directory name names no
+            // CRL issuer tamga can match, so its URL is not followed.
+            dp.crl_issuer
+                .iter()
+                .filter_map(|gn| directory_name(gn))
+                .map(<[u8]>::to_vec)
+                .collect()
+        };
+        let urls: Vec<String> = if issuers.is_empty() {
+            Vec::new()
+        } else {
+            uris(std::slice::from_ref(dp)).collect()
+        };
+        urls.into_iter()
+            .map(move |url| Point {
+                url,
+                issuers: issuers.clone(),
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+/// Adds `point` to `out`: a URL already there gains its issuers; a new one is added while
+/// `out` holds fewer than [`MAX_URLS`].
+pub fn merge(out: &mut Vec<Point>, point: Point) {
+    if let Some(have) = out.iter_mut().find(|p| p.url == point.url) {
+        have.absorb(point);
+    } else if out.len() < MAX_URLS {
+        out.push(point);
+    }
+}
+
+impl Point {
+    /// Adds the issuers of `other`, a point of the same URL, to this one's.
+    pub fn absorb(&mut self, other: Point) {
+        for name in other.issuers {
+            if !self.issuers.contains(&name) {
+                self.issuers.push(name);
+            }
+        }
+    }
+}
+
+/// Every CRL point of the trust store: its certificates' cRLDistributionPoints and
+/// freshestCRL, and its CRLs' freshestCRL (where their deltas are), one per URL, at most
+/// [`MAX_URLS`].
+pub fn distribution_points<'a>(
     trust: &'a TrustStore,
     held: impl IntoIterator<Item = &'a Crl>,
-) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let certs = trust
-        .anchors()
-        .iter()
-        .flat_map(|a| uris(&a.revocation.points).chain(uris(&a.revocation.freshest)));
+) -> Vec<Point> {
+    let mut out: Vec<Point> = Vec::new();
+    let certs = trust.anchors().iter().flat_map(|a| {
+        points(&a.revocation.points, &a.issuer_raw)
+            .chain(points(&a.revocation.freshest, &a.issuer_raw))
+    });
     let crls = trust
         .crls()
         .iter()
         .chain(held)
-        .flat_map(|c| uris(&c.freshest));
-    for url in certs.chain(crls) {
-        if out.len() >= MAX_URLS {
-            break;
-        }
-        if !out.contains(&url) {
-            out.push(url);
-        }
+        .flat_map(|c| points(&c.freshest, &c.issuer_raw));
+    for point in certs.chain(crls) {
+        merge(&mut out, point);
     }
     out
 }
 
-/// Whether `new`, from `url`, may replace `held` at time `at`: it must be issued and signed by
-/// a CA of `trust` valid at `at`, from the same issuer and of the same kind as the one held,
-/// and neither older (thisUpdate) nor lower-numbered than it.
+/// Whether `new`, from the point `from`, may replace `held` at time `at`: it must be issued
+/// and signed by a CA of `trust` valid at `at`, by an issuer that publishes at that point,
+/// from the same issuer and of the same kind as the one held, and neither older
+/// (thisUpdate) nor lower-numbered than it.
 pub fn check(
-    url: &str,
+    from: &Point,
     new: &Crl,
     held: Option<&Crl>,
     trust: &TrustStore,
     at: i64,
 ) -> Result<Fresh, CrlError> {
+    let url = from.url.as_str();
     trusted_issuer(new, trust, at).map_err(|why| CrlError::Issuer {
         url: url.to_owned(),
         why,
     })?;
+    // Another trusted CA's CRL, served at this URL, would settle in an empty slot and then
+    // shut out the right issuer's CRLs as "different".
+    if !from
+        .issuers
+        .iter()
+        .any(|n| crate::verify::names::same_name(n, &new.issuer_raw))
+    {
+        return Err(CrlError::Unexpected {
+            url: url.to_owned(),
+        });
+    }
     let Some(held) = held else {
         return Ok(Fresh::Newer);
     };

@@ -6,7 +6,7 @@
 //! not a lead to follow (an allow-listed host must not be able to send tamga to any other).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 /// Why a fetch failed. Every variant names the URL in its sentence.
@@ -157,12 +157,11 @@ impl Client {
             return Err(FetchError::HostNotAllowed(url.to_owned()));
         }
         let deadline = Instant::now() + self.timeout;
-        let io = |source| FetchError::Io {
-            url: url.to_owned(),
-            source,
-        };
-        let mut stream = connect(&target, self.timeout).map_err(io)?;
-        stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
+        let io = |e| fail(url, e);
+        let mut stream = connect(&target, deadline).map_err(io)?;
+        stream
+            .set_write_timeout(Some(time_left(deadline).map_err(io)?))
+            .map_err(io)?;
         let mut head = format!(
             "{method} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: tamga\r\n",
             target.path,
@@ -202,16 +201,63 @@ fn host_header(t: &Target) -> String {
     }
 }
 
-/// Connects to the first address of the host that answers within `timeout`.
-fn connect(t: &Target, timeout: Duration) -> std::io::Result<TcpStream> {
+/// Connects to the first address of the host that answers, name lookup and every attempt
+/// within one `deadline`: a slow resolver or several silent addresses cannot stretch a fetch
+/// past its limit.
+fn connect(t: &Target, deadline: Instant) -> std::io::Result<TcpStream> {
     let mut last = None;
-    for addr in (t.host.as_str(), t.port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
+    for addr in resolve(&t.host, t.port, deadline, lookup)? {
+        let left = time_left(deadline)?;
+        match TcpStream::connect_timeout(&addr, left) {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("the host has no address")))
+}
+
+/// The time until `deadline`, or a timed-out error if it has passed.
+fn time_left(deadline: Instant) -> std::io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the time limit passed while connecting",
+        ));
+    }
+    Ok(left)
+}
+
+/// The system resolver (`getaddrinfo`), which takes no deadline of its own.
+fn lookup(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    (host, port).to_socket_addrs().map(Iterator::collect)
+}
+
+/// The addresses of `host`: an IP literal as it is; a name looked up on a thread of its own
+/// and waited for until `deadline` (a lookup still running then finishes on its own, unwaited).
+fn resolve(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    lookup: fn(&str, u16) -> std::io::Result<Vec<SocketAddr>>,
+) -> std::io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = host.to_owned();
+    std::thread::Builder::new()
+        .name("tamga-resolve".into())
+        .spawn(move || {
+            // The receiver may be gone (the deadline passed): nothing to tell then.
+            let _ = tx.send(lookup(&name, port));
+        })?;
+    rx.recv_timeout(time_left(deadline)?).unwrap_or_else(|_| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the host name was not resolved within the time limit",
+        ))
+    })
 }
 
 /// A stream whose reads give up at one deadline for the whole answer, so a server trickling a
@@ -236,8 +282,13 @@ impl Read for Deadline<'_> {
     }
 }
 
-/// Reads status line, headers and body (by Content-Length, chunked, or until close).
-fn read_response(mut r: impl BufRead, url: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+/// Reads status line, headers and body (by Content-Length, chunked, or until close), within
+/// `max_bytes` of body and a bound on the head. Public for the `revocation` fuzz target.
+pub fn read_response(
+    mut r: impl BufRead,
+    url: &str,
+    max_bytes: usize,
+) -> Result<Vec<u8>, FetchError> {
     let mut budget = MAX_HEAD;
     let status_line = read_line(&mut r, &mut budget, url)?;
     let status = status_line
@@ -331,7 +382,7 @@ fn read_line(r: &mut impl BufRead, budget: &mut usize, url: &str) -> Result<Stri
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// A read error: a timeout is named as one.
+/// An I/O error: a timeout is named as one.
 fn fail(url: &str, e: std::io::Error) -> FetchError {
     match e.kind() {
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {

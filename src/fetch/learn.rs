@@ -12,14 +12,14 @@ use crate::verify::certificate::Certificate;
 /// Most carried certificates looked at in one signature.
 const MAX_CERTS: usize = 16;
 
-/// The cRLDistributionPoints and freshestCRL URLs of the certificates `signature` (CMS)
-/// carries that an anchor of `trust` issued.
-pub fn issued_urls(signature: &[u8], trust: &TrustStore) -> Vec<String> {
+/// The cRLDistributionPoints and freshestCRL points of the certificates `signature` (CMS)
+/// carries that an anchor of `trust` issued, at most [`crls::MAX_URLS`].
+pub fn issued_points(signature: &[u8], trust: &TrustStore) -> Vec<crls::Point> {
     let Ok(sd) = crate::verify::cms::parse(signature) else {
         return Vec::new();
     };
     let cache = Cache::default();
-    let mut urls = Vec::new();
+    let mut out = Vec::new();
     for der in sd.certificates.iter().take(MAX_CERTS) {
         let Ok(cert) = Certificate::from_der(der) else {
             continue;
@@ -31,14 +31,13 @@ pub fn issued_urls(signature: &[u8], trust: &TrustStore) -> Vec<String> {
         {
             continue;
         }
-        for url in crls::uris(&cert.revocation.points).chain(crls::uris(&cert.revocation.freshest))
-        {
-            if !urls.contains(&url) {
-                urls.push(url);
-            }
+        let points = crls::points(&cert.revocation.points, &cert.issuer_raw)
+            .chain(crls::points(&cert.revocation.freshest, &cert.issuer_raw));
+        for point in points {
+            crls::merge(&mut out, point);
         }
     }
-    urls
+    out
 }
 
 fn issued_by(cert: &Certificate, ca: &Certificate, cache: &Cache) -> bool {

@@ -16,7 +16,7 @@ pub struct LiveTrust {
     refresher: Mutex<Option<Refresher>>,
     table: RwLock<Vec<CrlRow>>,
     /// Distribution points met in submissions, for the next refresh to follow.
-    learned: Mutex<Vec<String>>,
+    learned: Mutex<Vec<super::crls::Point>>,
 }
 
 impl From<Verifier> for LiveTrust {
@@ -77,12 +77,10 @@ impl LiveTrust {
     /// information. Never waits for a refresh in progress.
     pub fn learn(&self, signature: &[u8]) {
         let verifier = self.load();
-        let urls = learn::issued_urls(signature, verifier.trust());
+        let points = learn::issued_points(signature, verifier.trust());
         let mut learned = self.learned.lock().unwrap_or_else(PoisonError::into_inner);
-        for url in urls {
-            if learned.len() < super::crls::MAX_URLS && !learned.contains(&url) {
-                learned.push(url);
-            }
+        for point in points {
+            super::crls::merge(&mut learned, point);
         }
         // Due at once, so that the sender's retry finds the CRL.
         drop(learned);

@@ -4,7 +4,7 @@
 //! backing off after errors. A refresh that took a newer CRL yields a new trust store; the
 //! caller swaps it in ([`super::live`]).
 
-use super::crls::{self, CrlDir, CrlError, Fresh};
+use super::crls::{self, CrlDir, CrlError, Fresh, Point};
 use super::http::Client;
 use crate::policy::CrlSettings;
 use crate::verify::revocation::Crl;
@@ -23,7 +23,7 @@ const FIRST_BACKOFF: i64 = 5;
 /// One distribution point URL and what was last got from it.
 #[derive(Debug)]
 struct Slot {
-    url: String,
+    point: Point,
     crl: Option<Crl>,
     fetched_at: Option<i64>,
     error: Option<String>,
@@ -84,8 +84,8 @@ impl Refresher {
         settings: &CrlSettings,
         now: i64,
     ) -> Refresher {
-        let urls = crls::distribution_urls(&base, []);
-        let mut client = Client::new(urls.iter().map(String::as_str), crls::MAX_CRL_BYTES);
+        let points = crls::distribution_points(&base, []);
+        let mut client = Client::new(points.iter().map(|p| p.url.as_str()), crls::MAX_CRL_BYTES);
         for host in &settings.hosts {
             client.allow(host);
         }
@@ -107,40 +107,49 @@ impl Refresher {
     /// name new ones), with the CRL kept for it if that still passes. Their hosts are allowed:
     /// they come from the trust store's certificates or from CRLs its CAs signed.
     fn add_slots(&mut self, now: i64) {
-        let urls =
-            crls::distribution_urls(&self.base, self.slots.iter().filter_map(|s| s.crl.as_ref()));
-        for url in urls {
-            if let Ok(t) = super::http::Target::parse(&url) {
+        let points =
+            crls::distribution_points(&self.base, self.slots.iter().filter_map(|s| s.crl.as_ref()));
+        for point in points {
+            if let Ok(t) = super::http::Target::parse(&point.url) {
                 self.client.allow(&t.host);
             }
-            self.add_slot(url, now);
+            self.add_slot(point, now);
         }
     }
 
-    /// Follows `urls` met in the certificates of submissions too (a national CA's own CRL is
-    /// named in the certificates it issues, not in its own), but only those on hosts already
-    /// allowed, and within [`crls::MAX_URLS`].
-    pub fn learn(&mut self, urls: impl IntoIterator<Item = String>, now: i64) {
-        for url in urls {
-            let allowed = super::http::Target::parse(&url)
+    /// Follows `points` met in the certificates of submissions too (a national CA's own CRL
+    /// is named in the certificates it issues, not in its own), but only those on hosts
+    /// already allowed, and within [`crls::MAX_URLS`].
+    pub fn learn(&mut self, points: impl IntoIterator<Item = Point>, now: i64) {
+        for point in points {
+            let allowed = super::http::Target::parse(&point.url)
                 .is_ok_and(|t| self.client.allowed().any(|h| h == t.host));
             if allowed {
-                self.add_slot(url, now);
+                self.add_slot(point, now);
             }
         }
     }
 
-    fn add_slot(&mut self, url: String, now: i64) {
-        if self.slots.len() >= crls::MAX_URLS || self.slots.iter().any(|s| s.url == url) {
+    /// Follows `point`, or adds its issuers to the slot of its URL.
+    fn add_slot(&mut self, point: Point, now: i64) {
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.point.url == point.url) {
+            slot.point.absorb(point);
             return;
         }
-        let (crl, error) = match self.dir.load(&url).map(|b| self.stored(&url, &b, now)) {
+        if self.slots.len() >= crls::MAX_URLS {
+            return;
+        }
+        let (crl, error) = match self
+            .dir
+            .load(&point.url)
+            .map(|b| self.stored(&point, &b, now))
+        {
             None => (None, None),
             Some(Ok(crl)) => (Some(crl), None),
             Some(Err(e)) => (None, Some(format!("the CRL kept from before: {e}"))),
         };
         self.slots.push(Slot {
-            url,
+            point,
             crl,
             fetched_at: None,
             error,
@@ -149,9 +158,9 @@ impl Refresher {
         });
     }
 
-    fn stored(&self, url: &str, bytes: &[u8], now: i64) -> Result<Crl, CrlError> {
-        let crl = crls::parse(url, bytes)?;
-        crls::check(url, &crl, None, &self.base, now)?;
+    fn stored(&self, point: &Point, bytes: &[u8], now: i64) -> Result<Crl, CrlError> {
+        let crl = crls::parse(&point.url, bytes)?;
+        crls::check(point, &crl, None, &self.base, now)?;
         Ok(crl)
     }
 
@@ -191,14 +200,14 @@ impl Refresher {
         let Some(slot) = self.slots.get(i) else {
             return false;
         };
-        let url = slot.url.clone();
+        let url = slot.point.url.clone();
         let got = self
             .client
             .get(&url)
             .map_err(CrlError::from)
             .and_then(|bytes| {
                 let crl = crls::parse(&url, &bytes)?;
-                let fresh = crls::check(&url, &crl, slot.crl.as_ref(), &self.base, now)?;
+                let fresh = crls::check(&slot.point, &crl, slot.crl.as_ref(), &self.base, now)?;
                 if fresh == Fresh::Newer {
                     self.dir.save(&url, &crl.der)?;
                 }
@@ -247,7 +256,7 @@ impl Refresher {
             last_fetch: s.fetched_at.map(fmt_time),
             last_error: s.error.clone(),
             next_fetch: Some(fmt_time(s.due)),
-            ..row(&s.url, s.crl.as_ref(), now)
+            ..row(&s.point.url, s.crl.as_ref(), now)
         });
         dir.chain(fetched).collect()
     }

@@ -64,17 +64,8 @@ impl Cluster {
     /// Starts a cluster, or says why it cannot (no PostgreSQL installed): the caller fails
     /// the test with that sentence, so a missing server is never a silent pass.
     pub fn start() -> Result<Cluster, String> {
-        let bin =
-            bin_dir().ok_or("PostgreSQL's initdb was not found (apt-get install postgresql)")?;
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        if is_root() {
-            let (uid, gid) =
-                postgres_user().ok_or("running as root and there is no postgres user")?;
-            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
-                .map_err(|e| e.to_string())?;
-        }
-        let data = dir.path().join("data");
-        let mut cluster = Cluster { dir, bin, port: 0 };
+        let cluster = Cluster::unstarted()?;
+        let data = cluster.data();
         cluster.run(
             "initdb",
             &[
@@ -88,13 +79,99 @@ impl Cluster {
                 "UTF8".as_ref(),
             ],
         )?;
+        cluster.start_on_a_free_port()
+    }
+
+    /// A directory for a cluster, owned by the postgres user when we are root.
+    fn unstarted() -> Result<Cluster, String> {
+        let bin =
+            bin_dir().ok_or("PostgreSQL's initdb was not found (apt-get install postgresql)")?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        if is_root() {
+            let (uid, gid) =
+                postgres_user().ok_or("running as root and there is no postgres user")?;
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(Cluster { dir, bin, port: 0 })
+    }
+
+    fn start_on_a_free_port(mut self) -> Result<Cluster, String> {
         for _ in 0..5 {
-            cluster.port = free_port();
-            if cluster.pg_ctl_start().is_ok() {
-                return Ok(cluster);
+            self.port = free_port();
+            if self.pg_ctl_start().is_ok() {
+                return Ok(self);
             }
         }
-        Err(format!("the server would not start: {}", cluster.log()))
+        Err(format!("the server would not start: {}", self.log()))
+    }
+
+    /// A streaming-replication standby of this cluster (`pg_basebackup -R`), started on a
+    /// port of its own. With `synchronous`, this cluster then waits for the standby at every
+    /// synchronous commit (`synchronous_standby_names = '*'`).
+    pub fn standby(&self, synchronous: bool) -> Result<Cluster, String> {
+        let standby = Cluster::unstarted()?;
+        let port = self.port.to_string();
+        standby.run(
+            "pg_basebackup",
+            &[
+                "-D".as_ref(),
+                standby.data().as_os_str(),
+                "-h".as_ref(),
+                "127.0.0.1".as_ref(),
+                "-p".as_ref(),
+                port.as_ref(),
+                "-U".as_ref(),
+                "tamga".as_ref(),
+                "-R".as_ref(),
+                "-X".as_ref(),
+                "stream".as_ref(),
+                "--no-sync".as_ref(),
+            ],
+        )?;
+        let standby = standby.start_on_a_free_port()?;
+        if synchronous {
+            self.sql("ALTER SYSTEM SET synchronous_standby_names = '*'")?;
+            self.sql("SELECT pg_reload_conf()")?;
+        }
+        Ok(standby)
+    }
+
+    /// Promotes a standby to primary (`pg_ctl promote`, waiting until it is done).
+    pub fn promote(&self) -> Result<(), String> {
+        self.run(
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                self.data().as_os_str(),
+                "-w".as_ref(),
+                "-t".as_ref(),
+                "30".as_ref(),
+                "promote".as_ref(),
+            ],
+        )
+    }
+
+    /// Runs one SQL statement with psql as `tamga`.
+    pub fn sql(&self, statement: &str) -> Result<(), String> {
+        let port = self.port.to_string();
+        self.run(
+            "psql",
+            &[
+                "-h".as_ref(),
+                "127.0.0.1".as_ref(),
+                "-p".as_ref(),
+                port.as_ref(),
+                "-U".as_ref(),
+                "tamga".as_ref(),
+                "-d".as_ref(),
+                "postgres".as_ref(),
+                "-v".as_ref(),
+                "ON_ERROR_STOP=1".as_ref(),
+                "-c".as_ref(),
+                statement.as_ref(),
+            ],
+        )
     }
 
     /// A connection string for the cluster's `postgres` database as user `tamga`.

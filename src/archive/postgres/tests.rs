@@ -170,6 +170,48 @@ fn a_backend_crash_the_postmaster_survives_loses_nothing_either() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(store.keys(Space::Log).unwrap().len(), 50, "{}", c.log());
-    put(&store, Space::Log, &[50], b"after");
+    // The postmaster's reset may still be under way, closing the writer's new connection:
+    // a refused write is the sender's "try later", and the retry must go through.
+    let mut b = Batch::default();
+    b.put(Space::Log, vec![50], b"after".to_vec());
+    while let Err(e) = store.apply(&b) {
+        assert!(std::time::Instant::now() < deadline, "{e}\n{}", c.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     store.sync().unwrap();
+}
+
+#[test]
+fn a_server_that_lost_acknowledged_filings_stops_writes() {
+    // What an asynchronous standby promoted, or an older backup restored, looks like to the
+    // writer: fewer batches than were synced. No replay can bring them back, so the archive
+    // in memory (next numbers, the tree) is not what is stored: writes must stop.
+    let c = cluster();
+    let store = PgStore::open(at(&c, "archive")).unwrap();
+    for i in 0..3u8 {
+        put(&store, Space::Log, &[i], b"acknowledged");
+    }
+    store.sync().unwrap();
+    let mut admin = postgres::Client::connect(&c.url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(
+            "DELETE FROM archive.tamga_kv WHERE key <> '\\x00'::bytea;
+             UPDATE archive.tamga_sync SET applied = applied - 2;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE pid <> pg_backend_pid() AND datname = current_database();",
+        )
+        .unwrap();
+    let mut b = Batch::default();
+    b.put(Space::Log, vec![3], b"next".to_vec());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let refused = loop {
+        match store.apply(&b) {
+            Err(StoreError::Unwritable(why)) => break why,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            other => panic!("written onto a server that lost acknowledged filings: {other:?}"),
+        }
+    };
+    assert!(refused.contains("lost filings"), "{refused}");
 }

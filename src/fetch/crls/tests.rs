@@ -67,10 +67,38 @@ fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// The point of `ca`'s own certificate (self-signed: its CRLs are its own).
+fn point_of(ca: &TestCa) -> Point {
+    let cert = crate::verify::certificate::Certificate::from_der(&ca.der).unwrap();
+    let mut points = points(&cert.revocation.points, &cert.issuer_raw);
+    points.next().unwrap()
+}
+
 #[test]
 fn the_cas_url_is_found() {
     let ca = TestCa::new("CRL Test CA", URL);
-    assert_eq!(distribution_urls(&ca.store(), []), [URL]);
+    let found = distribution_points(&ca.store(), []);
+    assert_eq!(found, [point_of(&ca)]);
+    assert_eq!(found[0].url, URL);
+}
+
+#[test]
+fn another_trusted_cas_crl_is_refused_at_this_url() {
+    let ca = TestCa::new("CRL Test CA", URL);
+    let other = TestCa::new("Other Trusted CA", "http://127.0.0.1:9/other.crl");
+    let both = TrustStore::from_der(&[&ca.der, &other.der], &[] as &[Vec<u8>]).unwrap();
+    let theirs = parse(URL, &other.crl(1, 10, 3600, &[])).unwrap();
+    // Trusted and current, but not the issuer this URL's certificate names: an empty slot
+    // taking it would then refuse the right CA's CRLs as "different".
+    assert!(matches!(
+        check(&point_of(&ca), &theirs, None, &both, now()),
+        Err(CrlError::Unexpected { .. })
+    ));
+    let ours = parse(URL, &ca.crl(1, 10, 3600, &[])).unwrap();
+    assert_eq!(
+        check(&point_of(&ca), &ours, None, &both, now()).unwrap(),
+        Fresh::Newer
+    );
 }
 
 #[test]
@@ -79,13 +107,16 @@ fn newer_is_taken_same_is_same() {
     let store = ca.store();
     let old = parse(URL, &ca.crl(1, 100, 3600, &[])).unwrap();
     let new = parse(URL, &ca.crl(2, 10, 3600, &[7])).unwrap();
-    assert_eq!(check(URL, &old, None, &store, now()).unwrap(), Fresh::Newer);
     assert_eq!(
-        check(URL, &new, Some(&old), &store, now()).unwrap(),
+        check(&point_of(&ca), &old, None, &store, now()).unwrap(),
         Fresh::Newer
     );
     assert_eq!(
-        check(URL, &new, Some(&new), &store, now()).unwrap(),
+        check(&point_of(&ca), &new, Some(&old), &store, now()).unwrap(),
+        Fresh::Newer
+    );
+    assert_eq!(
+        check(&point_of(&ca), &new, Some(&new), &store, now()).unwrap(),
         Fresh::Same
     );
 }
@@ -98,13 +129,13 @@ fn a_lower_number_is_refused() {
     // Issued later, but numbered lower: a replayed or misissued CRL.
     let lower = parse(URL, &ca.crl(4, 10, 3600, &[])).unwrap();
     assert!(matches!(
-        check(URL, &lower, Some(&held), &store, now()),
+        check(&point_of(&ca), &lower, Some(&held), &store, now()),
         Err(CrlError::LowerNumber { .. })
     ));
     // An older one (thisUpdate) is refused whatever its number.
     let older = parse(URL, &ca.crl(6, 1000, 3600, &[])).unwrap();
     assert!(matches!(
-        check(URL, &older, Some(&held), &store, now()),
+        check(&point_of(&ca), &older, Some(&held), &store, now()),
         Err(CrlError::Older { .. })
     ));
 }
@@ -115,7 +146,7 @@ fn a_stranger_is_refused() {
     let other = TestCa::new("CRL Test CA", URL);
     let forged = parse(URL, &other.crl(9, 10, 3600, &[])).unwrap();
     assert!(matches!(
-        check(URL, &forged, None, &ca.store(), now()),
+        check(&point_of(&ca), &forged, None, &ca.store(), now()),
         Err(CrlError::Issuer { .. })
     ));
 }

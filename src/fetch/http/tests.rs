@@ -159,3 +159,23 @@ fn only_allowed_hosts_and_plain_http_urls() {
     assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 81, "/"));
     assert_eq!(host_header(&t), "[::1]:81");
 }
+
+#[test]
+fn a_slow_name_lookup_is_given_up_at_the_deadline() {
+    fn hangs(_: &str, _: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        std::thread::sleep(Duration::from_secs(5));
+        Ok(Vec::new())
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(200);
+    let e = resolve("crl.example", 80, deadline, hangs).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // An address needs no lookup at all.
+    let at = resolve("127.0.0.1", 8080, deadline, hangs).unwrap();
+    assert_eq!(at, ["127.0.0.1:8080".parse().unwrap()]);
+}

@@ -196,7 +196,7 @@ pub(super) fn reason_bits(value: &[u8]) -> Result<u16, ScopeError> {
 }
 
 /// The Name inside a directoryName GeneralName (`[4]`, explicit because Name is a CHOICE).
-pub(super) fn directory_name(general_name: &[u8]) -> Option<&[u8]> {
+pub(crate) fn directory_name(general_name: &[u8]) -> Option<&[u8]> {
     let t = asn1::parse_single(general_name).ok()?;
     if t.tag != 0xA4 {
         return None;
