@@ -133,11 +133,13 @@ fn main() {
         mbs(bytes, cp)
     );
     println!(
-        "full backup:       {:>8.1} ms  {:>7.1} MB/s  ({:.2}× cp; {} bytes written)",
+        "full backup:       {:>8.1} ms  {:>7.1} MB/s  ({:.2}× cp; {} bytes written; filing \
+         paused {} µs)",
         full_time.as_secs_f64() * 1e3,
         mbs(bytes, full_time),
         cp.as_secs_f64() / full_time.as_secs_f64(),
-        full.bytes
+        full.bytes,
+        full.paused_us
     );
     println!(
         "backup verify:     {:>8.1} ms  {:>7.1} MB/s",
@@ -163,7 +165,7 @@ fn main() {
 /// Filing rate (8 threads, durable) for a few seconds without, then with backups running.
 fn filing_during_backups(ingest: &Arc<tamga::ingest::Ingest>, tmp: &Path) {
     let sig = std::fs::read(support::fixtures().join("sig/p256.der")).unwrap();
-    let rate = |backups: bool, round: u64| -> (f64, u64) {
+    let rate = |backups: bool, round: u64| -> (f64, (u64, u64)) {
         let stop = Arc::new(AtomicBool::new(false));
         let filed = Arc::new(AtomicU64::new(0));
         let threads: Vec<_> = (0..8)
@@ -196,14 +198,14 @@ fn filing_during_backups(ingest: &Arc<tamga::ingest::Ingest>, tmp: &Path) {
             let (ingest, stop, tmp) = (ingest.clone(), stop.clone(), tmp.to_path_buf());
             std::thread::spawn(move || {
                 backup::lower_priority();
-                let mut taken = 0;
+                let (mut taken, mut paused) = (0, 0);
                 while !stop.load(Ordering::Relaxed) {
                     let dir = tmp.join(format!("load-bk-{round}-{taken}"));
-                    backup::write(&ingest.archive, &dir).unwrap();
+                    paused += backup::write(&ingest.archive, &dir).unwrap().paused_us;
                     std::fs::remove_dir_all(&dir).unwrap();
                     taken += 1;
                 }
-                taken
+                (taken, paused)
             })
         });
         std::thread::sleep(Duration::from_secs(4));
@@ -211,19 +213,20 @@ fn filing_during_backups(ingest: &Arc<tamga::ingest::Ingest>, tmp: &Path) {
         for t in threads {
             t.join().unwrap();
         }
-        let taken = backups.map_or(0, |b| b.join().unwrap());
+        let taken = backups.map_or((0, 0), |b| b.join().unwrap());
         (
             filed.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(),
             taken,
         )
     };
     let (without, _) = rate(false, 0);
-    let (with, taken) = rate(true, 1);
+    let (with, (taken, paused)) = rate(true, 1);
     let (again, _) = rate(false, 2);
     let base = (without + again) / 2.0;
     println!(
         "filing (8 threads): {base:.0}/s without backups, {with:.0}/s while {taken} full \
-         backups ran back to back ({:+.1} %)",
-        100.0 * (with - base) / base
+         backups ran back to back ({:+.1} %); filing paused {:.1} ms per backup",
+        100.0 * (with - base) / base,
+        paused as f64 / 1e3 / taken.max(1) as f64
     );
 }

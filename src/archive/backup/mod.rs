@@ -87,6 +87,9 @@ pub struct Summary {
     pub bytes: u64,
     /// Documents destroyed since the previous generation, left out of this one.
     pub disposed: u64,
+    /// How long filing waited for the backup (signing and syncing the checkpoint, reading the
+    /// index), in microseconds.
+    pub paused_us: u64,
 }
 
 /// What is read with filing paused: the overwritable index and the acts, at `size`.
@@ -99,10 +102,11 @@ struct Snapshot {
 impl Archive {
     /// For a backup: with filing paused — this caller the group-commit leader and holding the
     /// writer lock — signs and syncs a checkpoint at the head unless one exists, then runs
-    /// `read` over the store at that size. Filing waits only for `read`.
+    /// `read` over the store at that size (with when the writer lock was taken). Filing waits
+    /// only for this.
     fn at_checkpoint<T>(
         &self,
-        read: impl FnOnce(&dyn Store, u64) -> Result<T, ArchiveError>,
+        read: impl FnOnce(&dyn Store, u64, std::time::Instant) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
         let mut commit = lock(&self.commit);
         while commit.leading {
@@ -118,10 +122,11 @@ impl Archive {
             synced: None,
         };
         let state = lock(&self.state);
+        let held = std::time::Instant::now();
         self.checkpoint_head(state.size, state.frontier.root(), state.chain)?;
         self.store.sync()?;
         leader.synced = Some(state.size);
-        let out = read(self.store.as_ref(), state.size);
+        let out = read(self.store.as_ref(), state.size, held);
         drop(state);
         drop(leader);
         out
@@ -271,12 +276,15 @@ fn write_generation(
     dir: &Path,
     prev: Option<&Manifest>,
 ) -> Result<Summary, BackupError> {
-    let snap = archive.at_checkpoint(|store, size| {
-        Ok(Snapshot {
+    let mut paused = std::time::Duration::ZERO;
+    let snap = archive.at_checkpoint(|store, size, held| {
+        let snap = Ok(Snapshot {
             size,
             index: whole_space(store, Space::Index)?,
             acts: whole_space(store, Space::Acts)?,
-        })
+        });
+        paused = held.elapsed();
+        snap
     })?;
     let store = archive.store();
     let generation = prev.map_or(1, |p| p.generation + 1);
@@ -342,6 +350,7 @@ fn write_generation(
         chunks: chunk_bytes.0,
         bytes,
         disposed: m.disposed.len() as u64,
+        paused_us: u64::try_from(paused.as_micros()).unwrap_or(u64::MAX),
     })
 }
 
