@@ -167,9 +167,12 @@ pub fn verify(
         return Err(fail(None, None, "no signed checkpoint"));
     }
     let tiles_note = watch.finish(size)?;
+    // The per-case and reference indexes, recomputed from the entries (a forged count could
+    // keep bytes past their act, or let an execution destroy a chunk a kept document needs).
+    let tally_note = super::tally::check(archive.store(), size)?;
     check_access(archive, checkpoint.as_ref())?;
     let mut report = replayed.report;
-    if let Some(note) = tiles_note {
+    for note in [tiles_note, tally_note].into_iter().flatten() {
         report.note(note);
     }
     report.strays = archive.store().strays();

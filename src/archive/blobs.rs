@@ -173,8 +173,13 @@ pub fn manifest(store: &dyn Store, name: &[u8; 32]) -> Result<(u64, Vec<[u8; 32]
     let raw = store
         .get(Space::Blobs, name)?
         .ok_or_else(|| BlobError::Missing(hexname.clone()))?;
+    decode_manifest(&hexname, &raw)
+}
+
+/// Decodes a stored manifest (of the blob named `hexname`): its size and chunk hashes.
+pub fn decode_manifest(hexname: &str, raw: &[u8]) -> Result<(u64, Vec<[u8; 32]>), BlobError> {
     let damaged = |what: &str| BlobError::Damaged {
-        blob: hexname.clone(),
+        blob: hexname.to_owned(),
         what: what.into(),
     };
     let (size, rest) = raw

@@ -254,3 +254,99 @@ impl Txn<'_> {
         super::blobs::manifest(self.store(), blob)
     }
 }
+
+/// The key of a case's tally (its documents filed and kept; see `archive::tally`).
+pub(super) fn case_tally(case: &str) -> Vec<u8> {
+    format!("{CASE_TALLY}{case}").into_bytes()
+}
+
+const CASE_TALLY: &str = "casetally/";
+const BLOB_REFS: &[u8] = b"blobrefs/";
+const CHUNK_REFS: &[u8] = b"chunkrefs/";
+
+/// The version of the per-case and reference indexes' layout.
+pub(super) const TALLY_VERSION: &[u8] = b"tally-version";
+
+/// The key of a blob's reference count: the kept documents' files that name it.
+pub(super) fn blob_refs(blob: &[u8; 32]) -> Vec<u8> {
+    [BLOB_REFS, blob.as_slice()].concat()
+}
+
+/// The key of a chunk's reference count: the kept blobs whose manifests name it.
+pub(super) fn chunk_refs(chunk: &[u8; 32]) -> Vec<u8> {
+    [CHUNK_REFS, chunk.as_slice()].concat()
+}
+
+/// The index key of chunk `chunk`'s reference count, for tests and benches that damage or
+/// fail it on purpose; tamga's own code asks [`Archive::chunk_referenced`].
+#[doc(hidden)]
+pub fn chunk_refs_key(chunk: &[u8; 32]) -> Vec<u8> {
+    chunk_refs(chunk)
+}
+
+/// The index key of case `case`'s tally, for tests that damage it on purpose.
+#[doc(hidden)]
+pub fn case_tally_key(case: &str) -> Vec<u8> {
+    case_tally(case)
+}
+
+/// Whether `key` is one of the per-case or reference indexes' keys.
+pub(super) fn is_tally(key: &[u8]) -> bool {
+    is_case_tally(key) || key.starts_with(BLOB_REFS) || key.starts_with(CHUNK_REFS)
+}
+
+/// Whether `key` is a case's tally.
+pub(super) fn is_case_tally(key: &[u8]) -> bool {
+    key.starts_with(CASE_TALLY.as_bytes())
+}
+
+/// What an index key of the tally counts, in words for an audit's report.
+pub(super) fn tally_subject(key: &[u8]) -> String {
+    let hex = crate::verify::certificate::hex;
+    if let Some(case) = key.strip_prefix(CASE_TALLY.as_bytes()) {
+        format!("the tally of case {}", String::from_utf8_lossy(case))
+    } else if let Some(blob) = key.strip_prefix(BLOB_REFS) {
+        format!("the reference count of blob {}", hex(blob))
+    } else if let Some(chunk) = key.strip_prefix(CHUNK_REFS) {
+        format!("the reference count of chunk {}", hex(chunk))
+    } else {
+        String::from_utf8_lossy(key).into_owned()
+    }
+}
+
+impl Archive {
+    /// Whether a kept document still needs chunk `chunk` (from its reference count; no scan).
+    pub fn chunk_referenced(&self, chunk: &[u8; 32]) -> Result<bool, ArchiveError> {
+        Ok(self.index_number(&chunk_refs(chunk))? > 0)
+    }
+
+    /// The tally of `case` (documents filed and kept, bytes, dates), when the archive keeps
+    /// its per-case index (see `archive::tally`).
+    pub fn case_tally(&self, case: &str) -> Result<Option<super::tally::CaseTally>, ArchiveError> {
+        self.read(|txn| txn.case_tally(case))
+    }
+}
+
+impl Txn<'_> {
+    /// The tally of `case` as this transaction sees it: `None` when the archive keeps no
+    /// per-case index yet (an archive from before it, opened read-only), the default for a
+    /// case nothing was filed in.
+    pub fn case_tally(&self, case: &str) -> Result<Option<super::tally::CaseTally>, ArchiveError> {
+        if !super::tally::ready(self.store())? {
+            return Ok(None);
+        }
+        super::tally::case_tally(self, case).map(Some)
+    }
+
+    /// The raw stored tally of `case`, to notice whether it changed between two reads.
+    pub fn case_tally_raw(&self, case: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
+        self.get(Space::Index, &case_tally(case))
+    }
+
+    /// Folds this batch's accepted and disposed documents into the per-case and reference
+    /// indexes now (a disposal, to learn what it leaves unreferenced and destroy exactly
+    /// that); returns the blobs and chunks no kept document names any more.
+    pub fn settle_tally(&mut self) -> Result<super::tally::Released, ArchiveError> {
+        super::tally::settle(self)
+    }
+}

@@ -25,6 +25,7 @@ pub mod readonly;
 pub mod replay;
 pub mod sled;
 pub mod store;
+pub mod tally;
 pub mod tilecheck;
 pub mod tiles;
 
@@ -118,6 +119,8 @@ pub struct Archive {
     tiles_ready: std::sync::atomic::AtomicBool,
     /// The last, partial level-0 tile's hashes, for proofs (see [`tiles::Edge`]).
     edge: Mutex<tiles::Edge>,
+    /// Whether the per-case and reference indexes cover the log (see [`tally::ensure`]).
+    tally_ready: std::sync::atomic::AtomicBool,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -182,6 +185,7 @@ impl Archive {
         let tiles_ready = tiles::ensure(store.as_ref(), tiles::HEIGHT, state.size).is_ok();
         // A missing entry is the audit's to name; proofs then read the entries themselves.
         let edge = tiles::Edge::load(store.as_ref(), state.size);
+        let tally_ready = tally::ensure(store.as_ref(), state.size).is_ok();
         Ok(Archive {
             store,
             origin,
@@ -196,6 +200,7 @@ impl Archive {
             access: Mutex::new(access::AccessLog::new(access)),
             tiles_ready: std::sync::atomic::AtomicBool::new(tiles_ready),
             edge: Mutex::new(edge),
+            tally_ready: std::sync::atomic::AtomicBool::new(tally_ready),
         })
     }
 
@@ -247,8 +252,15 @@ impl Archive {
             batch: Batch::default(),
             state: state.clone(),
             leaves: Vec::new(),
+            tally: tally::Pending::default(),
         };
         let out = build(&mut txn)?;
+        // The indexes move with the entries, in their batch (a disposal settles them itself).
+        if !tally::settle(&mut txn)?.is_empty() {
+            return Err(ArchiveError::Refused(
+                "a disposal must destroy what it leaves unreferenced".into(),
+            ));
+        }
         if txn.batch.puts.is_empty() && txn.batch.disposals.is_empty() {
             return Ok((out, state.size));
         }
@@ -293,6 +305,7 @@ impl Archive {
             batch: Batch::default(),
             state,
             leaves: Vec::new(),
+            tally: tally::Pending::default(),
         })
     }
 
@@ -308,6 +321,10 @@ impl Archive {
         if !self.tiles_ready.load(Ordering::Acquire) {
             tiles::ensure(self.store.as_ref(), tiles::HEIGHT, size)?;
             self.tiles_ready.store(true, Ordering::Release);
+        }
+        if !self.tally_ready.load(Ordering::Acquire) {
+            tally::ensure(self.store.as_ref(), size)?;
+            self.tally_ready.store(true, Ordering::Release);
         }
         Ok(())
     }
@@ -457,6 +474,8 @@ pub struct Txn<'a> {
     state: State,
     /// The leaf hashes of the entries this batch appends, for the tiles.
     leaves: Vec<Hash>,
+    /// What the entries pushed so far change in the per-case and reference indexes.
+    tally: tally::Pending,
 }
 
 impl Txn<'_> {
@@ -521,6 +540,7 @@ impl Txn<'_> {
             backfilled: log::is_backfilled(at, filed, before),
             event,
         };
+        self.tally.note(&entry.event);
         let bytes = entry.encode();
         let entry_hash = log::entry_hash(&bytes);
         let leaf = merkle::leaf_hash(&bytes);

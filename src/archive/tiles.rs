@@ -36,6 +36,13 @@ pub(super) fn entry(store: &dyn Store, i: u64) -> Result<Vec<u8>, ArchiveError> 
         .ok_or_else(|| ArchiveError::Damaged(format!("entry {i} is missing")))
 }
 
+/// The leaf hashes of the store's entries `range`, or damage if one is missing.
+fn leaf_hashes(store: &dyn Store, range: std::ops::Range<u64>) -> Result<Vec<Hash>, ArchiveError> {
+    range
+        .map(|i| Ok(merkle::leaf_hash(&entry(store, i)?)))
+        .collect()
+}
+
 /// Hashes concatenated, as a tile is served and stored.
 pub fn join(hashes: &[Hash]) -> Vec<u8> {
     hashes.concat()
@@ -75,10 +82,7 @@ impl Edge {
     /// The edge of the stored tree of `size` entries, read from its last entries.
     pub fn load(store: &dyn Store, size: u64) -> Edge {
         let first = size >> HEIGHT << HEIGHT;
-        let hashes = (first..size)
-            .map(|i| Ok(merkle::leaf_hash(&entry(store, i)?)))
-            .collect::<Result<_, ArchiveError>>()
-            .ok();
+        let hashes = leaf_hashes(store, first..size).ok();
         Edge { size, hashes }
     }
 
@@ -172,9 +176,7 @@ impl<'a> Tiles<'a> {
         }
         let first = n << self.height;
         if level == 0 {
-            return (first..first + avail)
-                .map(|i| Ok(merkle::leaf_hash(&entry(self.store, i)?)))
-                .collect();
+            return leaf_hashes(self.store, first..first + avail);
         }
         (first..first + avail)
             .map(|below| {
@@ -331,9 +333,7 @@ pub fn ensure(store: &dyn Store, height: u32, size: u64) -> Result<bool, Archive
     let chunk = BUILD_CHUNK >> HEIGHT << height;
     while from < size {
         let to = size.min(from + chunk);
-        let leaves = (from..to)
-            .map(|i| Ok(merkle::leaf_hash(&entry(store, i)?)))
-            .collect::<Result<Vec<_>, ArchiveError>>()?;
+        let leaves = leaf_hashes(store, from..to)?;
         let mut b = Batch::default();
         extend(store, height, from, &leaves, &mut b)?;
         store.apply(&b)?;

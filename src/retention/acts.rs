@@ -2,10 +2,10 @@
 //! other than the drafter, executed only when fully approved and nothing in them is held.
 
 use super::holds::{self, refused};
-use super::{CaseStatus, DocRef, RetentionError, documents, review, status};
+use super::{CaseStatus, DocRef, RetentionError, documents, review, snapshot, status};
 use crate::archive::log::Event;
 use crate::archive::store::Space;
-use crate::archive::{Archive, ArchiveError, Txn, blobs};
+use crate::archive::{Archive, ArchiveError, Txn};
 use crate::policy::ArchivePolicy;
 use crate::verify::certificate::hex;
 use serde::{Deserialize, Serialize};
@@ -135,7 +135,8 @@ fn check_cases(
     Ok(out)
 }
 
-/// Drafts an act over `cases`; returns it.
+/// Drafts an act over `cases`; returns it. The cases are judged (their every document read)
+/// on a snapshot, without the writer lock; under it, the judgement is only confirmed.
 pub fn draft(
     archive: &Archive,
     policy: &ArchivePolicy,
@@ -148,10 +149,21 @@ pub fn draft(
             "an act needs at least one case and its drafter".into(),
         ));
     }
+    let judge = |txn: &Txn<'_>| {
+        let holds = holds::active(txn)?;
+        check_cases(txn, archive, policy, cases, &holds, at)
+    };
+    let judged = archive
+        .read(|txn| {
+            Ok(snapshot::Judged {
+                basis: snapshot::basis(txn, cases)?,
+                result: judge(txn),
+            })
+        })
+        .map_err(refused)?;
     let (act, upto) = archive
         .append(|txn| {
-            let holds = holds::active(txn)?;
-            let checked = check_cases(txn, archive, policy, cases, &holds, at)?;
+            let checked = judged.confirm(txn, cases, judge)?;
             let n = txn.next_act_number()?;
             let act = Act {
                 act: n.to_string(),
@@ -226,70 +238,125 @@ pub fn get(archive: &Archive, number: &str) -> Result<Act, RetentionError> {
     archive.read(|txn| load(txn, number)).map_err(refused)
 }
 
+/// What execution judged on a snapshot: the log's size then, the holds replayed from it, and
+/// the act's cases judged under them.
+type FirstLook = (
+    u64,
+    Vec<holds::Hold>,
+    snapshot::Judged<Vec<(ActCase, Vec<DocRef>)>>,
+);
+
 /// Executes a fully approved act: destroys its documents' bytes, appends a tombstone for each,
 /// and files the act, signed, permanently — all in one atomic batch. Fail-closed: holds are
 /// replayed from the chained log (and must agree with the index), and every read that decides
 /// what to destroy or keep must succeed, or nothing is destroyed.
+///
+/// The long reads run on a snapshot, without the writer lock: the whole log's replay for the
+/// holds, and the cases' documents. Under the lock only the log's tail since is replayed, the
+/// judgement confirmed (or made again if anything changed), and what no kept document still
+/// needs is read from the reference counts (`archive::tally`), not from every manifest.
 pub fn execute(
     archive: &Archive,
     policy: &ArchivePolicy,
     number: &str,
     at: i64,
 ) -> Result<Act, RetentionError> {
+    let cases_of =
+        |act: &Act| -> Vec<String> { act.cases.iter().map(|c| c.index.clone()).collect() };
+    let first: FirstLook = archive
+        .read(|txn| {
+            let act = load(txn, number)?;
+            ready(&act, number)?;
+            let size = txn.next_index();
+            let mut log_holds = Vec::new();
+            snapshot::replay_holds(archive, 0, size, &mut log_holds)?;
+            let cases = cases_of(&act);
+            let judged = snapshot::Judged {
+                basis: snapshot::basis(txn, &cases)?,
+                result: check_cases(txn, archive, policy, &cases, &log_holds, at),
+            };
+            Ok((size, log_holds, judged))
+        })
+        .map_err(refused)?;
     let (act, upto) = archive
         .append(|txn| {
             let mut act = load(txn, number)?;
             ready(&act, number)?;
-            let log = Replayed::scan(txn, archive)?;
-            if !holds::same(&holds::active(txn)?, &log.holds) {
+            let (size, mut log_holds, judged) = first;
+            let seen = log_holds.clone();
+            snapshot::replay_holds(archive, size, txn.next_index(), &mut log_holds)?;
+            if !holds::same(&holds::active(txn)?, &log_holds) {
                 return Err(ArchiveError::Damaged(
                     "the holds index disagrees with the holds in the log".into(),
                 ));
             }
             // Everything is judged again now: a hold placed or a policy changed since drafting wins.
-            let cases: Vec<String> = act.cases.iter().map(|c| c.index.clone()).collect();
-            let now = check_cases(txn, archive, policy, &cases, &log.holds, at)?;
-            let still: HashSet<&str> = now
-                .iter()
-                .flat_map(|(_, d)| d.iter().map(|d| d.registration.as_str()))
-                .collect();
-            if let Some(gone) = act
-                .documents
-                .iter()
-                .find(|d| !still.contains(d.registration.as_str()))
-            {
-                return Err(ArchiveError::Refused(format!(
-                    "{} is no longer kept in its case",
-                    gone.registration
-                )));
-            }
-            // Every read happens before anything is destroyed; the first failure aborts.
-            let doomed = log.doomed(txn, &act)?;
-            act.executed = Some(day(at));
-            for doc in &act.documents {
-                let case = doc.registration.rsplit_once('/').map_or("", |(c, _)| c);
-                txn.push(
-                    Event::Disposed {
-                        act: act.act.clone(),
-                        act_date: act.date.clone(),
-                        registration: doc.registration.clone(),
-                        case: case.into(),
-                        approvers: act.approvals.clone(),
-                    },
-                    at,
-                );
-                txn.mark_disposed(&doc.registration, &act.act, &act.date);
-            }
-            for (space, name) in doomed {
-                txn.dispose(space, name);
-            }
-            file_signed(txn, archive, policy, &act, at)?;
-            save(txn, &act);
+            let cases = cases_of(&act);
+            let judge = |txn: &Txn<'_>| check_cases(txn, archive, policy, &cases, &log_holds, at);
+            let now = if seen == log_holds {
+                judged.confirm(txn, &cases, judge)?
+            } else {
+                judge(txn)?
+            };
+            destroy(txn, archive, policy, &mut act, &now, at)?;
             Ok(act)
         })
         .map_err(refused)?;
     archive.make_durable(upto)?;
     Ok(act)
+}
+
+/// The batch of an execution, once its cases are judged (`now`): refuses if a document of
+/// the act is no longer kept, then marks, destroys and files.
+fn destroy(
+    txn: &mut Txn<'_>,
+    archive: &Archive,
+    policy: &ArchivePolicy,
+    act: &mut Act,
+    now: &[(ActCase, Vec<DocRef>)],
+    at: i64,
+) -> Result<(), ArchiveError> {
+    let still: HashSet<&str> = now
+        .iter()
+        .flat_map(|(_, d)| d.iter().map(|d| d.registration.as_str()))
+        .collect();
+    if let Some(gone) = act
+        .documents
+        .iter()
+        .find(|d| !still.contains(d.registration.as_str()))
+    {
+        return Err(ArchiveError::Refused(format!(
+            "{} is no longer kept in its case",
+            gone.registration
+        )));
+    }
+    act.executed = Some(day(at));
+    for doc in &act.documents {
+        let case = doc.registration.rsplit_once('/').map_or("", |(c, _)| c);
+        txn.push(
+            Event::Disposed {
+                act: act.act.clone(),
+                act_date: act.date.clone(),
+                registration: doc.registration.clone(),
+                case: case.into(),
+                approvers: act.approvals.clone(),
+            },
+            at,
+        );
+        txn.mark_disposed(&doc.registration, &act.act, &act.date);
+    }
+    // Every read that decides what to destroy (reference counts, the released blobs'
+    // manifests) happens here, before anything is destroyed; the first failure aborts.
+    let released = txn.settle_tally()?;
+    for chunk in released.chunks {
+        txn.dispose(Space::Chunks, chunk.to_vec());
+    }
+    for blob in released.blobs {
+        txn.dispose(Space::Blobs, blob.to_vec());
+    }
+    file_signed(txn, archive, policy, act, at)?;
+    save(txn, act);
+    Ok(())
 }
 
 /// Refuses an act already executed or not yet fully approved.
@@ -334,104 +401,4 @@ fn file_signed(
         at,
     );
     Ok(())
-}
-
-/// SHA-256 names of blobs or chunks.
-type Names = HashSet<[u8; 32]>;
-
-/// What execution needs from the chained log, read in one pass: the active holds, the files of
-/// every accepted document, and the documents already destroyed.
-struct Replayed {
-    holds: Vec<holds::Hold>,
-    files: Vec<(String, Vec<String>)>,
-    disposed: HashSet<String>,
-}
-
-impl Replayed {
-    fn scan(txn: &Txn<'_>, archive: &Archive) -> Result<Replayed, ArchiveError> {
-        let mut out = Replayed {
-            holds: Vec::new(),
-            files: Vec::new(),
-            disposed: HashSet::new(),
-        };
-        for i in 0..txn.next_index() {
-            let entry = archive
-                .entry(i)?
-                .ok_or_else(|| ArchiveError::Damaged(format!("entry {i} is missing")))?;
-            holds::apply(&mut out.holds, &entry.event);
-            match entry.event {
-                Event::Accepted {
-                    registration,
-                    files,
-                    ..
-                } => out
-                    .files
-                    .push((registration, files.into_iter().map(|f| f.sha256).collect())),
-                Event::Disposed { registration, .. } => {
-                    out.disposed.insert(registration);
-                }
-                _ => {}
-            }
-        }
-        Ok(out)
-    }
-
-    /// The blobs and chunks `act` destroys: those of its documents that no document kept after
-    /// it still needs (content is shared). Any read that fails is an error, never a guess: a
-    /// kept blob whose manifest cannot be read would otherwise lose its shared chunks.
-    fn doomed(&self, txn: &Txn<'_>, act: &Act) -> Result<Vec<(Space, Vec<u8>)>, ArchiveError> {
-        let destroyed: HashSet<&str> = act
-            .documents
-            .iter()
-            .map(|d| d.registration.as_str())
-            .collect();
-        let mut keep_blobs = Names::new();
-        for (reg, files) in &self.files {
-            if destroyed.contains(reg.as_str()) || self.disposed.contains(reg) {
-                continue;
-            }
-            for f in files {
-                keep_blobs.insert(name(reg, f)?);
-            }
-        }
-        let mut keep_chunks = Names::new();
-        for b in &keep_blobs {
-            keep_chunks.extend(manifest(txn, b)?);
-        }
-        let (mut blobs, mut chunks) = (Names::new(), Names::new());
-        let mut out = Vec::new();
-        for doc in &act.documents {
-            for f in &doc.files {
-                let blob = name(&doc.registration, f)?;
-                if keep_blobs.contains(&blob) || !blobs.insert(blob) {
-                    continue;
-                }
-                for c in manifest(txn, &blob)? {
-                    if !keep_chunks.contains(&c) && chunks.insert(c) {
-                        out.push((Space::Chunks, c.to_vec()));
-                    }
-                }
-                out.push((Space::Blobs, blob.to_vec()));
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// A file's name from its hex SHA-256; a name that is not one is damage.
-fn name(registration: &str, sha256: &str) -> Result<[u8; 32], ArchiveError> {
-    crate::archive::checkpoint::unhex32(sha256).ok_or_else(|| {
-        ArchiveError::Damaged(format!(
-            "{registration}: file hash {sha256:?} is not a SHA-256"
-        ))
-    })
-}
-
-/// A stored blob's chunk list; failing to read it aborts the execution.
-fn manifest(txn: &Txn<'_>, blob: &[u8; 32]) -> Result<Vec<[u8; 32]>, ArchiveError> {
-    match txn.manifest(blob) {
-        Ok((_, chunks)) => Ok(chunks),
-        Err(blobs::BlobError::Store(e)) => Err(ArchiveError::Store(e)),
-        Err(e) => Err(ArchiveError::Damaged(format!("{e}; nothing was destroyed"))),
-    }
 }

@@ -8,6 +8,7 @@
 pub mod acts;
 pub mod holds;
 pub mod render;
+pub mod snapshot;
 
 use crate::archive::log::{Entry, Event};
 use crate::archive::{Archive, ArchiveError, Txn};
@@ -178,29 +179,25 @@ pub fn review(txn: &Txn<'_>, case: &str) -> Result<Option<String>, ArchiveError>
         .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
-/// The retention plan at `at`: every case of the nomenclature with its status.
+/// The retention plan at `at`: every case of the nomenclature with its status. Read from the
+/// per-case index (`archive::tally`) on a snapshot, without the writer lock: O(cases + holds)
+/// reads, whatever the number of documents, and filing goes on meanwhile.
 pub fn plan(
     archive: &Archive,
     policy: &ArchivePolicy,
     at: i64,
 ) -> Result<Vec<CasePlan>, RetentionError> {
-    // A whole-archive read: without the writer lock, so a plan never stalls filing.
     let plan = archive.read(|txn| {
         let holds = holds::active(txn)?;
         let mut out = Vec::new();
         for case in policy.cases() {
-            let docs = documents(txn, archive, &case.index)?;
+            let tally = match txn.case_tally(&case.index)? {
+                Some(t) => t,
+                // An archive from before the index, opened read-only: counted the old way.
+                None => tally_of(txn, archive, &case.index)?,
+            };
             let review = review(txn, &case.index)?;
-            let on_case: Vec<String> = holds
-                .iter()
-                .filter(|h| {
-                    h.case.as_deref() == Some(&case.index)
-                        || h.registration
-                            .as_deref()
-                            .is_some_and(|r| docs.iter().any(|d| d.registration == r))
-                })
-                .map(|h| h.hold_id.clone())
-                .collect();
+            let on_case = snapshot::holds_on(txn, &holds, &case.index)?;
             out.push(CasePlan {
                 index: case.index.clone(),
                 title: case.title.clone(),
@@ -211,15 +208,15 @@ pub fn plan(
                 status: status(
                     case,
                     at,
-                    filed(txn, &case.index)?,
-                    docs.len(),
+                    tally.filed,
+                    usize::try_from(tally.kept).unwrap_or(usize::MAX),
                     review.as_deref(),
                     !on_case.is_empty(),
                 ),
-                documents: docs.len() as u64,
-                bytes: docs.iter().map(|d| d.bytes).sum(),
-                first: docs.iter().map(|d| d.date.clone()).min(),
-                last: docs.iter().map(|d| d.date.clone()).max(),
+                documents: tally.kept,
+                bytes: tally.bytes,
+                first: tally.first,
+                last: tally.last,
                 review,
                 holds: on_case,
             });
@@ -227,6 +224,22 @@ pub fn plan(
         Ok(out)
     })?;
     Ok(plan)
+}
+
+/// A case's tally counted from its documents (for an archive without the per-case index).
+fn tally_of(
+    txn: &Txn<'_>,
+    archive: &Archive,
+    case: &str,
+) -> Result<crate::archive::tally::CaseTally, ArchiveError> {
+    let docs = documents(txn, archive, case)?;
+    Ok(crate::archive::tally::CaseTally {
+        filed: filed(txn, case)?,
+        kept: docs.len() as u64,
+        bytes: docs.iter().map(|d| d.bytes).sum(),
+        first: docs.iter().map(|d| d.date.clone()).min(),
+        last: docs.iter().map(|d| d.date.clone()).max(),
+    })
 }
 
 /// Records the expert commission's (ЭПК) decision on a case: `destroy` or `keep`.

@@ -3,6 +3,7 @@
 
 pub mod der;
 pub mod failing;
+pub mod hooked;
 pub mod ocsp;
 pub mod pg;
 pub mod pki;
