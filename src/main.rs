@@ -35,6 +35,10 @@ enum Command {
     Retention(cli::retention::RetentionCommand),
     /// Write a self-contained package for an auditor.
     Export(cli::audit::ExportArgs),
+    /// Back the archive up into a directory (full, then incremental), or check a backup.
+    Backup(cli::backup::BackupArgs),
+    /// Rebuild a working archive in a new data directory (any --store) from a backup.
+    Restore(cli::backup::RestoreArgs),
     /// Run the HTTP service (the ingest gateway's, auditors' and archivists' API).
     Serve(cli::serve::ServeArgs),
     /// Manage bearer tokens.
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
         Command::Audit(a) => cli::audit::run(&cli.global, a),
         Command::Export(a) => cli::audit::export(&cli.global, a),
         Command::Retention(c) => cli::retention::run(&cli.global, c),
+        Command::Backup(a) => cli::backup::run(&cli.global, a),
+        Command::Restore(a) => cli::backup::restore(&cli.global, a),
         Command::Serve(a) => cli::serve::serve(&cli.global, a),
         Command::Token(c) => cli::serve::token(c),
         Command::Trust(c) => cli::trust::run(&cli.global, c),

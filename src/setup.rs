@@ -117,8 +117,9 @@ fn database(paths: &Paths) -> Result<crate::archive::postgres::Location, SetupEr
     })
 }
 
-/// Opens the data directory's store.
-fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
+/// Opens the data directory's store (creating it when new): the archive's, and a restore's,
+/// which fills it before an archive is opened over it.
+pub fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
     let backend = backend(paths)?;
     let dir = backend.dir(&paths.data);
     Ok(match backend {

@@ -164,12 +164,24 @@ impl Archive {
 
 /// Recomputes the access chain up to `size`; returns its head, or the first broken index.
 pub fn chain_head(archive: &Archive, size: u64) -> Result<[u8; 32], (u64, String)> {
-    let mut head = [0u8; 32];
-    for i in 0..size {
-        let raw = archive
+    chain_of(size, &|i| {
+        archive
             .store
             .get(Space::Access, &i.to_be_bytes())
-            .map_err(|e| (i, e.to_string()))?
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Recomputes the access chain of the records `get` reads (the store's, or a backup's) up to
+/// `size`; returns its head, or the first broken index.
+pub fn chain_of(
+    size: u64,
+    get: &dyn Fn(u64) -> Result<Option<Vec<u8>>, String>,
+) -> Result<[u8; 32], (u64, String)> {
+    let mut head = [0u8; 32];
+    for i in 0..size {
+        let raw = get(i)
+            .map_err(|e| (i, e))?
             .ok_or((i, "access record missing".to_owned()))?;
         let rec: AccessRecord =
             serde_json::from_slice(&raw).map_err(|e| (i, format!("access record: {e}")))?;

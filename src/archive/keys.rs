@@ -5,8 +5,8 @@
 use super::store::Space;
 use super::{Archive, ArchiveError, Txn};
 
-/// The key of a document's disposal record.
-fn disposed(regno: &str) -> Vec<u8> {
+/// The key of a document's disposal record (a backup reads it in its snapshot of the index).
+pub(super) fn disposed(regno: &str) -> Vec<u8> {
     format!("disposed/{regno}").into_bytes()
 }
 

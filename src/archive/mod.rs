@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod backup;
 pub mod blobs;
 pub mod checkpoint;
 #[cfg(test)]
@@ -376,6 +377,16 @@ impl Archive {
             let s = lock(&self.state);
             (s.size, s.frontier.root(), s.chain)
         };
+        self.checkpoint_head(size, root, chain)?;
+        self.store.sync()?;
+        self.syncs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(size)
+    }
+
+    /// Signs a checkpoint for (`size`, `root`, `chain`) with the access head, unless one
+    /// exists for `size` (then only the pending access records are written).
+    fn checkpoint_head(&self, size: u64, root: Hash, chain: Hash) -> Result<(), ArchiveError> {
         let key = size.to_be_bytes();
         if self.store.get(Space::Checkpoints, &key)?.is_none() {
             // The access records the checkpoint covers go into the same batch, so the store
@@ -401,10 +412,7 @@ impl Archive {
         } else {
             self.flush_access()?;
         }
-        self.store.sync()?;
-        self.syncs
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(size)
+        Ok(())
     }
 
     /// How many times this process has synced the store (each sync covers a commit group).

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod audit;
+pub mod backup;
 pub mod retention;
 pub mod serve;
 pub mod trust;

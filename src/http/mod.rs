@@ -5,6 +5,7 @@
 //! accepted, timed out and bounded in [`conn`].
 
 mod auth;
+mod backup;
 pub mod body;
 pub mod conn;
 pub mod console;
@@ -152,6 +153,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/retention/holds", post(retention::hold))
         .route("/v1/retention/holds/{id}/release", post(retention::release))
         .route("/v1/retention/reviews", post(retention::review))
+        .route("/v1/backup", post(backup::backup))
         .route("/v1/reasons", get(meta::reasons))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
