@@ -169,8 +169,8 @@ impl Verifier {
             }
         };
         sr.algorithm = Some(scheme.name());
-        let later = d.signatures.get(index + 1..).unwrap_or_default();
-        self.check_references(d, &sig, later, seen);
+        let later = reference::later_siblings(element);
+        self.check_references(d, &sig, &later, seen);
         check_value(d, &sig, scheme, encoding, &cert, seen.findings);
         Some(cert)
     }
