@@ -65,7 +65,9 @@ mod tests {
     use std::path::Path;
 
     fn corpus(p: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/nca-kz-test").join(p)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corpus/nca-kz-test")
+            .join(p)
     }
 
     /// A signed XML submission teaches its signer's points as a CMS one does: the NCA RSA
@@ -86,8 +88,9 @@ mod tests {
             ]
         );
         // Not issued by an anchor: nothing learnt.
-        let other = crate::trustdir::load(&[Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/trust")])
+        let other = crate::trustdir::load(&[
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trust")
+        ])
         .unwrap();
         assert!(issued_points(&xml, &other).is_empty());
     }

@@ -105,9 +105,14 @@ fn declarations(text: &str) -> usize {
     while let Some(lt) = rest.find('<') {
         rest = rest.get(lt..).unwrap_or_default();
         // Markup whose content is not attributes: skipped to its end.
-        let skip = [("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>"), ("<!", ">")]
-            .into_iter()
-            .find(|(open, _)| rest.starts_with(open));
+        let skip = [
+            ("<!--", "-->"),
+            ("<![CDATA[", "]]>"),
+            ("<?", "?>"),
+            ("<!", ">"),
+        ]
+        .into_iter()
+        .find(|(open, _)| rest.starts_with(open));
         let end = match skip {
             Some((_, close)) => rest.find(close).map(|i| i + close.len()),
             None => tag_end(rest),
