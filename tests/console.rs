@@ -333,7 +333,7 @@ fn archivist(t: &mut T) {
     t.b.find("#documents");
     t.check("case", &[]);
     t.b.fill("input[name=sender_ref]", "ИСХ-1");
-    t.b.click("form[role=search] button");
+    t.b.submit("form[role=search] button");
     t.b.find("#documents");
     let rows = t.b.js(
         "return document.querySelectorAll('#documents tbody tr').length;",
@@ -360,11 +360,11 @@ fn archivist(t: &mut T) {
         json!([]),
     );
     t.b.fill("input[name=reason]", "Запрос суда № 5");
-    t.b.click("form[action='/retention/holds'] button");
+    t.b.submit("form[action='/retention/holds'] button");
     t.b.find("tr[data-case='T-1'] button[data-release]");
     assert_eq!(t.b.text("tr[data-case='T-1'] td.status"), "on-hold");
     t.check("retention-hold", &[]);
-    t.b.click("tr[data-case='T-1'] button[data-release]");
+    t.b.submit("tr[data-case='T-1'] button[data-release]");
     t.b.find("#plan");
     assert!(
         t.b.try_find("tr[data-case='T-1'] button[data-release]")
@@ -388,7 +388,7 @@ fn archivist(t: &mut T) {
     for who in ["archivist-2-token", "archivist-3-token"] {
         t.sign_in(who);
         t.b.goto(&act_url);
-        t.b.click("#approve");
+        t.b.submit("#approve");
         t.b.find("#approvals");
         t.sign_out();
     }

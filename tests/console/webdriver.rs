@@ -82,6 +82,12 @@ impl Browser {
     }
 
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
+    }
+
+    /// One WebDriver command; its error, if it answers one.
+    fn try_call(&self, method: &str, path: &str, body: Value) -> Result<Value, String> {
         let url = if path == "/session" {
             format!("{}{path}", self.base)
         } else {
@@ -95,9 +101,34 @@ impl Browser {
         let res = req.send().expect("chromedriver answers");
         let v: Value = res.json().expect("chromedriver answers JSON");
         if let Some(e) = v["value"].get("error") {
-            panic!("WebDriver {method} {path}: {e}: {}", v["value"]["message"]);
+            return Err(format!("{e}: {}", v["value"]["message"]));
         }
-        v["value"].clone()
+        Ok(v["value"].clone())
+    }
+
+    /// Clicks `css`, which loads another page, and waits until that page has loaded. The
+    /// old page is marked first, so that an element both pages have is never found on the
+    /// old one (a click answers before the navigation it starts is done).
+    pub fn submit(&self, css: &str) {
+        self.js("document.documentElement.dataset.leaving = '1';", json!([]));
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let loaded = "return document.readyState === 'complete' \
+                      && !document.documentElement.dataset.leaving;";
+        // While the navigation runs, scripts may be refused: that is "not yet".
+        while self.try_call(
+            "POST",
+            "/execute/sync",
+            json!({"script": loaded, "args": []}),
+        ) != Ok(Value::Bool(true))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no new page after clicking {css} on {}",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Opens `url` and waits for the page to load.
