@@ -95,37 +95,47 @@ fn seed(dir: &Path) {
 fn serve(dir: &Path) -> Serve {
     let policy_file = dir.join("policy.toml");
     std::fs::write(&policy_file, policy(true)).unwrap();
-    let port = common::ocsp::free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tamga"))
-        .arg("--data")
-        .arg(dir.join("data"))
-        .arg("--policy")
-        .arg(&policy_file)
-        .arg("--trust")
-        .arg(fixtures().join("trust"))
-        .arg("--keys")
-        .arg(dir.join("no-keys"))
-        .args(["serve", "--revocation", "prefer", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let s = Serve {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let client = common::server::client();
-    while !client
-        .get(format!("{}/healthz", s.base))
-        .send()
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "tamga serve did not answer");
-        std::thread::sleep(Duration::from_millis(50));
+    // The port was free a moment ago; if another process took it since, tamga exits and
+    // the next one is tried.
+    for _ in 0..5 {
+        let port = common::ocsp::free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_tamga"))
+            .arg("--data")
+            .arg(dir.join("data"))
+            .arg("--policy")
+            .arg(&policy_file)
+            .arg("--trust")
+            .arg(fixtures().join("trust"))
+            .arg("--keys")
+            .arg(dir.join("no-keys"))
+            .args(["serve", "--revocation", "prefer", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut s = Serve {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = common::server::client();
+        loop {
+            if client
+                .get(format!("{}/healthz", s.base))
+                .send()
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return s;
+            }
+            if s.child.try_wait().unwrap().is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "tamga serve did not answer");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
-    s
+    panic!("tamga serve would not start on any of five free ports");
 }
 
 /// The browser, the server's address and where screenshots go.

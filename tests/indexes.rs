@@ -150,3 +150,30 @@ fn a_forged_index_is_named_by_the_audit() {
         assert!(err.contains(named), "{named}: {err}");
     }
 }
+
+#[test]
+fn a_count_that_does_not_decode_is_damage_not_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = ingest(dir.path());
+    file_four(&ing);
+    // Read as zero, the next filing of the same bytes would count them once and a disposal
+    // would then release bytes that two kept documents name. (The RSA fixture is one chunk:
+    // its blob is named by the same SHA-256.)
+    forge(
+        &ing.archive,
+        tamga::archive::keys::blob_refs_key(&rsa_chunk()),
+        vec![0, 2],
+    );
+    let sig = std::fs::read(fixtures().join("sig").join("rsa-attached.der")).unwrap();
+    let again = tamga::ingest::Submission {
+        case: "01-05",
+        signature: &sig,
+        content: None,
+        sender_ref: Some("e"),
+        received_at: AT,
+        submitter: None,
+    };
+    let err = ing.submit(&again).unwrap_err().to_string();
+    assert!(err.contains("does not decode as a count"), "{err}");
+    assert_eq!(ing.archive.size(), 4, "nothing filed on a damaged count");
+}

@@ -284,6 +284,12 @@ pub fn chunk_refs_key(chunk: &[u8; 32]) -> Vec<u8> {
     chunk_refs(chunk)
 }
 
+/// The index key of blob `blob`'s reference count, for tests that damage it on purpose.
+#[doc(hidden)]
+pub fn blob_refs_key(blob: &[u8; 32]) -> Vec<u8> {
+    blob_refs(blob)
+}
+
 /// The index key of case `case`'s tally, for tests that damage it on purpose.
 #[doc(hidden)]
 pub fn case_tally_key(case: &str) -> Vec<u8> {

@@ -153,7 +153,14 @@ fn bump(
     delta: i64,
     what: &str,
 ) -> Result<(u64, u64), ArchiveError> {
-    let before = index_u64(txn.get(Space::Index, &key)?).unwrap_or(0);
+    // Missing is zero; present but not eight bytes is damage, never zero: a count read as
+    // zero would let a disposal release bytes that kept documents still name.
+    let before = match txn.get(Space::Index, &key)? {
+        None => 0,
+        raw @ Some(_) => {
+            index_u64(raw).ok_or_else(|| damaged(format!("{what} does not decode as a count")))?
+        }
+    };
     let after = before
         .checked_add_signed(delta)
         .ok_or_else(|| damaged(format!("{what} would count below zero")))?;

@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Why a fetch failed. Every variant names the URL in its sentence.
@@ -228,6 +229,11 @@ fn time_left(deadline: Instant) -> std::io::Result<Duration> {
     Ok(left)
 }
 
+/// Most host name lookups running at once (see [`resolve`]).
+const MAX_LOOKUPS: usize = 16;
+/// Host name lookups running now.
+static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+
 /// The system resolver (`getaddrinfo`), which takes no deadline of its own.
 fn lookup(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
     (host, port).to_socket_addrs().map(Iterator::collect)
@@ -244,14 +250,29 @@ fn resolve(
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
+    // A resolver that hangs leaves its lookups running past their deadlines: at most
+    // MAX_LOOKUPS threads wait on it, and fetches beyond that fail at once.
+    if LOOKUPS.fetch_add(1, Ordering::SeqCst) >= MAX_LOOKUPS {
+        LOOKUPS.fetch_sub(1, Ordering::SeqCst);
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "too many host name lookups are still waiting for the resolver",
+        ));
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let name = host.to_owned();
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("tamga-resolve".into())
         .spawn(move || {
+            let found = lookup(&name, port);
+            LOOKUPS.fetch_sub(1, Ordering::SeqCst);
             // The receiver may be gone (the deadline passed): nothing to tell then.
-            let _ = tx.send(lookup(&name, port));
-        })?;
+            let _ = tx.send(found);
+        });
+    if let Err(e) = spawned {
+        LOOKUPS.fetch_sub(1, Ordering::SeqCst);
+        return Err(e);
+    }
     rx.recv_timeout(time_left(deadline)?).unwrap_or_else(|_| {
         Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,

@@ -113,9 +113,9 @@ impl Browser {
             .to_owned()
     }
 
-    /// The first element matching `css`, waited for up to 10 s.
+    /// The first element matching `css`, waited for up to 30 s (a busy CI machine).
     pub fn find(&self, css: &str) -> El {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(e) = self.try_find(css) {
                 return e;
@@ -234,7 +234,7 @@ fn start_driver(http: &reqwest::blocking::Client) -> (Child, String) {
             .spawn()
             .expect("chromedriver runs (Debian package chromium-driver)");
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             let ready = http
                 .get(format!("{base}/status"))

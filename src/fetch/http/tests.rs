@@ -175,6 +175,21 @@ fn a_slow_name_lookup_is_given_up_at_the_deadline() {
         "{:?}",
         started.elapsed()
     );
+    // Lookups stuck in a resolver are bounded: past the cap, a fetch fails at once.
+    let many = Instant::now() + Duration::from_millis(50);
+    for _ in 0..MAX_LOOKUPS {
+        let _ = resolve("crl.example", 80, many, hangs);
+    }
+    let quick = Instant::now();
+    let e = resolve(
+        "crl.example",
+        80,
+        Instant::now() + Duration::from_secs(3),
+        hangs,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("too many"), "{e}");
+    assert!(quick.elapsed() < Duration::from_secs(1));
     // An address needs no lookup at all.
     let at = resolve("127.0.0.1", 8080, deadline, hangs).unwrap();
     assert_eq!(at, ["127.0.0.1:8080".parse().unwrap()]);

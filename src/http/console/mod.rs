@@ -125,7 +125,15 @@ impl FromRequestParts<Arc<AppState>> for Ctx {
         {
             ctx.session = None;
         }
+        // Only a caller known by its client certificate: one with a bearer token signs in
+        // (an API client calling pages must not open a session at every request and push
+        // people's sessions out).
+        let by_certificate = parts
+            .extensions
+            .get::<super::PeerCert>()
+            .is_some_and(|p| p.0.is_some());
         if ctx.session.is_none()
+            && by_certificate
             && ctx.caller.name().is_some()
             && let Some((view, cookie)) = session::for_certificate(state, &ctx)
         {

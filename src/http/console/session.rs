@@ -311,8 +311,7 @@ pub async fn switch_language(
     let lang = Lang::parse(&code).unwrap_or(ctx.lang);
     let form = super::Form::parse(q.unwrap_or_default().as_bytes());
     let back = form.get("back");
-    // Only a path of this site: `//host` or `/\host` would leave it (an open redirect).
-    let local = back.starts_with('/') && !back.starts_with("//") && !back.starts_with("/\\");
+    let local = local_path(back);
     let mut res = Redirect::to(if local { back } else { "/" }).into_response();
     if let Some(v) = set_cookie(LANG_COOKIE, lang.code(), 365 * 86400, ctx.tls) {
         res.headers_mut().append(header::SET_COOKIE, v);
@@ -320,9 +319,41 @@ pub async fn switch_language(
     res
 }
 
+/// Whether `back` is a path of this site: `//host` or `/\host` would leave it (an open
+/// redirect), and so would either after a browser drops the tabs, newlines and other control
+/// characters it ignores in URLs (`/<tab>/host`), so none of those, no backslash and no
+/// space is taken at all.
+fn local_path(back: &str) -> bool {
+    back.starts_with('/')
+        && !back.starts_with("//")
+        && !back
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_paths_of_this_site_are_gone_back_to() {
+        for ok in ["/", "/cases/01-05?page=2", "/documents/01-05%2F1"] {
+            assert!(local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r//evil.example",
+            "/ /evil.example",
+            "https://evil.example",
+            "evil.example",
+            "",
+        ] {
+            assert!(!local_path(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn sessions_expire_when_idle_and_absolutely() {
