@@ -119,6 +119,8 @@ fn http_takes_xml_raw_and_multipart_files_it_byte_exact_and_names_the_format() {
         .send()
         .unwrap();
     assert_eq!(back.status(), StatusCode::OK);
+    // Typed as XML, so the console names the download .xml, not .p7s.
+    assert_eq!(back.headers()["content-type"], "application/xml");
     assert_eq!(back.bytes().unwrap().to_vec(), signed(), "filed byte-exact");
 
     let form = multipart::Form::new().text("case", "01-05").part(

@@ -239,3 +239,33 @@ fn unsupported_transforms_and_external_references_say_so() {
     );
     assert!(codes(&tamga_accepts(sha1.as_bytes())).contains(&"algorithm-unsupported".to_string()));
 }
+
+/// A `ds:Signature` inserted into a signed element after signing hides what it wraps from
+/// nothing: only later signatures appended beside the signer's own (the KalkanCrypt shape of
+/// signing in turn) may be left out of its digest. Here the amount reads differently to an
+/// application and the first signer must be found changed, even when one signer suffices.
+#[test]
+fn inserted_signature_inside_signed_content_is_refused() {
+    let doc = std::fs::read_to_string(dir().join("enveloped-rsa-first.xml")).unwrap();
+    let policy = Policy {
+        signers: tamga::verify::SignerRule::AtLeastOne,
+        ..Policy::default()
+    };
+    let v = verifier(&fixtures().join("trust"), policy);
+    let r = v.verify_xml(doc.as_bytes(), at(WHEN));
+    assert_eq!(r.status, Status::Accepted, "{r:#?}");
+    let evil = doc.replacen(
+        "<amount currency=\"KZT\">100",
+        "<amount currency=\"KZT\"><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">\
+         1 000 000</ds:Signature>100",
+        1,
+    );
+    let r = v.verify_xml(evil.as_bytes(), at(WHEN));
+    assert_eq!(r.status, Status::Rejected, "{r:#?}");
+    let first: Vec<_> = r.signers[0].reasons.iter().map(|c| c.code()).collect();
+    assert_eq!(first, ["content-mismatch"], "{r:#?}");
+    assert!(r.warnings.is_empty(), "{r:#?}");
+    if let Some(ok) = xmlsec_accepts(evil.as_bytes(), &[]) {
+        assert!(!ok, "xmlsec1 accepted the changed document");
+    }
+}

@@ -12,15 +12,21 @@ use crate::verify::certificate::Certificate;
 /// Most carried certificates looked at in one signature.
 const MAX_CERTS: usize = 16;
 
-/// The cRLDistributionPoints and freshestCRL points of the certificates `signature` (CMS)
-/// carries that an anchor of `trust` issued, at most [`crls::MAX_URLS`].
+/// The cRLDistributionPoints and freshestCRL points of the certificates `signature` (CMS, or
+/// signed XML's KeyInfo) carries that an anchor of `trust` issued, at most
+/// [`crls::MAX_URLS`].
 pub fn issued_points(signature: &[u8], trust: &TrustStore) -> Vec<crls::Point> {
-    let Ok(sd) = crate::verify::cms::parse(signature) else {
-        return Vec::new();
+    let certificates = if crate::verify::xml::is_xml(signature) {
+        crate::verify::xml::carried_certificates(signature)
+    } else {
+        match crate::verify::cms::parse(signature) {
+            Ok(sd) => sd.certificates.iter().map(|c| c.to_vec()).collect(),
+            Err(_) => return Vec::new(),
+        }
     };
     let cache = Cache::default();
     let mut out = Vec::new();
-    for der in sd.certificates.iter().take(MAX_CERTS) {
+    for der in certificates.iter().take(MAX_CERTS) {
         let Ok(cert) = Certificate::from_der(der) else {
             continue;
         };
@@ -51,4 +57,41 @@ fn issued_by(cert: &Certificate, ca: &Certificate, cache: &Cache) -> bool {
                 &ca.public_key,
             )
             .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn corpus(p: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corpus/nca-kz-test")
+            .join(p)
+    }
+
+    /// A signed XML submission teaches its signer's points as a CMS one does: the NCA RSA
+    /// test CA issued the signer of signed-rsa.xml, whose certificate names both.
+    #[test]
+    fn xml_signature_yields_its_signers_points() {
+        let trust = crate::trustdir::load(&[corpus("ca")]).unwrap();
+        let xml = std::fs::read(corpus("xml/signed-rsa.xml")).unwrap();
+        let urls: Vec<_> = issued_points(&xml, &trust)
+            .into_iter()
+            .map(|p| p.url)
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "http://test.pki.gov.kz/crl/nca_rsa_test.crl",
+                "http://test.pki.gov.kz/crl/nca_d_rsa_test.crl"
+            ]
+        );
+        // Not issued by an anchor: nothing learnt.
+        let other = crate::trustdir::load(&[
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trust")
+        ])
+        .unwrap();
+        assert!(issued_points(&xml, &other).is_empty());
+    }
 }

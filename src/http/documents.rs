@@ -231,6 +231,8 @@ async fn bytes(
         ApiError::Unavailable("The document cannot be read back intact; run an audit.".into())
     })?;
     let total = data.len();
+    // A signed XML document is its own signature file: typed as what it is.
+    let xml = role_name == "signature" && crate::verify::xml::is_xml(&data);
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -252,7 +254,9 @@ async fn bytes(
     };
     let mut res = (status, Body::from(body)).into_response();
     let h = res.headers_mut();
-    let ct = if role_name == "signature" {
+    let ct = if xml {
+        "application/xml"
+    } else if role_name == "signature" {
         "application/pkcs7-mime"
     } else {
         "application/octet-stream"

@@ -56,6 +56,28 @@ body="<doc>$(for i in $(seq 1 60); do printf '<line n="%d">Құжат мәтін
 </doc>"
 enveloped rsa "$more#rsa-sha256" "$c14n" bench-4k-rsa.xml
 
+# The Signature first, signed content after it: what a ds:Signature inserted into a signed
+# element after signing must not hide (tests/xml_xmlsec.rs, inserted_signature_*).
+cat > tmpl.xml <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<doc><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">
+<ds:SignedInfo>
+<ds:CanonicalizationMethod Algorithm="$c14n"/>
+<ds:SignatureMethod Algorithm="$more#rsa-sha256"/>
+<ds:Reference URI="">
+<ds:Transforms>
+<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+</ds:Transforms>
+<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
+<ds:DigestValue/>
+</ds:Reference>
+</ds:SignedInfo>
+<ds:SignatureValue/>
+<ds:KeyInfo><ds:X509Data><ds:X509Certificate/></ds:X509Data></ds:KeyInfo>
+</ds:Signature><amount currency="KZT">100</amount></doc>
+XML
+xmlsec1 --sign --privkey-pem "$pki/rsa.key,$pki/rsa.pem,$pki/int.pem" --output enveloped-rsa-first.xml tmpl.xml
+
 # A SmartBridge-shaped SOAP message: the Body signed by wsu:Id with exclusive C14N, the
 # signature in wsse:Security, the certificate in KeyInfo's X509Data.
 wsse_ns=http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd

@@ -129,6 +129,9 @@ async fn document(
     Ok(page(&ctx, &regno, body, StatusCode::OK))
 }
 
+/// The media type the API gives a signed XML document's signature file.
+const XML: &str = "application/xml";
+
 async fn download(
     state: Arc<AppState>,
     ctx: Ctx,
@@ -151,7 +154,12 @@ async fn download(
         crate::http::documents::signature(args.0, args.1, args.2, args.3).await?
     };
     let name = regno.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_");
-    let ext = if which == "content" { "bin" } else { "p7s" };
+    let xml = res.headers().get(header::CONTENT_TYPE) == Some(&HeaderValue::from_static(XML));
+    let ext = match which {
+        "content" => "bin",
+        _ if xml => "xml",
+        _ => "p7s",
+    };
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.{ext}\"")) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }

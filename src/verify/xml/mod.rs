@@ -169,8 +169,8 @@ impl Verifier {
             }
         };
         sr.algorithm = Some(scheme.name());
-        let later = d.signatures.get(index + 1..).unwrap_or_default();
-        self.check_references(d, &sig, later, seen);
+        let later = reference::later_siblings(element);
+        self.check_references(d, &sig, &later, seen);
         check_value(d, &sig, scheme, encoding, &cert, seen.findings);
         Some(cert)
     }
@@ -263,20 +263,7 @@ impl Verifier {
         let key_info = sig
             .key_info
             .ok_or_else(|| missing("the signature has no KeyInfo"))?;
-        let mut ders = Vec::new();
-        for x in signed_info::children(key_info, DSIG, "X509Data") {
-            for c in signed_info::children(x, DSIG, "X509Certificate").take(16) {
-                ders.push(
-                    signed_info::base64(&signed_info::text_of(c), "X509Certificate")
-                        .map_err(|e| (Reason::Malformed, e.to_string()))?,
-                );
-            }
-        }
-        if let Some(der) =
-            wsse::token_certificate(key_info, ids).map_err(|e| (sig_reason(&e), e.to_string()))?
-        {
-            ders.insert(0, der);
-        }
+        let ders = key_info_certificates(key_info, ids)?;
         for der in &ders {
             let c = self
                 .cache
@@ -296,6 +283,47 @@ impl Verifier {
             .cloned()
             .ok_or_else(|| missing("KeyInfo names no certificate this verifier can read"))
     }
+}
+
+/// The DER of the certificates a KeyInfo carries: `X509Data/X509Certificate`, and first the
+/// `wsse:BinarySecurityToken` a token reference points at.
+fn key_info_certificates(
+    key_info: roxmltree::Node<'_, '_>,
+    ids: &Ids<'_, '_>,
+) -> Result<Vec<Vec<u8>>, (Reason, String)> {
+    let mut ders = Vec::new();
+    for x in signed_info::children(key_info, DSIG, "X509Data") {
+        for c in signed_info::children(x, DSIG, "X509Certificate").take(16) {
+            ders.push(
+                signed_info::base64(&signed_info::text_of(c), "X509Certificate")
+                    .map_err(|e| (Reason::Malformed, e.to_string()))?,
+            );
+        }
+    }
+    if let Some(der) =
+        wsse::token_certificate(key_info, ids).map_err(|e| (sig_reason(&e), e.to_string()))?
+    {
+        ders.insert(0, der);
+    }
+    Ok(ders)
+}
+
+/// The DER of the certificates the KeyInfo of every signature in `input` carries (a KeyInfo
+/// that cannot be read gives none), for callers outside verification — the CRL refresher
+/// learning distribution points — that need a signed XML document's certificates as they
+/// need a CMS one's. Nothing is verified here; empty when `input` is not signed XML.
+pub fn carried_certificates(input: &[u8]) -> Vec<Vec<u8>> {
+    let Ok(doc) = parse::parse(input) else {
+        return Vec::new();
+    };
+    let ids = Ids::collect(&doc);
+    doc.descendants()
+        .filter(|n| signed_info::is(*n, DSIG, "Signature"))
+        .take(MAX_SIGNATURES)
+        .filter_map(|s| signed_info::children(s, DSIG, "KeyInfo").next())
+        .filter_map(|k| key_info_certificates(k, &ids).ok())
+        .flatten()
+        .collect()
 }
 
 /// What checking one signature found.

@@ -56,7 +56,7 @@ pub fn parse(input: &[u8]) -> Result<roxmltree::Document<'_>, XmlError> {
     }
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let text = std::str::from_utf8(input).map_err(|_| XmlError::NotUtf8)?;
-    if count(text, "xmlns") > MAX_NAMESPACE_DECLS {
+    if declarations(text) > MAX_NAMESPACE_DECLS {
         return Err(XmlError::Limit("namespace declarations"));
     }
     let options = roxmltree::ParsingOptions {
@@ -95,8 +95,49 @@ fn check_shape(doc: &roxmltree::Document<'_>) -> Result<(), XmlError> {
     Ok(())
 }
 
-fn count(haystack: &str, needle: &str) -> usize {
-    haystack.matches(needle).count()
+/// Namespace declarations in the tags of `text`: `xmlns` met inside a start tag, so that text
+/// content, comments, CDATA and processing instructions (escaped XML embedded in a form, say)
+/// count for nothing. Counted before parsing, because the cost it bounds is incurred while
+/// parsing; an `xmlns` inside an attribute value counts too, which only errs on the safe side.
+fn declarations(text: &str) -> usize {
+    let mut rest = text;
+    let mut n = 0;
+    while let Some(lt) = rest.find('<') {
+        rest = rest.get(lt..).unwrap_or_default();
+        // Markup whose content is not attributes: skipped to its end.
+        let skip = [
+            ("<!--", "-->"),
+            ("<![CDATA[", "]]>"),
+            ("<?", "?>"),
+            ("<!", ">"),
+        ]
+        .into_iter()
+        .find(|(open, _)| rest.starts_with(open));
+        let end = match skip {
+            Some((_, close)) => rest.find(close).map(|i| i + close.len()),
+            None => tag_end(rest),
+        };
+        let end = end.unwrap_or(rest.len());
+        if skip.is_none() {
+            n += rest.get(..end).unwrap_or_default().matches("xmlns").count();
+        }
+        rest = rest.get(end.max(1)..).unwrap_or_default();
+    }
+    n
+}
+
+/// Where the tag at the start of `s` ends (just past its `>`), quoted values read as such.
+fn tag_end(s: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (None, '>') => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A work budget in bytes of canonical output (and namespace look-ups), shared by every
@@ -187,6 +228,24 @@ mod tests {
         let big = vec![b' '; MAX_INPUT + 1];
         assert_eq!(parse(&big).err(), Some(XmlError::TooLarge));
         assert_eq!(parse(b"<a>\xff</a>").err(), Some(XmlError::NotUtf8));
+    }
+
+    /// Escaped XML in text content, comments and CDATA declares no namespace: a form that
+    /// embeds a document is read; the same declarations in tags are counted.
+    #[test]
+    fn namespace_declarations_count_in_tags_only() {
+        let decls: String = (0..=MAX_NAMESPACE_DECLS)
+            .map(|i| format!(" xmlns:p{i}='u'"))
+            .collect();
+        let escaped = format!(
+            "<r><t>&lt;e{decls}/&gt;</t><!--{decls}--><![CDATA[<e{decls}/>]]><?pi {decls}?></r>"
+        );
+        assert!(parse(escaped.as_bytes()).is_ok());
+        let attr = format!("<r a='>'><e{decls}/></r>");
+        assert_eq!(
+            parse(attr.as_bytes()).err(),
+            Some(XmlError::Limit("namespace declarations"))
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::c14n::{self, Method, Mode, NodeSet};
 use super::parse::{Budget, XmlError};
-use super::signed_info::{Reference, SigError, Transform};
+use super::signed_info::{self, DSIG, Reference, SigError, Transform};
 use roxmltree::{Document, Node};
 use std::collections::HashMap;
 
@@ -90,7 +90,8 @@ pub enum RefError {
 }
 
 /// The octets a reference's digest is computed over: its target's node-set, the enveloped
-/// `signature` left out when the transforms say so (with the signatures in `later`, when
+/// `signature` left out when the transforms say so (with the signatures in `later`, from
+/// [`later_siblings`], when
 /// given), canonicalized by the last transform or, without one, by Canonical XML 1.0 without
 /// comments (XML-DSig §4.4.3.2).
 ///
@@ -140,6 +141,33 @@ pub fn octets<'a, 'i>(
         comments: false,
     };
     Ok(c14n::canonicalize(set, &method, budget)?)
+}
+
+/// The signatures a signer's digest may have been computed without (see [`octets`]): the
+/// `ds:Signature` elements that follow `signature` as siblings under the same parent, each
+/// itself an enveloped whole-document (`URI=""`) signature — the KalkanCrypt shape of a
+/// document signed in turn, every signer's Signature appended to the root. Any other later
+/// signature is content: one inserted inside a signed element would otherwise hide what it
+/// wraps from the digest, so a document changed after signing would verify. Empty when a
+/// following sibling Signature is not of that shape: then no fallback at all.
+pub fn later_siblings<'a, 'i>(signature: Node<'a, 'i>) -> Vec<Node<'a, 'i>> {
+    let mut out = Vec::new();
+    for n in signature
+        .next_siblings()
+        .skip(1)
+        .filter(|n| signed_info::is(*n, DSIG, "Signature"))
+    {
+        let whole = signed_info::read(n).is_ok_and(|s| {
+            s.references
+                .iter()
+                .any(|r| r.uri.as_deref() == Some("") && is_enveloped(r))
+        });
+        if !whole || out.len() == super::MAX_SIGNATURES {
+            return Vec::new();
+        }
+        out.push(n);
+    }
+    out
 }
 
 /// Whether a reference has the enveloped-signature transform.
