@@ -80,6 +80,16 @@ impl Default for RetentionSettings {
     }
 }
 
+/// `[backup]`: where `POST /v1/backup` may write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettings {
+    /// An absolute directory on the server under which backups taken over HTTP go (the request
+    /// names a directory relative to it). Without it the endpoint refuses: a caller must never
+    /// choose where on the server's disk the service creates and removes files.
+    pub root: Option<PathBuf>,
+}
+
 /// One case (дело) of the nomenclature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
@@ -126,6 +136,8 @@ pub struct ArchivePolicy {
     pub revocation: RevocationSettings,
     /// `[revocation]`'s CRL settings: how often CRLs are fetched, and from which hosts.
     pub crls: CrlSettings,
+    /// `[backup]`: where backups over HTTP may go.
+    pub backup: BackupSettings,
     cases: Vec<Case>,
     by_index: HashMap<String, usize>,
 }
@@ -176,6 +188,8 @@ struct RawPolicy {
     signatures: signatures::RawSignatures,
     #[serde(default)]
     revocation: revocation::RawRevocation,
+    #[serde(default)]
+    backup: BackupSettings,
 }
 
 #[derive(Deserialize)]
@@ -323,7 +337,11 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
     let signatures = raw.signatures.settings().map_err(|r| at(r.at, r.reason))?;
     let crls = raw.revocation.crl_settings().map_err(|why| at(None, why))?;
     let revocation = raw.revocation.settings().map_err(|r| at(None, r))?;
+    if raw.backup.root.as_ref().is_some_and(|r| !r.is_absolute()) {
+        return Err(at(None, "backup.root must be an absolute directory".into()));
+    }
     Ok(ArchivePolicy {
+        backup: raw.backup,
         organization: raw.organization,
         principals,
         retention: raw.retention,

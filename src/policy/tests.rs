@@ -146,3 +146,22 @@ fn a_bad_policy_oid_is_refused_with_its_line() {
     let e = err(&format!("{GOOD}\n[signatures]\nrequire-explicit = true\n"));
     assert!(e.reason.contains("require-explicit"), "{e}");
 }
+
+#[test]
+fn the_backup_root_is_absolute_or_refused() {
+    let p = parse(
+        &format!("{GOOD}\n[backup]\nroot = \"/srv/b\"\n"),
+        Path::new("p.toml"),
+    )
+    .unwrap();
+    assert_eq!(p.backup.root.as_deref(), Some(Path::new("/srv/b")));
+    assert!(
+        parse(GOOD, Path::new("p.toml"))
+            .unwrap()
+            .backup
+            .root
+            .is_none()
+    );
+    let e = err(&format!("{GOOD}\n[backup]\nroot = \"srv/b\"\n"));
+    assert!(e.reason.contains("backup.root"), "{e}");
+}

@@ -28,6 +28,7 @@
 pub mod check;
 pub mod files;
 pub mod restore;
+pub mod target;
 
 use super::store::{Space, Store};
 use super::{Archive, ArchiveError, Leader, lock};
@@ -172,16 +173,24 @@ pub fn newest(dir: &Path) -> Result<Option<(u64, Manifest)>, BackupError> {
 }
 
 /// Takes a backup of `archive` into `dir` (created if needed): a full one into an empty
-/// directory, an incremental one after the newest complete generation there.
+/// directory, an incremental one after the newest complete generation there. A directory
+/// holding anything but tamga backups is refused (see [`target::claim`]).
 pub fn write(archive: &Archive, dir: &Path) -> Result<Summary, BackupError> {
-    std::fs::create_dir_all(dir).map_err(files::io(dir))?;
+    write_with(archive, dir, &mut || {})
+}
+
+/// [`write`], running `after_copy` once the documents' chunks of an attempt are copied: for
+/// tests, to destroy a document at that moment.
+pub fn write_with(
+    archive: &Archive,
+    dir: &Path,
+    after_copy: &mut dyn FnMut(),
+) -> Result<Summary, BackupError> {
+    target::claim(dir)?;
     let lock_path = dir.join("backup.lock");
     let lock_file = std::fs::File::create(&lock_path).map_err(files::io(&lock_path))?;
     lock_file.try_lock().map_err(|_| {
-        BackupError::Refused(format!(
-            "another backup is being written into {}",
-            dir.display()
-        ))
+        BackupError::Refused("another backup is being written into the directory".into())
     })?;
     remove_unfinished(dir)?;
     let previous = newest(dir)?;
@@ -191,20 +200,36 @@ pub fn write(archive: &Archive, dir: &Path) -> Result<Summary, BackupError> {
             .join("service.der");
         let cert = files::read_bounded(&own, 1 << 20)?;
         if cert != archive.signer().certificate() {
-            return Err(BackupError::Refused(format!(
-                "{} holds backups of another archive (another service certificate)",
-                dir.display()
-            )));
+            return Err(BackupError::Refused(
+                "the directory holds backups of another archive (another service certificate)"
+                    .into(),
+            ));
         }
     }
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match write_generation(archive, dir, previous.as_ref().map(|p| &p.1)) {
+        match write_generation(archive, dir, previous.as_ref().map(|p| &p.1), after_copy) {
             Err(BackupError::Raced) if attempt < 5 => remove_unfinished(dir)?,
             other => return other,
         }
     }
+}
+
+/// Whether a document the generation keeps has been destroyed since its checkpoint: then the
+/// copy would outlive the disposal, and the attempt starts over at a newer checkpoint.
+fn destroyed_since(store: &dyn Store, m: &Manifest) -> Result<bool, BackupError> {
+    for (regno, _) in &m.live {
+        let key = super::keys::disposed(regno);
+        if store
+            .get(Space::Index, &key)
+            .map_err(ArchiveError::from)?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Removes what a killed backup left: temporary generation directories.
@@ -275,6 +300,7 @@ fn write_generation(
     archive: &Archive,
     dir: &Path,
     prev: Option<&Manifest>,
+    after_copy: &mut dyn FnMut(),
 ) -> Result<Summary, BackupError> {
     let mut paused = std::time::Duration::ZERO;
     let snap = archive.at_checkpoint(|store, size, held| {
@@ -297,6 +323,7 @@ fn write_generation(
     let mut m = copy_appended(archive, &snap, prev, &tmp, &rel)?;
     let (chunks, chunk_bytes) = copy_chunks(store, dir, prev, &m)?;
     m.chunks = chunks;
+    after_copy();
     let mut own = Vec::new();
     let note = store
         .get(Space::Checkpoints, &snap.size.to_be_bytes())
@@ -339,6 +366,11 @@ fn write_generation(
         files::sync_path(&f.map_err(files::io(&tmp))?.path())?;
     }
     files::sync_path(&tmp)?;
+    // Last, just before the generation counts: a disposal executed after the checkpoint but
+    // after the document's chunks were copied must not survive in it.
+    if destroyed_since(store, &m)? {
+        return Err(BackupError::Raced);
+    }
     let done = dir.join(&gen_name);
     std::fs::rename(&tmp, &done).map_err(files::io(&done))?;
     files::sync_path(dir)?;
