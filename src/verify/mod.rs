@@ -17,14 +17,17 @@ pub mod path;
 pub mod policy;
 pub mod report;
 pub mod revocation;
+mod signer;
 pub mod timestamp;
 pub mod trust;
 pub mod xml;
 
+use signer::{describe_signer, push, record};
+
 use crate::reasons::Reason;
 use algorithms::{AlgError, HashAlg, Scheme};
 use cache::Cache;
-use certificate::{Certificate, hex};
+use certificate::Certificate;
 use cms::{SignedData, SignerId, SignerInfo};
 pub use content::{Content, ContentDigests};
 pub use report::{Report, SignerReport, SignerStatus, Status, Warning};
@@ -515,57 +518,6 @@ fn bind_certificate(
             detail: e.to_string(),
         });
     }
-}
-
-/// Records one signer's findings and warnings in the report (CMS and XML alike). Without
-/// content nothing was compared, so a signer with no finding is indeterminate, not valid.
-fn record(
-    report: &mut Report,
-    index: usize,
-    mut sr: SignerReport,
-    findings: Vec<Finding>,
-    warnings: Vec<String>,
-    content_checked: bool,
-) {
-    let mut codes: Vec<Reason> = findings.iter().map(|f| f.reason).collect();
-    codes.sort();
-    codes.dedup();
-    sr.status = if !codes.is_empty() {
-        SignerStatus::Invalid
-    } else if !content_checked {
-        // Neither the messageDigest nor a signature over the content was checked.
-        codes.push(Reason::ContentMissing);
-        SignerStatus::Indeterminate
-    } else {
-        SignerStatus::Valid
-    };
-    sr.reasons = codes;
-    for f in findings {
-        report.push(f.reason, Some(index), f.detail);
-    }
-    report
-        .warnings
-        .extend(warnings.into_iter().map(|detail| Warning {
-            code: "revocation-unchecked",
-            signer: Some(index),
-            detail,
-        }));
-    report.signers.push(sr);
-}
-
-/// The signer certificate's names and fingerprint, as a report shows them.
-fn describe_signer(sr: &mut SignerReport, cert: &Certificate) {
-    sr.subject = Some(cert.subject.clone());
-    sr.issuer = Some(cert.issuer.clone());
-    sr.serial = Some(cert.serial_hex());
-    sr.certificate_sha256 = Some(hex(&cert.fingerprint));
-    sr.iin = cert.iin.clone();
-    sr.bin = cert.bin.clone();
-}
-
-/// Records one finding.
-fn push(findings: &mut Vec<Finding>, reason: Reason, detail: String) {
-    findings.push(Finding { reason, detail });
 }
 
 /// What every signer of one SignedData is judged against.
