@@ -403,6 +403,7 @@ impl Verifier {
         sr.unresolved = outcome.unresolved;
         sr.path = outcome.path.iter().map(|c| c.subject.clone()).collect();
         sr.policies = outcome.policies.iter().map(ToString::to_string).collect();
+        sr.chain = outcome.path;
         findings.extend(outcome.findings);
         warnings.extend(outcome.warnings);
     }
