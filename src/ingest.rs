@@ -220,13 +220,8 @@ impl Ingest {
                 missing.into_iter().map(str::to_owned).collect(),
             ));
         }
-        // What decided the verdict, filed with the document (issue 14 item 5).
-        let evidence = match &basis {
-            Some((verifier, fetched)) if report.status == Status::Accepted => {
-                crate::archive::evidence::select(&report, verifier.trust(), fetched)
-            }
-            _ => Vec::new(),
-        };
+        // What decided the verdict, filed with the document.
+        let evidence = evidence_of(&report, &basis);
         let staged = self.archive.stage_evidence(&evidence)?;
         // Hash and compress before taking the writer lock; only filing happens under it.
         let mut blobs = Vec::new();
@@ -467,6 +462,16 @@ impl Ingest {
             service_certificate_sha256: hex(&self.archive.signer().certificate_sha256()),
             format: crate::verify::xml::is_xml(s.signature).then_some("xmldsig"),
         }
+    }
+}
+
+/// What decided an accepted document's verdict besides its signature (none for a rejection).
+fn evidence_of<'a>(report: &Report, basis: &'a Basis) -> Vec<crate::archive::evidence::Item<'a>> {
+    match basis {
+        Some((verifier, fetched)) if report.status == Status::Accepted => {
+            crate::archive::evidence::select(report, verifier.trust(), fetched)
+        }
+        _ => Vec::new(),
     }
 }
 

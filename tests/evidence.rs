@@ -163,6 +163,11 @@ fn the_anchor_and_crls_are_filed_shared_exported_and_rechecked_offline() {
     assert!(o.status.success(), "{said}");
     assert!(said.contains("3 accepted documents re-checked"), "{said}");
 
+    // An auditor with OpenSSL and nothing else, as the README shows.
+    for (i, content) in [(0, None), (1, Some("documents/1/content.bin")), (2, None)] {
+        assert!(openssl_recheck(&out, i, content), "entry {i}");
+    }
+
     // An exported CRL altered: the check fails, naming the first document that relies on it.
     let crl = out.join(format!("evidence/{int_crl}.crl"));
     let mut bytes = std::fs::read(&crl).unwrap();
@@ -172,6 +177,58 @@ fn the_anchor_and_crls_are_filed_shared_exported_and_rechecked_offline() {
     let err = tamga::archive::export::verify(&out).unwrap_err();
     assert_eq!(err.registration.as_deref(), Some("T-3/1"), "{err}");
     assert!(err.to_string().contains(&int_crl), "{err}");
+    assert!(
+        !openssl_recheck(&out, 0, None),
+        "OpenSSL took the altered CRL"
+    );
+}
+
+/// `openssl cms -verify` of entry `index`'s document with its evidence as the only trust and
+/// revocation data (`-crl_check_all`), at its time of receipt: the README's recipe.
+fn openssl_recheck(package: &Path, index: u64, content: Option<&str>) -> bool {
+    let line = std::fs::read_to_string(package.join("entries.jsonl"))
+        .unwrap()
+        .lines()
+        .nth(index as usize)
+        .unwrap()
+        .to_owned();
+    let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let mut trust = String::new();
+    for f in entry["evidence"].as_array().unwrap() {
+        let (role, sha) = (f["role"].as_str().unwrap(), f["sha256"].as_str().unwrap());
+        let (kind, ext) = if role == "certificate" {
+            ("x509", "cer")
+        } else {
+            ("crl", "crl")
+        };
+        let o = std::process::Command::new("openssl")
+            .current_dir(package)
+            .args([
+                kind,
+                "-inform",
+                "DER",
+                "-in",
+                &format!("evidence/{sha}.{ext}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        trust.push_str(&String::from_utf8(o.stdout).unwrap());
+    }
+    std::fs::write(package.join("trust.pem"), trust).unwrap();
+    let at = tamga::archive::log::parse_time(entry["at"].as_str().unwrap()).unwrap();
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.current_dir(package)
+        .args(["cms", "-verify", "-binary", "-inform", "DER"]);
+    cmd.args(["-in", &format!("documents/{index}/signature.p7s")]);
+    cmd.args(["-CAfile", "trust.pem", "-crl_check_all"]);
+    cmd.args(["-attime", &at.to_string(), "-out", "/dev/null"]);
+    if let Some(c) = content {
+        cmd.args(["-content", c]);
+    }
+    let o = cmd.output().unwrap();
+    std::fs::remove_file(package.join("trust.pem")).unwrap();
+    o.status.success()
 }
 
 /// A PEM certificate's DER.

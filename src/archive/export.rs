@@ -83,26 +83,21 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
         } = &entry.event
             && !disposed.contains(registration)
         {
-            let dir = out.join("documents").join(i.to_string());
-            std::fs::create_dir_all(&dir).map_err(|e| io("documents", e))?;
+            std::fs::create_dir_all(out.join("documents").join(i.to_string()))
+                .map_err(|e| io("documents", e))?;
             for f in files {
-                let name = unhex32(&f.sha256).ok_or("file hash is not hex")?;
-                let file = file_name(f);
-                let mut w = std::io::BufWriter::new(
-                    std::fs::File::create(dir.join(file)).map_err(|e| io(file, e))?,
-                );
-                blobs::read(store, &name, &mut w).map_err(|e| format!("entry {i}: {e}"))?;
-                let _ = writeln!(sums, "{}  documents/{i}/{file}", f.sha256);
+                let file = format!("documents/{i}/{}", file_name(f));
+                copy_blob(archive, f, out, &file, &mut sums)
+                    .map_err(|e| format!("entry {i}: {e}"))?;
             }
+            // Evidence once, however many documents name it.
             for f in evidence
                 .iter()
                 .filter(|f| evidence_written.insert(f.sha256.clone()))
             {
-                let name = unhex32(&f.sha256).ok_or("file hash is not hex")?;
                 let file = format!("evidence/{}", super::evidence::file_name(f));
-                let mut w = std::fs::File::create(out.join(&file)).map_err(|e| io(&file, e))?;
-                blobs::read(store, &name, &mut w).map_err(|e| format!("entry {i}: {e}"))?;
-                let _ = writeln!(sums, "{}  {file}", f.sha256);
+                copy_blob(archive, f, out, &file, &mut sums)
+                    .map_err(|e| format!("entry {i}: {e}"))?;
             }
         }
     }
@@ -120,6 +115,24 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
             .map_err(|e| io("checkpoint", e))?;
     }
     Ok(size)
+}
+
+/// Writes the blob `f` names to `out/file` and its line to `sums`.
+fn copy_blob(
+    archive: &Archive,
+    f: &FileRef,
+    out: &Path,
+    file: &str,
+    sums: &mut String,
+) -> Result<(), String> {
+    let name = unhex32(&f.sha256).ok_or("file hash is not hex")?;
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(out.join(file)).map_err(|e| format!("{file}: {e}"))?,
+    );
+    blobs::read(archive.store(), &name, &mut w).map_err(|e| e.to_string())?;
+    std::io::Write::flush(&mut w).map_err(|e| format!("{file}: {e}"))?;
+    let _ = writeln!(sums, "{}  {file}", f.sha256);
+    Ok(())
 }
 
 /// An exported package as a replay source.
