@@ -67,8 +67,8 @@ impl Item<'_> {
     }
 }
 
-/// What decided `report` besides the signature: for every signer's path, the anchor it ended
-/// at (trusted by configuration, so not necessarily carried), the trust store's CRLs issued by
+/// What decided `report` besides the signature: for every signer's path (and the path of the
+/// time-stamp token that fixed when it signed, if one did), the anchor it ended at (trusted by configuration, so not necessarily carried), the trust store's CRLs issued by
 /// the issuer of a certificate below the anchor (full and delta alike, RFC 5280 §5.2.4) and
 /// the anchors that share such a CRL's issuer name (a CRL may be signed by a CA's other key,
 /// §6.3.3 (f)), and the OCSP responses fetched for it (`fetched`; carried ones are in the
@@ -86,7 +86,7 @@ pub fn select<'a>(
         }
     };
     let mut crls = Vec::new();
-    for chain in report.signers.iter().map(|s| &s.chain) {
+    for chain in report.signers.iter().flat_map(|s| [&s.chain, &s.tsa_chain]) {
         let Some((anchor, below)) = chain.split_last() else {
             continue;
         };

@@ -107,6 +107,9 @@ pub struct SignerReport {
     /// the evidence of the verdict (the anchor, the CRLs of its CAs). Not published.
     #[serde(skip)]
     pub chain: Vec<std::sync::Arc<super::certificate::Certificate>>,
+    /// The path of the time-stamp token that counted, if one did (evidence too).
+    #[serde(skip)]
+    pub tsa_chain: Vec<std::sync::Arc<super::certificate::Certificate>>,
 }
 
 /// A signer's time-stamp token as the report shows it (RFC 3161 TSTInfo).
@@ -154,6 +157,7 @@ impl SignerReport {
             timestamp: None,
             unresolved: Vec::new(),
             chain: Vec::new(),
+            tsa_chain: Vec::new(),
         }
     }
 }
