@@ -33,15 +33,7 @@ impl<'a> DeltaCa<'a> {
         std::fs::write(dir.join("delta.cnf"), cnf).unwrap();
         std::fs::create_dir_all(dir.join("trust")).unwrap();
         let ossl = |args: &[&str]| common::pki::openssl(dir, args);
-        ossl(&[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            "ca.key",
-        ]);
+        common::ocsp::ec_key(dir, "ca");
         ossl(&[
             "req",
             "-x509",
@@ -70,15 +62,7 @@ impl<'a> DeltaCa<'a> {
             format!("{name}.csr"),
         );
         let ossl = |args: &[&str]| common::pki::openssl(self.dir, args);
-        ossl(&[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            &key,
-        ]);
+        common::ocsp::ec_key(self.dir, name);
         let subj = format!("/CN={name}");
         ossl(&[
             "req",

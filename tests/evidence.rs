@@ -356,6 +356,17 @@ fn the_recheck_runs_the_verifier_on_the_evidence_and_says_why_a_verdict_fails() 
     ));
 }
 
+/// Closes case T-1 and destroys its documents under an act (two approvals), in 2028.
+fn dispose_of_case_t1(ing: &Ingest) {
+    let closed = policy(true);
+    let when = at("2028-02-01T00:00:00Z");
+    let a = &ing.archive;
+    let act = acts::draft(a, &closed, &["T-1".into()], "Иванова", when).unwrap();
+    acts::approve(a, &act.act, "Ахметов", when).unwrap();
+    acts::approve(a, &act.act, "Серикова", when).unwrap();
+    acts::execute(a, &closed, &act.act, when).unwrap();
+}
+
 #[test]
 fn disposing_of_one_document_keeps_the_evidence_another_names() {
     let dir = tempfile::tempdir().unwrap();
@@ -364,13 +375,8 @@ fn disposing_of_one_document_keeps_the_evidence_another_names() {
     submit(&ing, "T-3", &fixture("p256.der"), None, "kept");
     let shared = evidence(&ing.archive, 0);
     assert_eq!(roles(&shared), roles(&evidence(&ing.archive, 1)));
-    let closed = policy(true);
-    let when = at("2028-02-01T00:00:00Z");
+    dispose_of_case_t1(&ing);
     let a = &ing.archive;
-    let act = acts::draft(a, &closed, &["T-1".into()], "Иванова", when).unwrap();
-    acts::approve(a, &act.act, "Ахметов", when).unwrap();
-    acts::approve(a, &act.act, "Серикова", when).unwrap();
-    acts::execute(a, &closed, &act.act, when).unwrap();
     for f in &shared {
         assert_eq!(refs(a, &f.sha256), (1, true), "{}", f.role);
     }
@@ -388,13 +394,8 @@ fn disposing_of_the_last_document_releases_its_evidence() {
     submit(&ing, "T-1", &fixture("rsa-attached.der"), None, "one");
     submit(&ing, "T-1", &fixture("p256.der"), None, "two");
     let ev = evidence(&ing.archive, 0);
-    let closed = policy(true);
-    let when = at("2028-02-01T00:00:00Z");
+    dispose_of_case_t1(&ing);
     let a = &ing.archive;
-    let act = acts::draft(a, &closed, &["T-1".into()], "Иванова", when).unwrap();
-    acts::approve(a, &act.act, "Ахметов", when).unwrap();
-    acts::approve(a, &act.act, "Серикова", when).unwrap();
-    acts::execute(a, &closed, &act.act, when).unwrap();
     for f in &ev {
         assert_eq!(refs(a, &f.sha256), (0, false), "{}", f.role);
     }

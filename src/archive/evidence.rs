@@ -130,32 +130,14 @@ pub fn select<'a>(
 /// responseBytes of type id-pkix-ocsp-basic. What `openssl ocsp -respin` and
 /// [`Response::from_der`] read.
 pub fn ocsp_response(basic: &[u8]) -> Vec<u8> {
-    // id-pkix-ocsp-basic, 1.3.6.1.5.5.7.48.1.1, as encoded.
-    const BASIC: [u8; 11] = [
-        0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01,
-    ];
-    let octets = tlv(0x04, basic);
-    let response_bytes = tlv(0x30, &[BASIC.as_slice(), &octets].concat());
-    let explicit = tlv(0xa0, &response_bytes);
-    tlv(0x30, &[[0x0a, 0x01, 0x00].as_slice(), &explicit].concat())
+    use crate::receipt::der::{oid, seq, tlv};
+    // responseStatus successful (0), then [0] EXPLICIT ResponseBytes.
+    let response_bytes = seq(&[&oid(ID_PKIX_OCSP_BASIC), &tlv(0x04, basic)]);
+    seq(&[&[0x0a, 0x01, 0x00], &tlv(0xa0, &response_bytes)])
 }
 
-/// One DER TLV with a definite length.
-fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let len = value.len();
-    let mut out = vec![tag];
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|&&b| b == 0).count();
-        let significant = bytes.get(skip..).unwrap_or_default();
-        out.push(0x80 | significant.len() as u8);
-        out.extend_from_slice(significant);
-    }
-    out.extend_from_slice(value);
-    out
-}
+/// id-pkix-ocsp-basic (RFC 6960 §4.2.1).
+const ID_PKIX_OCSP_BASIC: &str = "1.3.6.1.5.5.7.48.1.1";
 
 /// Evidence ready to file: the blobs the store lacks, hashed and compressed before the writer
 /// lock is taken; the rest is already kept and costs nothing more than its name.
@@ -205,12 +187,18 @@ mod tests {
     fn the_wrapped_response_parses_back_to_the_same_basic_response() {
         // A length of 200 takes the long form; 5 the short one.
         for n in [5usize, 200, 70_000] {
-            let basic = tlv(0x30, &vec![0u8; n]);
+            let basic = crate::receipt::der::tlv(0x30, &vec![0u8; n]);
             let der = ocsp_response(&basic);
             let top = crate::verify::asn1::parse_single(&der).unwrap();
             assert_eq!(top.tag, 0x30);
             assert!(der.ends_with(&basic));
             assert_eq!(der.len(), top.raw.len());
+            // What the parser reads: the right type, the basic response's bytes inside.
+            let e = Response::from_der(&der).unwrap_err();
+            assert!(
+                !matches!(e, crate::verify::ocsp::OcspError::NotBasic),
+                "{e}"
+            );
         }
     }
 
