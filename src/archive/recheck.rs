@@ -2,8 +2,8 @@
 //! verifier runs again on each document's signature and content, at the time the document was
 //! received (its entry's `at`), with the evidence kept with it ([`super::evidence`]) as its
 //! only trust anchors, CRLs and OCSP responses — no trust directory, no network. A document
-//! whose signers the entry calls valid are not all valid again is named, with its
-//! registration number.
+//! is named, with its registration number, when a signer its entry records as valid is not
+//! valid again.
 //!
 //! The re-check runs under the signer rule "at least one" and compares signer by signer
 //! (every signer the entry records as valid must be valid again), so the service's own rule
