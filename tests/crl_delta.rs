@@ -194,4 +194,36 @@ fn a_revocation_published_only_in_a_delta_crl_is_enforced_within_one_refresh() {
     let body: serde_json::Value = r.json().unwrap();
     assert!(body.to_string().contains("certificate-revoked"), "{body}");
     assert_eq!(crl_row_at(&s, "/base.crl")["number"], "1");
+
+    // The accepted document's evidence (issue 14 item 5) holds the complete CRL and the delta
+    // that decided it, and re-checks offline from them.
+    drop(s);
+    let tamga = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_tamga"))
+            .arg("--data")
+            .arg(d.join("data"))
+            .arg("--policy")
+            .arg(d.join("policy.toml"))
+            .arg("--keys")
+            .arg(d.join("no-keys"))
+            .args(args)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success(),
+            "{said}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        said
+    };
+    let out = d.join("export");
+    tamga(&["export", "--out", out.to_str().unwrap()]);
+    let crls = std::fs::read_dir(out.join("evidence"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "crl")
+        .count();
+    assert_eq!(crls, 2, "the complete CRL and its delta");
+    let said = tamga(&["audit", "verify", "--export", out.to_str().unwrap()]);
+    assert!(said.contains("1 accepted documents re-checked"), "{said}");
 }
