@@ -137,15 +137,6 @@ impl Drop for Serve {
     }
 }
 
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `tamga serve` over `dir` (`trust/`, `data/`), revocation required, CRLs refreshed every
 /// second.
 pub fn serve(dir: &Path) -> Serve {
@@ -163,7 +154,7 @@ pub fn serve_with(dir: &Path, extra: &str) -> Serve {
         format!("{demo}\n[revocation]\ncrl-refresh = \"1s\"\n{extra}"),
     )
     .unwrap();
-    let port = free_port();
+    let port = super::ocsp::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_tamga"))
         .arg("--data")
         .arg(dir.join("data"))
