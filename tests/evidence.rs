@@ -409,3 +409,32 @@ fn an_entry_without_evidence_keeps_its_encoding() {
     assert_eq!(e.encode(), old.as_bytes());
     assert!(e.event.kept_blobs().next().is_none());
 }
+
+/// Cost of the evidence, measured: `cargo test --release --test evidence -- --ignored
+/// --nocapture`. Files N documents sharing one signer (so one anchor and two CRLs), then
+/// exports and checks the package, re-checking every verdict.
+#[test]
+#[ignore]
+fn measure_filing_and_rechecking() {
+    const N: usize = 2000;
+    let dir = tempfile::tempdir().unwrap();
+    let ing = open(&dir.path().join("data"));
+    let sig = fixture("rsa-attached.der");
+    let t = std::time::Instant::now();
+    for i in 0..N {
+        submit(&ing, "T-3", &sig, None, &format!("m{i}"));
+    }
+    let filing = t.elapsed();
+    let out = dir.path().join("export");
+    tamga::archive::export::write(&ing.archive, &out).unwrap();
+    let t = std::time::Instant::now();
+    let report = tamga::archive::export::verify(&out).unwrap();
+    let check = t.elapsed();
+    eprintln!(
+        "{N} documents: filed in {filing:?} ({:?} each, evidence included); export check \
+         with re-checks {check:?} ({:?} each)",
+        filing / N as u32,
+        check / N as u32
+    );
+    assert_eq!(report.rechecked, N as u64);
+}
