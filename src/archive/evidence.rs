@@ -1,6 +1,7 @@
 //! Evidence kept with the document: what decided an accepted document's verdict besides its
 //! signature — the trust anchors its paths ended at, the CRLs that covered the certificates
-//! below them, the OCSP responses fetched for it — filed content-addressed beside it and
+//! below them, the OCSP responses fetched for it, the verification settings in force
+//! ([`super::settings`]) — filed content-addressed beside it and
 //! named in its entry (`evidence`), so that the verdict can be re-checked offline years later
 //! with these bytes as the only trust and revocation data ([`super::recheck`]).
 //!
