@@ -38,6 +38,9 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "open-only") {
         return open_only(Path::new(&args[i + 1]), &args[i + 2]);
     }
+    if args.iter().any(|a| a == "bytes") {
+        return bytes_per_filing();
+    }
     let store = if args.iter().any(|a| a == "sled") {
         "sled"
     } else {
@@ -109,6 +112,38 @@ fn main() {
             rss as f64 / 1e6
         );
     }
+}
+
+/// `-- bytes`: where a real filing's bytes go, by key space (keys and values as the store
+/// holds them, before the store's own overhead), over 500 real submissions.
+fn bytes_per_filing() {
+    use tamga::archive::store::Space;
+    let tmp = tempfile::tempdir().unwrap();
+    let sigs = support::signed_documents(&tmp.path().join("docs"), REAL);
+    let ingest = open(&tmp.path().join("archive"), "journal");
+    submissions(&ingest, &sigs);
+    let store = ingest.archive.raw_store();
+    let per = |x: usize| x as f64 / REAL as f64;
+    println!("bytes per real filing by space (4 KiB RSA-2048 attached documents, {REAL})");
+    println!("{:>12} {:>8} {:>10} {:>10}", "space", "keys", "key B", "value B");
+    let mut total = 0;
+    for space in Space::ALL {
+        let keys = store.keys(space).unwrap();
+        let kb: usize = keys.iter().map(Vec::len).sum();
+        let vb: usize = keys
+            .iter()
+            .map(|k| store.get(space, k).unwrap().map_or(0, |v| v.len()))
+            .sum();
+        total += kb + vb;
+        println!(
+            "{:>12} {:>8.2} {:>10.0} {:>10.0}",
+            format!("{space:?}"),
+            per(keys.len()),
+            per(kb),
+            per(vb)
+        );
+    }
+    println!("{:>12} {:>8} {:>10} {:>10.0}", "total", "", "", per(total));
 }
 
 /// The archive at `data` on `store`, with the demo policy and the fixture trust store.
