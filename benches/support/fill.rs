@@ -59,6 +59,7 @@ pub fn accepted(i: u64) -> tamga::archive::log::Event {
             algorithm: Some("rsa-pkcs1-sha256".into()),
         }],
         sender_ref: Some(format!("ref-{i}")),
+        evidence: Vec::new(),
     }
 }
 
