@@ -174,7 +174,7 @@ impl Scheme {
         let bare = |d: Option<HashAlg>| {
             d.ok_or_else(|| AlgError::Unsupported(format!("{} without a hash", describe(&alg.oid))))
         };
-        let scheme = match alg.oid.as_str() {
+        let scheme = match &*alg.oid {
             "1.2.840.113549.1.1.1" => Scheme::RsaPkcs1(bare(digest)?),
             "1.2.840.113549.1.1.11" => Scheme::RsaPkcs1(HashAlg::Sha256),
             "1.2.840.113549.1.1.12" => Scheme::RsaPkcs1(HashAlg::Sha384),
