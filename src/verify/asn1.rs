@@ -17,7 +17,9 @@ use std::rc::Rc;
 mod oids;
 mod time;
 pub use oids::{oid_str, read_oid_str};
-pub use time::{civil_from_days, days_from_civil, generalized_time_with_fraction, time_value};
+pub use time::{
+    civil_from_days, days_from_civil, fmt_time, generalized_time_with_fraction, time_value,
+};
 
 /// How deep constructed encodings may nest. Real CMS needs about 12; certificates a few more.
 pub const MAX_DEPTH: usize = 48;

@@ -360,7 +360,10 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     let set = r.read_tag(tag::SET, "signerInfos")?;
     r.finish("end of SignedData")?;
     let mut sr = set.children(r.depth())?;
-    let mut signers = Vec::new();
+    // Room for one (most documents have one signer): a SignerInfo is large, and a Vec's first
+    // growth to four of them is an allocation big enough to make malloc consolidate its free
+    // lists on every call.
+    let mut signers = Vec::with_capacity(1);
     while let Some(si) = sr.next()? {
         if signers.len() == MAX_SIGNERS {
             return Err(CmsError::Structure("too many signers"));
