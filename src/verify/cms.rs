@@ -59,9 +59,13 @@ pub enum CmsError {
 pub struct AlgorithmId {
     /// Dotted OID (borrowed when well known, see [`asn1::oid_str`]).
     pub oid: Cow<'static, str>,
-    /// The parameters element as encoded (tag and length included), `None` when absent.
-    pub params: Option<Vec<u8>>,
+    /// The parameters element as encoded (tag and length included), `None` when absent;
+    /// NULL, the parameters of nearly every RSA and digest algorithm, is borrowed.
+    pub params: Option<Cow<'static, [u8]>>,
 }
+
+/// The NULL element, as algorithm parameters.
+const NULL: &[u8] = &[tag::NULL, 0];
 
 impl AlgorithmId {
     /// Reads an AlgorithmIdentifier SEQUENCE.
@@ -69,7 +73,10 @@ impl AlgorithmId {
         let seq = r.read_tag(tag::SEQUENCE, what)?;
         let mut inner = seq.children(r.depth())?;
         let oid = read_oid_str(&mut inner, what)?;
-        let params = inner.next()?.map(|t| t.raw.to_vec());
+        let params = inner.next()?.map(|t| match t.raw {
+            NULL => Cow::Borrowed(NULL),
+            other => Cow::Owned(other.to_vec()),
+        });
         inner.finish(what)?;
         Ok(AlgorithmId { oid, params })
     }
