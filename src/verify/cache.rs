@@ -21,6 +21,8 @@ const TAIL: usize = 32;
 const BUCKET: usize = 4;
 
 type Fingerprint = [u8; 32];
+/// Issuer-link results by (subject, issuer) fingerprints.
+type Links = HashMap<(Fingerprint, Fingerprint), Result<(), AlgError>, FingerprintState>;
 
 /// The verifier's memo tables. Cheap to share between threads.
 #[derive(Debug, Default)]
@@ -30,7 +32,7 @@ pub struct Cache {
     /// cheaper than hashing it. Forged look-alike tails only make a bucket longer, and buckets
     /// are capped.
     certs: Mutex<HashMap<[u8; TAIL], Vec<Arc<Certificate>>>>,
-    links: Mutex<HashMap<(Fingerprint, Fingerprint), Result<(), AlgError>, FingerprintState>>,
+    links: Mutex<Links>,
 }
 
 impl Cache {
