@@ -13,6 +13,8 @@
 //! skips with a notice, nothing else does.
 
 mod common;
+#[path = "console/lists.rs"]
+mod lists;
 #[path = "console/webdriver.rs"]
 mod webdriver;
 
