@@ -131,3 +131,89 @@ fn an_archive_from_before_the_lists_gets_them_on_open() {
         [2, 5]
     );
 }
+
+/// A console page as `token`'s principal sees it (a bearer token, as the API takes it).
+fn page(s: &common::server::Server, token: &str, path: &str) -> String {
+    let r = common::server::client()
+        .get(format!("{}{path}", s.base))
+        .bearer_auth(token)
+        .header("Accept-Language", "en")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.text().unwrap()
+}
+
+/// The ids of the receipts a registry page links to, in order.
+fn receipts(html: &str) -> Vec<String> {
+    html.split("href=\"/registry/receipts/")
+        .skip(1)
+        .filter_map(|x| x.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The registration numbers a case page lists, in order.
+fn regnos(html: &str) -> Vec<String> {
+    html.split("href=\"/document?regno=")
+        .skip(1)
+        .filter_map(|x| x.split('"').next())
+        .map(|x| x.replace("%2F", "/"))
+        .collect()
+}
+
+#[test]
+fn pages_list_own_submissions_and_find_documents_over_the_whole_case() {
+    let s = common::server::start("", tamga::http::Limits::default(), None);
+    let sub = |f: &str, r: &str| {
+        let sig = std::fs::read(fixtures().join("sig").join(f)).unwrap();
+        let res = common::server::raw_submit(&s, Some("demo-gateway-token"), "01-05", r, sig);
+        let v: serde_json::Value = res.json().unwrap();
+        v["receipt_id"].as_str().unwrap().to_owned()
+    };
+    let a = sub("p256.der", "ИСХ-1");
+    let bad = sub("expired.der", "ИСХ-2");
+    sub("rsa-attached.der", "ИСХ-3");
+    // Sixty more by the RSA signer, so the first ones lie beyond any "latest N".
+    for i in 0..60 {
+        sub("rsa-attached.der", &format!("R-{i}"));
+    }
+    let clerk = "demo-gateway-token";
+    let all = receipts(&page(&s, clerk, "/registry"));
+    assert_eq!(all.len(), 50, "a page");
+    let next = receipts(&page(&s, clerk, "/registry?page=2"));
+    assert_eq!(next.len(), 13, "63 in all");
+    assert!(next.iter().all(|r| !all.contains(r)));
+    let rejected = receipts(&page(&s, clerk, "/registry?status=rejected"));
+    assert_eq!(rejected, [bad.clone()]);
+    let page2 = receipts(&page(&s, clerk, "/registry?status=accepted&page=2"));
+    assert_eq!(page2.last(), Some(&a), "oldest last: {page2:?}");
+    assert!(!page2.contains(&bad));
+    assert!(receipts(&page(&s, clerk, "/registry?from=2000-01-01&to=2000-12-31")).is_empty());
+    assert_eq!(
+        receipts(&page(&s, clerk, "/registry?from=2000-01-01")).len(),
+        50
+    );
+    let archivist = "demo-archivist-token";
+    let find = |q: &str| regnos(&page(&s, archivist, &format!("/cases/01-05?{q}")));
+    assert_eq!(
+        find("sender_ref=%D0%B8%D1%81%D1%85-1"),
+        ["01-05/1"],
+        "ИСХ-1, any case"
+    );
+    assert_eq!(find("sender_ref=%D0%98%D0%A1%D0%A5-3"), ["01-05/2"]);
+    assert_eq!(find("id=123456789011").len(), 50, "IIN: a full page");
+    // RSA documents are 01-05/2 … 01-05/62: the IIN list's eleventh slot is 01-05/12.
+    let from11 = find("id=123456789011&at=11");
+    assert_eq!((from11.len(), from11[0].as_str()), (11, "01-05/12"));
+    assert_eq!(from11.last().map(String::as_str), Some("01-05/2"));
+    assert_eq!(find("signer=p-256+signer"), ["01-05/1"]);
+    assert_eq!(
+        find("signer=%D1%82%D0%B5%D1%81%D1%82%D0%BE%D0%B2&sender_ref=R-0"),
+        ["01-05/3"]
+    );
+    assert!(
+        find("signer=signer&id=123456789011").is_empty(),
+        "both: none"
+    );
+}

@@ -15,8 +15,10 @@ mod audit;
 mod cases;
 mod documents;
 pub mod i18n;
+mod mine;
 mod registry;
 mod retention;
+mod search;
 pub mod session;
 
 use super::gate::{self, Allowed};
