@@ -217,3 +217,61 @@ fn pages_list_own_submissions_and_find_documents_over_the_whole_case() {
         "both: none"
     );
 }
+
+/// The access-log indexes a page shows, in order.
+fn access_rows(html: &str) -> Vec<u64> {
+    let Some(body) = html.split("<tbody>").nth(1) else {
+        return Vec::new();
+    };
+    body.split("<tr><td>")
+        .skip(1)
+        .filter_map(|x| x.split('<').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn the_access_log_is_filtered_over_the_whole_log() {
+    let s = common::server::start("", tamga::http::Limits::default(), None);
+    let c = common::server::client();
+    let clerk = "demo-gateway-token";
+    // Three refusals first, then 1200 other requests: more than any one read of the log.
+    for _ in 0..3 {
+        let r = c
+            .get(format!("{}/v1/retention/plan", s.base))
+            .bearer_auth(clerk)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    }
+    for _ in 0..1200 {
+        let r = c
+            .get(format!("{}/v1/reasons", s.base))
+            .bearer_auth(clerk)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let auditor = "demo-auditor-token";
+    let denied = access_rows(&page(
+        &s,
+        auditor,
+        "/audit/access?principal=demo-gateway&decision=denied",
+    ));
+    assert_eq!(denied, [2, 1, 0], "the refusals, newest first");
+    let today = tamga::verify::fmt_time(tamga::clock::now());
+    let day = &today[..10];
+    let q = format!("/audit/access?principal=demo-gateway&decision=denied&date={day}");
+    assert_eq!(access_rows(&page(&s, auditor, &q)), [2, 1, 0]);
+    assert!(access_rows(&page(&s, auditor, "/audit/access?date=2000-01-01")).is_empty());
+    // A page holds 100 rows; the next goes on below them.
+    let first = page(&s, auditor, "/audit/access?principal=demo-gateway");
+    let rows = access_rows(&first);
+    assert_eq!(rows.len(), 100);
+    let last = rows[99];
+    let next = access_rows(&page(
+        &s,
+        auditor,
+        &format!("/audit/access?principal=demo-gateway&before={last}"),
+    ));
+    assert_eq!(next.first(), Some(&(last - 1)));
+}

@@ -10,6 +10,7 @@
 //! checks anew each time, see [`session`]), counted against the principal's slots, and written
 //! to the access log. Forms that change anything carry a CSRF token.
 
+mod access;
 pub mod assets;
 mod audit;
 mod cases;
