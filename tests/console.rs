@@ -15,6 +15,8 @@
 mod common;
 #[path = "console/lists.rs"]
 mod lists;
+#[path = "console/tls.rs"]
+mod tls;
 #[path = "console/webdriver.rs"]
 mod webdriver;
 
