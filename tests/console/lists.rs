@@ -275,3 +275,28 @@ fn the_access_log_is_filtered_over_the_whole_log() {
     ));
     assert_eq!(next.first(), Some(&(last - 1)));
 }
+
+#[test]
+fn a_documents_page_shows_its_signers_certificate_paths() {
+    let s = common::server::start("", tamga::http::Limits::default(), None);
+    let sig = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
+    let r = common::server::raw_submit(&s, Some("demo-gateway-token"), "01-05", "P", sig);
+    assert_eq!(r.status(), 201);
+    let html = page(&s, "demo-archivist-token", "/document?regno=01-05%2F1");
+    let path = html.split("<table class=\"path\">").nth(1).expect("a path");
+    let path = path.split("</table>").next().unwrap();
+    assert_eq!(
+        path.matches("<tr>").count(),
+        4,
+        "a head and three certificates: {path}"
+    );
+    for want in [
+        "P-256 signer",
+        "Fixture Intermediate CA",
+        "Fixture Root CA",
+        "Trust anchor",
+        "Valid when received",
+    ] {
+        assert!(path.contains(want), "{want}: {path}");
+    }
+}

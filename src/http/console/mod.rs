@@ -17,6 +17,7 @@ mod cases;
 mod documents;
 pub mod i18n;
 mod mine;
+mod paths;
 mod registry;
 mod retention;
 mod search;
