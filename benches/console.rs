@@ -77,7 +77,7 @@ fn main() {
                     let event = accepted(num, file);
                     if let Some(id) = event.receipt_id() {
                         // The clerk's own submissions: every document, for the registry page.
-                        txn.set_submitter(&id.to_owned(), "demo-gateway");
+                        txn.set_submitter(id, "demo-gateway");
                     }
                     txn.push(event, AT);
                 }
@@ -91,7 +91,14 @@ fn main() {
     for i in 0..n {
         let refused = i % 10 == 0;
         let access = tamga::archive::access::Access {
-            principal: Some(if i % 2 == 0 { "demo-gateway" } else { "demo-archivist" }.into()),
+            principal: Some(
+                if i % 2 == 0 {
+                    "demo-gateway"
+                } else {
+                    "demo-archivist"
+                }
+                .into(),
+            ),
             action: "GET /v1/cases".into(),
             target: "/v1/cases".into(),
             decision: if refused { "denied" } else { "allowed" },
@@ -131,7 +138,10 @@ fn main() {
         ),
         ("/cases/01-05?signer=ТЕСТ%2099", "demo-archivist-token"),
         ("/cases/01-05?signer=ТЕСТОВ", "demo-archivist-token"),
-        ("/cases/01-05?signer=ТЕСТОВ&at=50000", "demo-archivist-token"),
+        (
+            "/cases/01-05?signer=ТЕСТОВ&at=50000",
+            "demo-archivist-token",
+        ),
         ("/cases/01-05?sender_ref=ref-99", "demo-archivist-token"),
         ("/cases/01-05?id=100000000099", "demo-archivist-token"),
         (
@@ -141,7 +151,10 @@ fn main() {
         ("/registry", "demo-gateway-token"),
         ("/registry?status=accepted&page=1000", "demo-gateway-token"),
         ("/registry?status=rejected", "demo-gateway-token"),
-        ("/registry?from=2000-01-01&to=2099-12-31", "demo-gateway-token"),
+        (
+            "/registry?from=2000-01-01&to=2099-12-31",
+            "demo-gateway-token",
+        ),
         (
             &*Box::leak(format!("/document?regno=01-05%2F{mid}").into_boxed_str()),
             "demo-archivist-token",

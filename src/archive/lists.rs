@@ -328,32 +328,46 @@ impl<'a> Reader<'a> {
         .ok_or_else(|| ArchiveError::Damaged(format!("look-up list slot {n} missing")))
     }
 
-    /// The first position in `1..=len` whose key (by `key_of`, never decreasing along the
-    /// list) is at least `day` (`after`: greater than `day`); `len + 1` when none is. A
-    /// binary search: O(log len) reads.
+    /// The first position in `1..=len` whose key (by `key_of` of its slot's value, never
+    /// decreasing along the list) is at least `day` (`after`: greater than `day`); `len + 1`
+    /// when none is.
     pub fn first_from(
         &self,
         day: &str,
         after: bool,
         key_of: &mut dyn FnMut(u64) -> Result<String, ArchiveError>,
     ) -> Result<u64, ArchiveError> {
-        let (mut lo, mut hi) = (1u64, self.len.saturating_add(1));
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let d = key_of(self.get(mid)?)?;
-            let before = if after {
-                d.as_str() <= day
-            } else {
-                d.as_str() < day
-            };
-            if before {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        Ok(lo)
+        first_day(1, self.len.saturating_add(1), day, after, |n| {
+            key_of(self.get(n)?)
+        })
     }
+}
+
+/// The first position in `lo..hi` whose key (`key_at`, never decreasing over the range) is
+/// at least `day` (`after`: greater than `day`); `hi` when none is. A binary search:
+/// O(log(hi - lo)) keys read.
+pub fn first_day<E>(
+    mut lo: u64,
+    mut hi: u64,
+    day: &str,
+    after: bool,
+    mut key_at: impl FnMut(u64) -> Result<String, E>,
+) -> Result<u64, E> {
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let d = key_at(mid)?;
+        let before = if after {
+            d.as_str() <= day
+        } else {
+            d.as_str() < day
+        };
+        if before {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
 }
 
 impl super::Archive {

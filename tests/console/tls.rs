@@ -3,15 +3,11 @@
 //! cookie; a token sign-in over TLS gets one too; both cookies are `Secure`, `HttpOnly` and
 //! `SameSite=Strict` (RFC 6265 §4.1.2). Certificates are made by rcgen here.
 
-use super::common::{self, fixtures};
-use super::{Serve, policy};
+use super::{policy, spawn};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use rustls::pki_types::PrivateKeyDer;
 use sha2::Digest;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// A certificate and its key; `ca` signs it when given, else it signs itself as a CA.
 fn cert(
@@ -68,66 +64,6 @@ fn client(
         .unwrap()
 }
 
-/// `tamga serve` over TLS on a free port, with `policy_text`; waits until it answers.
-fn serve_tls(
-    dir: &Path,
-    policy_text: &str,
-    files: [&Path; 3],
-    c: &reqwest::blocking::Client,
-) -> Serve {
-    let policy_file = dir.join("policy.toml");
-    std::fs::write(&policy_file, policy_text).unwrap();
-    for _ in 0..5 {
-        let port = common::ocsp::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_tamga"))
-            .arg("--data")
-            .arg(dir.join("data"))
-            .arg("--policy")
-            .arg(&policy_file)
-            .arg("--trust")
-            .arg(fixtures().join("trust"))
-            .arg("--keys")
-            .arg(dir.join("no-keys"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--tls-cert",
-            ])
-            .arg(files[0])
-            .arg("--tls-key")
-            .arg(files[1])
-            .arg("--client-ca")
-            .arg(files[2])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut s = Serve {
-            child,
-            base: format!("https://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if c.get(format!("{}/healthz", s.base))
-                .send()
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return s;
-            }
-            if s.child.try_wait().unwrap().is_some() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tamga serve --tls did not answer"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    panic!("tamga serve --tls would not start on any of five free ports");
-}
-
 /// The `Set-Cookie` value for `name` in an answer.
 fn set_cookie(r: &reqwest::blocking::Response, name: &str) -> String {
     r.headers()
@@ -176,7 +112,13 @@ fn client_certificates_and_secure_cookies_over_tls() {
         policy(false)
     );
     let plain = client(&server_ca.0, None);
-    let s = serve_tls(dir.path(), &text, [&files[0], &files[1], &files[2]], &plain);
+    let flags = ["--tls-cert", "--tls-key", "--client-ca"];
+    let args: Vec<&std::ffi::OsStr> = flags
+        .iter()
+        .zip(&files)
+        .flat_map(|(f, p)| [std::ffi::OsStr::new(f), p.as_os_str()])
+        .collect();
+    let s = spawn(dir.path(), &text, &args, "https", &plain);
 
     // The certificate's principal, on a page, by itself: recognised, and given a session.
     let mtls = client(&server_ca.0, Some((&clerk.0, &clerk.2)));

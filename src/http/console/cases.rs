@@ -116,22 +116,10 @@ fn first_from(
     day: &str,
     after: bool,
 ) -> Result<u64, ApiError> {
-    let (mut lo, mut hi) = (1u64, total.saturating_add(1));
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let d = date_of(state, index, mid)?;
-        let before = if after {
-            d.as_str() <= day
-        } else {
-            d.as_str() < day
-        };
-        if before {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(lo)
+    crate::archive::lists::first_day(1, total.saturating_add(1), day, after, |n| {
+        date_of(state, index, n)
+    })
+    .map_err(ApiError::from)
 }
 
 /// Whether a document (as `GET /v1/documents/{regno}` shows it) matches the text filters.
