@@ -433,6 +433,15 @@ fn archivist(t: &mut T) {
         "no download of a destroyed document"
     );
     t.check("document-destroyed", &[]);
+    // Still found by its sender's reference, listed as destroyed with its act.
+    t.go("/cases/T-1?sender_ref=%D0%B8%D1%81%D1%85-1");
+    let found = t.b.text("#documents");
+    assert!(
+        found.contains("T-1/2") && found.contains("under act"),
+        "{found}"
+    );
+    assert!(!found.contains("T-1/1"), "{found}");
+    t.check("case-search-destroyed", &[]);
     t.sign_out();
 }
 
