@@ -258,6 +258,7 @@ impl Verifier {
             // RFC 3161 tokens first: a valid one fixes when the signature existed.
             let stamp = self.proof_of_existence(si, at, index, &mut findings, &mut report.warnings);
             sr.timestamp = stamp.as_ref().and_then(|p| p.shown());
+            sr.tsa_chain = stamp.as_ref().map(|p| p.chain.clone()).unwrap_or_default();
             let env = Env {
                 pool: &pool,
                 crls: &crls,
@@ -403,6 +404,7 @@ impl Verifier {
         sr.unresolved = outcome.unresolved;
         sr.path = outcome.path.iter().map(|c| c.subject.clone()).collect();
         sr.policies = outcome.policies.iter().map(ToString::to_string).collect();
+        sr.chain = outcome.path;
         findings.extend(outcome.findings);
         warnings.extend(outcome.warnings);
     }

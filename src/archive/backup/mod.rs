@@ -427,14 +427,10 @@ fn copy_appended(
                 .ok_or_else(|| ArchiveError::Damaged(format!("receipt {id} missing")))?;
             put(&mut kv, 1, id.as_bytes(), &r)?;
         }
-        if let super::log::Event::Accepted {
-            registration,
-            files,
-            ..
-        } = &entry.event
-        {
-            let names = files
-                .iter()
+        if let super::log::Event::Accepted { registration, .. } = &entry.event {
+            let names = entry
+                .event
+                .kept_blobs()
                 .filter_map(|f| super::checkpoint::unhex32(&f.sha256))
                 .collect();
             live.insert(registration.clone(), names);
