@@ -45,7 +45,7 @@ fn main() {
         policy.clone(),
     );
     let with_ocsp = Verifier::new(
-        tamga::trustdir::load(&[ocsp_trust.clone()]).unwrap(),
+        tamga::trustdir::load(std::slice::from_ref(&ocsp_trust)).unwrap(),
         policy,
     );
     let resp = vec![Arc::new(Response::from_der(&answer).unwrap())];
@@ -106,7 +106,7 @@ fn main() {
         cache_entries: cache,
         ..Settings::default()
     };
-    let trust = tamga::trustdir::load(&[ocsp_trust.clone()]).unwrap();
+    let trust = tamga::trustdir::load(std::slice::from_ref(&ocsp_trust)).unwrap();
     // Wait until it answers (a connection probe would stall its one-at-a-time loop).
     let cold = Fetcher::new(settings(0), &trust);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -125,7 +125,10 @@ fn bytes_per_filing() {
     let store = ingest.archive.raw_store();
     let per = |x: usize| x as f64 / REAL as f64;
     println!("bytes per real filing by space (4 KiB RSA-2048 attached documents, {REAL})");
-    println!("{:>12} {:>8} {:>10} {:>10}", "space", "keys", "key B", "value B");
+    println!(
+        "{:>12} {:>8} {:>10} {:>10}",
+        "space", "keys", "key B", "value B"
+    );
     let mut total = 0;
     for space in Space::ALL {
         let keys = store.keys(space).unwrap();
