@@ -4,7 +4,8 @@
 //! page with its stylesheet and script). Issue 17's budget: ≤ 50 ms a page, ≤ 200 KB first.
 //!
 //! The entries are written directly (as `archive -- proofs` does), with their registration
-//! numbers indexed as the pipeline indexes them; no document bytes are stored.
+//! numbers, submitter and a small signature file kept as the pipeline keeps them, and as many
+//! access records.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -19,7 +20,7 @@ use tower::ServiceExt;
 
 const AT: i64 = 1_780_272_000;
 
-fn accepted(i: u64) -> Event {
+fn accepted(i: u64, signature: FileRef) -> Event {
     let hex = |x: u64| format!("{x:016x}").repeat(4);
     Event::Accepted {
         receipt_id: hex(i),
@@ -31,11 +32,7 @@ fn accepted(i: u64) -> Event {
             1 + (i / 1000 / 28) % 12,
             1 + (i / 1000) % 28
         ),
-        files: vec![FileRef {
-            role: "signature".into(),
-            sha256: hex(i ^ 0x5555),
-            size: 4096,
-        }],
+        files: vec![signature],
         signers: vec![SignerSummary {
             status: "valid".into(),
             subject: Some(format!("CN=ТЕСТОВ ТЕСТ {i},SURNAME=ТЕСТОВ,C=KZ")),
@@ -68,7 +65,22 @@ fn main() {
                 for _ in 0..k {
                     let num = txn.next_registration("01-05")?;
                     txn.register(&format!("01-05/{num}"));
-                    txn.push(accepted(num), AT);
+                    // A small signature file of its own, kept as the pipeline keeps it (the
+                    // reference counts need the blob).
+                    let bytes = format!("signature of document {num}").into_bytes();
+                    let blob = tamga::archive::blobs::prepare(&bytes)?;
+                    let sha = txn.put_blob(blob)?;
+                    let file = FileRef {
+                        role: "signature".into(),
+                        sha256: tamga::verify::certificate::hex(&sha),
+                        size: bytes.len() as u64,
+                    };
+                    let event = accepted(num, file);
+                    if let Some(id) = event.receipt_id() {
+                        // The clerk's own submissions: every document, for the registry page.
+                        txn.set_submitter(id, "demo-gateway");
+                    }
+                    txn.push(event, AT);
                 }
                 Ok(())
             })
@@ -76,6 +88,26 @@ fn main() {
         i += k;
     }
     ingest.archive.make_durable(n).unwrap();
+    // As many access records, the clerk's one in ten refused: the access log's filters.
+    for i in 0..n {
+        let refused = i % 10 == 0;
+        let access = tamga::archive::access::Access {
+            principal: Some(
+                if i % 2 == 0 {
+                    "demo-gateway"
+                } else {
+                    "demo-archivist"
+                }
+                .into(),
+            ),
+            action: "GET /v1/cases".into(),
+            target: "/v1/cases".into(),
+            decision: if refused { "denied" } else { "allowed" },
+            status: if refused { 403 } else { 200 },
+        };
+        ingest.archive.record_access(access, AT + i as i64).unwrap();
+    }
+    ingest.archive.flush_access().unwrap();
     let state = tamga::http::AppState::new(ingest, tamga::http::Limits::default());
     let app = tamga::http::router(state);
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -106,6 +138,24 @@ fn main() {
             "demo-archivist-token",
         ),
         ("/cases/01-05?signer=ТЕСТ%2099", "demo-archivist-token"),
+        ("/cases/01-05?signer=ТЕСТОВ", "demo-archivist-token"),
+        (
+            "/cases/01-05?signer=ТЕСТОВ&at=50000",
+            "demo-archivist-token",
+        ),
+        ("/cases/01-05?sender_ref=ref-99", "demo-archivist-token"),
+        ("/cases/01-05?id=100000000099", "demo-archivist-token"),
+        (
+            "/cases/01-05?signer=ТЕСТОВ&sender_ref=ref-99&from=2026-01-01",
+            "demo-archivist-token",
+        ),
+        ("/registry", "demo-gateway-token"),
+        ("/registry?status=accepted&page=1000", "demo-gateway-token"),
+        ("/registry?status=rejected", "demo-gateway-token"),
+        (
+            "/registry?from=2000-01-01&to=2099-12-31",
+            "demo-gateway-token",
+        ),
         (
             &*Box::leak(format!("/document?regno=01-05%2F{mid}").into_boxed_str()),
             "demo-archivist-token",
@@ -117,6 +167,15 @@ fn main() {
             "demo-auditor-token",
         ),
         ("/audit/access", "demo-auditor-token"),
+        (
+            "/audit/access?principal=demo-gateway&decision=denied",
+            "demo-auditor-token",
+        ),
+        ("/audit/access?principal=nobody", "demo-auditor-token"),
+        (
+            "/audit/access?principal=demo-archivist&date=2026-06-01",
+            "demo-auditor-token",
+        ),
         ("/audit/trust", "demo-auditor-token"),
     ];
     println!("console pages at {n} documents (in-process; ms over 20 requests)");

@@ -13,6 +13,10 @@
 //! skips with a notice, nothing else does.
 
 mod common;
+#[path = "console/lists.rs"]
+mod lists;
+#[path = "console/tls.rs"]
+mod tls;
 #[path = "console/webdriver.rs"]
 mod webdriver;
 
@@ -93,8 +97,20 @@ fn seed(dir: &Path) {
 }
 
 fn serve(dir: &Path) -> Serve {
+    spawn(dir, &policy(true), &[], "http", &common::server::client())
+}
+
+/// `tamga serve` on `dir/data` with `policy_text` and `extra` arguments, on a free port,
+/// answering `scheme` to `client`; waits until it answers.
+fn spawn(
+    dir: &Path,
+    policy_text: &str,
+    extra: &[&std::ffi::OsStr],
+    scheme: &str,
+    client: &reqwest::blocking::Client,
+) -> Serve {
     let policy_file = dir.join("policy.toml");
-    std::fs::write(&policy_file, policy(true)).unwrap();
+    std::fs::write(&policy_file, policy_text).unwrap();
     // The port was free a moment ago; if another process took it since, tamga exits and
     // the next one is tried.
     for _ in 0..5 {
@@ -110,16 +126,16 @@ fn serve(dir: &Path) -> Serve {
             .arg(dir.join("no-keys"))
             .args(["serve", "--revocation", "prefer", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let mut s = Serve {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("{scheme}://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
-        let client = common::server::client();
         loop {
             if client
                 .get(format!("{}/healthz", s.base))
@@ -417,6 +433,15 @@ fn archivist(t: &mut T) {
         "no download of a destroyed document"
     );
     t.check("document-destroyed", &[]);
+    // Still found by its sender's reference, listed as destroyed with its act.
+    t.go("/cases/T-1?sender_ref=%D0%B8%D1%81%D1%85-1");
+    let found = t.b.text("#documents");
+    assert!(
+        found.contains("T-1/2") && found.contains("under act"),
+        "{found}"
+    );
+    assert!(!found.contains("T-1/1"), "{found}");
+    t.check("case-search-destroyed", &[]);
     t.sign_out();
 }
 

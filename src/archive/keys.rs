@@ -11,7 +11,7 @@ pub(super) fn disposed(regno: &str) -> Vec<u8> {
 }
 
 /// The key of the principal that submitted a receipt's submission.
-fn submitter(receipt_id: &str) -> Vec<u8> {
+pub(super) fn submitter(receipt_id: &str) -> Vec<u8> {
     format!("submitter/{receipt_id}").into_bytes()
 }
 
@@ -355,4 +355,27 @@ impl Txn<'_> {
     pub fn settle_tally(&mut self) -> Result<super::tally::Released, ArchiveError> {
         super::tally::settle(self)
     }
+}
+
+/// The version of the console's look-up lists' layout (see `archive::lists`).
+pub(super) const LISTS_VERSION: &[u8] = b"lists-version";
+
+const LIST: &[u8] = b"list/";
+
+/// A look-up list's key: `list/`, the name's length and the name (so no name is a prefix
+/// of another's keys), then `suffix`.
+fn list_key(name: &[u8], suffix: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(name.len()).unwrap_or(u32::MAX).to_be_bytes();
+    [LIST, &len, name, suffix].concat()
+}
+
+/// The key of a look-up list's length.
+pub(super) fn list_len(name: &[u8]) -> Vec<u8> {
+    list_key(name, b"#")
+}
+
+/// The key of a look-up list's slot `n` (1, 2, …; big-endian, so a list's slots sort in
+/// order).
+pub(super) fn list_item(name: &[u8], n: u64) -> Vec<u8> {
+    list_key(name, &[b"@".as_slice(), &n.to_be_bytes()].concat())
 }

@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod export;
 pub mod journal;
 pub mod keys;
+pub mod lists;
 pub mod log;
 pub mod merkle;
 pub mod postgres;
@@ -189,6 +190,8 @@ impl Archive {
         // A missing entry is the audit's to name; proofs then read the entries themselves.
         let edge = tiles::Edge::load(store.as_ref(), state.size);
         let tally_ready = tally::ensure(store.as_ref(), state.size).is_ok();
+        // The console's look-up lists likewise (retried by every append until built).
+        let _ = lists::ensure(store.as_ref(), state.size);
         Ok(Archive {
             store,
             origin,
@@ -264,6 +267,7 @@ impl Archive {
                 "a disposal must destroy what it leaves unreferenced".into(),
             ));
         }
+        lists::settle(&mut txn)?;
         if txn.batch.puts.is_empty() && txn.batch.disposals.is_empty() {
             return Ok((out, state.size));
         }
@@ -329,6 +333,7 @@ impl Archive {
             tally::ensure(self.store.as_ref(), size)?;
             self.tally_ready.store(true, Ordering::Release);
         }
+        lists::ensure(self.store.as_ref(), size)?;
         Ok(())
     }
 

@@ -70,7 +70,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/audit/run", post(run))
         .route("/audit/jobs/{id}", get(job))
         .route("/audit/proof", get(proof))
-        .route("/audit/access", get(access))
+        .route("/audit/access", get(super::access::access))
         .route("/audit/trust", get(trust))
 }
 
@@ -245,65 +245,6 @@ async fn proof(
         p #proof-result aria-live="polite" data-ok=(M::ProofOk.t(l)) data-bad=(M::ProofBad.t(l)) { noscript { (M::NeedsJs.t(l)) } }
     };
     Ok(page(&ctx, M::Proof.t(l), body, StatusCode::OK))
-}
-
-/// `GET /audit/access?from=&principal=&decision=&date=`: a page of the access log (through
-/// `GET /v1/access-log`), filtered within the page; by default the latest records.
-async fn access(
-    State(state): State<Arc<AppState>>,
-    ctx: Ctx,
-    Extension(caller): Extension<Caller>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, Page> {
-    ctx.allow(Method::GET, "/v1/access-log")?;
-    const LIMIT: u64 = 1000;
-    let f = Form::parse(q.unwrap_or_default().as_bytes());
-    let (size, _) = state.ingest.archive.access_head();
-    let from = f.get("from").parse().unwrap_or(size.saturating_sub(LIMIT));
-    let query = serde_json::from_value(serde_json::json!({"from": from, "limit": LIMIT}))
-        .map_err(|_| Page::Api(ApiError::BadRequest("Bad query.".into())))?;
-    let log = crate::http::proofs::access_log(State(state), Extension(caller), ApiQuery(query))
-        .await?
-        .0;
-    let (who, decision, date) = (f.get("principal"), f.get("decision"), f.get("date"));
-    let mut rows: Vec<serde_json::Value> = super::at(&log, "records")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| who.is_empty() || s(r, "principal") == who)
-        .filter(|r| decision.is_empty() || s(r, "decision") == decision)
-        .filter(|r| date.is_empty() || s(r, "at").starts_with(date))
-        .collect();
-    rows.reverse();
-    let l = ctx.lang;
-    let body = html! {
-        h1 { (M::AccessLog.t(l)) }
-        form.row method="get" {
-            label { (M::Principal.t(l)) input type="text" name="principal" value=(who); }
-            label { (M::Decision.t(l)) select name="decision" {
-                @for d in ["", "allowed", "denied", "unauthenticated"] { option value=(d) selected[d == decision] { (d) } }
-            } }
-            label { (M::Date.t(l)) input type="date" name="date" value=(date); }
-            button type="submit" { (M::Filter.t(l)) }
-        }
-        p.note { (M::AccessNote.t(l)) " " (from) "…" (from.saturating_add(LIMIT).min(size)) " / " (size) }
-        nav.pager aria-label=(M::Page.t(l)) {
-            @if from > 0 { a rel="prev" href={ "?from=" (from.saturating_sub(LIMIT)) } { (M::Previous.t(l)) } }
-            @if from.saturating_add(LIMIT) < size { a rel="next" href={ "?from=" (from + LIMIT) } { (M::Next.t(l)) } }
-        }
-        div.scroll { table #access {
-            thead { tr {
-                th scope="col" { "#" } th scope="col" { (M::Date.t(l)) } th scope="col" { (M::Principal.t(l)) }
-                th scope="col" { (M::Action.t(l)) } th scope="col" { (M::Decision.t(l)) } th scope="col" { (M::Status.t(l)) }
-            } }
-            tbody { @for r in rows.iter().take(200) { tr {
-                td { (super::at(r, "index").as_u64().unwrap_or(0)) } td { (s(r, "at")) } td { (s(r, "principal")) }
-                td { (s(r, "action")) br; code { (s(r, "target")) } } td { (s(r, "decision")) } td { (super::at(r, "status").as_u64().unwrap_or(0)) }
-            } } }
-        } }
-    };
-    Ok(page(&ctx, M::AccessLog.t(l), body, StatusCode::OK))
 }
 
 /// `GET /audit/trust`: through `GET /v1/trust`.

@@ -1,10 +1,11 @@
 //! The nomenclature and a case's documents, paged and searchable.
 //!
 //! What the archive can answer without reading everything: a registration number directly
-//! (its index), and a date range by binary search over the case's numbers (numbers are given
-//! in filing order, so their dates never decrease). The sender's reference, the signer's name
-//! and IIN/BIN have no index: they are matched among at most [`SCAN`] documents of the date
-//! range, newest first, and the page says how many it looked at.
+//! (its index), a date range by binary search over the case's numbers (numbers are given
+//! in filing order, so their dates never decrease), and the sender's reference, the signer's
+//! name and IIN/BIN from the look-up lists (see `search`). Only an archive that keeps no lists
+//! yet (one from before them, opened read-only) matches those among at most [`SCAN`]
+//! documents of the date range, newest first, and the page says how many it looked at.
 
 use super::i18n::M;
 use super::{Ctx, Page, page, s, urlencode};
@@ -73,6 +74,8 @@ async fn nomenclature(
 #[derive(Debug, Default, Deserialize)]
 pub struct Search {
     page: Option<u64>,
+    /// Where a search page starts in its look-up list (see `search`).
+    at: Option<u64>,
     regno: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -86,7 +89,11 @@ fn filled(v: &Option<String>) -> Option<&str> {
 }
 
 /// The registration date of `index/n`, read from its entry.
-fn date_of(state: &AppState, index: &str, n: u64) -> Result<String, ApiError> {
+pub fn date_of(
+    state: &AppState,
+    index: &str,
+    n: u64,
+) -> Result<String, crate::archive::ArchiveError> {
     let a = &state.ingest.archive;
     let entry = a
         .regno_entry(&format!("{index}/{n}"))?
@@ -109,22 +116,10 @@ fn first_from(
     day: &str,
     after: bool,
 ) -> Result<u64, ApiError> {
-    let (mut lo, mut hi) = (1u64, total.saturating_add(1));
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let d = date_of(state, index, mid)?;
-        let before = if after {
-            d.as_str() <= day
-        } else {
-            d.as_str() < day
-        };
-        if before {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(lo)
+    crate::archive::lists::first_day(1, total.saturating_add(1), day, after, |n| {
+        date_of(state, index, n)
+    })
+    .map_err(ApiError::from)
 }
 
 /// Whether a document (as `GET /v1/documents/{regno}` shows it) matches the text filters.
@@ -192,18 +187,31 @@ async fn case(
     };
     let text =
         filled(&q.sender_ref).is_some() || filled(&q.signer).is_some() || filled(&q.id).is_some();
-    let (docs, scanned, more) =
-        collect(&state, &caller, &index, (lo, hi), pageno, text, &q).await?;
-    let body = case_view(
-        &ctx,
-        &index,
-        &q,
-        (lo, hi),
-        pageno,
-        &docs,
-        text.then_some(scanned),
-        more,
-    );
+    let filters = super::search::Filters {
+        sender_ref: filled(&q.sender_ref).unwrap_or(""),
+        id: filled(&q.id).unwrap_or(""),
+        signer: filled(&q.signer).unwrap_or(""),
+    };
+    let days = (filled(&q.from).unwrap_or(""), filled(&q.to).unwrap_or(""));
+    let indexed = if text {
+        super::search::find(&state, &caller, &index, &filters, days, q.at).await?
+    } else {
+        None
+    };
+    let (docs, shown, pager) = match indexed {
+        Some(f) => (f.docs, (0, f.candidates), Pager::From(f.next)),
+        None => {
+            let (docs, scanned, more) =
+                collect(&state, &caller, &index, (lo, hi), pageno, text, &q).await?;
+            (
+                docs,
+                (scanned, hi.saturating_sub(lo.saturating_sub(1))),
+                Pager::Pages(pageno, more),
+            )
+        }
+    };
+    let scanned = (text && matches!(pager, Pager::Pages(..))).then_some(shown.0);
+    let body = case_view(&ctx, &index, &q, shown.1, pager, &docs, scanned);
     Ok(page(&ctx, &index, body, StatusCode::OK))
 }
 
@@ -247,22 +255,29 @@ async fn collect(
     Ok((docs, scanned, n >= lo && n > 0))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How a page of a case's documents goes on.
+#[derive(Debug, Clone, Copy)]
+enum Pager {
+    /// Page `n` of a window; whether there is more.
+    Pages(u64, bool),
+    /// A search page; the next one starts at this position of its look-up list.
+    From(Option<u64>),
+}
+
 fn case_view(
     ctx: &Ctx,
     index: &str,
     q: &Search,
-    (lo, hi): (u64, u64),
-    pageno: u64,
+    count: u64,
+    pager: Pager,
     docs: &[serde_json::Value],
     scanned: Option<u64>,
-    more: bool,
 ) -> Markup {
     let l = ctx.lang;
-    let keep = |page: u64| {
+    let keep = |page: &str| {
         let v = |o: &Option<String>| urlencode(o.as_deref().unwrap_or(""));
         format!(
-            "?page={page}&from={}&to={}&sender_ref={}&signer={}&id={}",
+            "?{page}&from={}&to={}&sender_ref={}&signer={}&id={}",
             v(&q.from),
             v(&q.to),
             v(&q.sender_ref),
@@ -284,7 +299,7 @@ fn case_view(
         }
         p.note { (M::SearchNote.t(l)) }
         @if let Some(n) = scanned { p.note { (M::Scanned.t(l)) ": " (n) } }
-        p { (M::Documents.t(l)) ": " (hi.saturating_sub(lo.saturating_sub(1))) }
+        p { (M::Documents.t(l)) ": " span #count { (count) } }
         div.scroll { table #documents {
             thead { tr {
                 th scope="col" { (M::RegNumber.t(l)) } th scope="col" { (M::RegDate.t(l)) }
@@ -298,14 +313,23 @@ fn case_view(
                     td { (s(&reg, "date")) }
                     td { (s(d, "sender_ref")) }
                     td { @for g in d.get("signers").and_then(|v| v.as_array()).cloned().unwrap_or_default() { (s(&g, "subject")) br; } }
-                    td { (if s(d, "status") == "destroyed" { M::Destroyed.t(l) } else { M::Kept.t(l) }) }
+                    td { @if s(d, "status") == "destroyed" {
+                        @let act = super::at(d, "disposal");
+                        (M::Destroyed.t(l)) br; (M::ByAct.t(l)) " " (s(act, "act")) ", " (s(act, "date"))
+                    } @else { (M::Kept.t(l)) } }
                 }
             } }
         } }
-        nav.pager aria-label=(M::Page.t(l)) {
-            @if pageno > 1 { a rel="prev" href=(keep(pageno - 1)) { (M::Previous.t(l)) } }
-            span { (M::Page.t(l)) " " (pageno) }
-            @if more { a rel="next" href=(keep(pageno + 1)) { (M::Next.t(l)) } }
-        }
+        nav.pager aria-label=(M::Page.t(l)) { @match pager {
+            Pager::Pages(pageno, more) => {
+                @if pageno > 1 { a rel="prev" href=(keep(&format!("page={}", pageno - 1))) { (M::Previous.t(l)) } }
+                span { (M::Page.t(l)) " " (pageno) }
+                @if more { a rel="next" href=(keep(&format!("page={}", pageno + 1))) { (M::Next.t(l)) } }
+            }
+            Pager::From(next) => {
+                @if q.at.is_some() { a rel="first" href=(keep("page=1")) { (M::Page.t(l)) " 1" } }
+                @if let Some(at) = next { a rel="next" href=(keep(&format!("at={at}"))) { (M::Next.t(l)) } }
+            }
+        } }
     }
 }

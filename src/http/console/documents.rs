@@ -85,6 +85,13 @@ async fn document(
         .unwrap_or_default();
     let q = urlencode(&regno);
     let entry = d.get("entry").and_then(|v| v.as_u64()).unwrap_or(0);
+    // The paths come from the signature file, read as its download would be: only where the
+    // case's access lets this principal read it, and only while it is kept.
+    let paths = if readable && !destroyed {
+        signer_paths(&state, &ctx, &caller, &regno, &d, &signers).await
+    } else {
+        Vec::new()
+    };
     let body = html! {
         h1 { (M::Document.t(l)) " " (regno) }
         dl.meta {
@@ -117,6 +124,25 @@ async fn document(
                 td { (s(g, "algorithm")) } td { code { (s(g, "certificate_sha256")) } }
             } } }
         } }
+        @for (i, path) in paths.iter().enumerate() { @if !path.is_empty() {
+            h3 { (M::CertPath.t(l)) " " (i + 1) }
+            div.scroll { table.path {
+                thead { tr {
+                    th scope="col" { (M::Subject.t(l)) } th scope="col" { (M::Issuer.t(l)) }
+                    th scope="col" { (M::Serial.t(l)) } th scope="col" { (M::Validity.t(l)) }
+                    th scope="col" { (M::Status.t(l)) }
+                } }
+                tbody { @for c in path { tr {
+                    td { (c.subject) } td { (c.issuer) } td { code { (c.serial) } }
+                    td { (c.validity.0) " — " (c.validity.1) }
+                    td data-status=(format!("{:?}", c.status).to_lowercase()) { (match c.status {
+                        super::paths::Status::Anchor => M::AnchorCert.t(l),
+                        super::paths::Status::Valid => M::ValidThen.t(l),
+                        super::paths::Status::Expired => M::ExpiredThen.t(l),
+                    }) }
+                } } }
+            } }
+        } }
         h2 { (M::Files.t(l)) }
         ul #files { @for f in &files { li {
             (s(f, "role")) " · " (f.get("size").and_then(|v| v.as_u64()).unwrap_or(0)) " B · " code { (s(f, "sha256")) }
@@ -127,6 +153,45 @@ async fn document(
         @if !readable && !destroyed { p.note { (M::NoAccess.t(l)) } }
     };
     Ok(page(&ctx, &regno, body, StatusCode::OK))
+}
+
+/// A signature file read for its certificates at most (an attached signature carries its
+/// content too: a larger one is not read for a page).
+const PATH_READ_LIMIT: usize = 16 << 20;
+
+/// Each signer's certificate path (empty where it cannot be rebuilt), from the signature
+/// file as `GET /v1/documents/{regno}/signature` gives it to this principal.
+async fn signer_paths(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+    caller: &Caller,
+    regno: &str,
+    d: &serde_json::Value,
+    signers: &[serde_json::Value],
+) -> Vec<Vec<super::paths::Link>> {
+    if !ctx.may(Method::GET, "/v1/documents/{regno}/signature") {
+        return Vec::new();
+    }
+    let Ok(res) = crate::http::documents::signature(
+        State(state.clone()),
+        Extension(caller.clone()),
+        ApiPath(regno.to_owned()),
+        HeaderMap::new(),
+    )
+    .await
+    else {
+        return Vec::new();
+    };
+    let Ok(bytes) = axum::body::to_bytes(res.into_body(), PATH_READ_LIMIT).await else {
+        return Vec::new();
+    };
+    let at = crate::archive::log::parse_time(s(d, "recorded_at")).unwrap_or(0);
+    let verifier = state.ingest.verifier.load();
+    let anchors = verifier.trust().anchors();
+    signers
+        .iter()
+        .map(|g| super::paths::path_of(&bytes, s(g, "certificate_sha256"), anchors, at))
+        .collect()
 }
 
 /// The media type the API gives a signed XML document's signature file.

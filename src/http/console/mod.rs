@@ -10,13 +10,17 @@
 //! checks anew each time, see [`session`]), counted against the principal's slots, and written
 //! to the access log. Forms that change anything carry a CSRF token.
 
+mod access;
 pub mod assets;
 mod audit;
 mod cases;
 mod documents;
 pub mod i18n;
+mod mine;
+mod paths;
 mod registry;
 mod retention;
+mod search;
 pub mod session;
 
 use super::gate::{self, Allowed};

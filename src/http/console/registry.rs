@@ -1,5 +1,5 @@
 //! Registry pages (chancellery): submit a document and read its receipt as a page, download
-//! the signed receipt, see what was submitted in this session. The submission goes through
+//! the signed receipt, list the principal's own submissions (see `mine`). The submission goes through
 //! the API's own handler (`POST /v1/submissions`), so it is verified, filed, counted and
 //! answered exactly as an API submission is.
 
@@ -23,10 +23,17 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/registry/receipts/{id}/signed", get(signed_receipt))
 }
 
-/// `GET /registry`: the form, and this session's submissions.
-async fn registry(State(state): State<Arc<AppState>>, ctx: Ctx) -> Result<Response, Page> {
+/// `GET /registry?status=&from=&to=&page=`: the form, and the principal's own submissions
+/// (this session's while the archive keeps no look-up lists).
+async fn registry(
+    State(state): State<Arc<AppState>>,
+    ctx: Ctx,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response, Page> {
     ctx.allow(Method::POST, "/v1/submissions")?;
     let l = ctx.lang;
+    let q = super::Form::parse(q.unwrap_or_default().as_bytes());
+    let listed = super::mine::section(&ctx, &state.ingest.archive, &q).map_err(ApiError::from)?;
     let mine = ctx
         .session
         .as_ref()
@@ -54,9 +61,11 @@ async fn registry(State(state): State<Arc<AppState>>, ctx: Ctx) -> Result<Respon
             button type="submit" { (M::Send.t(l)) }
         }
         h2 { (M::MySubmissions.t(l)) }
-        p.note { (M::MySubmissionsNote.t(l)) }
-        @if mine.is_empty() { p { (M::Nothing.t(l)) } }
-        ul { @for id in &mine { li { a href={ "/registry/receipts/" (id) } { (id) } } } }
+        @if let Some(listed) = listed { (listed) } @else {
+            p.note { (M::SessionNote.t(l)) }
+            @if mine.is_empty() { p { (M::Nothing.t(l)) } }
+            ul { @for id in &mine { li { a href={ "/registry/receipts/" (id) } { (id) } } } }
+        }
         form.row method="get" action="/registry/receipts/open" {
             label { (M::ReceiptId.t(l)) input type="text" name="id" required; }
             button type="submit" { (M::Open.t(l)) }

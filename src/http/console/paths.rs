@@ -1,0 +1,177 @@
+//! A document's signers' certificate paths, for its page: rebuilt from what the archive kept
+//! — the signature file carries the signer's certificate and usually its CAs (CMS
+//! `certificates`, RFC 5652 §5.1; XML-DSig `X509Data`, §4.5.4) — and the trust store's
+//! anchors. The path is named, not validated again: each CA is found by the issuer's name
+//! (RFC 5280 §4.1.2.4) and, where both carry them, its key identifier (§4.2.1.1); the verdict
+//! is the one given at filing (the signer's status). Each certificate's status is its validity
+//! at the time of receipt, and whether it is a trust anchor.
+
+use crate::verify::certificate::{Certificate, hex};
+use std::sync::Arc;
+
+/// Certificates in a path at most (the verifier's own path limit is shorter).
+const MAX_DEPTH: usize = 10;
+/// Certificates read from a signature file at most.
+const MAX_CARRIED: usize = 64;
+
+/// One certificate of a path, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// Subject (RFC 4514).
+    pub subject: String,
+    /// Issuer (RFC 4514).
+    pub issuer: String,
+    /// Serial number, hex.
+    pub serial: String,
+    /// notBefore and notAfter, RFC 3339.
+    pub validity: (String, String),
+    /// Its status (see [`Status`]).
+    pub status: Status,
+}
+
+/// A certificate's status on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A trust anchor of the store.
+    Anchor,
+    /// Within its validity when the document was received.
+    Valid,
+    /// Outside its validity then.
+    Expired,
+}
+
+/// The certificates a signature file carries, parsed (CMS or signed XML; none when it is
+/// neither, or when a certificate does not parse).
+fn carried(signature: &[u8]) -> Vec<Certificate> {
+    let ders: Vec<Vec<u8>> = if crate::verify::xml::is_xml(signature) {
+        crate::verify::xml::carried_certificates(signature)
+    } else {
+        crate::verify::cms::parse_lazy(signature)
+            .map(|sd| sd.certificates.iter().map(|c| c.to_vec()).collect())
+            .unwrap_or_default()
+    };
+    ders.iter()
+        .take(MAX_CARRIED)
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .collect()
+}
+
+/// Whether `ca` is the issuer `c` names.
+fn issued(ca: &Certificate, c: &Certificate) -> bool {
+    ca.subject_raw == c.issuer_raw
+        && match (&c.authority_key_id, &ca.subject_key_id) {
+            (Some(a), Some(s)) => a == s,
+            _ => true,
+        }
+}
+
+/// The path of the signer whose certificate has SHA-256 `fingerprint` (hex), from the
+/// signature file's certificates and `anchors`, signer first; empty when the file does not
+/// carry that certificate.
+pub fn path_of(
+    signature: &[u8],
+    fingerprint: &str,
+    anchors: &[Arc<Certificate>],
+    at: i64,
+) -> Vec<Link> {
+    let pool = carried(signature);
+    let Some(mut c) = pool.iter().find(|c| hex(&c.fingerprint) == fingerprint) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    while out.len() < MAX_DEPTH {
+        let anchor = anchors.iter().any(|a| a.fingerprint == c.fingerprint);
+        out.push(link(c, anchor, at));
+        if anchor || c.subject_raw == c.issuer_raw {
+            break;
+        }
+        // An anchor ends the path; a CA of the file's own carries on.
+        if let Some(a) = anchors.iter().find(|a| issued(a, c)) {
+            out.push(link(a, true, at));
+            break;
+        }
+        match pool
+            .iter()
+            .find(|p| p.fingerprint != c.fingerprint && issued(p, c))
+        {
+            Some(next) => c = next,
+            None => break,
+        }
+    }
+    out
+}
+
+fn link(c: &Certificate, anchor: bool, at: i64) -> Link {
+    let status = if anchor {
+        Status::Anchor
+    } else if c.not_before <= at && at <= c.not_after {
+        Status::Valid
+    } else {
+        Status::Expired
+    };
+    Link {
+        subject: c.subject.clone(),
+        issuer: c.issuer.clone(),
+        serial: hex(&c.serial),
+        validity: (
+            crate::verify::fmt_time(c.not_before),
+            crate::verify::fmt_time(c.not_after),
+        ),
+        status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        std::fs::read(p.join(name)).unwrap_or_default()
+    }
+
+    fn anchors() -> Vec<Arc<Certificate>> {
+        let pem = fixture("trust/root.pem");
+        let text = String::from_utf8_lossy(&pem);
+        text.split("-----BEGIN CERTIFICATE-----")
+            .skip(1)
+            .filter_map(|b| b.split("-----END CERTIFICATE-----").next())
+            .filter_map(|b| {
+                use base64::Engine;
+                let clean: String = b.chars().filter(|c| !c.is_whitespace()).collect();
+                base64::engine::general_purpose::STANDARD.decode(clean).ok()
+            })
+            .filter_map(|d| Certificate::from_der(&d).ok())
+            .map(Arc::new)
+            .collect()
+    }
+
+    #[test]
+    fn a_signers_path_runs_from_its_certificate_to_the_anchor() {
+        let sig = fixture("sig/p256.der");
+        let pool = carried(&sig);
+        let signer = pool
+            .iter()
+            .find(|c| c.subject.contains("P-256 signer"))
+            .expect("the signer's certificate is carried");
+        let at = signer.not_before + 1;
+        let path = path_of(&sig, &hex(&signer.fingerprint), &anchors(), at);
+        let subjects: Vec<_> = path.iter().map(|l| l.subject.as_str()).collect();
+        assert_eq!(path.len(), 3, "{subjects:?}");
+        assert!(subjects[0].contains("P-256 signer"));
+        assert!(subjects[1].contains("Intermediate"));
+        assert!(subjects[2].contains("Root"));
+        assert_eq!(path[0].status, Status::Valid);
+        assert_eq!(path[2].status, Status::Anchor);
+        assert_eq!(path[0].issuer, path[1].subject);
+        assert!(!path[0].serial.is_empty());
+        let later = path_of(
+            &sig,
+            &hex(&signer.fingerprint),
+            &anchors(),
+            signer.not_after + 1,
+        );
+        assert_eq!(later[0].status, Status::Expired);
+        assert!(path_of(&sig, "00", &anchors(), at).is_empty());
+    }
+}
