@@ -88,6 +88,22 @@ fn settings_ref(settings: &Settings, extra: &mut HashMap<String, Vec<u8>>) -> Fi
     item.file_ref()
 }
 
+/// `doc` with `evidence` instead: the re-check must fail signer 0 for a reason containing
+/// `why`.
+fn fails_with(
+    ing: &Ingest,
+    extra: &HashMap<String, Vec<u8>>,
+    doc: &Document<'_>,
+    evidence: &[FileRef],
+    want: &str,
+) {
+    let doc = Document { evidence, ..*doc };
+    match Rechecker::default().check(&doc, &mut loader(ing, extra)) {
+        Err(RecheckError::Verdict { signer: 0, why }) => assert!(why.contains(want), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn a_revoked_signer_accepted_with_revocation_off_rechecks_under_the_recorded_settings() {
     let dir = tempfile::tempdir().unwrap();
@@ -172,16 +188,7 @@ fn the_recorded_settings_are_the_ones_the_recheck_applies() {
         .cloned()
         .collect();
     other.push(settings_ref(&strict, &mut extra));
-    let doc = Document {
-        evidence: &other,
-        ..doc
-    };
-    match Rechecker::default().check(&doc, &mut loader(&ing, &extra)) {
-        Err(RecheckError::Verdict { signer: 0, why }) => {
-            assert!(why.contains("policy"), "{why}")
-        }
-        other => panic!("{other:?}"),
-    }
+    fails_with(&ing, &extra, &doc, &other, "policy");
 }
 
 #[test]
@@ -224,28 +231,11 @@ fn no_revocation_evidence_means_revocation_off_only_when_no_settings_say_otherwi
     );
     let mut named = anchor.clone();
     named.push(settings_ref(&require, &mut extra));
-    let doc = Document {
-        evidence: &named,
-        ..doc
-    };
-    match Rechecker::default().check(&doc, &mut loader(&ing, &extra)) {
-        Err(RecheckError::Verdict { signer: 0, why }) => {
-            assert!(why.contains("revocation-unavailable"), "{why}")
-        }
-        other => panic!("{other:?}"),
-    }
+    fails_with(&ing, &extra, &doc, &named, "revocation-unavailable");
     // Under `prefer` (and its receipt without `revocation-unchecked`) it fails too: the
     // receipt claimed a checked status the evidence cannot back.
     let prefer = Settings::of(&Policy::default(), Window::default());
     let mut named = anchor.clone();
     named.push(settings_ref(&prefer, &mut extra));
-    let doc = Document {
-        evidence: &named,
-        ..doc
-    };
-    assert!(
-        Rechecker::default()
-            .check(&doc, &mut loader(&ing, &extra))
-            .is_err()
-    );
+    fails_with(&ing, &extra, &doc, &named, "does not establish it");
 }
