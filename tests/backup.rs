@@ -301,8 +301,8 @@ fn a_document_destroyed_after_its_chunks_were_copied_is_not_in_the_generation() 
     acts::approve(a, &act.act, "Серикова", when).unwrap();
     let bk = dir.path().join("bk");
     let mut executed = false;
-    let s = backup::write_with(a, &bk, &mut || {
-        if !executed {
+    let s = backup::write_with(a, &bk, &mut |m| {
+        if m == backup::Moment::ChunksCopied && !executed {
             executed = true;
             acts::execute(a, &policy, &act.act, when).unwrap();
         }
@@ -312,6 +312,57 @@ fn a_document_destroyed_after_its_chunks_were_copied_is_not_in_the_generation() 
     let m = check::manifest(&bk, Some(s.generation)).unwrap();
     assert!(m.live.iter().all(|(r, _)| r != "T-1/1"), "{:?}", m.live);
     assert!(check::verify(&bk, None).is_ok());
+}
+
+/// Item 1 of issue 19, the race closed: a disposal executed while a generation is being
+/// renamed into place waits for it (the rename holds the writer lock), so the generation is
+/// complete before the document is destroyed and the next one records the disposal; it never
+/// counts while holding a document already destroyed.
+#[test]
+fn a_disposal_cannot_land_between_the_final_check_and_the_generation_counting() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = tamga::policy::parse(RETENTION_POLICY, Path::new("t.toml")).unwrap();
+    let mut ing = ingest_on(&dir.path().join("data"), "journal");
+    ing.policy = policy.clone();
+    file_big(&ing, dir.path(), "T-1", 1, 200_000);
+    file_many(&ing, "T-3", "a", 2);
+    let when = at("2028-02-01T00:00:00Z");
+    let a = &ing.archive;
+    use tamga::retention::acts;
+    let act = acts::draft(a, &policy, &["T-1".into()], "Иванова", when).unwrap();
+    acts::approve(a, &act.act, "Ахметов", when).unwrap();
+    acts::approve(a, &act.act, "Серикова", when).unwrap();
+    let bk = dir.path().join("bk");
+    let mut finished_before = None;
+    let g1 = std::thread::scope(|scope| {
+        let mut execution = None;
+        let g1 = backup::write_with(a, &bk, &mut |m| {
+            if m != backup::Moment::Completing || execution.is_some() {
+                return;
+            }
+            let t = scope.spawn(|| acts::execute(a, &policy, &act.act, when).unwrap());
+            // Proving a negative: give the disposal ample time to get through if it can.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            finished_before = Some(t.is_finished());
+            execution = Some(t);
+        })
+        .unwrap();
+        execution.expect("no completion").join().unwrap();
+        g1
+    });
+    let m1 = check::manifest(&bk, Some(g1.generation)).unwrap();
+    let kept = m1.live.iter().any(|(r, _)| r == "T-1/1");
+    assert!(
+        finished_before == Some(false) || !kept,
+        "a generation counted with a document destroyed before it did"
+    );
+    assert_eq!(finished_before, Some(false), "the disposal did not wait");
+    let g2 = backup::write(a, &bk).unwrap();
+    assert_eq!(g2.disposed, 1);
+    check::verify(&bk, None).unwrap();
 }
 
 fn sha(b: &[u8]) -> [u8; 32] {

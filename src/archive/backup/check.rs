@@ -235,10 +235,7 @@ pub fn verify(dir: &Path, generation: Option<u64>) -> Result<Verified, BackupErr
     // entry reaches, so the covered checkpoint is held against the replay's end directly.
     let cp = &loaded.checkpoint;
     let reached = replayed.report.checkpoint_size == Some(m.size) || m.size == 0;
-    if replayed.size != m.size
-        || !reached
-        || cp.root != replayed.root
-        || cp.chain != replayed.chain
+    if replayed.size != m.size || !reached || cp.root != replayed.root || cp.chain != replayed.chain
     {
         return Err(bad(
             gen_dir.join("log.kv"),

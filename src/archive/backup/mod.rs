@@ -31,14 +31,13 @@ pub mod restore;
 pub mod target;
 
 use super::store::{Space, Store};
-use super::{Archive, ArchiveError, Leader, lock};
+use super::{Archive, ArchiveError, lock};
 use crate::verify::certificate::hex;
 use files::{FileSum, Manifest};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::PoisonError;
 
 /// Why a backup, its check or a restore failed.
 #[derive(Debug, thiserror::Error)]
@@ -109,24 +108,14 @@ impl Archive {
         &self,
         read: impl FnOnce(&dyn Store, u64, std::time::Instant) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
-        let mut commit = lock(&self.commit);
-        while commit.leading {
-            commit = self
-                .committed
-                .wait(commit)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        commit.leading = true;
-        drop(commit);
-        let mut leader = Leader {
-            archive: self,
-            synced: None,
-        };
+        let mut leader = self.lead(None);
         let state = lock(&self.state);
         let held = std::time::Instant::now();
         self.checkpoint_head(state.size, state.frontier.root(), state.chain)?;
         self.store.sync()?;
-        leader.synced = Some(state.size);
+        if let Some(l) = leader.as_mut() {
+            l.synced = Some(state.size);
+        }
         let out = read(self.store.as_ref(), state.size, held);
         drop(state);
         drop(leader);
@@ -176,15 +165,24 @@ pub fn newest(dir: &Path) -> Result<Option<(u64, Manifest)>, BackupError> {
 /// directory, an incremental one after the newest complete generation there. A directory
 /// holding anything but tamga backups is refused (see [`target::claim`]).
 pub fn write(archive: &Archive, dir: &Path) -> Result<Summary, BackupError> {
-    write_with(archive, dir, &mut || {})
+    write_with(archive, dir, &mut |_| {})
 }
 
-/// [`write`], running `after_copy` once the documents' chunks of an attempt are copied: for
-/// tests, to destroy a document at that moment.
+/// A moment in the writing of a generation, for tests to act at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// The documents' chunks of an attempt are copied.
+    ChunksCopied,
+    /// The generation is about to be renamed into place (the writer lock held).
+    Completing,
+}
+
+/// [`write`], running `moment` at each [`Moment`] of an attempt: for tests, to destroy a
+/// document then.
 pub fn write_with(
     archive: &Archive,
     dir: &Path,
-    after_copy: &mut dyn FnMut(),
+    moment: &mut dyn FnMut(Moment),
 ) -> Result<Summary, BackupError> {
     target::claim(dir)?;
     let lock_path = dir.join("backup.lock");
@@ -209,27 +207,54 @@ pub fn write_with(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match write_generation(archive, dir, previous.as_ref().map(|p| &p.1), after_copy) {
+        match write_generation(archive, dir, previous.as_ref().map(|p| &p.1), moment) {
             Err(BackupError::Raced) if attempt < 5 => remove_unfinished(dir)?,
             other => return other,
         }
     }
 }
 
-/// Whether a document the generation keeps has been destroyed since its checkpoint: then the
-/// copy would outlive the disposal, and the attempt starts over at a newer checkpoint.
-fn destroyed_since(store: &dyn Store, m: &Manifest) -> Result<bool, BackupError> {
-    for (regno, _) in &m.live {
-        let key = super::keys::disposed(regno);
-        if store
-            .get(Space::Index, &key)
-            .map_err(ArchiveError::from)?
-            .is_some()
+/// Whether an entry in `from..to` destroyed a document in `live`. A disposal's entry is
+/// filed in the batch that destroys the bytes, so the log names every disposal since the
+/// snapshot's checkpoint.
+fn disposed_in(
+    archive: &Archive,
+    from: u64,
+    to: u64,
+    live: &HashSet<&str>,
+) -> Result<bool, BackupError> {
+    for i in from..to {
+        if let Some(super::log::Entry {
+            event: super::log::Event::Disposed { registration, .. },
+            ..
+        }) = archive.entry(i)?
+            && live.contains(registration.as_str())
         {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+impl Archive {
+    /// Makes a written generation count (`complete`: its rename into place) with the writer
+    /// lock held, unless an entry from `from` on destroyed a document it keeps. A disposal is
+    /// applied under the same lock, so it lands either before this check (the attempt starts
+    /// over) or after the generation counts (the next generation records it): never between.
+    fn complete_generation(
+        &self,
+        from: u64,
+        live: &HashSet<&str>,
+        complete: impl FnOnce() -> Result<(), BackupError>,
+    ) -> Result<(), BackupError> {
+        let state = lock(&self.state);
+        if disposed_in(self, from, state.size, live)? {
+            return Err(BackupError::Raced);
+        }
+        complete()?;
+        drop(state);
+        Ok(())
+    }
 }
 
 /// Removes what a killed backup left: temporary generation directories.
@@ -300,7 +325,7 @@ fn write_generation(
     archive: &Archive,
     dir: &Path,
     prev: Option<&Manifest>,
-    after_copy: &mut dyn FnMut(),
+    moment: &mut dyn FnMut(Moment),
 ) -> Result<Summary, BackupError> {
     let mut paused = std::time::Duration::ZERO;
     let snap = archive.at_checkpoint(|store, size, held| {
@@ -323,7 +348,7 @@ fn write_generation(
     let mut m = copy_appended(archive, &snap, prev, &tmp, &rel)?;
     let (chunks, chunk_bytes) = copy_chunks(store, dir, prev, &m)?;
     m.chunks = chunks;
-    after_copy();
+    moment(Moment::ChunksCopied);
     let mut own = Vec::new();
     let note = store
         .get(Space::Checkpoints, &snap.size.to_be_bytes())
@@ -366,13 +391,19 @@ fn write_generation(
         files::sync_path(&f.map_err(files::io(&tmp))?.path())?;
     }
     files::sync_path(&tmp)?;
-    // Last, just before the generation counts: a disposal executed after the checkpoint but
-    // after the document's chunks were copied must not survive in it.
-    if destroyed_since(store, &m)? {
+    // Last, just before the generation counts: a disposal executed after the checkpoint (even
+    // after the document's chunks were copied) must not survive in it. Most of the log since
+    // is scanned without the lock; only what was filed meanwhile, with it.
+    let live: HashSet<&str> = m.live.iter().map(|(r, _)| r.as_str()).collect();
+    let scanned = archive.size();
+    if disposed_in(archive, snap.size, scanned, &live)? {
         return Err(BackupError::Raced);
     }
     let done = dir.join(&gen_name);
-    std::fs::rename(&tmp, &done).map_err(files::io(&done))?;
+    archive.complete_generation(scanned, &live, || {
+        moment(Moment::Completing);
+        std::fs::rename(&tmp, &done).map_err(files::io(&done))
+    })?;
     files::sync_path(dir)?;
     Ok(Summary {
         generation,
