@@ -301,7 +301,7 @@ fn a_document_destroyed_after_its_chunks_were_copied_is_not_in_the_generation() 
     acts::approve(a, &act.act, "Серикова", when).unwrap();
     let bk = dir.path().join("bk");
     let mut executed = false;
-    let s = backup::write_with(a, &bk, &mut |m| {
+    let s = backup::write_with(a, &bk, &backup::Options::default(), &mut |m| {
         if m == backup::Moment::ChunksCopied && !executed {
             executed = true;
             acts::execute(a, &policy, &act.act, when).unwrap();
@@ -336,7 +336,7 @@ fn a_disposal_cannot_land_between_the_final_check_and_the_generation_counting() 
     let mut finished_before = None;
     let g1 = std::thread::scope(|scope| {
         let mut execution = None;
-        let g1 = backup::write_with(a, &bk, &mut |m| {
+        let g1 = backup::write_with(a, &bk, &backup::Options::default(), &mut |m| {
             if m != backup::Moment::Completing || execution.is_some() {
                 return;
             }

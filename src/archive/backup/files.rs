@@ -245,6 +245,14 @@ pub fn sync_path(path: &Path) -> Result<(), BackupError> {
         .map_err(io(path))
 }
 
+/// Makes everything written to the file system holding `path` durable, with one call
+/// (syncfs(2)): after a generation's many files, instead of an fsync each.
+pub fn sync_fs(path: &Path) -> Result<(), BackupError> {
+    std::fs::File::open(path)
+        .and_then(|f| rustix::fs::syncfs(&f).map_err(std::io::Error::from))
+        .map_err(io(path))
+}
+
 /// SHA-256 and length of a file, streamed.
 pub fn sum_file(path: &Path) -> Result<(u64, [u8; 32]), BackupError> {
     let mut f = std::fs::File::open(path).map_err(io(path))?;
