@@ -60,6 +60,14 @@ fn answer(e: BackupError) -> ApiError {
     match e {
         BackupError::Archive(e) => e.into(),
         BackupError::Refused(why) => ApiError::Unprocessable(format!("Backup refused: {why}.")),
+        BackupError::Full { .. } => {
+            tracing::error!(error = %e, "a backup ran out of space");
+            ApiError::Unavailable(
+                "The backup directory's disk is full: this generation was not written, the \
+                 previous one is intact."
+                    .into(),
+            )
+        }
         BackupError::Io { .. } => {
             tracing::error!(error = %e, "a backup could not be written");
             ApiError::Unavailable(

@@ -486,7 +486,7 @@ impl Attempt<'_> {
                 .ok_or(BackupError::Raced)?;
             self.throttle.spend(packed.len() as u64);
             check_chunk(c, &packed)?;
-            files::write_chunk(self.dir, c, &packed)?;
+            files::write_chunk(self.dir, &self.tmp, c, &packed)?;
             written += 1;
             bytes += packed.len() as u64;
         }

@@ -26,47 +26,18 @@
 //! only whole, after a full backup into a new one.
 
 pub mod check;
+mod error;
 pub mod files;
 mod generation;
 pub mod restore;
 pub mod target;
 pub mod throttle;
 
-use super::{Archive, ArchiveError};
+use super::Archive;
+pub use error::{BackupError, Fault, ManifestError, Refusal};
 use files::Manifest;
 pub use generation::APPENDED;
-use std::path::{Path, PathBuf};
-
-/// Why a backup, its check or a restore failed.
-#[derive(Debug, thiserror::Error)]
-pub enum BackupError {
-    /// The archive failed.
-    #[error(transparent)]
-    Archive(#[from] ArchiveError),
-    /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A file of the backup does not verify: the first one found.
-    #[error("{}: {what}", file.display())]
-    Bad {
-        /// The file.
-        file: PathBuf,
-        /// What is wrong with it.
-        what: String,
-    },
-    /// The operation is refused as asked (a non-empty target, another archive's backup).
-    #[error("{0}")]
-    Refused(String),
-    /// A document was destroyed while the backup read it: retried at a newer checkpoint.
-    #[error("a document was destroyed while it was being copied")]
-    Raced,
-}
+use std::path::Path;
 
 /// What a backup wrote.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -169,9 +140,9 @@ pub fn write_with(
     target::claim(dir)?;
     let lock_path = dir.join("backup.lock");
     let lock_file = std::fs::File::create(&lock_path).map_err(files::io(&lock_path))?;
-    lock_file.try_lock().map_err(|_| {
-        BackupError::Refused("another backup is being written into the directory".into())
-    })?;
+    lock_file
+        .try_lock()
+        .map_err(|_| BackupError::Refused(Refusal::Busy))?;
     remove_unfinished(dir)?;
     let previous = newest(dir)?;
     if let Some((_, m)) = &previous {
@@ -180,10 +151,7 @@ pub fn write_with(
             .join("service.der");
         let cert = files::read_bounded(&own, 1 << 20)?;
         if cert != archive.signer().certificate() {
-            return Err(BackupError::Refused(
-                "the directory holds backups of another archive (another service certificate)"
-                    .into(),
-            ));
+            return Err(Refusal::OtherArchive.into());
         }
     }
     let mut attempt = 0;
@@ -192,7 +160,13 @@ pub fn write_with(
         let prev = previous.as_ref().map(|p| &p.1);
         match generation::write_generation(archive, dir, prev, options, moment) {
             Err(BackupError::Raced) if attempt < 5 => remove_unfinished(dir)?,
-            other => return other,
+            Err(e) => {
+                // Gives the space back now (a full disk, above all); what cannot be removed
+                // the next backup removes.
+                let _ = remove_unfinished(dir);
+                return Err(e);
+            }
+            done => return done,
         }
     }
 }
@@ -228,6 +202,10 @@ mod tests {
         assert_eq!(Options::online(None).max_rate, Some(16_000_000));
         assert_eq!(Options::online(Some(40)).max_rate, Some(40_000_000));
         assert_eq!(Options::online(Some(0)).max_rate, None);
-        assert_eq!(Options::default().max_rate, None, "the command line's: no cap");
+        assert_eq!(
+            Options::default().max_rate,
+            None,
+            "the command line's: no cap"
+        );
     }
 }
