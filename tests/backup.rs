@@ -713,3 +713,27 @@ fn a_full_backup_disk_leaves_the_previous_generation_intact() {
     assert_eq!(code, 0, "with room again: {out}");
     assert_eq!(check::verify(&bk, None).unwrap().generation, 2);
 }
+
+/// The index is copied whole, whatever its keys: one another module adds (a search index, say)
+/// comes back from a restore without the backup knowing of it.
+#[test]
+fn index_keys_the_backup_does_not_know_of_are_restored() {
+    use tamga::archive::store::{Batch, Space};
+    let dir = tempfile::tempdir().unwrap();
+    let ing = ingest(&dir.path().join("data"));
+    file_many(&ing, "01-05", "a", 2);
+    let mut b = Batch::default();
+    b.put(Space::Index, b"some-new-index/x".to_vec(), b"42".to_vec());
+    ing.archive.raw_store().apply(&b).unwrap();
+    let bk = dir.path().join("bk");
+    backup::write(&ing.archive, &bk).unwrap();
+    let m = check::manifest(&bk, None).unwrap();
+    let loaded = check::load(&bk, &m).unwrap();
+    let new = dir.path().join("new");
+    let store = tamga::setup::open_store(&archive_paths(&new)).unwrap();
+    backup::restore::load(&bk, &m, &loaded, store.as_ref()).unwrap();
+    assert_eq!(
+        store.get(Space::Index, b"some-new-index/x").unwrap(),
+        Some(b"42".to_vec())
+    );
+}
