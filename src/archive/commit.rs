@@ -1,7 +1,7 @@
 //! Group commit's leadership: of the writers waiting for durability, one at a time leads —
 //! syncs the store and signs a checkpoint for all of them — while the others wait on a
 //! condition variable. A backup takes the same leadership to pause filing at a checkpoint
-//! (`backup::at_checkpoint`), so the two never sync or sign at once.
+//! (`at_checkpoint` in `backup/generation.rs`), so the two never sync or sign at once.
 
 use super::{Archive, lock};
 use std::sync::PoisonError;

@@ -15,13 +15,16 @@
 //! How it stays consistent while `serve` files: the archive pauses filing just long enough to
 //! sign a checkpoint at its head and read the overwritable index and the acts
 //! ([`Archive::at_checkpoint`]); everything else is append-only up to that size and is read
-//! afterwards without any lock. A document destroyed meanwhile (its chunks gone) makes the
-//! attempt start over at a newer checkpoint.
+//! afterwards without any lock. A document destroyed meanwhile makes the attempt start over
+//! at a newer checkpoint; the last check for that and the rename that makes the generation
+//! count hold the writer lock, which a disposal needs too, so none lands between them.
 //!
 //! How it stays whole: a generation is written under a temporary name and renamed into place
 //! only once every byte is synced; a chunk file appears under its name only complete. So a
 //! backup killed at any moment leaves the previous generation as it was, and the next one
-//! never counts the unfinished one (whose leftovers it removes). Older generations are the
+//! never counts the unfinished one (whose leftovers it removes; one that fails, a full disk
+//! above all, removes them itself). Beside a filing service, a backup copies at a capped rate
+//! ([`Options::online`], [`throttle`]): filing waits on the disk it writes to. Older generations are the
 //! operator's to expire: a generation names files of those before it, so remove a directory
 //! only whole, after a full backup into a new one.
 
