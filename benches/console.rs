@@ -45,6 +45,7 @@ fn accepted(i: u64) -> Event {
             algorithm: Some("rsa-pkcs1-sha256".into()),
         }],
         sender_ref: Some(format!("ref-{i}")),
+        evidence: Vec::new(),
     }
 }
 

@@ -129,6 +129,13 @@ pub enum IngestError {
     Indeterminate(Vec<String>),
 }
 
+/// The verifier that decided a submission and the OCSP responses fetched for it: what its
+/// evidence is drawn from (`None` when the policy refused it before any verification).
+type Basis = Option<(
+    std::sync::Arc<crate::verify::Verifier>,
+    Vec<std::sync::Arc<crate::verify::ocsp::Response>>,
+)>;
+
 /// The pipeline's parts.
 #[derive(Debug)]
 pub struct Ingest {
@@ -203,7 +210,7 @@ impl Ingest {
                 .map_err(IngestError::NotDurable)?;
             return Ok(self.outcome(id, receipt, true));
         }
-        let report = self.decide(s, content);
+        let (report, basis) = self.decide(s, content);
         if report.indeterminate() {
             // Where the signers' CAs publish their CRLs, for the refresh to fetch before the
             // sender's retry.
@@ -213,6 +220,9 @@ impl Ingest {
                 missing.into_iter().map(str::to_owned).collect(),
             ));
         }
+        // What decided the verdict, filed with the document.
+        let evidence = evidence_of(&report, &basis);
+        let staged = self.archive.stage_evidence(&evidence)?;
         // Hash and compress before taking the writer lock; only filing happens under it.
         let mut blobs = Vec::new();
         if report.status == Status::Accepted {
@@ -241,6 +251,7 @@ impl Ingest {
                 for blob in blobs {
                     txn.put_blob(blob)?;
                 }
+                let evidence = crate::archive::evidence::file(txn, &evidence, staged)?;
                 let n = txn.next_registration(s.case)?;
                 let reg = Registration {
                     number: format!("{}/{n}", s.case),
@@ -258,6 +269,7 @@ impl Ingest {
                     files: files.clone(),
                     signers: signers.clone(),
                     sender_ref: s.sender_ref.map(str::to_owned),
+                    evidence,
                 };
                 (event, Some(reg))
             } else {
@@ -344,9 +356,9 @@ impl Ingest {
     /// signature), then the signature. A case closed in year Y takes documents received in Y:
     /// the nomenclature closes cases at the end of the year, and a document received on
     /// 30 December belongs to that year's case.
-    fn decide(&self, s: &Submission<'_>, content: Option<Content<'_>>) -> Report {
+    fn decide(&self, s: &Submission<'_>, content: Option<Content<'_>>) -> (Report, Basis) {
         let size = (s.signature.len() as u64).saturating_add(s.content.map_or(0, |c| c.len()));
-        match self.policy.case(s.case) {
+        let refused = match self.policy.case(s.case) {
             _ if size > MAX_SUBMISSION as u64 => Report::rejected(
                 Reason::PolicyViolation,
                 format!("submission of {size} bytes exceeds the limit of {MAX_SUBMISSION}"),
@@ -368,26 +380,27 @@ impl Ingest {
                     ),
                 )
             }
-            Some(_) => self.verify(s, content),
-        }
+            Some(_) => return self.verify(s, content),
+        };
+        (refused, None)
     }
 
     /// Verifies; when some certificate's status is unknown and OCSP is configured, asks the
     /// responders about those certificates and verifies again with their answers. A responder
     /// that cannot be reached or whose answer is not usable is named among what is missing,
     /// so that "try later" says where.
-    fn verify(&self, s: &Submission<'_>, content: Option<Content<'_>>) -> Report {
+    fn verify(&self, s: &Submission<'_>, content: Option<Content<'_>>) -> (Report, Basis) {
         // One verifier for both passes, even if a CRL refresh swaps it meanwhile.
         let verifier = self.verifier.load();
         let first = verifier.verify_content(s.signature, content, s.received_at);
         let Some(fetcher) = &self.ocsp else {
-            return first;
+            return (first, Some((verifier, Vec::new())));
         };
         let unresolved = first.unresolved();
         // A final rejection stays final whatever a responder would say: no look-up for it.
         let final_rejection = first.status == Status::Rejected && !first.indeterminate();
         if unresolved.is_empty() || final_rejection {
-            return first;
+            return (first, Some((verifier, Vec::new())));
         }
         let (responses, failed) = fetcher.fetch_all(&unresolved, s.received_at);
         let evidence = crate::verify::Evidence {
@@ -400,7 +413,7 @@ impl Ingest {
                 report.push(Reason::RevocationUnavailable, None, e.to_string());
             }
         }
-        report
+        (report, Some((verifier, responses)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -449,6 +462,16 @@ impl Ingest {
             service_certificate_sha256: hex(&self.archive.signer().certificate_sha256()),
             format: crate::verify::xml::is_xml(s.signature).then_some("xmldsig"),
         }
+    }
+}
+
+/// What decided an accepted document's verdict besides its signature (none for a rejection).
+fn evidence_of<'a>(report: &Report, basis: &'a Basis) -> Vec<crate::archive::evidence::Item<'a>> {
+    match basis {
+        Some((verifier, fetched)) if report.status == Status::Accepted => {
+            crate::archive::evidence::select(report, verifier.trust(), fetched)
+        }
+        _ => Vec::new(),
     }
 }
 

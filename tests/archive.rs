@@ -176,7 +176,10 @@ fn a_retry_gets_the_same_receipt_byte_for_byte_and_files_nothing() {
         .keys(Space::Chunks)
         .unwrap()
         .len();
-    assert_eq!(chunks, 2, "signature and content, once each");
+    assert_eq!(
+        chunks, 5,
+        "signature and content, once each, and the evidence (root, two CRLs) once"
+    );
     // Rejections are idempotent too.
     let bad = std::fs::read(fixtures().join("sig/expired.der")).unwrap();
     let r1 = ingest.submit(&sub("01-05", &bad, None, None)).unwrap();

@@ -2,82 +2,18 @@
 //! publishes a CA's CRL, replaced mid-test. A revocation published while the service runs is
 //! enforced within one refresh, without a restart; with only a stale CRL the answer is 503
 //! try later and nothing is filed; once a fresh CRL is published the same submission is
-//! accepted with its receipt.
+//! accepted with its receipt. (Delta CRLs: `crl_delta.rs`.)
 
 mod common;
 
+use common::crl_live::*;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
     DnType, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, SerialNumber,
 };
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
 use time::OffsetDateTime;
-
-const GATEWAY: &str = "demo-gateway-token";
-const AUDITOR: &str = "demo-auditor-token";
-
-/// A loopback HTTP server answering every GET with the bytes the test last published.
-struct Publisher {
-    url: String,
-    body: Arc<Mutex<Vec<u8>>>,
-    stop: Arc<AtomicBool>,
-    addr: std::net::SocketAddr,
-}
-
-impl Publisher {
-    fn start() -> Publisher {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let body = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (b, s) = (body.clone(), stop.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(mut conn) = conn else { continue };
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let bytes = b.lock().unwrap().clone();
-                let _ = conn.write_all(
-                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", bytes.len())
-                        .as_bytes(),
-                );
-                let _ = conn.write_all(&bytes);
-            }
-        });
-        Publisher {
-            url: format!("http://127.0.0.1:{}/test-ca.crl", addr.port()),
-            body,
-            stop,
-            addr,
-        }
-    }
-
-    fn publish(&self, bytes: Vec<u8>) {
-        *self.body.lock().unwrap() = bytes;
-    }
-}
-
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-    }
-}
 
 /// The CA and two signers (serials 0x1001 and 0x1002), their certificates pointing at `url`.
 struct Ca {
@@ -160,133 +96,9 @@ impl Ca {
     }
 }
 
-/// An attached CMS signature by `signer` over `text`.
-fn sign(dir: &Path, signer: &str, text: &str) -> Vec<u8> {
-    let doc = dir.join("doc.txt");
-    std::fs::write(&doc, text).unwrap();
-    let (cert, key) = (format!("{signer}.pem"), format!("{signer}.key"));
-    common::pki::openssl(
-        dir,
-        &[
-            "cms",
-            "-sign",
-            "-binary",
-            "-nodetach",
-            "-in",
-            "doc.txt",
-            "-signer",
-            &cert,
-            "-inkey",
-            &key,
-            "-md",
-            "sha256",
-            "-outform",
-            "DER",
-            "-out",
-            "sig.der",
-        ],
-    );
-    std::fs::read(dir.join("sig.der")).unwrap()
-}
-
-/// `tamga serve` as a child process, killed when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn serve(dir: &Path) -> Serve {
-    serve_with(dir, "")
-}
-
-fn serve_with(dir: &Path, extra: &str) -> Serve {
-    let demo =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"))
-            .unwrap();
-    let policy = dir.join("policy.toml");
-    std::fs::write(
-        &policy,
-        format!("{demo}\n[revocation]\ncrl-refresh = \"1s\"\n{extra}"),
-    )
-    .unwrap();
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tamga"))
-        .arg("--data")
-        .arg(dir.join("data"))
-        .arg("--policy")
-        .arg(&policy)
-        .arg("--trust")
-        .arg(dir.join("trust"))
-        .arg("--keys")
-        .arg(dir.join("no-keys"))
-        .args(["serve", "--revocation", "require", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let s = Serve {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    wait_for(
-        || {
-            common::server::client()
-                .get(format!("{}/healthz", s.base))
-                .send()
-                .is_ok_and(|r| r.status() == 200)
-        },
-        "the service to answer",
-    );
-    s
-}
-
-/// Polls `ok` until it holds, for at most 30 s.
-fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn get(s: &Serve, path: &str) -> reqwest::blocking::Response {
-    common::server::client()
-        .get(format!("{}{path}", s.base))
-        .bearer_auth(AUDITOR)
-        .send()
-        .unwrap()
-}
-
 /// The CRL table's line for the test CA's URL.
 fn crl_row(s: &Serve) -> serde_json::Value {
-    let trust: serde_json::Value = get(s, "/v1/trust").json().unwrap();
-    trust["crls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| {
-            r["source"]
-                .as_str()
-                .is_some_and(|u| u.ends_with("/test-ca.crl"))
-        })
-        .cloned()
-        .unwrap_or_default()
+    crl_row_at(s, "/test-ca.crl")
 }
 
 fn wait_for_number(s: &Serve, number: &str) {
@@ -294,27 +106,6 @@ fn wait_for_number(s: &Serve, number: &str) {
         || crl_row(s)["number"] == number,
         &format!("CRL number {number}"),
     );
-}
-
-fn submit(s: &Serve, sender_ref: &str, body: Vec<u8>) -> reqwest::blocking::Response {
-    common::server::client()
-        .post(format!("{}/v1/submissions", s.base))
-        .query(&[("case", "01-05"), ("sender_ref", sender_ref)])
-        .header("Content-Type", "application/pkcs7-mime")
-        .bearer_auth(GATEWAY)
-        .body(body)
-        .send()
-        .unwrap()
-}
-
-fn entries(s: &Serve) -> u64 {
-    let h: serde_json::Value = common::server::client()
-        .get(format!("{}/healthz", s.base))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    h["entries"].as_u64().unwrap()
 }
 
 #[test]

@@ -296,3 +296,33 @@ fn through_the_service_a_responder_down_is_503_naming_it() {
     let text = r.text().unwrap();
     assert!(text.contains(&url), "{text}");
 }
+
+#[test]
+fn the_fetched_answer_is_kept_as_evidence_and_rechecks_the_verdict_offline() {
+    let (pki, responder) = live("responder", &["-ndays", "1"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let ing = ingest(&pki, tmp.path(), HOSTS);
+    let sig = pki.sign("good");
+    for r in ["a", "b"] {
+        let out = submit(&ing, &sig, r, now()).unwrap();
+        assert_eq!(out.status, Status::Accepted, "{:?}", out.reasons);
+    }
+    drop(responder);
+    // Issue 14 item 5: the CA (the anchor) and the answer, the second time from the cache,
+    // one blob for both documents.
+    let evidence = |i: u64| match ing.archive.entry(i).unwrap().unwrap().event {
+        tamga::archive::log::Event::Accepted { evidence, .. } => evidence,
+        other => panic!("{other:?}"),
+    };
+    let roles: Vec<String> = evidence(0).iter().map(|f| f.role.clone()).collect();
+    assert_eq!(roles, ["certificate", "ocsp"]);
+    assert_eq!(evidence(0), evidence(1));
+    let out = tmp.path().join("export");
+    tamga::archive::export::write(&ing.archive, &out).unwrap();
+    let ocsp = &evidence(0)[1];
+    let der = std::fs::read(out.join(format!("evidence/{}.ocsp", ocsp.sha256))).unwrap();
+    assert!(tamga::verify::ocsp::Response::from_der(&der).is_ok());
+    // Offline, responder gone: the verdicts hold on the kept answer alone.
+    let report = tamga::archive::export::verify(&out).unwrap();
+    assert_eq!(report.rechecked, 2);
+}

@@ -270,3 +270,49 @@ fn a_tsa_whose_revocation_is_unknown_makes_the_answer_try_later_not_a_rejection(
         "{report:?}"
     );
 }
+
+#[test]
+fn the_time_stamp_authority_s_anchor_is_kept_so_the_verdict_rechecks_offline() {
+    // Issue 14 item 5: a document that stands only by its token is re-checked at its time of
+    // receipt, when its signer had expired: the TSA's anchor must be in its evidence.
+    let pki = Pki::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = tamga::setup::Paths {
+        data: tmp.path().join("data"),
+        policy: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"),
+        trust: vec![pki.file("trust")],
+        installed_keys: tmp.path().join("no-installed-keys"),
+        store: None,
+        database: None,
+    };
+    let ing = tamga::setup::open(&paths, tamga::verify::Policy::default()).unwrap();
+    // Stamped by the TSA of the second CA (the signer's CA is the first).
+    let sig = stamped(&pki, EXPIRES, Some("lonely-tsa"));
+    let out = ing
+        .submit(&tamga::ingest::Submission {
+            case: "01-05",
+            signature: &sig,
+            content: None,
+            sender_ref: None,
+            received_at: pki.later(),
+            submitter: None,
+        })
+        .unwrap();
+    assert_eq!(out.status, Status::Accepted, "{:?}", out.reasons);
+    let Some(tamga::archive::log::Event::Accepted { evidence, .. }) =
+        ing.archive.entry(0).unwrap().map(|e| e.event)
+    else {
+        panic!("entry 0 is no accepted document")
+    };
+    let pem = std::fs::read(pki.file("trust/tsaca.pem")).unwrap();
+    let tsa_ca = {
+        use sha2::Digest;
+        let der = tamga::trustdir::pem_or_der(&pem, "CERTIFICATE").unwrap();
+        tamga::verify::certificate::hex(&sha2::Sha256::digest(&der[0]))
+    };
+    assert!(evidence.iter().any(|f| f.sha256 == tsa_ca), "{evidence:?}");
+    let export = tmp.path().join("export");
+    tamga::archive::export::write(&ing.archive, &export).unwrap();
+    let report = tamga::archive::export::verify(&export).unwrap();
+    assert_eq!(report.rechecked, 1);
+}

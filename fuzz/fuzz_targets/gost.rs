@@ -82,7 +82,7 @@ fn real_key(big: bool) -> PublicKey {
     PublicKey {
         algorithm: AlgorithmId {
             oid: oid.into(),
-            params: Some(params(set)),
+            params: Some(params(set).into()),
         },
         bits,
     }
@@ -101,7 +101,7 @@ fuzz_target!(|data: &[u8]| {
         PublicKey {
             algorithm: AlgorithmId {
                 oid: oid.into(),
-                params: (!raw_params.is_empty()).then(|| raw_params.to_vec()),
+                params: (!raw_params.is_empty()).then(|| raw_params.to_vec().into()),
             },
             bits: chunk(&mut rest).to_vec(),
         }

@@ -18,6 +18,9 @@ pub struct AuditReport {
     pub documents: u64,
     /// Bytes re-hashed (full audits).
     pub bytes: u64,
+    /// Accepted documents whose verdict was re-checked from their kept evidence (exported
+    /// packages, [`super::recheck`]).
+    pub rechecked: u64,
     /// Size of the checkpoint that was matched.
     pub checkpoint_size: Option<u64>,
     /// Files in the store's directory that hold nothing kept (left by failed writes), each in

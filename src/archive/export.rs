@@ -7,6 +7,8 @@
 //! checkpoints/<size>.note  every signed checkpoint
 //! receipts/<id>.p7s        every receipt (DER CMS)
 //! documents/<index>/       signature.p7s and content.bin of each accepted document
+//! evidence/<sha256>.<ext>  what decided their verdicts, once however many share it:
+//!                          anchors (.cer), CRLs (.crl), OCSP responses (.ocsp), all DER
 //! SHA256SUMS               for `sha256sum -c`
 //! ```
 
@@ -42,7 +44,7 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
     {
         return Err(format!("{} is not empty", out.display()));
     }
-    for sub in ["checkpoints", "receipts", "documents"] {
+    for sub in ["checkpoints", "receipts", "documents", "evidence"] {
         std::fs::create_dir_all(out.join(sub)).map_err(|e| io(sub, e))?;
     }
     let pem = format!(
@@ -56,6 +58,7 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
         super::audit::disposed_registrations(archive, size).map_err(|f| f.to_string())?;
     let mut lines = Vec::new();
     let mut sums = String::new();
+    let mut evidence_written = std::collections::HashSet::new();
     for i in 0..size {
         let bytes = archive
             .entry_bytes(i)
@@ -75,20 +78,26 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
         if let Event::Accepted {
             files,
             registration,
+            evidence,
             ..
         } = &entry.event
             && !disposed.contains(registration)
         {
-            let dir = out.join("documents").join(i.to_string());
-            std::fs::create_dir_all(&dir).map_err(|e| io("documents", e))?;
+            std::fs::create_dir_all(out.join("documents").join(i.to_string()))
+                .map_err(|e| io("documents", e))?;
             for f in files {
-                let name = unhex32(&f.sha256).ok_or("file hash is not hex")?;
-                let file = file_name(f);
-                let mut w = std::io::BufWriter::new(
-                    std::fs::File::create(dir.join(file)).map_err(|e| io(file, e))?,
-                );
-                blobs::read(store, &name, &mut w).map_err(|e| format!("entry {i}: {e}"))?;
-                let _ = writeln!(sums, "{}  documents/{i}/{file}", f.sha256);
+                let file = format!("documents/{i}/{}", file_name(f));
+                copy_blob(archive, f, out, &file, &mut sums)
+                    .map_err(|e| format!("entry {i}: {e}"))?;
+            }
+            // Evidence once, however many documents name it.
+            for f in evidence
+                .iter()
+                .filter(|f| evidence_written.insert(f.sha256.clone()))
+            {
+                let file = format!("evidence/{}", super::evidence::file_name(f));
+                copy_blob(archive, f, out, &file, &mut sums)
+                    .map_err(|e| format!("entry {i}: {e}"))?;
             }
         }
     }
@@ -106,6 +115,24 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
             .map_err(|e| io("checkpoint", e))?;
     }
     Ok(size)
+}
+
+/// Writes the blob `f` names to `out/file` and its line to `sums`.
+fn copy_blob(
+    archive: &Archive,
+    f: &FileRef,
+    out: &Path,
+    file: &str,
+    sums: &mut String,
+) -> Result<(), String> {
+    let name = unhex32(&f.sha256).ok_or("file hash is not hex")?;
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(out.join(file)).map_err(|e| format!("{file}: {e}"))?,
+    );
+    blobs::read(archive.store(), &name, &mut w).map_err(|e| e.to_string())?;
+    std::io::Write::flush(&mut w).map_err(|e| format!("{file}: {e}"))?;
+    let _ = writeln!(sums, "{}  {file}", f.sha256);
+    Ok(())
 }
 
 /// An exported package as a replay source.
@@ -129,7 +156,11 @@ impl Source for Package {
     }
 
     fn document(&self, index: u64, file: &FileRef) -> Result<u64, String> {
-        let p = format!("documents/{index}/{}", file_name(file));
+        let p = if super::evidence::is_evidence(&file.role) {
+            format!("evidence/{}", super::evidence::file_name(file))
+        } else {
+            format!("documents/{index}/{}", file_name(file))
+        };
         let data = std::fs::read(self.dir.join(&p)).map_err(|e| format!("{p}: {e}"))?;
         if hex(&Sha256::digest(&data)) != file.sha256 {
             return Err(format!("{p} differs from the entry's SHA-256"));
@@ -149,7 +180,8 @@ fn file_name(file: &FileRef) -> &'static str {
 
 /// Checks a package offline with the archive audit's own replay: chain, tree, every
 /// checkpoint's signature and root, every receipt's signature and link to its entry, every
-/// document's hash.
+/// document's and every piece of evidence's hash; then re-checks every kept accepted
+/// document's verdict from its evidence ([`super::recheck`]).
 pub fn verify(dir: &Path) -> Result<AuditReport, AuditFailure> {
     let read = |p: &str| std::fs::read(dir.join(p)).map_err(|e| failure(None, format!("{p}: {e}")));
     let pem = read("service.pem")?;
@@ -197,5 +229,7 @@ pub fn verify(dir: &Path) -> Result<AuditReport, AuditFailure> {
     if replayed.report.entries > 0 && replayed.report.checkpoint_size.is_none() {
         return Err(failure(None, "no signed checkpoint matches the entries"));
     }
-    Ok(replayed.report)
+    let mut report = replayed.report;
+    super::recheck::package(dir, &package.entries, &mut report)?;
+    Ok(report)
 }

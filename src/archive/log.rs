@@ -55,6 +55,11 @@ pub enum Event {
         signers: Vec<SignerSummary>,
         /// The sender's own reference.
         sender_ref: Option<String>,
+        /// What decided the verdict besides the signature, filed with the document (roles
+        /// `certificate`, `crl`, `ocsp`; see [`super::evidence`]). Absent from entries
+        /// written before evidence was kept, whose encoding this leaves unchanged.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        evidence: Vec<FileRef>,
     },
     /// A hold was placed on a case or a document: no act may touch it until released.
     Hold {
@@ -164,6 +169,17 @@ pub struct Entry {
 }
 
 impl Event {
+    /// Every blob a kept document names: its files, then its evidence (none for other events).
+    pub fn kept_blobs(&self) -> impl Iterator<Item = &FileRef> {
+        let (files, evidence): (&[FileRef], &[FileRef]) = match self {
+            Event::Accepted {
+                files, evidence, ..
+            } => (files, evidence),
+            _ => (&[], &[]),
+        };
+        files.iter().chain(evidence)
+    }
+
     /// The receipt issued for this event, if it records a submission.
     pub fn receipt_id(&self) -> Option<&str> {
         match self {

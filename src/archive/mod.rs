@@ -15,6 +15,7 @@ pub mod checkpoint;
 mod commit;
 #[cfg(test)]
 mod contract;
+pub mod evidence;
 pub mod export;
 pub mod journal;
 pub mod keys;
@@ -23,6 +24,7 @@ pub mod merkle;
 pub mod postgres;
 pub mod proofs;
 pub mod readonly;
+pub mod recheck;
 pub mod replay;
 pub mod sled;
 pub mod store;

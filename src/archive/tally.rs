@@ -61,6 +61,9 @@ struct Filed {
     date: String,
     /// (SHA-256 hex, size) of each kept file.
     files: Vec<(String, u64)>,
+    /// SHA-256 hex of each evidence blob: referenced like the files, but shared evidence is
+    /// not the case's bytes.
+    evidence: Vec<String>,
 }
 
 /// What the batch being built changes in the indexes, noted as its entries are pushed.
@@ -79,11 +82,13 @@ impl Pending {
                 case,
                 registration_date,
                 files,
+                evidence,
                 ..
             } => self.filed.push(Filed {
                 case: case.clone(),
                 date: registration_date.clone(),
                 files: files.iter().map(|f| (f.sha256.clone(), f.size)).collect(),
+                evidence: evidence.iter().map(|f| f.sha256.clone()).collect(),
             }),
             Event::Disposed {
                 registration, case, ..
@@ -186,7 +191,7 @@ pub(super) fn settle(txn: &mut Txn<'_>) -> Result<Released, ArchiveError> {
         let t = cases.entry(f.case.clone()).or_default();
         t.filed += 1;
         t.add(&f.date, f.files.iter().map(|(_, n)| n).sum());
-        for (sha, _) in &f.files {
+        for sha in f.files.iter().map(|(sha, _)| sha).chain(&f.evidence) {
             *blobs.entry(blob_name(sha)?).or_default() += 1;
         }
     }
@@ -194,7 +199,7 @@ pub(super) fn settle(txn: &mut Txn<'_>) -> Result<Released, ArchiveError> {
         if !cases.contains_key(case) {
             cases.insert(case.clone(), case_tally(txn, case)?);
         }
-        let (_, files) = kept_document(txn, reg)?;
+        let (_, files, evidence) = kept_document(txn, reg)?;
         let t = cases.entry(case.clone()).or_default();
         let bytes: u64 = files.iter().map(|(_, n)| n).sum();
         t.kept = t
@@ -203,7 +208,7 @@ pub(super) fn settle(txn: &mut Txn<'_>) -> Result<Released, ArchiveError> {
             .ok_or_else(|| damaged(format!("case {case} counts no document to destroy")))?;
         t.bytes = t.bytes.saturating_sub(bytes);
         redate.insert(case.clone());
-        for (sha, _) in &files {
+        for sha in files.iter().map(|(sha, _)| sha).chain(&evidence) {
             *blobs.entry(blob_name(sha)?).or_default() -= 1;
         }
     }
@@ -244,8 +249,12 @@ pub(super) fn settle(txn: &mut Txn<'_>) -> Result<Released, ArchiveError> {
     Ok(released)
 }
 
-/// The registration date and files of a kept document, from its entry in the log.
-fn kept_document(txn: &Txn<'_>, reg: &str) -> Result<(String, Vec<(String, u64)>), ArchiveError> {
+/// A kept document's registration date, (SHA-256 hex, size) of its files, and SHA-256 hex of
+/// its evidence blobs.
+type KeptDocument = (String, Vec<(String, u64)>, Vec<String>);
+
+/// The registration date, files and evidence blobs of a kept document, from its entry.
+fn kept_document(txn: &Txn<'_>, reg: &str) -> Result<KeptDocument, ArchiveError> {
     let index = txn
         .regno_entry(reg)?
         .ok_or_else(|| damaged(format!("{reg} is not registered")))?;
@@ -256,10 +265,12 @@ fn kept_document(txn: &Txn<'_>, reg: &str) -> Result<(String, Vec<(String, u64)>
         Ok(Event::Accepted {
             registration_date,
             files,
+            evidence,
             ..
         }) => Ok((
             registration_date,
             files.into_iter().map(|f| (f.sha256, f.size)).collect(),
+            evidence.into_iter().map(|f| f.sha256).collect(),
         )),
         _ => Err(damaged(format!(
             "the entry of {reg} is no accepted document"
@@ -280,7 +291,7 @@ fn redate_case(txn: &Txn<'_>, case: &str, t: &mut CaseTally) -> Result<(), Archi
     for n in 1..=t.filed {
         let reg = format!("{case}/{n}");
         if txn.disposal(&reg)?.is_none() {
-            let (date, _) = kept_document(txn, &reg)?;
+            let (date, _, _) = kept_document(txn, &reg)?;
             t.add(&date, 0);
         }
     }
@@ -325,6 +336,7 @@ fn recompute(store: &dyn Store, size: u64) -> Result<Truth, (u64, String)> {
             registration,
             registration_date,
             files,
+            evidence,
             ..
         } = entry(i)?.event
         else {
@@ -336,7 +348,7 @@ fn recompute(store: &dyn Store, size: u64) -> Result<Truth, (u64, String)> {
             continue;
         }
         t.add(&registration_date, files.iter().map(|f| f.size).sum());
-        for f in &files {
+        for f in files.iter().chain(&evidence) {
             let name = super::checkpoint::unhex32(&f.sha256)
                 .ok_or((i, format!("file hash {:?} is not a SHA-256", f.sha256)))?;
             *truth.blobs.entry(name).or_default() += 1;

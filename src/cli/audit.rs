@@ -104,6 +104,13 @@ fn finish(
                 r.bytes,
                 r.checkpoint_size.map_or("-".into(), |s| s.to_string())
             ));
+            if r.rechecked > 0 {
+                say(&format!(
+                    "verdicts hold: {} accepted documents re-checked offline from their kept \
+                     evidence",
+                    r.rechecked
+                ));
+            }
             for stray in &r.strays {
                 say(&format!("stray: {stray}"));
             }

@@ -82,6 +82,7 @@ fn document(state: &AppState, entry: Entry) -> Result<Document, ApiError> {
         files,
         signers,
         sender_ref,
+        ..
     } = entry.event
     else {
         return Err(ApiError::NotFound(format!(

@@ -14,8 +14,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+mod oids;
 mod time;
-pub use time::{civil_from_days, days_from_civil, generalized_time_with_fraction, time_value};
+pub use oids::{oid_str, read_oid_str};
+pub use time::{
+    civil_from_days, days_from_civil, fmt_time, generalized_time_with_fraction, time_value,
+};
 
 /// How deep constructed encodings may nest. Real CMS needs about 12; certificates a few more.
 pub const MAX_DEPTH: usize = 48;
@@ -438,7 +442,7 @@ pub fn oid_string(bytes: &[u8]) -> Result<String, Asn1Error> {
 
 /// Reads an OBJECT IDENTIFIER element into dotted form.
 pub fn read_oid(r: &mut Reader<'_>, what: &'static str) -> Result<String, Asn1Error> {
-    oid_string(r.read_tag(tag::OID, what)?.value)
+    read_oid_str(r, what).map(Cow::into_owned)
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use super::certificate::{CertError, Certificate, PublicKey, Signed};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+mod fingerprint_hash;
+pub use fingerprint_hash::FingerprintState;
+
 /// Entries kept before the cache starts over; bounds memory whatever the input stream.
 const CAPACITY: usize = 4096;
 /// How many trailing DER bytes key the certificate table.
@@ -18,6 +21,8 @@ const TAIL: usize = 32;
 const BUCKET: usize = 4;
 
 type Fingerprint = [u8; 32];
+/// Issuer-link results by (subject, issuer) fingerprints.
+type Links = HashMap<(Fingerprint, Fingerprint), Result<(), AlgError>, FingerprintState>;
 
 /// The verifier's memo tables. Cheap to share between threads.
 #[derive(Debug, Default)]
@@ -27,7 +32,7 @@ pub struct Cache {
     /// cheaper than hashing it. Forged look-alike tails only make a bucket longer, and buckets
     /// are capped.
     certs: Mutex<HashMap<[u8; TAIL], Vec<Arc<Certificate>>>>,
-    links: Mutex<HashMap<(Fingerprint, Fingerprint), Result<(), AlgError>>>,
+    links: Mutex<Links>,
 }
 
 impl Cache {

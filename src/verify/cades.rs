@@ -111,7 +111,7 @@ pub fn parse<'a>(
             match HashAlg::from_oid(&alg.oid) {
                 Ok(h) => EssHash::Known(h),
                 Err(_) if alg.oid == ID_SHA1 => EssHash::Sha1,
-                Err(_) => EssHash::Unknown(alg.oid),
+                Err(_) => EssHash::Unknown(alg.oid.into_owned()),
             }
         }
         EssVersion::V2 => EssHash::Known(HashAlg::Sha256),

@@ -4,7 +4,7 @@
 //! arrived, so nothing here can change what a signature covers.
 
 use super::algorithms::HashAlg;
-use super::asn1::{self, Asn1Error, Reader, Tlv, read_oid, tag};
+use super::asn1::{self, Asn1Error, Reader, Tlv, read_oid_str, tag};
 use super::cades::{self, EssVersion, SigningCertificate};
 use super::content::ContentDigests;
 use base64::Engine;
@@ -57,19 +57,26 @@ pub enum CmsError {
 /// An AlgorithmIdentifier: the OID in dotted form and the raw parameters, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AlgorithmId {
-    /// Dotted OID.
-    pub oid: String,
-    /// The parameters element as encoded (tag and length included), `None` when absent.
-    pub params: Option<Vec<u8>>,
+    /// Dotted OID (borrowed when well known, see [`asn1::oid_str`]).
+    pub oid: Cow<'static, str>,
+    /// The parameters element as encoded (tag and length included), `None` when absent;
+    /// NULL, the parameters of nearly every RSA and digest algorithm, is borrowed.
+    pub params: Option<Cow<'static, [u8]>>,
 }
+
+/// The NULL element, as algorithm parameters.
+const NULL: &[u8] = &[tag::NULL, 0];
 
 impl AlgorithmId {
     /// Reads an AlgorithmIdentifier SEQUENCE.
     pub fn read(r: &mut Reader<'_>, what: &'static str) -> Result<Self, Asn1Error> {
         let seq = r.read_tag(tag::SEQUENCE, what)?;
         let mut inner = seq.children(r.depth())?;
-        let oid = read_oid(&mut inner, what)?;
-        let params = inner.next()?.map(|t| t.raw.to_vec());
+        let oid = read_oid_str(&mut inner, what)?;
+        let params = inner.next()?.map(|t| match t.raw {
+            NULL => Cow::Borrowed(NULL),
+            other => Cow::Owned(other.to_vec()),
+        });
         inner.finish(what)?;
         Ok(AlgorithmId { oid, params })
     }
@@ -100,7 +107,7 @@ pub struct SignedAttrs<'a> {
     /// `[0] IMPLICIT SET OF Attribute` exactly as it appears in the input.
     pub raw: &'a [u8],
     /// Dotted OID of the contentType attribute.
-    pub content_type: String,
+    pub content_type: Cow<'static, str>,
     /// The messageDigest attribute's value.
     pub message_digest: &'a [u8],
     /// signingTime, seconds since the epoch, when present.
@@ -204,7 +211,7 @@ impl<'a> EContent<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedData<'a> {
     /// Dotted OID of the encapsulated content type.
-    pub content_type: String,
+    pub content_type: Cow<'static, str>,
     /// The encapsulated content in one slice, `None` for a detached signature — and always
     /// `None` from [`parse_lazy`], which leaves it in [`SignedData::econtent`] unjoined.
     pub content: Option<Cow<'a, [u8]>>,
@@ -308,9 +315,9 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
 pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     let ci = asn1::parse_single(der)?.must_be(tag::SEQUENCE, "ContentInfo")?;
     let mut r = ci.children(0)?;
-    let ct = read_oid(&mut r, "contentType")?;
+    let ct = read_oid_str(&mut r, "contentType")?;
     if ct != ID_SIGNED_DATA {
-        return Err(CmsError::NotSignedData(ct));
+        return Err(CmsError::NotSignedData(ct.into_owned()));
     }
     let explicit = r.read_tag(tag::CTX0, "[0] content")?;
     r.finish("end of ContentInfo")?;
@@ -324,7 +331,7 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
 
     let encap = r.read_tag(tag::SEQUENCE, "encapContentInfo")?;
     let mut er = encap.children(r.depth())?;
-    let content_type = read_oid(&mut er, "eContentType")?;
+    let content_type = read_oid_str(&mut er, "eContentType")?;
     let econtent = match er.optional(tag::CTX0)? {
         Some(ex) => {
             let mut x = ex.children(er.depth())?;
@@ -360,7 +367,10 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     let set = r.read_tag(tag::SET, "signerInfos")?;
     r.finish("end of SignedData")?;
     let mut sr = set.children(r.depth())?;
-    let mut signers = Vec::new();
+    // Room for one (most documents have one signer): a SignerInfo is large, and a Vec's first
+    // growth to four of them is an allocation big enough to make malloc consolidate its free
+    // lists on every call.
+    let mut signers = Vec::with_capacity(1);
     while let Some(si) = sr.next()? {
         if signers.len() == MAX_SIGNERS {
             return Err(CmsError::Structure("too many signers"));
@@ -443,7 +453,7 @@ fn timestamp_tokens<'a>(t: &Tlv<'a>, depth: usize) -> Result<Vec<&'a [u8]>, CmsE
         let mut ar = attr
             .must_be(tag::SEQUENCE, "unsigned Attribute")?
             .children(r.depth())?;
-        if read_oid(&mut ar, "attrType")? != super::timestamp::ID_AA_TIMESTAMP_TOKEN {
+        if read_oid_str(&mut ar, "attrType")? != super::timestamp::ID_AA_TIMESTAMP_TOKEN {
             continue;
         }
         let values = ar.read_tag(tag::SET, "attrValues")?;
@@ -469,7 +479,7 @@ fn parse_signed_attrs(t: Tlv<'_>, depth: usize) -> Result<SignedAttrs<'_>, CmsEr
         let mut ar = attr
             .must_be(tag::SEQUENCE, "Attribute")?
             .children(r.depth())?;
-        let oid = read_oid(&mut ar, "attrType")?;
+        let oid = read_oid_str(&mut ar, "attrType")?;
         let values = ar.read_tag(tag::SET, "attrValues")?;
         ar.finish("end of Attribute")?;
         let mut vr = values.children(ar.depth())?;
@@ -479,9 +489,9 @@ fn parse_signed_attrs(t: Tlv<'_>, depth: usize) -> Result<SignedAttrs<'_>, CmsEr
         };
         // RFC 5652 §11: each of these appears once, with one value.
         let dup = CmsError::Structure("duplicate signed attribute");
-        match oid.as_str() {
+        match &*oid {
             ID_CONTENT_TYPE => {
-                let v = read_oid(&mut vr, "contentType value")?;
+                let v = read_oid_str(&mut vr, "contentType value")?;
                 one(&mut vr)?;
                 if content_type.replace(v).is_some() {
                     return Err(dup);

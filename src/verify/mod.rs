@@ -26,6 +26,7 @@ use signer::{describe_signer, push, record};
 
 use crate::reasons::Reason;
 use algorithms::{AlgError, HashAlg, Scheme};
+pub use asn1::fmt_time;
 use cache::Cache;
 use certificate::Certificate;
 use cms::{SignedData, SignerId, SignerInfo};
@@ -182,7 +183,9 @@ impl Verifier {
         let mut report = Report {
             status: Status::Rejected,
             reasons: Vec::new(),
-            signers: Vec::new(),
+            // Exact: a SignerReport is large, and a Vec's first growth to four of them is an
+            // allocation big enough to make malloc consolidate its free lists every time.
+            signers: Vec::with_capacity(sd.signers.len()),
             warnings: Vec::new(),
         };
         if sd.signers.is_empty() {
@@ -258,6 +261,7 @@ impl Verifier {
             // RFC 3161 tokens first: a valid one fixes when the signature existed.
             let stamp = self.proof_of_existence(si, at, index, &mut findings, &mut report.warnings);
             sr.timestamp = stamp.as_ref().and_then(|p| p.shown());
+            sr.tsa_chain = stamp.as_ref().map(|p| p.chain.clone()).unwrap_or_default();
             let env = Env {
                 pool: &pool,
                 crls: &crls,
@@ -403,6 +407,7 @@ impl Verifier {
         sr.unresolved = outcome.unresolved;
         sr.path = outcome.path.iter().map(|c| c.subject.clone()).collect();
         sr.policies = outcome.policies.iter().map(ToString::to_string).collect();
+        sr.chain = outcome.path;
         findings.extend(outcome.findings);
         warnings.extend(outcome.warnings);
     }
@@ -569,17 +574,4 @@ impl<'a> Attached<'a> {
             Attached::Digests(d) => Some(Content::Digests(d)),
         }
     }
-}
-
-/// RFC 3339 text (`YYYY-MM-DDTHH:MM:SSZ`) of a Unix time, for reports. Hand-rolled because it
-/// runs for every signer of every document.
-pub fn fmt_time(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let (y, m, d) = asn1::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
 }

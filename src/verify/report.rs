@@ -103,6 +103,13 @@ pub struct SignerReport {
     /// a fetcher above `verify` to ask about (not part of the published report).
     #[serde(skip)]
     pub unresolved: Vec<super::ocsp::Unresolved>,
+    /// The path chosen, leaf first, anchor last, as certificates: what the archive files as
+    /// the evidence of the verdict (the anchor, the CRLs of its CAs). Not published.
+    #[serde(skip)]
+    pub chain: Vec<std::sync::Arc<super::certificate::Certificate>>,
+    /// The path of the time-stamp token that counted, if one did (evidence too).
+    #[serde(skip)]
+    pub tsa_chain: Vec<std::sync::Arc<super::certificate::Certificate>>,
 }
 
 /// A signer's time-stamp token as the report shows it (RFC 3161 TSTInfo).
@@ -149,6 +156,8 @@ impl SignerReport {
             policies: Vec::new(),
             timestamp: None,
             unresolved: Vec::new(),
+            chain: Vec::new(),
+            tsa_chain: Vec::new(),
         }
     }
 }

@@ -220,6 +220,11 @@ impl Verifier {
             .first()
             .and_then(|s| s.certificate_sha256.clone())
             .unwrap_or_default();
+        let chain = report
+            .signers
+            .first()
+            .map(|s| s.chain.clone())
+            .unwrap_or_default();
         let tsa = sd
             .certificates
             .iter()
@@ -240,6 +245,7 @@ impl Verifier {
             },
             warnings: report.warnings,
             pending,
+            chain,
         })
     }
 }
@@ -255,6 +261,8 @@ pub(crate) struct Verified {
     /// Set when all that failed is the TSA's revocation status, unknown under `require`:
     /// why. The token then proves nothing yet.
     pub pending: Option<String>,
+    /// The TSA's path, leaf first, anchor last (filed as evidence with the document).
+    pub chain: Vec<std::sync::Arc<Certificate>>,
 }
 
 /// Why a token's CMS was refused, by what its reasons say: a TSA outside the trust store (or

@@ -10,7 +10,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     anchors: Vec<Arc<Certificate>>,
-    anchor_fps: HashSet<[u8; 32]>,
+    anchor_fps: HashSet<[u8; 32], super::cache::FingerprintState>,
     crls: Vec<Crl>,
     skipped: Vec<String>,
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod crl_live;
 pub mod der;
 pub mod failing;
 pub mod hooked;

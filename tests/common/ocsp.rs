@@ -25,7 +25,8 @@ pub struct OcspPki {
     pub aia: Option<String>,
 }
 
-fn ec_key(dir: &Path, name: &str) {
+/// A P-256 key into `dir/<name>.key`.
+pub fn ec_key(dir: &Path, name: &str) {
     openssl(
         dir,
         &[

@@ -380,17 +380,14 @@ impl Attempt<'_> {
                     .ok_or_else(|| ArchiveError::Damaged(format!("receipt {id} missing")))?;
                 self.put(kv, RECEIPTS, id.as_bytes(), &r)?;
             }
-            if let crate::archive::log::Event::Accepted {
-                registration,
-                files,
-                ..
-            } = entry.event
-            {
-                let names = files
-                    .iter()
+            if let crate::archive::log::Event::Accepted { registration, .. } = &entry.event {
+                // The document's files and the evidence kept with it, all destroyed with it.
+                let names = entry
+                    .event
+                    .kept_blobs()
                     .filter_map(|f| crate::archive::checkpoint::unhex32(&f.sha256))
                     .collect();
-                live.insert(registration, names);
+                live.insert(registration.clone(), names);
             }
         }
         Ok(())

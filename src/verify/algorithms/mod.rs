@@ -143,14 +143,15 @@ impl Scheme {
     /// A name for reports, e.g. `rsa-pkcs1-sha256`.
     pub fn name(self) -> String {
         match self {
-            Scheme::RsaPkcs1(h) => format!("rsa-pkcs1-{}", h.name()),
+            // Concatenated rather than formatted: this names every signer of every document.
+            Scheme::RsaPkcs1(h) => ["rsa-pkcs1-", h.name()].concat(),
             Scheme::RsaPss { hash, mgf, salt } if mgf == hash => {
                 format!("rsa-pss-{}-salt{salt}", hash.name())
             }
             Scheme::RsaPss { hash, mgf, salt } => {
                 format!("rsa-pss-{}-mgf1-{}-salt{salt}", hash.name(), mgf.name())
             }
-            Scheme::Ecdsa(h) => format!("ecdsa-{}", h.name()),
+            Scheme::Ecdsa(h) => ["ecdsa-", h.name()].concat(),
             Scheme::Ed25519 => "ed25519".into(),
             Scheme::Gost { hash, family } => match family {
                 gost::Family::Tc26 => format!("gost3410-{}", hash.name()),
@@ -174,7 +175,7 @@ impl Scheme {
         let bare = |d: Option<HashAlg>| {
             d.ok_or_else(|| AlgError::Unsupported(format!("{} without a hash", describe(&alg.oid))))
         };
-        let scheme = match alg.oid.as_str() {
+        let scheme = match &*alg.oid {
             "1.2.840.113549.1.1.1" => Scheme::RsaPkcs1(bare(digest)?),
             "1.2.840.113549.1.1.11" => Scheme::RsaPkcs1(HashAlg::Sha256),
             "1.2.840.113549.1.1.12" => Scheme::RsaPkcs1(HashAlg::Sha384),

@@ -321,7 +321,7 @@ mod tests {
         PublicKey {
             algorithm: AlgorithmId {
                 oid: "1.2.840.113549.1.1.1".into(),
-                params: Some(vec![0x05, 0x00]),
+                params: Some(vec![0x05, 0x00].into()),
             },
             bits: tlv(0x30, &body),
         }
@@ -339,7 +339,7 @@ mod tests {
         let mut key = rsa_2048();
         key.algorithm = AlgorithmId {
             oid: ID_RSASSA_PSS.into(),
-            params: Some(params(&MGF1, &[32], &[1])),
+            params: Some(params(&MGF1, &[32], &[1]).into()),
         };
         let (h, s) = (HashAlg::Sha256, 32);
         assert_eq!(key_restrictions(&key, h, h, s), Ok(()));

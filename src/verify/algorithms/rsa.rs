@@ -12,7 +12,7 @@ const RSA_PSS_KEY: &str = "1.2.840.113549.1.1.10";
 
 /// The RSAPublicKey DER of an RSA subject key, after the policy size check.
 pub(super) fn rsa_key(key: &PublicKey, pss: bool) -> Result<&[u8], AlgError> {
-    let oid = key.algorithm.oid.as_str();
+    let oid: &str = &key.algorithm.oid;
     if oid != RSA_KEY && !(pss && oid == RSA_PSS_KEY) {
         return Err(AlgError::Invalid);
     }

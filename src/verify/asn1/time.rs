@@ -96,6 +96,39 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// RFC 3339 text (`YYYY-MM-DDTHH:MM:SSZ`) of a Unix time, for reports. Hand-rolled because it
+/// runs for every signer of every document (digit by digit: `format!` cost 0.1 µs of it).
+pub fn fmt_time(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        // Outside four digits (no certificate's time is): the general formatter's width rules.
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        );
+    }
+    let mut out = String::with_capacity(20);
+    let mut put = |n: i64, width: u32, sep: Option<char>| {
+        for i in (0..width).rev() {
+            let digit = n / 10i64.pow(i) % 10;
+            out.push(char::from(b'0' + digit.unsigned_abs() as u8));
+        }
+        if let Some(c) = sep {
+            out.push(c);
+        }
+    };
+    put(y, 4, Some('-'));
+    put(m, 2, Some('-'));
+    put(d, 2, Some('T'));
+    put(secs / 3600, 2, Some(':'));
+    put(secs % 3600 / 60, 2, Some(':'));
+    put(secs % 60, 2, Some('Z'));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::Work;
@@ -137,5 +170,31 @@ mod tests {
             work: Work::for_input(0),
         };
         assert_eq!(time_value(&g).unwrap(), 2_524_608_000);
+    }
+
+    #[test]
+    fn fmt_time_writes_what_the_formatter_writes() {
+        let general = |t: i64| {
+            let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+            let (y, m, d) = civil_from_days(days);
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                secs / 3600,
+                secs % 3600 / 60,
+                secs % 60
+            )
+        };
+        assert_eq!(fmt_time(1_780_272_000), "2026-06-01T00:00:00Z");
+        assert_eq!(fmt_time(951_782_399), "2000-02-28T23:59:59Z");
+        assert_eq!(fmt_time(-62_167_219_200), "0000-01-01T00:00:00Z");
+        assert_eq!(fmt_time(253_402_300_799), "9999-12-31T23:59:59Z");
+        let mut t: i64 = -70_000_000_000;
+        while t < 300_000_000_000 {
+            assert_eq!(fmt_time(t), general(t), "{t}");
+            t += 7_777_777 + t.rem_euclid(86_401);
+        }
+        for t in [i64::MIN / 2, -62_167_219_201, 253_402_300_800, i64::MAX / 2] {
+            assert_eq!(fmt_time(t), general(t), "{t}");
+        }
     }
 }

@@ -164,6 +164,11 @@ fn bad(e: Asn1Error) -> OcspError {
 }
 
 impl Response {
+    /// The BasicOCSPResponse as received (DER), for whoever files the response as evidence.
+    pub fn basic_der(&self) -> &[u8] {
+        &self.basic
+    }
+
     /// Parses a DER OCSPResponse. A response whose status is not `successful` is an error
     /// naming the status (tryLater, internalError, …).
     pub fn from_der(der: &[u8]) -> Result<Response, OcspError> {

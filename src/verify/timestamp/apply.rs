@@ -93,6 +93,8 @@ pub(crate) struct Poe {
     /// later" or a rejection that holds whether the token turns out valid (then the signer is
     /// judged at its time, as now) or not (then `timestamp-invalid` rejects anyway).
     pub proven: bool,
+    /// The TSA's path, leaf first, anchor last.
+    pub chain: Vec<Arc<Certificate>>,
 }
 
 impl Poe {
@@ -160,6 +162,7 @@ impl Verifier {
                 best = Some(Poe {
                     proven: verified.pending.is_none(),
                     stamp: verified.stamp,
+                    chain: verified.chain,
                 });
             }
         }

@@ -1,0 +1,280 @@
+//! `cargo bench --bench scale [-- STORE MAX]`: how the archive's costs move as it grows
+//! (issue #15). One archive (`journal` by default, or `sled`) is filled to 10^3, 10^4, 10^5 and
+//! 10^6 documents (`MAX`, default 10^6; 10^7 is `-- journal 10000000`, about an hour and
+//! 25 GB of disk). At each size it measures:
+//!
+//! - submissions/s: 500 real RSA-2048 documents (signed beforehand with OpenSSL) through the
+//!   whole pipeline (verify, file, durable group commit), 16 threads;
+//! - inclusion and consistency proof latency (p50, p99; 200 each, random positions);
+//! - the retention plan's latency (p50, p99) and one-at-a-time durable filings' p99 alone and
+//!   while plans run in another thread;
+//! - open time and resident memory of a fresh process that opens the archive (this binary
+//!   again, `-- open-only DIR STORE`), and bytes on disk per filing.
+//!
+//! The documents between the sizes are synthetic filings (`support/fill.rs`: a realistic
+//! accepted entry and its small document, no signature to verify), so that 10^6 fill in
+//! minutes; they carry no receipt or access record, which the bytes-per-filing column
+//! therefore understates for them (the real submissions carry both).
+
+#[path = "support/mod.rs"]
+mod support;
+
+#[path = "support/fill.rs"]
+mod fill;
+
+use fill::{AT, fill, percentiles, retention_plan};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+use tamga::ingest::{Ingest, Submission};
+use tamga::verify::{Policy, Status};
+
+/// Real submissions measured at each size.
+const REAL: usize = 500;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "open-only") {
+        return open_only(Path::new(&args[i + 1]), &args[i + 2]);
+    }
+    if args.iter().any(|a| a == "bytes") {
+        return bytes_per_filing();
+    }
+    let store = if args.iter().any(|a| a == "sled") {
+        "sled"
+    } else {
+        "journal"
+    };
+    let max: u64 = args
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .next()
+        .unwrap_or(1_000_000);
+    let sizes: Vec<u64> = (3..=7)
+        .map(|e| 10u64.pow(e))
+        .filter(|&n| n <= max)
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    eprintln!("signing {} documents with openssl…", REAL * sizes.len());
+    let sigs = Arc::new(support::signed_documents(
+        &tmp.path().join("docs"),
+        REAL * sizes.len(),
+    ));
+    let data = tmp.path().join("archive");
+    println!("scale, {store} store (latencies in ms; RSS of a process that opens the archive)");
+    println!(
+        "{:>9} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7} {:>8}",
+        "size",
+        "subm/s",
+        "incl50",
+        "incl99",
+        "cons50",
+        "cons99",
+        "plan50",
+        "plan99",
+        "file99",
+        "+plans99",
+        "open",
+        "RSS MB",
+        "B/filing"
+    );
+    let mut synthetic = 0u64;
+    for (round, &n) in sizes.iter().enumerate() {
+        let ingest = open(&data, store);
+        let a = &ingest.archive;
+        let start = Instant::now();
+        let more = n.saturating_sub(a.size());
+        fill(a, synthetic, synthetic + more);
+        synthetic += more;
+        a.make_durable(a.size()).unwrap();
+        eprintln!(
+            "{n}: filled {more} in {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+        let (incl, cons) = proofs(&ingest);
+        let (plan, file, beside) = plans_beside_filings(&ingest, &mut synthetic);
+        let batch = &sigs[round * REAL..(round + 1) * REAL];
+        let rate = submissions(&ingest, batch);
+        let size = a.size();
+        drop(ingest);
+        let (open_ms, rss) = open_in_child(&data, store);
+        let per = support_dir_size(&data) as f64 / size as f64;
+        println!(
+            "{n:>9} {rate:>8.0} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {file:>8.2} \
+             {beside:>8.2} {open_ms:>7.0} {:>7.1} {per:>8.0}",
+            incl.0,
+            incl.1,
+            cons.0,
+            cons.1,
+            plan.0,
+            plan.1,
+            rss as f64 / 1e6
+        );
+    }
+}
+
+/// `-- bytes`: where a real filing's bytes go, by key space (keys and values as the store
+/// holds them, before the store's own overhead), over 500 real submissions.
+fn bytes_per_filing() {
+    use tamga::archive::store::Space;
+    let tmp = tempfile::tempdir().unwrap();
+    let sigs = support::signed_documents(&tmp.path().join("docs"), REAL);
+    let ingest = open(&tmp.path().join("archive"), "journal");
+    submissions(&ingest, &sigs);
+    let store = ingest.archive.raw_store();
+    let per = |x: usize| x as f64 / REAL as f64;
+    println!("bytes per real filing by space (4 KiB RSA-2048 attached documents, {REAL})");
+    println!(
+        "{:>12} {:>8} {:>10} {:>10}",
+        "space", "keys", "key B", "value B"
+    );
+    let mut total = 0;
+    for space in Space::ALL {
+        let keys = store.keys(space).unwrap();
+        let kb: usize = keys.iter().map(Vec::len).sum();
+        let vb: usize = keys
+            .iter()
+            .map(|k| store.get(space, k).unwrap().map_or(0, |v| v.len()))
+            .sum();
+        total += kb + vb;
+        println!(
+            "{:>12} {:>8.2} {:>10.0} {:>10.0}",
+            format!("{space:?}"),
+            per(keys.len()),
+            per(kb),
+            per(vb)
+        );
+    }
+    println!("{:>12} {:>8} {:>10} {:>10.0}", "total", "", "", per(total));
+}
+
+/// The archive at `data` on `store`, with the demo policy and the fixture trust store.
+fn open(data: &Path, store: &str) -> Ingest {
+    let mut p = support::paths(data);
+    p.store = Some(store.parse().unwrap());
+    tamga::setup::open(&p, Policy::default()).unwrap()
+}
+
+/// Child mode: opens the archive, prints milliseconds and resident bytes, exits.
+fn open_only(data: &Path, store: &str) {
+    let start = Instant::now();
+    let ingest = open(data, store);
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    assert!(ingest.archive.size() > 0);
+    println!("{ms} {}", support::status_bytes("VmRSS:"));
+}
+
+/// (open ms, RSS bytes) of a fresh process opening the archive.
+fn open_in_child(data: &Path, store: &str) -> (f64, u64) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("open-only")
+        .arg(data)
+        .arg(store)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut it = text.split_whitespace();
+    let ms = it.next().and_then(|s| s.parse().ok()).unwrap();
+    let rss = it.next().and_then(|s| s.parse().ok()).unwrap();
+    (ms, rss)
+}
+
+/// Inclusion and consistency proof latency, (p50, p99) each.
+fn proofs(ingest: &Ingest) -> ((f64, f64), (f64, f64)) {
+    use tamga::archive::proofs;
+    let a = &ingest.archive;
+    let n = a.size();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ n;
+    let mut rnd = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let incl = percentiles(200, |k| {
+        let size = if k % 2 == 0 { n } else { 1 + rnd(n) };
+        proofs::inclusion(a, rnd(size), Some(size)).unwrap();
+    });
+    let cons = percentiles(200, |k| {
+        let to = if k % 2 == 0 { n } else { 1 + rnd(n) };
+        proofs::consistency(a, 1 + rnd(to), Some(to)).unwrap();
+    });
+    (incl, cons)
+}
+
+/// The plan's (p50, p99); one-at-a-time durable filings' p99 alone and while plans run.
+fn plans_beside_filings(ingest: &Ingest, synthetic: &mut u64) -> ((f64, f64), f64, f64) {
+    let (a, policy) = (&ingest.archive, &ingest.policy);
+    let at = AT + 400 * 86_400 * 365;
+    let plan = percentiles(20, |_| retention_plan(a, policy, at));
+    let next = AtomicU64::new(*synthetic);
+    let file_one = |_| {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        fill(a, i, i + 1);
+        a.make_durable(a.size()).unwrap();
+    };
+    let (_, alone) = percentiles(300, file_one);
+    let stop = AtomicBool::new(false);
+    let (_, beside) = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                retention_plan(a, policy, at);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        let r = percentiles(300, file_one);
+        stop.store(true, Ordering::Relaxed);
+        r
+    });
+    *synthetic = next.load(Ordering::Relaxed);
+    (plan, alone, beside)
+}
+
+/// Accepted documents per second of `batch` through the pipeline, 16 threads, case 01-12.
+fn submissions(ingest: &Ingest, batch: &[Vec<u8>]) -> f64 {
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(sig) = batch.get(i) else { return };
+                    let out = ingest
+                        .submit(&Submission {
+                            case: "01-12",
+                            signature: sig,
+                            content: None,
+                            sender_ref: None,
+                            received_at: AT,
+                            submitter: None,
+                        })
+                        .unwrap();
+                    assert_eq!(out.status, Status::Accepted);
+                }
+            });
+        }
+    });
+    batch.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Bytes of every file under `p`, as allocated on disk (holes punched by disposal not counted).
+fn support_dir_size(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    for e in std::fs::read_dir(p).unwrap().flatten() {
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() {
+            support_dir_size(&e.path())
+        } else {
+            m.blocks() * 512
+        };
+    }
+    total
+}

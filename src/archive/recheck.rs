@@ -1,0 +1,371 @@
+//! Re-checking accepted documents' verdicts offline, from an exported package: the pure
+//! verifier runs again on each document's signature and content, at the time the document was
+//! received (its entry's `at`), with the evidence kept with it ([`super::evidence`]) as its
+//! only trust anchors, CRLs and OCSP responses — no trust directory, no network. A document
+//! is named, with its registration number, when a signer its entry records as valid is not
+//! valid again.
+//!
+//! The re-check runs under the signer rule "at least one" and compares signer by signer
+//! (every signer the entry records as valid must be valid again), so the service's own rule
+//! needs no configuration here; certificate-policy settings are RFC 5280's defaults.
+
+use super::audit::{AuditFailure, AuditReport, fail};
+use super::evidence::{self, CERTIFICATE, CRL, OCSP};
+use super::log::{Entry, Event, FileRef, SignerSummary};
+use crate::reasons::Reason;
+use crate::verify::certificate::Certificate;
+use crate::verify::ocsp::{Response, Window};
+use crate::verify::revocation::Crl;
+use crate::verify::{
+    Content, Evidence, Policy, Report, RevocationPolicy, SignerRule, SignerStatus, TrustStore,
+    Verifier,
+};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Verifiers kept for reuse across documents that name the same evidence (most do: one
+/// anchor, one CRL per CA); beyond this many distinct sets the memo starts afresh.
+const MAX_VERIFIERS: usize = 64;
+
+/// Why a document's verdict was not confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecheckError {
+    /// A file the re-check needs could not be read.
+    #[error("{0}")]
+    Missing(String),
+    /// A piece of evidence does not parse as what its role says.
+    #[error("{role} evidence {sha256} does not parse: {why}")]
+    Unreadable {
+        /// Its role.
+        role: String,
+        /// Its SHA-256, hex.
+        sha256: String,
+        /// The parser's complaint.
+        why: String,
+    },
+    /// The verifier, given the kept evidence, does not find a signer valid that the entry
+    /// records as valid.
+    #[error("the verdict does not hold on the kept evidence: signer {signer}: {why}")]
+    Verdict {
+        /// The signer's index.
+        signer: usize,
+        /// The codes and details found.
+        why: String,
+    },
+}
+
+/// How a verdict held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// Signature, paths and revocation, all from the kept evidence.
+    Fully,
+    /// All but revocation: the document was accepted without revocation evidence (its
+    /// receipt says `revocation-unchecked`, or the service ran with revocation off).
+    WithoutRevocation,
+}
+
+/// One accepted document as the re-check takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Document<'a> {
+    /// The signature file.
+    pub signature: &'a [u8],
+    /// The detached content, if any.
+    pub content: Option<&'a [u8]>,
+    /// The entry's evidence references.
+    pub evidence: &'a [FileRef],
+    /// When it was received (Unix seconds): the validation time.
+    pub at: i64,
+    /// The signers as the entry records them.
+    pub signers: &'a [SignerSummary],
+    /// Whether its receipt says revocation went unchecked (`--revocation prefer`).
+    pub revocation_unchecked: bool,
+}
+
+/// The re-check, with its memo of verifiers by evidence set.
+#[derive(Debug, Default)]
+pub struct Rechecker {
+    verifiers: HashMap<(Vec<String>, bool), Built>,
+}
+
+/// A verifier over one evidence set, and the OCSP responses of that set.
+#[derive(Debug, Clone)]
+struct Built {
+    verifier: Arc<Verifier>,
+    ocsp: Vec<Arc<Response>>,
+}
+
+impl Rechecker {
+    /// Re-checks one document; `load` reads a piece of evidence's bytes.
+    pub fn check(
+        &mut self,
+        doc: &Document<'_>,
+        load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+    ) -> Result<Held, RecheckError> {
+        let revocation = if doc.revocation_unchecked {
+            RevocationPolicy::Prefer
+        } else {
+            RevocationPolicy::Require
+        };
+        let first = self.run(doc, revocation, load)?;
+        let Err(e) = confirm(doc, &first) else {
+            return Ok(if doc.revocation_unchecked {
+                Held::WithoutRevocation
+            } else {
+                Held::Fully
+            });
+        };
+        // Nothing about revocation was kept and only revocation is missing: the service ran
+        // with revocation off, and the rest is what can be confirmed.
+        let recorded = doc.evidence.iter().any(|f| f.role == CRL || f.role == OCSP);
+        let only_revocation = first
+            .reasons
+            .iter()
+            .all(|r| r.code == Reason::RevocationUnavailable);
+        if recorded || !only_revocation || doc.revocation_unchecked {
+            return Err(e);
+        }
+        let off = self.run(doc, RevocationPolicy::Off, load)?;
+        confirm(doc, &off).map(|()| Held::WithoutRevocation)
+    }
+
+    /// Runs the verifier under `revocation` (memoised by evidence set, except when off: that
+    /// run is once per document at most).
+    fn run(
+        &mut self,
+        doc: &Document<'_>,
+        revocation: RevocationPolicy,
+        load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+    ) -> Result<Report, RecheckError> {
+        let off = revocation == RevocationPolicy::Off;
+        let mut names: Vec<String> = doc.evidence.iter().map(|f| f.sha256.clone()).collect();
+        names.sort();
+        let key = (names, off || revocation == RevocationPolicy::Prefer);
+        let built = match self.verifiers.get(&key) {
+            Some(b) if !off => b.clone(),
+            _ => {
+                let b = build(doc.evidence, revocation, load)?;
+                if self.verifiers.len() >= MAX_VERIFIERS {
+                    self.verifiers.clear();
+                }
+                if !off {
+                    self.verifiers.insert(key, b.clone());
+                }
+                b
+            }
+        };
+        let evidence = Evidence {
+            ocsp: &built.ocsp,
+            ocsp_window: Window::default(),
+        };
+        let report = built.verifier.verify_with(
+            doc.signature,
+            doc.content.map(Content::Bytes),
+            doc.at,
+            evidence,
+        );
+        Ok(report)
+    }
+}
+
+/// A verifier whose only trust is the evidence: its certificates the anchors, its CRLs the
+/// store's, its OCSP responses handed in beside each signature.
+fn build(
+    files: &[FileRef],
+    revocation: RevocationPolicy,
+    load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+) -> Result<Built, RecheckError> {
+    let mut anchors = Vec::new();
+    let mut crls = Vec::new();
+    let mut ocsp = Vec::new();
+    for f in files {
+        let der = load(f).map_err(RecheckError::Missing)?;
+        let bad = |why: String| RecheckError::Unreadable {
+            role: f.role.clone(),
+            sha256: f.sha256.clone(),
+            why,
+        };
+        match f.role.as_str() {
+            CERTIFICATE => {
+                anchors.push(Certificate::from_der(&der).map_err(|e| bad(e.to_string()))?)
+            }
+            CRL => crls.push(Crl::from_der(&der).map_err(|e| bad(e.to_string()))?),
+            OCSP => ocsp.push(Arc::new(
+                Response::from_der(&der).map_err(|e| bad(e.to_string()))?,
+            )),
+            other => return Err(bad(format!("unknown role {other:?}"))),
+        }
+    }
+    let policy = Policy {
+        revocation,
+        signers: SignerRule::AtLeastOne,
+        ..Policy::default()
+    };
+    Ok(Built {
+        verifier: Arc::new(Verifier::new(TrustStore::new(anchors, crls), policy)),
+        ocsp,
+    })
+}
+
+/// Every signer the entry records as valid is valid in `report`, with the same certificate.
+fn confirm(doc: &Document<'_>, report: &Report) -> Result<(), RecheckError> {
+    for (i, want) in doc.signers.iter().enumerate() {
+        if want.status != SignerStatus::Valid.as_str() {
+            continue;
+        }
+        let got = report.signers.get(i);
+        let same_cert = got.is_some_and(|g| g.certificate_sha256 == want.certificate_sha256);
+        if got.is_some_and(|g| g.status == SignerStatus::Valid) && same_cert {
+            continue;
+        }
+        let mut why: Vec<String> = report
+            .reasons
+            .iter()
+            .filter(|r| r.signer == Some(i) || r.signer.is_none())
+            .map(|r| format!("{}: {}", r.code.code(), r.detail))
+            .collect();
+        why.extend(
+            report
+                .warnings
+                .iter()
+                .filter(|w| w.signer == Some(i) && w.code == "signer-invalid")
+                .map(|w| w.detail.clone()),
+        );
+        if !same_cert {
+            why.push("the signer's certificate differs from the one the entry records".into());
+        }
+        return Err(RecheckError::Verdict {
+            signer: i,
+            why: why.join("; "),
+        });
+    }
+    Ok(())
+}
+
+/// Re-checks every kept accepted document of the package in `dir` (whose `entries` the replay
+/// has already found intact, evidence hashes included). Counts them in `report`; the first
+/// document whose verdict does not hold is the failure, naming the others too.
+pub fn package(
+    dir: &Path,
+    entries: &[Vec<u8>],
+    report: &mut AuditReport,
+) -> Result<(), AuditFailure> {
+    let decoded: Vec<Entry> = entries
+        .iter()
+        .filter_map(|b| Entry::decode(b).ok())
+        .collect();
+    let disposed: HashSet<&str> = decoded
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Disposed { registration, .. } => Some(registration.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut checker = Rechecker::default();
+    let (mut predating, mut without) = (0u64, 0u64);
+    let mut failed: Vec<(&Entry, RecheckError)> = Vec::new();
+    for entry in &decoded {
+        let Event::Accepted {
+            registration,
+            evidence,
+            ..
+        } = &entry.event
+        else {
+            continue;
+        };
+        if disposed.contains(registration.as_str()) {
+            continue;
+        }
+        if evidence.is_empty() {
+            predating += 1;
+            continue;
+        }
+        match one(dir, entry, &mut checker) {
+            Ok(Held::Fully) => report.rechecked += 1,
+            Ok(Held::WithoutRevocation) => {
+                report.rechecked += 1;
+                without += 1;
+            }
+            Err(e) => failed.push((entry, e)),
+        }
+    }
+    if predating > 0 {
+        report.note(format!(
+            "{predating} accepted documents were filed before evidence was kept: their \
+             verdicts were not re-checked"
+        ));
+    }
+    if without > 0 {
+        report.note(format!(
+            "{without} accepted documents were re-checked without revocation: none was \
+             recorded for them"
+        ));
+    }
+    let Some((first, e)) = failed.first() else {
+        return Ok(());
+    };
+    let mut what = e.to_string();
+    let others: Vec<&str> = failed
+        .iter()
+        .skip(1)
+        .filter_map(|(e, _)| match &e.event {
+            Event::Accepted { registration, .. } => Some(registration.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !others.is_empty() {
+        what.push_str(&format!(
+            "; the verdicts of {} do not hold either",
+            others.join(", ")
+        ));
+    }
+    Err(fail(Some(first.index), Some(first), what))
+}
+
+/// Re-checks one accepted entry's document from the package.
+fn one(dir: &Path, entry: &Entry, checker: &mut Rechecker) -> Result<Held, RecheckError> {
+    let Event::Accepted {
+        receipt_id,
+        files,
+        signers,
+        evidence,
+        ..
+    } = &entry.event
+    else {
+        return Ok(Held::Fully);
+    };
+    let read = |p: String| std::fs::read(dir.join(&p)).map_err(|e| format!("{p}: {e}"));
+    let doc = format!("documents/{}", entry.index);
+    let signature = read(format!("{doc}/signature.p7s")).map_err(RecheckError::Missing)?;
+    let content = match files.iter().any(|f| f.role == "content") {
+        true => Some(read(format!("{doc}/content.bin")).map_err(RecheckError::Missing)?),
+        false => None,
+    };
+    let receipt = read(format!("receipts/{receipt_id}.p7s")).map_err(RecheckError::Missing)?;
+    let at = super::log::parse_time(&entry.at).ok_or_else(|| {
+        RecheckError::Missing(format!("entry time {:?} is not RFC 3339", entry.at))
+    })?;
+    let d = Document {
+        signature: &signature,
+        content: content.as_deref(),
+        evidence,
+        at,
+        signers,
+        revocation_unchecked: warns_unchecked(&receipt),
+    };
+    let mut load = |f: &FileRef| read(format!("evidence/{}", evidence::file_name(f)));
+    checker.check(&d, &mut load)
+}
+
+/// Whether a receipt (DER CMS over its JSON body) warns that revocation went unchecked.
+fn warns_unchecked(receipt: &[u8]) -> bool {
+    crate::verify::cms::parse(receipt)
+        .ok()
+        .and_then(|sd| sd.content.map(|c| c.into_owned()))
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("warnings").and_then(|w| w.as_array()).cloned())
+        .is_some_and(|w| {
+            w.iter()
+                .any(|w| w.get("code").and_then(|c| c.as_str()) == Some("revocation-unchecked"))
+        })
+}
