@@ -4,6 +4,7 @@
 mod common;
 use common::failing::{Faults, serve_failing, set};
 use common::server::{Server, client, raw_submit, start};
+use common::tmpfs::Tmpfs;
 use common::*;
 use reqwest::StatusCode;
 use reqwest::blocking::multipart;
@@ -244,42 +245,6 @@ fn large_content_signed_without_signed_attributes_is_refused_with_a_listed_reaso
         "{r}"
     );
     assert_eq!(s.state.ingest.archive.size(), 1, "the rejection is logged");
-}
-
-/// A small tmpfs, unmounted when dropped; `None` where mounting is not permitted.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &std::path::Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(at.to_path_buf()))
-    }
-
-    fn fill(&self) {
-        use std::io::Write;
-        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
-        let piece = vec![0x5a; 16 * 1024];
-        while f.write_all(&piece).and_then(|()| f.sync_all()).is_ok() {}
-    }
-
-    fn free(&self) {
-        std::fs::remove_file(self.0.join("filler")).unwrap();
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 /// Issue 12, item 13: a full disk costs 503s while it lasts, and nothing after. Once space

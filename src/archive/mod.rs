@@ -12,6 +12,7 @@ pub mod audit;
 pub mod backup;
 pub mod blobs;
 pub mod checkpoint;
+mod commit;
 #[cfg(test)]
 mod contract;
 pub mod evidence;
@@ -35,6 +36,7 @@ pub mod tiles;
 
 use crate::receipt::ReceiptSigner;
 use checkpoint::Checkpoint;
+use commit::Commit;
 use log::{Entry, Event, GENESIS};
 use merkle::{Frontier, Hash};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -79,33 +81,6 @@ struct State {
     /// When the last entry was filed (Unix seconds; 0 when unknown): the log's time never
     /// runs back behind it.
     filed: i64,
-}
-
-/// Group commit: how far the log is durable, and whether a caller is syncing right now.
-#[derive(Debug)]
-struct Commit {
-    durable: u64,
-    leading: bool,
-}
-
-/// The group-commit leader's term: ends when dropped, even by a panic, so that waiters are
-/// never left behind a leader that is gone.
-struct Leader<'a> {
-    archive: &'a Archive,
-    synced: Option<u64>,
-}
-
-impl Drop for Leader<'_> {
-    fn drop(&mut self) {
-        let mut commit = lock(&self.archive.commit);
-        commit.leading = false;
-        if let Some(size) = self.synced {
-            commit.durable = commit.durable.max(size);
-        }
-        drop(commit);
-        // Waiters the sync did not cover (or all of them, after a failure) elect a new leader.
-        self.archive.committed.notify_all();
-    }
 }
 
 /// The archive.
@@ -353,24 +328,8 @@ impl Archive {
     }
 
     fn commit(&self, upto: u64, force: bool) -> Result<(), ArchiveError> {
-        let mut commit = lock(&self.commit);
-        loop {
-            if commit.durable >= upto && !force {
-                return Ok(());
-            }
-            if !commit.leading {
-                break;
-            }
-            commit = self
-                .committed
-                .wait(commit)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        commit.leading = true;
-        drop(commit);
-        let mut leader = Leader {
-            archive: self,
-            synced: None,
+        let Some(mut leader) = self.lead((!force).then_some(upto)) else {
+            return Ok(());
         };
         let synced = self.sync_and_checkpoint();
         leader.synced = synced.as_ref().ok().copied();

@@ -1,6 +1,7 @@
 //! `POST /v1/backup`: a backup taken by the running service, for an admin. With sled the
 //! service holds the store's lock, so a backup beside it has to be taken here; it pauses
-//! filing only to sign a checkpoint and read the index (see `archive::backup`). It writes only
+//! filing only to sign a checkpoint and read the index (see `archive::backup`), and copies at
+//! most `[backup] max-rate` MB/s (default [`backup::ONLINE_MAX_RATE_MB`]). It writes only
 //! under the policy's `[backup] root`, and never tells the caller a server path or OS error.
 
 use super::extract::Json as JsonBody;
@@ -31,6 +32,7 @@ pub async fn backup(
             "Backups over HTTP need a backup root: set [backup] root in the policy.".into(),
         ));
     };
+    let options = backup::Options::online(state.ingest.policy.backup.max_rate);
     let st = state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
     // A thread of its own, at a lower priority: the backup takes the CPU filing leaves.
@@ -39,7 +41,7 @@ pub async fn backup(
         .spawn(move || {
             backup::lower_priority();
             let done = target::under_root(&root, &req.out)
-                .map(|dir| backup::write(&st.ingest.archive, &dir));
+                .map(|dir| backup::write_with(&st.ingest.archive, &dir, &options, &mut |_| {}));
             let _ = tx.send(done);
         })
         .map_err(|_| ApiError::Unavailable("The backup could not start; retry.".into()))?;
@@ -58,6 +60,14 @@ fn answer(e: BackupError) -> ApiError {
     match e {
         BackupError::Archive(e) => e.into(),
         BackupError::Refused(why) => ApiError::Unprocessable(format!("Backup refused: {why}.")),
+        BackupError::Full { .. } => {
+            tracing::error!(error = %e, "a backup ran out of space");
+            ApiError::Unavailable(
+                "The backup directory's disk is full: this generation was not written, the \
+                 previous one is intact."
+                    .into(),
+            )
+        }
         BackupError::Io { .. } => {
             tracing::error!(error = %e, "a backup could not be written");
             ApiError::Unavailable(

@@ -88,6 +88,11 @@ pub struct BackupSettings {
     /// names a directory relative to it). Without it the endpoint refuses: a caller must never
     /// choose where on the server's disk the service creates and removes files.
     pub root: Option<PathBuf>,
+    /// The most a backup taken over HTTP copies per second, in MB (`max-rate`; absent: the
+    /// default of `archive::backup::online`; 0: no cap). Filing waits on the disk a backup
+    /// writes to as fast as it can.
+    #[serde(rename = "max-rate")]
+    pub max_rate: Option<u64>,
 }
 
 /// One case (дело) of the nomenclature.
@@ -339,6 +344,12 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
     let revocation = raw.revocation.settings().map_err(|r| at(None, r))?;
     if raw.backup.root.as_ref().is_some_and(|r| !r.is_absolute()) {
         return Err(at(None, "backup.root must be an absolute directory".into()));
+    }
+    if raw.backup.max_rate.is_some_and(|r| r > 1_000_000) {
+        return Err(at(
+            None,
+            "backup.max-rate is in MB/s: at most 1000000".into(),
+        ));
     }
     Ok(ArchivePolicy {
         backup: raw.backup,

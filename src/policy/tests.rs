@@ -165,3 +165,19 @@ fn the_backup_root_is_absolute_or_refused() {
     let e = err(&format!("{GOOD}\n[backup]\nroot = \"srv/b\"\n"));
     assert!(e.reason.contains("backup.root"), "{e}");
 }
+
+#[test]
+fn the_backup_rate_cap_is_in_mb_per_second_and_bounded() {
+    let p = parse(
+        &format!("{GOOD}\n[backup]\nmax-rate = 40\n"),
+        Path::new("p.toml"),
+    )
+    .unwrap();
+    assert_eq!(p.backup.max_rate, Some(40));
+    assert_eq!(
+        parse(GOOD, Path::new("p.toml")).unwrap().backup.max_rate,
+        None
+    );
+    let e = err(&format!("{GOOD}\n[backup]\nmax-rate = 5000000\n"));
+    assert!(e.reason.contains("backup.max-rate"), "{e}");
+}

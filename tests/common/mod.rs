@@ -10,6 +10,7 @@ pub mod pg;
 pub mod pki;
 pub mod pkits;
 pub mod server;
+pub mod tmpfs;
 pub mod tsa;
 
 use std::path::{Path, PathBuf};

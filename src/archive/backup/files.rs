@@ -1,11 +1,11 @@
 //! The backup's files: key/value record files, the generation manifest, and writing files so
 //! that a name, once it appears, holds complete, synced bytes (temporary name, then rename).
 
-use super::BackupError;
+use super::{BackupError, Fault, ManifestError};
 use crate::verify::certificate::hex;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The manifest's first line: format and version.
 pub const MAGIC: &str = "tamga-backup 1";
@@ -122,14 +122,17 @@ impl Manifest {
     }
 
     /// Parses the text form; the error names the first bad line.
-    pub fn parse(text: &str) -> Result<Manifest, String> {
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let mut lines = text.lines();
         if lines.next() != Some(MAGIC) {
-            return Err(format!("does not start with {MAGIC:?}"));
+            return Err(ManifestError::Magic);
         }
         let mut m = Manifest::default();
         for (n, line) in lines.enumerate() {
-            let bad = || format!("line {}: {line:?}", n + 2);
+            let bad = || ManifestError::Line {
+                number: n + 2,
+                text: line.to_owned(),
+            };
             let (word, rest) = line.split_once(' ').ok_or_else(bad)?;
             let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
             let h = |s: &str| super::super::checkpoint::unhex32(s).ok_or_else(bad);
@@ -165,7 +168,7 @@ impl Manifest {
             }
         }
         if m.generation == 0 {
-            return Err("names no generation".into());
+            return Err(ManifestError::NoGeneration);
         }
         Ok(m)
     }
@@ -178,11 +181,17 @@ fn safe_path(p: &str) -> bool {
         && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
-/// The I/O error for `path`.
+/// The I/O error for `path`; the file system out of space (or quota) is [`BackupError::Full`].
 pub fn io(path: &Path) -> impl Fn(std::io::Error) -> BackupError + '_ {
-    move |source| BackupError::Io {
-        path: path.to_path_buf(),
-        source,
+    use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+    move |source| match source.kind() {
+        StorageFull | QuotaExceeded => BackupError::Full {
+            path: path.to_path_buf(),
+        },
+        _ => BackupError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
     }
 }
 
@@ -192,10 +201,7 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, BackupError> {
     let mut out = Vec::new();
     f.take(max + 1).read_to_end(&mut out).map_err(io(path))?;
     if out.len() as u64 > max {
-        return Err(BackupError::Bad {
-            file: path.to_path_buf(),
-            what: format!("larger than {max} bytes"),
-        });
+        return Err(BackupError::bad(path, Fault::TooLarge(max)));
     }
     Ok(out)
 }
@@ -204,11 +210,8 @@ pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, BackupError> {
 pub fn read_manifest(gen_dir: &Path) -> Result<Manifest, BackupError> {
     let path = gen_dir.join("MANIFEST");
     let raw = read_bounded(&path, MAX_MANIFEST)?;
-    let text = String::from_utf8(raw).map_err(|_| BackupError::Bad {
-        file: path.clone(),
-        what: "not UTF-8".into(),
-    })?;
-    Manifest::parse(&text).map_err(|what| BackupError::Bad { file: path, what })
+    let text = String::from_utf8(raw).map_err(|_| BackupError::bad(&path, Fault::NotText))?;
+    Manifest::parse(&text).map_err(|e| BackupError::bad(path, e))
 }
 
 /// Writes `bytes` to `path` (new) and returns its sum; the caller syncs the file system
@@ -224,17 +227,24 @@ pub fn write_new(root: &Path, rel: &str, bytes: &[u8]) -> Result<FileSum, Backup
     })
 }
 
-/// Writes a chunk file under a temporary name and renames it into place, so that a chunk
-/// name never holds a partial file (a backup killed mid-write leaves only a `.tmp`).
-pub fn write_chunk(root: &Path, name: &[u8; 32], packed: &[u8]) -> Result<(), BackupError> {
+/// Writes a chunk file under a temporary name in the unfinished generation's directory `tmp`
+/// and renames it into place under `root`, so that a chunk name never holds a partial file:
+/// a backup killed or out of space mid-write leaves its partial file only where the next
+/// backup removes it with the rest of the unfinished generation.
+pub fn write_chunk(
+    root: &Path,
+    tmp: &Path,
+    name: &[u8; 32],
+    packed: &[u8],
+) -> Result<(), BackupError> {
     let path = root.join(chunk_path(name));
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let tmp = PathBuf::from(format!("{}.tmp{}", path.display(), std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(packed).map_err(io(&tmp))?;
+    let partial = tmp.join(format!("chunk-{}", hex(name)));
+    let mut f = std::fs::File::create(&partial).map_err(io(&partial))?;
+    f.write_all(packed).map_err(io(&partial))?;
     drop(f);
-    std::fs::rename(&tmp, &path).map_err(io(&path))
+    std::fs::rename(&partial, &path).map_err(io(&path))
 }
 
 /// Makes a written file or directory durable (the files only once all are written, so the
@@ -242,6 +252,14 @@ pub fn write_chunk(root: &Path, name: &[u8; 32], packed: &[u8]) -> Result<(), Ba
 pub fn sync_path(path: &Path) -> Result<(), BackupError> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
+        .map_err(io(path))
+}
+
+/// Makes everything written to the file system holding `path` durable, with one call
+/// (syncfs(2)): after a generation's many files, instead of an fsync each.
+pub fn sync_fs(path: &Path) -> Result<(), BackupError> {
+    std::fs::File::open(path)
+        .and_then(|f| rustix::fs::syncfs(&f).map_err(std::io::Error::from))
         .map_err(io(path))
 }
 

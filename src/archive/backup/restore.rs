@@ -2,9 +2,9 @@
 //! a store a restore was cut short in holds no log head (and is to be removed and restored
 //! again); the tiles are rebuilt by the archive when it is opened.
 
-use super::BackupError;
 use super::check::Loaded;
 use super::files::{self, Manifest};
+use super::{BackupError, Refusal};
 use crate::archive::ArchiveError;
 use crate::archive::store::{Batch, Space, Store};
 use std::collections::HashSet;
@@ -61,9 +61,7 @@ pub fn load(
     store: &dyn Store,
 ) -> Result<(), BackupError> {
     if !is_empty(store)? {
-        return Err(BackupError::Refused(
-            "the target store is not empty: a restore writes only into an empty one".into(),
-        ));
+        return Err(Refusal::StoreNotEmpty.into());
     }
     let mut w = Writer {
         store,
@@ -108,9 +106,7 @@ pub fn load(
     }
     let note = loaded.checkpoint.size.to_be_bytes();
     if !records("checkpoints.kv").iter().any(|(k, _)| k == &note) {
-        return Err(BackupError::Refused(
-            "the backup's checkpoints do not include the one it covers".into(),
-        ));
+        return Err(Refusal::CheckpointMissing.into());
     }
     for (k, v) in &loaded.acts {
         w.put(Space::Acts, k, v)?;

@@ -79,10 +79,7 @@ pub fn claim(dir: &Path) -> Result<(), BackupError> {
         empty = false;
     }
     if !empty {
-        return Err(BackupError::Refused(
-            "the directory is not empty and holds no tamga backup: back up into an empty one"
-                .into(),
-        ));
+        return Err(super::Refusal::NotEmpty.into());
     }
     let marker = dir.join(MARKER);
     std::fs::write(&marker, format!("{}\n", files::MAGIC)).map_err(files::io(&marker))
@@ -122,7 +119,10 @@ mod tests {
         let dir = d.path().join("mine");
         std::fs::create_dir_all(dir.join(".tmp-keep")).unwrap();
         std::fs::write(dir.join("notes.txt"), b"x").unwrap();
-        assert!(matches!(claim(&dir), Err(BackupError::Refused(_))));
+        assert!(matches!(
+            claim(&dir),
+            Err(BackupError::Refused(super::super::Refusal::NotEmpty))
+        ));
         assert!(!dir.join(MARKER).exists());
         let fresh = d.path().join("fresh");
         claim(&fresh).unwrap();
