@@ -33,8 +33,9 @@ const BUILD_BATCH: usize = 10_000;
 /// cut the same way, so it still finds what it names.
 const MAX_TERM: usize = 200;
 
-/// Words of one signer's name indexed at most (a hostile subject cannot flood the index).
-const MAX_WORDS: usize = 8;
+/// Words of one signer's name indexed at most (a hostile subject cannot flood the index),
+/// and words of a name query at most (each opens a list: a query cannot force many reads).
+pub const MAX_WORDS: usize = 8;
 
 /// Which of a principal's submissions a list holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +102,10 @@ pub fn term(s: &str) -> String {
 }
 
 /// The words of a signer's name in a certificate subject (`CN=…, SURNAME=…, …`): the values
-/// of its name attributes, split at anything not a letter or digit, lower-case, distinct.
+/// of its name attributes, split at anything not a letter or digit, lower-case, distinct,
+/// the first [`MAX_WORDS`] only (what the lists index, so that filtering on the metadata
+/// matches exactly what the lists find). A subject without name attributes has no name
+/// words: its O, C or serialNumber are not a signer's name.
 pub fn name_words(subject: &str) -> Vec<String> {
     const NAMES: [&str; 7] = ["CN", "SN", "SURNAME", "G", "GN", "GIVENNAME", "2.5.4.42"];
     let mut text = String::new();
@@ -113,13 +117,10 @@ pub fn name_words(subject: &str) -> Vec<String> {
             text.push_str(v);
         }
     }
-    if text.is_empty() {
-        text = subject.to_owned();
-    }
     let mut words: Vec<String> = Vec::new();
     for w in text.split(|c: char| !c.is_alphanumeric()) {
         let w = term(w);
-        if !w.is_empty() && !words.contains(&w) && words.len() < MAX_WORDS * 2 {
+        if !w.is_empty() && !words.contains(&w) && words.len() < MAX_WORDS {
             words.push(w);
         }
     }
@@ -145,7 +146,7 @@ fn case_lists<'a>(
             }
         }
     }
-    for w in words.iter().flat_map(|ws| ws.iter().take(MAX_WORDS)) {
+    for w in words.iter().flatten() {
         let l = List::Word(case, w.as_str());
         if !out.contains(&l) {
             out.push(l);
@@ -375,5 +376,22 @@ impl super::Archive {
     /// from before them, opened read-only).
     pub fn list(&self, list: &List<'_>) -> Result<Option<Reader<'_>>, ArchiveError> {
         Reader::open(self.store(), list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_words_are_the_name_attributes_capped() {
+        let many = "CN=a b c d e f g h i j k l, O=Org";
+        assert_eq!(name_words(many).len(), MAX_WORDS);
+        assert!(!name_words(many).contains(&"org".to_owned()));
+        assert!(name_words("O=Some Org, C=KZ, SERIALNUMBER=IIN1").is_empty());
+        assert_eq!(
+            name_words("CN=ТЕСТОВ ТЕСТ, GIVENNAME=Тестович, C=KZ"),
+            ["тестов", "тест", "тестович"]
+        );
     }
 }

@@ -216,6 +216,14 @@ fn pages_list_own_submissions_and_find_documents_over_the_whole_case() {
         find("signer=signer&id=123456789011").is_empty(),
         "both: none"
     );
+    // More words than any indexed name has: refused, not a list opened per word.
+    let r = common::server::client()
+        .get(format!("{}/cases/01-05?signer=a+b+c+d+e+f+g+h+i", s.base))
+        .bearer_auth(archivist)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(find("signer=p-256+signer+p-256+signer"), ["01-05/1"], "distinct words");
 }
 
 /// The access-log indexes a page shows, in order.
