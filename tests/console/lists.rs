@@ -303,7 +303,7 @@ fn a_documents_page_shows_its_signers_certificate_paths() {
         "Fixture Intermediate CA",
         "Fixture Root CA",
         "Trust anchor",
-        "Valid when received",
+        "Within its validity period at receipt",
     ] {
         assert!(path.contains(want), "{want}: {path}");
     }

@@ -39,6 +39,17 @@ fn holds_on(state: &AppState, regno: &str, case: &str) -> Vec<crate::retention::
         .collect()
 }
 
+/// Whether the case's access lets the caller's role read its documents' files.
+fn may_read(state: &AppState, caller: &Caller, case_index: &str) -> bool {
+    caller.role().is_some_and(|r| {
+        state
+            .ingest
+            .policy
+            .case(case_index)
+            .is_some_and(|c| c.access.contains(&r))
+    })
+}
+
 /// `GET /document?regno=`: through `GET /v1/documents/{regno}`.
 async fn document(
     State(state): State<Arc<AppState>>,
@@ -59,13 +70,7 @@ async fn document(
     let l = ctx.lang;
     let case = d.get("case").cloned().unwrap_or_default();
     let case_index = s(&case, "index");
-    let readable = caller.role().is_some_and(|r| {
-        state
-            .ingest
-            .policy
-            .case(case_index)
-            .is_some_and(|c| c.access.contains(&r))
-    });
+    let readable = may_read(&state, &caller, case_index);
     let destroyed = s(&d, "status") == "destroyed";
     let disposal = d.get("disposal").cloned().unwrap_or_default();
     let holds = if ctx.may(Method::GET, "/v1/retention/plan") {
@@ -153,6 +158,7 @@ fn signers_table(
                     super::paths::Status::Anchor => M::AnchorCert.t(l),
                     super::paths::Status::Valid => M::ValidThen.t(l),
                     super::paths::Status::Expired => M::ExpiredThen.t(l),
+                    super::paths::Status::NotChained => M::NotChained.t(l),
                 }) }
             } } }
         } }
