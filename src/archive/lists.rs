@@ -20,6 +20,7 @@
 
 use super::log::{Entry, Event, SignerSummary};
 use super::store::{Batch, Space, Store};
+use super::audit::{AuditFailure, fail};
 use super::{ArchiveError, Txn, index_u64, keys};
 use std::collections::BTreeMap;
 
@@ -249,18 +250,9 @@ pub(super) fn settle(txn: &mut Txn<'_>) -> Result<(), ArchiveError> {
     Ok(())
 }
 
-/// Builds the lists of an archive that has none (or an older layout) from its first `size`
-/// entries; returns whether it built them. Called before any append (at open, or by the first
-/// append under the writer lock). The version is written last: a build cut short is done
-/// again, and writes the same slots with the same values. Memory: one number per slot.
-pub fn ensure(store: &dyn Store, size: u64) -> Result<bool, ArchiveError> {
-    if ready(store)? {
-        return Ok(false);
-    }
-    // A read-only store refuses this at once, before the whole log is read for nothing.
-    let mut probe = Batch::default();
-    probe.put(Space::Index, keys::LISTS_VERSION, 0u64.to_be_bytes());
-    store.apply(&probe)?;
+/// Every list as the first `size` entries make it: name → slots, oldest first (the walk
+/// [`ensure`] builds from and the full audit checks against).
+fn recompute(store: &dyn Store, size: u64) -> Result<BTreeMap<Vec<u8>, Vec<u64>>, ArchiveError> {
     let mut lists: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
     for i in 0..size {
         let raw = store
@@ -278,6 +270,86 @@ pub fn ensure(store: &dyn Store, size: u64) -> Result<bool, ArchiveError> {
             lists.entry(l.name()).or_default().push(v)
         });
     }
+    Ok(lists)
+}
+
+/// For `audit verify --full`: every stored list (length and slots) against the lists
+/// recomputed from the first `size` entries, as `tally::check` does for the tallies.
+/// `Ok(Some(note))` when the archive keeps no lists yet.
+pub fn check(store: &dyn Store, size: u64) -> Result<Option<String>, AuditFailure> {
+    let failed = |what: String| fail(None, None, format!("look-up list: {what}"));
+    if !ready(store).map_err(|e| failed(e.to_string()))? {
+        return Ok(Some(
+            "the archive keeps no look-up lists yet: they are built when it is next opened \
+             for writing"
+                .into(),
+        ));
+    }
+    let truth = recompute(store, size).map_err(|e| failed(e.to_string()))?;
+    let stored = |key: Vec<u8>| -> Result<Option<u64>, AuditFailure> {
+        Ok(index_u64(
+            store
+                .get(Space::Index, &key)
+                .map_err(|e| failed(e.to_string()))?,
+        ))
+    };
+    for (name, slots) in &truth {
+        let len = stored(keys::list_len(name))?.unwrap_or(0);
+        if len != slots.len() as u64 {
+            return Err(failed(format!(
+                "{}: {len} slots kept, the entries make {}",
+                describe(name),
+                slots.len()
+            )));
+        }
+        for (n, v) in (1u64..).zip(slots) {
+            if stored(keys::list_item(name, n))? != Some(*v) {
+                return Err(failed(format!(
+                    "{} slot {n} differs from the entries",
+                    describe(name)
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A list's name for a person: what it lists, and for whom or for which case and term.
+fn describe(name: &[u8]) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match name.split_first() {
+        Some((b'm', rest)) => match rest.split_first() {
+            Some((o, p)) => format!("{}'s submissions ({})", text(p), char::from(*o)),
+            None => text(name),
+        },
+        Some((tag, rest)) if rest.len() >= 4 => {
+            let (len, rest) = rest.split_at(4);
+            let n = u32::from_be_bytes(<[u8; 4]>::try_from(len).unwrap_or_default()) as usize;
+            let (case, term) = rest.split_at(n.min(rest.len()));
+            let kind = match tag {
+                b'r' => "sender's reference",
+                b'i' => "IIN/BIN",
+                _ => "signer's name word",
+            };
+            format!("case {} by {kind} \"{}\"", text(case), text(term))
+        }
+        _ => text(name),
+    }
+}
+
+/// Builds the lists of an archive that has none (or an older layout) from its first `size`
+/// entries; returns whether it built them. Called before any append (at open, or by the first
+/// append under the writer lock). The version is written last: a build cut short is done
+/// again, and writes the same slots with the same values. Memory: one number per slot.
+pub fn ensure(store: &dyn Store, size: u64) -> Result<bool, ArchiveError> {
+    if ready(store)? {
+        return Ok(false);
+    }
+    // A read-only store refuses this at once, before the whole log is read for nothing.
+    let mut probe = Batch::default();
+    probe.put(Space::Index, keys::LISTS_VERSION, 0u64.to_be_bytes());
+    store.apply(&probe)?;
+    let lists = recompute(store, size)?;
     let mut writes: Vec<(Vec<u8>, u64)> = Vec::new();
     for (name, slots) in &lists {
         writes.push((keys::list_len(name), slots.len() as u64));

@@ -319,3 +319,33 @@ fn a_documents_page_shows_its_signers_certificate_paths() {
         assert!(path.contains(want), "{want}: {path}");
     }
 }
+
+#[test]
+fn the_full_audit_recomputes_the_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = common::ingest(dir.path());
+    file_five(&ing);
+    let audit = |full| tamga::archive::audit::verify(&ing.archive, full, &mut |_, _| {});
+    audit(true).expect("the lists agree with the entries");
+    // One slot of alice's list altered behind tamga's back: 0 → 2.
+    let store = ing.archive.raw_store();
+    let key = store
+        .keys(Space::Index)
+        .unwrap()
+        .into_iter()
+        .find(|k| {
+            k.starts_with(b"list/")
+                && k.windows(7).any(|w| w == b"m*alice")
+                && k.ends_with(&[b'@', 0, 0, 0, 0, 0, 0, 0, 1])
+        })
+        .expect("alice's first slot");
+    let mut b = Batch::default();
+    b.put(Space::Index, key, 2u64.to_be_bytes());
+    store.apply(&b).unwrap();
+    let what = audit(true).expect_err("the full audit finds it").what;
+    assert!(
+        what.contains("alice's submissions") && what.contains("slot 1"),
+        "{what}"
+    );
+    audit(false).expect("a quick audit does not walk the lists");
+}
