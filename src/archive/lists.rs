@@ -18,9 +18,9 @@
 //! An archive from before these lists gets them built once when it is opened for writing
 //! ([`ensure`], versioned like `archive::tally`): an old data directory keeps working.
 
+use super::audit::{AuditFailure, fail};
 use super::log::{Entry, Event, SignerSummary};
 use super::store::{Batch, Space, Store};
-use super::audit::{AuditFailure, fail};
 use super::{ArchiveError, Txn, index_u64, keys};
 use std::collections::BTreeMap;
 

@@ -223,7 +223,11 @@ fn pages_list_own_submissions_and_find_documents_over_the_whole_case() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 400);
-    assert_eq!(find("signer=p-256+signer+p-256+signer"), ["01-05/1"], "distinct words");
+    assert_eq!(
+        find("signer=p-256+signer+p-256+signer"),
+        ["01-05/1"],
+        "distinct words"
+    );
 }
 
 /// The access-log indexes a page shows, in order.
@@ -276,7 +280,10 @@ fn the_access_log_is_filtered_over_the_whole_log() {
     let rows = access_rows(&first);
     assert_eq!(rows.len(), 100);
     let last = rows[99];
-    assert!(!first.contains("rel=\"first\""), "the newest page links to no newer one");
+    assert!(
+        !first.contains("rel=\"first\""),
+        "the newest page links to no newer one"
+    );
     let older = page(
         &s,
         auditor,
