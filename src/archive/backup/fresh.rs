@@ -157,3 +157,40 @@ pub fn unnamed_chunks(dir: &Path) -> Result<(), BackupError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(dir: &Path, name: &[u8; 32]) -> PathBuf {
+        let p = dir.join(files::chunk_path(name));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, b"c").unwrap();
+        p
+    }
+
+    /// What a SIGKILL leaves: the list of an attempt killed before its rename (its chunks go),
+    /// and that of one killed after it (its chunks stay, named by the generation).
+    #[test]
+    fn the_chunks_of_an_unfinished_attempt_go_and_those_of_a_completed_one_stay() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        let old = chunk(dir, &[1; 32]);
+        let mut done = Fresh::create(dir, "gen-000001").unwrap();
+        done.record(dir, &[2; 32]).unwrap();
+        let kept = chunk(dir, &[2; 32]);
+        std::fs::create_dir(dir.join("gen-000001")).unwrap();
+        let mut killed = Fresh::create(dir, "gen-000002").unwrap();
+        killed.record(dir, &[1; 32]).unwrap(); // existed before: not the attempt's
+        killed.record(dir, &[3; 32]).unwrap();
+        let gone = chunk(dir, &[3; 32]);
+        killed.record(dir, &[4; 32]).unwrap(); // killed before its rename
+        // A line cut short by the kill.
+        killed.file.write_all(b"05050505").unwrap();
+        roll_back(dir).unwrap();
+        assert!(old.exists() && kept.exists());
+        assert!(!gone.exists(), "the unfinished attempt's chunk is left");
+        assert!(!list_path(dir, "gen-000001").exists());
+        assert!(!list_path(dir, "gen-000002").exists());
+    }
+}
