@@ -221,7 +221,8 @@ impl Ingest {
             ));
         }
         // What decided the verdict, filed with the document.
-        let evidence = evidence_of(&report, &basis);
+        let window = self.ocsp.as_ref().map(|f| f.window()).unwrap_or_default();
+        let evidence = evidence_of(&report, &basis, window);
         let staged = self.archive.stage_evidence(&evidence)?;
         // Hash and compress before taking the writer lock; only filing happens under it.
         let mut blobs = Vec::new();
@@ -466,10 +467,18 @@ impl Ingest {
 }
 
 /// What decided an accepted document's verdict besides its signature (none for a rejection).
-fn evidence_of<'a>(report: &Report, basis: &'a Basis) -> Vec<crate::archive::evidence::Item<'a>> {
+/// The settings that decided it are filed too ([`crate::archive::settings`]).
+fn evidence_of<'a>(
+    report: &Report,
+    basis: &'a Basis,
+    window: crate::verify::ocsp::Window,
+) -> Vec<crate::archive::evidence::Item<'a>> {
     match basis {
         Some((verifier, fetched)) if report.status == Status::Accepted => {
-            crate::archive::evidence::select(report, verifier.trust(), fetched)
+            let mut items = crate::archive::evidence::select(report, verifier.trust(), fetched);
+            let settings = crate::archive::settings::Settings::of(verifier.policy(), window);
+            items.push(settings.item());
+            items
         }
         _ => Vec::new(),
     }

@@ -177,8 +177,8 @@ fn a_retry_gets_the_same_receipt_byte_for_byte_and_files_nothing() {
         .unwrap()
         .len();
     assert_eq!(
-        chunks, 5,
-        "signature and content, once each, and the evidence (root, two CRLs) once"
+        chunks, 6,
+        "signature and content, once each, and the evidence (root, two CRLs, settings) once"
     );
     // Rejections are idempotent too.
     let bad = std::fs::read(fixtures().join("sig/expired.der")).unwrap();

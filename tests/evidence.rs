@@ -127,16 +127,23 @@ fn the_anchor_and_crls_are_filed_shared_exported_and_rechecked_offline() {
         sha256_hex(&std::fs::read(fixtures().join("trust/root.crl")).unwrap()),
         sha256_hex(&std::fs::read(fixtures().join("trust/int.crl")).unwrap()),
     );
+    // The settings that decided the verdicts: revocation required, RFC 5280's defaults.
+    let settings = tamga::archive::settings::Settings::of(
+        ing.verifier.load().policy(),
+        tamga::verify::ocsp::Window::default(),
+    );
+    let settings = sha256_hex(&settings.to_bytes());
     let want = vec![
         ("certificate", root.clone()),
         ("crl", int_crl.clone()),
         ("crl", root_crl.clone()),
+        ("settings", settings.clone()),
     ];
     for i in 0..3 {
         assert_eq!(roles(&evidence(&ing.archive, i)), want, "entry {i}");
     }
     // Stored once, referenced by each of the three documents.
-    for sha in [&root, &int_crl, &root_crl] {
+    for sha in [&root, &int_crl, &root_crl, &settings] {
         assert_eq!(refs(&ing.archive, sha), (3, true), "{sha}");
     }
     // The receipt names only the document's own files.
@@ -144,7 +151,7 @@ fn the_anchor_and_crls_are_filed_shared_exported_and_rechecked_offline() {
     tamga::archive::export::write(&ing.archive, &out).unwrap();
     drop(ing);
     let evidence_files = std::fs::read_dir(out.join("evidence")).unwrap().count();
-    assert_eq!(evidence_files, 3, "one file per piece of evidence, shared");
+    assert_eq!(evidence_files, 4, "one file per piece of evidence, shared");
     let report = tamga::archive::export::verify(&out).unwrap();
     assert_eq!(report.rechecked, 3);
     assert_eq!(
@@ -196,6 +203,10 @@ fn openssl_recheck(package: &Path, index: u64, content: Option<&str>) -> bool {
     let mut trust = String::new();
     for f in entry["evidence"].as_array().unwrap() {
         let (role, sha) = (f["role"].as_str().unwrap(), f["sha256"].as_str().unwrap());
+        if role == "settings" {
+            // Tamga's settings (JSON): OpenSSL's defaults stand in for them.
+            continue;
+        }
         let (kind, ext) = if role == "certificate" {
             ("x509", "cer")
         } else {

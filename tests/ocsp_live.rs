@@ -315,7 +315,7 @@ fn the_fetched_answer_is_kept_as_evidence_and_rechecks_the_verdict_offline() {
         other => panic!("{other:?}"),
     };
     let roles: Vec<String> = evidence(0).iter().map(|f| f.role.clone()).collect();
-    assert_eq!(roles, ["certificate", "ocsp"]);
+    assert_eq!(roles, ["certificate", "ocsp", "settings"]);
     assert_eq!(evidence(0), evidence(1));
     let out = tmp.path().join("export");
     tamga::archive::export::write(&ing.archive, &out).unwrap();

@@ -1,6 +1,7 @@
 //! Evidence kept with the document: what decided an accepted document's verdict besides its
 //! signature — the trust anchors its paths ended at, the CRLs that covered the certificates
-//! below them, the OCSP responses fetched for it — filed content-addressed beside it and
+//! below them, the OCSP responses fetched for it, the verification settings in force
+//! ([`super::settings`]) — filed content-addressed beside it and
 //! named in its entry (`evidence`), so that the verdict can be re-checked offline years later
 //! with these bytes as the only trust and revocation data ([`super::recheck`]).
 //!
@@ -27,18 +28,22 @@ pub const CERTIFICATE: &str = "certificate";
 pub const CRL: &str = "crl";
 /// Role of an OCSP response (DER OCSPResponse, RFC 6960 §4.2.1).
 pub const OCSP: &str = "ocsp";
+/// Role of the verification settings that decided the verdict (JSON, [`super::settings`]).
+pub const SETTINGS: &str = "settings";
 
 /// Whether a file role names evidence rather than the document's own files.
 pub fn is_evidence(role: &str) -> bool {
-    matches!(role, CERTIFICATE | CRL | OCSP)
+    matches!(role, CERTIFICATE | CRL | OCSP | SETTINGS)
 }
 
 /// The file name of a piece of evidence in an exported package, under `evidence/`: its
-/// SHA-256 and an extension OpenSSL users recognise (`.cer`, `.crl`, `.ocsp`; all DER).
+/// SHA-256 and an extension OpenSSL users recognise (`.cer`, `.crl`, `.ocsp`; all DER), or
+/// `.json` for the settings.
 pub fn file_name(file: &FileRef) -> String {
     let ext = match file.role.as_str() {
         CERTIFICATE => "cer",
         CRL => "crl",
+        SETTINGS => "json",
         _ => "ocsp",
     };
     format!("{}.{ext}", file.sha256)
@@ -48,7 +53,7 @@ pub fn file_name(file: &FileRef) -> String {
 /// they come from it, so a large CRL is not copied per document), named by SHA-256.
 #[derive(Debug, Clone)]
 pub struct Item<'a> {
-    /// [`CERTIFICATE`], [`CRL`] or [`OCSP`].
+    /// [`CERTIFICATE`], [`CRL`], [`OCSP`] or [`SETTINGS`].
     pub role: &'static str,
     /// The DER bytes.
     pub der: Cow<'a, [u8]>,
@@ -205,6 +210,7 @@ mod tests {
     #[test]
     fn roles_and_file_names() {
         assert!(is_evidence("crl") && is_evidence("ocsp") && is_evidence("certificate"));
+        assert!(is_evidence("settings"));
         assert!(!is_evidence("signature") && !is_evidence("content"));
         let f = FileRef {
             role: CRL.into(),

@@ -8,7 +8,8 @@
 //! receipts/<id>.p7s        every receipt (DER CMS)
 //! documents/<index>/       signature.p7s and content.bin of each accepted document
 //! evidence/<sha256>.<ext>  what decided their verdicts, once however many share it:
-//!                          anchors (.cer), CRLs (.crl), OCSP responses (.ocsp), all DER
+//!                          anchors (.cer), CRLs (.crl), OCSP responses (.ocsp), all DER;
+//!                          the verification settings in force (.json)
 //! SHA256SUMS               for `sha256sum -c`
 //! ```
 

@@ -27,6 +27,7 @@ pub mod proofs;
 pub mod readonly;
 pub mod recheck;
 pub mod replay;
+pub mod settings;
 pub mod sled;
 pub mod store;
 pub mod tally;

@@ -7,11 +7,15 @@
 //!
 //! The re-check runs under the signer rule "at least one" and compares signer by signer
 //! (every signer the entry records as valid must be valid again), so the service's own rule
-//! needs no configuration here; certificate-policy settings are RFC 5280's defaults.
+//! needs no configuration here. The revocation mode, certificate-policy settings and OCSP
+//! window are those kept with the document ([`super::settings`]), never today's nor the
+//! verifier's defaults; a document filed before they were kept is judged under RFC 5280's
+//! defaults, its revocation mode inferred from its receipt and evidence.
 
 use super::audit::{AuditFailure, AuditReport, fail};
-use super::evidence::{self, CERTIFICATE, CRL, OCSP};
+use super::evidence::{self, CERTIFICATE, CRL, OCSP, SETTINGS};
 use super::log::{Entry, Event, FileRef, SignerSummary};
+use super::settings::Settings;
 use crate::reasons::Reason;
 use crate::verify::certificate::Certificate;
 use crate::verify::ocsp::{Response, Window};
@@ -27,6 +31,9 @@ use std::sync::Arc;
 /// Verifiers kept for reuse across documents that name the same evidence (most do: one
 /// anchor, one CRL per CA); beyond this many distinct sets the memo starts afresh.
 const MAX_VERIFIERS: usize = 64;
+
+/// The verifier's warning that a certificate's revocation status went unestablished.
+const UNCHECKED: &str = "revocation-unchecked";
 
 /// Why a document's verdict was not confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,7 +92,7 @@ pub struct Document<'a> {
 /// The re-check, with its memo of verifiers by evidence set.
 #[derive(Debug, Default)]
 pub struct Rechecker {
-    verifiers: HashMap<(Vec<String>, bool), Built>,
+    verifiers: HashMap<(Vec<String>, u8), Built>,
 }
 
 /// A verifier over one evidence set, and the OCSP responses of that set.
@@ -96,18 +103,56 @@ struct Built {
 }
 
 impl Rechecker {
-    /// Re-checks one document; `load` reads a piece of evidence's bytes.
+    /// Re-checks one document; `load` reads a piece of evidence's bytes. The settings kept
+    /// with it (role `settings`) decide the revocation mode, the certificate-policy settings
+    /// and the OCSP window; a document filed before settings were kept is judged by
+    /// [`Rechecker::check_unrecorded`].
     pub fn check(
         &mut self,
         doc: &Document<'_>,
         load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
     ) -> Result<Held, RecheckError> {
+        let Some(settings) = recorded_settings(doc.evidence, load)? else {
+            return self.check_unrecorded(doc, load);
+        };
+        let report = self.run(doc, &settings, settings.revocation(), load)?;
+        confirm(doc, &report)?;
+        // Under `require` every certificate's status was established (the verifier rejects
+        // otherwise), so missing revocation evidence fails above rather than passing here.
+        // Under `prefer` a status the receipt says was checked must be checked again: the
+        // evidence lacking it cannot pass for a document accepted without it.
+        let unchecked = report.warnings.iter().find(|w| w.code == UNCHECKED);
+        match (settings.revocation(), unchecked) {
+            (RevocationPolicy::Off, _) => Ok(Held::WithoutRevocation),
+            (_, None) => Ok(Held::Fully),
+            (_, Some(_)) if doc.revocation_unchecked => Ok(Held::WithoutRevocation),
+            (_, Some(w)) => Err(RecheckError::Verdict {
+                signer: w.signer.unwrap_or(0),
+                why: format!(
+                    "its receipt says revocation was checked, but the kept evidence does not \
+                     establish it: {}",
+                    w.detail
+                ),
+            }),
+        }
+    }
+
+    /// The re-check of a document filed before its settings were kept: RFC 5280's default
+    /// certificate-policy settings and the default OCSP window; revocation required unless
+    /// its receipt says revocation went unchecked, or nothing about revocation was kept at all
+    /// (then the service is taken to have run with revocation off).
+    pub fn check_unrecorded(
+        &mut self,
+        doc: &Document<'_>,
+        load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+    ) -> Result<Held, RecheckError> {
+        let defaults = Settings::of(&Policy::default(), Window::default());
         let revocation = if doc.revocation_unchecked {
             RevocationPolicy::Prefer
         } else {
             RevocationPolicy::Require
         };
-        let first = self.run(doc, revocation, load)?;
+        let first = self.run(doc, &defaults, revocation, load)?;
         let Err(e) = confirm(doc, &first) else {
             return Ok(if doc.revocation_unchecked {
                 Held::WithoutRevocation
@@ -125,30 +170,32 @@ impl Rechecker {
         if recorded || !only_revocation || doc.revocation_unchecked {
             return Err(e);
         }
-        let off = self.run(doc, RevocationPolicy::Off, load)?;
+        let off = self.run(doc, &defaults, RevocationPolicy::Off, load)?;
         confirm(doc, &off).map(|()| Held::WithoutRevocation)
     }
 
-    /// Runs the verifier under `revocation` (memoised by evidence set, except when off: that
-    /// run is once per document at most).
+    /// Runs the verifier under `settings` with `revocation` (memoised by evidence set and
+    /// mode, except when off without recorded settings: that run is once per document at
+    /// most).
     fn run(
         &mut self,
         doc: &Document<'_>,
+        settings: &Settings,
         revocation: RevocationPolicy,
         load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
     ) -> Result<Report, RecheckError> {
-        let off = revocation == RevocationPolicy::Off;
+        let memo = revocation != RevocationPolicy::Off || settings.revocation() == revocation;
         let mut names: Vec<String> = doc.evidence.iter().map(|f| f.sha256.clone()).collect();
         names.sort();
-        let key = (names, off || revocation == RevocationPolicy::Prefer);
+        let key = (names, mode_key(revocation));
         let built = match self.verifiers.get(&key) {
-            Some(b) if !off => b.clone(),
+            Some(b) if memo => b.clone(),
             _ => {
-                let b = build(doc.evidence, revocation, load)?;
+                let b = build(doc.evidence, settings, revocation, load)?;
                 if self.verifiers.len() >= MAX_VERIFIERS {
                     self.verifiers.clear();
                 }
-                if !off {
+                if memo {
                     self.verifiers.insert(key, b.clone());
                 }
                 b
@@ -156,7 +203,7 @@ impl Rechecker {
         };
         let evidence = Evidence {
             ocsp: &built.ocsp,
-            ocsp_window: Window::default(),
+            ocsp_window: settings.window(),
         };
         let report = built.verifier.verify_with(
             doc.signature,
@@ -168,10 +215,46 @@ impl Rechecker {
     }
 }
 
+/// The memo key of a revocation mode (the evidence names include the settings' hash, so the
+/// same names with the same mode always mean the same verifier).
+fn mode_key(r: RevocationPolicy) -> u8 {
+    match r {
+        RevocationPolicy::Require => 0,
+        RevocationPolicy::Prefer => 1,
+        RevocationPolicy::Off => 2,
+    }
+}
+
+/// The settings kept with a document, if any (at most one blob may name them: two would
+/// leave the verdict's basis ambiguous).
+fn recorded_settings(
+    files: &[FileRef],
+    load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+) -> Result<Option<Settings>, RecheckError> {
+    let mut found = files.iter().filter(|f| f.role == SETTINGS);
+    let Some(f) = found.next() else {
+        return Ok(None);
+    };
+    let bad = |why: String| RecheckError::Unreadable {
+        role: f.role.clone(),
+        sha256: f.sha256.clone(),
+        why,
+    };
+    if found.next().is_some() {
+        return Err(bad("the entry names more than one settings blob".into()));
+    }
+    let bytes = load(f).map_err(RecheckError::Missing)?;
+    Settings::from_bytes(&bytes)
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
+}
+
 /// A verifier whose only trust is the evidence: its certificates the anchors, its CRLs the
-/// store's, its OCSP responses handed in beside each signature.
+/// store's, its OCSP responses handed in beside each signature; its certificate-policy
+/// settings those of `settings`.
 fn build(
     files: &[FileRef],
+    settings: &Settings,
     revocation: RevocationPolicy,
     load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
 ) -> Result<Built, RecheckError> {
@@ -179,12 +262,16 @@ fn build(
     let mut crls = Vec::new();
     let mut ocsp = Vec::new();
     for f in files {
-        let der = load(f).map_err(RecheckError::Missing)?;
         let bad = |why: String| RecheckError::Unreadable {
             role: f.role.clone(),
             sha256: f.sha256.clone(),
             why,
         };
+        if f.role == SETTINGS {
+            // Read once already, by `recorded_settings`.
+            continue;
+        }
+        let der = load(f).map_err(RecheckError::Missing)?;
         match f.role.as_str() {
             CERTIFICATE => {
                 anchors.push(Certificate::from_der(&der).map_err(|e| bad(e.to_string()))?)
@@ -196,10 +283,15 @@ fn build(
             other => return Err(bad(format!("unknown role {other:?}"))),
         }
     }
+    let path = settings.path().map_err(|e| RecheckError::Unreadable {
+        role: SETTINGS.into(),
+        sha256: String::new(),
+        why: e.to_string(),
+    })?;
     let policy = Policy {
         revocation,
         signers: SignerRule::AtLeastOne,
-        ..Policy::default()
+        path,
     };
     Ok(Built {
         verifier: Arc::new(Verifier::new(TrustStore::new(anchors, crls), policy)),
@@ -366,6 +458,6 @@ fn warns_unchecked(receipt: &[u8]) -> bool {
         .and_then(|v| v.get("warnings").and_then(|w| w.as_array()).cloned())
         .is_some_and(|w| {
             w.iter()
-                .any(|w| w.get("code").and_then(|c| c.as_str()) == Some("revocation-unchecked"))
+                .any(|w| w.get("code").and_then(|c| c.as_str()) == Some(UNCHECKED))
         })
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 mod fingerprint_hash;
-pub use fingerprint_hash::FingerprintState;
+pub(crate) use fingerprint_hash::FingerprintState;
 
 /// Entries kept before the cache starts over; bounds memory whatever the input stream.
 const CAPACITY: usize = 4096;

@@ -115,6 +115,11 @@ impl Verifier {
         &self.trust
     }
 
+    /// The policy (kept with accepted documents' evidence, so a re-check uses it).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Verifies a CMS SignedData (`input`: DER, BER or PEM) at time `at` (seconds since the
     /// epoch, UTC). `detached` is the content of a detached signature. Input whose first
     /// non-blank byte is `<` is signed XML and goes to [`Verifier::verify_xml_with`].

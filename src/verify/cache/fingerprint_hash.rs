@@ -5,6 +5,9 @@
 //! output of SHA-256 over bytes an attacker would have to grind to steer it, so a keyed
 //! folded multiply of its words (the construction of foldhash and ahash) spreads it as well;
 //! the key, drawn from std's per-process random source, leaves nothing to precompute against.
+//!
+//! For digest keys only: the multiplier is public and the key only seeds the state, so a map
+//! keyed by bytes a sender chooses (a certificate's own bytes, names) must keep SipHash.
 
 use std::hash::{BuildHasher, Hasher, RandomState};
 
