@@ -289,7 +289,6 @@ fn backups_over_http_go_only_under_the_configured_root_and_name_no_server_path()
     check::verify(&root.path().join("good/tamga"), None).unwrap();
 }
 
-
 fn sha(b: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(b).into()

@@ -102,8 +102,8 @@ fn judged<T>(r: Result<T, BackupError>) -> Result<Result<T, String>, CouldNotRun
 }
 
 fn verify(dir: &Path, generation: Option<u64>) -> Result<ExitCode, CouldNotRun> {
-    let checked = check::verify(dir, generation)
-        .and_then(|v| backup::fresh::unnamed_chunks(dir).map(|()| v));
+    let checked =
+        check::verify(dir, generation).and_then(|v| backup::fresh::unnamed_chunks(dir).map(|()| v));
     match judged(checked)? {
         Ok(v) => {
             say(&format!(

@@ -37,7 +37,10 @@ fn a_document_destroyed_after_its_chunks_were_copied_is_not_in_the_generation() 
     assert!(m.live.iter().all(|(r, _)| r != "T-1/1"), "{:?}", m.live);
     assert!(check::verify(&bk, None).is_ok());
     // Nor are its bytes left readable in the backup directory.
-    assert!(!chunk.exists(), "the destroyed document's chunk file is left");
+    assert!(
+        !chunk.exists(),
+        "the destroyed document's chunk file is left"
+    );
     fresh::unnamed_chunks(&bk).unwrap();
 }
 

@@ -138,9 +138,7 @@ pub enum Fault {
     NotItsName,
     /// A chunk file no complete generation names and no unfinished backup explains: it may
     /// hold a destroyed document's bytes.
-    #[error(
-        "is a chunk no generation names (it may hold a destroyed document's bytes): remove it"
-    )]
+    #[error("is a chunk no generation names (it may hold a destroyed document's bytes): remove it")]
     Unnamed,
 }
 

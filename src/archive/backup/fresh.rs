@@ -131,7 +131,9 @@ pub fn unnamed_chunks(dir: &Path) -> Result<(), BackupError> {
     }
     let chunks = dir.join("chunks");
     let mut found = match std::fs::read_dir(&chunks) {
-        Ok(rd) => rd.collect::<Result<Vec<_>, _>>().map_err(files::io(&chunks))?,
+        Ok(rd) => rd
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(files::io(&chunks))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(files::io(&chunks)(e)),
     };
