@@ -102,7 +102,9 @@ fn judged<T>(r: Result<T, BackupError>) -> Result<Result<T, String>, CouldNotRun
 }
 
 fn verify(dir: &Path, generation: Option<u64>) -> Result<ExitCode, CouldNotRun> {
-    match judged(check::verify(dir, generation))? {
+    let checked =
+        check::verify(dir, generation).and_then(|v| backup::fresh::unnamed_chunks(dir).map(|()| v));
+    match judged(checked)? {
         Ok(v) => {
             say(&format!(
                 "intact: generation {}, checkpoint at {} entries, {} files, {} documents ({} \

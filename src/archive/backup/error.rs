@@ -136,6 +136,10 @@ pub enum Fault {
     /// A chunk file whose content is not what its name is the SHA-256 of.
     #[error("does not match its name")]
     NotItsName,
+    /// A chunk file no complete generation names and no unfinished backup explains: it may
+    /// hold a destroyed document's bytes.
+    #[error("is a chunk no generation names (it may hold a destroyed document's bytes): remove it")]
+    Unnamed,
 }
 
 /// Why a manifest does not parse.

@@ -3,6 +3,7 @@
 //! the writer lock held so that no disposal lands between its last check and the rename.
 
 use super::files::{self, FileSum, Manifest};
+use super::fresh::Fresh;
 use super::throttle::Throttle;
 use super::{BackupError, Moment, Options, Summary};
 use crate::archive::store::{Space, Store};
@@ -168,6 +169,8 @@ struct Attempt<'a> {
     name: String,
     /// The temporary directory it is written into.
     tmp: PathBuf,
+    /// The chunk files it created, to take back if it does not complete.
+    fresh: Fresh,
     throttle: Throttle,
 }
 
@@ -194,12 +197,14 @@ pub(super) fn write_generation(
     let name = files::generation_dir(generation);
     let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
     std::fs::create_dir(&tmp).map_err(files::io(&tmp))?;
+    let fresh = Fresh::create(dir, &name)?;
     let mut at = Attempt {
         archive,
         dir,
         prev,
         name,
         tmp,
+        fresh,
         throttle: Throttle::new(options.max_rate),
     };
     let mut m = at.copy_appended(&snap)?;
@@ -216,6 +221,7 @@ pub(super) fn write_generation(
     // force a journal commit of its own, in step with the store's).
     files::sync_fs(&at.tmp)?;
     at.complete(&snap, &m, moment)?;
+    at.fresh.completed();
     Ok(Summary {
         generation,
         previous: prev.map(|p| p.generation),
@@ -295,7 +301,16 @@ impl Attempt<'_> {
             moment(Moment::Completing);
             std::fs::rename(&self.tmp, &done).map_err(files::io(&done))
         })?;
-        files::sync_path(self.dir)
+        moment(Moment::Completed);
+        // The generation counts from its rename on, whatever follows: an error now would tell
+        // the caller it was not written (and a retry would write the next one). Syncing before
+        // the rename would not make the rename itself durable, so a failed sync is a warning;
+        // at worst a power cut loses this generation, and the next backup writes it again.
+        if let Err(e) = files::sync_path(self.dir) {
+            tracing::warn!(generation = %done.display(), error = %e,
+                "the backup directory could not be synced after the generation was completed");
+        }
+        Ok(())
     }
 
     /// Copies the append-only spaces' new records (entries, their receipts, access records,
@@ -483,6 +498,7 @@ impl Attempt<'_> {
                 .ok_or(BackupError::Raced)?;
             self.throttle.spend(packed.len() as u64);
             check_chunk(c, &packed)?;
+            self.fresh.record(self.dir, c)?;
             files::write_chunk(self.dir, &self.tmp, c, &packed)?;
             written += 1;
             bytes += packed.len() as u64;

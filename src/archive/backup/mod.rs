@@ -31,6 +31,7 @@
 pub mod check;
 mod error;
 pub mod files;
+pub mod fresh;
 mod generation;
 pub mod restore;
 pub mod target;
@@ -130,6 +131,8 @@ pub enum Moment {
     ChunksCopied,
     /// The generation is about to be renamed into place (the writer lock held).
     Completing,
+    /// The generation was renamed into place; its directory is not synced yet.
+    Completed,
 }
 
 /// [`write`] with `options`, running `moment` at each [`Moment`] of an attempt (for tests, to
@@ -174,8 +177,10 @@ pub fn write_with(
     }
 }
 
-/// Removes what a killed backup left: temporary generation directories.
+/// Removes what a killed or failed backup left: the chunk files it created (see [`fresh`])
+/// and temporary generation directories.
 fn remove_unfinished(dir: &Path) -> Result<(), BackupError> {
+    fresh::roll_back(dir)?;
     for e in std::fs::read_dir(dir).map_err(files::io(dir))? {
         let path = e.map_err(files::io(dir))?.path();
         let tmp = path
