@@ -173,9 +173,15 @@ pub fn verify(
     // The per-case and reference indexes, recomputed from the entries (a forged count could
     // keep bytes past their act, or let an execution destroy a chunk a kept document needs).
     let tally_note = super::tally::check(archive.store(), size)?;
+    // The console's look-up lists likewise, in the full audit (a whole walk and every slot).
+    let lists_note = if full {
+        super::lists::check(archive.store(), size)?
+    } else {
+        None
+    };
     check_access(archive, checkpoint.as_ref())?;
     let mut report = replayed.report;
-    for note in [tiles_note, tally_note].into_iter().flatten() {
+    for note in [tiles_note, tally_note, lists_note].into_iter().flatten() {
         report.note(note);
     }
     report.strays = archive.store().strays();

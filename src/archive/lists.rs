@@ -18,6 +18,7 @@
 //! An archive from before these lists gets them built once when it is opened for writing
 //! ([`ensure`], versioned like `archive::tally`): an old data directory keeps working.
 
+use super::audit::{AuditFailure, fail};
 use super::log::{Entry, Event, SignerSummary};
 use super::store::{Batch, Space, Store};
 use super::{ArchiveError, Txn, index_u64, keys};
@@ -33,8 +34,9 @@ const BUILD_BATCH: usize = 10_000;
 /// cut the same way, so it still finds what it names.
 const MAX_TERM: usize = 200;
 
-/// Words of one signer's name indexed at most (a hostile subject cannot flood the index).
-const MAX_WORDS: usize = 8;
+/// Words of one signer's name indexed at most (a hostile subject cannot flood the index),
+/// and words of a name query at most (each opens a list: a query cannot force many reads).
+pub const MAX_WORDS: usize = 8;
 
 /// Which of a principal's submissions a list holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +103,10 @@ pub fn term(s: &str) -> String {
 }
 
 /// The words of a signer's name in a certificate subject (`CN=…, SURNAME=…, …`): the values
-/// of its name attributes, split at anything not a letter or digit, lower-case, distinct.
+/// of its name attributes, split at anything not a letter or digit, lower-case, distinct,
+/// the first [`MAX_WORDS`] only (what the lists index, so that filtering on the metadata
+/// matches exactly what the lists find). A subject without name attributes has no name
+/// words: its O, C or serialNumber are not a signer's name.
 pub fn name_words(subject: &str) -> Vec<String> {
     const NAMES: [&str; 7] = ["CN", "SN", "SURNAME", "G", "GN", "GIVENNAME", "2.5.4.42"];
     let mut text = String::new();
@@ -113,13 +118,10 @@ pub fn name_words(subject: &str) -> Vec<String> {
             text.push_str(v);
         }
     }
-    if text.is_empty() {
-        text = subject.to_owned();
-    }
     let mut words: Vec<String> = Vec::new();
     for w in text.split(|c: char| !c.is_alphanumeric()) {
         let w = term(w);
-        if !w.is_empty() && !words.contains(&w) && words.len() < MAX_WORDS * 2 {
+        if !w.is_empty() && !words.contains(&w) && words.len() < MAX_WORDS {
             words.push(w);
         }
     }
@@ -145,7 +147,7 @@ fn case_lists<'a>(
             }
         }
     }
-    for w in words.iter().flat_map(|ws| ws.iter().take(MAX_WORDS)) {
+    for w in words.iter().flatten() {
         let l = List::Word(case, w.as_str());
         if !out.contains(&l) {
             out.push(l);
@@ -248,18 +250,9 @@ pub(super) fn settle(txn: &mut Txn<'_>) -> Result<(), ArchiveError> {
     Ok(())
 }
 
-/// Builds the lists of an archive that has none (or an older layout) from its first `size`
-/// entries; returns whether it built them. Called before any append (at open, or by the first
-/// append under the writer lock). The version is written last: a build cut short is done
-/// again, and writes the same slots with the same values. Memory: one number per slot.
-pub fn ensure(store: &dyn Store, size: u64) -> Result<bool, ArchiveError> {
-    if ready(store)? {
-        return Ok(false);
-    }
-    // A read-only store refuses this at once, before the whole log is read for nothing.
-    let mut probe = Batch::default();
-    probe.put(Space::Index, keys::LISTS_VERSION, 0u64.to_be_bytes());
-    store.apply(&probe)?;
+/// Every list as the first `size` entries make it: name → slots, oldest first (the walk
+/// [`ensure`] builds from and the full audit checks against).
+fn recompute(store: &dyn Store, size: u64) -> Result<BTreeMap<Vec<u8>, Vec<u64>>, ArchiveError> {
     let mut lists: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
     for i in 0..size {
         let raw = store
@@ -277,6 +270,86 @@ pub fn ensure(store: &dyn Store, size: u64) -> Result<bool, ArchiveError> {
             lists.entry(l.name()).or_default().push(v)
         });
     }
+    Ok(lists)
+}
+
+/// For `audit verify --full`: every stored list (length and slots) against the lists
+/// recomputed from the first `size` entries, as `tally::check` does for the tallies.
+/// `Ok(Some(note))` when the archive keeps no lists yet.
+pub fn check(store: &dyn Store, size: u64) -> Result<Option<String>, AuditFailure> {
+    let failed = |what: String| fail(None, None, format!("look-up list: {what}"));
+    if !ready(store).map_err(|e| failed(e.to_string()))? {
+        return Ok(Some(
+            "the archive keeps no look-up lists yet: they are built when it is next opened \
+             for writing"
+                .into(),
+        ));
+    }
+    let truth = recompute(store, size).map_err(|e| failed(e.to_string()))?;
+    let stored = |key: Vec<u8>| -> Result<Option<u64>, AuditFailure> {
+        Ok(index_u64(
+            store
+                .get(Space::Index, &key)
+                .map_err(|e| failed(e.to_string()))?,
+        ))
+    };
+    for (name, slots) in &truth {
+        let len = stored(keys::list_len(name))?.unwrap_or(0);
+        if len != slots.len() as u64 {
+            return Err(failed(format!(
+                "{}: {len} slots kept, the entries make {}",
+                describe(name),
+                slots.len()
+            )));
+        }
+        for (n, v) in (1u64..).zip(slots) {
+            if stored(keys::list_item(name, n))? != Some(*v) {
+                return Err(failed(format!(
+                    "{} slot {n} differs from the entries",
+                    describe(name)
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A list's name for a person: what it lists, and for whom or for which case and term.
+fn describe(name: &[u8]) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match name.split_first() {
+        Some((b'm', rest)) => match rest.split_first() {
+            Some((o, p)) => format!("{}'s submissions ({})", text(p), char::from(*o)),
+            None => text(name),
+        },
+        Some((tag, rest)) if rest.len() >= 4 => {
+            let (len, rest) = rest.split_at(4);
+            let n = u32::from_be_bytes(<[u8; 4]>::try_from(len).unwrap_or_default()) as usize;
+            let (case, term) = rest.split_at(n.min(rest.len()));
+            let kind = match tag {
+                b'r' => "sender's reference",
+                b'i' => "IIN/BIN",
+                _ => "signer's name word",
+            };
+            format!("case {} by {kind} \"{}\"", text(case), text(term))
+        }
+        _ => text(name),
+    }
+}
+
+/// Builds the lists of an archive that has none (or an older layout) from its first `size`
+/// entries; returns whether it built them. Called before any append (at open, or by the first
+/// append under the writer lock). The version is written last: a build cut short is done
+/// again, and writes the same slots with the same values. Memory: one number per slot.
+pub fn ensure(store: &dyn Store, size: u64) -> Result<bool, ArchiveError> {
+    if ready(store)? {
+        return Ok(false);
+    }
+    // A read-only store refuses this at once, before the whole log is read for nothing.
+    let mut probe = Batch::default();
+    probe.put(Space::Index, keys::LISTS_VERSION, 0u64.to_be_bytes());
+    store.apply(&probe)?;
+    let lists = recompute(store, size)?;
     let mut writes: Vec<(Vec<u8>, u64)> = Vec::new();
     for (name, slots) in &lists {
         writes.push((keys::list_len(name), slots.len() as u64));
@@ -375,5 +448,22 @@ impl super::Archive {
     /// from before them, opened read-only).
     pub fn list(&self, list: &List<'_>) -> Result<Option<Reader<'_>>, ArchiveError> {
         Reader::open(self.store(), list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_words_are_the_name_attributes_capped() {
+        let many = "CN=a b c d e f g h i j k l, O=Org";
+        assert_eq!(name_words(many).len(), MAX_WORDS);
+        assert!(!name_words(many).contains(&"org".to_owned()));
+        assert!(name_words("O=Some Org, C=KZ, SERIALNUMBER=IIN1").is_empty());
+        assert_eq!(
+            name_words("CN=ТЕСТОВ ТЕСТ, GIVENNAME=Тестович, C=KZ"),
+            ["тестов", "тест", "тестович"]
+        );
     }
 }

@@ -216,6 +216,18 @@ fn pages_list_own_submissions_and_find_documents_over_the_whole_case() {
         find("signer=signer&id=123456789011").is_empty(),
         "both: none"
     );
+    // More words than any indexed name has: refused, not a list opened per word.
+    let r = common::server::client()
+        .get(format!("{}/cases/01-05?signer=a+b+c+d+e+f+g+h+i", s.base))
+        .bearer_auth(archivist)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        find("signer=p-256+signer+p-256+signer"),
+        ["01-05/1"],
+        "distinct words"
+    );
 }
 
 /// The access-log indexes a page shows, in order.
@@ -268,12 +280,26 @@ fn the_access_log_is_filtered_over_the_whole_log() {
     let rows = access_rows(&first);
     assert_eq!(rows.len(), 100);
     let last = rows[99];
-    let next = access_rows(&page(
+    assert!(
+        !first.contains("rel=\"first\""),
+        "the newest page links to no newer one"
+    );
+    let older = page(
         &s,
         auditor,
         &format!("/audit/access?principal=demo-gateway&before={last}"),
-    ));
+    );
+    let next = access_rows(&older);
     assert_eq!(next.first(), Some(&(last - 1)));
+    // And back: an older page links to the newest records again.
+    let back = older
+        .split("rel=\"first\" href=\"")
+        .nth(1)
+        .and_then(|x| x.split('"').next())
+        .expect("a link back to the latest")
+        .replace("&amp;", "&");
+    let again = access_rows(&page(&s, auditor, &format!("/audit/access{back}")));
+    assert_eq!(again, rows);
 }
 
 #[test]
@@ -295,8 +321,38 @@ fn a_documents_page_shows_its_signers_certificate_paths() {
         "Fixture Intermediate CA",
         "Fixture Root CA",
         "Trust anchor",
-        "Valid when received",
+        "Within its validity period at receipt",
     ] {
         assert!(path.contains(want), "{want}: {path}");
     }
+}
+
+#[test]
+fn the_full_audit_recomputes_the_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = common::ingest(dir.path());
+    file_five(&ing);
+    let audit = |full| tamga::archive::audit::verify(&ing.archive, full, &mut |_, _| {});
+    audit(true).expect("the lists agree with the entries");
+    // One slot of alice's list altered behind tamga's back: 0 → 2.
+    let store = ing.archive.raw_store();
+    let key = store
+        .keys(Space::Index)
+        .unwrap()
+        .into_iter()
+        .find(|k| {
+            k.starts_with(b"list/")
+                && k.windows(7).any(|w| w == b"m*alice")
+                && k.ends_with(&[b'@', 0, 0, 0, 0, 0, 0, 0, 1])
+        })
+        .expect("alice's first slot");
+    let mut b = Batch::default();
+    b.put(Space::Index, key, 2u64.to_be_bytes());
+    store.apply(&b).unwrap();
+    let what = audit(true).expect_err("the full audit finds it").what;
+    assert!(
+        what.contains("alice's submissions") && what.contains("slot 1"),
+        "{what}"
+    );
+    audit(false).expect("a quick audit does not walk the lists");
 }

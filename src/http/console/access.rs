@@ -76,6 +76,27 @@ async fn first_from(
     Ok(lo)
 }
 
+/// The pager's links for filters `(principal, decision, date)`: older records (below `end`)
+/// where `older`, and back to the newest matching ones where this page is not already there
+/// (`newer`): the page reads newest-first, so a "previous" would have to read back up.
+fn pager(
+    (who, decision, date): (&str, &str, &str),
+    older: bool,
+    newer: bool,
+    end: u64,
+) -> (Option<String>, Option<String>) {
+    let base = format!(
+        "?principal={}&decision={}&date={}",
+        urlencode(who),
+        urlencode(decision),
+        urlencode(date)
+    );
+    (
+        older.then(|| format!("{base}&before={end}")),
+        newer.then_some(base),
+    )
+}
+
 /// `GET /audit/access?principal=&decision=&date=&before=`: matching records, newest first.
 pub async fn access(
     State(state): State<Arc<AppState>>,
@@ -119,14 +140,8 @@ pub async fn access(
         }
     }
     let l = ctx.lang;
-    let more = (end > lo).then(|| {
-        format!(
-            "?principal={}&decision={}&date={}&before={end}",
-            urlencode(who),
-            urlencode(decision),
-            urlencode(date)
-        )
-    });
+    let newest = f.get("before").parse().unwrap_or(hi).min(hi);
+    let (more, latest) = pager((who, decision, date), end > lo, newest < hi, end);
     let body = html! {
         h1 { (M::AccessLog.t(l)) }
         form.row method="get" role="search" {
@@ -137,8 +152,9 @@ pub async fn access(
             label { (M::Date.t(l)) input type="date" name="date" value=(date); }
             button type="submit" { (M::Filter.t(l)) }
         }
-        p.note { (M::AccessNote.t(l)) " " span #access-range { (end) "…" (f.get("before").parse().unwrap_or(hi).min(hi)) } " / " (size) }
+        p.note { (M::AccessNote.t(l)) " " span #access-range { (end) "…" (newest) } " / " (size) }
         nav.pager aria-label=(M::Page.t(l)) {
+            @if let Some(href) = &latest { a rel="first" href=(href) { (M::Latest.t(l)) } }
             @if let Some(href) = &more { a rel="next" href=(href) { (M::Next.t(l)) } }
         }
         div.scroll { table #access {

@@ -39,6 +39,17 @@ fn holds_on(state: &AppState, regno: &str, case: &str) -> Vec<crate::retention::
         .collect()
 }
 
+/// Whether the case's access lets the caller's role read its documents' files.
+fn may_read(state: &AppState, caller: &Caller, case_index: &str) -> bool {
+    caller.role().is_some_and(|r| {
+        state
+            .ingest
+            .policy
+            .case(case_index)
+            .is_some_and(|c| c.access.contains(&r))
+    })
+}
+
 /// `GET /document?regno=`: through `GET /v1/documents/{regno}`.
 async fn document(
     State(state): State<Arc<AppState>>,
@@ -59,13 +70,7 @@ async fn document(
     let l = ctx.lang;
     let case = d.get("case").cloned().unwrap_or_default();
     let case_index = s(&case, "index");
-    let readable = caller.role().is_some_and(|r| {
-        state
-            .ingest
-            .policy
-            .case(case_index)
-            .is_some_and(|c| c.access.contains(&r))
-    });
+    let readable = may_read(&state, &caller, case_index);
     let destroyed = s(&d, "status") == "destroyed";
     let disposal = d.get("disposal").cloned().unwrap_or_default();
     let holds = if ctx.may(Method::GET, "/v1/retention/plan") {
@@ -88,7 +93,7 @@ async fn document(
     // The paths come from the signature file, read as its download would be: only where the
     // case's access lets this principal read it, and only while it is kept.
     let paths = if readable && !destroyed {
-        signer_paths(&state, &ctx, &caller, &regno, &d, &signers).await
+        signer_paths(&state, &ctx, &caller, &regno, &d, &signers, &files).await
     } else {
         Vec::new()
     };
@@ -115,44 +120,78 @@ async fn document(
                 dd #doc-holds { @if h.is_empty() { "—" } @for x in h { (x.hold_id) ": " (x.reason) " (" (x.by) ")" br; } }
             }
         }
-        h2 { (M::Signers.t(l)) }
-        p.note { (M::PathNote.t(l)) }
-        div.scroll { table {
-            thead { tr { th scope="col" { (M::Subject.t(l)) } th scope="col" { (M::IinBin.t(l)) } th scope="col" { (M::Status.t(l)) } th scope="col" { (M::Algorithm.t(l)) } th scope="col" { (M::Certificate.t(l)) } } }
-            tbody { @for g in &signers { tr {
-                td { (s(g, "subject")) } td { (s(g, "iin")) " " (s(g, "bin")) } td { (s(g, "status")) }
-                td { (s(g, "algorithm")) } td { code { (s(g, "certificate_sha256")) } }
-            } } }
-        } }
-        @for (i, path) in paths.iter().enumerate() { @if !path.is_empty() {
-            h3 { (M::CertPath.t(l)) " " (i + 1) }
-            div.scroll { table.path {
-                thead { tr {
-                    th scope="col" { (M::Subject.t(l)) } th scope="col" { (M::Issuer.t(l)) }
-                    th scope="col" { (M::Serial.t(l)) } th scope="col" { (M::Validity.t(l)) }
-                    th scope="col" { (M::Status.t(l)) }
-                } }
-                tbody { @for c in path { tr {
-                    td { (c.subject) } td { (c.issuer) } td { code { (c.serial) } }
-                    td { (c.validity.0) " — " (c.validity.1) }
-                    td data-status=(format!("{:?}", c.status).to_lowercase()) { (match c.status {
-                        super::paths::Status::Anchor => M::AnchorCert.t(l),
-                        super::paths::Status::Valid => M::ValidThen.t(l),
-                        super::paths::Status::Expired => M::ExpiredThen.t(l),
-                    }) }
-                } } }
-            } }
-        } }
-        h2 { (M::Files.t(l)) }
-        ul #files { @for f in &files { li {
-            (s(f, "role")) " · " (f.get("size").and_then(|v| v.as_u64()).unwrap_or(0)) " B · " code { (s(f, "sha256")) }
-            @if !destroyed && readable {
-                " " a href={ "/document/" (s(f, "role")) "?regno=" (q) } download { (M::Download.t(l)) }
-            }
-        } } }
+        (signers_table(l, &signers, &paths))
+        (files_list(l, &files, &q, !destroyed && readable))
         @if !readable && !destroyed { p.note { (M::NoAccess.t(l)) } }
     };
     Ok(page(&ctx, &regno, body, StatusCode::OK))
+}
+
+/// The signers' table and, below it, each signer's certificate path.
+fn signers_table(
+    l: super::i18n::Lang,
+    signers: &[serde_json::Value],
+    paths: &[Vec<super::paths::Link>],
+) -> maud::Markup {
+    html! {
+    h2 { (M::Signers.t(l)) }
+    p.note { (M::PathNote.t(l)) }
+    div.scroll { table {
+        thead { tr { th scope="col" { (M::Subject.t(l)) } th scope="col" { (M::IinBin.t(l)) } th scope="col" { (M::Status.t(l)) } th scope="col" { (M::Algorithm.t(l)) } th scope="col" { (M::Certificate.t(l)) } } }
+        tbody { @for g in signers { tr {
+            td { (s(g, "subject")) } td { (s(g, "iin")) " " (s(g, "bin")) } td { (s(g, "status")) }
+            td { (s(g, "algorithm")) } td { code { (s(g, "certificate_sha256")) } }
+        } } }
+    } }
+    @for (i, path) in paths.iter().enumerate() { @if !path.is_empty() {
+        h3 { (M::CertPath.t(l)) " " (i + 1) }
+        div.scroll { table.path {
+            thead { tr {
+                th scope="col" { (M::Subject.t(l)) } th scope="col" { (M::Issuer.t(l)) }
+                th scope="col" { (M::Serial.t(l)) } th scope="col" { (M::Validity.t(l)) }
+                th scope="col" { (M::Status.t(l)) }
+            } }
+            tbody { @for c in path { tr {
+                td { (c.subject) } td { (c.issuer) } td { code { (c.serial) } }
+                td { (c.validity.0) " — " (c.validity.1) }
+                td data-status=(format!("{:?}", c.status).to_lowercase()) { (match c.status {
+                    super::paths::Status::Anchor => M::AnchorCert.t(l),
+                    super::paths::Status::Valid => M::ValidThen.t(l),
+                    super::paths::Status::Expired => M::ExpiredThen.t(l),
+                    super::paths::Status::NotChained => M::NotChained.t(l),
+                }) }
+            } } }
+        } }
+    } }
+    }
+}
+
+/// The document's files, each with a download link where `downloads`.
+fn files_list(
+    l: super::i18n::Lang,
+    files: &[serde_json::Value],
+    q: &str,
+    downloads: bool,
+) -> maud::Markup {
+    html! {
+    h2 { (M::Files.t(l)) }
+    ul #files { @for f in files { li {
+        (s(f, "role")) " · " (f.get("size").and_then(|v| v.as_u64()).unwrap_or(0)) " B · " code { (s(f, "sha256")) }
+        @if downloads {
+            " " a href={ "/document/" (s(f, "role")) "?regno=" (q) } download { (M::Download.t(l)) }
+        }
+    } } }
+    }
+}
+
+/// Whether the signature file, by the size `files` gives it, is small enough to be read for
+/// its certificates: the size is known without reading (or decompressing) the file.
+fn signature_readable(files: &[serde_json::Value]) -> bool {
+    files
+        .iter()
+        .find(|f| s(f, "role") == "signature")
+        .and_then(|f| f.get("size").and_then(|v| v.as_u64()))
+        .is_some_and(|n| n <= PATH_READ_LIMIT as u64)
 }
 
 /// A signature file read for its certificates at most (an attached signature carries its
@@ -168,8 +207,9 @@ async fn signer_paths(
     regno: &str,
     d: &serde_json::Value,
     signers: &[serde_json::Value],
+    files: &[serde_json::Value],
 ) -> Vec<Vec<super::paths::Link>> {
-    if !ctx.may(Method::GET, "/v1/documents/{regno}/signature") {
+    if !ctx.may(Method::GET, "/v1/documents/{regno}/signature") || !signature_readable(files) {
         return Vec::new();
     }
     let Ok(res) = crate::http::documents::signature(
@@ -249,4 +289,17 @@ async fn signature(
     RawQuery(q): RawQuery,
 ) -> Result<Response, Page> {
     download(state, ctx, caller, regno(q), "signature").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_over_the_limit_is_not_read_for_a_page() {
+        let f = |n: u64| [serde_json::json!({"role": "signature", "size": n})];
+        assert!(signature_readable(&f(1000)));
+        assert!(!signature_readable(&f(PATH_READ_LIMIT as u64 + 1)));
+        assert!(!signature_readable(&[]), "no size known: not read");
+    }
 }

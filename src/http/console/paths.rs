@@ -1,11 +1,15 @@
 //! A document's signers' certificate paths, for its page: rebuilt from what the archive kept
 //! — the signature file carries the signer's certificate and usually its CAs (CMS
 //! `certificates`, RFC 5652 §5.1; XML-DSig `X509Data`, §4.5.4) — and the trust store's
-//! anchors. The path is named, not validated again: each CA is found by the issuer's name
-//! (RFC 5280 §4.1.2.4) and, where both carry them, its key identifier (§4.2.1.1); the verdict
-//! is the one given at filing (the signer's status). Each certificate's status is its validity
-//! at the time of receipt, and whether it is a trust anchor.
+//! anchors. Each CA is found by the issuer's name (RFC 5280 §4.1.2.4) and, where both carry
+//! them, its key identifier (§4.2.1.1), and is taken only when its key verifies the
+//! signature on the certificate below it (§6.1.3 (a)(1)): a sender can carry a look-alike CA
+//! of the same names, and a page must not show it chained to a trust anchor. Revocation and
+//! the rest of path validation are not done again: the verdict is the one given at filing
+//! (the signer's status). Each certificate's status is whether it is a trust anchor, whether
+//! it is chained to one, and whether the time of receipt was within its validity period.
 
+use crate::verify::algorithms::Scheme;
 use crate::verify::certificate::{Certificate, hex};
 use std::sync::Arc;
 
@@ -13,6 +17,8 @@ use std::sync::Arc;
 const MAX_DEPTH: usize = 10;
 /// Certificates read from a signature file at most.
 const MAX_CARRIED: usize = 64;
+/// Signatures checked per path at most (a file of many look-alike CAs costs no more).
+const MAX_CHECKS: usize = 32;
 
 /// One certificate of a path, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,10 +40,13 @@ pub struct Link {
 pub enum Status {
     /// A trust anchor of the store.
     Anchor,
-    /// Within its validity when the document was received.
+    /// Within its validity period when the document was received.
     Valid,
-    /// Outside its validity then.
+    /// Outside its validity period then.
     Expired,
+    /// The top of a path that does not reach a trust anchor: no issuer by its names whose
+    /// key verifies its signature (a look-alike CA ends here).
+    NotChained,
 }
 
 /// The certificates a signature file carries, parsed (CMS or signed XML; none when it is
@@ -65,6 +74,13 @@ fn issued(ca: &Certificate, c: &Certificate) -> bool {
         }
 }
 
+/// Whether `ca`'s key verifies the signature on `c` (RFC 5280 §6.1.3 (a)(1)).
+fn signed(ca: &Certificate, c: &Certificate) -> bool {
+    Scheme::for_object(&c.signed.algorithm)
+        .and_then(|s| s.verify(&ca.public_key, c.tbs(), &c.signed.signature))
+        .is_ok()
+}
+
 /// The path of the signer whose certificate has SHA-256 `fingerprint` (hex), from the
 /// signature file's certificates and `anchors`, signer first; empty when the file does not
 /// carry that certificate.
@@ -75,28 +91,50 @@ pub fn path_of(
     at: i64,
 ) -> Vec<Link> {
     let pool = carried(signature);
-    let Some(mut c) = pool.iter().find(|c| hex(&c.fingerprint) == fingerprint) else {
-        return Vec::new();
-    };
+    match pool.iter().find(|c| hex(&c.fingerprint) == fingerprint) {
+        Some(c) => path_from(c, &pool, anchors, at),
+        None => Vec::new(),
+    }
+}
+
+/// The path up from `c` through `pool` to one of `anchors`; its last certificate is marked
+/// [`Status::NotChained`] when it is not an anchor.
+fn path_from<'a>(
+    mut c: &'a Certificate,
+    pool: &'a [Certificate],
+    anchors: &[Arc<Certificate>],
+    at: i64,
+) -> Vec<Link> {
     let mut out = Vec::new();
+    let mut checks = 0usize;
     while out.len() < MAX_DEPTH {
         let anchor = anchors.iter().any(|a| a.fingerprint == c.fingerprint);
         out.push(link(c, anchor, at));
         if anchor || c.subject_raw == c.issuer_raw {
             break;
         }
-        // An anchor ends the path; a CA of the file's own carries on.
-        if let Some(a) = anchors.iter().find(|a| issued(a, c)) {
+        // The issuer whose key verifies the signature: an anchor ends the path; a CA of
+        // the file's own carries on.
+        let mut verified = |ca: &Certificate| {
+            issued(ca, c) && checks < MAX_CHECKS && {
+                checks += 1;
+                signed(ca, c)
+            }
+        };
+        if let Some(a) = anchors.iter().find(|a| verified(a)) {
             out.push(link(a, true, at));
             break;
         }
         match pool
             .iter()
-            .find(|p| p.fingerprint != c.fingerprint && issued(p, c))
+            .find(|p| p.fingerprint != c.fingerprint && verified(p))
         {
             Some(next) => c = next,
             None => break,
         }
+    }
+    if let Some(top) = out.last_mut().filter(|l| l.status != Status::Anchor) {
+        top.status = Status::NotChained;
     }
     out
 }
@@ -173,5 +211,25 @@ mod tests {
         );
         assert_eq!(later[0].status, Status::Expired);
         assert!(path_of(&sig, "00", &anchors(), at).is_empty());
+    }
+
+    #[test]
+    fn a_look_alike_ca_is_not_shown_chained_to_the_anchor() {
+        let sig = fixture("sig/p256.der");
+        let pool = carried(&sig);
+        let signer = pool.iter().find(|c| c.subject.contains("P-256 signer"));
+        let ca = pool.iter().find(|c| c.subject.contains("Intermediate"));
+        let (Some(signer), Some(ca)) = (signer, ca) else {
+            panic!("the fixture carries its signer and CA");
+        };
+        // The same names, key and key identifiers, but a signature the root never made.
+        let mut der = ca.der.clone();
+        let last = der.len() - 1;
+        der[last] ^= 1;
+        let fake = Certificate::from_der(&der).expect("still parses");
+        let pool = vec![signer.clone(), fake];
+        let path = path_from(signer, &pool, &anchors(), signer.not_before + 1);
+        let status: Vec<_> = path.iter().map(|l| l.status).collect();
+        assert_eq!(status, [Status::Valid, Status::NotChained], "{path:?}");
     }
 }

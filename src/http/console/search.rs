@@ -9,7 +9,7 @@
 //! and nothing is skipped.
 
 use super::Page;
-use crate::archive::lists::{List, Reader, name_words, term};
+use crate::archive::lists::{List, MAX_WORDS, Reader, name_words, term};
 use crate::http::extract::Path as ApiPath;
 use crate::http::{AppState, Caller};
 use axum::extract::{Extension, State};
@@ -43,12 +43,26 @@ pub struct Found {
     pub candidates: u64,
 }
 
-/// The query's words of a signer's name.
+/// The query's words of a signer's name, distinct.
 fn words(q: &str) -> Vec<String> {
-    q.split(|c: char| !c.is_alphanumeric())
-        .map(term)
-        .filter(|w| !w.is_empty())
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    for w in q.split(|c: char| !c.is_alphanumeric()).map(term) {
+        if !w.is_empty() && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// Refuses a name query of more than [`MAX_WORDS`] words: each word opens a list (two store
+/// reads), and no indexed name has more words, so a longer query could only cost reads.
+pub fn check(f: &Filters<'_>) -> Result<(), Page> {
+    if words(f.signer).len() > MAX_WORDS {
+        return Err(Page::Api(crate::http::ApiError::BadRequest(format!(
+            "A signer's name may be searched by at most {MAX_WORDS} words."
+        ))));
+    }
+    Ok(())
 }
 
 /// Whether a document matches every filter (as the lists match: see `archive::lists`).
@@ -109,6 +123,7 @@ pub async fn find(
     (from, to): (&str, &str),
     at: Option<u64>,
 ) -> Result<Option<Found>, Page> {
+    check(f)?;
     let Some(mut readers) = lists(state, case, f).map_err(crate::http::ApiError::from)? else {
         return Ok(None);
     };
