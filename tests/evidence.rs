@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::path::Path;
 use tamga::archive::log::{Entry, Event, FileRef};
-use tamga::archive::recheck::{Document, Held, RecheckError, Rechecker};
+use tamga::archive::recheck::{Document, Held, LoadError, RecheckError, Rechecker};
 use tamga::archive::store::Space;
 use tamga::archive::{Archive, keys};
 use tamga::ingest::{Ingest, Submission};
@@ -146,10 +146,26 @@ fn the_anchor_and_crls_are_filed_shared_exported_and_rechecked_offline() {
     for sha in [&root, &int_crl, &root_crl, &settings] {
         assert_eq!(refs(&ing.archive, sha), (3, true), "{sha}");
     }
-    // The receipt names only the document's own files.
     let out = dir.path().join("export");
     tamga::archive::export::write(&ing.archive, &out).unwrap();
     drop(ing);
+    // The receipt names only the document's own files, not its evidence.
+    for r in std::fs::read_dir(out.join("receipts")).unwrap() {
+        let der = std::fs::read(r.unwrap().path()).unwrap();
+        let body = tamga::verify::cms::parse(&der).unwrap().content.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let roles: Vec<&str> = body["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["role"].as_str().unwrap())
+            .collect();
+        assert!(!roles.is_empty(), "{body}");
+        assert!(
+            roles.iter().all(|r| ["signature", "content"].contains(r)),
+            "{body}"
+        );
+    }
     let evidence_files = std::fs::read_dir(out.join("evidence")).unwrap().count();
     assert_eq!(evidence_files, 4, "one file per piece of evidence, shared");
     let report = tamga::archive::export::verify(&out).unwrap();
@@ -169,6 +185,13 @@ fn the_anchor_and_crls_are_filed_shared_exported_and_rechecked_offline() {
     let said = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{said}");
     assert!(said.contains("3 accepted documents re-checked"), "{said}");
+    // The anchor the verdicts rest on is named, for comparison with the official CA list.
+    assert!(said.contains(&format!("SHA-256 {root}")), "{said}");
+    assert!(
+        report.notes.iter().any(|n| n.contains(&root)),
+        "{:?}",
+        report.notes
+    );
 
     // An auditor with OpenSSL and nothing else, as the README shows.
     for (i, content) in [(0, None), (1, Some("documents/1/content.bin")), (2, None)] {
@@ -315,7 +338,7 @@ fn the_recheck_runs_the_verifier_on_the_evidence_and_says_why_a_verdict_fails() 
     };
     let load_from = |replace: Option<(String, Vec<u8>)>| {
         let archive = &ing.archive;
-        move |f: &FileRef| -> Result<Vec<u8>, String> {
+        move |f: &FileRef| -> Result<Vec<u8>, LoadError> {
             if let Some((sha, bytes)) = &replace
                 && *sha == f.sha256
             {
@@ -335,10 +358,10 @@ fn the_recheck_runs_the_verifier_on_the_evidence_and_says_why_a_verdict_fails() 
         signers: &signers,
         revocation_unchecked: false,
     };
-    assert_eq!(
+    assert!(matches!(
         Rechecker::default().check(&doc, &mut load_from(None)),
         Ok(Held::Fully)
-    );
+    ));
     // The same document judged with a CRL (validly signed) that revokes its signer.
     let serial = {
         let c = tamga::verify::certificate::Certificate::from_der(&pem_der(
@@ -411,6 +434,76 @@ fn disposing_of_the_last_document_releases_its_evidence() {
         assert_eq!(refs(a, &f.sha256), (0, false), "{}", f.role);
     }
     tamga::archive::audit::verify(a, true, &mut |_, _| {}).unwrap();
+}
+
+/// An accepted entry as the log writes it, naming `evidence`.
+fn accepted(index: u64, registration: &str, evidence: Vec<FileRef>) -> Vec<u8> {
+    Entry {
+        index,
+        prev: "00".repeat(32),
+        at: "2026-06-01T00:00:00Z".into(),
+        filed: None,
+        backfilled: false,
+        event: Event::Accepted {
+            receipt_id: format!("r{index}"),
+            case: "T-1".into(),
+            registration: registration.into(),
+            registration_date: "2026-06-01".into(),
+            files: vec![],
+            signers: vec![],
+            sender_ref: None,
+            evidence,
+        },
+    }
+    .encode()
+}
+
+#[test]
+fn a_kept_entry_without_evidence_after_one_with_it_fails_the_recheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let anchor = FileRef {
+        role: "certificate".into(),
+        sha256: "ab".repeat(32),
+        size: 1,
+    };
+    let disposed = Entry {
+        index: 1,
+        prev: "00".repeat(32),
+        at: "2026-06-02T00:00:00Z".into(),
+        filed: None,
+        backfilled: false,
+        event: Event::Disposed {
+            act: "1".into(),
+            act_date: "2026-06-02".into(),
+            registration: "T-1/1".into(),
+            case: "T-1".into(),
+            approvers: vec![],
+        },
+    }
+    .encode();
+    let check = |entries: &[Vec<u8>]| {
+        let mut report = tamga::archive::audit::AuditReport::default();
+        tamga::archive::recheck::package(dir.path(), entries, &mut report).map(|()| report)
+    };
+    // Before any entry carried evidence: filed before evidence was kept, only noted.
+    let before = check(&[accepted(0, "T-1/0", vec![])]).unwrap();
+    assert!(
+        before.notes[0].contains("before evidence was kept"),
+        "{before:?}"
+    );
+    // The first document (with evidence) destroyed; the next names none: evidence stopped
+    // being recorded, and the re-check names it.
+    let entries = [
+        accepted(0, "T-1/1", vec![anchor]),
+        disposed,
+        accepted(2, "T-1/2", vec![]),
+    ];
+    let err = check(&entries).unwrap_err();
+    assert_eq!(err.registration.as_deref(), Some("T-1/2"), "{err}");
+    assert!(err.to_string().contains("no evidence"), "{err}");
+    // An entry that does not decode is an error, not skipped.
+    let err = check(&[b"{not an entry".to_vec()]).unwrap_err();
+    assert_eq!(err.index, Some(0), "{err}");
 }
 
 #[test]

@@ -91,15 +91,8 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
                 copy_blob(archive, f, out, &file, &mut sums)
                     .map_err(|e| format!("entry {i}: {e}"))?;
             }
-            // Evidence once, however many documents name it.
-            for f in evidence
-                .iter()
-                .filter(|f| evidence_written.insert(f.sha256.clone()))
-            {
-                let file = format!("evidence/{}", super::evidence::file_name(f));
-                copy_blob(archive, f, out, &file, &mut sums)
-                    .map_err(|e| format!("entry {i}: {e}"))?;
-            }
+            copy_evidence(archive, evidence, out, &mut sums, &mut evidence_written)
+                .map_err(|e| format!("entry {i}: {e}"))?;
         }
     }
     std::fs::write(out.join("entries.jsonl"), lines).map_err(|e| io("entries.jsonl", e))?;
@@ -118,6 +111,41 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
     Ok(size)
 }
 
+/// Why a blob could not be copied into the package.
+#[derive(Debug, thiserror::Error)]
+enum CopyError {
+    /// The entry's hash of the file is not 64 hex digits.
+    #[error("file hash {0:?} is not hex")]
+    Hash(String),
+    /// The package's file could not be written.
+    #[error("{path}: {source}")]
+    Write {
+        /// The file, relative to the package.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The blob could not be read from the archive.
+    #[error(transparent)]
+    Blob(#[from] blobs::BlobError),
+}
+
+/// Copies a document's evidence, each piece once however many documents name it (`written`
+/// holds the SHA-256s already copied).
+fn copy_evidence(
+    archive: &Archive,
+    evidence: &[FileRef],
+    out: &Path,
+    sums: &mut String,
+    written: &mut std::collections::HashSet<String>,
+) -> Result<(), CopyError> {
+    for f in evidence.iter().filter(|f| written.insert(f.sha256.clone())) {
+        let file = format!("evidence/{}", super::evidence::file_name(f));
+        copy_blob(archive, f, out, &file, sums)?;
+    }
+    Ok(())
+}
+
 /// Writes the blob `f` names to `out/file` and its line to `sums`.
 fn copy_blob(
     archive: &Archive,
@@ -125,13 +153,15 @@ fn copy_blob(
     out: &Path,
     file: &str,
     sums: &mut String,
-) -> Result<(), String> {
-    let name = unhex32(&f.sha256).ok_or("file hash is not hex")?;
-    let mut w = std::io::BufWriter::new(
-        std::fs::File::create(out.join(file)).map_err(|e| format!("{file}: {e}"))?,
-    );
-    blobs::read(archive.store(), &name, &mut w).map_err(|e| e.to_string())?;
-    std::io::Write::flush(&mut w).map_err(|e| format!("{file}: {e}"))?;
+) -> Result<(), CopyError> {
+    let name = unhex32(&f.sha256).ok_or_else(|| CopyError::Hash(f.sha256.clone()))?;
+    let failed = |source| CopyError::Write {
+        path: file.to_owned(),
+        source,
+    };
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out.join(file)).map_err(failed)?);
+    blobs::read(archive.store(), &name, &mut w)?;
+    std::io::Write::flush(&mut w).map_err(failed)?;
     let _ = writeln!(sums, "{}  {file}", f.sha256);
     Ok(())
 }

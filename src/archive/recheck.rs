@@ -24,7 +24,7 @@ use crate::verify::{
     Content, Evidence, Policy, Report, RevocationPolicy, SignerRule, SignerStatus, TrustStore,
     Verifier,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -35,12 +35,30 @@ const MAX_VERIFIERS: usize = 64;
 /// The verifier's warning that a certificate's revocation status went unestablished.
 const UNCHECKED: &str = "revocation-unchecked";
 
+/// A file of the package (or piece of evidence) the re-check needs could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct LoadError {
+    /// The file, relative to the package.
+    pub path: String,
+    /// Why it could not be read.
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// Why a document's verdict was not confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum RecheckError {
     /// A file the re-check needs could not be read.
-    #[error("{0}")]
-    Missing(String),
+    #[error(transparent)]
+    Missing(#[from] LoadError),
+    /// The entry's time of receipt, the validation time, is not RFC 3339.
+    #[error("entry time {0:?} is not RFC 3339")]
+    BadTime(String),
+    /// An accepted, kept entry names no evidence although an earlier entry did: evidence
+    /// stopped being recorded, so its verdict cannot be re-checked.
+    #[error("it carries no evidence, though earlier entries did")]
+    NoEvidence,
     /// A piece of evidence does not parse as what its role says.
     #[error("{role} evidence {sha256} does not parse: {why}")]
     Unreadable {
@@ -93,6 +111,8 @@ pub struct Document<'a> {
 #[derive(Debug, Default)]
 pub struct Rechecker {
     verifiers: HashMap<(Vec<String>, u8), Built>,
+    /// The distinct trust anchors the verdicts rested on: SHA-256 (hex) to subject.
+    anchors: BTreeMap<String, String>,
 }
 
 /// A verifier over one evidence set, and the OCSP responses of that set.
@@ -100,6 +120,8 @@ pub struct Rechecker {
 struct Built {
     verifier: Arc<Verifier>,
     ocsp: Vec<Arc<Response>>,
+    /// Its anchors, as (SHA-256 hex, subject).
+    anchors: Vec<(String, String)>,
 }
 
 impl Rechecker {
@@ -110,7 +132,7 @@ impl Rechecker {
     pub fn check(
         &mut self,
         doc: &Document<'_>,
-        load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+        load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, LoadError>,
     ) -> Result<Held, RecheckError> {
         let Some(settings) = recorded_settings(doc.evidence, load)? else {
             return self.check_unrecorded(doc, load);
@@ -144,7 +166,7 @@ impl Rechecker {
     pub fn check_unrecorded(
         &mut self,
         doc: &Document<'_>,
-        load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+        load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, LoadError>,
     ) -> Result<Held, RecheckError> {
         let defaults = Settings::of(&Policy::default(), Window::default());
         let revocation = if doc.revocation_unchecked {
@@ -182,7 +204,7 @@ impl Rechecker {
         doc: &Document<'_>,
         settings: &Settings,
         revocation: RevocationPolicy,
-        load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+        load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, LoadError>,
     ) -> Result<Report, RecheckError> {
         let memo = revocation != RevocationPolicy::Off || settings.revocation() == revocation;
         let mut names: Vec<String> = doc.evidence.iter().map(|f| f.sha256.clone()).collect();
@@ -192,6 +214,7 @@ impl Rechecker {
             Some(b) if memo => b.clone(),
             _ => {
                 let b = build(doc.evidence, settings, revocation, load)?;
+                self.anchors.extend(b.anchors.iter().cloned());
                 if self.verifiers.len() >= MAX_VERIFIERS {
                     self.verifiers.clear();
                 }
@@ -229,7 +252,7 @@ fn mode_key(r: RevocationPolicy) -> u8 {
 /// leave the verdict's basis ambiguous).
 fn recorded_settings(
     files: &[FileRef],
-    load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+    load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, LoadError>,
 ) -> Result<Option<Settings>, RecheckError> {
     let mut found = files.iter().filter(|f| f.role == SETTINGS);
     let Some(f) = found.next() else {
@@ -243,7 +266,7 @@ fn recorded_settings(
     if found.next().is_some() {
         return Err(bad("the entry names more than one settings blob".into()));
     }
-    let bytes = load(f).map_err(RecheckError::Missing)?;
+    let bytes = load(f)?;
     Settings::from_bytes(&bytes)
         .map(Some)
         .map_err(|e| bad(e.to_string()))
@@ -256,9 +279,10 @@ fn build(
     files: &[FileRef],
     settings: &Settings,
     revocation: RevocationPolicy,
-    load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, String>,
+    load: &mut dyn FnMut(&FileRef) -> Result<Vec<u8>, LoadError>,
 ) -> Result<Built, RecheckError> {
     let mut anchors = Vec::new();
+    let mut names = Vec::new();
     let mut crls = Vec::new();
     let mut ocsp = Vec::new();
     for f in files {
@@ -271,10 +295,12 @@ fn build(
             // Read once already, by `recorded_settings`.
             continue;
         }
-        let der = load(f).map_err(RecheckError::Missing)?;
+        let der = load(f)?;
         match f.role.as_str() {
             CERTIFICATE => {
-                anchors.push(Certificate::from_der(&der).map_err(|e| bad(e.to_string()))?)
+                let cert = Certificate::from_der(&der).map_err(|e| bad(e.to_string()))?;
+                names.push((f.sha256.clone(), cert.subject.clone()));
+                anchors.push(cert)
             }
             CRL => crls.push(Crl::from_der(&der).map_err(|e| bad(e.to_string()))?),
             OCSP => ocsp.push(Arc::new(
@@ -296,6 +322,7 @@ fn build(
     Ok(Built {
         verifier: Arc::new(Verifier::new(TrustStore::new(anchors, crls), policy)),
         ocsp,
+        anchors: names,
     })
 }
 
@@ -342,21 +369,21 @@ pub fn package(
     entries: &[Vec<u8>],
     report: &mut AuditReport,
 ) -> Result<(), AuditFailure> {
-    let decoded: Vec<Entry> = entries
-        .iter()
-        .filter_map(|b| Entry::decode(b).ok())
-        .collect();
-    let disposed: HashSet<&str> = decoded
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::Disposed { registration, .. } => Some(registration.as_str()),
-            _ => None,
-        })
-        .collect();
+    // Entries are decoded again per pass rather than held decoded: the package may be large.
+    let decode = |i: usize, b: &[u8]| {
+        Entry::decode(b).map_err(|e| fail(Some(i as u64), None, format!("entry {i}: {e}")))
+    };
+    let mut disposed = HashSet::new();
+    for (i, b) in entries.iter().enumerate() {
+        if let Event::Disposed { registration, .. } = decode(i, b)?.event {
+            disposed.insert(registration);
+        }
+    }
     let mut checker = Rechecker::default();
-    let (mut predating, mut without) = (0u64, 0u64);
-    let mut failed: Vec<(&Entry, RecheckError)> = Vec::new();
-    for entry in &decoded {
+    let (mut predating, mut without, mut kept) = (0u64, 0u64, false);
+    let mut failed: Vec<(Entry, RecheckError)> = Vec::new();
+    for (i, b) in entries.iter().enumerate() {
+        let entry = decode(i, b)?;
         let Event::Accepted {
             registration,
             evidence,
@@ -365,14 +392,23 @@ pub fn package(
         else {
             continue;
         };
+        let empty = evidence.is_empty();
+        // Once one entry carried evidence, every later one must: a build that stopped
+        // recording it must not pass as documents filed before evidence was kept.
+        let stopped = empty && kept;
+        kept |= !empty;
         if disposed.contains(registration.as_str()) {
             continue;
         }
-        if evidence.is_empty() {
-            predating += 1;
-            continue;
-        }
-        match one(dir, entry, &mut checker) {
+        let held = match (stopped, empty) {
+            (true, _) => Err(RecheckError::NoEvidence),
+            (false, true) => {
+                predating += 1;
+                continue;
+            }
+            (false, false) => one(dir, &entry, &mut checker),
+        };
+        match held {
             Ok(Held::Fully) => report.rechecked += 1,
             Ok(Held::WithoutRevocation) => {
                 report.rechecked += 1;
@@ -381,18 +417,7 @@ pub fn package(
             Err(e) => failed.push((entry, e)),
         }
     }
-    if predating > 0 {
-        report.note(format!(
-            "{predating} accepted documents were filed before evidence was kept: their \
-             verdicts were not re-checked"
-        ));
-    }
-    if without > 0 {
-        report.note(format!(
-            "{without} accepted documents were re-checked without revocation: none was \
-             recorded for them"
-        ));
-    }
+    notes(report, &checker, predating, without);
     let Some((first, e)) = failed.first() else {
         return Ok(());
     };
@@ -414,6 +439,37 @@ pub fn package(
     Err(fail(Some(first.index), Some(first), what))
 }
 
+/// The re-check's notes: documents filed before evidence was kept, those re-checked without
+/// revocation, and the anchors the verdicts rest on (so an auditor can compare them with the
+/// official CA list: the re-check trusts what the service recorded).
+fn notes(report: &mut AuditReport, checker: &Rechecker, predating: u64, without: u64) {
+    if predating > 0 {
+        report.note(format!(
+            "{predating} accepted documents were filed before evidence was kept: their \
+             verdicts were not re-checked"
+        ));
+    }
+    if without > 0 {
+        report.note(format!(
+            "{without} accepted documents were re-checked without revocation: their receipts \
+             say revocation went unchecked, or the service ran with revocation off"
+        ));
+    }
+    if !checker.anchors.is_empty() {
+        let list: Vec<String> = checker
+            .anchors
+            .iter()
+            .map(|(sha, subject)| format!("{subject} (SHA-256 {sha})"))
+            .collect();
+        // Kept past the notes' cap: without it "verdicts hold" says nothing checkable.
+        report.notes.push(format!(
+            "the verdicts rest on the trust anchors the service recorded: {}",
+            list.join("; ")
+        ));
+        report.notes_total += 1;
+    }
+}
+
 /// Re-checks one accepted entry's document from the package.
 fn one(dir: &Path, entry: &Entry, checker: &mut Rechecker) -> Result<Held, RecheckError> {
     let Event::Accepted {
@@ -426,17 +482,17 @@ fn one(dir: &Path, entry: &Entry, checker: &mut Rechecker) -> Result<Held, Reche
     else {
         return Ok(Held::Fully);
     };
-    let read = |p: String| std::fs::read(dir.join(&p)).map_err(|e| format!("{p}: {e}"));
+    let read =
+        |path: String| std::fs::read(dir.join(&path)).map_err(|source| LoadError { path, source });
     let doc = format!("documents/{}", entry.index);
-    let signature = read(format!("{doc}/signature.p7s")).map_err(RecheckError::Missing)?;
+    let signature = read(format!("{doc}/signature.p7s"))?;
     let content = match files.iter().any(|f| f.role == "content") {
-        true => Some(read(format!("{doc}/content.bin")).map_err(RecheckError::Missing)?),
+        true => Some(read(format!("{doc}/content.bin"))?),
         false => None,
     };
-    let receipt = read(format!("receipts/{receipt_id}.p7s")).map_err(RecheckError::Missing)?;
-    let at = super::log::parse_time(&entry.at).ok_or_else(|| {
-        RecheckError::Missing(format!("entry time {:?} is not RFC 3339", entry.at))
-    })?;
+    let receipt = read(format!("receipts/{receipt_id}.p7s"))?;
+    let at =
+        super::log::parse_time(&entry.at).ok_or_else(|| RecheckError::BadTime(entry.at.clone()))?;
     let d = Document {
         signature: &signature,
         content: content.as_deref(),
