@@ -20,7 +20,7 @@ mod support;
 #[path = "support/fill.rs"]
 mod fill;
 
-use fill::{AT, fill, percentiles, retention_plan};
+use fill::{AT, fill, percentiles, retention_plan, submit_all};
 use std::sync::Arc;
 use std::time::Instant;
 use support::{noise, paths, sign_all};
@@ -56,39 +56,12 @@ fn main() {
         let mut p = paths(&data);
         p.store = Some(store.parse().unwrap());
         let ingest = Arc::new(tamga::setup::open(&p, Policy::default()).unwrap());
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let start = Instant::now();
-        let threads: Vec<_> = (0..conc)
-            .map(|_| {
-                let (ingest, sigs, next) = (ingest.clone(), sigs.clone(), next.clone());
-                std::thread::spawn(move || {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(sig) = sigs.get(i) else { return };
-                        let out = ingest
-                            .submit(&Submission {
-                                case: "01-05",
-                                signature: sig,
-                                content: None,
-                                sender_ref: None,
-                                received_at: AT,
-                                submitter: None,
-                            })
-                            .unwrap();
-                        assert_eq!(out.status, tamga::verify::Status::Accepted);
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let secs = start.elapsed().as_secs_f64();
+        let rate = submit_all(&ingest, &sigs, "01-05", conc);
         let syncs = ingest.archive.syncs();
         assert_eq!(ingest.archive.size(), n as u64, "every document filed");
         println!(
             "{store:>8} {conc:>12} {:>10.0} {syncs:>10} {:>12.1}",
-            n as f64 / secs,
+            rate,
             n as f64 / syncs as f64
         );
     }

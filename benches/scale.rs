@@ -22,13 +22,13 @@ mod support;
 #[path = "support/fill.rs"]
 mod fill;
 
-use fill::{AT, fill, percentiles, retention_plan};
+use fill::{AT, fill, percentiles, retention_plan, submit_all};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
-use tamga::ingest::{Ingest, Submission};
-use tamga::verify::{Policy, Status};
+use tamga::ingest::Ingest;
+use tamga::verify::Policy;
 
 /// Real submissions measured at each size.
 const REAL: usize = 500;
@@ -95,7 +95,7 @@ fn main() {
         let (incl, cons) = proofs(&ingest);
         let (plan, file, beside) = plans_beside_filings(&ingest, &mut synthetic);
         let batch = &sigs[round * REAL..(round + 1) * REAL];
-        let rate = submissions(&ingest, batch);
+        let rate = submit_all(&ingest, batch, "01-12", 16);
         let size = a.size();
         drop(ingest);
         let (open_ms, rss) = open_in_child(&data, store);
@@ -121,7 +121,7 @@ fn bytes_per_filing() {
     let tmp = tempfile::tempdir().unwrap();
     let sigs = support::signed_documents(&tmp.path().join("docs"), REAL);
     let ingest = open(&tmp.path().join("archive"), "journal");
-    submissions(&ingest, &sigs);
+    submit_all(&ingest, &sigs, "01-12", 16);
     let store = ingest.archive.raw_store();
     let per = |x: usize| x as f64 / REAL as f64;
     println!("bytes per real filing by space (4 KiB RSA-2048 attached documents, {REAL})");
@@ -234,34 +234,6 @@ fn plans_beside_filings(ingest: &Ingest, synthetic: &mut u64) -> ((f64, f64), f6
     });
     *synthetic = next.load(Ordering::Relaxed);
     (plan, alone, beside)
-}
-
-/// Accepted documents per second of `batch` through the pipeline, 16 threads, case 01-12.
-fn submissions(ingest: &Ingest, batch: &[Vec<u8>]) -> f64 {
-    let next = AtomicUsize::new(0);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..16 {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(sig) = batch.get(i) else { return };
-                    let out = ingest
-                        .submit(&Submission {
-                            case: "01-12",
-                            signature: sig,
-                            content: None,
-                            sender_ref: None,
-                            received_at: AT,
-                            submitter: None,
-                        })
-                        .unwrap();
-                    assert_eq!(out.status, Status::Accepted);
-                }
-            });
-        }
-    });
-    batch.len() as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Bytes of every file under `p`, as allocated on disk (holes punched by disposal not counted).

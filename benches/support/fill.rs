@@ -82,3 +82,38 @@ pub fn retention_plan(a: &tamga::archive::Archive, policy: &tamga::policy::Archi
     let plan = tamga::retention::plan(a, policy, at).unwrap();
     assert!(plan.iter().any(|c| c.documents > 0));
 }
+
+/// Submits every signature of `batch` (attached, accepted) to `case` through the whole
+/// pipeline from `threads` threads; returns accepted documents per second.
+pub fn submit_all(
+    ingest: &tamga::ingest::Ingest,
+    batch: &[Vec<u8>],
+    case: &str,
+    threads: usize,
+) -> f64 {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(sig) = batch.get(i) else { return };
+                    let out = ingest
+                        .submit(&tamga::ingest::Submission {
+                            case,
+                            signature: sig,
+                            content: None,
+                            sender_ref: None,
+                            received_at: AT,
+                            submitter: None,
+                        })
+                        .unwrap();
+                    assert_eq!(out.status, tamga::verify::Status::Accepted);
+                }
+            });
+        }
+    });
+    batch.len() as f64 / start.elapsed().as_secs_f64()
+}
