@@ -20,15 +20,12 @@
 
 use super::audit::{AuditFailure, fail};
 use super::log::{Entry, Event, SignerSummary};
-use super::store::{Batch, Space, Store};
+use super::store::{Space, Store};
 use super::{ArchiveError, Txn, index_u64, keys};
 use std::collections::BTreeMap;
 
 /// The lists' layout version; an archive whose stored version differs gets them rebuilt.
 const VERSION: u64 = 1;
-
-/// Index writes per batch while building.
-const BUILD_BATCH: usize = 10_000;
 
 /// Longest list name component kept (bytes, cut at a character boundary): a longer query is
 /// cut the same way, so it still finds what it names.
@@ -345,28 +342,19 @@ pub fn ensure(store: &dyn Store, size: u64) -> Result<bool, ArchiveError> {
     if ready(store)? {
         return Ok(false);
     }
-    // A read-only store refuses this at once, before the whole log is read for nothing.
-    let mut probe = Batch::default();
-    probe.put(Space::Index, keys::LISTS_VERSION, 0u64.to_be_bytes());
-    store.apply(&probe)?;
+    super::rebuild::begin(store, keys::LISTS_VERSION)?;
     let lists = recompute(store, size)?;
-    let mut writes: Vec<(Vec<u8>, u64)> = Vec::new();
-    for (name, slots) in &lists {
-        writes.push((keys::list_len(name), slots.len() as u64));
-        for (n, v) in (1u64..).zip(slots) {
-            writes.push((keys::list_item(name, n), *v));
-        }
-    }
-    for part in writes.chunks(BUILD_BATCH) {
-        let mut b = Batch::default();
-        for (k, v) in part {
-            b.put(Space::Index, k.clone(), v.to_be_bytes());
-        }
-        store.apply(&b)?;
-    }
-    let mut b = Batch::default();
-    b.put(Space::Index, keys::LISTS_VERSION, VERSION.to_be_bytes());
-    store.apply(&b)?;
+    let writes = lists.iter().flat_map(|(name, slots)| {
+        let len = (
+            keys::list_len(name),
+            (slots.len() as u64).to_be_bytes().to_vec(),
+        );
+        let items = (1u64..)
+            .zip(slots)
+            .map(move |(n, v)| (keys::list_item(name, n), v.to_be_bytes().to_vec()));
+        std::iter::once(len).chain(items)
+    });
+    super::rebuild::finish(store, keys::LISTS_VERSION, VERSION, writes)?;
     Ok(true)
 }
 

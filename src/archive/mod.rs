@@ -25,6 +25,7 @@ pub mod merkle;
 pub mod postgres;
 pub mod proofs;
 pub mod readonly;
+mod rebuild;
 pub mod recheck;
 pub mod replay;
 pub mod settings;

@@ -14,16 +14,13 @@
 
 use super::audit::{AuditFailure, fail};
 use super::log::{Entry, Event};
-use super::store::{Batch, Space, Store};
+use super::store::{Space, Store};
 use super::{ArchiveError, Txn, index_u64, keys};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The indexes' layout version; an archive whose stored version differs gets them rebuilt.
 const VERSION: u64 = 1;
-
-/// Index writes per batch while building (bounded, like the store's own batch limits).
-const BUILD_BATCH: usize = 10_000;
 
 /// One case's documents, as the retention plan needs them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -408,23 +405,10 @@ pub fn ensure(store: &dyn Store, size: u64) -> Result<bool, ArchiveError> {
     if ready(store)? {
         return Ok(false);
     }
-    // Marked as not built: a read-only store refuses this at once, before the whole log is
-    // read for nothing (its reads count the old way; an audit recomputes them anyway).
-    let mut probe = Batch::default();
-    probe.put(Space::Index, keys::TALLY_VERSION, 0u64.to_be_bytes());
-    store.apply(&probe)?;
+    super::rebuild::begin(store, keys::TALLY_VERSION)?;
     let truth = recompute(store, size)
         .map_err(|(i, what)| ArchiveError::Damaged(format!("entry {i}: {what}")))?;
-    for part in writes(store, &truth)?.chunks(BUILD_BATCH) {
-        let mut b = Batch::default();
-        for (k, v) in part {
-            b.put(Space::Index, k.clone(), v.clone());
-        }
-        store.apply(&b)?;
-    }
-    let mut b = Batch::default();
-    b.put(Space::Index, keys::TALLY_VERSION, VERSION.to_be_bytes());
-    store.apply(&b)?;
+    super::rebuild::finish(store, keys::TALLY_VERSION, VERSION, writes(store, &truth)?)?;
     Ok(true)
 }
 
