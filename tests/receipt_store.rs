@@ -57,6 +57,12 @@ fn assert_kept_as_sent(ing: &Ingest, sent: &[Outcome]) {
             ing.archive.receipt(&o.receipt_id).unwrap().unwrap(),
             o.receipt
         );
+        // As a batch sees it (a retry racing the first filing is answered from there).
+        let (in_batch, _) = ing
+            .archive
+            .append(|txn| txn.receipt(&o.receipt_id))
+            .unwrap();
+        assert_eq!(in_batch.as_ref(), Some(&o.receipt));
         let stored = ing
             .archive
             .raw_store()
@@ -169,13 +175,12 @@ fn the_http_service_answers_a_get_and_a_retry_with_the_receipt_as_sent() {
     assert_eq!(json.json::<serde_json::Value>().unwrap()["receipt_id"], id);
 }
 
+/// What a copy makes of a stored value (of the source archive, its space and key).
+type Change<'a> = dyn Fn(&Ingest, Space, &[u8], Vec<u8>) -> Option<Vec<u8>> + 'a;
+
 /// A copy of the archive in `from` (its keys and every stored value, `change`d: `None` leaves
 /// a value out) as a sled archive in `to`.
-fn copy_archive(
-    from: &Path,
-    to: &Path,
-    change: &dyn Fn(&Ingest, Space, &[u8], Vec<u8>) -> Option<Vec<u8>>,
-) {
+fn copy_archive(from: &Path, to: &Path, change: &Change<'_>) {
     copy_dir(&from.join("keys"), &to.join("keys"));
     let source = ingest(from);
     let target = ingest_on(to, "sled");

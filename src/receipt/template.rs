@@ -35,7 +35,16 @@ pub fn dictionary(cert_der: &[u8], organization: &str) -> Option<Vec<u8>> {
     // certificate (in every receipt) last.
     out.extend(serde_json::to_vec(&reason_lines()).ok()?);
     out.push(b'\n');
-    let rejected = body(&cert, organization, Status::Rejected);
+    let mut rejected = body(&cert, organization, Status::Rejected);
+    // What varies between receipts but from a short list: the signers' schemes, warnings,
+    // the signature format.
+    rejected.signers = SCHEMES.iter().map(|a| signer(false, a)).collect();
+    rejected.warnings = vec![crate::verify::Warning {
+        code: "revocation-unchecked",
+        signer: Some(0),
+        detail: String::new(),
+    }];
+    rejected.format = Some("xmldsig");
     out.extend(rejected.encode());
     out.push(b'\n');
     let accepted = body(&cert, organization, Status::Accepted).encode();
@@ -90,14 +99,7 @@ fn body(cert: &Certificate, organization: &str, status: Status) -> ReceiptBody {
         }),
         received_at: crate::verify::fmt_time(TEMPLATE_TIME),
         files: vec![file("signature"), file("content")],
-        signers: vec![SignerSummary {
-            status: if accepted { "valid" } else { "invalid" }.into(),
-            subject: Some("CN=".into()),
-            iin: None,
-            bin: None,
-            certificate_sha256: Some(zeros.clone()),
-            algorithm: Some("RSA".into()),
-        }],
+        signers: vec![signer(accepted, SCHEMES[0])],
         sender_ref: None,
         archive: ArchiveRef {
             index: 0,
@@ -106,6 +108,29 @@ fn body(cert: &Certificate, organization: &str, status: Status) -> ReceiptBody {
         },
         service_certificate_sha256: hex(&cert.fingerprint),
         format: None,
+    }
+}
+
+/// Signature schemes as signer summaries name them, the most common first.
+const SCHEMES: [&str; 6] = [
+    "rsa-pkcs1-sha256",
+    "ecdsa-sha256",
+    "gost-kz-gost34311-95",
+    "gost3410-streebog256",
+    "gost3410-streebog512",
+    "ed25519",
+];
+
+/// A signer summary with a Kazakh national PKI subject's shape (RFC 4514, as summaries
+/// write it) and empty values.
+fn signer(valid: bool, scheme: &str) -> SignerSummary {
+    SignerSummary {
+        status: if valid { "valid" } else { "invalid" }.into(),
+        subject: Some("CN=, SURNAME=, C=KZ, serialNumber=IIN, O=, OU=BIN, GIVENNAME=".into()),
+        iin: Some(String::new()),
+        bin: Some(String::new()),
+        certificate_sha256: Some("0".repeat(64)),
+        algorithm: Some(scheme.into()),
     }
 }
 
