@@ -159,6 +159,10 @@ fn read_receipt(
     lookup: super::receipts::Lookup<'_>,
 ) -> Result<Option<Vec<u8>>, ArchiveError> {
     use super::receipts::StoredReceiptError;
+    // A dictionary shares the space but is no receipt (`GET /v1/receipts/{id}` asks here).
+    if super::receipts::is_dictionary_key(id.as_bytes()) {
+        return Ok(None);
+    }
     stored
         .map(|v| {
             super::receipts::decode(v, dictionaries, lookup).map_err(|e| match e {
