@@ -130,6 +130,13 @@ impl Header {
         })
     }
 
+    /// The checksum field: what names this record (the index's manifest keeps the first and
+    /// the last covered record's, to know the journal it was built from).
+    pub fn sum(&self) -> [u8; 32] {
+        let (_, sum) = self.raw.split_at(16);
+        sum.try_into().unwrap_or([0; 32])
+    }
+
     /// The whole record's length.
     pub fn record_len(&self) -> u64 {
         HEADER as u64 + u64::from(self.meta_len) + self.data_len

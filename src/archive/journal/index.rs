@@ -1,0 +1,315 @@
+//! The journal's index on disk: derived from the journal, checkpointed, never trusted blindly.
+//!
+//! The journal is the write-ahead log and the one source of truth; the index only says where
+//! each key's latest value lies in it. Keys are hashed (SHA-256 under a random salt of the
+//! store's own, cut to 128 bits: two of 10^9 keys collide with odds below 10^-20, and nobody
+//! without the salt can aim at a collision) so entries are fixed-size. Three layers, newest
+//! first, each overriding the older:
+//!
+//! - the memtable: what was written since the last flush, in memory (bounded: a flush every
+//!   [`FLUSH_AT`] keys);
+//! - the frozen memtable, while a flush writes it out;
+//! - sorted runs on disk (`run.rs`), merged two by two as they pile up (a binary counter: about
+//!   log2(n / FLUSH_AT) runs, each entry rewritten as often), so a look-up costs at most one
+//!   block read per run.
+//!
+//! A flush syncs the journal first, writes and syncs the new run, then replaces the manifest
+//! (`tamga.index`: salt, journal identity, covered offset, the runs) by an atomic rename. A
+//! crash anywhere in between leaves the old manifest, over which replaying the journal from its
+//! covered offset gives the same answer (re-inserting a key's slot is idempotent), and at worst
+//! a run file no manifest names, deleted at the next open. A manifest that does not verify,
+//! names another journal, covers more than the journal holds, or names a run whose footer does
+//! not verify is not repaired: the index is rebuilt from the whole journal, and a note says so.
+
+use super::recover::{Extent, Found};
+use super::run::{self, Run, RunError};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The manifest's file name inside the store directory (runs are `tamga.index.<n>`).
+pub const FILE: &str = "tamga.index";
+/// Keys in the memtable at which a sync flushes it into a run: about 23,000 filings' worth,
+/// 8 MiB on disk, a few tens of MiB of memory at most.
+pub const FLUSH_AT: usize = 1 << 18;
+const MAGIC: [u8; 4] = *b"TIX1";
+const MAX_RUNS: usize = 64;
+
+/// Hashes full keys (space prefix included) under the store's salt.
+#[derive(Debug, Clone)]
+pub struct Keyer {
+    salt: [u8; 16],
+}
+
+impl Keyer {
+    /// A new salt from the system's random source.
+    pub fn random() -> Keyer {
+        use ring::rand::SecureRandom;
+        let mut salt = [0; 16];
+        // Without a random source the salt is a constant: still correct, only guessable.
+        let _ = ring::rand::SystemRandom::new().fill(&mut salt);
+        Keyer { salt }
+    }
+
+    /// A key's hash.
+    pub fn hash(&self, key: &[u8]) -> u128 {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(key);
+        let full: [u8; 32] = h.finalize().into();
+        let (head, _) = full.split_first_chunk::<16>().unwrap_or((&[0; 16], &[]));
+        u128::from_be_bytes(*head)
+    }
+}
+
+/// The index's header: what it covers of which journal, and its runs.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The key hasher's salt.
+    pub keyer: Keyer,
+    /// The journal's first record's checksum: which journal this index was built from.
+    pub first: [u8; 32],
+    /// The journal offset up to which every record is in the runs.
+    pub covered: u64,
+    /// The last covered record's offset and checksum (it must end at `covered`).
+    pub last: (u64, [u8; 32]),
+    /// Run ids, newest first.
+    pub runs: Vec<u64>,
+    /// The next run id to use.
+    pub next_id: u64,
+}
+
+impl Manifest {
+    /// An empty manifest for a new index under `keyer`.
+    pub fn new(keyer: Keyer) -> Manifest {
+        Manifest {
+            keyer,
+            first: [0; 32],
+            covered: 0,
+            last: (0, [0; 32]),
+            runs: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160 + 8 * self.runs.len());
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&self.keyer.salt);
+        out.extend_from_slice(&self.first);
+        out.extend_from_slice(&self.covered.to_be_bytes());
+        out.extend_from_slice(&self.last.0.to_be_bytes());
+        out.extend_from_slice(&self.last.1);
+        out.extend_from_slice(&self.next_id.to_be_bytes());
+        out.extend_from_slice(&(self.runs.len() as u32).to_be_bytes());
+        for id in &self.runs {
+            out.extend_from_slice(&id.to_be_bytes());
+        }
+        let sum: [u8; 32] = Sha256::digest(&out).into();
+        out.extend_from_slice(&sum);
+        out
+    }
+
+    fn decode(raw: &[u8]) -> Option<Manifest> {
+        let (body, sum) = raw.split_at_checked(raw.len().checked_sub(32)?)?;
+        if Sha256::digest(body).as_slice() != sum {
+            return None;
+        }
+        let mut r = Reader(body);
+        if r.take::<4>()? != MAGIC {
+            return None;
+        }
+        let salt = r.take::<16>()?;
+        let first = r.take::<32>()?;
+        let covered = u64::from_be_bytes(r.take()?);
+        let last = (u64::from_be_bytes(r.take()?), r.take::<32>()?);
+        let next_id = u64::from_be_bytes(r.take()?);
+        let count = u32::from_be_bytes(r.take()?) as usize;
+        if count > MAX_RUNS {
+            return None;
+        }
+        let runs = (0..count)
+            .map(|_| r.take().map(u64::from_be_bytes))
+            .collect::<Option<Vec<_>>>()?;
+        r.0.is_empty().then_some(Manifest {
+            keyer: Keyer { salt },
+            first,
+            covered,
+            last,
+            runs,
+            next_id,
+        })
+    }
+
+    /// Replaces the manifest in `dir`: a temporary file synced, renamed over, the directory
+    /// synced — so a crash leaves either the old manifest or the new one, whole.
+    fn store(&self, dir: &Path) -> std::io::Result<()> {
+        let tmp = dir.join(format!("{FILE}.tmp"));
+        let mut f = File::create(&tmp)?;
+        f.write_all(&self.encode())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, dir.join(FILE))?;
+        File::open(dir)?.sync_all()
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+}
+
+/// The index as loaded at open.
+pub enum Loaded {
+    /// No manifest: a new store, or one whose index was never flushed.
+    Missing,
+    /// A manifest and runs that verify against the journal.
+    Valid(Manifest, Vec<Arc<Run>>),
+    /// Something did not verify: why, in a sentence (the index is then rebuilt).
+    Invalid(String),
+}
+
+/// Loads the manifest in `dir` and its runs and checks them against `journal` (of length
+/// `len`): the same first record, and the last covered record where the manifest says.
+pub fn load(dir: &Path, journal: &File, len: u64) -> Loaded {
+    let raw = match std::fs::read(dir.join(FILE)) {
+        Ok(raw) => raw,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
+        Err(e) => return Loaded::Invalid(format!("it could not be read ({e})")),
+    };
+    let Some(m) = Manifest::decode(&raw) else {
+        return Loaded::Invalid("it does not match its checksum".into());
+    };
+    if m.covered > len {
+        return Loaded::Invalid(format!(
+            "it covers {} bytes of a journal of {len}",
+            m.covered
+        ));
+    }
+    let header_at = |at: u64| {
+        let mut raw = [0; super::record::HEADER];
+        journal.read_exact_at(&mut raw, at).ok()?;
+        super::record::Header::parse(raw)
+    };
+    let first = header_at(0).map(|h| h.sum());
+    let last = header_at(m.last.0).filter(|h| m.last.0 + h.record_len() == m.covered);
+    if first != Some(m.first) || last.map(|h| h.sum()) != Some(m.last.1) {
+        return Loaded::Invalid("it was built from another journal than this one".into());
+    }
+    let mut runs = Vec::with_capacity(m.runs.len());
+    for id in &m.runs {
+        match Run::open(dir, *id) {
+            Ok(r) => runs.push(Arc::new(r)),
+            Err(e) => return Loaded::Invalid(e.to_string()),
+        }
+    }
+    Loaded::Valid(m, runs)
+}
+
+/// Deletes run files in `dir` that `m` does not name (left by a flush a crash interrupted, or
+/// by an index that was rebuilt). Failures only leave files behind.
+pub fn remove_strays(dir: &Path, m: &Manifest) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{FILE}.");
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let named = rest.parse::<u64>().is_ok_and(|id| m.runs.contains(&id));
+        if !named {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The index's layers, newest first.
+#[derive(Debug, Default)]
+pub struct Tables {
+    /// Written since the last flush.
+    pub mem: BTreeMap<u128, Found>,
+    /// Being flushed (empty otherwise).
+    pub frozen: Arc<BTreeMap<u128, Found>>,
+    /// On disk, newest first.
+    pub runs: Arc<Vec<Arc<Run>>>,
+}
+
+impl Tables {
+    /// Where hash `h`'s live value lies; `None` when absent or removed.
+    pub fn lookup(&self, h: u128) -> Result<Option<Extent>, RunError> {
+        if let Some(found) = self.mem.get(&h).or_else(|| self.frozen.get(&h)) {
+            return Ok(*found);
+        }
+        Self::in_runs(&self.runs, h)
+    }
+
+    /// What the runs alone say of `h`.
+    pub fn in_runs(runs: &[Arc<Run>], h: u128) -> Result<Option<Extent>, RunError> {
+        for run in runs {
+            if let Some(found) = run.get(h)? {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Writes `frozen` as a new run ahead of `runs`, merges runs of about the same size, and
+/// stores `m` naming the result (its `covered`, `first` and `last` set by the caller, with the
+/// journal synced that far). Returns the runs now in force; files of runs merged away are
+/// deleted once the manifest no longer names them.
+pub fn flush(
+    dir: &Path,
+    frozen: &BTreeMap<u128, Found>,
+    runs: &[Arc<Run>],
+    m: &mut Manifest,
+) -> Result<Vec<Arc<Run>>, RunError> {
+    let io = |source| RunError::Io {
+        path: dir.join(FILE),
+        source,
+    };
+    let mut list: Vec<Arc<Run>> = Vec::with_capacity(runs.len() + 1);
+    let mut made = Vec::new();
+    if !frozen.is_empty() {
+        let id = m.next_id;
+        m.next_id += 1;
+        let entries = frozen.iter().map(|(h, f)| Ok((*h, *f)));
+        made.push(id);
+        list.push(Arc::new(run::write(dir, id, entries)?));
+    }
+    list.extend(runs.iter().cloned());
+    // A binary counter: the two newest merge while the older is not much bigger, so runs grow
+    // geometrically and a look-up reads about log2(n / FLUSH_AT) of them.
+    while let [newer, older, ..] = list.as_slice()
+        && (older.entries <= newer.entries.saturating_mul(3) / 2 || list.len() > MAX_RUNS / 2)
+    {
+        let id = m.next_id;
+        m.next_id += 1;
+        let bottom = list.len() == 2;
+        made.push(id);
+        let merged = run::write(
+            dir,
+            id,
+            run::merge(list.get(..2).unwrap_or_default(), bottom),
+        )?;
+        list.splice(..2, [Arc::new(merged)]);
+    }
+    m.runs = list.iter().map(|r| r.id).collect();
+    m.store(dir).map_err(io)?;
+    for id in runs.iter().map(|r| r.id).chain(made) {
+        if !m.runs.contains(&id) {
+            let _ = std::fs::remove_file(run::path(dir, id));
+        }
+    }
+    Ok(list)
+}
