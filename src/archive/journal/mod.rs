@@ -370,7 +370,13 @@ impl Store for JournalStore {
                 self.try_apply(batch).map_err(Failed::into_store)
             }
             other => other.map_err(Failed::into_store),
+        }?;
+        // Bulk writes that seldom sync (an import) still keep the memtable bounded: the flush
+        // syncs the journal itself before its manifest covers it.
+        if self.read_index().mem.len() >= self.flush_at.saturating_mul(2) {
+            self.flush(false);
         }
+        Ok(())
     }
 
     fn sync(&self) -> Result<(), StoreError> {
