@@ -9,9 +9,9 @@
 //! - the memtable: what was written since the last flush, in memory (bounded: a flush every
 //!   [`FLUSH_AT`] keys);
 //! - the frozen memtable, while a flush writes it out;
-//! - sorted runs on disk (`run.rs`), merged two by two as they pile up (a binary counter: about
-//!   log2(n / FLUSH_AT) runs, each entry rewritten as often), so a look-up costs at most one
-//!   block read per run.
+//! - sorted runs on disk (`run.rs`), merged as they pile up on a thread of their own (a binary
+//!   counter: about log2(n / FLUSH_AT) runs, each entry rewritten as often), so a look-up costs
+//!   at most one block read per run and no writer waits for a merge.
 //!
 //! A flush syncs the journal first, writes and syncs the new run, then replaces the manifest
 //! (`tamga.index`: salt, journal identity, covered offset, the runs) by an atomic rename. A
@@ -21,6 +21,7 @@
 //! names another journal, covers more than the journal holds, or names a run whose footer does
 //! not verify is not repaired: the index is rebuilt from the whole journal, and a note says so.
 
+use super::record::Reader;
 use super::recover::{Extent, Found};
 use super::run::{self, Run, RunError};
 use sha2::{Digest, Sha256};
@@ -37,7 +38,9 @@ pub const FILE: &str = "tamga.index";
 /// 8 MiB on disk, a few tens of MiB of memory at most.
 pub const FLUSH_AT: usize = 1 << 18;
 const MAGIC: [u8; 4] = *b"TIX1";
-const MAX_RUNS: usize = 64;
+/// Runs a manifest may name: far more than the ≈ log2(n / FLUSH_AT) merging keeps; writers
+/// wait for a merge before more pile up.
+pub const MAX_RUNS: usize = 256;
 
 /// Hashes full keys (space prefix included) under the store's salt.
 #[derive(Debug, Clone)]
@@ -157,16 +160,6 @@ impl Manifest {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let (head, rest) = self.0.split_first_chunk::<N>()?;
-        self.0 = rest;
-        Some(*head)
-    }
-}
-
 /// The index as loaded at open.
 pub enum Loaded {
     /// No manifest: a new store, or one whose index was never flushed.
@@ -264,52 +257,104 @@ impl Tables {
     }
 }
 
-/// Writes `frozen` as a new run ahead of `runs`, merges runs of about the same size, and
-/// stores `m` naming the result (its `covered`, `first` and `last` set by the caller, with the
-/// journal synced that far). Returns the runs now in force; files of runs merged away are
-/// deleted once the manifest no longer names them.
+/// Writes `frozen` as run `m.next_id` ahead of `runs` and stores `m` naming the result (its
+/// `covered`, `first` and `last` set by the caller, with the journal synced that far). Returns
+/// the runs now in force.
 pub fn flush(
     dir: &Path,
     frozen: &BTreeMap<u128, Found>,
     runs: &[Arc<Run>],
     m: &mut Manifest,
 ) -> Result<Vec<Arc<Run>>, RunError> {
-    let io = |source| RunError::Io {
-        path: dir.join(FILE),
-        source,
-    };
-    let mut list: Vec<Arc<Run>> = Vec::with_capacity(runs.len() + 1);
-    let mut made = Vec::new();
-    if !frozen.is_empty() {
-        let id = m.next_id;
-        m.next_id += 1;
-        let entries = frozen.iter().map(|(h, f)| Ok((*h, *f)));
-        made.push(id);
-        list.push(Arc::new(run::write(dir, id, entries)?));
-    }
+    let id = m.next_id;
+    m.next_id += 1;
+    let entries = frozen.iter().map(|(h, f)| Ok((*h, *f)));
+    let run = run::write(dir, id, entries)?;
+    let mut list = Vec::with_capacity(runs.len() + 1);
+    list.push(Arc::new(run));
     list.extend(runs.iter().cloned());
-    // A binary counter: the two newest merge while the older is not much bigger, so runs grow
-    // geometrically and a look-up reads about log2(n / FLUSH_AT) of them.
-    while let [newer, older, ..] = list.as_slice()
-        && (older.entries <= newer.entries.saturating_mul(3) / 2 || list.len() > MAX_RUNS / 2)
-    {
-        let id = m.next_id;
-        m.next_id += 1;
-        let bottom = list.len() == 2;
-        made.push(id);
-        let merged = run::write(
-            dir,
-            id,
-            run::merge(list.get(..2).unwrap_or_default(), bottom),
-        )?;
-        list.splice(..2, [Arc::new(merged)]);
-    }
     m.runs = list.iter().map(|r| r.id).collect();
-    m.store(dir).map_err(io)?;
-    for id in runs.iter().map(|r| r.id).chain(made) {
-        if !m.runs.contains(&id) {
-            let _ = std::fs::remove_file(run::path(dir, id));
-        }
+    if let Err(e) = m.store(dir) {
+        let _ = std::fs::remove_file(run::path(dir, id));
+        return Err(RunError::Io {
+            path: dir.join(FILE),
+            source: e,
+        });
     }
     Ok(list)
+}
+
+/// How many of the newest runs to merge into one (0: none yet). A binary counter: the newest
+/// runs merge while the next older one is not much bigger than they are together, so runs grow
+/// geometrically, a look-up reads about log2(n / FLUSH_AT) of them, and each entry is
+/// rewritten about as often.
+pub fn merge_due(runs: &[Arc<Run>]) -> usize {
+    let mut sum = 0u64;
+    let mut k = 0;
+    for (i, r) in runs.iter().enumerate() {
+        if i > 0 && r.entries > sum.saturating_mul(3) / 2 {
+            break;
+        }
+        sum = sum.saturating_add(r.entries);
+        k = i + 1;
+    }
+    if k >= 2 { k } else { 0 }
+}
+
+/// A merge of the newest runs into one, done apart from the writers.
+#[derive(Debug)]
+pub struct Merge {
+    /// The runs merged (contiguous and newest-first in the list when the merge began).
+    pub inputs: Vec<Arc<Run>>,
+    /// The merged run's id.
+    pub id: u64,
+    /// The merging thread.
+    pub thread: std::thread::JoinHandle<Result<Run, RunError>>,
+}
+
+impl Merge {
+    /// Starts merging `inputs` into run `id` on a thread of its own; `bottom` when nothing
+    /// older remains (tombstones are then dropped).
+    pub fn start(dir: &Path, inputs: Vec<Arc<Run>>, id: u64, bottom: bool) -> Merge {
+        let dir = dir.to_path_buf();
+        let those = inputs.clone();
+        let thread = std::thread::spawn(move || run::write(&dir, id, run::merge(&those, bottom)));
+        Merge { inputs, id, thread }
+    }
+
+    /// The list with the merged run in place of its inputs; `None` when they are no longer
+    /// all there (a rebuild replaced them).
+    pub fn replace(
+        inputs: &[Arc<Run>],
+        runs: &[Arc<Run>],
+        merged: Arc<Run>,
+    ) -> Option<Vec<Arc<Run>>> {
+        let ids: Vec<u64> = inputs.iter().map(|r| r.id).collect();
+        let at = runs.iter().position(|r| Some(&r.id) == ids.first())?;
+        let window = runs.get(at..at + ids.len())?;
+        if window.iter().map(|r| r.id).ne(ids.iter().copied()) {
+            return None;
+        }
+        let mut list = runs.to_vec();
+        list.splice(at..at + ids.len(), [merged]);
+        Some(list)
+    }
+}
+
+/// Stores `m` naming `list` (after a merge); deletes the files of `gone` once it no longer
+/// names them.
+pub fn commit(
+    dir: &Path,
+    m: &mut Manifest,
+    list: &[Arc<Run>],
+    gone: &[Arc<Run>],
+) -> std::io::Result<()> {
+    m.runs = list.iter().map(|r| r.id).collect();
+    m.store(dir)?;
+    for r in gone {
+        if !m.runs.contains(&r.id) {
+            let _ = std::fs::remove_file(run::path(dir, r.id));
+        }
+    }
+    Ok(())
 }

@@ -55,6 +55,8 @@ pub struct JournalStore {
     index: RwLock<Tables>,
     /// The flusher's manifest; held while a flush (or a rebuild) runs, so only one does.
     flusher: Mutex<Manifest>,
+    /// A merge of runs under way on its own thread.
+    merging: Mutex<Option<index::Merge>>,
     /// Memtable size at which a sync flushes ([`index::FLUSH_AT`]; tests make it tiny).
     flush_at: usize,
     writer: Mutex<Writer>,
@@ -272,6 +274,7 @@ impl JournalStore {
                 runs: std::sync::Arc::new(runs),
             }),
             flusher: Mutex::new(manifest),
+            merging: Mutex::new(None),
             flush_at,
             writer: Mutex::new(writer),
             notes: Mutex::new(recovered.notes),
@@ -504,8 +507,11 @@ impl JournalStore {
 impl Drop for JournalStore {
     fn drop(&mut self) {
         // Nothing depends on this (every acknowledged write was synced already); it tightens
-        // what the next open can tell apart, and destroys disposed bytes not yet destroyed.
+        // what the next open can tell apart, and destroys disposed bytes not yet destroyed; a
+        // merge under way is waited for and named, or its file would be a stray.
         let _ = self.close();
+        let mut m = lock(&self.flusher);
+        self.settle_merge(&mut m, true);
     }
 }
 

@@ -208,16 +208,19 @@ pub fn parse_meta(header: &Header, meta: &[u8]) -> Option<Meta> {
     (r.0.is_empty() && total == header.data_len).then_some(Meta { durable, ops })
 }
 
-struct Reader<'a>(&'a [u8]);
+/// A cursor over bytes that are checked already (the metadata, the index's manifest).
+pub struct Reader<'a>(pub &'a [u8]);
 
 impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+    /// The next `N` bytes.
+    pub fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
         let (head, rest) = self.0.split_first_chunk::<N>()?;
         self.0 = rest;
         Some(*head)
     }
 
-    fn bytes(&mut self, n: usize) -> Option<&[u8]> {
+    /// The next `n` bytes.
+    pub fn bytes(&mut self, n: usize) -> Option<&[u8]> {
         let (head, rest) = self.0.split_at_checked(n)?;
         self.0 = rest;
         Some(head)

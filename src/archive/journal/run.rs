@@ -6,7 +6,7 @@
 //! Layout, integers big-endian:
 //!
 //! ```text
-//! block   entries (127 × 32 bytes) | count u32 | CRC-32C… of (run id ‖ block number ‖ block)
+//! block   entries (127 × 32 bytes) | count u32 | CRC-32 of (run id ‖ block number ‖ block)
 //!         entry: hash u128 | offset u64 | length u32 | kind u32 (1 live, 2 removed)
 //! footer  fences (16 bytes per block) | blocks u64 | entries u64 | run id u64 | CRC-32 | "TIR1"
 //! ```
@@ -262,38 +262,38 @@ pub fn write(
     };
     let file = File::create(&path).map_err(io)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    let mut block = vec![0u8; BLOCK];
-    let (mut fill, mut blocks, mut total) = (0usize, 0u64, 0u64);
+    let mut block: Vec<u8> = Vec::with_capacity(BLOCK);
+    let (mut blocks, mut total) = (0u64, 0u64);
     let mut fences: Vec<u8> = Vec::new();
-    let mut emit = |block: &mut Vec<u8>, fill: usize, blocks: &mut u64| -> std::io::Result<()> {
-        block[BLOCK - 8..BLOCK - 4].copy_from_slice(&(fill as u32).to_be_bytes());
-        let sum = block_sum(id, *blocks, &block[..BLOCK - 4]);
-        block[BLOCK - 4..].copy_from_slice(&sum.to_be_bytes());
+    // Pads the block's entries, then its count and checksum, and writes it out.
+    let mut emit = |block: &mut Vec<u8>, blocks: &mut u64| -> std::io::Result<()> {
+        let fill = (block.len() / ENTRY) as u32;
+        block.resize(BLOCK - 8, 0);
+        block.extend_from_slice(&fill.to_be_bytes());
+        let sum = block_sum(id, *blocks, block);
+        block.extend_from_slice(&sum.to_be_bytes());
         out.write_all(block)?;
-        block.fill(0);
+        block.clear();
         *blocks += 1;
         Ok(())
     };
     for e in entries {
         let (h, found) = e?;
-        if fill == 0 {
+        if block.is_empty() {
             fences.extend_from_slice(&h.to_be_bytes());
         }
-        let at = fill * ENTRY;
         let (off, len, kind) = found.map_or((0, 0, REMOVED), |x| (x.off, x.len, LIVE));
-        block[at..at + 16].copy_from_slice(&h.to_be_bytes());
-        block[at + 16..at + 24].copy_from_slice(&off.to_be_bytes());
-        block[at + 24..at + 28].copy_from_slice(&len.to_be_bytes());
-        block[at + 28..at + 32].copy_from_slice(&kind.to_be_bytes());
-        fill += 1;
+        block.extend_from_slice(&h.to_be_bytes());
+        block.extend_from_slice(&off.to_be_bytes());
+        block.extend_from_slice(&len.to_be_bytes());
+        block.extend_from_slice(&kind.to_be_bytes());
         total += 1;
-        if fill == PER_BLOCK {
-            emit(&mut block, fill, &mut blocks).map_err(io)?;
-            fill = 0;
+        if block.len() == PER_BLOCK * ENTRY {
+            emit(&mut block, &mut blocks).map_err(io)?;
         }
     }
-    if fill > 0 {
-        emit(&mut block, fill, &mut blocks).map_err(io)?;
+    if !block.is_empty() {
+        emit(&mut block, &mut blocks).map_err(io)?;
     }
     let mut tail = Vec::with_capacity(TAIL);
     tail.extend_from_slice(&blocks.to_be_bytes());
@@ -325,13 +325,9 @@ pub fn merge<'a>(
             let mut best: Option<(usize, u128)> = None;
             for (i, s) in scans.iter_mut().enumerate() {
                 match s.peek() {
-                    None => {}
                     Some(Err(_)) => return s.next(),
-                    Some(Ok((h, _))) => {
-                        if best.is_none_or(|(_, b)| *h < b) {
-                            best = Some((i, *h));
-                        }
-                    }
+                    Some(Ok((h, _))) if best.is_none_or(|(_, b)| *h < b) => best = Some((i, *h)),
+                    _ => {}
                 }
             }
             let (i, h) = best?;

@@ -115,10 +115,11 @@ impl JournalStore {
     }
 
     /// Writes the memtable into a run once it holds `flush_at` keys (any, with `force`), with
-    /// the journal synced first so that the manifest covers only durable records. Does nothing
-    /// for a read-only store or while another flush runs. A failure leaves the keys in memory
-    /// (they are merged back under newer writes) and a note, and is tried again at the next
-    /// sync: the journal holds everything either way.
+    /// the journal synced first so that the manifest covers only durable records; then installs
+    /// a merge that finished and starts the next one due. Does nothing for a read-only store or
+    /// while another flush runs. A failure leaves the keys in memory (merged back under newer
+    /// writes) and a note, and is tried again at the next sync: the journal holds everything
+    /// either way.
     pub(super) fn flush(&self, force: bool) {
         if self.read_only {
             return;
@@ -126,6 +127,7 @@ impl JournalStore {
         let Ok(mut m) = self.flusher.try_lock() else {
             return;
         };
+        self.settle_merge(&mut m, false);
         let (frozen, runs) = {
             let w = lock(&self.writer);
             let mut t = self.write_index();
@@ -143,23 +145,27 @@ impl JournalStore {
             m.covered = w.end;
             (frozen, t.runs.clone())
         };
-        let mut next = m.clone();
+        if runs.len() >= index::MAX_RUNS / 2 {
+            // Merging fell far behind: wait for it rather than name ever more runs.
+            self.settle_merge(&mut m, true);
+        }
+        let runs = self.read_index().runs.clone();
         let done = self
             .file
             .sync_data()
             .map_err(|e| e.to_string())
             .and_then(|()| {
-                index::flush(&self.dir, &frozen, &runs, &mut next).map_err(|e| e.to_string())
+                index::flush(&self.dir, &frozen, &runs, &mut m).map_err(|e| e.to_string())
             });
         let mut t = self.write_index();
         t.frozen = Arc::default();
         match done {
             Ok(list) => {
                 t.runs = Arc::new(list);
-                *m = next;
+                drop(t);
+                self.start_merge(&mut m);
             }
             Err(e) => {
-                m.next_id = next.next_id;
                 for (h, f) in frozen.iter() {
                     t.mem.entry(*h).or_insert(*f);
                 }
@@ -172,11 +178,72 @@ impl JournalStore {
         }
     }
 
+    /// Starts merging the newest runs on a thread of its own, when due and none runs.
+    fn start_merge(&self, m: &mut Manifest) {
+        let mut merging = lock(&self.merging);
+        if merging.is_some() {
+            return;
+        }
+        let runs = self.read_index().runs.clone();
+        let k = index::merge_due(&runs);
+        let Some(inputs) = runs.get(..k).filter(|_| k >= 2) else {
+            return;
+        };
+        let id = m.next_id;
+        m.next_id += 1;
+        *merging = Some(index::Merge::start(
+            &self.dir,
+            inputs.to_vec(),
+            id,
+            k == runs.len(),
+        ));
+    }
+
+    /// Installs a merge that has finished (waiting for it, with `wait`): the manifest names the
+    /// merged run instead of its inputs, then their files go. A merge that failed only leaves
+    /// the runs as they were (its partial file is deleted).
+    pub(super) fn settle_merge(&self, m: &mut Manifest, wait: bool) {
+        let job = {
+            let mut merging = lock(&self.merging);
+            match merging.take() {
+                Some(job) if wait || job.thread.is_finished() => job,
+                other => {
+                    *merging = other;
+                    return;
+                }
+            }
+        };
+        let index::Merge { inputs, id, thread } = job;
+        let merged = match thread.join() {
+            Ok(Ok(run)) => Arc::new(run),
+            _ => {
+                let _ = std::fs::remove_file(super::run::path(&self.dir, id));
+                return;
+            }
+        };
+        let runs = self.read_index().runs.clone();
+        let Some(list) = index::Merge::replace(&inputs, &runs, merged) else {
+            let _ = std::fs::remove_file(super::run::path(&self.dir, id));
+            return;
+        };
+        match index::commit(&self.dir, m, &list, &inputs) {
+            Ok(()) => self.write_index().runs = Arc::new(list),
+            Err(_) => {
+                m.runs = runs.iter().map(|r| r.id).collect();
+                let _ = std::fs::remove_file(super::run::path(&self.dir, id));
+            }
+        }
+    }
+
     /// Rebuilds the index from the whole journal after `why` (a run that no longer verifies):
     /// the runs are dropped, every record read again, and the result flushed.
     pub(super) fn rebuild(&self, why: &RunError) -> Result<(), StoreError> {
         {
             let mut m = lock(&self.flusher);
+            // A merge of the runs about to be dropped is of no use: finished, then discarded.
+            if let Some(job) = lock(&self.merging).take() {
+                let _ = job.thread.join();
+            }
             let w = lock(&self.writer);
             let mut t = self.write_index();
             let from = recover::From {
@@ -209,6 +276,19 @@ impl JournalStore {
         index::remove_strays(&self.dir, &lock(&self.flusher));
         self.flush(true);
         Ok(())
+    }
+
+    /// Waits for merging to finish and installs it, merging on while more is due.
+    #[cfg(test)]
+    pub(super) fn settle(&self) {
+        let mut m = lock(&self.flusher);
+        loop {
+            self.settle_merge(&mut m, true);
+            self.start_merge(&mut m);
+            if lock(&self.merging).is_none() {
+                return;
+            }
+        }
     }
 
     #[cfg(test)]

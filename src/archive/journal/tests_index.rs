@@ -48,6 +48,17 @@ fn assert_all(store: &JournalStore, n: u32) {
     assert_eq!(store.keys(Space::Log).unwrap(), expected);
 }
 
+/// A closed store of `n` filings.
+fn filled(n: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..n {
+        file(&store, i);
+    }
+    drop(store);
+    dir
+}
+
 fn runs(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -80,6 +91,7 @@ fn after_flushes_a_reopen_reads_everything_and_replays_only_the_tail() {
         file(&store, i);
     }
     assert!(!store.tables().runs.is_empty(), "nothing was flushed");
+    store.settle();
     // Merged two by two: far fewer runs than flushes.
     assert!(
         store.tables().runs.len() <= 6,
@@ -138,14 +150,7 @@ fn a_crash_between_the_runs_and_the_manifest_leaves_the_old_index_which_still_an
 
 #[test]
 fn a_flipped_byte_in_the_index_is_never_trusted_the_index_is_rebuilt_and_nothing_is_lost() {
-    let dir = tempfile::tempdir().unwrap();
-    drop({
-        let store = open(dir.path());
-        for i in 0..20 {
-            file(&store, i);
-        }
-        store
-    });
+    let dir = filled(20);
     // In the manifest: found at open.
     let copy = tempfile::tempdir().unwrap();
     copy_dir(dir.path(), copy.path());
@@ -256,7 +261,7 @@ fn a_disposal_after_a_flush_stays_disposed_after_reopening_and_more_flushes() {
     for i in 0..8 {
         file(&store, i);
     }
-    assert!(store.tables().mem.get(&store.keyer.hash(b"Cc")).is_none());
+    assert!(!store.tables().mem.contains_key(&store.keyer.hash(b"Cc")));
     let mut b = Batch::default();
     b.dispose(Space::Chunks, b"c".to_vec());
     store.apply(&b).unwrap();
@@ -282,14 +287,7 @@ fn a_disposal_after_a_flush_stays_disposed_after_reopening_and_more_flushes() {
 
 #[test]
 fn damage_the_open_did_not_read_is_found_by_the_audit_read() {
-    let dir = tempfile::tempdir().unwrap();
-    drop({
-        let store = open(dir.path());
-        for i in 0..12 {
-            file(&store, i);
-        }
-        store
-    });
+    let dir = filled(12);
     let path = dir.path().join(FILE);
     let mut raw = std::fs::read(&path).unwrap();
     let at = raw.windows(7).position(|w| w == b"entry 1").unwrap();
