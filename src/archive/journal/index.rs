@@ -267,11 +267,18 @@ pub fn flush(
     m: &mut Manifest,
 ) -> Result<Vec<Arc<Run>>, RunError> {
     let id = m.next_id;
-    m.next_id += 1;
-    let entries = frozen.iter().map(|(h, f)| Ok((*h, *f)));
-    let run = run::write(dir, id, entries)?;
     let mut list = Vec::with_capacity(runs.len() + 1);
-    list.push(Arc::new(run));
+    if !frozen.is_empty() {
+        m.next_id += 1;
+        let entries = frozen.iter().map(|(h, f)| Ok((*h, *f)));
+        // The oldest run has no filter (see `bloom.rs`).
+        let filter = if runs.is_empty() {
+            0
+        } else {
+            frozen.len() as u64
+        };
+        list.push(Arc::new(run::write(dir, id, entries, filter)?));
+    }
     list.extend(runs.iter().cloned());
     m.runs = list.iter().map(|r| r.id).collect();
     if let Err(e) = m.store(dir) {
@@ -301,6 +308,15 @@ pub fn merge_due(runs: &[Arc<Run>]) -> usize {
     if k >= 2 { k } else { 0 }
 }
 
+/// The keys a merge's filter is sized for: at most what its inputs hold; none for the oldest run.
+fn filter_for(inputs: &[Arc<Run>], bottom: bool) -> u64 {
+    if bottom {
+        0
+    } else {
+        inputs.iter().map(|r| r.entries).sum()
+    }
+}
+
 /// A merge of the newest runs into one, done apart from the writers.
 #[derive(Debug)]
 pub struct Merge {
@@ -318,7 +334,9 @@ impl Merge {
     pub fn start(dir: &Path, inputs: Vec<Arc<Run>>, id: u64, bottom: bool) -> Merge {
         let dir = dir.to_path_buf();
         let those = inputs.clone();
-        let thread = std::thread::spawn(move || run::write(&dir, id, run::merge(&those, bottom)));
+        let filter = filter_for(&inputs, bottom);
+        let thread =
+            std::thread::spawn(move || run::write(&dir, id, run::merge(&those, bottom), filter));
         Merge { inputs, id, thread }
     }
 
@@ -357,4 +375,97 @@ pub fn commit(
         }
     }
     Ok(())
+}
+
+/// The runs a rebuild writes as it reads the journal ([`super::recover::Spill`]): every
+/// `at` keys one run, merged as flushes merge (here, at once), named by no manifest until the
+/// open's first flush.
+#[derive(Debug)]
+pub struct Spiller<'a> {
+    dir: &'a Path,
+    at: usize,
+    /// Runs written so far (newest first) and the next run id.
+    state: std::sync::Mutex<(Vec<Arc<Run>>, u64)>,
+}
+
+impl<'a> Spiller<'a> {
+    /// Spills every `at` keys into runs in `dir`, numbered from `next_id`.
+    pub fn new(dir: &'a Path, at: usize, next_id: u64) -> Spiller<'a> {
+        Spiller {
+            dir,
+            at: at.max(1),
+            state: std::sync::Mutex::new((Vec::new(), next_id)),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, (Vec<Arc<Run>>, u64)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What the spilled runs say of `h`.
+    pub fn lookup(&self, h: u128) -> Result<Found, RunError> {
+        Tables::in_runs(&self.state().0, h)
+    }
+
+    /// The runs written (newest first) and the next run id.
+    pub fn into_runs(self) -> (Vec<Arc<Run>>, u64) {
+        self.state
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl super::recover::Spill for Spiller<'_> {
+    fn spill(
+        &self,
+        index: &mut BTreeMap<u128, Found>,
+    ) -> Result<(), crate::archive::store::StoreError> {
+        if index.len() < self.at {
+            return Ok(());
+        }
+        let mut state = self.state();
+        let (runs, next_id) = &mut *state;
+        let id = *next_id;
+        *next_id += 1;
+        let filter = if runs.is_empty() {
+            0
+        } else {
+            index.len() as u64
+        };
+        let run = run::write(
+            self.dir,
+            id,
+            index.iter().map(|(h, f)| Ok((*h, *f))),
+            filter,
+        )
+        .map_err(super::index_error)?;
+        index.clear();
+        runs.insert(0, Arc::new(run));
+        loop {
+            let k = merge_due(runs);
+            if k < 2 {
+                return Ok(());
+            }
+            let id = *next_id;
+            *next_id += 1;
+            let inputs: Vec<Arc<Run>> = runs.drain(..k).collect();
+            let bottom = runs.is_empty();
+            let filter = filter_for(&inputs, bottom);
+            let merged = run::write(self.dir, id, run::merge(&inputs, bottom), filter)
+                .map_err(super::index_error)?;
+            for r in inputs {
+                let _ = std::fs::remove_file(run::path(self.dir, r.id));
+            }
+            runs.insert(0, Arc::new(merged));
+        }
+    }
+
+    fn restart(&self) {
+        let mut state = self.state();
+        for r in state.0.drain(..) {
+            let _ = std::fs::remove_file(run::path(self.dir, r.id));
+        }
+    }
 }

@@ -20,13 +20,14 @@
 //! and replays only the records after the covered offset, with every recovery rule (torn tails
 //! moved aside, damage in synced records refused). Memory and open time so no longer grow with
 //! the archive, only with what was written since the last flush. An index that does not verify
-//! is never trusted: it is rebuilt from the whole journal (today's full scan) and a note says
-//! so. What the open no longer reads — older values' digests — [`Store::damage`] reads on
+//! is never trusted: it is rebuilt from the whole journal (the full scan recovery always did,
+//! its keys written out in runs as it goes, so memory stays bounded) and a note says so. What the open no longer reads — older values' digests — [`Store::damage`] reads on
 //! demand for the audit; reads are checked by the archive above as before.
 //!
 //! Small stores (below one flush) never write an index: they open, as before, by reading the
 //! whole journal.
 
+mod bloom;
 mod index;
 mod record;
 mod recover;
@@ -158,7 +159,7 @@ impl JournalStore {
             .write(true)
             .open(&path)
             .map_err(|e| io(&path, "", e))?;
-        let mut opened = Self::read(dir, &file, &path, false)?;
+        let mut opened = Self::read(dir, &file, &path, flush_at)?;
         // What a killed process wrote may still be in the page cache only; the marks of new
         // records will say all of it is durable, so make that true first.
         file.sync_all().map_err(|e| io(&path, "fsync ", e))?;
@@ -177,13 +178,15 @@ impl JournalStore {
                 .or((opened.from > 0).then_some(opened.manifest.first)),
             last: r.last.or((opened.from > 0).then_some(opened.manifest.last)),
         };
+        let spilled = opened.from == 0 && !opened.runs.is_empty();
         let store = Self::assemble(dir, file, path, opened, writer, Some(lock_file), flush_at);
+        // An index rebuilt from a large journal is named now (runs spilled while reading it,
+        // and what was left in memory), so the next open is quick.
+        store.flush(spilled);
         index::remove_strays(dir, &lock(&store.flusher));
         for extent in repunch {
             store.destroy(extent)?;
         }
-        // An index rebuilt from a large journal is written now, so the next open is quick.
-        store.flush(false);
         Ok(store)
     }
 
@@ -195,7 +198,7 @@ impl JournalStore {
         let lock = super::store::lock_dir_shared(dir)?;
         let path = dir.join(FILE);
         let file = File::open(&path).map_err(|e| io(&path, "", e))?;
-        let opened = Self::read(dir, &file, &path, true)?;
+        let opened = Self::read(dir, &file, &path, 0)?;
         let writer = Writer {
             end: opened.recovered.end,
             durable: opened.recovered.end,
@@ -210,33 +213,44 @@ impl JournalStore {
     }
 
     /// Loads the index and replays the journal after it; or, with no index to trust, reads
-    /// the whole journal (saying why when an index was there).
-    fn read(dir: &Path, file: &File, path: &Path, read_only: bool) -> Result<Opened, StoreError> {
+    /// the whole journal (saying why when an index was there), spilling its index into runs
+    /// every `flush_at` keys (0: kept in memory, for a read-only open).
+    fn read(dir: &Path, file: &File, path: &Path, flush_at: usize) -> Result<Opened, StoreError> {
+        let read_only = flush_at == 0;
         let len = file.metadata().map_err(|e| io(path, "", e))?.len();
-        let (manifest, runs, why) = match index::load(dir, file, len) {
+        let (mut manifest, mut runs, why) = match index::load(dir, file, len) {
             Loaded::Valid(m, runs) => (m, runs, None),
             Loaded::Missing => (Manifest::new(Keyer::random()), Vec::new(), None),
             Loaded::Invalid(why) => (Manifest::new(Keyer::random()), Vec::new(), Some(why)),
         };
+        if why.is_some() && !read_only {
+            // Never trusted again: the rebuilt index replaces it, or none stands in for it.
+            let _ = std::fs::remove_file(dir.join(index::FILE));
+        }
         let keyer = manifest.keyer.clone();
         let from = manifest.covered;
-        let base = |h| Tables::in_runs(&runs, h).map_err(index_error);
+        let spiller = index::Spiller::new(dir, flush_at, manifest.next_id);
+        let spill = (from == 0 && !read_only).then_some(&spiller);
+        let base = |h| match spill {
+            Some(s) => s.lookup(h).map_err(index_error),
+            None => Tables::in_runs(&runs, h).map_err(index_error),
+        };
         let start = recover::From {
             at: from,
-            base: (from > 0).then_some(&base as &dyn Fn(u128) -> _),
+            base: (from > 0 || spill.is_some()).then_some(&base as &dyn Fn(u128) -> _),
             keyer: &keyer,
+            spill: spill.map(|s| s as &dyn recover::Spill),
         };
         let mut recovered = recover::recover(file, path, read_only, &start)?;
         if let Some(why) = why {
-            if !read_only {
-                // Never trusted again: the rebuilt index replaces it, or none stands in for it.
-                let _ = std::fs::remove_file(dir.join(index::FILE));
-            }
             recovered.notes.push(format!(
                 "{}: the index in {} was not used ({why}); it was rebuilt from the whole journal",
                 path.display(),
                 dir.join(index::FILE).display()
             ));
+        }
+        if spill.is_some() {
+            (runs, manifest.next_id) = spiller.into_runs();
         }
         Ok(Opened {
             recovered,

@@ -34,6 +34,17 @@ pub struct From<'a> {
     pub base: Option<&'a dyn Fn(u128) -> Result<Found, StoreError>>,
     /// The key hasher.
     pub keyer: &'a Keyer,
+    /// Where a whole read's index goes once it outgrows memory (none: it stays in memory).
+    pub spill: Option<&'a dyn Spill>,
+}
+
+/// Runs a read of the whole journal writes its index out to as it goes, so that rebuilding
+/// the index needs memory for one flush's worth of keys, not for every key.
+pub trait Spill {
+    /// Called after each record: moves the index's entries out to a run when there are many.
+    fn spill(&self, index: &mut BTreeMap<u128, Found>) -> Result<(), StoreError>;
+    /// Forgets what was spilled: the read starts over (after cutting a torn tail).
+    fn restart(&self);
 }
 
 /// The journal as recovered.
@@ -102,6 +113,9 @@ pub fn recover(
         format!("they were moved to {} and cut off", aside.display())
     };
     if scan.torn != Some(cut) || read_only {
+        if let Some(spill) = from.spill {
+            spill.restart();
+        }
         scan = self::scan(file, path, from, cut, true)?;
     }
     scan.out.notes.push(format!(
@@ -124,6 +138,7 @@ pub fn damage_scan(file: &File, path: &Path, end: u64, keyer: &Keyer) -> Vec<Str
         at: 0,
         base: None,
         keyer,
+        spill: None,
     };
     let s = match scan(file, path, &from, end, false) {
         Ok(s) => s,
@@ -205,6 +220,9 @@ fn scan(
         s.out.records += 1;
         s.durable = s.durable.max(m.durable);
         off += header.record_len();
+        if keep_index && let Some(spill) = from.spill {
+            spill.spill(&mut s.out.index)?;
+        }
     }
     s.out.end = s.torn.unwrap_or(off);
     Ok(s)

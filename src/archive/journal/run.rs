@@ -8,13 +8,15 @@
 //! ```text
 //! block   entries (127 × 32 bytes) | count u32 | CRC-32 of (run id ‖ block number ‖ block)
 //!         entry: hash u128 | offset u64 | length u32 | kind u32 (1 live, 2 removed)
-//! footer  fences (16 bytes per block) | blocks u64 | entries u64 | run id u64 | CRC-32 | "TIR1"
+//! footer  fences (16 bytes per block) | Bloom filter (u64 words; none for the oldest run)
+//!         | blocks u64 | entries u64 | filter words u64 | run id u64 | CRC-32 | "TIR1"
 //! ```
 //!
 //! The run id and block number are inside each block's checksum, so a block copied from another
 //! place or another run does not verify. Runs are written whole and synced before the manifest
 //! names them, and never changed after: a crash leaves at worst a file no manifest names.
 
+use super::bloom::Bloom;
 use super::recover::Extent;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -26,7 +28,7 @@ pub const BLOCK: usize = 4096;
 const ENTRY: usize = 32;
 /// Entries per block.
 pub const PER_BLOCK: usize = (BLOCK - 8) / ENTRY;
-const TAIL: usize = 8 + 8 + 8 + 4 + 4;
+const TAIL: usize = 8 + 8 + 8 + 8 + 4 + 4;
 const MAGIC: [u8; 4] = *b"TIR1";
 const LIVE: u32 = 1;
 const REMOVED: u32 = 2;
@@ -66,6 +68,7 @@ pub struct Run {
     file: File,
     path: PathBuf,
     fences: Vec<u128>,
+    bloom: Bloom,
 }
 
 /// The file of run `id` in `dir`.
@@ -127,22 +130,29 @@ impl Run {
         file.read_exact_at(&mut tail, tail_at).map_err(io)?;
         let blocks = be_u64(&tail, 0).unwrap_or(u64::MAX);
         let entries = be_u64(&tail, 8).unwrap_or(u64::MAX);
-        if tail.get(28..) != Some(&MAGIC[..])
-            || be_u64(&tail, 16) != Some(id)
-            || blocks.checked_mul((BLOCK + 16) as u64) != Some(tail_at)
+        let words = be_u64(&tail, 16).unwrap_or(u64::MAX);
+        let fences_len = blocks.checked_mul((BLOCK + 16) as u64);
+        let bloom_len = words.checked_mul(8);
+        if tail.get(36..) != Some(&MAGIC[..])
+            || be_u64(&tail, 24) != Some(id)
+            || fences_len
+                .zip(bloom_len)
+                .and_then(|(f, b)| f.checked_add(b))
+                != Some(tail_at)
             || entries > blocks * PER_BLOCK as u64
         {
             return Err(bad("the footer does not describe this file"));
         }
-        let mut fences_raw = vec![0; blocks as usize * 16];
-        file.read_exact_at(&mut fences_raw, blocks * BLOCK as u64)
+        let mut raw = vec![0; (tail_at - blocks * BLOCK as u64) as usize];
+        file.read_exact_at(&mut raw, blocks * BLOCK as u64)
             .map_err(io)?;
         let mut h = crc32fast::Hasher::new();
-        h.update(&fences_raw);
-        h.update(tail.get(..24).unwrap_or_default());
-        if Some(h.finalize()) != be_u32(&tail, 24) {
+        h.update(&raw);
+        h.update(tail.get(..32).unwrap_or_default());
+        if Some(h.finalize()) != be_u32(&tail, 32) {
             return Err(bad("the footer does not match its checksum"));
         }
+        let (fences_raw, bloom_raw) = raw.split_at(blocks as usize * 16);
         let fences = fences_raw
             .chunks_exact(16)
             .filter_map(|c| be_u128(c, 0))
@@ -153,6 +163,7 @@ impl Run {
             file,
             path,
             fences,
+            bloom: Bloom::from_bytes(bloom_raw),
         })
     }
 
@@ -177,6 +188,9 @@ impl Run {
 
     /// What this run says of hash `h`: `None` when it holds nothing for it.
     pub fn get(&self, h: u128) -> Result<Option<Found>, RunError> {
+        if !self.bloom.may_contain(h) {
+            return Ok(None);
+        }
         let Some(n) = self.fences.partition_point(|f| *f <= h).checked_sub(1) else {
             return Ok(None);
         };
@@ -249,12 +263,15 @@ impl Iterator for Scan<'_> {
     }
 }
 
-/// Writes a run from entries in strictly increasing hash order; syncs it before returning.
+/// Writes a run from entries in strictly increasing hash order, with a Bloom filter sized for
+/// `filter` keys (none for 0: the oldest run); syncs it before returning.
 pub fn write(
     dir: &Path,
     id: u64,
     entries: impl Iterator<Item = Result<(u128, Found), RunError>>,
+    filter: u64,
 ) -> Result<Run, RunError> {
+    let mut bloom = Bloom::with_capacity(filter);
     let path = path(dir, id);
     let io = |source| RunError::Io {
         path: path.clone(),
@@ -279,6 +296,7 @@ pub fn write(
     };
     for e in entries {
         let (h, found) = e?;
+        bloom.insert(h);
         if block.is_empty() {
             fences.extend_from_slice(&h.to_be_bytes());
         }
@@ -298,13 +316,17 @@ pub fn write(
     let mut tail = Vec::with_capacity(TAIL);
     tail.extend_from_slice(&blocks.to_be_bytes());
     tail.extend_from_slice(&total.to_be_bytes());
+    tail.extend_from_slice(&bloom.words().to_be_bytes());
     tail.extend_from_slice(&id.to_be_bytes());
+    let bloom = bloom.to_bytes();
     let mut h = crc32fast::Hasher::new();
     h.update(&fences);
+    h.update(&bloom);
     h.update(&tail);
     tail.extend_from_slice(&h.finalize().to_be_bytes());
     tail.extend_from_slice(&MAGIC);
     out.write_all(&fences).map_err(io)?;
+    out.write_all(&bloom).map_err(io)?;
     out.write_all(&tail).map_err(io)?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)?;

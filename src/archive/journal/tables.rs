@@ -10,7 +10,6 @@ use super::recover::{self, Extent};
 use super::run::RunError;
 use super::{JournalStore, lock};
 use crate::archive::store::{Batch, Space, StoreError};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Why a batch or a read failed: the store's own error, or an index block that did not verify
@@ -131,7 +130,9 @@ impl JournalStore {
         let (frozen, runs) = {
             let w = lock(&self.writer);
             let mut t = self.write_index();
-            let due = t.mem.len() >= self.flush_at || (force && !t.mem.is_empty());
+            // Forced: anything in memory, or runs no manifest names yet (a rebuild's).
+            let unnamed = t.runs.iter().any(|r| !m.runs.contains(&r.id));
+            let due = t.mem.len() >= self.flush_at || (force && (!t.mem.is_empty() || unnamed));
             let (Some(first), Some(last)) = (w.first, w.last) else {
                 return;
             };
@@ -246,23 +247,21 @@ impl JournalStore {
             }
             let w = lock(&self.writer);
             let mut t = self.write_index();
+            // The journal is read again whole, its index spilled into new runs as it goes.
+            let spiller = index::Spiller::new(&self.dir, self.flush_at, m.next_id);
+            let base = |h| spiller.lookup(h).map_err(super::index_error);
             let from = recover::From {
                 at: 0,
-                base: None,
+                base: Some(&base),
                 keyer: &self.keyer,
+                spill: Some(&spiller),
             };
             // Read-only: the journal itself is sound up to `end`; nothing is cut or moved.
             let rec = recover::recover(&self.file, &self.path, true, &from)?;
-            let mut mem: BTreeMap<u128, Option<Extent>> = rec.index;
-            // Records written after the end the recovery saw cannot exist (the writer is
-            // held), but keys only in memory stay authoritative all the same.
-            for (h, f) in std::mem::take(&mut t.mem) {
-                mem.insert(h, f);
-            }
-            t.mem = mem;
+            let (runs, next_id) = spiller.into_runs();
+            t.mem = rec.index;
             t.frozen = Arc::default();
-            t.runs = Arc::default();
-            let next_id = m.next_id;
+            t.runs = Arc::new(runs);
             *m = Manifest::new(self.keyer.clone());
             m.next_id = next_id;
             drop(w);
@@ -271,10 +270,9 @@ impl JournalStore {
                 self.path.display()
             ));
         }
-        // Without a manifest the stale runs are strays; the rebuilt index replaces them.
-        let _ = std::fs::remove_file(self.dir.join(index::FILE));
-        index::remove_strays(&self.dir, &lock(&self.flusher));
+        // The rebuilt index is named, and the stale runs, no longer named, go.
         self.flush(true);
+        index::remove_strays(&self.dir, &lock(&self.flusher));
         Ok(())
     }
 

@@ -302,3 +302,41 @@ fn damage_the_open_did_not_read_is_found_by_the_audit_read() {
         "{damage:?}"
     );
 }
+
+#[test]
+fn a_rebuild_spills_its_index_into_runs_as_it_reads_and_keeps_disposals() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut b = Batch::default();
+    b.put(Space::Chunks, b"gone".to_vec(), b"disposed early".to_vec());
+    store.apply(&b).unwrap();
+    for i in 0..10 {
+        file(&store, i);
+    }
+    let mut b = Batch::default();
+    b.dispose(Space::Chunks, b"gone".to_vec());
+    store.apply(&b).unwrap();
+    for i in 10..20 {
+        file(&store, i);
+    }
+    drop(store);
+    std::fs::remove_file(dir.path().join(index::FILE)).unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.replayed().0, 0);
+    // Read with at most a flush's worth of keys in memory: a run every few keys (their ids
+    // count them), named at once.
+    assert!(
+        lock(&store.flusher).next_id > 10,
+        "{:?}",
+        lock(&store.flusher)
+    );
+    assert!(!store.tables().runs.is_empty());
+    assert!(dir.path().join(index::FILE).exists());
+    assert_eq!(store.get(Space::Chunks, b"gone").unwrap(), None);
+    assert_all(&store, 20);
+    drop(store);
+    let store = open(dir.path());
+    assert!(store.replayed().0 > 0, "the rebuilt index was not used");
+    assert_eq!(store.get(Space::Chunks, b"gone").unwrap(), None);
+    assert_all(&store, 20);
+}
