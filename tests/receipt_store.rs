@@ -373,7 +373,7 @@ fn counting_ingest(
 }
 
 #[test]
-fn filings_read_the_dictionary_at_most_once() {
+fn filings_read_the_dictionary_at_most_once_and_a_backup_once() {
     use std::sync::atomic::Ordering::SeqCst;
     let dir = tempfile::tempdir().unwrap();
     let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -384,6 +384,10 @@ fn filings_read_the_dictionary_at_most_once() {
     // The first filing asks the store (it has none) and writes it; the rest know it is there.
     assert!(gets.load(SeqCst) <= 1, "{} reads", gets.load(SeqCst));
     assert_eq!(dictionaries(&ing).len(), 1);
+    // A backup reads it once for all its receipts.
+    gets.store(0, SeqCst);
+    tamga::archive::backup::write(&ing.archive, &dir.path().join("bk")).unwrap();
+    assert_eq!(gets.load(SeqCst), 1);
     for o in &sent {
         assert_eq!(
             ing.archive.receipt(&o.receipt_id).unwrap().unwrap(),

@@ -382,6 +382,8 @@ impl Attempt<'_> {
         live: &mut BTreeMap<String, Vec<[u8; 32]>>,
     ) -> Result<(), BackupError> {
         let archive = self.archive;
+        // One reader of the dictionaries for the generation's receipts: each read once.
+        let dictionaries = crate::archive::receipts::Dictionaries::default();
         for i in from..to {
             let bytes = archive
                 .entry_bytes(i)?
@@ -391,7 +393,7 @@ impl Attempt<'_> {
             self.put(kv, LOG, &i.to_be_bytes(), &bytes)?;
             if let Some(id) = entry.event.receipt_id() {
                 let r = archive
-                    .receipt(id)?
+                    .receipt_with(id, &dictionaries)?
                     .ok_or_else(|| ArchiveError::Damaged(format!("receipt {id} missing")))?;
                 self.put(kv, RECEIPTS, id.as_bytes(), &r)?;
             }
