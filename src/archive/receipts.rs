@@ -209,6 +209,11 @@ fn prepared(cert: &[u8], organization: &str) -> Option<Arc<Prepared>> {
         return Some(p.clone());
     }
     let bytes = crate::receipt::template::dictionary(cert, organization)?;
+    // Every reader refuses a larger one as damage (a very long organisation name or a large
+    // certificate): such receipts are stored as they are.
+    if bytes.len() > MAX_DICTIONARY {
+        return None;
+    }
     let mut compressor = Compressor::with_dictionary(LEVEL, &bytes).ok()?;
     // The frame's checksum (RFC 8878 §3.1.1) catches damage that would still decode.
     compressor

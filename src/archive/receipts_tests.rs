@@ -156,3 +156,14 @@ fn a_new_certificate_or_organisation_makes_a_new_dictionary_and_both_read() {
         );
     }
 }
+
+#[test]
+fn a_dictionary_too_large_to_read_back_is_never_written() {
+    // The organisation's name is in the dictionary thrice: this makes it over the limit.
+    let organization = "О".repeat(MAX_DICTIONARY / 4);
+    let signer = ReceiptSigner::ephemeral("Org").unwrap();
+    let der = receipt(&signer, &organization, 5);
+    let encoded = encode(&der);
+    assert_eq!(read(encoded.value.clone(), &space(&encoded)).unwrap(), der);
+    assert_eq!(encoded.dictionary, None);
+}
