@@ -3,10 +3,13 @@
 //! CMS framing around it, the body's field names, the organisation's name, the reasons' texts
 //! in four languages), so that a stored receipt keeps only what is its own.
 //!
-//! The dictionary is a pure function of the certificate and the organisation's name, so any
-//! receipt names the same one as every other of its service, and the archive can rebuild it
-//! from a receipt alone (see `archive::receipts`). It is never needed to *check* a receipt —
-//! the sender's bytes are unchanged — only to read a stored one back.
+//! The dictionary depends on the certificate and the organisation's name, but also on this
+//! code: the reasons' texts, the body's layout and [`SCHEMES`]. Within one build every receipt
+//! of a service names the same one; a later build may make a different one for the same
+//! service. So nothing may rely on rebuilding it: the archive stores each dictionary beside
+//! the receipts that name it and reads it from there (see `archive::receipts`). It is never
+//! needed to *check* a receipt — the sender's bytes are unchanged — only to read a stored one
+//! back.
 
 use super::body::{ArchiveRef, CaseRef, ReasonLine, ReceiptBody, Registration, Status};
 use crate::archive::log::{FileRef, SignerSummary};
