@@ -86,6 +86,8 @@ pub struct Session {
     pub client: postgres::Client,
     apply: postgres::Statement,
     flush: postgres::Statement,
+    /// The first of some append-only puts whose key holds another value.
+    clash: postgres::Statement,
     /// `SELECT value … WHERE space = $1 AND key = $2`.
     pub get: postgres::Statement,
     /// `SELECT key … WHERE space = $1 ORDER BY key`.
@@ -121,18 +123,28 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
         prepare("SELECT value FROM tamga_kv WHERE space = $1 AND key = $2")?,
         prepare("SELECT key FROM tamga_kv WHERE space = $1 ORDER BY key")?,
     );
-    let (apply, flush) = if read_only {
-        (prepare("SELECT 1")?, prepare("SELECT 1")?)
+    let (apply, flush, clash) = if read_only {
+        (
+            prepare("SELECT 1")?,
+            prepare("SELECT 1")?,
+            prepare("SELECT 1")?,
+        )
     } else {
         (
             prepare("SELECT tamga_apply($1, $2, $3, $4, $5, $6, $7, $8)")?,
             prepare("SELECT tamga_flush()")?,
+            prepare(
+                "SELECT n.space, encode(n.key, 'hex')
+                 FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) AS n (space, key, value)
+                 JOIN tamga_kv k USING (space, key) WHERE k.value <> n.value LIMIT 1",
+            )?,
         )
     };
     Ok(Session {
         client,
         apply,
         flush,
+        clash,
         get,
         keys,
     })
@@ -282,7 +294,7 @@ impl Writes {
 }
 
 /// The refusal of a second value for an append-only key.
-fn overwrite(space: Space, key: &[u8]) -> StoreError {
+pub fn overwrite(space: Space, key: &[u8]) -> StoreError {
     StoreError::Overwrite {
         space,
         key: crate::verify::certificate::hex(key),
@@ -301,6 +313,43 @@ pub fn apply(session: &mut Session, w: &Writes) -> Result<i64, StoreError> {
     ) {
         Ok(row) => Ok(row.get(0)),
         Err(e) => Err(clash(&e).unwrap_or_else(|| pg(e))),
+    }
+}
+
+/// The overwrite that writing the append-only `puts` (space, key, value) would be, as the
+/// committed table stands: one round trip for all of them.
+pub fn clashing(
+    session: &mut Session,
+    puts: &[(Space, &[u8], &[u8])],
+) -> Result<Option<StoreError>, StoreError> {
+    let spaces: Vec<i16> = puts.iter().map(|(s, _, _)| code(*s)).collect();
+    let keys: Vec<&[u8]> = puts.iter().map(|(_, k, _)| *k).collect();
+    let values: Vec<&[u8]> = puts.iter().map(|(_, _, v)| *v).collect();
+    let row = session
+        .client
+        .query_opt(&session.clash, &[&spaces, &keys, &values])
+        .map_err(pg)?;
+    Ok(row.and_then(|row| {
+        let space: i16 = row.get(0);
+        let space = Space::ALL.into_iter().find(|s| code(*s) == space)?;
+        Some(StoreError::Overwrite {
+            space,
+            key: row.get(1),
+        })
+    }))
+}
+
+/// Whether the server refused `e` for what was sent (an overwrite, a value it cannot take),
+/// so that sending it again would be refused again: not a lost connection, nor a server
+/// that cannot write now (shutting down, read-only, disk full), which a retry outlives.
+pub fn refused_for_good(e: &StoreError) -> bool {
+    match e {
+        StoreError::Overwrite { .. } => true,
+        StoreError::Postgres(e) => e.as_db_error().is_some_and(|db| {
+            let class = db.code().code().get(..2);
+            matches!(class, Some("22" | "23" | "42"))
+        }),
+        _ => false,
     }
 }
 

@@ -213,8 +213,10 @@ fn a_server_that_lost_acknowledged_filings_stops_writes() {
     let mut b = Batch::default();
     b.put(Space::Log, vec![3], b"next".to_vec());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // The batch may be taken in (handed to the writer thread), but no sync covers it, and
+    // writes stop.
     let refused = loop {
-        match store.apply(&b) {
+        match store.apply(&b).and_then(|()| store.sync()) {
             Err(StoreError::Unwritable(why)) => break why,
             Err(_) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(50))
@@ -222,5 +224,6 @@ fn a_server_that_lost_acknowledged_filings_stops_writes() {
             other => panic!("written onto a server that lost acknowledged filings: {other:?}"),
         }
     };
+    assert!(matches!(store.apply(&b), Err(StoreError::Unwritable(_))));
     assert!(refused.contains("lost filings"), "{refused}");
 }
