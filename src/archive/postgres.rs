@@ -41,6 +41,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use worker::Worker;
 
 mod cache;
+mod filter;
 mod location;
 mod pending;
 mod schema;
@@ -156,6 +157,9 @@ impl PgStore {
         };
         let writer = Worker::spawn_with_idle("tamga-postgres", conn, idle, Connection::close)?;
         writer.call(|c| c.client().map(|_| ()))?;
+        if !read_only {
+            writer.call(Connection::learn_greatest)?;
+        }
         let side = |name: &str| {
             let s = Syncer {
                 location: location.clone(),
@@ -212,6 +216,15 @@ impl PgStore {
         let Some(reader) = self.reader().filter(|_| !unknown.is_empty()) else {
             return Ok(());
         };
+        if std::env::var_os("TAMGA_PG_STATS").is_some() {
+            eprintln!(
+                "STAT unknown {:?}",
+                unknown
+                    .iter()
+                    .map(|(s, k, _)| (s, k.len()))
+                    .collect::<Vec<_>>()
+            );
+        }
         let clash = reader.call(move |r| {
             let puts: Vec<_> = unknown
                 .iter()
@@ -294,6 +307,9 @@ impl Store for PgStore {
             shared.cache.epoch()
         };
         let owned = key.to_vec();
+        if std::env::var_os("TAMGA_PG_STATS").is_some() {
+            eprintln!("STAT get {space:?} {}", key.len());
+        }
         // Every batch not answered above is committed, so another connection sees it; a
         // reader's snapshot is on the one connection it has.
         let value = match self.reader() {
@@ -407,6 +423,20 @@ impl Connection {
         Ok(())
     }
 
+    /// Reads the greatest key of each append-only space, so that keys written beyond it are
+    /// known new without a look-up, and every key, so that absent ones are known absent
+    /// (before any batch is handed over: one scan of the keys, the index only).
+    fn learn_greatest(&mut self) -> Result<(), StoreError> {
+        for space in Space::ALL.into_iter().filter(|s| s.append_only()) {
+            let greatest = schema::greatest(self.client()?, space)?;
+            lock(&self.shared).greatest_is(space, greatest);
+        }
+        let mut keys = filter::KeyFilter::default();
+        schema::each_key(self.client()?, |space, key| keys.insert(space, key))?;
+        lock(&self.shared).keys_are(keys);
+        Ok(())
+    }
+
     /// Stops writes until the store is opened again, saying why.
     fn fail(&mut self, why: &str) {
         if self.failed.is_none() {
@@ -468,6 +498,12 @@ impl Connection {
                     other => other,
                 }
             });
+            if std::env::var_os("TAMGA_PG_STATS").is_some() {
+                eprintln!(
+                    "STAT group {}",
+                    self.group.as_ref().map_or(0, |g| g.1.puts.len())
+                );
+            }
             match result {
                 Ok(count) => self.landed(count),
                 Err(e) if schema::refused_for_good(&e) => {

@@ -9,6 +9,7 @@
 //! store contract demands, and a later batch is checked against it for overwrites.
 
 use super::cache::ReadCache;
+use super::filter::KeyFilter;
 use crate::archive::store::{Batch, Space};
 use std::collections::HashMap;
 
@@ -26,6 +27,13 @@ pub struct Shared {
     /// difference is what a replay would have to write again.
     handed_bytes: u64,
     synced_bytes: u64,
+    /// The greatest key of each append-only space (`None`: the space is empty), as the table
+    /// and the batches handed over since stand, for the spaces read at open: any key beyond
+    /// it is absent. Log entries, access records and checkpoints are numbered upwards in
+    /// big-endian, so a new one needs no look-up to be known new.
+    greatest: HashMap<Space, Option<Vec<u8>>>,
+    /// Every key the table holds, as a filter that tells the absent ones (once read at open).
+    filter: Option<KeyFilter>,
     /// Batches handed over could not be committed yet (the server down, a connection lost):
     /// the next write tries again first, and is refused while that fails.
     pub stalled: bool,
@@ -39,6 +47,7 @@ impl Shared {
     pub fn get(&self, space: Space, key: &[u8]) -> Option<Option<Vec<u8>>> {
         match self.overlay.get(&(space, key.to_vec())) {
             Some((_, value)) => Some(value.clone()),
+            None if self.absent(space, key) => Some(None),
             None => self.cache.get(space, key),
         }
     }
@@ -49,8 +58,34 @@ impl Shared {
         match self.overlay.get(&(space, key.to_vec())) {
             Some((_, Some(v))) => Some(v.as_slice() != value),
             Some((_, None)) => Some(false),
+            None if self.beyond(space, key) || self.absent(space, key) => Some(false),
             None => self.cache.clashes(space, key, value),
         }
+    }
+
+    /// Whether `key` lies beyond the greatest key known in `space`, so is absent.
+    fn beyond(&self, space: Space, key: &[u8]) -> bool {
+        self.greatest
+            .get(&space)
+            .is_some_and(|g| g.as_deref().is_none_or(|g| key > g))
+    }
+
+    /// Whether the table certainly does not hold (space, key).
+    fn absent(&self, space: Space, key: &[u8]) -> bool {
+        self.filter
+            .as_ref()
+            .is_some_and(|f| !f.may_hold(space, key))
+    }
+
+    /// The keys the table holds, read at open while no batch was handed over yet.
+    pub fn keys_are(&mut self, filter: KeyFilter) {
+        self.filter = Some(filter);
+    }
+
+    /// The greatest key `space` holds (`None`: none), read from the table while no batch was
+    /// handed over yet (at open).
+    pub fn greatest_is(&mut self, space: Space, key: Option<Vec<u8>>) {
+        self.greatest.insert(space, key);
     }
 
     /// Takes in a batch handed to the writer thread; returns its number.
@@ -60,6 +95,12 @@ impl Shared {
         for (space, key, value) in &batch.puts {
             self.overlay
                 .insert((*space, key.clone()), (n, Some(value.clone())));
+            if self.beyond(*space, key) {
+                self.greatest.insert(*space, Some(key.clone()));
+            }
+            if let Some(filter) = &mut self.filter {
+                filter.insert(*space, key);
+            }
         }
         for (space, key) in &batch.disposals {
             self.overlay.insert((*space, key.clone()), (n, None));
@@ -141,6 +182,31 @@ mod tests {
         let mark = s.handed();
         s.synced(mark);
         assert_eq!(s.unsynced(), 0);
+        // Beyond the greatest key of a space read at open, a key is known absent.
+        assert_eq!(s.clashes(Space::Log, &[0, 5], b"x"), None);
+        s.greatest_is(Space::Log, Some(vec![0, 5]));
+        assert_eq!(s.clashes(Space::Log, &[0, 5], b"x"), None);
+        assert_eq!(s.clashes(Space::Log, &[0, 6], b"x"), Some(false));
+        let mut c = Batch::default();
+        c.put(Space::Log, vec![0, 7], b"seven".to_vec());
+        s.hand_over(&c);
+        s.committed(2, &c);
+        assert_eq!(s.clashes(Space::Log, &[0, 6], b"x"), None);
+        assert_eq!(s.clashes(Space::Log, &[0, 8], b"x"), Some(false));
+        s.greatest_is(Space::Access, None);
+        assert_eq!(s.clashes(Space::Access, &[0], b"x"), Some(false));
+        // With the table's keys known, an absent key needs no look-up; a present one does.
+        let mut keys = KeyFilter::default();
+        keys.insert(Space::Receipts, b"held");
+        s.keys_are(keys);
+        assert_eq!(s.get(Space::Receipts, b"new"), Some(None));
+        assert_eq!(s.clashes(Space::Receipts, b"new", b"x"), Some(false));
+        assert_eq!(s.get(Space::Receipts, b"held"), None);
+        let mut d = Batch::default();
+        d.put(Space::Receipts, b"new".to_vec(), b"r".to_vec());
+        s.hand_over(&d);
+        s.committed(3, &d);
+        assert_eq!(s.get(Space::Receipts, b"new"), Some(Some(b"r".to_vec())));
         s.fail("refused");
         assert_eq!(s.get(Space::Index, b"head"), None);
         assert!(s.failed.is_some());
