@@ -216,15 +216,6 @@ impl PgStore {
         let Some(reader) = self.reader().filter(|_| !unknown.is_empty()) else {
             return Ok(());
         };
-        if std::env::var_os("TAMGA_PG_STATS").is_some() {
-            eprintln!(
-                "STAT unknown {:?}",
-                unknown
-                    .iter()
-                    .map(|(s, k, _)| (s, k.len()))
-                    .collect::<Vec<_>>()
-            );
-        }
         let clash = reader.call(move |r| {
             let puts: Vec<_> = unknown
                 .iter()
@@ -307,9 +298,6 @@ impl Store for PgStore {
             shared.cache.epoch()
         };
         let owned = key.to_vec();
-        if std::env::var_os("TAMGA_PG_STATS").is_some() {
-            eprintln!("STAT get {space:?} {}", key.len());
-        }
         // Every batch not answered above is committed, so another connection sees it; a
         // reader's snapshot is on the one connection it has.
         let value = match self.reader() {
@@ -498,12 +486,6 @@ impl Connection {
                     other => other,
                 }
             });
-            if std::env::var_os("TAMGA_PG_STATS").is_some() {
-                eprintln!(
-                    "STAT group {}",
-                    self.group.as_ref().map_or(0, |g| g.1.puts.len())
-                );
-            }
             match result {
                 Ok(count) => self.landed(count),
                 Err(e) if schema::refused_for_good(&e) => {
