@@ -489,10 +489,9 @@ impl Connection {
             match result {
                 Ok(count) => self.landed(count),
                 Err(e) if schema::refused_for_good(&e) => {
-                    self.fail(&format!(
-                        "the database refused filings already taken in ({e})"
-                    ));
-                    return Err(e);
+                    let why = format!("the database refused filings already taken in ({e})");
+                    self.fail(&why);
+                    return Err(StoreError::Unwritable(self.failed.clone().unwrap_or(why)));
                 }
                 Err(e) => return Err(e),
             }
