@@ -13,6 +13,10 @@ use super::filter::KeyFilter;
 use crate::archive::store::{Batch, Space};
 use std::collections::HashMap;
 
+/// A key's value in a batch handed over: the batch's number, and the value (`None`: disposed
+/// of).
+type Handed = (u64, Option<Vec<u8>>);
+
 /// Shared between [`super::PgStore`] and its writer thread, behind one mutex.
 #[derive(Debug, Default)]
 pub struct Shared {
@@ -20,7 +24,7 @@ pub struct Shared {
     pub cache: ReadCache,
     /// (space, key) → (the number of the last batch handed over that writes it, its value
     /// there or `None` for a disposal), until that batch is committed.
-    overlay: HashMap<(Space, Vec<u8>), (u64, Option<Vec<u8>>)>,
+    overlay: HashMap<(Space, Vec<u8>), Handed>,
     /// The number the next batch handed over takes.
     next: u64,
     /// Bytes handed over since the store opened, and how many of them a sync covered: the
