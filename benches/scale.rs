@@ -1,7 +1,8 @@
 //! `cargo bench --bench scale [-- STORE MAX]`: how the archive's costs move as it grows
 //! (issue #15). One archive (`journal` by default, or `sled`) is filled to 10^3, 10^4, 10^5 and
-//! 10^6 documents (`MAX`, default 10^6; 10^7 is `-- journal 10000000`, about an hour and
-//! 25 GB of disk). At each size it measures:
+//! 10^6 documents (`MAX`, default 10^6; 10^7 is `-- journal 10000000`, about 20–25 minutes
+//! and 25 GB of disk on the 2-core machine, most of it the synthetic fill at ≈ 15,000 filings/s).
+//! At each size it measures:
 //!
 //! - submissions/s: 500 real RSA-2048 documents (signed beforehand with OpenSSL) through the
 //!   whole pipeline (verify, file, durable group commit), 16 threads;

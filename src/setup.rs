@@ -135,7 +135,7 @@ pub fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
         Backend::Journal => {
             let store = JournalStore::open(&dir)?;
             // Recovery's findings are for whoever runs the service, once, at start.
-            for note in store.notes().iter().chain(&store.damage()) {
+            for note in store.notes().iter().chain(&store.found_damage()) {
                 eprintln!("tamga: {note}");
             }
             Box::new(store)

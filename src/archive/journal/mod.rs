@@ -1,10 +1,11 @@
-//! The fast embedded backend: one append-only journal file of batches, with the index in
-//! memory (rebuilt from the journal at open).
+//! The fast embedded backend: one append-only journal file of batches, the write-ahead log and
+//! the one source of truth, with an index derived from it and checkpointed on disk.
 //!
 //! Why it exists: sled 0.34 costs 10–25 µs of CPU per key written on the reference machine, and
 //! a filing writes about nine, which alone spends the CPU that 5,000 filings/s leave. Here a
 //! batch is one positioned write of one record, a sync is one `fdatasync`, and a read is one
-//! `pread` (or none, for the small look-up tables kept in memory).
+//! `pread` of the value (after at most one block read per index run, usually from the page
+//! cache).
 //!
 //! Disposal writes a removal record and, once that record is durable, punches a hole where the
 //! document's bytes were (`fallocate(PUNCH_HOLE)`, or zeros where the file system cannot), so
@@ -12,20 +13,35 @@
 //! has a digest of its own outside the record's checksum, so a punched record still reads as
 //! intact, and recovery can tell "destroyed by an act" (a later removal) from "damaged".
 //!
-//! The trade-off: every live key sits in memory (about 120 bytes each, 5–7 per document),
-//! and opening reads the whole journal once.
+//! The index (`index.rs`, `run.rs`): keys written since the last flush sit in memory; every
+//! [`index::FLUSH_AT`] keys a sync writes them, hashed and sorted, as a run file beside the
+//! journal and records in a manifest how far the journal is covered. Opening reads the manifest
+//! and the runs' fences (16 bytes per 127 keys), checks that they were built from this journal,
+//! and replays only the records after the covered offset, with every recovery rule (torn tails
+//! moved aside, damage in synced records refused). Memory and open time so no longer grow with
+//! the archive, only with what was written since the last flush. An index that does not verify
+//! is never trusted: it is rebuilt from the whole journal (the full scan recovery always did,
+//! its keys written out in runs as it goes, so memory stays bounded) and a note says so. What the open no longer reads — older values' digests — [`Store::damage`] reads on
+//! demand for the audit; reads are checked by the archive above as before.
+//!
+//! Small stores (below one flush) never write an index: they open, as before, by reading the
+//! whole journal.
 
+mod bloom;
+mod index;
 mod record;
 mod recover;
+mod run;
+mod tables;
 
 use super::store::{Batch, Space, Store, StoreError};
-use record::Op;
-use recover::{Extent, Slot};
-use std::collections::BTreeMap;
+use index::{Keyer, Loaded, Manifest, Tables};
+use recover::Extent;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use tables::Failed;
 
 /// The journal file's name inside the store directory.
 pub const FILE: &str = "tamga.journal";
@@ -36,10 +52,22 @@ pub struct JournalStore {
     path: PathBuf,
     dir: PathBuf,
     file: File,
-    index: RwLock<BTreeMap<Vec<u8>, Slot>>,
+    keyer: Keyer,
+    index: RwLock<Tables>,
+    /// The flusher's manifest; held while a flush (or a rebuild) runs, so only one does.
+    flusher: Mutex<Manifest>,
+    /// A merge of runs under way on its own thread.
+    merging: Mutex<Option<index::Merge>>,
+    /// Memtable size at which a sync flushes ([`index::FLUSH_AT`]; tests make it tiny).
+    flush_at: usize,
     writer: Mutex<Writer>,
-    notes: Vec<String>,
-    damaged: Vec<String>,
+    notes: Mutex<Vec<String>>,
+    /// What the open's read of the journal found damaged: every value when it read the whole
+    /// journal (`Some`), only the tail after the index otherwise (then the audit reads all).
+    damaged: (Vec<String>, bool),
+    /// Where the open's replay began and how many records it read.
+    replayed: (u64, u64),
+    read_only: bool,
     /// Held for the store's lifetime (none for a read-only open of a directory no writer has
     /// locked).
     _lock: Option<File>,
@@ -63,6 +91,25 @@ struct Writer {
     new_file: bool,
     /// Whether records were written since the last one whose mark covers them all.
     unmarked: bool,
+    /// The first record's checksum (the journal's identity, for the index's manifest).
+    first: Option<[u8; 32]>,
+    /// The last record's offset and checksum (where the index's coverage ends).
+    last: Option<(u64, [u8; 32])>,
+}
+
+impl Writer {
+    /// Notes a record written at `at`.
+    fn wrote(&mut self, rec: &[u8], at: u64) {
+        let sum: [u8; 32] = rec
+            .get(16..record::HEADER)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or([0; 32]);
+        if at == 0 {
+            self.first = Some(sum);
+        }
+        self.last = Some((at, sum));
+        self.end = at + rec.len() as u64;
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,10 +117,38 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
+    StoreError::Io {
+        what: format!("{what}{}", path.display()),
+        source: e,
+    }
+}
+
+fn index_error(e: run::RunError) -> StoreError {
+    StoreError::Damaged(format!("the journal's index: {e}"))
+}
+
+/// What the open read: the journal as recovered from where the index left off, and the index.
+struct Opened {
+    recovered: recover::Recovered,
+    manifest: Manifest,
+    runs: Vec<std::sync::Arc<run::Run>>,
+    /// Whether the whole journal was read.
+    whole: bool,
+    from: u64,
+}
+
 impl JournalStore {
     /// Opens (creating) the store in `dir`, recovering from a crash if there was one; what the
     /// recovery did is in [`JournalStore::notes`].
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_tuned(dir, index::FLUSH_AT)
+    }
+
+    /// [`JournalStore::open`] with the memtable flushed every `flush_at` keys (tests and
+    /// benches use small ones).
+    #[doc(hidden)]
+    pub fn open_tuned(dir: &Path, flush_at: usize) -> Result<Self, StoreError> {
         let lock_file = super::store::lock_dir(dir)?;
         let path = dir.join(FILE);
         let new_file = !path.exists();
@@ -83,28 +158,32 @@ impl JournalStore {
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| StoreError::Io {
-                what: format!("{}", path.display()),
-                source: e,
-            })?;
-        let mut recovered = recover::recover(&file, &path, false)?;
+            .map_err(|e| io(&path, "", e))?;
+        let mut opened = Self::read(dir, &file, &path, flush_at)?;
         // What a killed process wrote may still be in the page cache only; the marks of new
         // records will say all of it is durable, so make that true first.
-        file.sync_all().map_err(|e| StoreError::Io {
-            what: format!("fsync {}", path.display()),
-            source: e,
-        })?;
-        let repunch = std::mem::take(&mut recovered.repunch);
+        file.sync_all().map_err(|e| io(&path, "fsync ", e))?;
+        let repunch = std::mem::take(&mut opened.recovered.repunch);
+        let r = &opened.recovered;
         let writer = Writer {
-            end: recovered.end,
-            durable: recovered.end,
+            end: r.end,
+            durable: r.end,
             failed: None,
             punches: Vec::new(),
             new_file,
             // What recovery kept has no mark after it yet when the last run crashed.
-            unmarked: recovered.end > 0,
+            unmarked: r.end > 0,
+            first: r
+                .first
+                .or((opened.from > 0).then_some(opened.manifest.first)),
+            last: r.last.or((opened.from > 0).then_some(opened.manifest.last)),
         };
-        let store = Self::assemble(dir, file, path, recovered, writer, Some(lock_file));
+        let spilled = opened.from == 0 && !opened.runs.is_empty();
+        let store = Self::assemble(dir, file, path, opened, writer, Some(lock_file), flush_at);
+        // An index rebuilt from a large journal is named now (runs spilled while reading it,
+        // and what was left in memory), so the next open is quick.
+        store.flush(spilled);
+        index::remove_strays(dir, &lock(&store.flusher));
         for extent in repunch {
             store.destroy(extent)?;
         }
@@ -118,38 +197,104 @@ impl JournalStore {
     pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
         let lock = super::store::lock_dir_shared(dir)?;
         let path = dir.join(FILE);
-        let file = File::open(&path).map_err(|e| StoreError::Io {
-            what: format!("{}", path.display()),
-            source: e,
-        })?;
-        let recovered = recover::recover(&file, &path, true)?;
+        let file = File::open(&path).map_err(|e| io(&path, "", e))?;
+        let opened = Self::read(dir, &file, &path, 0)?;
         let writer = Writer {
-            end: recovered.end,
-            durable: recovered.end,
+            end: opened.recovered.end,
+            durable: opened.recovered.end,
             failed: Some(format!("{} was opened read-only", path.display())),
             punches: Vec::new(),
             new_file: false,
             unmarked: false,
+            first: None,
+            last: None,
         };
-        Ok(Self::assemble(dir, file, path, recovered, writer, lock))
+        Ok(Self::assemble(dir, file, path, opened, writer, lock, 0))
     }
 
-    /// The store over an opened file and what recovery found in it.
+    /// Loads the index and replays the journal after it; or, with no index to trust, reads
+    /// the whole journal (saying why when an index was there), spilling its index into runs
+    /// every `flush_at` keys (0: kept in memory, for a read-only open).
+    fn read(dir: &Path, file: &File, path: &Path, flush_at: usize) -> Result<Opened, StoreError> {
+        let read_only = flush_at == 0;
+        let len = file.metadata().map_err(|e| io(path, "", e))?.len();
+        let (mut manifest, mut runs, why) = match index::load(dir, file, len) {
+            Loaded::Valid(m, runs) => (m, runs, None),
+            Loaded::Missing => (Manifest::new(Keyer::random()), Vec::new(), None),
+            Loaded::Invalid(why) => (Manifest::new(Keyer::random()), Vec::new(), Some(why)),
+        };
+        if why.is_some() && !read_only {
+            // Never trusted again: the rebuilt index replaces it, or none stands in for it.
+            let _ = std::fs::remove_file(dir.join(index::FILE));
+        }
+        let keyer = manifest.keyer.clone();
+        let from = manifest.covered;
+        let spiller = index::Spiller::new(dir, flush_at, manifest.next_id);
+        let spill = (from == 0 && !read_only).then_some(&spiller);
+        let base = |h| match spill {
+            Some(s) => s.lookup(h).map_err(index_error),
+            None => Tables::in_runs(&runs, h).map_err(index_error),
+        };
+        let start = recover::From {
+            at: from,
+            base: (from > 0 || spill.is_some()).then_some(&base as &dyn Fn(u128) -> _),
+            keyer: &keyer,
+            spill: spill.map(|s| s as &dyn recover::Spill),
+        };
+        let mut recovered = recover::recover(file, path, read_only, &start)?;
+        if let Some(why) = why {
+            recovered.notes.push(format!(
+                "{}: the index in {} was not used ({why}); it was rebuilt from the whole journal",
+                path.display(),
+                dir.join(index::FILE).display()
+            ));
+        }
+        if spill.is_some() {
+            (runs, manifest.next_id) = spiller.into_runs();
+        }
+        Ok(Opened {
+            recovered,
+            manifest,
+            runs,
+            whole: from == 0,
+            from,
+        })
+    }
+
+    /// The store over an opened file and what the open read.
     fn assemble(
         dir: &Path,
         file: File,
         path: PathBuf,
-        recovered: recover::Recovered,
+        opened: Opened,
         writer: Writer,
         lock: Option<File>,
+        flush_at: usize,
     ) -> JournalStore {
+        let Opened {
+            recovered,
+            manifest,
+            runs,
+            whole,
+            from,
+        } = opened;
         JournalStore {
             dir: dir.to_path_buf(),
             file,
-            index: RwLock::new(recovered.index),
+            keyer: manifest.keyer.clone(),
+            index: RwLock::new(Tables {
+                mem: recovered.index,
+                frozen: Default::default(),
+                runs: std::sync::Arc::new(runs),
+            }),
+            flusher: Mutex::new(manifest),
+            merging: Mutex::new(None),
+            flush_at,
             writer: Mutex::new(writer),
-            notes: recovered.notes,
-            damaged: recovered.damaged,
+            notes: Mutex::new(recovered.notes),
+            damaged: (recovered.damaged, whole),
+            replayed: (from, recovered.records),
+            read_only: flush_at == 0,
             path,
             _lock: lock,
             #[cfg(test)]
@@ -157,10 +302,22 @@ impl JournalStore {
         }
     }
 
-    /// What opening did (a torn tail moved aside), for the operator. Damaged values are in
-    /// [`Store::damage`].
-    pub fn notes(&self) -> &[String] {
-        &self.notes
+    /// What opening did (a torn tail moved aside, an index rebuilt), and what reads found since
+    /// (an index rebuilt), for the operator. Damaged values are in [`Store::damage`].
+    pub fn notes(&self) -> Vec<String> {
+        lock(&self.notes).clone()
+    }
+
+    /// Damaged values the open found, without the audit's full read (for the operator at
+    /// start; [`Store::damage`] reads the whole journal when the open did not).
+    pub fn found_damage(&self) -> Vec<String> {
+        self.damaged.0.clone()
+    }
+
+    /// Where the open's replay of the journal began (0: the whole journal) and how many records
+    /// it read.
+    pub fn replayed(&self) -> (u64, u64) {
+        self.replayed
     }
 
     /// Destroys a disposed value's bytes: a hole where the file system can punch one (the space
@@ -189,20 +346,12 @@ impl JournalStore {
         self.file.sync_data().map_err(fail)
     }
 
-    fn read(&self, slot: &Slot) -> Result<Vec<u8>, StoreError> {
-        match slot {
-            Slot::Inline(v) => Ok(v.clone()),
-            Slot::At(e) => {
-                let mut v = vec![0; e.len as usize];
-                self.file
-                    .read_exact_at(&mut v, e.off)
-                    .map_err(|err| StoreError::Io {
-                        what: format!("{}", self.path.display()),
-                        source: err,
-                    })?;
-                Ok(v)
-            }
-        }
+    fn value(&self, e: Extent) -> Result<Vec<u8>, StoreError> {
+        let mut v = vec![0; e.len as usize];
+        self.file
+            .read_exact_at(&mut v, e.off)
+            .map_err(|err| io(&self.path, "", err))?;
+        Ok(v)
     }
 
     /// Writes a record at `at`. A failure may leave part of it written.
@@ -220,84 +369,30 @@ impl JournalStore {
         self.file.write_all_at(rec, at)
     }
 
-    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Vec<u8>, Slot>> {
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
         self.index.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
+        self.index.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Store for JournalStore {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
-        let mut w = lock(&self.writer);
-        if let Some(why) = &w.failed {
-            return Err(StoreError::Unwritable(why.clone()));
-        }
-        let mut puts: Vec<(Vec<u8>, &[u8])> = Vec::with_capacity(batch.puts.len());
-        let mut removes = Vec::new();
-        {
-            let index = self.read_index();
-            for (space, k, v) in &batch.puts {
-                let key = space.key(k);
-                if space.append_only()
-                    && let Some(slot) = index.get(&key)
-                {
-                    if self.read(slot)? != *v {
-                        return Err(StoreError::Overwrite {
-                            space: *space,
-                            key: crate::verify::certificate::hex(k),
-                        });
-                    }
-                    continue; // the same bytes again: nothing to write
-                }
-                puts.push((key, v.as_slice()));
+        match self.try_apply(batch) {
+            // An index block that does not verify: rebuilt from the journal, then once more.
+            Err(Failed::Index(e)) => {
+                self.rebuild(&e)?;
+                self.try_apply(batch).map_err(Failed::into_store)
             }
-            for (space, k) in &batch.disposals {
-                if !matches!(space, Space::Chunks | Space::Blobs) {
-                    return Err(StoreError::NotDisposable { space: *space });
-                }
-                let key = space.key(k);
-                if index.contains_key(&key) {
-                    removes.push(key);
-                }
-            }
+            other => other.map_err(Failed::into_store),
+        }?;
+        // Bulk writes that seldom sync (an import) still keep the memtable bounded: the flush
+        // syncs the journal itself before its manifest covers it.
+        if self.read_index().mem.len() >= self.flush_at.saturating_mul(2) {
+            self.flush(false);
         }
-        if puts.is_empty() && removes.is_empty() {
-            return Ok(());
-        }
-        let ops: Vec<Op<'_>> = puts
-            .iter()
-            .map(|(key, value)| Op::Put { key, value })
-            .chain(removes.iter().map(|key| Op::Remove { key }))
-            .collect();
-        let (rec, values_at) = record::encode(w.durable, &ops).ok_or_else(|| {
-            StoreError::Refused("a batch beyond the journal's record limits was refused".into())
-        })?;
-        let start = w.end;
-        if let Err(e) = self.write_record(&rec, start) {
-            // Take back whatever part landed, so the next record does not follow a torn one.
-            let why = format!("{}: {e}", self.path.display());
-            if let Err(cut) = self.file.set_len(start) {
-                w.failed = Some(format!(
-                    "{why}; then could not cut the partial record off ({cut}): reopen the store"
-                ));
-            }
-            return Err(StoreError::Unwritable(why));
-        }
-        let end = start + rec.len() as u64;
-        let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-        let mut off = start + values_at as u64;
-        for (key, value) in puts {
-            let len = value.len() as u32; // encode bounds every value by u32
-            let slot = recover::slot(&key, value, Extent { off, len });
-            off += u64::from(len);
-            index.insert(key, slot);
-        }
-        for key in removes {
-            if let Some(Slot::At(extent)) = index.remove(&key) {
-                w.punches.push((end, extent));
-            }
-        }
-        w.end = end;
-        w.unmarked = true;
         Ok(())
     }
 
@@ -348,27 +443,43 @@ impl Store for JournalStore {
                 lock(&self.writer).punches.push((0, extent));
             }
         }
+        // The index is derived: a flush that fails leaves it in memory, to be tried again.
+        self.flush(false);
         Ok(())
     }
 
     fn get(&self, space: Space, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        // The read lock is held through the read, so disposal cannot punch the bytes under it.
-        let index = self.read_index();
-        index.get(&space.key(k)).map(|s| self.read(s)).transpose()
+        let h = self.keyer.hash(&space.key(k));
+        let once = || {
+            // The read lock is held through the read, so disposal cannot punch the bytes under
+            // it.
+            let index = self.read_index();
+            match index.lookup(h) {
+                Ok(found) => Ok(found.map(|e| self.value(e)).transpose()?),
+                Err(e) => Err(Failed::Index(e)),
+            }
+        };
+        match once() {
+            Err(Failed::Index(e)) => {
+                self.rebuild(&e)?;
+                once().map_err(Failed::into_store)
+            }
+            other => other.map_err(Failed::into_store),
+        }
     }
 
     fn damage(&self) -> Vec<String> {
-        self.damaged.clone()
+        let (found, whole) = &self.damaged;
+        if *whole {
+            return found.clone();
+        }
+        let end = lock(&self.writer).end;
+        recover::damage_scan(&self.file, &self.path, end, &self.keyer)
     }
 
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
-        let prefix = [space.prefix()];
-        Ok(self
-            .read_index()
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k.get(1..).unwrap_or_default().to_vec())
-            .collect())
+        let end = lock(&self.writer).end;
+        recover::keys(&self.file, &self.path, end, space.prefix())
     }
 }
 
@@ -384,7 +495,8 @@ impl JournalStore {
             return;
         };
         if self.write_record(&rec, w.end).is_ok() {
-            w.end += rec.len() as u64;
+            let at = w.end;
+            w.wrote(&rec, at);
             w.unmarked = false;
         } else if let Err(cut) = self.file.set_len(w.end) {
             w.failed = Some(format!(
@@ -409,10 +521,15 @@ impl JournalStore {
 impl Drop for JournalStore {
     fn drop(&mut self) {
         // Nothing depends on this (every acknowledged write was synced already); it tightens
-        // what the next open can tell apart, and destroys disposed bytes not yet destroyed.
+        // what the next open can tell apart, and destroys disposed bytes not yet destroyed; a
+        // merge under way is waited for and named, or its file would be a stray.
         let _ = self.close();
+        let mut m = lock(&self.flusher);
+        self.settle_merge(&mut m, true);
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_index;

@@ -130,6 +130,13 @@ impl Header {
         })
     }
 
+    /// The checksum field: what names this record (the index's manifest keeps the first and
+    /// the last covered record's, to know the journal it was built from).
+    pub fn sum(&self) -> [u8; 32] {
+        let (_, sum) = self.raw.split_at(16);
+        sum.try_into().unwrap_or([0; 32])
+    }
+
     /// The whole record's length.
     pub fn record_len(&self) -> u64 {
         HEADER as u64 + u64::from(self.meta_len) + self.data_len
@@ -201,16 +208,19 @@ pub fn parse_meta(header: &Header, meta: &[u8]) -> Option<Meta> {
     (r.0.is_empty() && total == header.data_len).then_some(Meta { durable, ops })
 }
 
-struct Reader<'a>(&'a [u8]);
+/// A cursor over bytes that are checked already (the metadata, the index's manifest).
+pub struct Reader<'a>(pub &'a [u8]);
 
 impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+    /// The next `N` bytes.
+    pub fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
         let (head, rest) = self.0.split_first_chunk::<N>()?;
         self.0 = rest;
         Some(*head)
     }
 
-    fn bytes(&mut self, n: usize) -> Option<&[u8]> {
+    /// The next `n` bytes.
+    pub fn bytes(&mut self, n: usize) -> Option<&[u8]> {
         let (head, rest) = self.0.split_at_checked(n)?;
         self.0 = rest;
         Some(head)

@@ -1,0 +1,342 @@
+//! The on-disk index with a tiny flush threshold: what flushes, crashes around them, damage to
+//! the index and disposals must leave true.
+
+use super::*;
+
+/// Keys in the memtable at which these tests' stores flush.
+const TINY: usize = 4;
+
+fn open(dir: &Path) -> JournalStore {
+    JournalStore::open_tuned(dir, TINY).unwrap()
+}
+
+/// Files batch `i`: a log entry, a receipt and the head (three keys), synced.
+fn file(store: &JournalStore, i: u32) {
+    let mut b = Batch::default();
+    b.put(
+        Space::Log,
+        i.to_be_bytes(),
+        format!("entry {i}").into_bytes(),
+    );
+    b.put(
+        Space::Receipts,
+        i.to_be_bytes(),
+        format!("receipt {i}").into_bytes(),
+    );
+    b.put(Space::Index, b"head".to_vec(), i.to_be_bytes());
+    store.apply(&b).unwrap();
+    store.sync().unwrap();
+}
+
+fn assert_all(store: &JournalStore, n: u32) {
+    for i in 0..n {
+        assert_eq!(
+            store.get(Space::Log, &i.to_be_bytes()).unwrap(),
+            Some(format!("entry {i}").into_bytes()),
+            "entry {i}"
+        );
+        assert_eq!(
+            store.get(Space::Receipts, &i.to_be_bytes()).unwrap(),
+            Some(format!("receipt {i}").into_bytes())
+        );
+    }
+    assert_eq!(
+        store.get(Space::Index, b"head").unwrap(),
+        n.checked_sub(1).map(|l| l.to_be_bytes().to_vec())
+    );
+    let expected: Vec<Vec<u8>> = (0..n).map(|i| i.to_be_bytes().to_vec()).collect();
+    assert_eq!(store.keys(Space::Log).unwrap(), expected);
+}
+
+/// A closed store of `n` filings.
+fn filled(n: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..n {
+        file(&store, i);
+    }
+    drop(store);
+    dir
+}
+
+fn runs(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("tamga.index."))
+        .collect();
+    names.sort();
+    names
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "tamga.lock" {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn meets_the_store_contract_with_flushes_on_every_sync() {
+    crate::archive::contract::check(&|dir| Box::new(JournalStore::open_tuned(dir, 1).unwrap()));
+}
+
+#[test]
+fn after_flushes_a_reopen_reads_everything_and_replays_only_the_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..40 {
+        file(&store, i);
+    }
+    assert!(!store.tables().runs.is_empty(), "nothing was flushed");
+    store.settle();
+    // Merged two by two: far fewer runs than flushes.
+    assert!(
+        store.tables().runs.len() <= 6,
+        "{}",
+        store.tables().runs.len()
+    );
+    assert_all(&store, 40);
+    file(&store, 40); // in memory only: the tail after the last flush
+    drop(store);
+    let store = open(dir.path());
+    let (from, records) = store.replayed();
+    assert!(from > 0, "the whole journal was read again");
+    // What came after the last flush: at most a flush's worth of batches and their marks.
+    assert!(records <= 4, "{records} records replayed");
+    assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert_all(&store, 41);
+    // Without the index the whole journal is read, and the same answers come out.
+    drop(store);
+    std::fs::remove_file(dir.path().join(index::FILE)).unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.replayed().0, 0);
+    assert_all(&store, 41);
+}
+
+#[test]
+fn a_crash_between_the_runs_and_the_manifest_leaves_the_old_index_which_still_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..8 {
+        file(&store, i);
+    }
+    // The state after one flush: its manifest and runs.
+    copy_dir(dir.path(), before.path());
+    for i in 8..30 {
+        file(&store, i);
+    }
+    drop(store);
+    // The crash: new runs written and synced, the manifest not yet replaced, old runs not yet
+    // deleted — the later journal with the earlier manifest, and every run file.
+    let crashed = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), crashed.path());
+    copy_dir(before.path(), crashed.path());
+    std::fs::copy(dir.path().join(FILE), crashed.path().join(FILE)).unwrap();
+    let store = open(crashed.path());
+    assert!(store.replayed().0 > 0, "the old index was not used");
+    assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert_all(&store, 30);
+    // The runs the old manifest does not name were strays, and are gone.
+    let named = lock(&store.flusher).runs.clone();
+    for name in runs(crashed.path()) {
+        let id: u64 = name.rsplit('.').next().unwrap().parse().unwrap();
+        assert!(named.contains(&id), "stray {name} kept");
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_the_index_is_never_trusted_the_index_is_rebuilt_and_nothing_is_lost() {
+    let dir = filled(20);
+    // In the manifest: found at open.
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    let manifest = copy.path().join(index::FILE);
+    let mut raw = std::fs::read(&manifest).unwrap();
+    raw[30] ^= 1;
+    std::fs::write(&manifest, raw).unwrap();
+    let store = open(copy.path());
+    assert_eq!(store.replayed().0, 0);
+    assert!(
+        store.notes().iter().any(|n| n.contains("was rebuilt")),
+        "{:?}",
+        store.notes()
+    );
+    assert_all(&store, 20);
+    drop(store);
+    // In a run's block: found when read, and rebuilt then.
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    for name in runs(copy.path()) {
+        let path = copy.path().join(name);
+        let mut raw = std::fs::read(&path).unwrap();
+        raw[40] ^= 1;
+        std::fs::write(&path, raw).unwrap();
+    }
+    let store = open(copy.path());
+    assert!(store.replayed().0 > 0, "a run's blocks are checked as read");
+    assert_all(&store, 20);
+    assert!(
+        store
+            .notes()
+            .iter()
+            .any(|n| n.contains("no longer verified")),
+        "{:?}",
+        store.notes()
+    );
+    drop(store);
+    let store = open(copy.path());
+    assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert_all(&store, 20);
+}
+
+#[test]
+fn an_index_of_another_journal_is_not_used() {
+    let one = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    for (dir, n) in [(one.path(), 20), (other.path(), 12)] {
+        let store = open(dir);
+        put_one(&store, dir == other.path());
+        for i in 0..n {
+            file(&store, i);
+        }
+    }
+    std::fs::copy(one.path().join(FILE), other.path().join(FILE)).unwrap();
+    let store = open(other.path());
+    assert!(
+        store.notes().iter().any(|n| n.contains("another journal")),
+        "{:?}",
+        store.notes()
+    );
+    assert_all(&store, 20);
+}
+
+/// A first batch telling two journals apart.
+fn put_one(store: &JournalStore, other: bool) {
+    let mut b = Batch::default();
+    b.put(Space::Acts, b"first".to_vec(), vec![u8::from(other)]);
+    store.apply(&b).unwrap();
+}
+
+#[test]
+fn a_torn_tail_after_a_flush_is_moved_aside_and_the_flushed_keys_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..12 {
+        file(&store, i);
+    }
+    let covered = lock(&store.flusher).covered;
+    assert!(covered > 0);
+    let mut b = Batch::default();
+    b.put(Space::Log, 12u32.to_be_bytes(), b"never synced".to_vec());
+    store.apply(&b).unwrap();
+    let mut torn = std::fs::read(dir.path().join(FILE)).unwrap();
+    torn.truncate(torn.len() - 3);
+    std::mem::forget(store); // a crash: nothing closes the store
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    std::fs::write(copy.path().join(FILE), &torn).unwrap();
+    let store = open(copy.path());
+    assert_eq!(store.replayed().0, covered);
+    assert!(
+        store.notes().iter().any(|n| n.contains("moved to")),
+        "{:?}",
+        store.notes()
+    );
+    assert_all(&store, 12);
+    assert_eq!(store.get(Space::Log, &12u32.to_be_bytes()).unwrap(), None);
+}
+
+#[test]
+fn a_disposal_after_a_flush_stays_disposed_after_reopening_and_more_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = b"a document an approved act destroys".repeat(30);
+    let store = open(dir.path());
+    let mut b = Batch::default();
+    b.put(Space::Chunks, b"c".to_vec(), secret.clone());
+    store.apply(&b).unwrap();
+    for i in 0..8 {
+        file(&store, i);
+    }
+    assert!(!store.tables().mem.contains_key(&store.keyer.hash(b"Cc")));
+    let mut b = Batch::default();
+    b.dispose(Space::Chunks, b"c".to_vec());
+    store.apply(&b).unwrap();
+    store.sync().unwrap();
+    let journal = || std::fs::read(dir.path().join(FILE)).unwrap();
+    assert!(!journal().windows(secret.len()).any(|w| w == secret));
+    assert_eq!(store.get(Space::Chunks, b"c").unwrap(), None);
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.get(Space::Chunks, b"c").unwrap(), None);
+    assert!(store.keys(Space::Chunks).unwrap().is_empty());
+    // The tombstone flushed and merged down: still disposed.
+    for i in 8..40 {
+        file(&store, i);
+    }
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.get(Space::Chunks, b"c").unwrap(), None);
+    assert!(store.damage().is_empty(), "{:?}", store.damage());
+    assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert_all(&store, 40);
+}
+
+#[test]
+fn damage_the_open_did_not_read_is_found_by_the_audit_read() {
+    let dir = filled(12);
+    let path = dir.path().join(FILE);
+    let mut raw = std::fs::read(&path).unwrap();
+    let at = raw.windows(7).position(|w| w == b"entry 1").unwrap();
+    raw[at] = b'E';
+    std::fs::write(&path, raw).unwrap();
+    let store = open(dir.path());
+    assert!(store.replayed().0 > at as u64);
+    assert!(store.found_damage().is_empty());
+    let damage = store.damage();
+    assert!(
+        damage.len() == 1 && damage[0].contains("does not match its digest"),
+        "{damage:?}"
+    );
+}
+
+#[test]
+fn a_rebuild_spills_its_index_into_runs_as_it_reads_and_keeps_disposals() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut b = Batch::default();
+    b.put(Space::Chunks, b"gone".to_vec(), b"disposed early".to_vec());
+    store.apply(&b).unwrap();
+    for i in 0..10 {
+        file(&store, i);
+    }
+    let mut b = Batch::default();
+    b.dispose(Space::Chunks, b"gone".to_vec());
+    store.apply(&b).unwrap();
+    for i in 10..20 {
+        file(&store, i);
+    }
+    drop(store);
+    std::fs::remove_file(dir.path().join(index::FILE)).unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.replayed().0, 0);
+    // Read with at most a flush's worth of keys in memory: a run every few keys (their ids
+    // count them), named at once.
+    assert!(
+        lock(&store.flusher).next_id > 10,
+        "{:?}",
+        lock(&store.flusher)
+    );
+    assert!(!store.tables().runs.is_empty());
+    assert!(dir.path().join(index::FILE).exists());
+    assert_eq!(store.get(Space::Chunks, b"gone").unwrap(), None);
+    assert_all(&store, 20);
+    drop(store);
+    let store = open(dir.path());
+    assert!(store.replayed().0 > 0, "the rebuilt index was not used");
+    assert_eq!(store.get(Space::Chunks, b"gone").unwrap(), None);
+    assert_all(&store, 20);
+}
