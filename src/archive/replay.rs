@@ -71,11 +71,18 @@ pub fn run(
     } else {
         HashSet::new()
     };
-    let mut report = AuditReport::default();
-    let mut frontier = Frontier::default();
-    let mut chain = GENESIS;
-    let mut times = Times::default();
-    let mut evidence_seen = HashSet::new();
+    let mut walk = Walk {
+        source,
+        with,
+        receipts: &receipts,
+        cert: &cert,
+        disposed: &disposed,
+        report: AuditReport::default(),
+        frontier: Frontier::default(),
+        chain: GENESIS,
+        times: Times::default(),
+        evidence_seen: HashSet::new(),
+    };
     let mut i = 0;
     while with.size.is_none_or(|n| i < n) {
         let Some(bytes) = source.entry(i).map_err(|e| fail(Some(i), None, e))? else {
@@ -84,67 +91,102 @@ pub fn run(
             }
             break;
         };
-        let entry = Entry::decode(&bytes)
+        walk.entry(i, &bytes)?;
+        i += 1;
+        progress(i, with.size.unwrap_or(0));
+    }
+    Ok(Replayed {
+        report: walk.report,
+        size: i,
+        root: walk.frontier.root(),
+        chain: walk.chain,
+    })
+}
+
+/// A replay under way: what it checks against and what it has seen so far.
+struct Walk<'a> {
+    source: &'a dyn Source,
+    with: &'a Replay<'a>,
+    /// Verifies receipts with the service certificate alone.
+    receipts: &'a Verifier,
+    cert: &'a Certificate,
+    /// Registrations whose documents an executed act destroyed: not re-hashed.
+    disposed: &'a HashSet<String>,
+    report: AuditReport,
+    frontier: Frontier,
+    chain: Hash,
+    times: Times,
+    /// Evidence blobs already re-hashed (many documents name the same CRL).
+    evidence_seen: HashSet<String>,
+}
+
+impl Walk<'_> {
+    /// One entry: its place in the chain and the tree, its times, its receipt, its files.
+    fn entry(&mut self, i: u64, bytes: &[u8]) -> Result<(), AuditFailure> {
+        let entry = Entry::decode(bytes)
             .map_err(|e| fail(Some(i), None, format!("entry does not decode: {e}")))?;
         let at = |what: String| fail(Some(i), Some(&entry), what);
         if entry.index != i {
             return Err(at(format!("entry claims index {}", entry.index)));
         }
-        if entry.prev != hex(&chain) {
+        if entry.prev != hex(&self.chain) {
             return Err(at("prev does not match the hash of the entry before".into()));
         }
-        chain = entry_hash(&bytes);
-        frontier.push(leaf_hash(&bytes));
-        for cp in with
-            .checkpoints
-            .iter()
-            .filter(|c| c.size == frontier.size())
+        self.chain = entry_hash(bytes);
+        self.frontier.push(leaf_hash(bytes));
+        self.checkpoints().map_err(at)?;
+        self.times.check(i, &entry, &mut self.report).map_err(at)?;
+        let receipt = check_receipt(self.source, self.receipts, self.cert, &entry, &self.chain);
+        if let Some(note) = receipt.map_err(at)? {
+            self.report.note(note);
+        }
+        if let (true, Event::Accepted { registration, .. }) = (self.with.documents, &entry.event)
+            && !self.disposed.contains(registration)
         {
-            if cp.root != frontier.root() || cp.chain != chain {
-                return Err(at(format!(
+            self.documents(i, &entry).map_err(at)?;
+        }
+        self.report.entries += 1;
+        Ok(())
+    }
+
+    /// The tree so far matches every signed checkpoint of its size.
+    fn checkpoints(&mut self) -> Result<(), String> {
+        let size = self.frontier.size();
+        for cp in self.with.checkpoints.iter().filter(|c| c.size == size) {
+            if cp.root != self.frontier.root() || cp.chain != self.chain {
+                return Err(format!(
                     "the log differs from signed checkpoint {}",
                     cp.size
-                )));
+                ));
             }
-            report.checkpoint_size = report.checkpoint_size.max(Some(cp.size));
+            self.report.checkpoint_size = self.report.checkpoint_size.max(Some(cp.size));
         }
-        times.check(i, &entry, &mut report).map_err(at)?;
-        if let Some(note) = check_receipt(source, &receipts, &cert, &entry, &chain).map_err(at)? {
-            report.note(note);
-        }
-        if let (true, Event::Accepted { registration, .. }) = (with.documents, &entry.event)
-            && !disposed.contains(registration)
-        {
-            // Evidence too (a verdict re-checked from altered evidence would prove nothing),
-            // each shared blob once: a CRL named by every document is not re-hashed each time.
-            for file in entry.event.kept_blobs() {
-                let evidence = super::evidence::is_evidence(&file.role);
-                if evidence && !evidence_seen.insert(file.sha256.clone()) {
-                    continue;
-                }
-                let n = source.document(i, file).map_err(at)?;
-                if n != file.size {
-                    return Err(at(format!(
-                        "{} file is {n} bytes, the entry says {}",
-                        file.role, file.size
-                    )));
-                }
-                if !evidence {
-                    report.documents += 1;
-                    report.bytes += n;
-                }
-            }
-        }
-        report.entries += 1;
-        i += 1;
-        progress(i, with.size.unwrap_or(0));
+        Ok(())
     }
-    Ok(Replayed {
-        report,
-        size: i,
-        root: frontier.root(),
-        chain,
-    })
+
+    /// The kept files of an accepted entry re-hash to what it names. Evidence too (a verdict
+    /// re-checked from altered evidence would prove nothing), each shared blob once: a CRL
+    /// named by every document is not re-hashed each time.
+    fn documents(&mut self, i: u64, entry: &Entry) -> Result<(), String> {
+        for file in entry.event.kept_blobs() {
+            let evidence = super::evidence::is_evidence(&file.role);
+            if evidence && !self.evidence_seen.insert(file.sha256.clone()) {
+                continue;
+            }
+            let n = self.source.document(i, file)?;
+            if n != file.size {
+                return Err(format!(
+                    "{} file is {n} bytes, the entry says {}",
+                    file.role, file.size
+                ));
+            }
+            if !evidence {
+                self.report.documents += 1;
+                self.report.bytes += n;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The log's times so far.
