@@ -18,11 +18,69 @@ use std::collections::HashSet;
 /// Where a replay reads: the archive's store or an exported package.
 pub trait Source {
     /// The encoded entry at `index`, `None` past the end.
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String>;
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, SourceError>;
     /// The receipt (DER CMS) with this id.
-    fn receipt(&self, id: &str) -> Result<Vec<u8>, String>;
+    fn receipt(&self, id: &str) -> Result<Vec<u8>, SourceError>;
     /// Checks a kept file of the entry at `index` against its SHA-256; returns its size.
-    fn document(&self, index: u64, file: &FileRef) -> Result<u64, String>;
+    fn document(&self, index: u64, file: &FileRef) -> Result<u64, SourceError>;
+}
+
+/// Why a [`Source`] could not give what the replay asked for; the audit names it beside the
+/// entry concerned ([`AuditFailure`]), so its sentence is what an auditor reads.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The archive could not be read.
+    #[error(transparent)]
+    Archive(#[from] super::ArchiveError),
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] super::store::StoreError),
+    /// A file of an exported package could not be read (`path` relative to the package).
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The archive keeps no receipt under this id.
+    #[error("receipt {0} missing")]
+    ReceiptMissing(String),
+    /// The backup holds no receipt under this id.
+    #[error("receipt {0} is not in the backup")]
+    ReceiptNotInBackup(String),
+    /// The backup holds no document with this SHA-256 (hex).
+    #[error("document {0} is not in the backup")]
+    DocumentNotInBackup(String),
+    /// The entry names a file by a hash that is not 64 hex digits.
+    #[error("file hash is not hex")]
+    HashNotHex,
+    /// A kept file of the archive is missing or damaged (`role`: signature, content, …).
+    #[error("{role} file: {source}")]
+    Blob {
+        /// The file's role in the entry.
+        role: String,
+        /// What is wrong with it.
+        source: super::blobs::BlobError,
+    },
+    /// A package's file does not hash to the SHA-256 its entry names.
+    #[error("{0} differs from the entry's SHA-256")]
+    PackageFileDiffers(String),
+    /// A backed-up document's chunks do not add up to its size and SHA-256 (hex).
+    #[error("document {0} does not match its SHA-256")]
+    DocumentDiffers(String),
+    /// A backed-up blob manifest is shorter than its size field.
+    #[error("blob manifest truncated")]
+    ManifestTruncated,
+    /// A backup's file could not be read or is damaged.
+    #[error(transparent)]
+    Backup(Box<super::backup::BackupError>),
+}
+
+impl From<super::backup::BackupError> for SourceError {
+    fn from(e: super::backup::BackupError) -> Self {
+        SourceError::Backup(Box::new(e))
+    }
 }
 
 /// What to replay against.
@@ -85,7 +143,10 @@ pub fn run(
     };
     let mut i = 0;
     while with.size.is_none_or(|n| i < n) {
-        let Some(bytes) = source.entry(i).map_err(|e| fail(Some(i), None, e))? else {
+        let Some(bytes) = source
+            .entry(i)
+            .map_err(|e| fail(Some(i), None, e.to_string()))?
+        else {
             if with.size.is_some() {
                 return Err(fail(Some(i), None, "entry missing"));
             }
@@ -173,7 +234,7 @@ impl Walk<'_> {
             if evidence && !self.evidence_seen.insert(file.sha256.clone()) {
                 continue;
             }
-            let n = self.source.document(i, file)?;
+            let n = self.source.document(i, file).map_err(|e| e.to_string())?;
             if n != file.size {
                 return Err(format!(
                     "{} file is {n} bytes, the entry says {}",
@@ -258,7 +319,7 @@ fn check_receipt(
     let Some(id) = entry.event.receipt_id() else {
         return Ok(None);
     };
-    let der = source.receipt(id)?;
+    let der = source.receipt(id).map_err(|e| e.to_string())?;
     let dated = log::parse_time(&entry.at).ok_or("entry time is not RFC 3339")?;
     if cert.not_before > cert.not_after {
         return Err("the service certificate's validity is empty".into());
@@ -299,7 +360,10 @@ pub fn disposed(source: &dyn Source, size: Option<u64>) -> Result<HashSet<String
     let mut out = HashSet::new();
     let mut i = 0;
     while size.is_none_or(|n| i < n) {
-        let Some(bytes) = source.entry(i).map_err(|e| fail(Some(i), None, e))? else {
+        let Some(bytes) = source
+            .entry(i)
+            .map_err(|e| fail(Some(i), None, e.to_string()))?
+        else {
             break;
         };
         if let Ok(Entry {
