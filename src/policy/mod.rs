@@ -4,11 +4,13 @@
 
 mod retention;
 mod revocation;
+mod setting;
 mod signatures;
 
 pub use retention::Retention;
 pub use revocation::{CrlSettings, RevocationSettings};
 use serde::Deserialize;
+pub use setting::SettingError;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -257,12 +259,15 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
     let signatures = raw
         .signatures
         .settings()
-        .map_err(|r| src.at(r.at, r.reason))?;
+        .map_err(|r| src.at(r.at, r.reason.to_string()))?;
     let crls = raw
         .revocation
         .crl_settings()
-        .map_err(|why| src.at(None, why))?;
-    let revocation = raw.revocation.settings().map_err(|r| src.at(None, r))?;
+        .map_err(|why| src.at(None, why.to_string()))?;
+    let revocation = raw
+        .revocation
+        .settings()
+        .map_err(|r| src.at(None, r.to_string()))?;
     check_backup(&src, &raw.backup)?;
     Ok(ArchivePolicy {
         backup: raw.backup,
@@ -303,7 +308,7 @@ fn parse_cases(
             .retention
             .get_ref()
             .parse::<Retention>()
-            .map_err(|why| src.at(Some(rc.retention.span().start), why))?;
+            .map_err(|why| src.at(Some(rc.retention.span().start), why.to_string()))?;
         let closed = closed_year(src, rc.closed)?;
         if rc.title.trim().is_empty() {
             return Err(src.at(Some(case_at), format!("case {index:?} has an empty title")));
