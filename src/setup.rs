@@ -68,16 +68,19 @@ impl Backend {
     }
 }
 
+/// A `--store` that names no store tamga has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown store {0:?}: sled, journal or postgres")]
+pub struct UnknownBackend(pub String);
+
 impl std::str::FromStr for Backend {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownBackend;
+    fn from_str(s: &str) -> Result<Self, UnknownBackend> {
         match s {
             "sled" => Ok(Backend::Sled),
             "journal" => Ok(Backend::Journal),
             "postgres" => Ok(Backend::Postgres),
-            other => Err(format!(
-                "unknown store {other:?}: sled, journal or postgres"
-            )),
+            other => Err(UnknownBackend(other.to_owned())),
         }
     }
 }
@@ -274,4 +277,20 @@ pub fn live_trust(
 /// The default trust directory, relative to the working directory.
 pub fn default_trust() -> Vec<PathBuf> {
     vec![Path::new("certs/trust").to_path_buf()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backend;
+
+    /// `--store` names its choices when it names none of them (the CLI prints this sentence).
+    #[test]
+    fn an_unknown_store_is_named_with_the_choices() {
+        assert_eq!("journal".parse::<Backend>(), Ok(Backend::Journal));
+        let e = "sqlite".parse::<Backend>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown store \"sqlite\": sled, journal or postgres"
+        );
+    }
 }
