@@ -47,7 +47,12 @@ fn main() {
     }
     if let Some(i) = args.iter().position(|a| a == "compare") {
         let num = |k: usize, or: f64| args.get(i + k).and_then(|a| a.parse().ok()).unwrap_or(or);
-        return compare_stores(&args[i + 1], num(2, 1e6) as u64, num(3, 200.0) as u64, num(4, 360.0));
+        return compare_stores(
+            &args[i + 1],
+            num(2, 1e6) as u64,
+            num(3, 200.0) as u64,
+            num(4, 360.0),
+        );
     }
     let store = if args.iter().any(|a| a == "sled") {
         "sled"
@@ -138,7 +143,10 @@ fn compare_stores(store: &str, n: u64, max_flips: u64, seconds: f64) {
     }
     // Reopened once by a writer, as a service restart does (sled writes a snapshot).
     drop(open(&data, store));
-    eprintln!("{store}: filled {n} in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "{store}: filled {n} in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     let (open_ms, rss) = open_in_child(&data, store);
     let before = compare::blocks(&store_dir);
     let disposed = compare::dispose(&open(&data, store));

@@ -243,7 +243,11 @@ fn a_fresh_directory_gets_the_journal_and_an_old_sled_one_stays_sled() {
             .arg(fixtures().join("sig/rsa-attached.der"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let fresh = dir.path().join("fresh");
     import(&fresh, &[]);
@@ -258,5 +262,9 @@ fn a_fresh_directory_gets_the_journal_and_an_old_sled_one_stays_sled() {
     assert!(!old.join("journal").exists());
     assert_full_audit_passes(tamga_cmd(&old), 0);
     let got = tamga_cmd(&old).args(["get", "01-05/1"]).output().unwrap();
-    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
 }
