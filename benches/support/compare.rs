@@ -2,7 +2,7 @@
 //! side by side at `N` documents (issue #15 item 5), on what the scale rows do not show:
 //!
 //! - **space reclaimed after disposal**: 90 % of the documents are filed into a permanent case
-//!   (01-05), 10 % into one long due (99-01); an act over 99-01 is drafted, approved twice and
+//!   (01-05, small), 10 % into one long due (99-01, 4 KiB of random bytes each); an act over 99-01 is drafted, approved twice and
 //!   executed (the real `retention::acts` path), and the blocks the store's directory occupies
 //!   (`st_blocks`, as `du` counts them) are compared before and after, and after a reopen;
 //! - **open time and resident memory** of a fresh process (the scale bench's child mode);
@@ -42,14 +42,21 @@ pub struct Flips {
     pub passed: u64,
 }
 
-/// Files synthetic documents `from..to` into `case` (registered in order from 1).
+/// Size of each document of the case disposed of: incompressible, about a real filing's chunks
+/// (5.4 KB, README "Scale"), so that what disposal returns is not lost in block rounding.
+pub const DISPOSED_SIZE: usize = 4096;
+
+/// Files synthetic documents `from..to` of [`DISPOSED_SIZE`] random bytes into `case`
+/// (registered in order from 1).
 pub fn fill_case(a: &tamga::archive::Archive, case: &str, from: u64, to: u64) {
+    use sha2::Digest;
     let mut i = from;
     while i < to {
         let k = 64.min(to - i);
         a.append(|txn| {
             for j in i..i + k {
-                let blob = tamga::archive::blobs::prepare(&super::fill::content(j)).unwrap();
+                let doc = super::support::noise(j, DISPOSED_SIZE, false);
+                let blob = tamga::archive::blobs::prepare(&doc).unwrap();
                 txn.put_blob(blob)?;
                 let n = txn.next_registration(case)?;
                 let registration = format!("{case}/{n}");
@@ -58,11 +65,16 @@ pub fn fill_case(a: &tamga::archive::Archive, case: &str, from: u64, to: u64) {
                 if let tamga::archive::log::Event::Accepted {
                     case: c,
                     registration: r,
+                    files,
                     ..
                 } = &mut event
                 {
                     *c = case.into();
                     *r = registration;
+                    for f in files {
+                        f.sha256 = tamga::verify::certificate::hex(&sha2::Sha256::digest(&doc));
+                        f.size = doc.len() as u64;
+                    }
                 }
                 txn.push(event, super::fill::AT);
             }
@@ -173,6 +185,20 @@ pub fn flips(data: &Path, store_dir: &Path, size: u64, max: u64, seconds: f64) -
         .then(|| export(data, &scratch))
         .flatten();
     let mut out = Flips::default();
+    if max == 0 {
+        return (out, 0);
+    }
+    // A flip is only "reported" if the pristine archive passes the same audit.
+    let pristine = tamga_cmd(data)
+        .args(["audit", "verify", "--full"])
+        .output()
+        .unwrap();
+    assert!(
+        pristine.status.success(),
+        "the pristine archive fails the audit: {}{}",
+        String::from_utf8_lossy(&pristine.stdout),
+        String::from_utf8_lossy(&pristine.stderr)
+    );
     let start = Instant::now();
     let mut done = 0;
     while done < max && start.elapsed().as_secs_f64() < seconds {
