@@ -5,7 +5,6 @@
 
 use super::log::{Entry, Event, FileRef};
 use super::replay::{self, Replay, Source};
-use super::store::Space;
 use super::{Archive, blobs};
 use std::fmt;
 
@@ -98,8 +97,8 @@ pub fn fail(index: Option<u64>, entry: Option<&Entry>, what: impl Into<String>) 
     }
 }
 
-/// The archive's store as a replay source.
-struct Stored<'a>(&'a Archive);
+/// The archive's store as a replay source (with the receipts' dictionaries read so far).
+struct Stored<'a>(&'a Archive, super::receipts::Dictionaries);
 
 impl Source for Stored<'_> {
     fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String> {
@@ -108,8 +107,7 @@ impl Source for Stored<'_> {
 
     fn receipt(&self, id: &str) -> Result<Vec<u8>, String> {
         self.0
-            .store()
-            .get(Space::Receipts, id.as_bytes())
+            .receipt_with(id, &self.1)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("receipt {id} missing"))
     }
@@ -144,7 +142,7 @@ pub fn verify(
         ));
     }
     // The replay's pass over the entries also recomputes every stored tile.
-    let stored = Stored(archive);
+    let stored = Stored(archive, Default::default());
     let watch = super::tilecheck::Watch::new(&stored, archive.store(), super::tiles::HEIGHT);
     let replayed = replay::run(
         &watch,
@@ -227,5 +225,5 @@ pub fn disposed_registrations(
     archive: &Archive,
     size: u64,
 ) -> Result<std::collections::HashSet<String>, AuditFailure> {
-    replay::disposed(&Stored(archive), Some(size))
+    replay::disposed(&Stored(archive, Default::default()), Some(size))
 }

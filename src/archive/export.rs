@@ -60,6 +60,8 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
     let mut lines = Vec::new();
     let mut sums = String::new();
     let mut evidence_written = std::collections::HashSet::new();
+    // The receipts' dictionaries, read once for the whole export.
+    let dictionaries = super::receipts::Dictionaries::default();
     for i in 0..size {
         let bytes = archive
             .entry_bytes(i)
@@ -69,8 +71,8 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
         lines.extend_from_slice(&bytes);
         lines.push(b'\n');
         if let Some(id) = entry.event.receipt_id() {
-            let receipt = store
-                .get(Space::Receipts, id.as_bytes())
+            let receipt = archive
+                .receipt_with(id, &dictionaries)
                 .map_err(|e| e.to_string())?
                 .ok_or(format!("receipt {id} missing"))?;
             std::fs::write(out.join("receipts").join(format!("{id}.p7s")), receipt)

@@ -26,6 +26,7 @@ pub mod postgres;
 pub mod proofs;
 pub mod readonly;
 mod rebuild;
+pub mod receipts;
 pub mod recheck;
 pub mod replay;
 pub mod settings;

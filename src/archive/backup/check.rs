@@ -118,6 +118,8 @@ struct Backup<'a> {
     blobs: HashMap<&'a [u8], &'a [u8]>,
     /// Chunks checked so far.
     checked: RefCell<HashSet<[u8; 32]>>,
+    /// The receipts' dictionaries read so far.
+    dictionaries: crate::archive::receipts::Dictionaries,
 }
 
 impl Backup<'_> {
@@ -141,10 +143,14 @@ impl Source for Backup<'_> {
     }
 
     fn receipt(&self, id: &str) -> Result<Vec<u8>, String> {
-        self.receipts
+        let stored = self
+            .receipts
             .get(id.as_bytes())
-            .map(|r| r.to_vec())
-            .ok_or_else(|| format!("receipt {id} is not in the backup"))
+            .ok_or_else(|| format!("receipt {id} is not in the backup"))?;
+        // A backup keeps receipts' DER as read back; the stored form reads here too.
+        let lookup = |k: &[u8]| Ok(self.receipts.get(k).map(|v| v.to_vec()));
+        crate::archive::receipts::decode(stored.to_vec(), &self.dictionaries, &lookup)
+            .map_err(|e| format!("receipt {id}: {e}"))
     }
 
     fn document(&self, _index: u64, file: &FileRef) -> Result<u64, String> {
@@ -205,6 +211,7 @@ pub fn verify(dir: &Path, generation: Option<u64>) -> Result<Verified, BackupErr
         receipts: pairs("receipts.kv"),
         blobs: pairs("blobs.kv"),
         checked: RefCell::new(HashSet::new()),
+        dictionaries: Default::default(),
     };
     let mut checkpoints = vec![loaded.checkpoint.clone()];
     let cert = Certificate::from_der(&loaded.service)
