@@ -345,3 +345,71 @@ fn a_restored_archive_keeps_its_receipts_compressed_and_as_sent() {
     assert_eq!(dictionaries(&ing).len(), 1);
     assert_kept_as_sent(&ing, &sent);
 }
+
+/// An archive over `data`'s store that counts the reads of dictionaries in `gets`, in an
+/// ingest (whose own store, in `spare`, is put away).
+fn counting_ingest(
+    data: &Path,
+    spare: &Path,
+    gets: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> Ingest {
+    use common::hooked::{Hooked, open_over};
+    drop(ingest(data));
+    let g = gets.clone();
+    let archive = open_over(data, move |inner| {
+        Box::new(Hooked::reads(
+            inner,
+            Box::new(move |space, key| {
+                if space == Space::Receipts && receipts::is_dictionary_key(key) {
+                    g.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Ok(())
+            }),
+        ))
+    });
+    let mut ing = ingest(spare);
+    ing.archive = archive;
+    ing
+}
+
+#[test]
+fn filings_read_the_dictionary_at_most_once() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ing = counting_ingest(&dir.path().join("data"), &dir.path().join("spare"), &gets);
+    let sent: Vec<Outcome> = (0..6)
+        .map(|n| submit(&ing, "01-05", "rsa-attached.der", &format!("n{n}")))
+        .collect();
+    // The first filing asks the store (it has none) and writes it; the rest know it is there.
+    assert!(gets.load(SeqCst) <= 1, "{} reads", gets.load(SeqCst));
+    assert_eq!(dictionaries(&ing).len(), 1);
+    for o in &sent {
+        assert_eq!(
+            ing.archive.receipt(&o.receipt_id).unwrap().unwrap(),
+            o.receipt
+        );
+    }
+}
+
+#[test]
+fn a_dictionary_written_by_a_batch_that_failed_is_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let ing = ingest(&dir.path().join("data"));
+    let body = br#"{"receipt_id":"x","organization":"Org"}"#;
+    let der = ing.archive.signer().sign(body, AT).unwrap();
+    let failed = ing.archive.append(|txn| {
+        txn.put_receipt("0123", der.clone());
+        Err::<(), _>(tamga::archive::ArchiveError::Refused("dropped".into()))
+    });
+    assert!(failed.is_err());
+    assert!(dictionaries(&ing).is_empty());
+    ing.archive
+        .append(|txn| {
+            txn.put_receipt("4567", der.clone());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(dictionaries(&ing).len(), 1);
+    assert_eq!(ing.archive.receipt("4567").unwrap(), Some(der));
+}

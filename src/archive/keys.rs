@@ -204,8 +204,18 @@ impl Txn<'_> {
         let encoded = super::receipts::encode(&der);
         let value = match encoded.dictionary {
             None => encoded.value,
-            Some((key, dictionary)) => match self.get(Space::Receipts, &key) {
-                Ok(Some(_)) => encoded.value,
+            // Known stored, or written earlier in this batch: no read (see `Stored`).
+            Some((key, _))
+                if self.receipt_dictionaries.holds(&key)
+                    || self.batch.pending(Space::Receipts, &key).is_some() =>
+            {
+                encoded.value
+            }
+            Some((key, dictionary)) => match self.store.get(Space::Receipts, &key) {
+                Ok(Some(_)) => {
+                    self.receipt_dictionaries.insert(key);
+                    encoded.value
+                }
                 Ok(None) => {
                     self.put(Space::Receipts, key, dictionary);
                     encoded.value

@@ -22,9 +22,9 @@
 //! [`MAX_RECEIPT`] bytes come out of a frame, which must declare its size up front, and a
 //! dictionary larger than [`MAX_DICTIONARY`] or not matching its name is damage.
 
-use super::store::StoreError;
+use super::store::{Batch, Space, StoreError};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use zstd::bulk::{Compressor, Decompressor};
 
@@ -44,7 +44,8 @@ const LEVEL: i32 = 9;
 
 const DICTIONARY_PREFIX: &[u8] = b"dictionary/";
 
-/// The dictionaries a pass of reads has already checked, by SHA-256; at most this many.
+/// The dictionaries a pass of reads has already checked (by SHA-256), or an archive knows its
+/// store holds (by key); at most this many.
 const CACHED: usize = 16;
 
 /// Why a stored receipt could not be read back.
@@ -154,6 +155,48 @@ fn dictionary_of(der: &[u8]) -> Option<Arc<Prepared>> {
 type Current = Option<([u8; 32], String, Arc<Prepared>)>;
 
 static CURRENT: Mutex<Current> = Mutex::new(None);
+
+/// The dictionaries one archive's store is known to hold, by key: a filing that finds its
+/// dictionary here writes the receipt alone, without reading the ≈ 15 KB dictionary back
+/// under the writer lock (over PostgreSQL a server round trip per filing, as its read cache
+/// keeps only small values). Per archive, not per process: another store in the same process
+/// may not have it. A key is added only once the store surely has it — read from the store
+/// itself, or written by a batch the store applied — and the receipts' space is append-only,
+/// so a key here never stops being true. At most [`CACHED`] keys (forgetting costs a read).
+#[derive(Default)]
+pub struct Stored(Mutex<HashSet<Vec<u8>>>);
+
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stored").finish_non_exhaustive()
+    }
+}
+
+impl Stored {
+    /// Whether the store is known to hold the dictionary `key`.
+    pub fn holds(&self, key: &[u8]) -> bool {
+        lock(&self.0).contains(key)
+    }
+
+    /// Remembers that the store holds the dictionary `key` (it was just read there).
+    pub fn insert(&self, key: Vec<u8>) {
+        let mut known = lock(&self.0);
+        if known.len() >= CACHED {
+            known.clear();
+        }
+        known.insert(key);
+    }
+
+    /// Remembers the dictionaries `batch` wrote, once the store has applied it (a batch that
+    /// failed or was dropped wrote nothing, and its dictionary is still to be written).
+    pub fn applied(&self, batch: &Batch) {
+        for (space, key, _) in &batch.puts {
+            if *space == Space::Receipts && is_dictionary_key(key) {
+                self.insert(key.clone());
+            }
+        }
+    }
+}
 
 /// The prepared dictionary of (`cert`, `organization`), made once per process and rotation.
 fn prepared(cert: &[u8], organization: &str) -> Option<Arc<Prepared>> {
