@@ -64,9 +64,9 @@ fn open_forged(data: &Path) -> Archive {
         "tamga.local/{}",
         tamga::verify::certificate::hex(&signer.certificate_sha256()[..8])
     );
-    let store = tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap();
+    let store = tamga::setup::open_store(&paths).unwrap();
     Archive::open(
-        Box::new(ForgedReceipts(Box::new(store))),
+        Box::new(ForgedReceipts(store)),
         origin,
         std::sync::Arc::new(signer),
     )

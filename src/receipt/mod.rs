@@ -244,7 +244,7 @@ fn generate(organization: &str) -> Result<(String, String), ReceiptError> {
 
 fn first_pem(bytes: &[u8], label: &str) -> Result<Vec<u8>, ReceiptError> {
     crate::trustdir::pem_or_der(bytes, label)
-        .map_err(ReceiptError::Key)?
+        .map_err(|e| ReceiptError::Key(e.to_string()))?
         .into_iter()
         .next()
         .ok_or_else(|| ReceiptError::Key(format!("no {label}")))
