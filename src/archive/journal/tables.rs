@@ -151,9 +151,9 @@ impl JournalStore {
             self.settle_merge(&mut m, true);
         }
         let runs = self.read_index().runs.clone();
+        // A failed fdatasync stops the writes (see `fdatasync`), not only this flush.
         let done = self
-            .file
-            .sync_data()
+            .fdatasync()
             .map_err(|e| e.to_string())
             .and_then(|()| {
                 index::flush(&self.dir, &frozen, &runs, &mut m).map_err(|e| e.to_string())
