@@ -393,3 +393,43 @@ fn a_failed_fdatasync_in_a_flush_or_a_destroy_stops_the_writes_until_reopened() 
         "a failed fdatasync after a punch was swallowed"
     );
 }
+
+#[test]
+fn a_failed_flush_leaves_the_manifest_as_it_was_and_a_later_merge_then_a_crash_loses_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..20 {
+        file(&store, i);
+    }
+    store.settle();
+    let before = lock(&store.flusher).clone();
+    // The manifest cannot be replaced: its temporary file's name is taken by a directory.
+    let blocker = dir.path().join(format!("{}.tmp", index::FILE));
+    std::fs::create_dir(&blocker).unwrap();
+    file(&store, 20);
+    file(&store, 21);
+    assert!(
+        store.notes().iter().any(|n| n.contains("could not be written")),
+        "{:?}",
+        store.notes()
+    );
+    let after = lock(&store.flusher).clone();
+    assert_eq!(
+        (after.covered, &after.runs),
+        (before.covered, &before.runs),
+        "the manifest moved ahead of a flush that failed"
+    );
+    // A merge is installed (the manifest stored again), then a crash.
+    std::fs::remove_dir(&blocker).unwrap();
+    store.settle();
+    {
+        let mut m = lock(&store.flusher);
+        let runs = store.tables().runs.clone();
+        index::commit(dir.path(), &mut m, &runs, &[]).unwrap();
+    }
+    std::mem::forget(store); // a crash: nothing closes the store
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    let store = open(copy.path());
+    assert_all(&store, 22);
+}
