@@ -56,6 +56,31 @@ fn main() {
     p.store = Some("journal".parse().unwrap());
     let ingest = tamga::setup::open(&p, Policy::default()).unwrap();
     eprintln!("writing {n} entries…");
+    fill_entries(&ingest, n);
+    fill_access(&ingest, n);
+    let state = tamga::http::AppState::new(ingest, tamga::http::Limits::default());
+    let client = Client {
+        app: tamga::http::router(state),
+        rt: tokio::runtime::Runtime::new().unwrap(),
+    };
+    println!("console pages at {n} documents (in-process; ms over 20 requests)");
+    println!(
+        "{:<48} {:>6} {:>8} {:>8} {:>9}",
+        "page", "status", "p50", "max", "bytes"
+    );
+    for (path, token) in pages(n / 2) {
+        time_page(&client, &path, (!token.is_empty()).then_some(token));
+    }
+    let first: usize = ["/signin", "/assets/console.css", "/assets/console.js"]
+        .iter()
+        .map(|p| client.get(p, None).1)
+        .sum();
+    println!("first page (sign-in + stylesheet + script, uncompressed): {first} bytes");
+}
+
+/// `n` accepted documents in case 01-05, in batches of 1000 appends, each with its
+/// registration number, submitter and a small signature file kept as the pipeline keeps it.
+fn fill_entries(ingest: &tamga::ingest::Ingest, n: u64) {
     let mut i = 0;
     while i < n {
         let k = 1000.min(n - i);
@@ -88,7 +113,10 @@ fn main() {
         i += k;
     }
     ingest.archive.make_durable(n).unwrap();
-    // As many access records, the clerk's one in ten refused: the access log's filters.
+}
+
+/// As many access records, the clerk's one in ten refused: the access log's filters.
+fn fill_access(ingest: &tamga::ingest::Ingest, n: u64) {
     for i in 0..n {
         let refused = i % 10 == 0;
         let access = tamga::archive::access::Access {
@@ -108,17 +136,24 @@ fn main() {
         ingest.archive.record_access(access, AT + i as i64).unwrap();
     }
     ingest.archive.flush_access().unwrap();
-    let state = tamga::http::AppState::new(ingest, tamga::http::Limits::default());
-    let app = tamga::http::router(state);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let get = |path: &str, token: Option<&str>| {
+}
+
+/// The whole router, in process.
+struct Client {
+    app: axum::Router,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Client {
+    /// The status and body size of `GET path`, with a bearer token if given.
+    fn get(&self, path: &str, token: Option<&str>) -> (axum::http::StatusCode, usize) {
         let mut req = Request::get(path);
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
         let req = req.body(Body::empty()).unwrap();
-        let app = app.clone();
-        rt.block_on(async move {
+        let app = self.app.clone();
+        self.rt.block_on(async move {
             let res = app.oneshot(req).await.unwrap();
             let status = res.status();
             let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
@@ -126,8 +161,12 @@ fn main() {
                 .unwrap();
             (status, bytes.len())
         })
-    };
-    let mid = n / 2;
+    }
+}
+
+/// The pages timed, with the token of a principal allowed to see each ("": signed out);
+/// `mid` is a registration number and log index in the middle of the archive.
+fn pages(mid: u64) -> Vec<(String, &'static str)> {
     let pages: &[(&str, &str)] = &[
         ("/signin", ""),
         ("/cases", "demo-archivist-token"),
@@ -156,16 +195,10 @@ fn main() {
             "/registry?from=2000-01-01&to=2099-12-31",
             "demo-gateway-token",
         ),
-        (
-            &*Box::leak(format!("/document?regno=01-05%2F{mid}").into_boxed_str()),
-            "demo-archivist-token",
-        ),
+        ("/document?regno=01-05%2F{mid}", "demo-archivist-token"),
         ("/retention", "demo-archivist-token"),
         ("/audit", "demo-auditor-token"),
-        (
-            &*Box::leak(format!("/audit/proof?index={mid}").into_boxed_str()),
-            "demo-auditor-token",
-        ),
+        ("/audit/proof?index={mid}", "demo-auditor-token"),
         ("/audit/access", "demo-auditor-token"),
         (
             "/audit/access?principal=demo-gateway&decision=denied",
@@ -178,32 +211,27 @@ fn main() {
         ),
         ("/audit/trust", "demo-auditor-token"),
     ];
-    println!("console pages at {n} documents (in-process; ms over 20 requests)");
-    println!(
-        "{:<48} {:>6} {:>8} {:>8} {:>9}",
-        "page", "status", "p50", "max", "bytes"
-    );
-    for (path, token) in pages {
-        let token = (!token.is_empty()).then_some(*token);
-        let mut t = Vec::new();
-        let mut last = (axum::http::StatusCode::OK, 0);
-        for _ in 0..20 {
-            let start = Instant::now();
-            last = get(path, token);
-            t.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-        t.sort_by(f64::total_cmp);
-        println!(
-            "{path:<48} {:>6} {:>8.2} {:>8.2} {:>9}",
-            last.0.as_u16(),
-            t[t.len() / 2],
-            t[t.len() - 1],
-            last.1
-        );
-    }
-    let first: usize = ["/signin", "/assets/console.css", "/assets/console.js"]
+    pages
         .iter()
-        .map(|p| get(p, None).1)
-        .sum();
-    println!("first page (sign-in + stylesheet + script, uncompressed): {first} bytes");
+        .map(|(path, token)| (path.replace("{mid}", &mid.to_string()), *token))
+        .collect()
+}
+
+/// One row: the page requested 20 times, its status, median and worst time, and size.
+fn time_page(client: &Client, path: &str, token: Option<&str>) {
+    let mut t = Vec::new();
+    let mut last = (axum::http::StatusCode::OK, 0);
+    for _ in 0..20 {
+        let start = Instant::now();
+        last = client.get(path, token);
+        t.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    t.sort_by(f64::total_cmp);
+    println!(
+        "{path:<48} {:>6} {:>8.2} {:>8.2} {:>9}",
+        last.0.as_u16(),
+        t[t.len() / 2],
+        t[t.len() - 1],
+        last.1
+    );
 }

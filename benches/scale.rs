@@ -23,6 +23,9 @@ mod support;
 #[path = "support/fill.rs"]
 mod fill;
 
+#[path = "support/compare.rs"]
+mod compare;
+
 use fill::{AT, fill, percentiles, retention_plan, submit_all};
 use std::path::Path;
 use std::sync::Arc;
@@ -41,6 +44,15 @@ fn main() {
     }
     if args.iter().any(|a| a == "bytes") {
         return bytes_per_filing();
+    }
+    if let Some(i) = args.iter().position(|a| a == "compare") {
+        let num = |k: usize, or: f64| args.get(i + k).and_then(|a| a.parse().ok()).unwrap_or(or);
+        return compare_stores(
+            &args[i + 1],
+            num(2, 1e6) as u64,
+            num(3, 200.0) as u64,
+            num(4, 360.0),
+        );
     }
     let store = if args.iter().any(|a| a == "sled") {
         "sled"
@@ -113,6 +125,50 @@ fn main() {
             rss as f64 / 1e6
         );
     }
+}
+
+/// `-- compare STORE N [FLIPS] [SECONDS]` (`support/compare.rs`): open time, RSS, disk blocks
+/// before and after disposing of 10 % through an executed act, and audited random flips.
+fn compare_stores(store: &str, n: u64, max_flips: u64, seconds: f64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let store_dir = data.join(if store == "sled" { "archive" } else { store });
+    let start = Instant::now();
+    {
+        let ingest = open(&data, store);
+        let kept = n - n / 10;
+        fill(&ingest.archive, 0, kept);
+        compare::fill_case(&ingest.archive, "99-01", kept, n);
+        ingest.archive.make_durable(ingest.archive.size()).unwrap();
+    }
+    // Reopened once by a writer, as a service restart does (sled writes a snapshot).
+    drop(open(&data, store));
+    eprintln!(
+        "{store}: filled {n} in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    let (open_ms, rss) = open_in_child(&data, store);
+    let before = compare::blocks(&store_dir);
+    let disposed = compare::dispose(&open(&data, store));
+    let after = compare::blocks(&store_dir);
+    drop(open(&data, store));
+    let reopened = compare::blocks(&store_dir);
+    let mb = |b: u64| b as f64 / 1e6;
+    println!(
+        "{store} at {n}: open {open_ms:.0} ms, RSS {:.1} MB; disk {:.1} MB, after disposing of \
+         {disposed} documents {:.1} MB, after a reopen {:.1} MB ({:.1} MB returned)",
+        mb(rss),
+        mb(before),
+        mb(after),
+        mb(reopened),
+        mb(before) - mb(reopened)
+    );
+    let start = Instant::now();
+    let (flips, done) = compare::flips(&data, &store_dir, n, max_flips, seconds);
+    println!(
+        "{store} at {n}: {done} flips in {:.0} s: {flips:?}",
+        start.elapsed().as_secs_f64()
+    );
 }
 
 /// `-- bytes`: where a real filing's bytes go, by key space (keys and values as the store

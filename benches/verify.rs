@@ -16,6 +16,41 @@ use tamga::verify::{Policy, RevocationPolicy, SignerRule, Status, Verifier};
 
 const AT: i64 = 1_780_272_000; // 2026-06-01, the fixtures' validation time
 
+/// The bench's command line: seconds per row (a number), `parts`, `ours`, and row names.
+struct Args {
+    /// How long each row runs.
+    min: Duration,
+    /// Time the stages of one verification instead of the rows.
+    parts: bool,
+    /// tamga's side alone (no raw ring, no ratio), so that a profile shows only it.
+    ours_only: bool,
+    /// Rows picked by name (`RSA`, `P-256`, `XML`), for profiling one at a time; empty: all.
+    only: Vec<String>,
+}
+
+impl Args {
+    fn parse() -> Args {
+        let secs = std::env::args()
+            .filter_map(|a| a.parse::<f64>().ok())
+            .next()
+            .unwrap_or(6.0);
+        Args {
+            min: Duration::from_secs_f64(secs),
+            parts: std::env::args().any(|a| a == "parts"),
+            ours_only: std::env::args().any(|a| a == "ours"),
+            only: std::env::args()
+                .skip(1)
+                .filter(|a| a.parse::<f64>().is_err() && !a.starts_with('-') && a != "ours")
+                .collect(),
+        }
+    }
+
+    /// Whether the row called `name` runs.
+    fn picks(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| name.contains(o.as_str()))
+    }
+}
+
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let trust = tamga::trustdir::load(&[dir.join("trust")]).expect("fixture trust store");
@@ -25,19 +60,7 @@ fn main() {
         ..Policy::default()
     };
     let verifier = Verifier::new(trust, policy);
-    let secs = std::env::args()
-        .filter_map(|a| a.parse::<f64>().ok())
-        .next()
-        .unwrap_or(6.0);
-    let min = Duration::from_secs_f64(secs);
-    // Other arguments pick rows by name (`RSA`, `P-256`, `XML`), for profiling one at a time;
-    // `parts` times the stages of one verification alone (where the time goes);
-    // `ours` runs tamga's side alone (no raw ring, no ratio), so that a profile shows only it.
-    let ours_only = std::env::args().any(|a| a == "ours");
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a.parse::<f64>().is_err() && !a.starts_with('-') && a != "ours")
-        .collect();
+    let args = Args::parse();
     println!(
         "{:<10} {:>14} {:>14} {:>7}",
         "signature", "tamga /s", "raw ring /s", "ratio"
@@ -55,63 +78,76 @@ fn main() {
             &ring::signature::ECDSA_P256_SHA256_ASN1,
         ),
     ] {
-        if !only.is_empty() && !only.iter().any(|o| name.contains(o.as_str())) {
+        if !args.picks(name) {
             continue;
         }
         let bytes = std::fs::read(dir.join("sig").join(file)).expect("fixture");
         assert_eq!(verifier.verify(&bytes, None, AT).status, Status::Accepted);
-        // The raw baseline: ring over the same signed attributes with the same key.
-        let sd = cms::parse(&bytes).expect("parse");
-        let si = &sd.signers[0];
-        let msg = si
-            .signed_attrs
-            .as_ref()
-            .expect("signed attributes")
-            .signed_bytes()
-            .into_owned();
-        let sig = si.signature.to_vec();
-        let leaf = sd
-            .certificates
-            .iter()
-            .map(|c| tamga::verify::certificate::Certificate::from_der(c).expect("cert"))
-            .find(|c| c.subject.contains("ТЕСТОВ") || c.subject.contains("P-256"))
-            .expect("signer certificate");
-        let key = ring::signature::UnparsedPublicKey::new(alg, leaf.public_key.bits.clone());
-        assert!(key.verify(&msg, &sig).is_ok());
-
-        if std::env::args().any(|a| a == "parts") {
+        let (msg, sig, key) = baseline(&bytes, alg);
+        if args.parts {
             parts(&verifier, &bytes, &msg, &sig, &key);
-            continue;
-        }
-        if ours_only {
-            let start = std::time::Instant::now();
-            let mut n = 0u64;
-            while start.elapsed() < min {
-                for _ in 0..100 {
+        } else if args.ours_only {
+            let rate = ours_rate(&verifier, &bytes, args.min);
+            println!("{name:<10} {rate:>14.0}");
+        } else {
+            let (ours, raw) = support::rates(
+                || {
                     black_box(verifier.verify(black_box(&bytes), None, AT));
-                }
-                n += 100;
-            }
-            println!(
-                "{name:<10} {:>14.0}",
-                n as f64 / start.elapsed().as_secs_f64()
+                },
+                || {
+                    black_box(key.verify(black_box(&msg), black_box(&sig))).ok();
+                },
+                args.min,
             );
-            continue;
+            println!("{name:<10} {ours:>14.0} {raw:>14.0} {:>7.2}", ours / raw);
         }
-        let (ours, raw) = support::rates(
-            || {
-                black_box(verifier.verify(black_box(&bytes), None, AT));
-            },
-            || {
-                black_box(key.verify(black_box(&msg), black_box(&sig))).ok();
-            },
-            min,
-        );
-        println!("{name:<10} {ours:>14.0} {raw:>14.0} {:>7.2}", ours / raw);
     }
-    if only.is_empty() || only.iter().any(|o| "XML".contains(o.as_str())) {
-        xml_row(&verifier, min);
+    if args.picks("XML") {
+        xml_row(&verifier, args.min);
     }
+}
+
+/// The raw baseline: ring over the same signed attributes with the same key (the signed
+/// bytes, the signature value, the signer's key), checked to verify.
+fn baseline(
+    bytes: &[u8],
+    alg: &'static dyn ring::signature::VerificationAlgorithm,
+) -> (
+    Vec<u8>,
+    Vec<u8>,
+    ring::signature::UnparsedPublicKey<Vec<u8>>,
+) {
+    let sd = cms::parse(bytes).expect("parse");
+    let si = &sd.signers[0];
+    let msg = si
+        .signed_attrs
+        .as_ref()
+        .expect("signed attributes")
+        .signed_bytes()
+        .into_owned();
+    let sig = si.signature.to_vec();
+    let leaf = sd
+        .certificates
+        .iter()
+        .map(|c| tamga::verify::certificate::Certificate::from_der(c).expect("cert"))
+        .find(|c| c.subject.contains("ТЕСТОВ") || c.subject.contains("P-256"))
+        .expect("signer certificate");
+    let key = ring::signature::UnparsedPublicKey::new(alg, leaf.public_key.bits.clone());
+    assert!(key.verify(&msg, &sig).is_ok());
+    (msg, sig, key)
+}
+
+/// tamga's verifications per second alone, in batches of 100 for at least `min`.
+fn ours_rate(verifier: &Verifier, bytes: &[u8], min: Duration) -> f64 {
+    let start = std::time::Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < min {
+        for _ in 0..100 {
+            black_box(verifier.verify(black_box(bytes), None, AT));
+        }
+        n += 100;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Each stage of a verification timed alone, in µs per call: what the README's breakdown

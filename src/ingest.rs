@@ -220,95 +220,7 @@ impl Ingest {
                 missing.into_iter().map(str::to_owned).collect(),
             ));
         }
-        // What decided the verdict, filed with the document.
-        let window = self.ocsp.as_ref().map(|f| f.window()).unwrap_or_default();
-        let evidence = evidence_of(&report, &basis, window);
-        let staged = self.archive.stage_evidence(&evidence)?;
-        // Hash and compress before taking the writer lock; only filing happens under it.
-        let mut blobs = Vec::new();
-        if report.status == Status::Accepted {
-            blobs.push(crate::archive::blobs::prepare(s.signature).map_err(ArchiveError::from)?);
-            match s.content {
-                Some(Payload::Bytes(c)) => {
-                    blobs.push(crate::archive::blobs::prepare(c).map_err(ArchiveError::from)?);
-                }
-                Some(Payload::Spooled(sp)) => blobs.push(
-                    self.archive
-                        .stage_spooled(sp, &content_sha256)
-                        .map_err(ArchiveError::from)?,
-                ),
-                None => {}
-            }
-        }
-        let ((receipt, replay), upto) = self.archive.append(|txn| {
-            if let Some(existing) = txn.receipt(&id)? {
-                return Ok((existing, true));
-            }
-            let files = file_refs(s, &content_sha256);
-            let signers = summaries(&report);
-            let case = self.policy.case(s.case);
-            let accepted = report.status == Status::Accepted;
-            let (event, registration) = if accepted {
-                for blob in blobs {
-                    txn.put_blob(blob)?;
-                }
-                let evidence = crate::archive::evidence::file(txn, &evidence, staged)?;
-                let n = txn.next_registration(s.case)?;
-                let reg = Registration {
-                    number: format!("{}/{n}", s.case),
-                    date: crate::verify::fmt_time(s.received_at)
-                        .get(..10)
-                        .unwrap_or_default()
-                        .to_owned(),
-                };
-                txn.register(&reg.number);
-                let event = Event::Accepted {
-                    receipt_id: id.clone(),
-                    case: s.case.to_owned(),
-                    registration: reg.number.clone(),
-                    registration_date: reg.date.clone(),
-                    files: files.clone(),
-                    signers: signers.clone(),
-                    sender_ref: s.sender_ref.map(str::to_owned),
-                    evidence,
-                };
-                (event, Some(reg))
-            } else {
-                let event = Event::Rejected {
-                    receipt_id: id.clone(),
-                    case: s.case.to_owned(),
-                    files: files.clone(),
-                    reasons: report.codes().iter().map(|c| c.code().to_owned()).collect(),
-                    sender_ref: s.sender_ref.map(str::to_owned),
-                };
-                (event, None)
-            };
-            let pos = txn.push(event, s.received_at);
-            if let Some(who) = s.submitter {
-                txn.set_submitter(&id, who);
-            }
-            let body = self.body(
-                &id,
-                s,
-                &report,
-                case.map(|c| c.title.clone()),
-                registration,
-                files,
-                signers,
-                pos,
-            );
-            let der = self
-                .archive
-                .signer()
-                .sign(&body.encode(), s.received_at)
-                .map_err(|e| ArchiveError::Refused(e.to_string()))?;
-            txn.put_receipt(&id, der.clone());
-            Ok((der, false))
-        })?;
-        // From here on the filing is applied: a failure can no longer say "nothing was filed".
-        self.archive
-            .make_durable(upto)
-            .map_err(IngestError::NotDurable)?;
+        let (receipt, replay) = self.file(s, &id, &report, &basis, &content_sha256)?;
         if replay {
             return Ok(self.outcome(id, receipt, true));
         }
@@ -319,6 +231,124 @@ impl Ingest {
             replay: false,
             reasons: report.codes(),
         })
+    }
+
+    /// Files a decided submission and makes the filing durable: the receipt and whether it
+    /// was already issued (a concurrent retry filed it first). The slow work (evidence,
+    /// hashing, compression) is done before the writer lock; only the append happens under it.
+    fn file(
+        &self,
+        s: &Submission<'_>,
+        id: &str,
+        report: &Report,
+        basis: &Basis,
+        content_sha256: &[u8],
+    ) -> Result<(Vec<u8>, bool), IngestError> {
+        // What decided the verdict, filed with the document.
+        let window = self.ocsp.as_ref().map(|f| f.window()).unwrap_or_default();
+        let evidence = evidence_of(report, basis, window);
+        let staged = self.archive.stage_evidence(&evidence)?;
+        let blobs = if report.status == Status::Accepted {
+            self.prepare_blobs(s, content_sha256)?
+        } else {
+            Vec::new()
+        };
+        let filing = Filing {
+            s,
+            id,
+            report,
+            content_sha256,
+            evidence: &evidence,
+        };
+        let (answer, upto) = self.archive.append(|txn| {
+            if let Some(existing) = txn.receipt(id)? {
+                return Ok((existing, true));
+            }
+            Ok((self.record(txn, &filing, blobs, staged)?, false))
+        })?;
+        // From here on the filing is applied: a failure can no longer say "nothing was filed".
+        self.archive
+            .make_durable(upto)
+            .map_err(IngestError::NotDurable)?;
+        Ok(answer)
+    }
+
+    /// The document's files, hashed and compressed ready for filing: the signature, then the
+    /// detached content (spooled content is staged chunk by chunk, never held whole).
+    fn prepare_blobs(
+        &self,
+        s: &Submission<'_>,
+        content_sha256: &[u8],
+    ) -> Result<Vec<crate::archive::blobs::Prepared>, ArchiveError> {
+        let mut blobs = vec![crate::archive::blobs::prepare(s.signature)?];
+        match s.content {
+            Some(Payload::Bytes(c)) => blobs.push(crate::archive::blobs::prepare(c)?),
+            Some(Payload::Spooled(sp)) => {
+                blobs.push(self.archive.stage_spooled(sp, content_sha256)?);
+            }
+            None => {}
+        }
+        Ok(blobs)
+    }
+
+    /// Under the writer lock: the event (with the files and evidence of an acceptance), the
+    /// submitter, and the signed receipt, which names the event's position and so can only be
+    /// signed here.
+    fn record(
+        &self,
+        txn: &mut crate::archive::Txn<'_>,
+        f: &Filing<'_>,
+        blobs: Vec<crate::archive::blobs::Prepared>,
+        staged: crate::archive::evidence::Staged,
+    ) -> Result<Vec<u8>, ArchiveError> {
+        let s = f.s;
+        let files = file_refs(s, f.content_sha256);
+        let signers = summaries(f.report);
+        let (event, registration) = if f.report.status == Status::Accepted {
+            for blob in blobs {
+                txn.put_blob(blob)?;
+            }
+            let evidence = crate::archive::evidence::file(txn, f.evidence, staged)?;
+            let reg = register(txn, s)?;
+            let event = Event::Accepted {
+                receipt_id: f.id.to_owned(),
+                case: s.case.to_owned(),
+                registration: reg.number.clone(),
+                registration_date: reg.date.clone(),
+                files: files.clone(),
+                signers: signers.clone(),
+                sender_ref: s.sender_ref.map(str::to_owned),
+                evidence,
+            };
+            (event, Some(reg))
+        } else {
+            let event = Event::Rejected {
+                receipt_id: f.id.to_owned(),
+                case: s.case.to_owned(),
+                files: files.clone(),
+                reasons: f
+                    .report
+                    .codes()
+                    .iter()
+                    .map(|c| c.code().to_owned())
+                    .collect(),
+                sender_ref: s.sender_ref.map(str::to_owned),
+            };
+            (event, None)
+        };
+        let pos = txn.push(event, s.received_at);
+        if let Some(who) = s.submitter {
+            txn.set_submitter(f.id, who);
+        }
+        let title = self.policy.case(s.case).map(|c| c.title.clone());
+        let body = self.body(f.id, s, f.report, title, registration, files, signers, pos);
+        let der = self
+            .archive
+            .signer()
+            .sign(&body.encode(), s.received_at)
+            .map_err(|e| ArchiveError::Refused(e.to_string()))?;
+        txn.put_receipt(f.id, der.clone());
+        Ok(der)
     }
 
     /// The outcome of a retry, read from the receipt already issued (its signed body is the
@@ -482,6 +512,32 @@ fn evidence_of<'a>(
         }
         _ => Vec::new(),
     }
+}
+
+/// A decided submission on its way into the archive: what [`Ingest::record`] files.
+struct Filing<'a> {
+    s: &'a Submission<'a>,
+    id: &'a str,
+    report: &'a Report,
+    content_sha256: &'a [u8],
+    evidence: &'a [crate::archive::evidence::Item<'a>],
+}
+
+/// The next registration number in the document's case, dated the day of receipt (UTC).
+fn register(
+    txn: &mut crate::archive::Txn<'_>,
+    s: &Submission<'_>,
+) -> Result<Registration, ArchiveError> {
+    let n = txn.next_registration(s.case)?;
+    let reg = Registration {
+        number: format!("{}/{n}", s.case),
+        date: crate::verify::fmt_time(s.received_at)
+            .get(..10)
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    txn.register(&reg.number);
+    Ok(reg)
 }
 
 fn file_refs(s: &Submission<'_>, content_sha256: &[u8]) -> Vec<FileRef> {

@@ -83,7 +83,7 @@ fn load_file(path: &Path, is_crl: bool) -> Result<File, TrustDirError> {
         source,
     })?;
     let label = if is_crl { "X509 CRL" } else { "CERTIFICATE" };
-    let ders = pem_or_der(&bytes, label).map_err(|why| parse_err(path, why))?;
+    let ders = pem_or_der(&bytes, label).map_err(|why| parse_err(path, why.to_string()))?;
     if is_crl {
         let crls = ders
             .iter()
@@ -105,8 +105,29 @@ fn parse_err(path: &Path, why: impl Into<String>) -> TrustDirError {
     }
 }
 
+/// Why a PEM file yields no DER objects (RFC 7468 §2: textual encoding, base64 body between
+/// `-----BEGIN label-----` and `-----END label-----`).
+#[derive(Debug, thiserror::Error)]
+pub enum PemError {
+    /// A block begins and does not end; `end` is the line looked for.
+    #[error("PEM block without '{end}'")]
+    Unterminated {
+        /// The expected END line.
+        end: String,
+    },
+    /// A block's body is not base64.
+    #[error("PEM body: {0}")]
+    Body(#[from] base64::DecodeError),
+    /// The file is PEM but has no block with the label; `begin` is the line looked for.
+    #[error("no '{begin}' block")]
+    NoBlock {
+        /// The expected BEGIN line.
+        begin: String,
+    },
+}
+
 /// The DER objects in a file: every PEM block with `label`, or the whole file as DER.
-pub fn pem_or_der(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
+pub fn pem_or_der(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, PemError> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Ok(vec![bytes.to_vec()]);
     };
@@ -119,23 +140,21 @@ pub fn pem_or_der(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, String> {
     let mut rest = text;
     while let Some(start) = rest.find(&begin) {
         let after = rest.get(start + begin.len()..).unwrap_or_default();
-        let stop = after
-            .find(&end)
-            .ok_or_else(|| format!("PEM block without '{end}'"))?;
+        let Some(stop) = after.find(&end) else {
+            return Err(PemError::Unterminated { end });
+        };
         let body: String = after
             .get(..stop)
             .unwrap_or_default()
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|e| format!("PEM body: {e}"))?;
+        let der = base64::engine::general_purpose::STANDARD.decode(body)?;
         out.push(der);
         rest = after.get(stop + end.len()..).unwrap_or_default();
     }
     if out.is_empty() {
-        return Err(format!("no '{begin}' block"));
+        return Err(PemError::NoBlock { begin });
     }
     Ok(out)
 }

@@ -230,3 +230,41 @@ fn certificate_policy_flags() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an object identifier"));
 }
+
+/// Issue #15 item 5: a new data directory gets the journal; one that holds sled stays sled
+/// when no `--store` is named (the default changed, existing archives did not).
+#[test]
+fn a_fresh_directory_gets_the_journal_and_an_old_sled_one_stays_sled() {
+    let dir = tempfile::tempdir().unwrap();
+    let import = |data: &std::path::Path, store: &[&str]| {
+        let out = tamga_cmd(data)
+            .args(store)
+            .args(["import", "--case", "01-05", "--at", AT_TEXT])
+            .arg(fixtures().join("sig/rsa-attached.der"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let fresh = dir.path().join("fresh");
+    import(&fresh, &[]);
+    assert!(fresh.join("journal").is_dir());
+    assert!(!fresh.join("archive").exists());
+
+    let old = dir.path().join("old");
+    import(&old, &["--store", "sled"]);
+    // Reopened with no --store, as an upgraded service starts: still sled, nothing else made.
+    import(&old, &[]);
+    assert!(old.join("archive").is_dir());
+    assert!(!old.join("journal").exists());
+    assert_full_audit_passes(tamga_cmd(&old), 0);
+    let got = tamga_cmd(&old).args(["get", "01-05/1"]).output().unwrap();
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+}

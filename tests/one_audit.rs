@@ -23,7 +23,8 @@ fn submit(ing: &tamga::ingest::Ingest, received_at: i64) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
-/// A store whose receipts read back with their last byte (inside the signature) flipped.
+/// A store whose receipts read back with the last byte of their DER (inside the signature)
+/// flipped: a forged receipt, kept as it is (as receipts were before dictionaries).
 #[derive(Debug)]
 struct ForgedReceipts(Box<dyn Store>);
 
@@ -35,10 +36,14 @@ impl Store for ForgedReceipts {
         self.0.sync()
     }
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut v = self.0.get(space, key)?;
-        if space == Space::Receipts
-            && let Some(last) = v.as_mut().and_then(|v| v.last_mut())
-        {
+        let v = self.0.get(space, key)?;
+        if space != Space::Receipts || tamga::archive::receipts::is_dictionary_key(key) {
+            return Ok(v);
+        }
+        let lookup = |k: &[u8]| self.0.get(Space::Receipts, k);
+        let dictionaries = Default::default();
+        let mut v = v.map(|v| tamga::archive::receipts::decode(v, &dictionaries, &lookup).unwrap());
+        if let Some(last) = v.as_mut().and_then(|v| v.last_mut()) {
             *last ^= 1;
         }
         Ok(v)
@@ -59,9 +64,9 @@ fn open_forged(data: &Path) -> Archive {
         "tamga.local/{}",
         tamga::verify::certificate::hex(&signer.certificate_sha256()[..8])
     );
-    let store = tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap();
+    let store = tamga::setup::open_store(&paths).unwrap();
     Archive::open(
-        Box::new(ForgedReceipts(Box::new(store))),
+        Box::new(ForgedReceipts(store)),
         origin,
         std::sync::Arc::new(signer),
     )

@@ -4,8 +4,7 @@
 //! first failure is named precisely.
 
 use super::log::{Entry, Event, FileRef};
-use super::replay::{self, Replay, Source};
-use super::store::Space;
+use super::replay::{self, Replay, Source, SourceError};
 use super::{Archive, blobs};
 use std::fmt;
 
@@ -98,25 +97,26 @@ pub fn fail(index: Option<u64>, entry: Option<&Entry>, what: impl Into<String>) 
     }
 }
 
-/// The archive's store as a replay source.
-struct Stored<'a>(&'a Archive);
+/// The archive's store as a replay source (with the receipts' dictionaries read so far).
+struct Stored<'a>(&'a Archive, super::receipts::Dictionaries);
 
 impl Source for Stored<'_> {
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String> {
-        self.0.entry_bytes(index).map_err(|e| e.to_string())
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, SourceError> {
+        Ok(self.0.entry_bytes(index)?)
     }
 
-    fn receipt(&self, id: &str) -> Result<Vec<u8>, String> {
+    fn receipt(&self, id: &str) -> Result<Vec<u8>, SourceError> {
         self.0
-            .store()
-            .get(Space::Receipts, id.as_bytes())
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("receipt {id} missing"))
+            .receipt_with(id, &self.1)?
+            .ok_or_else(|| SourceError::ReceiptMissing(id.to_owned()))
     }
 
-    fn document(&self, _index: u64, file: &FileRef) -> Result<u64, String> {
-        let name = super::checkpoint::unhex32(&file.sha256).ok_or("file hash is not hex")?;
-        blobs::check(self.0.store(), &name).map_err(|e| format!("{} file: {e}", file.role))
+    fn document(&self, _index: u64, file: &FileRef) -> Result<u64, SourceError> {
+        let name = super::checkpoint::unhex32(&file.sha256).ok_or(SourceError::HashNotHex)?;
+        blobs::check(self.0.store(), &name).map_err(|source| SourceError::Blob {
+            role: file.role.clone(),
+            source,
+        })
     }
 }
 
@@ -144,7 +144,7 @@ pub fn verify(
         ));
     }
     // The replay's pass over the entries also recomputes every stored tile.
-    let stored = Stored(archive);
+    let stored = Stored(archive, Default::default());
     let watch = super::tilecheck::Watch::new(&stored, archive.store(), super::tiles::HEIGHT);
     let replayed = replay::run(
         &watch,
@@ -227,5 +227,5 @@ pub fn disposed_registrations(
     archive: &Archive,
     size: u64,
 ) -> Result<std::collections::HashSet<String>, AuditFailure> {
-    replay::disposed(&Stored(archive), Some(size))
+    replay::disposed(&Stored(archive, Default::default()), Some(size))
 }

@@ -16,7 +16,7 @@
 use super::audit::{AuditFailure, AuditReport};
 use super::checkpoint::{Checkpoint, unhex32};
 use super::log::{Entry, Event, FileRef};
-use super::replay::{self, Replay, Source};
+use super::replay::{self, Replay, Source, SourceError};
 use super::store::Space;
 use super::{Archive, blobs};
 use crate::verify::certificate::{Certificate, hex};
@@ -60,6 +60,8 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
     let mut lines = Vec::new();
     let mut sums = String::new();
     let mut evidence_written = std::collections::HashSet::new();
+    // The receipts' dictionaries, read once for the whole export.
+    let dictionaries = super::receipts::Dictionaries::default();
     for i in 0..size {
         let bytes = archive
             .entry_bytes(i)
@@ -69,8 +71,8 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
         lines.extend_from_slice(&bytes);
         lines.push(b'\n');
         if let Some(id) = entry.event.receipt_id() {
-            let receipt = store
-                .get(Space::Receipts, id.as_bytes())
+            let receipt = archive
+                .receipt_with(id, &dictionaries)
                 .map_err(|e| e.to_string())?
                 .ok_or(format!("receipt {id} missing"))?;
             std::fs::write(out.join("receipts").join(format!("{id}.p7s")), receipt)
@@ -174,30 +176,35 @@ struct Package {
 }
 
 impl Source for Package {
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String> {
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, SourceError> {
         Ok(usize::try_from(index)
             .ok()
             .and_then(|i| self.entries.get(i))
             .cloned())
     }
 
-    fn receipt(&self, id: &str) -> Result<Vec<u8>, String> {
+    fn receipt(&self, id: &str) -> Result<Vec<u8>, SourceError> {
         let p = format!("receipts/{id}.p7s");
-        std::fs::read(self.dir.join(&p)).map_err(|e| format!("{p}: {e}"))
+        read_package_file(&self.dir, p)
     }
 
-    fn document(&self, index: u64, file: &FileRef) -> Result<u64, String> {
+    fn document(&self, index: u64, file: &FileRef) -> Result<u64, SourceError> {
         let p = if super::evidence::is_evidence(&file.role) {
             format!("evidence/{}", super::evidence::file_name(file))
         } else {
             format!("documents/{index}/{}", file_name(file))
         };
-        let data = std::fs::read(self.dir.join(&p)).map_err(|e| format!("{p}: {e}"))?;
+        let data = read_package_file(&self.dir, p.clone())?;
         if hex(&Sha256::digest(&data)) != file.sha256 {
-            return Err(format!("{p} differs from the entry's SHA-256"));
+            return Err(SourceError::PackageFileDiffers(p));
         }
         Ok(data.len() as u64)
     }
+}
+
+/// A package's file, `path` relative to the package (and so named in the error).
+fn read_package_file(dir: &Path, path: String) -> Result<Vec<u8>, SourceError> {
+    std::fs::read(dir.join(&path)).map_err(|source| SourceError::Read { path, source })
 }
 
 /// A document's file name in the package.

@@ -75,9 +75,26 @@ impl Archive {
             .transpose()
     }
 
-    /// The signed receipt (DER) with id `id`, if one was issued.
+    /// The signed receipt (DER) with id `id`, if one was issued: exactly the bytes the
+    /// sender got, however it is stored (see [`super::receipts`]).
     pub fn receipt(&self, id: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
-        Ok(self.store.get(Space::Receipts, id.as_bytes())?)
+        self.receipt_with(id, &super::receipts::Dictionaries::default())
+    }
+
+    /// [`Archive::receipt`] for a pass over many receipts, which reads and checks each
+    /// dictionary once into `dictionaries`.
+    pub fn receipt_with(
+        &self,
+        id: &str,
+        dictionaries: &super::receipts::Dictionaries,
+    ) -> Result<Option<Vec<u8>>, ArchiveError> {
+        let store = self.store.as_ref();
+        read_receipt(
+            id,
+            store.get(Space::Receipts, id.as_bytes())?,
+            dictionaries,
+            &|k| store.get(Space::Receipts, k),
+        )
     }
 
     /// The principal that submitted the submission answered by receipt `id`, if it came
@@ -133,6 +150,29 @@ impl Archive {
     }
 }
 
+/// Receipt `id` from its stored value, if any; a value that does not read back is damage
+/// naming the receipt.
+fn read_receipt(
+    id: &str,
+    stored: Option<Vec<u8>>,
+    dictionaries: &super::receipts::Dictionaries,
+    lookup: super::receipts::Lookup<'_>,
+) -> Result<Option<Vec<u8>>, ArchiveError> {
+    use super::receipts::StoredReceiptError;
+    // A dictionary shares the space but is no receipt (`GET /v1/receipts/{id}` asks here).
+    if super::receipts::is_dictionary_key(id.as_bytes()) {
+        return Ok(None);
+    }
+    stored
+        .map(|v| {
+            super::receipts::decode(v, dictionaries, lookup).map_err(|e| match e {
+                StoredReceiptError::Store(e) => ArchiveError::Store(e),
+                e => ArchiveError::Damaged(format!("receipt {id}: {e}")),
+            })
+        })
+        .transpose()
+}
+
 /// Reads a disposal record's value.
 fn parse_disposal(regno: &str, raw: &[u8]) -> Result<Disposal, ArchiveError> {
     let text = String::from_utf8_lossy(raw);
@@ -146,14 +186,45 @@ fn parse_disposal(regno: &str, raw: &[u8]) -> Result<Disposal, ArchiveError> {
 }
 
 impl Txn<'_> {
-    /// The receipt already issued under `id` (a retry), as this transaction sees it.
+    /// The receipt already issued under `id` (a retry), as this transaction sees it: the
+    /// bytes the sender got.
     pub fn receipt(&self, id: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
-        self.get(Space::Receipts, id.as_bytes())
+        let lookup = |k: &[u8]| match self.batch.pending(Space::Receipts, k) {
+            Some(v) => Ok(Some(v.to_vec())),
+            None => self.store.get(Space::Receipts, k),
+        };
+        let stored = self.get(Space::Receipts, id.as_bytes())?;
+        read_receipt(id, stored, &Default::default(), &lookup)
     }
 
-    /// Keeps the signed receipt `der` under `id`.
+    /// Keeps the signed receipt `der` under `id`, compressed against its service's
+    /// dictionary, which this batch writes too if the store does not have it yet (see
+    /// [`super::receipts`]).
     pub fn put_receipt(&mut self, id: &str, der: Vec<u8>) {
-        self.put(Space::Receipts, id.as_bytes().to_vec(), der);
+        let encoded = super::receipts::encode(&der);
+        let value = match encoded.dictionary {
+            None => encoded.value,
+            // Known stored, or written earlier in this batch: no read (see `Stored`).
+            Some((key, _))
+                if self.receipt_dictionaries.holds(&key)
+                    || self.batch.pending(Space::Receipts, &key).is_some() =>
+            {
+                encoded.value
+            }
+            Some((key, dictionary)) => match self.store.get(Space::Receipts, &key) {
+                Ok(Some(_)) => {
+                    self.receipt_dictionaries.insert(key);
+                    encoded.value
+                }
+                Ok(None) => {
+                    self.put(Space::Receipts, key, dictionary);
+                    encoded.value
+                }
+                // Unsure whether the store has it: the receipt is kept as it is instead.
+                Err(_) => der,
+            },
+        };
+        self.put(Space::Receipts, id.as_bytes().to_vec(), value);
     }
 
     /// Records which principal made the submission answered by receipt `id`.

@@ -26,6 +26,7 @@ pub mod postgres;
 pub mod proofs;
 pub mod readonly;
 mod rebuild;
+pub mod receipts;
 pub mod recheck;
 pub mod replay;
 pub mod settings;
@@ -101,6 +102,8 @@ pub struct Archive {
     edge: Mutex<tiles::Edge>,
     /// Whether the per-case and reference indexes cover the log (see [`tally::ensure`]).
     tally_ready: std::sync::atomic::AtomicBool,
+    /// The receipts' dictionaries this store is known to hold (see [`receipts::Stored`]).
+    receipt_dictionaries: receipts::Stored,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -183,6 +186,7 @@ impl Archive {
             tiles_ready: std::sync::atomic::AtomicBool::new(tiles_ready),
             edge: Mutex::new(edge),
             tally_ready: std::sync::atomic::AtomicBool::new(tally_ready),
+            receipt_dictionaries: receipts::Stored::default(),
         })
     }
 
@@ -235,6 +239,7 @@ impl Archive {
             state: state.clone(),
             leaves: Vec::new(),
             tally: tally::Pending::default(),
+            receipt_dictionaries: &self.receipt_dictionaries,
         };
         let out = build(&mut txn)?;
         // The indexes move with the entries, in their batch (a disposal settles them itself).
@@ -258,6 +263,7 @@ impl Archive {
         txn.batch
             .put(Space::Index, HEAD_KEY, encode_head(&txn.state));
         self.store.apply(&txn.batch)?;
+        self.receipt_dictionaries.applied(&txn.batch);
         *state = txn.state;
         // Under the writer lock still, so the edge moves with the size, batch by batch.
         lock(&self.edge).advance(&txn.leaves);
@@ -289,6 +295,7 @@ impl Archive {
             state,
             leaves: Vec::new(),
             tally: tally::Pending::default(),
+            receipt_dictionaries: &self.receipt_dictionaries,
         })
     }
 
@@ -444,6 +451,8 @@ pub struct Txn<'a> {
     leaves: Vec<Hash>,
     /// What the entries pushed so far change in the per-case and reference indexes.
     tally: tally::Pending,
+    /// The archive's memory of the receipts' dictionaries its store holds.
+    receipt_dictionaries: &'a receipts::Stored,
 }
 
 impl Txn<'_> {

@@ -2,23 +2,32 @@
 //! transaction per batch, for organisations that already run, replicate and back up a
 //! PostgreSQL server.
 //!
-//! Durability follows the [`Store`] contract exactly. A batch is one statement
-//! (`tamga_apply`), committed with `synchronous_commit = off`: visible at once, on disk within
-//! moments. [`Store::sync`] commits one more small transaction with `synchronous_commit = on`
-//! on a second connection, which flushes the WAL up to and including every earlier commit (and,
-//! with a synchronous standby configured, waits for the standby too): one flush per group of
-//! filings, as with the embedded stores, and a receipt still leaves only after its filing is
-//! durable.
+//! Durability follows the [`Store`] contract exactly. [`Store::apply`] checks a batch for
+//! overwrites against what the store knows (its own batches and reads; keys it knows nothing
+//! of, in one `SELECT` on a reader connection), makes it visible through its own memory
+//! (`pending.rs`) and hands it to the writer thread, without waiting for the server: the round
+//! trip is not spent under the archive's writer lock. The writer thread commits every batch
+//! handed over meanwhile as one statement (`tamga_apply`, one transaction), with
+//! `synchronous_commit = off`: on disk within moments. [`Store::sync`] waits until every batch
+//! handed over before it is committed, then commits one more small transaction with
+//! `synchronous_commit = on` on a second connection, which flushes the WAL up to and including
+//! every earlier commit (and, with a synchronous standby configured, waits for the standby
+//! too): one flush per group of filings, as with the embedded stores, and a receipt still
+//! leaves only after its filing is durable. A group the server refuses for good (an overwrite
+//! no check could see, behind tamga's back) stops writes until the archive is opened again,
+//! and every sync fails meanwhile, so no receipt leaves for it; one that cannot be written now
+//! (a lost connection, a server restarting) is written again, first, and while that fails
+//! every write and sync is refused.
 //!
 //! What the embedded stores learn from their files, this one learns from a count the server
-//! keeps in the same transactions: `tamga_sync.applied`, one more per batch. A sync is refused
+//! keeps in the same transactions: `tamga_sync.applied`, one more per group. A sync is refused
 //! unless the durable count covers every batch it is to cover, so a server that lost
 //! unflushed commits (a crash recovery, with or without a restart; a standby promoted) is
 //! never told durable. On a new connection the writer compares counts: lower, and the lost
-//! batches — kept in memory until a sync covers them — are written again in order (the same
-//! keys take the same values); higher, or a batch answered as failed that landed after all,
-//! and what the archive above holds in memory is not what is stored, so writes stop until
-//! the archive is opened again. Reads the cache does not answer go to three more connections.
+//! groups — kept in memory until a sync covers them — are written again in order (the same
+//! keys take the same values); higher, and what the archive above holds in memory is not what
+//! is stored, so writes stop until the archive is opened again. Reads the cache does not
+//! answer go to three more connections.
 //!
 //! Until several frontends can share one archive, one process writes: the store holds a
 //! session advisory lock for its schema, and a second writer is told the archive is in use.
@@ -27,11 +36,14 @@
 //! that callers on an async runtime's threads cannot trip over its internal runtime.
 
 use super::store::{Batch, Space, Store, StoreError};
+use pending::Shared;
 use std::sync::{Arc, Mutex, PoisonError};
 use worker::Worker;
 
 mod cache;
+mod filter;
 mod location;
+mod pending;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -51,7 +63,8 @@ pub struct PgStore {
     /// snapshot lives on its one connection), so that they do not queue behind batches.
     readers: Vec<Worker<Syncer>>,
     next_reader: std::sync::atomic::AtomicUsize,
-    cache: Mutex<cache::ReadCache>,
+    /// The batches handed over and not yet committed, the read cache, the writer's state.
+    shared: Arc<Mutex<Shared>>,
     location: Location,
 }
 
@@ -73,18 +86,24 @@ struct Connection {
     /// each sync's. A server counting fewer lost filings that were acknowledged, which no
     /// replay can bring back (an asynchronous standby promoted, an older backup restored).
     durable: i64,
-    /// A batch whose commit went unanswered and whose fate is not known yet.
-    unknown: Option<Arc<Batch>>,
-    /// Batches committed but not yet known durable, numbered: replayed, in order, onto a
+    /// Batches handed over, with their numbers, not yet in a group.
+    queue: Vec<(u64, Arc<Batch>)>,
+    /// The group being committed: the number of its last batch, and its batches as one. It
+    /// stays until the server has it (written again after a lost connection), since the
+    /// archive above was told it applied.
+    group: Option<(u64, Arc<Batch>)>,
+    /// Whether the group's commit went unanswered and its fate is not known yet.
+    unknown: bool,
+    /// Groups committed but not yet known durable, numbered: replayed, in order, onto a
     /// server that restarted before they were flushed (the same keys take the same values, so
     /// a replay of what did survive changes nothing).
     unsynced: Vec<(i64, Arc<Batch>)>,
-    /// The bytes of `unsynced`; past [`REPLAY_LIMIT`] the store syncs by itself.
-    unsynced_bytes: usize,
     /// Why writes are refused until the store is opened again.
     failed: Option<String>,
     /// A reader: one repeatable-read, read-only transaction for the store's whole life.
     read_only: bool,
+    /// What the store's callers see: told when a group is committed or writes stop.
+    shared: Arc<Mutex<Shared>>,
 }
 
 /// A writer's second (or further) connection: for syncs, or for reads.
@@ -96,8 +115,12 @@ struct Syncer {
 /// Connections a writer reads on besides its own.
 const READERS: usize = 3;
 
-/// The most bytes of unsynced batches kept for a replay.
-const REPLAY_LIMIT: usize = 64 << 20;
+/// The most bytes of unsynced batches kept for a replay; past it the store syncs by itself.
+const REPLAY_LIMIT: u64 = 64 << 20;
+
+/// The most batches committed as one group, and the most bytes (past which no more join).
+const GROUP_BATCHES: usize = 512;
+const GROUP_BYTES: usize = 16 << 20;
 
 impl PgStore {
     /// Opens (creating or migrating the schema) the archive at `location` for writing; fails
@@ -114,19 +137,29 @@ impl PgStore {
 
     fn start(location: Location, read_only: bool) -> Result<PgStore, StoreError> {
         schema::check_name(&location.schema)?;
+        let shared = Arc::new(Mutex::new(Shared::default()));
         let conn = Connection {
             location: location.clone(),
             client: None,
             count: None,
             durable: 0,
-            unknown: None,
+            queue: Vec::new(),
+            group: None,
+            unknown: false,
             unsynced: Vec::new(),
-            unsynced_bytes: 0,
             failed: None,
             read_only,
+            shared: Arc::clone(&shared),
         };
-        let writer = Worker::spawn("tamga-postgres", conn, Connection::close)?;
+        // Whenever the writer has taken in every batch handed over so far, it commits them.
+        let idle = |c: &mut Connection| {
+            let _ = c.settle();
+        };
+        let writer = Worker::spawn_with_idle("tamga-postgres", conn, idle, Connection::close)?;
         writer.call(|c| c.client().map(|_| ()))?;
+        if !read_only {
+            writer.call(Connection::learn_greatest)?;
+        }
         let side = |name: &str| {
             let s = Syncer {
                 location: location.clone(),
@@ -147,64 +180,132 @@ impl PgStore {
             syncer,
             readers,
             next_reader: Default::default(),
-            cache: Mutex::default(),
+            shared,
             location,
         })
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, cache::ReadCache> {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        lock(&self.shared)
     }
+
+    /// One of the reader connections, in turn (`None` for a reader, which has only one).
+    fn reader(&self) -> Option<&Worker<Syncer>> {
+        let n = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.readers.get(n % self.readers.len().max(1))
+    }
+
+    /// Refuses `batch` if it would overwrite an append-only value: against what the store
+    /// knows (its own batches, handed over or committed, and its reads), and for keys it
+    /// knows nothing of, against the committed table in one round trip (nothing but this
+    /// store's own batches changes a key, and those it knows).
+    fn check_overwrites(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut unknown = Vec::new();
+        {
+            let shared = self.shared();
+            for (space, key, value) in batch.puts.iter().filter(|p| p.0.append_only()) {
+                match shared.clashes(*space, key, value) {
+                    Some(true) => return Err(schema::overwrite(*space, key)),
+                    Some(false) => {}
+                    None => unknown.push((*space, key.clone(), value.clone())),
+                }
+            }
+        }
+        let Some(reader) = self.reader().filter(|_| !unknown.is_empty()) else {
+            return Ok(());
+        };
+        let clash = reader.call(move |r| {
+            let puts: Vec<_> = unknown
+                .iter()
+                .map(|(s, k, v)| (*s, k.as_slice(), v.as_slice()))
+                .collect();
+            r.run(|s| schema::clashing(s, &puts))
+        })?;
+        clash.map_or(Ok(()), Err)
+    }
+}
+
+/// A lock that a panic elsewhere does not poison: the shared state is changed in steps that
+/// each leave it whole.
+fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Store for PgStore {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
-        let shared = Arc::new(batch.clone());
-        let result = self.writer.call(move |c| c.apply(shared));
-        match &result {
-            Ok(()) => self.cache().applied(batch),
-            Err(_) => self.cache().clear(),
+        if self.syncer.is_none() {
+            return Err(StoreError::Unwritable(
+                "the archive was opened for reading only".into(),
+            ));
         }
-        if result.is_ok() && self.writer.call(|c| Ok(c.unsynced_bytes))? > REPLAY_LIMIT {
+        // What the store contract refuses outright, before anything else.
+        schema::Writes::of(batch)?;
+        let stalled = {
+            let shared = self.shared();
+            if let Some(why) = &shared.failed {
+                return Err(StoreError::Unwritable(why.clone()));
+            }
+            shared.stalled
+        };
+        // Earlier batches are not committed yet: they go first, and while they cannot, no
+        // more is taken (the caller is told "not now", and its filing is not made).
+        if stalled {
+            self.writer.call(Connection::settle)?;
+        }
+        self.check_overwrites(batch)?;
+        let unsynced = {
+            let mut shared = self.shared();
+            let n = shared.hand_over(batch);
+            let shared_batch = Arc::new(batch.clone());
+            // Under the lock, so that the writer takes batches in the order of their numbers.
+            self.writer.cast(move |c| c.queue.push((n, shared_batch)))?;
+            shared.unsynced()
+        };
+        if unsynced > REPLAY_LIMIT {
             self.sync()?;
         }
-        result
+        Ok(())
     }
 
     fn sync(&self) -> Result<(), StoreError> {
         let Some(syncer) = &self.syncer else {
             return Ok(());
         };
-        // Which batches this sync covers, and on which server they were committed.
+        let mark = self.shared().handed();
+        // Which groups this sync covers (every batch handed over before it is committed
+        // first), and on which server they were committed.
         let Some(upto) = self.writer.call(Connection::sync_point)? else {
+            self.shared().synced(mark);
             return Ok(());
         };
         syncer.call(move |s| s.flush(upto))?;
         self.writer.call(move |c| {
             c.synced(upto);
             Ok(())
-        })
+        })?;
+        self.shared().synced(mark);
+        Ok(())
     }
 
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let epoch = {
-            let cache = self.cache();
-            if let Some(known) = cache.get(space, key) {
+            let shared = self.shared();
+            if let Some(known) = shared.get(space, key) {
                 return Ok(known);
             }
-            cache.epoch()
+            shared.cache.epoch()
         };
         let owned = key.to_vec();
-        let n = self
-            .next_reader
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Every batch the archive was told applied is committed, so another connection sees
-        // it; a reader's snapshot is on the one connection it has.
-        let value = match self.readers.get(n % self.readers.len().max(1)) {
+        // Every batch not answered above is committed, so another connection sees it; a
+        // reader's snapshot is on the one connection it has.
+        let value = match self.reader() {
             Some(reader) => reader.call(move |r| {
-                let s = r.session()?;
-                let row = s.client.query_opt(&s.get, &[&code(space), &owned]);
-                Ok(row.map_err(pg)?.map(|row| row.get(0)))
+                r.run(|s| {
+                    let row = s.client.query_opt(&s.get, &[&code(space), &owned]);
+                    Ok(row.map_err(pg)?.map(|row| row.get(0)))
+                })
             })?,
             None => self.writer.call(move |c| {
                 let s = c.client()?;
@@ -212,12 +313,15 @@ impl Store for PgStore {
                 Ok(row.map_err(pg)?.map(|r| r.get(0)))
             })?,
         };
-        self.cache().read(epoch, space, key, &value);
+        self.shared().cache.read(epoch, space, key, &value);
         Ok(value)
     }
 
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
         self.writer.call(move |c| {
+            if !c.read_only && c.failed.is_none() {
+                c.settle()?;
+            }
             let s = c.client()?;
             let rows = s.client.query(&s.keys, &[&code(space)]);
             Ok(rows.map_err(pg)?.iter().map(|r| r.get(0)).collect())
@@ -260,11 +364,11 @@ impl Connection {
             .ok_or_else(|| StoreError::Unwritable("no PostgreSQL connection".into()))
     }
 
-    /// Compares the server's count of batches with this writer's on a new connection: the
-    /// same, nothing happened; lower, the server lost the last ones, which are written again
-    /// in order (the same keys take the same values); higher, or a batch answered as failed
-    /// that landed after all, and what the archive above holds in memory is no longer what
-    /// is stored: writes stop until the archive is opened again.
+    /// Compares the server's count of groups with this writer's on a new connection: the
+    /// same, nothing happened; one more, and the group whose commit went unanswered is it;
+    /// lower, the server lost the last ones, which are written again in order (the same keys
+    /// take the same values); higher, and what the archive above holds in memory is no
+    /// longer what is stored: writes stop until the archive is opened again.
     fn reconcile(&mut self, session: &mut schema::Session) -> Result<(), StoreError> {
         let db = schema::applied(session)?;
         let Some(mine) = self.count else {
@@ -276,11 +380,13 @@ impl Connection {
             self.fail("the database lost filings that were acknowledged as durable");
             return Ok(());
         }
-        if let Some(batch) = self.unknown.take() {
+        if std::mem::take(&mut self.unknown)
+            && let Some((_, group)) = &self.group
+        {
             let landed = db == mine + 1
-                && schema::Writes::of(&batch).and_then(|w| schema::landed(session, &w))?;
+                && schema::Writes::of(group).and_then(|w| schema::landed(session, &w))?;
             if landed {
-                self.fail("a batch reported as not written was committed after all");
+                self.landed(db);
                 return Ok(());
             }
         }
@@ -305,10 +411,26 @@ impl Connection {
         Ok(())
     }
 
+    /// Reads the greatest key of each append-only space, so that keys written beyond it are
+    /// known new without a look-up, and every key, so that absent ones are known absent
+    /// (before any batch is handed over: one scan of the keys, the index only).
+    fn learn_greatest(&mut self) -> Result<(), StoreError> {
+        for space in Space::ALL.into_iter().filter(|s| s.append_only()) {
+            let greatest = schema::greatest(self.client()?, space)?;
+            lock(&self.shared).greatest_is(space, greatest);
+        }
+        let mut keys = filter::KeyFilter::default();
+        schema::each_key(self.client()?, |space, key| keys.insert(space, key))?;
+        lock(&self.shared).keys_are(keys);
+        Ok(())
+    }
+
     /// Stops writes until the store is opened again, saying why.
     fn fail(&mut self, why: &str) {
         if self.failed.is_none() {
-            self.failed = Some(format!("{why}; open the archive again"));
+            let why = format!("{why}; open the archive again");
+            lock(&self.shared).fail(&why);
+            self.failed = Some(why);
         }
     }
 
@@ -327,56 +449,111 @@ impl Connection {
         self.client()
     }
 
-    fn apply(&mut self, batch: Arc<Batch>) -> Result<(), StoreError> {
-        let writes = schema::Writes::of(&batch)?;
-        let count = match schema::apply(self.writer()?, &writes) {
-            Ok(count) => count,
-            Err(e @ StoreError::Overwrite { .. }) => return Err(e),
-            Err(e) => {
-                // The answer to the commit may be what was lost: a transaction lands whole
-                // or not at all, so look, on a fresh connection. If none can be had now, the
-                // next one looks (and stops writes if it landed after all).
-                self.client = None;
-                self.unknown = Some(Arc::clone(&batch));
-                return match self.resolve(&writes) {
-                    Some(count) => {
-                        self.record(count, batch);
-                        Ok(())
-                    }
-                    None => Err(e),
-                };
-            }
-        };
-        self.record(count, batch);
-        Ok(())
+    /// Commits every batch handed over so far, in groups, in order; tells the store's callers
+    /// whether some are held up.
+    fn settle(&mut self) -> Result<(), StoreError> {
+        let result = self.commit_all();
+        lock(&self.shared).stalled = result.is_err();
+        result
     }
 
-    /// Whether the unanswered batch `writes` landed, on a fresh connection: its count when it
+    fn commit_all(&mut self) -> Result<(), StoreError> {
+        loop {
+            if self.group.is_none() {
+                self.group = self.next_group();
+            }
+            let Some((_, group)) = &self.group else {
+                return Ok(());
+            };
+            let writes = schema::Writes::of(group);
+            // Connecting first: it is what finds a restarted server (and replays onto it), and
+            // what finds out whether an unanswered commit of this group landed after all.
+            self.writer()?;
+            if self.group.is_none() {
+                continue;
+            }
+            let result = writes.and_then(|w| {
+                let count = schema::apply(self.writer()?, &w);
+                match count {
+                    Err(e) if !schema::refused_for_good(&e) => {
+                        // The answer to the commit may be what was lost: a transaction lands
+                        // whole or not at all, so look, on a fresh connection. If none can be
+                        // had now, the next one looks.
+                        self.client = None;
+                        self.unknown = true;
+                        self.resolve(&w).ok_or(e)
+                    }
+                    other => other,
+                }
+            });
+            match result {
+                Ok(count) => self.landed(count),
+                Err(e) if schema::refused_for_good(&e) => {
+                    let why = format!("the database refused filings already taken in ({e})");
+                    self.fail(&why);
+                    return Err(StoreError::Unwritable(self.failed.clone().unwrap_or(why)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next batches handed over, as one: as many as came, within bounds; a batch that
+    /// destroys goes alone, so that its disposals fall exactly between the batches around it.
+    fn next_group(&mut self) -> Option<(u64, Arc<Batch>)> {
+        let alone = |b: &Batch| !b.disposals.is_empty();
+        let first = self.queue.first()?;
+        let mut take = 1;
+        if !alone(&first.1) {
+            let mut bytes = pending::bytes(&first.1);
+            for (_, next) in self.queue.iter().skip(1) {
+                bytes += pending::bytes(next);
+                if alone(next) || take >= GROUP_BATCHES || bytes > GROUP_BYTES {
+                    break;
+                }
+                take += 1;
+            }
+        }
+        let mut taken = self.queue.drain(..take);
+        let (mut last, first) = taken.next()?;
+        if take == 1 {
+            return Some((last, first));
+        }
+        let mut group = Arc::unwrap_or_clone(first);
+        for (n, batch) in taken {
+            last = n;
+            group.puts.extend(Arc::unwrap_or_clone(batch).puts);
+        }
+        Some((last, Arc::new(group)))
+    }
+
+    /// Whether the unanswered group `writes` landed, on a fresh connection: its count when it
     /// did; `None` when it did not or no connection can be had (then it stays unknown).
     fn resolve(&mut self, writes: &schema::Writes) -> Option<i64> {
         let mine = self.count?;
         let mut session = schema::connect(&self.location, Role::Writer).ok()?;
         let db = schema::applied(&mut session).ok()?;
         if db == mine + 1 && schema::landed(&mut session, writes).ok()? {
-            self.unknown = None;
+            self.unknown = false;
             self.client = Some(session);
             return Some(db);
         }
-        // Not that batch: the usual comparison decides (lost ones replayed, or writes stop).
+        // Not that group: the usual comparison decides (lost ones replayed, or writes stop).
         self.reconcile(&mut session).ok()?;
         self.client = Some(session);
         None
     }
 
-    /// Keeps a batch the server counted as `count` until a sync covers it.
-    fn record(&mut self, count: i64, batch: Arc<Batch>) {
-        self.unsynced_bytes += batch
-            .puts
-            .iter()
-            .map(|(_, k, v)| k.len() + v.len())
-            .sum::<usize>();
+    /// The group is committed, counted `count` by the server: kept until a sync covers it,
+    /// and answered by the server from now on.
+    fn landed(&mut self, count: i64) {
+        self.unknown = false;
+        let Some((last, group)) = self.group.take() else {
+            return;
+        };
+        lock(&self.shared).committed(last, &group);
         self.count = Some(count);
-        self.unsynced.push((count, batch));
+        self.unsynced.push((count, group));
     }
 
     /// What a sync starting now covers: the server's count of the last batch; `None` when
@@ -391,6 +568,7 @@ impl Connection {
         }) {
             self.client = None;
         }
+        self.settle()?;
         self.writer()?;
         if self.unsynced.is_empty() {
             return Ok(None);
@@ -402,16 +580,13 @@ impl Connection {
     fn synced(&mut self, upto: i64) {
         self.durable = self.durable.max(upto);
         self.unsynced.retain(|(n, _)| *n > upto);
-        self.unsynced_bytes = self
-            .unsynced
-            .iter()
-            .flat_map(|(_, b)| &b.puts)
-            .map(|(_, k, v)| k.len() + v.len())
-            .sum();
     }
 
     fn close(&mut self) {
-        // A last flush on this connection: the syncer is gone by now.
+        // The last batches, and a last flush on this connection: the syncer is gone by now.
+        if !self.read_only && self.failed.is_none() {
+            let _ = self.settle();
+        }
         if let Some(s) = self.client.as_mut()
             && !self.read_only
             && !self.unsynced.is_empty()
@@ -436,21 +611,27 @@ impl Syncer {
         Ok(self.client.insert(session))
     }
 
+    /// Runs `f` on the connection. A connection left from before a server restart fails at
+    /// its first use: then one more try on a fresh one.
+    fn run<T>(
+        &mut self,
+        f: impl Fn(&mut schema::Session) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match f(self.session()?) {
+            Err(_) if self.client.as_ref().is_some_and(|s| s.client.is_closed()) => {
+                self.client = None;
+                f(self.session()?)
+            }
+            other => other,
+        }
+    }
+
     /// Flushes the WAL with a synchronous commit on this connection, and checks that the
     /// server counts at least `upto` batches once it is durable: a server that lost some in
     /// between (a crash recovery, a restart) must have them written again by the writer
     /// first, and no sync may claim them.
     fn flush(&mut self, upto: i64) -> Result<(), StoreError> {
-        let durable = match schema::flush(self.session()?) {
-            Ok(n) => n,
-            // A connection left from before a server restart fails at its first use: one
-            // more try on a fresh one.
-            Err(_) if self.client.as_ref().is_some_and(|s| s.client.is_closed()) => {
-                self.client = None;
-                schema::flush(self.session()?)?
-            }
-            Err(e) => return Err(e),
-        };
+        let durable = self.run(schema::flush)?;
         if durable < upto {
             return Err(StoreError::Unwritable(format!(
                 "the PostgreSQL server holds {durable} batches, not the {upto} written: the \

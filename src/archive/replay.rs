@@ -18,11 +18,78 @@ use std::collections::HashSet;
 /// Where a replay reads: the archive's store or an exported package.
 pub trait Source {
     /// The encoded entry at `index`, `None` past the end.
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String>;
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, SourceError>;
     /// The receipt (DER CMS) with this id.
-    fn receipt(&self, id: &str) -> Result<Vec<u8>, String>;
+    fn receipt(&self, id: &str) -> Result<Vec<u8>, SourceError>;
     /// Checks a kept file of the entry at `index` against its SHA-256; returns its size.
-    fn document(&self, index: u64, file: &FileRef) -> Result<u64, String>;
+    fn document(&self, index: u64, file: &FileRef) -> Result<u64, SourceError>;
+}
+
+/// Why a [`Source`] could not give what the replay asked for; the audit names it beside the
+/// entry concerned ([`AuditFailure`]), so its sentence is what an auditor reads.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The archive could not be read.
+    #[error(transparent)]
+    Archive(#[from] super::ArchiveError),
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] super::store::StoreError),
+    /// A file of an exported package could not be read (`path` relative to the package).
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The archive keeps no receipt under this id.
+    #[error("receipt {0} missing")]
+    ReceiptMissing(String),
+    /// The backup holds no receipt under this id.
+    #[error("receipt {0} is not in the backup")]
+    ReceiptNotInBackup(String),
+    /// A kept receipt does not read back as DER (its stored form or its dictionary is
+    /// damaged).
+    #[error("receipt {id}: {source}")]
+    StoredReceipt {
+        /// The receipt's id.
+        id: String,
+        /// Why it does not read.
+        source: super::receipts::StoredReceiptError,
+    },
+    /// The backup holds no document with this SHA-256 (hex).
+    #[error("document {0} is not in the backup")]
+    DocumentNotInBackup(String),
+    /// The entry names a file by a hash that is not 64 hex digits.
+    #[error("file hash is not hex")]
+    HashNotHex,
+    /// A kept file of the archive is missing or damaged (`role`: signature, content, …).
+    #[error("{role} file: {source}")]
+    Blob {
+        /// The file's role in the entry.
+        role: String,
+        /// What is wrong with it.
+        source: super::blobs::BlobError,
+    },
+    /// A package's file does not hash to the SHA-256 its entry names.
+    #[error("{0} differs from the entry's SHA-256")]
+    PackageFileDiffers(String),
+    /// A backed-up document's chunks do not add up to its size and SHA-256 (hex).
+    #[error("document {0} does not match its SHA-256")]
+    DocumentDiffers(String),
+    /// A backed-up blob manifest is shorter than its size field.
+    #[error("blob manifest truncated")]
+    ManifestTruncated,
+    /// A backup's file could not be read or is damaged.
+    #[error(transparent)]
+    Backup(Box<super::backup::BackupError>),
+}
+
+impl From<super::backup::BackupError> for SourceError {
+    fn from(e: super::backup::BackupError) -> Self {
+        SourceError::Backup(Box::new(e))
+    }
 }
 
 /// What to replay against.
@@ -71,80 +138,125 @@ pub fn run(
     } else {
         HashSet::new()
     };
-    let mut report = AuditReport::default();
-    let mut frontier = Frontier::default();
-    let mut chain = GENESIS;
-    let mut times = Times::default();
-    let mut evidence_seen = HashSet::new();
+    let mut walk = Walk {
+        source,
+        with,
+        receipts: &receipts,
+        cert: &cert,
+        disposed: &disposed,
+        report: AuditReport::default(),
+        frontier: Frontier::default(),
+        chain: GENESIS,
+        times: Times::default(),
+        evidence_seen: HashSet::new(),
+    };
     let mut i = 0;
     while with.size.is_none_or(|n| i < n) {
-        let Some(bytes) = source.entry(i).map_err(|e| fail(Some(i), None, e))? else {
+        let Some(bytes) = source
+            .entry(i)
+            .map_err(|e| fail(Some(i), None, e.to_string()))?
+        else {
             if with.size.is_some() {
                 return Err(fail(Some(i), None, "entry missing"));
             }
             break;
         };
-        let entry = Entry::decode(&bytes)
+        walk.entry(i, &bytes)?;
+        i += 1;
+        progress(i, with.size.unwrap_or(0));
+    }
+    Ok(Replayed {
+        report: walk.report,
+        size: i,
+        root: walk.frontier.root(),
+        chain: walk.chain,
+    })
+}
+
+/// A replay under way: what it checks against and what it has seen so far.
+struct Walk<'a> {
+    source: &'a dyn Source,
+    with: &'a Replay<'a>,
+    /// Verifies receipts with the service certificate alone.
+    receipts: &'a Verifier,
+    cert: &'a Certificate,
+    /// Registrations whose documents an executed act destroyed: not re-hashed.
+    disposed: &'a HashSet<String>,
+    report: AuditReport,
+    frontier: Frontier,
+    chain: Hash,
+    times: Times,
+    /// Evidence blobs already re-hashed (many documents name the same CRL).
+    evidence_seen: HashSet<String>,
+}
+
+impl Walk<'_> {
+    /// One entry: its place in the chain and the tree, its times, its receipt, its files.
+    fn entry(&mut self, i: u64, bytes: &[u8]) -> Result<(), AuditFailure> {
+        let entry = Entry::decode(bytes)
             .map_err(|e| fail(Some(i), None, format!("entry does not decode: {e}")))?;
         let at = |what: String| fail(Some(i), Some(&entry), what);
         if entry.index != i {
             return Err(at(format!("entry claims index {}", entry.index)));
         }
-        if entry.prev != hex(&chain) {
+        if entry.prev != hex(&self.chain) {
             return Err(at("prev does not match the hash of the entry before".into()));
         }
-        chain = entry_hash(&bytes);
-        frontier.push(leaf_hash(&bytes));
-        for cp in with
-            .checkpoints
-            .iter()
-            .filter(|c| c.size == frontier.size())
+        self.chain = entry_hash(bytes);
+        self.frontier.push(leaf_hash(bytes));
+        self.checkpoints().map_err(at)?;
+        self.times.check(i, &entry, &mut self.report).map_err(at)?;
+        let receipt = check_receipt(self.source, self.receipts, self.cert, &entry, &self.chain);
+        if let Some(note) = receipt.map_err(at)? {
+            self.report.note(note);
+        }
+        if let (true, Event::Accepted { registration, .. }) = (self.with.documents, &entry.event)
+            && !self.disposed.contains(registration)
         {
-            if cp.root != frontier.root() || cp.chain != chain {
-                return Err(at(format!(
+            self.documents(i, &entry).map_err(at)?;
+        }
+        self.report.entries += 1;
+        Ok(())
+    }
+
+    /// The tree so far matches every signed checkpoint of its size.
+    fn checkpoints(&mut self) -> Result<(), String> {
+        let size = self.frontier.size();
+        for cp in self.with.checkpoints.iter().filter(|c| c.size == size) {
+            if cp.root != self.frontier.root() || cp.chain != self.chain {
+                return Err(format!(
                     "the log differs from signed checkpoint {}",
                     cp.size
-                )));
+                ));
             }
-            report.checkpoint_size = report.checkpoint_size.max(Some(cp.size));
+            self.report.checkpoint_size = self.report.checkpoint_size.max(Some(cp.size));
         }
-        times.check(i, &entry, &mut report).map_err(at)?;
-        if let Some(note) = check_receipt(source, &receipts, &cert, &entry, &chain).map_err(at)? {
-            report.note(note);
-        }
-        if let (true, Event::Accepted { registration, .. }) = (with.documents, &entry.event)
-            && !disposed.contains(registration)
-        {
-            // Evidence too (a verdict re-checked from altered evidence would prove nothing),
-            // each shared blob once: a CRL named by every document is not re-hashed each time.
-            for file in entry.event.kept_blobs() {
-                let evidence = super::evidence::is_evidence(&file.role);
-                if evidence && !evidence_seen.insert(file.sha256.clone()) {
-                    continue;
-                }
-                let n = source.document(i, file).map_err(at)?;
-                if n != file.size {
-                    return Err(at(format!(
-                        "{} file is {n} bytes, the entry says {}",
-                        file.role, file.size
-                    )));
-                }
-                if !evidence {
-                    report.documents += 1;
-                    report.bytes += n;
-                }
-            }
-        }
-        report.entries += 1;
-        i += 1;
-        progress(i, with.size.unwrap_or(0));
+        Ok(())
     }
-    Ok(Replayed {
-        report,
-        size: i,
-        root: frontier.root(),
-        chain,
-    })
+
+    /// The kept files of an accepted entry re-hash to what it names. Evidence too (a verdict
+    /// re-checked from altered evidence would prove nothing), each shared blob once: a CRL
+    /// named by every document is not re-hashed each time.
+    fn documents(&mut self, i: u64, entry: &Entry) -> Result<(), String> {
+        for file in entry.event.kept_blobs() {
+            let evidence = super::evidence::is_evidence(&file.role);
+            if evidence && !self.evidence_seen.insert(file.sha256.clone()) {
+                continue;
+            }
+            let n = self.source.document(i, file).map_err(|e| e.to_string())?;
+            if n != file.size {
+                return Err(format!(
+                    "{} file is {n} bytes, the entry says {}",
+                    file.role, file.size
+                ));
+            }
+            if !evidence {
+                self.report.documents += 1;
+                self.report.bytes += n;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The log's times so far.
@@ -216,7 +328,7 @@ fn check_receipt(
     let Some(id) = entry.event.receipt_id() else {
         return Ok(None);
     };
-    let der = source.receipt(id)?;
+    let der = source.receipt(id).map_err(|e| e.to_string())?;
     let dated = log::parse_time(&entry.at).ok_or("entry time is not RFC 3339")?;
     if cert.not_before > cert.not_after {
         return Err("the service certificate's validity is empty".into());
@@ -257,7 +369,10 @@ pub fn disposed(source: &dyn Source, size: Option<u64>) -> Result<HashSet<String
     let mut out = HashSet::new();
     let mut i = 0;
     while size.is_none_or(|n| i < n) {
-        let Some(bytes) = source.entry(i).map_err(|e| fail(Some(i), None, e))? else {
+        let Some(bytes) = source
+            .entry(i)
+            .map_err(|e| fail(Some(i), None, e.to_string()))?
+        else {
             break;
         };
         if let Ok(Entry {

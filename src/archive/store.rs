@@ -12,7 +12,8 @@ pub enum Space {
     Chunks,
     /// Blob manifests (chunk list) by the SHA-256 of the whole blob. Append-only.
     Blobs,
-    /// Receipts (DER) by receipt id. Append-only.
+    /// Receipts by receipt id (DER, or compressed against a dictionary kept here too under
+    /// `dictionary/<sha256>`: see `archive::receipts`). Append-only.
     Receipts,
     /// Checkpoints (signed notes) by big-endian tree size. Append-only.
     Checkpoints,

@@ -9,7 +9,7 @@
 use super::audit::{AuditFailure, fail};
 use super::log::FileRef;
 use super::merkle::{self, Hash};
-use super::replay::Source;
+use super::replay::{Source, SourceError};
 use super::store::{Space, Store};
 use super::{keys, tiles};
 use std::cell::RefCell;
@@ -133,7 +133,7 @@ impl Check {
 }
 
 impl Source for Watch<'_> {
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String> {
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, SourceError> {
         let got = self.inner.entry(index)?;
         let mut c = self.check.borrow_mut();
         if let Some(bytes) = got.as_ref().filter(|_| index == c.next) {
@@ -142,11 +142,11 @@ impl Source for Watch<'_> {
         Ok(got)
     }
 
-    fn receipt(&self, id: &str) -> Result<Vec<u8>, String> {
+    fn receipt(&self, id: &str) -> Result<Vec<u8>, SourceError> {
         self.inner.receipt(id)
     }
 
-    fn document(&self, index: u64, file: &FileRef) -> Result<u64, String> {
+    fn document(&self, index: u64, file: &FileRef) -> Result<u64, SourceError> {
         self.inner.document(index, file)
     }
 }

@@ -35,8 +35,8 @@ pub struct Global {
     /// Where an installed receipt key (receipt.key + receipt.pem) is looked for.
     #[arg(long, global = true, value_name = "DIR", default_value = "certs")]
     pub keys: PathBuf,
-    /// The store a new data directory is created with: sled (the default) or journal (faster:
-    /// an append-only file with the index in memory). An existing directory keeps its own.
+    /// The store a new data directory is created with: journal (the default: an append-only
+    /// file with its index on disk) or sled. An existing directory keeps its own.
     #[arg(long, global = true, value_name = "KIND")]
     pub store: Option<tamga::setup::Backend>,
     /// The PostgreSQL server of `--store postgres` (a `postgres://` URL or libpq key=value

@@ -144,82 +144,8 @@ pub fn run(global: &Global, cmd: RetentionCommand) -> Result<ExitCode, CouldNotR
     let policy = tamga::policy::load(&global.policy)?;
     let archive = tamga::setup::open_archive(&global.paths(), &policy.organization.name)?;
     match cmd {
-        RetentionCommand::Plan(c) => match retention::plan(&archive, &policy, c.at()?) {
-            Ok(plan) => {
-                let text = plan
-                    .iter()
-                    .map(|p| {
-                        format!(
-                            "{:<8} {:<18} {:>4} docs {:>10} bytes  due {:<10}  {}",
-                            p.index,
-                            serde_json::to_value(p.status)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default(),
-                            p.documents,
-                            p.bytes,
-                            p.due_from.as_deref().unwrap_or("never"),
-                            p.title
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                done(c.json, serde_json::json!({"cases": plan}), text)
-            }
-            Err(e) => refused(c.json, e),
-        },
-        RetentionCommand::Act(ActCommand::New { cases, by, common }) => {
-            match acts::draft(&archive, &policy, &cases, &by, common.at()?) {
-                Ok(a) => done(
-                    common.json,
-                    serde_json::to_value(&a)?,
-                    format!("act {} drafted: {} documents", a.act, a.documents.len()),
-                ),
-                Err(e) => refused(common.json, e),
-            }
-        }
-        RetentionCommand::Act(ActCommand::Approve { act, by, common }) => {
-            match acts::approve(&archive, &act, &by, common.at()?) {
-                Ok(a) => done(
-                    common.json,
-                    serde_json::to_value(&a)?,
-                    format!(
-                        "act {} approved by {by}: {} of {}",
-                        a.act,
-                        a.approvals.len(),
-                        a.approvals_required
-                    ),
-                ),
-                Err(e) => refused(common.json, e),
-            }
-        }
-        RetentionCommand::Act(ActCommand::Show { act, common }) => {
-            match acts::get(&archive, &act) {
-                Ok(a) => {
-                    let text = retention::render::text(&a, &policy.organization.country);
-                    done(
-                        common.json,
-                        serde_json::json!({"act": a, "text": text}),
-                        text,
-                    )
-                }
-                Err(e) => refused(common.json, e),
-            }
-        }
-        RetentionCommand::Act(ActCommand::Execute { act, common }) => {
-            match acts::execute(&archive, &policy, &act, common.at()?) {
-                Ok(a) => done(
-                    common.json,
-                    serde_json::to_value(&a)?,
-                    format!(
-                        "act {} executed: {} documents destroyed",
-                        a.act,
-                        a.documents.len()
-                    ),
-                ),
-                Err(e) => refused(common.json, e),
-            }
-        }
+        RetentionCommand::Plan(c) => plan(&archive, &policy, &c),
+        RetentionCommand::Act(act) => act_command(&archive, &policy, act),
         RetentionCommand::Hold {
             case,
             registration,
@@ -265,6 +191,97 @@ pub fn run(global: &Global, cmd: RetentionCommand) -> Result<ExitCode, CouldNotR
                     common.json,
                     serde_json::json!({"case": case, "decision": decision, "entry": i}),
                     format!("ЭПК decision on {case}: {decision}"),
+                ),
+                Err(e) => refused(common.json, e),
+            }
+        }
+    }
+}
+
+/// `tamga retention plan`: one line per case (status, documents, bytes, due date, title).
+fn plan(
+    archive: &tamga::archive::Archive,
+    policy: &tamga::policy::ArchivePolicy,
+    c: &Common,
+) -> Result<ExitCode, CouldNotRun> {
+    let plan = match retention::plan(archive, policy, c.at()?) {
+        Ok(plan) => plan,
+        Err(e) => return refused(c.json, e),
+    };
+    let text = plan
+        .iter()
+        .map(|p| {
+            format!(
+                "{:<8} {:<18} {:>4} docs {:>10} bytes  due {:<10}  {}",
+                p.index,
+                serde_json::to_value(p.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                p.documents,
+                p.bytes,
+                p.due_from.as_deref().unwrap_or("never"),
+                p.title
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    done(c.json, serde_json::json!({"cases": plan}), text)
+}
+
+/// `tamga retention act …`: a disposal act's life, draft → approvals → execution.
+fn act_command(
+    archive: &tamga::archive::Archive,
+    policy: &tamga::policy::ArchivePolicy,
+    cmd: ActCommand,
+) -> Result<ExitCode, CouldNotRun> {
+    match cmd {
+        ActCommand::New { cases, by, common } => {
+            match acts::draft(archive, policy, &cases, &by, common.at()?) {
+                Ok(a) => done(
+                    common.json,
+                    serde_json::to_value(&a)?,
+                    format!("act {} drafted: {} documents", a.act, a.documents.len()),
+                ),
+                Err(e) => refused(common.json, e),
+            }
+        }
+        ActCommand::Approve { act, by, common } => {
+            match acts::approve(archive, &act, &by, common.at()?) {
+                Ok(a) => done(
+                    common.json,
+                    serde_json::to_value(&a)?,
+                    format!(
+                        "act {} approved by {by}: {} of {}",
+                        a.act,
+                        a.approvals.len(),
+                        a.approvals_required
+                    ),
+                ),
+                Err(e) => refused(common.json, e),
+            }
+        }
+        ActCommand::Show { act, common } => match acts::get(archive, &act) {
+            Ok(a) => {
+                let text = retention::render::text(&a, &policy.organization.country);
+                done(
+                    common.json,
+                    serde_json::json!({"act": a, "text": text}),
+                    text,
+                )
+            }
+            Err(e) => refused(common.json, e),
+        },
+        ActCommand::Execute { act, common } => {
+            match acts::execute(archive, policy, &act, common.at()?) {
+                Ok(a) => done(
+                    common.json,
+                    serde_json::to_value(&a)?,
+                    format!(
+                        "act {} executed: {} documents destroyed",
+                        a.act,
+                        a.documents.len()
+                    ),
                 ),
                 Err(e) => refused(common.json, e),
             }

@@ -238,7 +238,7 @@ pub fn parse(url: &str, bytes: &[u8]) -> Result<Crl, CrlError> {
         url: url.to_owned(),
         why,
     };
-    let ders = crate::trustdir::pem_or_der(bytes, "X509 CRL").map_err(err)?;
+    let ders = crate::trustdir::pem_or_der(bytes, "X509 CRL").map_err(|e| err(e.to_string()))?;
     match ders.as_slice() {
         [der] => Crl::from_der(der).map_err(|e| err(e.0)),
         _ => Err(err("more than one CRL in the answer".into())),

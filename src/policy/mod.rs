@@ -4,11 +4,13 @@
 
 mod retention;
 mod revocation;
+mod setting;
 mod signatures;
 
 pub use retention::Retention;
 pub use revocation::{CrlSettings, RevocationSettings};
 use serde::Deserialize;
+pub use setting::SettingError;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -227,56 +229,89 @@ pub fn load(path: &Path) -> Result<ArchivePolicy, PolicyError> {
     parse(&text, path)
 }
 
+/// Where a policy's text came from, to place its errors: the file and the line of an offset.
+struct Source<'a> {
+    text: &'a str,
+    file: &'a Path,
+}
+
+impl Source<'_> {
+    /// An error at `offset` in the text (`None`: about the file as a whole).
+    fn at(&self, offset: Option<usize>, reason: String) -> PolicyError {
+        PolicyError {
+            file: self.file.to_path_buf(),
+            line: offset.map(|o| line_of(self.text, o)),
+            reason,
+        }
+    }
+}
+
 /// Parses and checks policy text; `file` names it in errors.
 pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
-    let at = |offset: Option<usize>, reason: String| PolicyError {
-        file: file.to_path_buf(),
-        line: offset.map(|o| line_of(text, o)),
-        reason,
-    };
+    let src = Source { text, file };
     let raw: RawPolicy = toml::from_str(text).map_err(|e| {
         let msg = e.message().trim().to_owned();
-        at(e.span().map(|s| s.start), msg)
+        src.at(e.span().map(|s| s.start), msg)
     })?;
-    let mut cases = Vec::with_capacity(raw.cases.len());
+    let (cases, by_index) = parse_cases(&src, raw.cases)?;
+    let principals = parse_principals(&src, raw.principals)?;
+    check_organization(&src, &raw.organization, &raw.retention)?;
+    let signatures = raw
+        .signatures
+        .settings()
+        .map_err(|r| src.at(r.at, r.reason.to_string()))?;
+    let crls = raw
+        .revocation
+        .crl_settings()
+        .map_err(|why| src.at(None, why.to_string()))?;
+    let revocation = raw
+        .revocation
+        .settings()
+        .map_err(|r| src.at(None, r.to_string()))?;
+    check_backup(&src, &raw.backup)?;
+    Ok(ArchivePolicy {
+        backup: raw.backup,
+        organization: raw.organization,
+        principals,
+        retention: raw.retention,
+        signatures,
+        revocation,
+        crls,
+        cases,
+        by_index,
+    })
+}
+
+/// The nomenclature: at least one case, indexes unique and usable in registration numbers
+/// (`<index>/<n>`, hence no '/'), each with a title, a retention and a plausible closing year.
+fn parse_cases(
+    src: &Source<'_>,
+    raw: Vec<Spanned<RawCase>>,
+) -> Result<(Vec<Case>, HashMap<String, usize>), PolicyError> {
+    let mut cases = Vec::with_capacity(raw.len());
     let mut by_index = HashMap::new();
-    for spanned in raw.cases {
+    for spanned in raw {
         let case_at = spanned.span().start;
         let rc = spanned.into_inner();
         let index = rc.index.get_ref().trim().to_owned();
         let index_at = Some(rc.index.span().start);
         if index.is_empty() || index.len() > 64 || index.contains(['/', '\n']) {
-            return Err(at(
+            return Err(src.at(
                 index_at,
                 format!("case index {index:?} must be 1–64 characters without '/'"),
             ));
         }
         if by_index.insert(index.clone(), cases.len()).is_some() {
-            return Err(at(index_at, format!("duplicate case index {index:?}")));
+            return Err(src.at(index_at, format!("duplicate case index {index:?}")));
         }
         let retention = rc
             .retention
             .get_ref()
             .parse::<Retention>()
-            .map_err(|why| at(Some(rc.retention.span().start), why))?;
-        let closed = match rc.closed {
-            Some(y) => {
-                let year = *y.get_ref();
-                if !(1900..=9999).contains(&year) {
-                    return Err(at(
-                        Some(y.span().start),
-                        format!("closed = {year} is not a year"),
-                    ));
-                }
-                Some(year as i32)
-            }
-            None => None,
-        };
+            .map_err(|why| src.at(Some(rc.retention.span().start), why.to_string()))?;
+        let closed = closed_year(src, rc.closed)?;
         if rc.title.trim().is_empty() {
-            return Err(at(
-                Some(case_at),
-                format!("case {index:?} has an empty title"),
-            ));
+            return Err(src.at(Some(case_at), format!("case {index:?} has an empty title")));
         }
         cases.push(Case {
             index,
@@ -288,14 +323,38 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
         });
     }
     if cases.is_empty() {
-        return Err(at(None, "the nomenclature has no [[case]]".into()));
+        return Err(src.at(None, "the nomenclature has no [[case]]".into()));
     }
-    let mut principals: Vec<Principal> = Vec::with_capacity(raw.principals.len());
-    for spanned in raw.principals {
+    Ok((cases, by_index))
+}
+
+/// A case's `closed` year, checked to be a four-digit year.
+fn closed_year(src: &Source<'_>, closed: Option<Spanned<i64>>) -> Result<Option<i32>, PolicyError> {
+    let Some(y) = closed else {
+        return Ok(None);
+    };
+    let year = *y.get_ref();
+    if !(1900..=9999).contains(&year) {
+        return Err(src.at(
+            Some(y.span().start),
+            format!("closed = {year} is not a year"),
+        ));
+    }
+    Ok(Some(year as i32))
+}
+
+/// The principals: unique names, and at least one credential, each a SHA-256 in lower-case hex
+/// (the form the gate compares against, so a typo cannot silently never match).
+fn parse_principals(
+    src: &Source<'_>,
+    raw: Vec<Spanned<Principal>>,
+) -> Result<Vec<Principal>, PolicyError> {
+    let mut principals: Vec<Principal> = Vec::with_capacity(raw.len());
+    for spanned in raw {
         let line = Some(spanned.span().start);
         let p = spanned.into_inner();
         if p.name.trim().is_empty() || principals.iter().any(|q| q.name == p.name) {
-            return Err(at(
+            return Err(src.at(
                 line,
                 format!("principal name {:?} is empty or not unique", p.name),
             ));
@@ -308,7 +367,7 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
             })
         };
         if !hex64(&p.token_sha256) || !hex64(&p.client_cert_sha256) {
-            return Err(at(
+            return Err(src.at(
                 line,
                 format!(
                     "principal {:?}: hashes must be 64 lower-case hex digits",
@@ -317,7 +376,7 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
             ));
         }
         if p.token_sha256.is_none() && p.client_cert_sha256.is_none() {
-            return Err(at(
+            return Err(src.at(
                 line,
                 format!(
                     "principal {:?} has neither token_sha256 nor client_cert_sha256",
@@ -327,41 +386,41 @@ pub fn parse(text: &str, file: &Path) -> Result<ArchivePolicy, PolicyError> {
         }
         principals.push(p);
     }
-    if !matches!(raw.organization.country.as_str(), "kz" | "kg") {
-        return Err(at(
+    Ok(principals)
+}
+
+/// The organisation's country (it picks the receipt's languages and legal texts) and the
+/// number of approvals a disposal act needs.
+fn check_organization(
+    src: &Source<'_>,
+    org: &Organization,
+    retention: &RetentionSettings,
+) -> Result<(), PolicyError> {
+    if !matches!(org.country.as_str(), "kz" | "kg") {
+        return Err(src.at(
             None,
             format!(
                 "organization.country {:?} is neither \"kz\" nor \"kg\"",
-                raw.organization.country
+                org.country
             ),
         ));
     }
-    if raw.retention.approvals == 0 || raw.retention.approvals > 10 {
-        return Err(at(None, "retention.approvals must be 1 to 10".into()));
+    if retention.approvals == 0 || retention.approvals > 10 {
+        return Err(src.at(None, "retention.approvals must be 1 to 10".into()));
     }
-    let signatures = raw.signatures.settings().map_err(|r| at(r.at, r.reason))?;
-    let crls = raw.revocation.crl_settings().map_err(|why| at(None, why))?;
-    let revocation = raw.revocation.settings().map_err(|r| at(None, r))?;
-    if raw.backup.root.as_ref().is_some_and(|r| !r.is_absolute()) {
-        return Err(at(None, "backup.root must be an absolute directory".into()));
+    Ok(())
+}
+
+/// The backup settings: an absolute root (a relative one would depend on the service's
+/// working directory) and a rate in a sane range.
+fn check_backup(src: &Source<'_>, backup: &BackupSettings) -> Result<(), PolicyError> {
+    if backup.root.as_ref().is_some_and(|r| !r.is_absolute()) {
+        return Err(src.at(None, "backup.root must be an absolute directory".into()));
     }
-    if raw.backup.max_rate.is_some_and(|r| r > 1_000_000) {
-        return Err(at(
-            None,
-            "backup.max-rate is in MB/s: at most 1000000".into(),
-        ));
+    if backup.max_rate.is_some_and(|r| r > 1_000_000) {
+        return Err(src.at(None, "backup.max-rate is in MB/s: at most 1000000".into()));
     }
-    Ok(ArchivePolicy {
-        backup: raw.backup,
-        organization: raw.organization,
-        principals,
-        retention: raw.retention,
-        signatures,
-        revocation,
-        crls,
-        cases,
-        by_index,
-    })
+    Ok(())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -17,15 +17,17 @@ pub enum Retention {
 }
 
 impl FromStr for Retention {
-    type Err = String;
+    type Err = super::SettingError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, super::SettingError> {
         let s = s.trim();
         if s == "permanent" {
             return Ok(Retention::Permanent);
         }
-        let bad = || {
-            format!("retention {s:?} is neither \"permanent\" nor a number of years like \"5y\"")
+        let bad = || super::SettingError::NotOneOf {
+            key: "retention",
+            value: s.to_owned(),
+            allowed: "\"permanent\" nor a number of years like \"5y\"",
         };
         let years = s.strip_suffix('y').ok_or_else(bad)?;
         if years.is_empty() || !years.bytes().all(|b| b.is_ascii_digit()) {
@@ -33,7 +35,12 @@ impl FromStr for Retention {
         }
         match years.parse::<u16>() {
             Ok(n) if (1..=200).contains(&n) => Ok(Retention::Years(n)),
-            _ => Err(format!("retention {s:?}: years must be 1 to 200")),
+            _ => Err(super::SettingError::ValueOutOfRange {
+                key: "retention",
+                value: s.to_owned(),
+                sep: ": years",
+                range: "1 to 200",
+            }),
         }
     }
 }

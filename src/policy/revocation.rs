@@ -102,41 +102,61 @@ pub struct RevocationSettings {
 
 impl RawRevocation {
     /// The CRL settings (`crl-` keys), checked.
-    pub(super) fn crl_settings(&self) -> Result<CrlSettings, String> {
+    pub(super) fn crl_settings(&self) -> Result<CrlSettings, super::SettingError> {
         crl::settings(self.crl_refresh.as_deref(), &self.crl_hosts)
     }
 
     /// The settings, every value checked; the sentence says which key is wrong.
-    pub(super) fn settings(self) -> Result<RevocationSettings, String> {
+    pub(super) fn settings(self) -> Result<RevocationSettings, super::SettingError> {
+        use super::SettingError::{NotHttpUrl, NotOneOf, OutOfRange, TooMany};
         let hash = match self.ocsp_hash.as_str() {
             "sha1" => CertIdHash::Sha1,
             "sha256" => CertIdHash::Sha256,
             other => {
-                return Err(format!(
-                    "revocation.ocsp-hash {other:?} is neither \"sha1\" nor \"sha256\""
-                ));
+                return Err(NotOneOf {
+                    key: "revocation.ocsp-hash",
+                    value: other.to_owned(),
+                    allowed: "\"sha1\" nor \"sha256\"",
+                });
             }
         };
-        if !(1..=31 * 86_400).contains(&self.ocsp_max_age) {
-            return Err("revocation.ocsp-max-age must be 1 s to 31 days".into());
-        }
-        if !(0..=3600).contains(&self.ocsp_skew) {
-            return Err("revocation.ocsp-skew must be 0 to 3600 s".into());
-        }
-        if !(1..=60).contains(&self.ocsp_timeout) {
-            return Err("revocation.ocsp-timeout must be 1 to 60 s".into());
-        }
-        if self.ocsp_cache > 1_000_000 {
-            return Err("revocation.ocsp-cache must be at most 1000000".into());
-        }
+        let range = |ok: bool, key, range| {
+            if ok {
+                Ok(())
+            } else {
+                Err(OutOfRange { key, range })
+            }
+        };
+        range(
+            (1..=31 * 86_400).contains(&self.ocsp_max_age),
+            "revocation.ocsp-max-age",
+            "1 s to 31 days",
+        )?;
+        range(
+            (0..=3600).contains(&self.ocsp_skew),
+            "revocation.ocsp-skew",
+            "0 to 3600 s",
+        )?;
+        range(
+            (1..=60).contains(&self.ocsp_timeout),
+            "revocation.ocsp-timeout",
+            "1 to 60 s",
+        )?;
+        range(
+            self.ocsp_cache <= 1_000_000,
+            "revocation.ocsp-cache",
+            "at most 1000000",
+        )?;
         if self.responders.len() > MAX_RESPONDERS {
-            return Err(format!(
-                "revocation.responders lists more than {MAX_RESPONDERS}"
-            ));
+            return Err(TooMany {
+                key: "revocation.responders",
+                max: MAX_RESPONDERS,
+            });
         }
         for (ca, url) in &self.responders {
-            Target::parse(url).map_err(|_| {
-                format!("revocation.responders {ca:?}: {url:?} is not an http:// URL")
+            Target::parse(url).map_err(|_| NotHttpUrl {
+                ca: ca.clone(),
+                url: url.clone(),
             })?;
         }
         if !self.ocsp {

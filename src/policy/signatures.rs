@@ -34,7 +34,7 @@ pub(super) struct RawSignatures {
 /// Why `[signatures]` was refused: where (byte offset into the file) and what.
 pub(super) struct Refusal {
     pub(super) at: Option<usize>,
-    pub(super) reason: String,
+    pub(super) reason: super::SettingError,
 }
 
 impl RawSignatures {
@@ -43,7 +43,10 @@ impl RawSignatures {
         if self.certificate_policies.len() > MAX_LISTED {
             return Err(Refusal {
                 at: None,
-                reason: format!("signatures.certificate-policies lists more than {MAX_LISTED}"),
+                reason: super::SettingError::TooMany {
+                    key: "signatures.certificate-policies",
+                    max: MAX_LISTED,
+                },
             });
         }
         let mut set = Vec::with_capacity(self.certificate_policies.len());
@@ -54,7 +57,7 @@ impl RawSignatures {
                 .parse::<PolicyId>()
                 .map_err(|e| Refusal {
                     at: Some(oid.span().start),
-                    reason: format!("signatures.certificate-policies: {e}"),
+                    reason: e.into(),
                 })?;
             set.push(id);
         }

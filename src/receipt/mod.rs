@@ -7,6 +7,7 @@
 
 pub mod body;
 pub mod der;
+pub mod template;
 
 use der::{oid, seq, set_of, tlv, uint};
 use ring::rand::SystemRandom;
@@ -156,41 +157,65 @@ impl ReceiptSigner {
                 until: crate::verify::fmt_time(until),
             });
         }
-        let sha256 = seq(&[&oid(ID_SHA256)]);
-        let attrs = vec![
-            seq(&[&oid(ID_CONTENT_TYPE), &set_of(vec![oid(ID_DATA)])]),
-            seq(&[&oid(ID_SIGNING_TIME), &set_of(vec![der::signing_time(at)])]),
-            seq(&[
-                &oid(ID_MESSAGE_DIGEST),
-                &set_of(vec![tlv(0x04, &Sha256::digest(body))]),
-            ]),
-        ];
-        let signed_attrs = set_of(attrs);
+        let signed_attrs = signed_attributes(body, at);
         let signature = self
             .key
             .sign(&self.rng, &signed_attrs)
             .map_err(|_| ReceiptError::Key("signing failed".into()))?;
-        let mut implicit_attrs = signed_attrs;
-        if let Some(t) = implicit_attrs.first_mut() {
-            *t = 0xA0; // [0] IMPLICIT in the SignerInfo; the signature covers the SET OF form
-        }
-        let signer_info = seq(&[
-            &uint(1),
+        Ok(envelope(
+            &self.cert_der,
             &self.issuer_and_serial,
-            &sha256,
-            &implicit_attrs,
-            &seq(&[&oid(ID_ECDSA_SHA256)]),
-            &tlv(0x04, signature.as_ref()),
-        ]);
-        let signed_data = seq(&[
-            &uint(1),
-            &tlv(0x31, &sha256),
-            &seq(&[&oid(ID_DATA), &tlv(0xA0, &tlv(0x04, body))]),
-            &tlv(0xA0, &self.cert_der),
-            &tlv(0x31, &signer_info),
-        ]);
-        Ok(seq(&[&oid(ID_SIGNED_DATA), &tlv(0xA0, &signed_data)]))
+            body,
+            signed_attrs,
+            signature.as_ref(),
+        ))
     }
+}
+
+/// The signed attributes (RFC 5652 §5.3) of a receipt with `body` signed at `at`, in the SET OF
+/// form the signature covers.
+fn signed_attributes(body: &[u8], at: i64) -> Vec<u8> {
+    let attrs = vec![
+        seq(&[&oid(ID_CONTENT_TYPE), &set_of(vec![oid(ID_DATA)])]),
+        seq(&[&oid(ID_SIGNING_TIME), &set_of(vec![der::signing_time(at)])]),
+        seq(&[
+            &oid(ID_MESSAGE_DIGEST),
+            &set_of(vec![tlv(0x04, &Sha256::digest(body))]),
+        ]),
+    ];
+    set_of(attrs)
+}
+
+/// The ContentInfo around a signed receipt (RFC 5652 §5.1): `body` attached, the service
+/// certificate `cert_der`, one SignerInfo naming it by `issuer_and_serial`.
+fn envelope(
+    cert_der: &[u8],
+    issuer_and_serial: &[u8],
+    body: &[u8],
+    signed_attrs: Vec<u8>,
+    signature: &[u8],
+) -> Vec<u8> {
+    let sha256 = seq(&[&oid(ID_SHA256)]);
+    let mut implicit_attrs = signed_attrs;
+    if let Some(t) = implicit_attrs.first_mut() {
+        *t = 0xA0; // [0] IMPLICIT in the SignerInfo; the signature covers the SET OF form
+    }
+    let signer_info = seq(&[
+        &uint(1),
+        issuer_and_serial,
+        &sha256,
+        &implicit_attrs,
+        &seq(&[&oid(ID_ECDSA_SHA256)]),
+        &tlv(0x04, signature),
+    ]);
+    let signed_data = seq(&[
+        &uint(1),
+        &tlv(0x31, &sha256),
+        &seq(&[&oid(ID_DATA), &tlv(0xA0, &tlv(0x04, body))]),
+        &tlv(0xA0, cert_der),
+        &tlv(0x31, &signer_info),
+    ]);
+    seq(&[&oid(ID_SIGNED_DATA), &tlv(0xA0, &signed_data)])
 }
 
 /// A fresh P-256 key and a self-signed certificate for it (PEM, PEM).
@@ -219,7 +244,7 @@ fn generate(organization: &str) -> Result<(String, String), ReceiptError> {
 
 fn first_pem(bytes: &[u8], label: &str) -> Result<Vec<u8>, ReceiptError> {
     crate::trustdir::pem_or_der(bytes, label)
-        .map_err(ReceiptError::Key)?
+        .map_err(|e| ReceiptError::Key(e.to_string()))?
         .into_iter()
         .next()
         .ok_or_else(|| ReceiptError::Key(format!("no {label}")))

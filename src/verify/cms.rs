@@ -313,6 +313,43 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
 /// ([`SignedData::econtent`]; `content` stays `None`). Verification takes this form, so that
 /// BER content is hashed segment by segment instead of copied whole.
 pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
+    let (sd, depth) = signed_data_of(der)?;
+    let mut r = sd.children(depth)?;
+    r.read_tag(tag::INTEGER, "SignedData version")?;
+    r.read_tag(tag::SET, "digestAlgorithms")?;
+    let (content_type, econtent) = encap_content(&mut r)?;
+
+    // Counted and sized while collecting: a set of millions of tiny elements must be refused
+    // after the first few hundred, not after a slice of each has been kept.
+    let mut carried = 0;
+    let mut certificates = Vec::new();
+    if let Some(set) = r.optional(tag::CTX0)? {
+        carried::collect(&set, r.depth(), &mut certificates, &mut carried)?;
+    }
+    let mut crls = Vec::new();
+    let mut ocsp = Vec::new();
+    if let Some(set) = r.optional(tag::CTX1)? {
+        carried::collect(&set, r.depth(), &mut crls, &mut carried)?;
+        carried::collect_ocsp(&set, r.depth(), &mut ocsp, &mut carried)?;
+    }
+
+    let set = r.read_tag(tag::SET, "signerInfos")?;
+    r.finish("end of SignedData")?;
+    let signers = signer_infos(&set, r.depth())?;
+    Ok(SignedData {
+        content_type,
+        content: None,
+        econtent,
+        certificates,
+        crls,
+        ocsp,
+        signers,
+    })
+}
+
+/// The SignedData inside a ContentInfo (RFC 5652 §3: `contentType` id-signedData and
+/// `[0] EXPLICIT content`), with the depth its children are read at.
+fn signed_data_of(der: &[u8]) -> Result<(Tlv<'_>, usize), CmsError> {
     let ci = asn1::parse_single(der)?.must_be(tag::SEQUENCE, "ContentInfo")?;
     let mut r = ci.children(0)?;
     let ct = read_oid_str(&mut r, "contentType")?;
@@ -324,11 +361,14 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     let mut e = explicit.children(r.depth())?;
     let sd = e.read_tag(tag::SEQUENCE, "SignedData")?;
     e.finish("end of [0] content")?;
-    let mut r = sd.children(e.depth())?;
+    Ok((sd, e.depth()))
+}
 
-    r.read_tag(tag::INTEGER, "SignedData version")?;
-    r.read_tag(tag::SET, "digestAlgorithms")?;
-
+/// The encapContentInfo (RFC 5652 §5.2): its eContentType and, unless the signature is
+/// detached, where its eContent lies.
+fn encap_content<'a>(
+    r: &mut Reader<'a>,
+) -> Result<(Cow<'static, str>, Option<EContent<'a>>), CmsError> {
     let encap = r.read_tag(tag::SEQUENCE, "encapContentInfo")?;
     let mut er = encap.children(r.depth())?;
     let content_type = read_oid_str(&mut er, "eContentType")?;
@@ -349,24 +389,12 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
         None => None,
     };
     er.finish("end of encapContentInfo")?;
+    Ok((content_type, econtent))
+}
 
-    // Counted and sized while collecting: a set of millions of tiny elements must be refused
-    // after the first few hundred, not after a slice of each has been kept.
-    let mut carried = 0;
-    let mut certificates = Vec::new();
-    if let Some(set) = r.optional(tag::CTX0)? {
-        carried::collect(&set, r.depth(), &mut certificates, &mut carried)?;
-    }
-    let mut crls = Vec::new();
-    let mut ocsp = Vec::new();
-    if let Some(set) = r.optional(tag::CTX1)? {
-        carried::collect(&set, r.depth(), &mut crls, &mut carried)?;
-        carried::collect_ocsp(&set, r.depth(), &mut ocsp, &mut carried)?;
-    }
-
-    let set = r.read_tag(tag::SET, "signerInfos")?;
-    r.finish("end of SignedData")?;
-    let mut sr = set.children(r.depth())?;
+/// The signerInfos, bounded in number and in the time-stamp tokens they carry together.
+fn signer_infos<'a>(set: &Tlv<'a>, depth: usize) -> Result<Vec<SignerInfo<'a>>, CmsError> {
+    let mut sr = set.children(depth)?;
     // Room for one (most documents have one signer): a SignerInfo is large, and a Vec's first
     // growth to four of them is an allocation big enough to make malloc consolidate its free
     // lists on every call.
@@ -390,15 +418,7 @@ pub fn parse_lazy(der: &[u8]) -> Result<SignedData<'_>, CmsError> {
     {
         return Err(CmsError::Structure("too many time-stamp tokens"));
     }
-    Ok(SignedData {
-        content_type,
-        content: None,
-        econtent,
-        certificates,
-        crls,
-        ocsp,
-        signers,
-    })
+    Ok(signers)
 }
 
 fn parse_signer(si: Tlv<'_>, depth: usize) -> Result<SignerInfo<'_>, CmsError> {

@@ -201,37 +201,8 @@ impl Verifier {
             Ok(a) => a,
             Err(e) => return Report::rejected(Reason::Malformed, e.to_string()),
         };
-        let content: Option<Content<'_>> = match (attached.content(), detached) {
-            (Some(attached), Some(given)) if !given.same_as(&attached) => {
-                report.push(
-                    Reason::ContentMismatch,
-                    None,
-                    "the signature carries content that differs from the content supplied".into(),
-                );
-                Some(attached)
-            }
-            (Some(c), _) => Some(c),
-            (None, Some(c)) => Some(c),
-            (None, None) => {
-                report.push(
-                    Reason::ContentMissing,
-                    None,
-                    "detached signature and no content supplied".into(),
-                );
-                None
-            }
-        };
-        let mut pool = Vec::with_capacity(sd.certificates.len());
-        for (i, der) in sd.certificates.iter().enumerate() {
-            match self.cache.certificate(der) {
-                Ok(c) => pool.push(c),
-                Err(e) => report.warnings.push(Warning {
-                    code: "certificate-unreadable",
-                    signer: None,
-                    detail: format!("carried certificate {i} ignored: {e}"),
-                }),
-            }
-        }
+        let content = content_to_check(attached.content(), detached, &mut report);
+        let pool = self.carried_certificates(sd, &mut report);
         let carried_crls: Vec<Crl> = sd
             .crls
             .iter()
@@ -243,17 +214,7 @@ impl Verifier {
             .iter()
             .chain(carried_crls.iter())
             .collect();
-        // Carried OCSP responses that do not parse are ignored: evidence offered, not owed.
-        let ocsp: Vec<Arc<ocsp::Response>> = evidence
-            .ocsp
-            .iter()
-            .cloned()
-            .chain(
-                sd.ocsp
-                    .iter()
-                    .filter_map(|d| ocsp::Response::from_der(d).ok().map(Arc::new)),
-            )
-            .collect();
+        let ocsp = ocsp_offered(&evidence, sd);
         let evidence = Evidence {
             ocsp: &ocsp,
             ..evidence
@@ -287,6 +248,27 @@ impl Verifier {
         }
         self.decide(&mut report);
         report
+    }
+
+    /// The certificates the signature carries, parsed (through the cache); one that does not
+    /// parse is only a warning, since the path may well be built without it.
+    fn carried_certificates(
+        &self,
+        sd: &SignedData<'_>,
+        report: &mut Report,
+    ) -> Vec<Arc<certificate::Certificate>> {
+        let mut pool = Vec::with_capacity(sd.certificates.len());
+        for (i, der) in sd.certificates.iter().enumerate() {
+            match self.cache.certificate(der) {
+                Ok(c) => pool.push(c),
+                Err(e) => report.warnings.push(Warning {
+                    code: "certificate-unreadable",
+                    signer: None,
+                    detail: format!("carried certificate {i} ignored: {e}"),
+                }),
+            }
+        }
+        pool
     }
 
     /// Folds the signers' statuses into the verdict under the signer rule (CMS and XML alike).
@@ -579,4 +561,49 @@ impl<'a> Attached<'a> {
             Attached::Digests(d) => Some(Content::Digests(d)),
         }
     }
+}
+
+/// The content the signatures are checked against: the attached content, or else the content
+/// supplied. Both present and different is `content-mismatch` (the attached one is checked,
+/// RFC 5652 §5.2); neither is `content-missing`.
+fn content_to_check<'a>(
+    attached: Option<Content<'a>>,
+    detached: Option<Content<'a>>,
+    report: &mut Report,
+) -> Option<Content<'a>> {
+    match (attached, detached) {
+        (Some(attached), Some(given)) if !given.same_as(&attached) => {
+            report.push(
+                Reason::ContentMismatch,
+                None,
+                "the signature carries content that differs from the content supplied".into(),
+            );
+            Some(attached)
+        }
+        (Some(c), _) => Some(c),
+        (None, Some(c)) => Some(c),
+        (None, None) => {
+            report.push(
+                Reason::ContentMissing,
+                None,
+                "detached signature and no content supplied".into(),
+            );
+            None
+        }
+    }
+}
+
+/// The OCSP responses on offer: those fetched for this submission, then those the signature
+/// carries. Carried responses that do not parse are ignored: evidence offered, not owed.
+fn ocsp_offered(evidence: &Evidence<'_>, sd: &SignedData<'_>) -> Vec<Arc<ocsp::Response>> {
+    evidence
+        .ocsp
+        .iter()
+        .cloned()
+        .chain(
+            sd.ocsp
+                .iter()
+                .filter_map(|d| ocsp::Response::from_der(d).ok().map(Arc::new)),
+        )
+        .collect()
 }

@@ -93,7 +93,7 @@ pub fn serve_failing(kind: &str, faults: &Faults) -> super::server::Server {
         archive,
         incoming,
         ocsp,
-    } = super::ingest(&data);
+    } = super::ingest_on(&data, kind);
     drop(archive);
     let at = data.join("archive");
     let inner: Box<dyn tamga::archive::store::Store> = match kind {

@@ -53,7 +53,7 @@ impl Store for Hooked {
     }
 }
 
-/// The archive in `data` (its sled store) over `wrap`, with `data`'s receipt key.
+/// The archive in `data` (the store it holds) over `wrap`, with `data`'s receipt key.
 pub fn open_over(data: &Path, wrap: impl FnOnce(Box<dyn Store>) -> Box<dyn Store>) -> Archive {
     let paths = super::archive_paths(data);
     let signer = tamga::receipt::ReceiptSigner::load_or_create(
@@ -65,8 +65,8 @@ pub fn open_over(data: &Path, wrap: impl FnOnce(Box<dyn Store>) -> Box<dyn Store
         "tamga.local/{}",
         tamga::verify::certificate::hex(&signer.certificate_sha256()[..8])
     );
-    let store = tamga::archive::sled::SledStore::open(&data.join("archive")).unwrap();
-    Archive::open(wrap(Box::new(store)), origin, std::sync::Arc::new(signer)).unwrap()
+    let store = tamga::setup::open_store(&paths).unwrap();
+    Archive::open(wrap(store), origin, std::sync::Arc::new(signer)).unwrap()
 }
 
 /// Submits the fixture signature `file` (attached) into `case` under `sender_ref`, received

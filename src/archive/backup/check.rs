@@ -7,7 +7,7 @@ use super::files::{self, Manifest, Records};
 use super::{APPENDED, BackupError, Fault, Refusal};
 use crate::archive::checkpoint::Checkpoint;
 use crate::archive::log::FileRef;
-use crate::archive::replay::{self, Replay, Source};
+use crate::archive::replay::{self, Replay, Source, SourceError};
 use crate::verify::certificate::{Certificate, hex};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -118,6 +118,8 @@ struct Backup<'a> {
     blobs: HashMap<&'a [u8], &'a [u8]>,
     /// Chunks checked so far.
     checked: RefCell<HashSet<[u8; 32]>>,
+    /// The receipts' dictionaries read so far.
+    dictionaries: crate::archive::receipts::Dictionaries,
 }
 
 impl Backup<'_> {
@@ -136,41 +138,48 @@ impl Backup<'_> {
 }
 
 impl Source for Backup<'_> {
-    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, String> {
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, SourceError> {
         Ok(self.entries.get(&index).map(|e| e.to_vec()))
     }
 
-    fn receipt(&self, id: &str) -> Result<Vec<u8>, String> {
-        self.receipts
+    fn receipt(&self, id: &str) -> Result<Vec<u8>, SourceError> {
+        let stored = self
+            .receipts
             .get(id.as_bytes())
-            .map(|r| r.to_vec())
-            .ok_or_else(|| format!("receipt {id} is not in the backup"))
+            .ok_or_else(|| SourceError::ReceiptNotInBackup(id.to_owned()))?;
+        // A backup keeps receipts' DER as read back; the stored form reads here too.
+        let lookup = |k: &[u8]| Ok(self.receipts.get(k).map(|v| v.to_vec()));
+        crate::archive::receipts::decode(stored.to_vec(), &self.dictionaries, &lookup).map_err(
+            |source| SourceError::StoredReceipt {
+                id: id.to_owned(),
+                source,
+            },
+        )
     }
 
-    fn document(&self, _index: u64, file: &FileRef) -> Result<u64, String> {
+    fn document(&self, _index: u64, file: &FileRef) -> Result<u64, SourceError> {
         let name =
-            crate::archive::checkpoint::unhex32(&file.sha256).ok_or("file hash is not hex")?;
+            crate::archive::checkpoint::unhex32(&file.sha256).ok_or(SourceError::HashNotHex)?;
         let manifest = self
             .blobs
             .get(name.as_slice())
-            .ok_or_else(|| format!("document {} is not in the backup", file.sha256))?;
+            .ok_or_else(|| SourceError::DocumentNotInBackup(file.sha256.clone()))?;
         let (size, rest) = manifest
-            .split_at_checked(8)
-            .ok_or("blob manifest truncated")?;
-        let size = u64::from_be_bytes(size.try_into().map_err(|_| "blob manifest")?);
+            .split_first_chunk::<8>()
+            .ok_or(SourceError::ManifestTruncated)?;
+        let size = u64::from_be_bytes(*size);
         let mut whole = Sha256::new();
         let mut total = 0u64;
-        for c in rest.chunks_exact(32) {
-            let c: [u8; 32] = c.try_into().map_err(|_| "blob manifest")?;
-            let raw = self.chunk(&c).map_err(|e| e.to_string())?;
+        // Whole 32-byte names only, as before: a trailing partial name is ignored here and
+        // the sizes then disagree.
+        let (names, _) = rest.as_chunks::<32>();
+        for c in names {
+            let raw = self.chunk(c)?;
             whole.update(&raw);
             total += raw.len() as u64;
         }
         if total != size || <[u8; 32]>::from(whole.finalize()) != name {
-            return Err(format!(
-                "document {} does not match its SHA-256",
-                file.sha256
-            ));
+            return Err(SourceError::DocumentDiffers(file.sha256.clone()));
         }
         Ok(total)
     }
@@ -205,6 +214,7 @@ pub fn verify(dir: &Path, generation: Option<u64>) -> Result<Verified, BackupErr
         receipts: pairs("receipts.kv"),
         blobs: pairs("blobs.kv"),
         checked: RefCell::new(HashSet::new()),
+        dictionaries: Default::default(),
     };
     let mut checkpoints = vec![loaded.checkpoint.clone()];
     let cert = Certificate::from_der(&loaded.service)

@@ -19,6 +19,8 @@ struct Writer<'a> {
     store: &'a dyn Store,
     batch: Batch,
     bytes: usize,
+    /// The receipts' dictionaries written so far.
+    dictionaries: HashSet<Vec<u8>>,
 }
 
 impl Writer<'_> {
@@ -29,6 +31,18 @@ impl Writer<'_> {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Keeps a backed-up receipt (its DER) as the archive keeps one: compressed against
+    /// its dictionary, which goes in first (see `archive::receipts`).
+    fn put_receipt(&mut self, key: &[u8], der: &[u8]) -> Result<(), BackupError> {
+        let encoded = crate::archive::receipts::encode(der);
+        if let Some((name, dictionary)) = encoded.dictionary
+            && self.dictionaries.insert(name.clone())
+        {
+            self.put(Space::Receipts, &name, &dictionary)?;
+        }
+        self.put(Space::Receipts, key, &encoded.value)
     }
 
     fn flush(&mut self) -> Result<(), BackupError> {
@@ -67,6 +81,7 @@ pub fn load(
         store,
         batch: Batch::default(),
         bytes: 0,
+        dictionaries: HashSet::new(),
     };
     for c in &m.chunks {
         let packed = files::read_bounded(&dir.join(files::chunk_path(c)), files::MAX_CHUNK_FILE)?;
@@ -99,7 +114,12 @@ pub fn load(
         let mut seen = HashSet::new();
         for (k, v) in records(name) {
             // A receipt for a retried submission may come twice; it is the same receipt.
-            if seen.insert(k.as_slice()) {
+            if !seen.insert(k.as_slice()) {
+                continue;
+            }
+            if space == Space::Receipts {
+                w.put_receipt(k, v)?;
+            } else {
                 w.put(space, k, v)?;
             }
         }

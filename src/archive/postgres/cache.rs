@@ -4,9 +4,11 @@
 //! snapshot: then nothing but this store's own batches changes a key, and every batch passes
 //! through [`ReadCache::applied`]. Absent keys are remembered too — the idempotency check of
 //! every filing asks for a receipt that is not there yet, twice. Only small values are kept
-//! (records, counters, receipts), never documents' chunks, and the whole map is bounded.
+//! (records, counters, receipts), never documents' chunks, and the whole map is bounded; of
+//! a larger value written, its SHA-256 is kept, enough to tell an overwrite at hand-over.
 
 use crate::archive::store::{Batch, Space};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// The largest value remembered.
@@ -14,10 +16,21 @@ const MAX_VALUE: usize = 4096;
 /// Entries kept before the cache starts over.
 const MAX_ENTRIES: usize = 100_000;
 
-/// (space, key) → the value, or `None` for a key known to be absent.
+/// What is known of a key's value.
+#[derive(Debug, Clone)]
+enum Value {
+    /// Absent.
+    Absent,
+    /// This value.
+    Small(Vec<u8>),
+    /// A value beyond [`MAX_VALUE`], by its SHA-256.
+    Large([u8; 32]),
+}
+
+/// (space, key) → what is known of its value.
 #[derive(Debug, Default)]
 pub struct ReadCache {
-    map: HashMap<(Space, Vec<u8>), Option<Vec<u8>>>,
+    map: HashMap<(Space, Vec<u8>), Value>,
     /// Counts the batches taken in: an answer read before one of them may be stale.
     epoch: u64,
 }
@@ -25,7 +38,21 @@ pub struct ReadCache {
 impl ReadCache {
     /// The remembered answer for (space, key): `None` when not remembered.
     pub fn get(&self, space: Space, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        self.map.get(&(space, key.to_vec())).cloned()
+        match self.map.get(&(space, key.to_vec()))? {
+            Value::Absent => Some(None),
+            Value::Small(v) => Some(Some(v.clone())),
+            Value::Large(_) => None,
+        }
+    }
+
+    /// Whether writing `value` under an append-only (space, key) would overwrite another
+    /// value: `None` when nothing is known of the key.
+    pub fn clashes(&self, space: Space, key: &[u8], value: &[u8]) -> Option<bool> {
+        match self.map.get(&(space, key.to_vec()))? {
+            Value::Absent => Some(false),
+            Value::Small(v) => Some(v != value),
+            Value::Large(d) => Some(value.len() <= MAX_VALUE || *d != digest(value)),
+        }
     }
 
     /// Where the cache stands: pass it to [`ReadCache::read`] with the answer asked for now.
@@ -36,8 +63,8 @@ impl ReadCache {
     /// Remembers what the server answered to a question asked at `epoch`, unless a batch was
     /// taken in since (it may have changed the answer after the server gave it).
     pub fn read(&mut self, epoch: u64, space: Space, key: &[u8], value: &Option<Vec<u8>>) {
-        if epoch == self.epoch && value.as_ref().is_none_or(|v| v.len() <= MAX_VALUE) {
-            self.insert(space, key.to_vec(), value.clone());
+        if epoch == self.epoch {
+            self.insert(space, key.to_vec(), Value::of(value.as_deref()));
         }
     }
 
@@ -45,14 +72,10 @@ impl ReadCache {
     pub fn applied(&mut self, batch: &Batch) {
         self.epoch += 1;
         for (space, key, value) in &batch.puts {
-            if value.len() <= MAX_VALUE {
-                self.insert(*space, key.clone(), Some(value.clone()));
-            } else {
-                self.map.remove(&(*space, key.clone()));
-            }
+            self.insert(*space, key.clone(), Value::of(Some(value)));
         }
         for (space, key) in &batch.disposals {
-            self.insert(*space, key.clone(), None);
+            self.insert(*space, key.clone(), Value::Absent);
         }
     }
 
@@ -62,12 +85,27 @@ impl ReadCache {
         self.map.clear();
     }
 
-    fn insert(&mut self, space: Space, key: Vec<u8>, value: Option<Vec<u8>>) {
+    fn insert(&mut self, space: Space, key: Vec<u8>, value: Value) {
         if self.map.len() >= MAX_ENTRIES {
             self.map.clear();
         }
         self.map.insert((space, key), value);
     }
+}
+
+impl Value {
+    /// What is kept of `value` (`None`: absent).
+    fn of(value: Option<&[u8]>) -> Value {
+        match value {
+            None => Value::Absent,
+            Some(v) if v.len() <= MAX_VALUE => Value::Small(v.to_vec()),
+            Some(v) => Value::Large(digest(v)),
+        }
+    }
+}
+
+fn digest(value: &[u8]) -> [u8; 32] {
+    Sha256::digest(value).into()
 }
 
 #[cfg(test)]
@@ -96,5 +134,11 @@ mod tests {
             None,
             "large values are not kept"
         );
+        // Their digest is: enough to tell an overwrite without asking the server.
+        let big = vec![0; MAX_VALUE + 1];
+        assert_eq!(c.clashes(Space::Chunks, b"big", &big), Some(false));
+        assert_eq!(c.clashes(Space::Chunks, b"big", &[1; 5000]), Some(true));
+        assert_eq!(c.clashes(Space::Chunks, b"c", b"any"), Some(false));
+        assert_eq!(c.clashes(Space::Chunks, b"unseen", b"any"), None);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 /// The schema version this tamga writes. An archive at a newer version is refused (a newer
 /// tamga wrote it); an older one is migrated forward on open.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The migrations, the n-th taking version n to n + 1.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -60,6 +60,41 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
          UPDATE tamga_sync SET n = n + 1 RETURNING applied INTO counted;
          RETURN counted;
      END $$;",
+    // 2: the same batch without a join against the whole table on every call. Once its plan
+    // was cached generic, the clash check and the disposals' DELETE (even with nothing to
+    // dispose of) ran as hash joins over a scan of tamga_kv: work growing with the archive,
+    // most of the server's CPU under load. Now the inserts report what they inserted, and
+    // only keys that were there already (a chunk filed again: rare) are compared, each by the
+    // primary key; the DELETE runs only when there is something to dispose of.
+    "CREATE OR REPLACE FUNCTION tamga_apply(a_space int2[], a_key bytea[], a_value bytea[],
+                                 o_space int2[], o_key bytea[], o_value bytea[],
+                                 d_space int2[], d_key bytea[]) RETURNS int8
+     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+     DECLARE clash record; counted int8; inserted int8;
+     BEGIN
+         WITH ins AS (INSERT INTO tamga_kv SELECT * FROM unnest(a_space, a_key, a_value)
+                      ON CONFLICT (space, key) DO NOTHING RETURNING 1)
+         SELECT count(*) INTO inserted FROM ins;
+         IF inserted < coalesce(cardinality(a_key), 0) THEN
+             SELECT n.space, n.key INTO clash
+                 FROM unnest(a_space, a_key, a_value) AS n (space, key, value)
+                 WHERE EXISTS (SELECT 1 FROM tamga_kv k WHERE k.space = n.space
+                               AND k.key = n.key AND k.value <> n.value)
+                 LIMIT 1;
+             IF FOUND THEN
+                 RAISE EXCEPTION USING ERRCODE = 'TA001',
+                     MESSAGE = clash.space::text || ' ' || encode(clash.key, 'hex');
+             END IF;
+         END IF;
+         INSERT INTO tamga_kv SELECT * FROM unnest(o_space, o_key, o_value)
+             ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value;
+         IF coalesce(cardinality(d_key), 0) > 0 THEN
+             DELETE FROM tamga_kv k USING unnest(d_space, d_key) AS d (space, key)
+                 WHERE k.space = d.space AND k.key = d.key;
+         END IF;
+         UPDATE tamga_sync SET applied = applied + 1 RETURNING applied INTO counted;
+         RETURN counted;
+     END $$;",
 ];
 
 /// Refuses a schema name that is not a plain lower-case SQL identifier (it is spliced into
@@ -86,6 +121,8 @@ pub struct Session {
     pub client: postgres::Client,
     apply: postgres::Statement,
     flush: postgres::Statement,
+    /// The first of some append-only puts whose key holds another value.
+    clash: postgres::Statement,
     /// `SELECT value … WHERE space = $1 AND key = $2`.
     pub get: postgres::Statement,
     /// `SELECT key … WHERE space = $1 ORDER BY key`.
@@ -121,18 +158,28 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
         prepare("SELECT value FROM tamga_kv WHERE space = $1 AND key = $2")?,
         prepare("SELECT key FROM tamga_kv WHERE space = $1 ORDER BY key")?,
     );
-    let (apply, flush) = if read_only {
-        (prepare("SELECT 1")?, prepare("SELECT 1")?)
+    let (apply, flush, clash) = if read_only {
+        (
+            prepare("SELECT 1")?,
+            prepare("SELECT 1")?,
+            prepare("SELECT 1")?,
+        )
     } else {
         (
             prepare("SELECT tamga_apply($1, $2, $3, $4, $5, $6, $7, $8)")?,
             prepare("SELECT tamga_flush()")?,
+            prepare(
+                "SELECT n.space, encode(n.key, 'hex')
+                 FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) AS n (space, key, value)
+                 JOIN tamga_kv k USING (space, key) WHERE k.value <> n.value LIMIT 1",
+            )?,
         )
     };
     Ok(Session {
         client,
         apply,
         flush,
+        clash,
         get,
         keys,
     })
@@ -282,7 +329,7 @@ impl Writes {
 }
 
 /// The refusal of a second value for an append-only key.
-fn overwrite(space: Space, key: &[u8]) -> StoreError {
+pub fn overwrite(space: Space, key: &[u8]) -> StoreError {
     StoreError::Overwrite {
         space,
         key: crate::verify::certificate::hex(key),
@@ -302,6 +349,76 @@ pub fn apply(session: &mut Session, w: &Writes) -> Result<i64, StoreError> {
         Ok(row) => Ok(row.get(0)),
         Err(e) => Err(clash(&e).unwrap_or_else(|| pg(e))),
     }
+}
+
+/// The overwrite that writing the append-only `puts` (space, key, value) would be, as the
+/// committed table stands: one round trip for all of them.
+pub fn clashing(
+    session: &mut Session,
+    puts: &[(Space, &[u8], &[u8])],
+) -> Result<Option<StoreError>, StoreError> {
+    let spaces: Vec<i16> = puts.iter().map(|(s, _, _)| code(*s)).collect();
+    let keys: Vec<&[u8]> = puts.iter().map(|(_, k, _)| *k).collect();
+    let values: Vec<&[u8]> = puts.iter().map(|(_, _, v)| *v).collect();
+    let row = session
+        .client
+        .query_opt(&session.clash, &[&spaces, &keys, &values])
+        .map_err(pg)?;
+    Ok(row.and_then(|row| {
+        let space: i16 = row.get(0);
+        let space = Space::ALL.into_iter().find(|s| code(*s) == space)?;
+        Some(StoreError::Overwrite {
+            space,
+            key: row.get(1),
+        })
+    }))
+}
+
+/// Whether the server refused `e` for what was sent (an overwrite, a value it cannot take),
+/// so that sending it again would be refused again: not a lost connection, nor a server
+/// that cannot write now (shutting down, read-only, disk full), which a retry outlives.
+pub fn refused_for_good(e: &StoreError) -> bool {
+    match e {
+        StoreError::Overwrite { .. } => true,
+        StoreError::Postgres(e) => e.as_db_error().is_some_and(|db| {
+            let class = db.code().code().get(..2);
+            matches!(class, Some("22" | "23" | "42"))
+        }),
+        _ => false,
+    }
+}
+
+/// The greatest key of `space` in the table (`None`: it holds none), from the primary key's
+/// index.
+pub fn greatest(session: &mut Session, space: Space) -> Result<Option<Vec<u8>>, StoreError> {
+    // (bytea has no max(); the index walked backwards gives it at once.)
+    let row = session
+        .client
+        .query_opt(
+            "SELECT key FROM tamga_kv WHERE space = $1 ORDER BY key DESC LIMIT 1",
+            &[&code(space)],
+        )
+        .map_err(pg)?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Calls `each` with every (space, key) the table holds, streamed (not collected).
+pub fn each_key(
+    session: &mut Session,
+    mut each: impl FnMut(Space, &[u8]),
+) -> Result<(), StoreError> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut rows = session
+        .client
+        .query_raw("SELECT space, key FROM tamga_kv", Vec::<i16>::new())
+        .map_err(pg)?;
+    while let Some(row) = rows.next().map_err(pg)? {
+        let space: i16 = row.get(0);
+        if let Some(space) = Space::ALL.into_iter().find(|s| code(*s) == space) {
+            each(space, row.get(1));
+        }
+    }
+    Ok(())
 }
 
 /// The count of batches applied, as the server holds it now.

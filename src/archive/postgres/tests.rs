@@ -181,13 +181,13 @@ fn a_backend_crash_the_postmaster_survives_loses_nothing_either() {
     assert_eq!(keys.len(), 50, "{}", c.log());
     // The postmaster's reset may still be under way, closing the writer's new connection:
     // a refused write is the sender's "try later", and the retry must go through.
+    // The batch is taken in at once; its commit, or the sync, is what may be refused.
     let mut b = Batch::default();
     b.put(Space::Log, vec![50], b"after".to_vec());
-    while let Err(e) = store.apply(&b) {
+    while let Err(e) = store.apply(&b).and_then(|()| store.sync()) {
         assert!(std::time::Instant::now() < deadline, "{e}\n{}", c.log());
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    store.sync().unwrap();
 }
 
 #[test]
@@ -213,8 +213,10 @@ fn a_server_that_lost_acknowledged_filings_stops_writes() {
     let mut b = Batch::default();
     b.put(Space::Log, vec![3], b"next".to_vec());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // The batch may be taken in (handed to the writer thread), but no sync covers it, and
+    // writes stop.
     let refused = loop {
-        match store.apply(&b) {
+        match store.apply(&b).and_then(|()| store.sync()) {
             Err(StoreError::Unwritable(why)) => break why,
             Err(_) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(50))
@@ -222,5 +224,99 @@ fn a_server_that_lost_acknowledged_filings_stops_writes() {
             other => panic!("written onto a server that lost acknowledged filings: {other:?}"),
         }
     };
+    assert!(matches!(store.apply(&b), Err(StoreError::Unwritable(_))));
     assert!(refused.contains("lost filings"), "{refused}");
+}
+
+/// The number of groups the server has committed (`tamga_sync.applied`).
+fn groups(admin: &mut postgres::Client) -> i64 {
+    admin
+        .query_one("SELECT applied FROM archive.tamga_sync", &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn batches_handed_over_while_the_server_is_busy_are_committed_in_one_transaction() {
+    let c = cluster();
+    let store = Arc::new(PgStore::open(at(&c, "archive")).unwrap());
+    put(&*store, Space::Log, &[0], b"first");
+    store.sync().unwrap();
+    let mut admin = postgres::Client::connect(&c.url(), postgres::NoTls).unwrap();
+    let before = groups(&mut admin);
+    // The server cannot commit a group while this lock is held: the batches wait in tamga.
+    let mut hold = admin.transaction().unwrap();
+    hold.batch_execute("LOCK TABLE archive.tamga_sync IN EXCLUSIVE MODE")
+        .unwrap();
+    let (done, handed) = std::sync::mpsc::channel();
+    let writer = Arc::clone(&store);
+    std::thread::spawn(move || {
+        for i in 1..=50u8 {
+            put(&*writer, Space::Log, &[i], b"filed");
+        }
+        let _ = done.send(());
+    });
+    // Applying does not wait for the server, and what was applied reads back at once.
+    handed
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("apply waited for the server's commit");
+    assert_eq!(
+        store.get(Space::Log, &[50]).unwrap(),
+        Some(b"filed".to_vec())
+    );
+    hold.commit().unwrap();
+    store.sync().unwrap();
+    let committed = groups(&mut admin) - before;
+    assert!(
+        (1..=2).contains(&committed),
+        "50 batches in {committed} transactions"
+    );
+    assert_eq!(store.keys(Space::Log).unwrap().len(), 51);
+}
+
+#[test]
+fn a_batch_the_server_refuses_after_it_was_taken_in_stops_writes_and_every_sync() {
+    let c = cluster();
+    drop(PgStore::open(at(&c, "archive")).unwrap());
+    let mut admin = postgres::Client::connect(&c.url(), postgres::NoTls).unwrap();
+    let theirs = |admin: &mut postgres::Client, key: u8| {
+        admin
+            .execute(
+                "INSERT INTO archive.tamga_kv VALUES ($1, $2, 'theirs')",
+                &[&code(Space::Log), &vec![key]],
+            )
+            .unwrap();
+    };
+    // A row written behind tamga's back before it opened: the store knows nothing of the
+    // key but that it may be there, asks, and refuses at once.
+    theirs(&mut admin, 5);
+    let store = PgStore::open(at(&c, "archive")).unwrap();
+    let mut b = Batch::default();
+    b.put(Space::Log, vec![5], b"ours".to_vec());
+    assert!(matches!(store.apply(&b), Err(StoreError::Overwrite { .. })));
+    put(&store, Space::Log, &[6], b"ours");
+    store.sync().unwrap();
+    // One written after it opened, beyond every key it knows: only the server can tell,
+    // after the batch was taken in. Nothing of it may count as durable, and writes stop.
+    theirs(&mut admin, 9);
+    let mut b = Batch::default();
+    b.put(Space::Log, vec![9], b"ours".to_vec());
+    b.put(Space::Index, b"head".to_vec(), b"9".to_vec());
+    store.apply(&b).unwrap();
+    let refused = store.sync().unwrap_err().to_string();
+    assert!(refused.contains("open the archive again"), "{refused}");
+    let mut next = Batch::default();
+    next.put(Space::Log, vec![10], b"ours".to_vec());
+    assert!(matches!(store.apply(&next), Err(StoreError::Unwritable(_))));
+    assert!(store.sync().is_err());
+    // Reads answer what is stored: their row, and no part of the refused batch.
+    assert_eq!(
+        store.get(Space::Log, &[9]).unwrap(),
+        Some(b"theirs".to_vec())
+    );
+    assert_eq!(store.get(Space::Index, b"head").unwrap(), None);
+    drop(store);
+    let again = PgStore::open(at(&c, "archive")).unwrap();
+    assert_eq!(again.get(Space::Log, &[6]).unwrap(), Some(b"ours".to_vec()));
+    assert_eq!(again.get(Space::Index, b"head").unwrap(), None);
 }

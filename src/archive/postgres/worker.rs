@@ -18,14 +18,37 @@ impl<S: Send + 'static> Worker<S> {
     /// Starts the thread; `close` runs on its state when the worker is dropped.
     pub fn spawn(
         name: &str,
+        state: S,
+        close: impl FnOnce(&mut S) + Send + 'static,
+    ) -> Result<Worker<S>, StoreError> {
+        Self::spawn_with_idle(name, state, |_| {}, close)
+    }
+
+    /// Starts the thread; `idle` runs on its state whenever it has run every job sent so
+    /// far (the writer commits the batches handed over meanwhile, as one group, there), and
+    /// `close` when the worker is dropped.
+    pub fn spawn_with_idle(
+        name: &str,
         mut state: S,
+        mut idle: impl FnMut(&mut S) + Send + 'static,
         close: impl FnOnce(&mut S) + Send + 'static,
     ) -> Result<Worker<S>, StoreError> {
         let (tx, rx) = mpsc::channel::<Job<S>>();
         let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
-                for job in rx {
+                loop {
+                    let job = match rx.try_recv() {
+                        Ok(job) => job,
+                        Err(mpsc::TryRecvError::Disconnected) => break,
+                        Err(mpsc::TryRecvError::Empty) => {
+                            idle(&mut state);
+                            match rx.recv() {
+                                Ok(job) => job,
+                                Err(_) => break,
+                            }
+                        }
+                    };
                     job(&mut state);
                 }
                 close(&mut state);
@@ -40,6 +63,15 @@ impl<S: Send + 'static> Worker<S> {
         })
     }
 
+    /// Sends `f` to run on the thread after the jobs sent before it, without waiting.
+    pub fn cast(&self, f: impl FnOnce(&mut S) + Send + 'static) -> Result<(), StoreError> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(Box::new(f))
+            .map_err(|_| gone())
+    }
+
     /// Runs `f` on the thread and waits for its answer.
     pub fn call<T: Send + 'static>(
         &self,
@@ -49,7 +81,6 @@ impl<S: Send + 'static> Worker<S> {
         let job: Job<S> = Box::new(move |s| {
             let _ = answer.send(f(s));
         });
-        let gone = || StoreError::Unwritable("a PostgreSQL connection thread has stopped".into());
         self.jobs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -57,6 +88,11 @@ impl<S: Send + 'static> Worker<S> {
             .map_err(|_| gone())?;
         result.recv().map_err(|_| gone())?
     }
+}
+
+/// The error for a worker whose thread is gone.
+fn gone() -> StoreError {
+    StoreError::Unwritable("a PostgreSQL connection thread has stopped".into())
 }
 
 impl<S> Drop for Worker<S> {

@@ -1,4 +1,5 @@
-//! The embedded default backend: sled, one tree, spaces as key prefixes.
+//! The sled backend (`--store sled`; the default until issue #15): one tree, spaces as key
+//! prefixes.
 //!
 //! Durability: sled 0.34's `flush()` ends in `sync_file_range(2)` on Linux, which neither
 //! flushes the drive's write cache nor the file's metadata (its growing size). So [`sync`]

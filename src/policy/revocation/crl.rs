@@ -1,6 +1,7 @@
 //! The `crl-` keys of `[revocation]`: how `tamga serve` keeps CRLs current (RFC 5280 §5: a
 //! CRL is good until its nextUpdate, and the CA publishes the next one before then).
 
+use crate::policy::SettingError;
 use std::time::Duration;
 
 /// Longest refresh period accepted: a week (national CAs publish daily).
@@ -27,13 +28,19 @@ impl Default for CrlSettings {
 }
 
 /// The checked settings, or the sentence saying what is wrong.
-pub(super) fn settings(refresh: Option<&str>, hosts: &[String]) -> Result<CrlSettings, String> {
+pub(super) fn settings(
+    refresh: Option<&str>,
+    hosts: &[String],
+) -> Result<CrlSettings, SettingError> {
     let refresh = match refresh {
         None => CrlSettings::default().refresh,
         Some(s) => parse_duration(s)?,
     };
     if hosts.len() > MAX_HOSTS {
-        return Err(format!("revocation.crl-hosts lists more than {MAX_HOSTS}"));
+        return Err(SettingError::TooMany {
+            key: "revocation.crl-hosts",
+            max: MAX_HOSTS,
+        });
     }
     let mut checked = Vec::new();
     for h in hosts {
@@ -41,7 +48,7 @@ pub(super) fn settings(refresh: Option<&str>, hosts: &[String]) -> Result<CrlSet
             && h.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
         if !ok {
-            return Err(format!("revocation.crl-hosts: {h:?} is not a host name"));
+            return Err(SettingError::NotAHost(h.clone()));
         }
         checked.push(h.to_ascii_lowercase());
     }
@@ -52,11 +59,10 @@ pub(super) fn settings(refresh: Option<&str>, hosts: &[String]) -> Result<CrlSet
 }
 
 /// `"90s"`, `"15m"`, `"1h"`, `"1d"`: 1 s to a week.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!(
-            "revocation.crl-refresh {s:?} is not a period like \"30s\", \"15m\", \"1h\" or \"1d\""
-        )
+fn parse_duration(s: &str) -> Result<Duration, SettingError> {
+    let bad = || SettingError::NotAPeriod {
+        key: "revocation.crl-refresh",
+        value: s.to_owned(),
     };
     let unit = match s.chars().last() {
         Some('s') => 1,
@@ -72,9 +78,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = digits.parse().map_err(|_| bad())?;
     match n.checked_mul(unit) {
         Some(secs) if (1..=MAX_REFRESH).contains(&secs) => Ok(Duration::from_secs(secs)),
-        _ => Err(format!(
-            "revocation.crl-refresh {s:?} must be 1 s to 7 days"
-        )),
+        _ => Err(SettingError::ValueOutOfRange {
+            key: "revocation.crl-refresh",
+            value: s.to_owned(),
+            sep: "",
+            range: "1 s to 7 days",
+        }),
     }
 }
 
@@ -82,7 +91,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    fn settings(refresh: Option<&str>, hosts: &[&str]) -> Result<CrlSettings, String> {
+    fn settings(refresh: Option<&str>, hosts: &[&str]) -> Result<CrlSettings, SettingError> {
         let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
         super::settings(refresh, &hosts)
     }
