@@ -157,12 +157,9 @@ impl JournalStore {
         };
         let runs = self.read_index().runs.clone();
         // A failed fdatasync stops the writes (see `fdatasync`), not only this flush.
-        let done = self
-            .fdatasync()
-            .map_err(|e| e.to_string())
-            .and_then(|()| {
-                index::flush(&self.dir, &frozen, &runs, &mut next).map_err(|e| e.to_string())
-            });
+        let done = self.fdatasync().map_err(|e| e.to_string()).and_then(|()| {
+            index::flush(&self.dir, &frozen, &runs, &mut next).map_err(|e| e.to_string())
+        });
         // Run ids are never used twice, not even a failed flush's.
         m.next_id = m.next_id.max(next.next_id);
         let mut t = self.write_index();

@@ -345,7 +345,11 @@ fn a_rebuild_spills_its_index_into_runs_as_it_reads_and_keeps_disposals() {
 fn put_many(store: &JournalStore, from: u32, n: u32) {
     let mut b = Batch::default();
     for i in from..from + n {
-        b.put(Space::Log, i.to_be_bytes(), format!("entry {i}").into_bytes());
+        b.put(
+            Space::Log,
+            i.to_be_bytes(),
+            format!("entry {i}").into_bytes(),
+        );
     }
     store.apply(&b).unwrap();
 }
@@ -384,7 +388,11 @@ fn a_failed_fdatasync_in_a_flush_or_a_destroy_stops_the_writes_until_reopened() 
     store.apply(&b).unwrap();
     let end = lock(&store.writer).end;
     lock(&store.writer).punches.retain(|(at, _)| *at <= end);
-    let extent = lock(&store.writer).punches.first().map(|(_, e)| *e).unwrap();
+    let extent = lock(&store.writer)
+        .punches
+        .first()
+        .map(|(_, e)| *e)
+        .unwrap();
     *lock(&store.fail_sync) = true;
     assert!(store.destroy(extent).is_err());
     *lock(&store.fail_sync) = false;
@@ -409,7 +417,10 @@ fn a_failed_flush_leaves_the_manifest_as_it_was_and_a_later_merge_then_a_crash_l
     file(&store, 20);
     file(&store, 21);
     assert!(
-        store.notes().iter().any(|n| n.contains("could not be written")),
+        store
+            .notes()
+            .iter()
+            .any(|n| n.contains("could not be written")),
         "{:?}",
         store.notes()
     );
