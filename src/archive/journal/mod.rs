@@ -74,6 +74,9 @@ pub struct JournalStore {
     /// Tests: the file length past which writes fail (a full disk), after writing what fits.
     #[cfg(test)]
     room: Mutex<Option<u64>>,
+    /// Tests: every `fdatasync` fails while set (a disk that reports a write-back error).
+    #[cfg(test)]
+    fail_sync: Mutex<bool>,
 }
 
 #[derive(Debug)]
@@ -299,6 +302,8 @@ impl JournalStore {
             _lock: lock,
             #[cfg(test)]
             room: Mutex::new(None),
+            #[cfg(test)]
+            fail_sync: Mutex::new(false),
         }
     }
 
@@ -343,7 +348,29 @@ impl JournalStore {
                 .write_all_at(&vec![0; extent.len as usize], extent.off)
                 .map_err(fail)?;
         }
-        self.file.sync_data().map_err(fail)
+        self.fdatasync().map_err(fail)
+    }
+
+    /// `fdatasync` of the journal; a failure stops all writes until the store is reopened,
+    /// whoever saw it (a sync, a flush, a destroy): after a failed fdatasync Linux may have
+    /// dropped the dirty pages and marked them clean, so a later one could "succeed" over lost
+    /// records, and only a reopen's recovery reads what actually reached the disk.
+    fn fdatasync(&self) -> std::io::Result<()> {
+        #[cfg(test)]
+        let synced = match *lock(&self.fail_sync) {
+            true => Err(std::io::Error::other("injected fdatasync failure")),
+            false => self.file.sync_data(),
+        };
+        #[cfg(not(test))]
+        let synced = self.file.sync_data();
+        synced.inspect_err(|e| {
+            lock(&self.writer).failed.get_or_insert_with(|| {
+                format!(
+                    "fdatasync {}: {e}; the store takes no more writes until it is reopened",
+                    self.path.display()
+                )
+            });
+        })
     }
 
     fn value(&self, e: Extent) -> Result<Vec<u8>, StoreError> {
@@ -405,15 +432,9 @@ impl Store for JournalStore {
             (w.end, w.new_file)
         };
         // Records written meanwhile by other threads may or may not be covered; `end` is.
-        if let Err(e) = self.file.sync_data() {
-            // After a failed fdatasync Linux may have dropped the dirty pages and marked them
-            // clean, so a retry could "succeed" over lost writes. Only a reopen, whose recovery
-            // reads what actually reached the disk, can tell; until then nothing is written.
-            let why = format!(
-                "fdatasync {}: {e}; the store takes no more writes until it is reopened",
-                self.path.display()
-            );
-            lock(&self.writer).failed = Some(why.clone());
+        if self.fdatasync().is_err() {
+            // `fdatasync` has stopped the writes and said why.
+            let why = lock(&self.writer).failed.clone().unwrap_or_default();
             return Err(StoreError::Unwritable(why));
         }
         if new_file {
@@ -511,7 +532,7 @@ impl JournalStore {
     /// at open) instead of as a torn tail (cut), with no write-back delay left open.
     fn close(&self) -> Result<(), StoreError> {
         self.sync()?;
-        self.file.sync_data().map_err(|e| StoreError::Io {
+        self.fdatasync().map_err(|e| StoreError::Io {
             what: format!("fdatasync {}", self.path.display()),
             source: e,
         })

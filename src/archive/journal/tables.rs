@@ -127,7 +127,12 @@ impl JournalStore {
             return;
         };
         self.settle_merge(&mut m, false);
-        let (frozen, runs) = {
+        if self.read_index().runs.len() >= index::MAX_RUNS / 2 {
+            // Merging fell far behind: wait for it rather than name ever more runs (before the
+            // memtable is taken, so readers never wait on a merge with it frozen).
+            self.settle_merge(&mut m, true);
+        }
+        let (frozen, mut next) = {
             let w = lock(&self.writer);
             let mut t = self.write_index();
             // Forced: anything in memory, or runs no manifest names yet (a rebuild's).
@@ -141,27 +146,27 @@ impl JournalStore {
             }
             let frozen = Arc::new(std::mem::take(&mut t.mem));
             t.frozen = frozen.clone();
-            m.first = first;
-            m.last = last;
-            m.covered = w.end;
-            (frozen, t.runs.clone())
+            // The manifest in memory moves only once the run and the manifest naming it are
+            // on disk: a merge installed after a failed flush stores it again, and must not
+            // claim to cover records whose keys are in no run.
+            let mut next = (*m).clone();
+            next.first = first;
+            next.last = last;
+            next.covered = w.end;
+            (frozen, next)
         };
-        if runs.len() >= index::MAX_RUNS / 2 {
-            // Merging fell far behind: wait for it rather than name ever more runs.
-            self.settle_merge(&mut m, true);
-        }
         let runs = self.read_index().runs.clone();
-        let done = self
-            .file
-            .sync_data()
-            .map_err(|e| e.to_string())
-            .and_then(|()| {
-                index::flush(&self.dir, &frozen, &runs, &mut m).map_err(|e| e.to_string())
-            });
+        // A failed fdatasync stops the writes (see `fdatasync`), not only this flush.
+        let done = self.fdatasync().map_err(|e| e.to_string()).and_then(|()| {
+            index::flush(&self.dir, &frozen, &runs, &mut next).map_err(|e| e.to_string())
+        });
+        // Run ids are never used twice, not even a failed flush's.
+        m.next_id = m.next_id.max(next.next_id);
         let mut t = self.write_index();
         t.frozen = Arc::default();
         match done {
             Ok(list) => {
+                *m = next;
                 t.runs = Arc::new(list);
                 drop(t);
                 self.start_merge(&mut m);
@@ -227,10 +232,14 @@ impl JournalStore {
             let _ = std::fs::remove_file(super::run::path(&self.dir, id));
             return;
         };
-        match index::commit(&self.dir, m, &list, &inputs) {
-            Ok(()) => self.write_index().runs = Arc::new(list),
+        // As in a flush: the manifest in memory moves once the new one is on disk.
+        let mut next = m.clone();
+        match index::commit(&self.dir, &mut next, &list, &inputs) {
+            Ok(()) => {
+                *m = next;
+                self.write_index().runs = Arc::new(list);
+            }
             Err(_) => {
-                m.runs = runs.iter().map(|r| r.id).collect();
                 let _ = std::fs::remove_file(super::run::path(&self.dir, id));
             }
         }

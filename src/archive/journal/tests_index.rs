@@ -340,3 +340,107 @@ fn a_rebuild_spills_its_index_into_runs_as_it_reads_and_keeps_disposals() {
     assert_eq!(store.get(Space::Chunks, b"gone").unwrap(), None);
     assert_all(&store, 20);
 }
+
+/// A batch of `n` keys in the log, from `from` on, not synced.
+fn put_many(store: &JournalStore, from: u32, n: u32) {
+    let mut b = Batch::default();
+    for i in from..from + n {
+        b.put(
+            Space::Log,
+            i.to_be_bytes(),
+            format!("entry {i}").into_bytes(),
+        );
+    }
+    store.apply(&b).unwrap();
+}
+
+#[test]
+fn a_failed_fdatasync_in_a_flush_or_a_destroy_stops_the_writes_until_reopened() {
+    // In a flush: a bulk batch flushes without a sync, and its fdatasync fails.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    *lock(&store.fail_sync) = true;
+    put_many(&store, 0, 2 * TINY as u32);
+    *lock(&store.fail_sync) = false;
+    assert!(
+        matches!(store.sync(), Err(StoreError::Unwritable(_))),
+        "a sync after a failed fdatasync succeeded over records it may have lost"
+    );
+    drop(store);
+    // In the destroy of a disposed value, after the sync's own fdatasync succeeded.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut b = Batch::default();
+    b.put(Space::Chunks, b"c".to_vec(), b"doomed".to_vec());
+    store.apply(&b).unwrap();
+    store.sync().unwrap();
+    let mut b = Batch::default();
+    b.dispose(Space::Chunks, b"c".to_vec());
+    store.apply(&b).unwrap();
+    store.sync().unwrap();
+    assert!(lock(&store.writer).failed.is_none());
+    // The disposal's punch is due at the next sync; its fdatasync fails.
+    let mut b = Batch::default();
+    b.put(Space::Chunks, b"d".to_vec(), b"more".to_vec());
+    store.apply(&b).unwrap();
+    b = Batch::default();
+    b.dispose(Space::Chunks, b"d".to_vec());
+    store.apply(&b).unwrap();
+    let end = lock(&store.writer).end;
+    lock(&store.writer).punches.retain(|(at, _)| *at <= end);
+    let extent = lock(&store.writer)
+        .punches
+        .first()
+        .map(|(_, e)| *e)
+        .unwrap();
+    *lock(&store.fail_sync) = true;
+    assert!(store.destroy(extent).is_err());
+    *lock(&store.fail_sync) = false;
+    assert!(
+        matches!(store.sync(), Err(StoreError::Unwritable(_))),
+        "a failed fdatasync after a punch was swallowed"
+    );
+}
+
+#[test]
+fn a_failed_flush_leaves_the_manifest_as_it_was_and_a_later_merge_then_a_crash_loses_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..20 {
+        file(&store, i);
+    }
+    store.settle();
+    let before = lock(&store.flusher).clone();
+    // The manifest cannot be replaced: its temporary file's name is taken by a directory.
+    let blocker = dir.path().join(format!("{}.tmp", index::FILE));
+    std::fs::create_dir(&blocker).unwrap();
+    file(&store, 20);
+    file(&store, 21);
+    assert!(
+        store
+            .notes()
+            .iter()
+            .any(|n| n.contains("could not be written")),
+        "{:?}",
+        store.notes()
+    );
+    let after = lock(&store.flusher).clone();
+    assert_eq!(
+        (after.covered, &after.runs),
+        (before.covered, &before.runs),
+        "the manifest moved ahead of a flush that failed"
+    );
+    // A merge is installed (the manifest stored again), then a crash.
+    std::fs::remove_dir(&blocker).unwrap();
+    store.settle();
+    {
+        let mut m = lock(&store.flusher);
+        let runs = store.tables().runs.clone();
+        index::commit(dir.path(), &mut m, &runs, &[]).unwrap();
+    }
+    std::mem::forget(store); // a crash: nothing closes the store
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    let store = open(copy.path());
+    assert_all(&store, 22);
+}
