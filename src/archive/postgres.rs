@@ -38,6 +38,7 @@
 use super::store::{Batch, Space, Store, StoreError};
 use pending::Shared;
 use std::sync::{Arc, Mutex, PoisonError};
+use syncer::Syncer;
 use worker::Worker;
 
 mod cache;
@@ -45,6 +46,7 @@ mod filter;
 mod location;
 mod pending;
 mod schema;
+mod syncer;
 #[cfg(test)]
 mod tests;
 mod worker;
@@ -104,12 +106,6 @@ struct Connection {
     read_only: bool,
     /// What the store's callers see: told when a group is committed or writes stop.
     shared: Arc<Mutex<Shared>>,
-}
-
-/// A writer's second (or further) connection: for syncs, or for reads.
-struct Syncer {
-    location: Location,
-    client: Option<schema::Session>,
 }
 
 /// Connections a writer reads on besides its own.
@@ -595,49 +591,5 @@ impl Connection {
             let _ = schema::flush(s);
         }
         self.client = None;
-    }
-}
-
-impl Syncer {
-    /// The connection, made again if it was lost.
-    fn session(&mut self) -> Result<&mut schema::Session, StoreError> {
-        if self.client.as_ref().is_some_and(|s| s.client.is_closed()) {
-            self.client = None;
-        }
-        let session = match self.client.take() {
-            Some(s) => s,
-            None => schema::connect(&self.location, Role::Syncer)?,
-        };
-        Ok(self.client.insert(session))
-    }
-
-    /// Runs `f` on the connection. A connection left from before a server restart fails at
-    /// its first use: then one more try on a fresh one.
-    fn run<T>(
-        &mut self,
-        f: impl Fn(&mut schema::Session) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        match f(self.session()?) {
-            Err(_) if self.client.as_ref().is_some_and(|s| s.client.is_closed()) => {
-                self.client = None;
-                f(self.session()?)
-            }
-            other => other,
-        }
-    }
-
-    /// Flushes the WAL with a synchronous commit on this connection, and checks that the
-    /// server counts at least `upto` batches once it is durable: a server that lost some in
-    /// between (a crash recovery, a restart) must have them written again by the writer
-    /// first, and no sync may claim them.
-    fn flush(&mut self, upto: i64) -> Result<(), StoreError> {
-        let durable = self.run(schema::flush)?;
-        if durable < upto {
-            return Err(StoreError::Unwritable(format!(
-                "the PostgreSQL server holds {durable} batches, not the {upto} written: the \
-                 lost ones are written again before the next sync"
-            )));
-        }
-        Ok(())
     }
 }

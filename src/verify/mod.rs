@@ -11,6 +11,7 @@ pub mod cades;
 pub mod certificate;
 pub mod cms;
 pub mod content;
+mod message;
 pub mod names;
 pub mod ocsp;
 pub mod path;
@@ -346,7 +347,7 @@ impl Verifier {
         };
         sr.algorithm = Some(scheme.name());
 
-        let signed_message = signed_message(sd, si, content, digest, findings);
+        let signed_message = message::signed_message(sd, si, content, digest, findings);
         if let Some(msg) = signed_message {
             match scheme.verify(&cert.public_key, &msg, &si.signature) {
                 Ok(()) => {}
@@ -422,71 +423,6 @@ impl Verifier {
         let mut candidates = pool.iter().chain(self.trust.anchors()).filter(matches);
         let first = candidates.clone().next();
         candidates.find(bound).or(first).cloned()
-    }
-}
-
-/// What the signature of `si` covers: its signed attributes (after checking that they bind
-/// the content type and the content's digest), or the content itself when there are none.
-/// `None` when there is nothing that could be verified.
-fn signed_message<'a>(
-    sd: &SignedData<'_>,
-    si: &'a SignerInfo<'_>,
-    content: Option<Content<'a>>,
-    digest: HashAlg,
-    findings: &mut Vec<Finding>,
-) -> Option<std::borrow::Cow<'a, [u8]>> {
-    let mut fail = |reason, detail: String| findings.push(Finding { reason, detail });
-    match &si.signed_attrs {
-        Some(attrs) => {
-            if attrs.content_type != sd.content_type {
-                fail(
-                    Reason::ContentMismatch,
-                    format!(
-                        "contentType attribute {} differs from eContentType {}",
-                        attrs.content_type, sd.content_type
-                    ),
-                );
-            }
-            match content.map(|c| c.digest(digest)) {
-                Some(Some(d)) if d != attrs.message_digest => fail(
-                    Reason::ContentMismatch,
-                    format!(
-                        "{} of the content differs from messageDigest",
-                        digest.name()
-                    ),
-                ),
-                Some(None) => fail(
-                    Reason::ContentMismatch,
-                    format!("no {} digest of the content was computed", digest.name()),
-                ),
-                _ => {}
-            }
-            Some(attrs.signed_bytes())
-        }
-        None if sd.content_type != ID_DATA => {
-            // RFC 5652 §5.3: other content types must be bound by signed attributes.
-            fail(
-                Reason::Malformed,
-                format!("content type {} without signed attributes", sd.content_type),
-            );
-            None
-        }
-        None => match content {
-            Some(Content::Bytes(c)) => Some(std::borrow::Cow::Borrowed(c)),
-            Some(Content::Digests(d)) => {
-                fail(
-                    Reason::PolicyViolation,
-                    format!(
-                        "a signature without signed attributes over {} bytes of content \
-                         kept on disk is not verified; sign with signed attributes \
-                         (messageDigest), as CAdES requires",
-                        d.len
-                    ),
-                );
-                None
-            }
-            None => None,
-        },
     }
 }
 
