@@ -183,6 +183,21 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn strays(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Takes this process's turn to write, for a store several processes write at once
+    /// (PostgreSQL with several frontends): blocks until no other writer holds the turn, and
+    /// returns whether another writer wrote since this store's last turn — then what the
+    /// archive above keeps in memory (its head, the tree's edge, the access log's head) is
+    /// stale and must be read again before a batch is built. The turn lasts until
+    /// [`Store::end_turn`]: every batch applied in it was built on what the store held when it
+    /// began, so no other writer may write in between. A store one process writes has no
+    /// turns: it never changes behind the archive's back.
+    fn begin_turn(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    /// Ends the turn [`Store::begin_turn`] took (also after a failed build, with nothing
+    /// applied): once the batches applied in it are committed, another writer may take its
+    /// turn. Every `begin_turn` that returned `Ok` is paired with one `end_turn`.
+    fn end_turn(&self) {}
 }
 
 /// Creates `dir` and takes the store's lock file in it for as long as the returned file is
