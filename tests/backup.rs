@@ -526,6 +526,7 @@ fn restore_into(store: &str, extra: &[&str]) {
         paths.database = Some(tamga::archive::postgres::Location {
             url: extra[1].to_owned(),
             schema: extra[3].to_owned(),
+            shared: false,
         });
     }
     filing_continues(&paths, "01-05", 5, (s.size, root));

@@ -143,11 +143,13 @@ const GROUP_BATCHES: usize = 512;
 const GROUP_BYTES: usize = 16 << 20;
 
 impl PgStore {
-    /// Opens (creating or migrating the schema) the archive at `location` for writing, as
-    /// one of several writers writing in turns (`tamga serve` frontends); fails with
-    /// [`StoreError::InUse`] while a process holds it alone ([`PgStore::open_alone`]).
+    /// Opens (creating or migrating the schema) the archive at `location` for writing: as
+    /// one of several writers, in turns, if it is [`Location::shared`], else alone. Fails
+    /// with [`StoreError::InUse`] while another process writes it alone, or (alone) while
+    /// any other process writes it.
     pub fn open(location: Location) -> Result<PgStore, StoreError> {
-        Self::start(location, false, true)
+        let turns = location.shared;
+        Self::start(location, false, turns)
     }
 
     /// Opens the archive at `location` for writing by this process alone (a restore, or

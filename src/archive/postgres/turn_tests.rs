@@ -8,9 +8,13 @@ use super::*;
 use std::time::{Duration, Instant};
 
 fn two(c: &Cluster) -> (PgStore, PgStore) {
+    let shared = || Location {
+        shared: true,
+        ..at(c, "archive")
+    };
     (
-        PgStore::open(at(c, "archive")).unwrap(),
-        PgStore::open(at(c, "archive")).unwrap(),
+        PgStore::open(shared()).unwrap(),
+        PgStore::open(shared()).unwrap(),
     )
 }
 
