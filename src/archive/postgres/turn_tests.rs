@@ -181,3 +181,20 @@ fn turns_of_one_process_nest_and_a_sync_waits_for_the_last_end() {
     assert_eq!(b.keys(Space::Log).unwrap().len(), 2);
     b.end_turn();
 }
+
+#[test]
+fn a_batch_applied_outside_any_turn_fails_if_another_writer_wrote() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    assert!(!b.begin_turn().unwrap());
+    put(&b, Space::Log, &[0], b"b's");
+    b.end_turn();
+    b.sync().unwrap();
+    // a built this without a turn, on what it knew before b wrote: never written over b's.
+    put(&a, Space::Log, &[1], b"a's, built on a stale head");
+    assert!(a.sync().is_err());
+    assert_eq!(a.get(Space::Log, &[1]).unwrap(), None);
+    assert!(a.begin_turn().unwrap(), "a's memory was stale");
+    a.end_turn();
+    a.sync().unwrap();
+}
