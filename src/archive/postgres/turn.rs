@@ -226,13 +226,7 @@ impl Connection {
                 continue;
             }
             if !turn.open {
-                attempts += 1;
-                if attempts > ATTEMPTS {
-                    return Err(StoreError::Unwritable(
-                        "the database does not take the turn's filings now".into(),
-                    ));
-                }
-                self.recover()?;
+                self.retake(&mut attempts)?;
                 continue;
             }
             let written =
@@ -260,6 +254,18 @@ impl Connection {
                 Err(_) => self.drop_transaction(),
             }
         }
+    }
+
+    /// Takes the turn again for a turn whose transaction is gone ([`Connection::recover`]),
+    /// at most [`ATTEMPTS`] times for one settling: then the caller is told "not now".
+    fn retake(&mut self, attempts: &mut usize) -> Result<(), StoreError> {
+        *attempts += 1;
+        if *attempts > ATTEMPTS {
+            return Err(StoreError::Unwritable(
+                "the database does not take the turn's filings now".into(),
+            ));
+        }
+        self.recover()
     }
 
     /// Rolls back the turn's transaction if the connection still stands (or drops it), so
@@ -290,13 +296,7 @@ impl Connection {
                 return Ok(());
             }
             if !turn.open {
-                attempts += 1;
-                if attempts > ATTEMPTS {
-                    return Err(StoreError::Unwritable(
-                        "the database does not take the turn's filings now".into(),
-                    ));
-                }
-                self.recover()?;
+                self.retake(&mut attempts)?;
                 continue;
             }
             match schema::end_turn(self.writer()?, true) {

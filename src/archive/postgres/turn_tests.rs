@@ -49,6 +49,14 @@ fn holder_with_a_group(admin: &mut postgres::Client) -> Option<i32> {
         .map(|r| r.get(0))
 }
 
+/// `a` begins a turn and writes log entry 0 in it; returns its backend once the group is
+/// written in the turn's transaction.
+fn a_writes_in_its_turn(a: &PgStore, admin: &mut postgres::Client) -> i32 {
+    assert!(!a.begin_turn().unwrap());
+    put(a, Space::Log, &[0], b"a's");
+    within(Duration::from_secs(10), || holder_with_a_group(admin))
+}
+
 #[test]
 fn turns_alternate_and_each_writer_sees_what_the_other_wrote() {
     let c = cluster();
@@ -98,9 +106,7 @@ fn a_holder_whose_connection_is_killed_loses_the_turn_and_its_batches_fail() {
     let c = cluster();
     let (a, b) = two(&c);
     let mut admin = admin(&c);
-    assert!(!a.begin_turn().unwrap());
-    put(&a, Space::Log, &[0], b"a's");
-    let pid = within(Duration::from_secs(10), || holder_with_a_group(&mut admin));
+    let pid = a_writes_in_its_turn(&a, &mut admin);
     admin
         .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .unwrap();
@@ -131,9 +137,7 @@ fn a_hung_holder_loses_the_turn_once_its_lease_runs_out() {
     let (a, b) = two(&c);
     let mut admin = admin(&c);
     // A holder that stops: it began a turn, wrote, and does nothing more.
-    assert!(!a.begin_turn().unwrap());
-    put(&a, Space::Log, &[0], b"a's");
-    within(Duration::from_secs(10), || holder_with_a_group(&mut admin));
+    a_writes_in_its_turn(&a, &mut admin);
     let t = Instant::now();
     assert!(!b.begin_turn().unwrap());
     let waited = t.elapsed();
