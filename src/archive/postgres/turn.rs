@@ -24,8 +24,10 @@
 //! and the lost turn's groups are written again in the new one (a restarted server, a lost
 //! connection: nothing the archive was told was applied goes missing, as with one writer);
 //! otherwise another writer built on what is stored without them, so they fail — every sync
-//! fails until the next turn tells the archive above to read what is stored again, and no
-//! receipt leaves for them. A commit whose answer was lost is looked up in the new turn: the
+//! fails until the next turn tells the archive above to read what is stored again (every turn
+//! tells it, until one commits a write), and no receipt leaves for them. The archive's memory
+//! is then *ahead* of what is stored, and a filing it was waiting to make durable must be
+//! failed by the archive itself: a later sync covers what is stored, not that filing. A commit whose answer was lost is looked up in the new turn: the
 //! turn landed whole (every value there, and the count past it) or not at all.
 //!
 //! **Another writer's writes.** A turn that finds the count moved since this writer's last
@@ -152,7 +154,9 @@ impl Connection {
         let count = self.take()?;
         let moved = self.count != Some(count);
         self.count = Some(count);
-        let foreign = moved || (!implicit && std::mem::take(&mut self.stale));
+        // After a failed turn, every turn says so until one commits a write: the archive's
+        // reading again may itself fail, and must not be skipped the next time.
+        let foreign = moved || (!implicit && self.stale);
         {
             let mut shared = lock(&self.shared);
             if foreign {
@@ -377,6 +381,9 @@ impl Connection {
         let Some(turn) = self.turn.take() else {
             return;
         };
+        if !turn.groups.is_empty() {
+            self.stale = false;
+        }
         // The count after its last group: a turn that found its commit landed late may see
         // a higher one (another writer's), which the next turn reports.
         self.count = Some(turn.end);

@@ -120,11 +120,15 @@ fn a_holder_whose_connection_is_killed_loses_the_turn_and_its_batches_fail() {
     let failed = a.sync().unwrap_err().to_string();
     assert!(failed.contains("lost its turn"), "{failed}");
     assert_eq!(a.get(Space::Log, &[0]).unwrap(), Some(b"b's".to_vec()));
-    // a's next turn tells the archive above to read again, and a files on.
+    // a's next turns tell the archive above to read again until one writes, and a files on.
     assert!(a.begin_turn().unwrap());
+    a.end_turn();
+    assert!(a.begin_turn().unwrap(), "said until a turn wrote");
     put(&a, Space::Log, &[1], b"a's again");
     a.end_turn();
     a.sync().unwrap();
+    assert!(!a.begin_turn().unwrap());
+    a.end_turn();
     assert_eq!(
         b.get(Space::Log, &[1]).unwrap(),
         Some(b"a's again".to_vec())
