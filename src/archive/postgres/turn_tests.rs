@@ -206,3 +206,31 @@ fn a_batch_applied_outside_any_turn_fails_if_another_writer_wrote() {
     a.end_turn();
     a.sync().unwrap();
 }
+
+#[test]
+fn a_turn_that_waited_behind_another_reports_its_writes() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    let mut admin = admin(&c);
+    a_writes_in_its_turn(&a, &mut admin);
+    let b = Arc::new(b);
+    let waiter = Arc::clone(&b);
+    let waited = std::thread::spawn(move || {
+        let foreign = waiter.begin_turn().unwrap();
+        waiter.end_turn();
+        foreign
+    });
+    // b waits in PostgreSQL's queue for the turn a holds.
+    within(Duration::from_secs(10), || {
+        let waiting = "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+        admin.query_opt(waiting, &[]).unwrap().map(|_| ())
+    });
+    a.end_turn();
+    a.sync().unwrap();
+    // The count b reads once the turn is its own includes a's group (read after the wait,
+    // not in the snapshot of the statement that waited).
+    assert!(
+        waited.join().unwrap(),
+        "b must read its head again after a's turn"
+    );
+}
