@@ -28,11 +28,15 @@
 //! whole journal.
 
 mod bloom;
+mod cache;
 mod index;
 mod record;
 mod recover;
 mod run;
+mod stats;
 mod tables;
+
+pub use stats::IndexStats;
 
 use super::store::{Batch, Space, Store, StoreError};
 use index::{Keyer, Loaded, Manifest, Tables};
@@ -501,6 +505,10 @@ impl Store for JournalStore {
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
         let end = lock(&self.writer).end;
         recover::keys(&self.file, &self.path, end, space.prefix())
+    }
+
+    fn settle(&self) {
+        self.settle_merges();
     }
 }
 
