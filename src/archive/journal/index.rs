@@ -241,12 +241,16 @@ pub struct Tables {
 impl Tables {
     /// Where hash `h`'s live value lies; `None` when absent or removed.
     pub fn lookup(&self, h: u128) -> Result<Option<Extent>, RunError> {
+        let start = std::time::Instant::now();
         stats::bump(&stats::LOOKUPS);
-        if let Some(found) = self.mem.get(&h).or_else(|| self.frozen.get(&h)) {
+        let found = if let Some(found) = self.mem.get(&h).or_else(|| self.frozen.get(&h)) {
             stats::bump(&stats::IN_MEMORY);
-            return Ok(*found);
-        }
-        Self::in_runs(&self.runs, h)
+            Ok(*found)
+        } else {
+            Self::in_runs(&self.runs, h)
+        };
+        stats::add(&stats::LOOKUP_NANOS, start.elapsed().as_nanos() as u64);
+        found
     }
 
     /// What the runs alone say of `h`.
