@@ -17,8 +17,8 @@
 //! names them, and never changed after: a crash leaves at worst a file no manifest names.
 
 use super::bloom::Bloom;
-use super::stats;
 use super::recover::Extent;
+use super::stats;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
