@@ -8,8 +8,8 @@
 //!   beforehand with OpenSSL) through the whole pipeline (verify, file, durable group
 //!   commit), 16 threads;
 //! - inclusion and consistency proof latency (p50, p99; 200 each, random positions);
-//! - the retention plan's latency (p50, p99) and one-at-a-time durable filings' p99 alone and
-//!   while plans run in another thread;
+//! - the retention plan's latency (p50, p99 of 200) and one-at-a-time durable filings' p99
+//!   alone and while plans run in another thread;
 //! - open time and resident memory of a fresh process that opens the archive (this binary
 //!   again, `-- open-only DIR STORE`), and bytes on disk per filing.
 //!
@@ -416,7 +416,7 @@ fn percentiles_on_cpu(runs: u64, mut f: impl FnMut(u64)) -> ((f64, f64), (f64, f
 fn plans_beside_filings(ingest: &Ingest, synthetic: &mut u64) -> ((f64, f64), f64, f64) {
     let (a, policy) = (&ingest.archive, &ingest.policy);
     let at = AT + 400 * 86_400 * 365;
-    let plan = percentiles(20, |_| retention_plan(a, policy, at));
+    let plan = percentiles(200, |_| retention_plan(a, policy, at));
     let next = AtomicU64::new(*synthetic);
     let file_one = |_| {
         let i = next.fetch_add(1, Ordering::Relaxed);
