@@ -79,7 +79,10 @@ pub struct Tiles<'a> {
 /// proof's leaf tile is one of n/256, seldom asked twice. At most [`UPPER_TILES`] tiles
 /// (16 KiB each): every upper tile up to about 3·10^7 entries.
 #[derive(Debug, Default)]
-pub struct Upper(Mutex<HashMap<(u32, u64), Arc<Vec<Hash>>>>);
+pub struct Upper(Mutex<HashMap<(u32, u64), TileTree>>);
+
+/// A full tile's hashes followed by each row of interior nodes above them, up to its root.
+type TileTree = Arc<Vec<Hash>>;
 
 /// Upper tiles [`Upper`] keeps at most (8 MiB).
 pub const UPPER_TILES: usize = 512;

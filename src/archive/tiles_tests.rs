@@ -302,14 +302,21 @@ fn readers_sharing_upper_tiles_read_the_same_subtrees_and_compute_each_upper_til
             t
         };
         for size in 1..=n {
-            assert_eq!(reader().mth(0, size).unwrap(), merkle::root(&l[..size as usize]));
+            assert_eq!(
+                reader().mth(0, size).unwrap(),
+                merkle::root(&l[..size as usize])
+            );
         }
         for h in 0..=n.ilog2() {
             let len = 1u64 << h;
             for i in 0..n / len {
                 let (lo, hi) = (i * len, (i + 1) * len);
                 let want = merkle::root(&l[lo as usize..hi as usize]);
-                assert_eq!(reader().mth(lo, hi).unwrap(), want, "height {height}: {lo}..{hi}");
+                assert_eq!(
+                    reader().mth(lo, hi).unwrap(),
+                    want,
+                    "height {height}: {lo}..{hi}"
+                );
             }
         }
         // Every full tile above level 0 is kept, with its interior nodes, and only those.
