@@ -122,6 +122,31 @@ impl Edge {
         }
     }
 
+    /// Computes the interior nodes of every full tile above level 0 not yet kept (as many as
+    /// [`Upper`] has room for), so that no proof pays for them: at open, and each time the
+    /// tree fills another such tile (once every 2^16 entries). At 10^7 entries that is 152
+    /// tiles of 255 hashes each. A tile that cannot be read is left for a proof to meet.
+    pub fn warm(&self, store: &dyn Store) {
+        let mut t = self.reader(store);
+        let full = 1u64 << HEIGHT;
+        for level in 1.. {
+            let tiles = self.size >> (HEIGHT * (level + 1)).min(63);
+            if tiles == 0 {
+                break;
+            }
+            for n in 0..tiles {
+                if t.width(level, n) == full && !matches!(t.upper_tile(level, n), Ok(Some(_))) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether growing from `before` entries to this edge's size filled a tile above level 0.
+    pub fn filled_upper(&self, before: u64) -> bool {
+        before >> (2 * HEIGHT) != self.size >> (2 * HEIGHT)
+    }
+
     /// A reader of the tree of this edge's size, with the edge's hashes already in hand.
     pub fn reader<'a>(&self, store: &'a dyn Store) -> Tiles<'a> {
         let mut t = Tiles::new(store, HEIGHT, self.size);

@@ -330,3 +330,24 @@ fn readers_sharing_upper_tiles_read_the_same_subtrees_and_compute_each_upper_til
         assert!(kept.values().all(|t| t.len() == per_tile));
     }
 }
+
+#[test]
+fn warming_keeps_every_full_upper_tile_before_any_proof_asks() {
+    let n = 3 * (1 << (2 * HEIGHT)) + 100;
+    let store = Mem::default();
+    grow(&store, HEIGHT, 0, n, &[4096]);
+    let edge = Edge::load(&store, n);
+    assert!(edge.upper.0.lock().unwrap().is_empty());
+    edge.warm(&store);
+    // Three full level-1 tiles (each 2^16 entries), none at level 2 yet.
+    let kept = edge.upper.0.lock().unwrap().len();
+    assert_eq!(kept, 3);
+    // What a proof then reads from them is the tree computed from the entries.
+    let l = leaves(n);
+    let lo = 1 << (2 * HEIGHT);
+    assert_eq!(
+        edge.reader(&store).mth(lo, 2 * lo).unwrap(),
+        merkle::root(&l[lo as usize..2 * lo as usize])
+    );
+    assert!(edge.filled_upper(n - 101) && !edge.filled_upper(n - 100));
+}
