@@ -207,9 +207,9 @@ pub fn load(dir: &Path, journal: &File, len: u64) -> Loaded {
     Loaded::Valid(m, runs)
 }
 
-/// Deletes run files in `dir` that `m` does not name (left by a flush a crash interrupted, or
-/// by an index that was rebuilt). Failures only leave files behind.
-pub fn remove_strays(dir: &Path, m: &Manifest) {
+/// Deletes run files in `dir` whose ids are not in `keep` (left by a flush a crash interrupted,
+/// or by an index that was rebuilt). Failures only leave files behind.
+pub fn remove_strays(dir: &Path, keep: &[u64]) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -219,7 +219,7 @@ pub fn remove_strays(dir: &Path, m: &Manifest) {
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
             continue;
         };
-        let named = rest.parse::<u64>().is_ok_and(|id| m.runs.contains(&id));
+        let named = rest.parse::<u64>().is_ok_and(|id| keep.contains(&id));
         if !named {
             let _ = std::fs::remove_file(e.path());
         }

@@ -186,7 +186,7 @@ impl JournalStore {
         // An index rebuilt from a large journal is named now (runs spilled while reading it,
         // and what was left in memory), so the next open is quick.
         store.flush(spilled);
-        index::remove_strays(dir, &lock(&store.flusher));
+        store.remove_strays();
         for extent in repunch {
             store.destroy(extent)?;
         }

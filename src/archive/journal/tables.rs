@@ -281,8 +281,18 @@ impl JournalStore {
         }
         // The rebuilt index is named, and the stale runs, no longer named, go.
         self.flush(true);
-        index::remove_strays(&self.dir, &lock(&self.flusher));
+        self.remove_strays();
         Ok(())
+    }
+
+    /// Deletes run files nothing needs: kept are those the manifest names and the output of a
+    /// merge under way, which its thread may be writing, or has written and not yet installed
+    /// (the flusher's lock is held, so no merge starts meanwhile).
+    pub(super) fn remove_strays(&self) {
+        let m = lock(&self.flusher);
+        let mut keep = m.runs.clone();
+        keep.extend(lock(&self.merging).as_ref().map(|job| job.id));
+        index::remove_strays(&self.dir, &keep);
     }
 
     /// Waits for merging to finish and installs it, merging on while more is due.

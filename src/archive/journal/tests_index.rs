@@ -444,3 +444,37 @@ fn a_failed_flush_leaves_the_manifest_as_it_was_and_a_later_merge_then_a_crash_l
     let store = open(copy.path());
     assert_all(&store, 22);
 }
+
+/// Polls `done` until it holds, failing after a generous deadline.
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn removing_strays_keeps_the_output_of_a_merge_not_yet_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut n = 0;
+    while lock(&store.merging).is_none() {
+        file(&store, n);
+        n += 1;
+        assert!(n < 200, "no merge started");
+    }
+    // The merge's thread has written its run; the manifest does not name it yet.
+    wait_for("the merge", || {
+        lock(&store.merging)
+            .as_ref()
+            .is_some_and(|job| job.thread.is_finished())
+    });
+    store.remove_strays();
+    store.settle();
+    drop(store);
+    let store = open(dir.path());
+    assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert!(store.replayed().0 > 0, "the index was not used");
+    assert_all(&store, n);
+}
