@@ -285,13 +285,15 @@ impl JournalStore {
         Ok(())
     }
 
-    /// Deletes run files nothing needs: kept are those the manifest names and the output of a
-    /// merge under way, which its thread may be writing, or has written and not yet installed
-    /// (the flusher's lock is held, so no merge starts meanwhile).
+    /// Deletes run files nothing needs: kept are those the manifest names, those in force (a
+    /// rebuild's spilled runs stay unnamed while a flush fails, and are read meanwhile), and
+    /// the output of a merge under way, which its thread may be writing, or has written and
+    /// not yet installed (the flusher's lock is held, so no merge starts meanwhile).
     pub(super) fn remove_strays(&self) {
         let m = lock(&self.flusher);
         let mut keep = m.runs.clone();
         keep.extend(lock(&self.merging).as_ref().map(|job| job.id));
+        keep.extend(self.read_index().runs.iter().map(|r| r.id));
         index::remove_strays(&self.dir, &keep);
     }
 

@@ -478,3 +478,32 @@ fn removing_strays_keeps_the_output_of_a_merge_not_yet_installed() {
     assert!(store.replayed().0 > 0, "the index was not used");
     assert_all(&store, n);
 }
+
+#[test]
+fn a_rebuilt_index_whose_flush_fails_keeps_its_runs_until_a_later_flush_names_them() {
+    let dir = filled(20);
+    std::fs::remove_file(dir.path().join(index::FILE)).unwrap();
+    // The open's flush of the rebuilt index fails: its manifest cannot be stored.
+    let blocker = dir.path().join(format!("{}.tmp", index::FILE));
+    std::fs::create_dir(&blocker).unwrap();
+    let store = open(dir.path());
+    assert!(!dir.path().join(index::FILE).exists());
+    let spilled: Vec<u64> = store.tables().runs.iter().map(|r| r.id).collect();
+    assert!(!spilled.is_empty(), "nothing was spilled");
+    for id in &spilled {
+        assert!(
+            run::path(dir.path(), *id).exists(),
+            "run {id} in force was deleted"
+        );
+    }
+    std::fs::remove_dir(&blocker).unwrap();
+    for i in 20..24 {
+        file(&store, i);
+    }
+    assert!(dir.path().join(index::FILE).exists(), "never flushed");
+    drop(store);
+    let store = open(dir.path());
+    assert!(store.notes().is_empty(), "{:?}", store.notes());
+    assert!(store.replayed().0 > 0, "the index was not used");
+    assert_all(&store, 24);
+}
