@@ -207,6 +207,47 @@ pub fn load(dir: &Path, journal: &File, len: u64) -> Loaded {
     Loaded::Valid(m, runs)
 }
 
+/// The lowest run id above every run file in `dir` (0 when there is none): a new index
+/// numbers its runs from here, so that no run of an older one — named by a manifest whose
+/// removal a crash undid — is ever overwritten by a run hashed under another salt.
+pub fn first_free_id(dir: &Path) -> std::io::Result<u64> {
+    let prefix = format!("{FILE}.");
+    let mut free = 0;
+    for e in std::fs::read_dir(dir)? {
+        let name = e?.file_name();
+        if let Some(id) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            free = free.max(id.saturating_add(1));
+        }
+    }
+    Ok(free)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the next [`discard`] on this thread fails.
+    pub static FAIL_DISCARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Removes the manifest in `dir` for good (it did not verify), the directory synced: a
+/// manifest that came back after a crash would name runs a new index may have replaced.
+pub fn discard(dir: &Path) -> std::io::Result<()> {
+    #[cfg(test)]
+    if FAIL_DISCARD.with(|f| f.replace(false)) {
+        return Err(std::io::Error::other(
+            "injected failure to remove the manifest",
+        ));
+    }
+    match std::fs::remove_file(dir.join(FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    File::open(dir)?.sync_all()
+}
+
 /// Deletes run files in `dir` whose ids are not in `keep` (left by a flush a crash interrupted,
 /// or by an index that was rebuilt). Failures only leave files behind.
 pub fn remove_strays(dir: &Path, keep: &[u64]) {

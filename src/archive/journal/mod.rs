@@ -227,9 +227,13 @@ impl JournalStore {
             Loaded::Invalid(why) => (Manifest::new(Keyer::random()), Vec::new(), Some(why)),
         };
         if why.is_some() && !read_only {
-            // Never trusted again: the rebuilt index replaces it, or none stands in for it.
-            let _ = std::fs::remove_file(dir.join(index::FILE));
+            // Never trusted again: the rebuilt index replaces it, or none stands in for it. A
+            // manifest that stays would name, at the next open, runs this one overwrites.
+            index::discard(dir).map_err(|e| io(&dir.join(index::FILE), "removing ", e))?;
         }
+        // Ids are never used twice, not even those of runs no manifest names any more.
+        let free = index::first_free_id(dir).map_err(|e| io(dir, "listing ", e))?;
+        manifest.next_id = manifest.next_id.max(free);
         let keyer = manifest.keyer.clone();
         let from = manifest.covered;
         let spiller = index::Spiller::new(dir, flush_at, manifest.next_id);

@@ -507,3 +507,42 @@ fn a_rebuilt_index_whose_flush_fails_keeps_its_runs_until_a_later_flush_names_th
     assert!(store.replayed().0 > 0, "the index was not used");
     assert_all(&store, 24);
 }
+
+#[test]
+fn a_rebuild_at_open_never_reuses_a_run_id_and_fails_if_the_old_manifest_stays() {
+    let dir = filled(20);
+    let highest = runs(dir.path())
+        .iter()
+        .map(|n| n.rsplit('.').next().unwrap().parse::<u64>().unwrap())
+        .max()
+        .unwrap();
+    let manifest = dir.path().join(index::FILE);
+    let mut raw = std::fs::read(&manifest).unwrap();
+    raw[30] ^= 1;
+    std::fs::write(&manifest, &raw).unwrap();
+    // The manifest cannot be removed: the open fails, and writes no run.
+    let before = runs(dir.path());
+    index::FAIL_DISCARD.with(|f| f.set(true));
+    let failed = JournalStore::open_tuned(dir.path(), TINY);
+    assert!(
+        matches!(&failed, Err(StoreError::Io { what, .. }) if what.contains("removing")),
+        "{:?}",
+        failed.map(|_| ())
+    );
+    assert_eq!(runs(dir.path()), before);
+    assert_eq!(std::fs::read(&manifest).unwrap(), raw);
+    // Removed: the rebuilt index's runs are numbered above every run there was.
+    let store = open(dir.path());
+    assert!(
+        store.notes().iter().any(|n| n.contains("was rebuilt")),
+        "{:?}",
+        store.notes()
+    );
+    let ids: Vec<u64> = store.tables().runs.iter().map(|r| r.id).collect();
+    assert!(!ids.is_empty());
+    assert!(
+        ids.iter().all(|id| *id > highest),
+        "{ids:?} reuse ids up to {highest}"
+    );
+    assert_all(&store, 20);
+}
