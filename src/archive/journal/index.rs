@@ -24,6 +24,7 @@
 use super::record::Reader;
 use super::recover::{Extent, Found};
 use super::run::{self, Run, RunError};
+use crate::archive::store::StoreError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -170,22 +171,52 @@ pub enum Loaded {
     Invalid(String),
 }
 
+/// Whether an error reading a run says the index is damaged (a rebuild cures it): a block or
+/// footer that does not verify, a file shorter than it says, or a named run that is gone.
+/// Other I/O errors are the system's and are returned as they are.
+pub fn is_damage(e: &RunError) -> bool {
+    match e {
+        RunError::Damaged { .. } => true,
+        RunError::Io { source, .. } => is_damage_io(source),
+    }
+}
+
+/// See [`is_damage`].
+pub fn is_damage_io(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::NotFound
+    )
+}
+
 /// Loads the manifest in `dir` and its runs and checks them against `journal` (of length
-/// `len`): the same first record, and the last covered record where the manifest says.
-pub fn load(dir: &Path, journal: &File, len: u64) -> Loaded {
-    let raw = match std::fs::read(dir.join(FILE)) {
+/// `len`): the same first record, and the last covered record where the manifest says. An I/O
+/// error other than damage (see [`is_damage`]) fails the open instead of a rebuild.
+pub fn load(dir: &Path, journal: &File, len: u64) -> Result<Loaded, StoreError> {
+    let path = dir.join(FILE);
+    let raw = match std::fs::read(&path) {
         Ok(raw) => raw,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
-        Err(e) => return Loaded::Invalid(format!("it could not be read ({e})")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),
+        Err(e) => {
+            return Err(StoreError::Io {
+                what: format!("{}", path.display()),
+                source: e,
+            });
+        }
     };
-    let Some(m) = Manifest::decode(&raw) else {
-        return Loaded::Invalid("it does not match its checksum".into());
+    Ok(check(dir, journal, len, &raw)?)
+}
+
+/// [`load`] past reading the manifest's bytes.
+fn check(dir: &Path, journal: &File, len: u64, raw: &[u8]) -> Result<Loaded, StoreError> {
+    let Some(m) = Manifest::decode(raw) else {
+        return Ok(Loaded::Invalid("it does not match its checksum".into()));
     };
     if m.covered > len {
-        return Loaded::Invalid(format!(
+        return Ok(Loaded::Invalid(format!(
             "it covers {} bytes of a journal of {len}",
             m.covered
-        ));
+        )));
     }
     let header_at = |at: u64| {
         let mut raw = [0; super::record::HEADER];
@@ -195,16 +226,19 @@ pub fn load(dir: &Path, journal: &File, len: u64) -> Loaded {
     let first = header_at(0).map(|h| h.sum());
     let last = header_at(m.last.0).filter(|h| m.last.0 + h.record_len() == m.covered);
     if first != Some(m.first) || last.map(|h| h.sum()) != Some(m.last.1) {
-        return Loaded::Invalid("it was built from another journal than this one".into());
+        return Ok(Loaded::Invalid(
+            "it was built from another journal than this one".into(),
+        ));
     }
     let mut runs = Vec::with_capacity(m.runs.len());
     for id in &m.runs {
         match Run::open(dir, *id) {
             Ok(r) => runs.push(Arc::new(r)),
-            Err(e) => return Loaded::Invalid(e.to_string()),
+            Err(e) if is_damage(&e) => return Ok(Loaded::Invalid(e.to_string())),
+            Err(e) => return Err(super::index_error(e)),
         }
     }
-    Loaded::Valid(m, runs)
+    Ok(Loaded::Valid(m, runs))
 }
 
 /// The lowest run id above every run file in `dir` (0 when there is none): a new index
@@ -276,11 +310,21 @@ pub struct Tables {
     pub frozen: Arc<BTreeMap<u128, Found>>,
     /// On disk, newest first.
     pub runs: Arc<Vec<Arc<Run>>>,
+    /// Tests: look-ups fail with this I/O error kind (a disk that reports EIO, no descriptors).
+    #[cfg(test)]
+    pub fail_io: Option<std::io::ErrorKind>,
 }
 
 impl Tables {
     /// Where hash `h`'s live value lies; `None` when absent or removed.
     pub fn lookup(&self, h: u128) -> Result<Option<Extent>, RunError> {
+        #[cfg(test)]
+        if let Some(kind) = self.fail_io {
+            return Err(RunError::Io {
+                path: FILE.into(),
+                source: kind.into(),
+            });
+        }
         if let Some(found) = self.mem.get(&h).or_else(|| self.frozen.get(&h)) {
             return Ok(*found);
         }

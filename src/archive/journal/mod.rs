@@ -128,7 +128,12 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
 }
 
 fn index_error(e: run::RunError) -> StoreError {
-    StoreError::Damaged(format!("the journal's index: {e}"))
+    match e {
+        run::RunError::Io { path, source } if !index::is_damage_io(&source) => {
+            io(&path, "the journal's index: ", source)
+        }
+        e => StoreError::Damaged(format!("the journal's index: {e}")),
+    }
 }
 
 /// What the open read: the journal as recovered from where the index left off, and the index.
@@ -221,7 +226,7 @@ impl JournalStore {
     fn read(dir: &Path, file: &File, path: &Path, flush_at: usize) -> Result<Opened, StoreError> {
         let read_only = flush_at == 0;
         let len = file.metadata().map_err(|e| io(path, "", e))?.len();
-        let (mut manifest, mut runs, why) = match index::load(dir, file, len) {
+        let (mut manifest, mut runs, why) = match index::load(dir, file, len)? {
             Loaded::Valid(m, runs) => (m, runs, None),
             Loaded::Missing => (Manifest::new(Keyer::random()), Vec::new(), None),
             Loaded::Invalid(why) => (Manifest::new(Keyer::random()), Vec::new(), Some(why)),
@@ -293,6 +298,8 @@ impl JournalStore {
                 mem: recovered.index,
                 frozen: Default::default(),
                 runs: std::sync::Arc::new(runs),
+                #[cfg(test)]
+                fail_io: None,
             }),
             flusher: Mutex::new(manifest),
             merging: Mutex::new(None),
@@ -481,7 +488,7 @@ impl Store for JournalStore {
             let index = self.read_index();
             match index.lookup(h) {
                 Ok(found) => Ok(found.map(|e| self.value(e)).transpose()?),
-                Err(e) => Err(Failed::Index(e)),
+                Err(e) => Err(Failed::from(e)),
             }
         };
         match once() {

@@ -25,6 +25,18 @@ impl From<StoreError> for Failed {
     }
 }
 
+impl From<RunError> for Failed {
+    /// Damage cures by a rebuild; an I/O error (EIO, EMFILE …) is the system's, not the
+    /// index's: it is returned, or every read would rebuild the index under the writer lock.
+    fn from(e: RunError) -> Self {
+        if super::index::is_damage(&e) {
+            Failed::Index(e)
+        } else {
+            Failed::Store(super::index_error(e))
+        }
+    }
+}
+
 impl Failed {
     pub(super) fn into_store(self) -> StoreError {
         match self {
@@ -49,7 +61,7 @@ impl JournalStore {
                 let key = space.key(k);
                 let h = self.keyer.hash(&key);
                 if space.append_only()
-                    && let Some(extent) = index.lookup(h).map_err(Failed::Index)?
+                    && let Some(extent) = index.lookup(h).map_err(Failed::from)?
                 {
                     if self.value(extent)? != *v {
                         return Err(StoreError::Overwrite {
@@ -68,7 +80,7 @@ impl JournalStore {
                 }
                 let key = space.key(k);
                 let h = self.keyer.hash(&key);
-                if let Some(extent) = index.lookup(h).map_err(Failed::Index)? {
+                if let Some(extent) = index.lookup(h).map_err(Failed::from)? {
                     removes.push((key, h, extent));
                 }
             }

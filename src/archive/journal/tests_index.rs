@@ -546,3 +546,22 @@ fn a_rebuild_at_open_never_reuses_a_run_id_and_fails_if_the_old_manifest_stays()
     );
     assert_all(&store, 20);
 }
+
+#[test]
+fn an_io_error_reading_the_index_is_returned_and_rebuilds_nothing() {
+    let dir = filled(20);
+    let store = open(dir.path());
+    let runs_before: Vec<u64> = store.tables().runs.iter().map(|r| r.id).collect();
+    store.write_index().fail_io = Some(std::io::ErrorKind::Other);
+    let got = store.get(Space::Log, &3u32.to_be_bytes());
+    assert!(matches!(got, Err(StoreError::Io { .. })), "{got:?}");
+    let mut b = Batch::default();
+    b.put(Space::Log, 99u32.to_be_bytes(), b"x".to_vec());
+    let applied = store.apply(&b);
+    assert!(matches!(applied, Err(StoreError::Io { .. })), "{applied:?}");
+    assert!(store.notes().is_empty(), "{:?}", store.notes());
+    store.write_index().fail_io = None;
+    let runs_after: Vec<u64> = store.tables().runs.iter().map(|r| r.id).collect();
+    assert_eq!(runs_after, runs_before, "the index was rebuilt");
+    assert_all(&store, 20);
+}
