@@ -204,7 +204,7 @@ pub fn load(dir: &Path, journal: &File, len: u64) -> Result<Loaded, StoreError> 
             });
         }
     };
-    Ok(check(dir, journal, len, &raw)?)
+    check(dir, journal, len, &raw)
 }
 
 /// [`load`] past reading the manifest's bytes.
