@@ -506,7 +506,7 @@ impl Store for JournalStore {
             return found.clone();
         }
         let end = lock(&self.writer).end;
-        recover::damage_scan(&self.file, &self.path, end, &self.keyer)
+        self.damage_upto(end)
     }
 
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -516,6 +516,19 @@ impl Store for JournalStore {
 }
 
 impl JournalStore {
+    /// The audit's read of the journal up to `end`. A value disposed of while it reads (its
+    /// removal beyond `end`, its bytes punched) is not damage: what the index says once the
+    /// read is over tells it apart — removed, or a punch still pending.
+    fn damage_upto(&self, end: u64) -> Vec<String> {
+        let kept = |key: &[u8], extent: Extent| {
+            let pending = lock(&self.writer).punches.iter().any(|(_, p)| *p == extent);
+            let found = self.read_index().lookup(self.keyer.hash(key));
+            // A look-up that fails says nothing: the damage is reported.
+            !pending && found.map_or(true, |f| f.is_some())
+        };
+        recover::damage_scan(&self.file, &self.path, end, &self.keyer, &kept)
+    }
+
     /// Appends a record with no writes whose mark says the file is durable up to it, without
     /// syncing it. Under load the next batch's record carries that mark anyway; when none
     /// follows, this one does, once the kernel writes it back. Without a later mark, damage to

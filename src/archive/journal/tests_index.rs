@@ -565,3 +565,34 @@ fn an_io_error_reading_the_index_is_returned_and_rebuilds_nothing() {
     assert_eq!(runs_after, runs_before, "the index was rebuilt");
     assert_all(&store, 20);
 }
+
+#[test]
+fn a_value_disposed_of_while_the_audit_reads_is_not_reported_as_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut b = Batch::default();
+    b.put(
+        Space::Chunks,
+        b"c".to_vec(),
+        b"a document an act destroys".to_vec(),
+    );
+    store.apply(&b).unwrap();
+    for i in 0..8 {
+        file(&store, i);
+    }
+    // The audit's read began here; the disposal lands beyond it, and punches the value.
+    let end = lock(&store.writer).end;
+    let mut b = Batch::default();
+    b.dispose(Space::Chunks, b"c".to_vec());
+    store.apply(&b).unwrap();
+    store.sync().unwrap();
+    let damage = store.damage_upto(end);
+    assert!(damage.is_empty(), "{damage:?}");
+    // Real damage is still found.
+    let path = dir.path().join(FILE);
+    let mut raw = std::fs::read(&path).unwrap();
+    let at = raw.windows(7).position(|w| w == b"entry 1").unwrap();
+    raw[at] = b'E';
+    std::fs::write(&path, raw).unwrap();
+    assert_eq!(store.damage_upto(end).len(), 1);
+}
