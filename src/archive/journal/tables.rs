@@ -278,7 +278,22 @@ impl JournalStore {
                 spill: Some(&spiller),
             };
             // Read-only: the journal itself is sound up to `end`; nothing is cut or moved.
-            let rec = recover::recover(&self.file, &self.path, true, &from)?;
+            let rec = match recover::recover(&self.file, &self.path, true, &from) {
+                Ok(rec) if rec.end == w.end => rec,
+                read => {
+                    // The journal no longer reads whole up to where it was written (a cut):
+                    // an index of less than it holds would lose keys. The old tables stay.
+                    recover::Spill::restart(&spiller);
+                    return Err(read.err().unwrap_or_else(|| {
+                        StoreError::Damaged(format!(
+                            "{}: the index no longer verified ({why}), and the journal no \
+                             longer reads whole up to byte {}: not rebuilt",
+                            self.path.display(),
+                            w.end
+                        ))
+                    }));
+                }
+            };
             let (runs, next_id) = spiller.into_runs();
             t.mem = rec.index;
             t.frozen = Arc::default();

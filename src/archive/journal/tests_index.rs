@@ -596,3 +596,43 @@ fn a_value_disposed_of_while_the_audit_reads_is_not_reported_as_damage() {
     std::fs::write(&path, raw).unwrap();
     assert_eq!(store.damage_upto(end).len(), 1);
 }
+
+#[test]
+fn a_runtime_rebuild_over_a_journal_that_no_longer_reads_whole_keeps_the_old_index() {
+    let dir = filled(20);
+    let store = open(dir.path());
+    let mut b = Batch::default();
+    b.put(
+        Space::Log,
+        20u32.to_be_bytes(),
+        b"written, not synced".to_vec(),
+    );
+    store.apply(&b).unwrap();
+    let path = dir.path().join(FILE);
+    let mut raw = std::fs::read(&path).unwrap();
+    let at = raw.windows(7).position(|w| w == b"written").unwrap();
+    raw[at] ^= 1;
+    std::fs::write(&path, raw).unwrap();
+    for name in runs(dir.path()) {
+        let path = dir.path().join(name);
+        let mut raw = std::fs::read(&path).unwrap();
+        raw[40] ^= 1;
+        std::fs::write(&path, raw).unwrap();
+    }
+    let failed = (0..20u32)
+        .filter(|i| store.get(Space::Log, &i.to_be_bytes()).is_err())
+        .count();
+    assert!(failed > 0, "no read met the damaged index");
+    // The rebuild would have cut the last record; it was refused, and the key is still there.
+    assert!(
+        store
+            .get(Space::Log, &20u32.to_be_bytes())
+            .unwrap()
+            .is_some(),
+        "a key written after the cut was lost"
+    );
+    assert_eq!(
+        lock(&store.writer).end,
+        std::fs::metadata(&path).unwrap().len()
+    );
+}
