@@ -167,7 +167,7 @@ impl JournalStore {
             .write(true)
             .open(&path)
             .map_err(|e| io(&path, "", e))?;
-        let mut opened = Self::read(dir, &file, &path, flush_at)?;
+        let mut opened = Self::read(dir, &file, &path, flush_at, false)?;
         // What a killed process wrote may still be in the page cache only; the marks of new
         // records will say all of it is durable, so make that true first.
         file.sync_all().map_err(|e| io(&path, "fsync ", e))?;
@@ -203,10 +203,17 @@ impl JournalStore {
     /// torn tail is left in place and ignored, nothing is synced or punched, and every write
     /// is refused. A writer holding the store makes this fail with "in use".
     pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_read_only_tuned(dir, index::FLUSH_AT)
+    }
+
+    /// [`JournalStore::open_read_only`] with an index read from the whole journal spilled every
+    /// `flush_at` keys (tests use small ones).
+    #[doc(hidden)]
+    pub fn open_read_only_tuned(dir: &Path, flush_at: usize) -> Result<Self, StoreError> {
         let lock = super::store::lock_dir_shared(dir)?;
         let path = dir.join(FILE);
         let file = File::open(&path).map_err(|e| io(&path, "", e))?;
-        let opened = Self::read(dir, &file, &path, 0)?;
+        let opened = Self::read(dir, &file, &path, flush_at, true)?;
         let writer = Writer {
             end: opened.recovered.end,
             durable: opened.recovered.end,
@@ -217,14 +224,23 @@ impl JournalStore {
             first: None,
             last: None,
         };
-        Ok(Self::assemble(dir, file, path, opened, writer, lock, 0))
+        let mut store = Self::assemble(dir, file, path, opened, writer, lock, flush_at);
+        store.read_only = true;
+        Ok(store)
     }
 
     /// Loads the index and replays the journal after it; or, with no index to trust, reads
     /// the whole journal (saying why when an index was there), spilling its index into runs
-    /// every `flush_at` keys (0: kept in memory, for a read-only open).
-    fn read(dir: &Path, file: &File, path: &Path, flush_at: usize) -> Result<Opened, StoreError> {
-        let read_only = flush_at == 0;
+    /// every `flush_at` keys — `read_only`, into a temporary directory whose files are unlinked
+    /// once opened (the runs are read through their open descriptors), so that neither the
+    /// store's directory nor memory holds them.
+    fn read(
+        dir: &Path,
+        file: &File,
+        path: &Path,
+        flush_at: usize,
+        read_only: bool,
+    ) -> Result<Opened, StoreError> {
         let len = file.metadata().map_err(|e| io(path, "", e))?.len();
         let (mut manifest, mut runs, why) = match index::load(dir, file, len)? {
             Loaded::Valid(m, runs) => (m, runs, None),
@@ -241,8 +257,13 @@ impl JournalStore {
         manifest.next_id = manifest.next_id.max(free);
         let keyer = manifest.keyer.clone();
         let from = manifest.covered;
-        let spiller = index::Spiller::new(dir, flush_at, manifest.next_id);
-        let spill = (from == 0 && !read_only).then_some(&spiller);
+        let tmp = match read_only && from == 0 {
+            true => Some(tempfile::tempdir().map_err(|e| io(Path::new("a temporary dir"), "", e))?),
+            false => None,
+        };
+        let spill_dir = tmp.as_ref().map_or(dir, |t| t.path());
+        let spiller = index::Spiller::new(spill_dir, flush_at, manifest.next_id);
+        let spill = (from == 0).then_some(&spiller);
         let base = |h| match spill {
             Some(s) => s.lookup(h).map_err(index_error),
             None => Tables::in_runs(&runs, h).map_err(index_error),
@@ -308,7 +329,7 @@ impl JournalStore {
             notes: Mutex::new(recovered.notes),
             damaged: (recovered.damaged, whole),
             replayed: (from, recovered.records),
-            read_only: flush_at == 0,
+            read_only: false,
             path,
             _lock: lock,
             #[cfg(test)]

@@ -269,7 +269,17 @@ impl JournalStore {
             let w = lock(&self.writer);
             let mut t = self.write_index();
             // The journal is read again whole, its index spilled into new runs as it goes.
-            let spiller = index::Spiller::new(&self.dir, self.flush_at, m.next_id);
+            // A read-only store writes nothing in its directory: its runs go to a temporary one
+            // (unlinked once read, see `JournalStore::read`).
+            let tmp = match self.read_only {
+                true => Some(tempfile::tempdir().map_err(|e| StoreError::Io {
+                    what: "a temporary directory".into(),
+                    source: e,
+                })?),
+                false => None,
+            };
+            let spill_dir = tmp.as_ref().map_or(self.dir.as_path(), |t| t.path());
+            let spiller = index::Spiller::new(spill_dir, self.flush_at, m.next_id);
             let base = |h| spiller.lookup(h).map_err(super::index_error);
             let from = recover::From {
                 at: 0,
@@ -317,6 +327,9 @@ impl JournalStore {
     /// the output of a merge under way, which its thread may be writing, or has written and
     /// not yet installed (the flusher's lock is held, so no merge starts meanwhile).
     pub(super) fn remove_strays(&self) {
+        if self.read_only {
+            return;
+        }
         let m = lock(&self.flusher);
         let mut keep = m.runs.clone();
         keep.extend(lock(&self.merging).as_ref().map(|job| job.id));

@@ -636,3 +636,30 @@ fn a_runtime_rebuild_over_a_journal_that_no_longer_reads_whole_keeps_the_old_ind
         std::fs::metadata(&path).unwrap().len()
     );
 }
+
+#[test]
+fn a_read_only_open_without_an_index_spills_its_keys_outside_the_store_and_memory() {
+    let dir = filled(20);
+    std::fs::remove_file(dir.path().join(index::FILE)).unwrap();
+    for name in runs(dir.path()) {
+        std::fs::remove_file(dir.path().join(name)).unwrap();
+    }
+    let before: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let store = JournalStore::open_read_only_tuned(dir.path(), TINY).unwrap();
+    // Sixty keys read; at most a spill's worth (and the last batch's) stay in memory.
+    assert!(
+        store.tables().mem.len() < 2 * TINY,
+        "{}",
+        store.tables().mem.len()
+    );
+    assert!(!store.tables().runs.is_empty());
+    assert_all(&store, 20);
+    let after: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(after, before, "a read-only open wrote in the store");
+}
