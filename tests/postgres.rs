@@ -22,6 +22,7 @@ fn pg_paths(url: &str, data: &std::path::Path) -> tamga::setup::Paths {
     paths.database = Some(tamga::archive::postgres::Location {
         url: url.to_owned(),
         schema: "tamga".into(),
+        shared: false,
     });
     paths
 }

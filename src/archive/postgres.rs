@@ -29,18 +29,24 @@
 //! is stored, so writes stop until the archive is opened again. Reads the cache does not
 //! answer go to three more connections.
 //!
-//! Until several frontends can share one archive, one process writes: the store holds a
-//! session advisory lock for its schema, and a second writer is told the archive is in use.
+//! By default one process writes: the store holds a session advisory lock for its schema
+//! exclusively, and a second writer is told the archive is in use. Several `tamga serve`
+//! frontends can share one archive when each is told so ([`Location::shared`]): they hold
+//! that lock shared and write in turns, each turn committed synchronously — `turn.rs` says
+//! how, and what the count and the memory above mean then.
 //!
 //! The client is the synchronous `postgres` crate, driven by one thread of the store's own, so
 //! that callers on an async runtime's threads cannot trip over its internal runtime.
 
 use super::store::{Batch, Space, Store, StoreError};
 use pending::Shared;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::ThreadId;
 use syncer::Syncer;
 use worker::Worker;
 
+mod alone;
 mod cache;
 mod filter;
 mod location;
@@ -49,6 +55,9 @@ mod schema;
 mod syncer;
 #[cfg(test)]
 mod tests;
+mod turn;
+#[cfg(test)]
+mod turn_tests;
 mod worker;
 
 pub use location::Location;
@@ -67,6 +76,13 @@ pub struct PgStore {
     next_reader: std::sync::atomic::AtomicUsize,
     /// The batches handed over and not yet committed, the read cache, the writer's state.
     shared: Arc<Mutex<Shared>>,
+    /// Signalled when turns commit or fail, for syncs waiting on them.
+    wake: Arc<Condvar>,
+    /// Whether this store is one of several writers, writing in turns (`turn.rs`).
+    turns: bool,
+    /// The threads in a turn, and how many turns each began (a sync inside one would wait
+    /// for its own end).
+    holders: Mutex<HashMap<ThreadId, usize>>,
     location: Location,
 }
 
@@ -106,6 +122,18 @@ struct Connection {
     read_only: bool,
     /// What the store's callers see: told when a group is committed or writes stop.
     shared: Arc<Mutex<Shared>>,
+    /// Whether this writer is one of several, writing in turns (`turn.rs`).
+    turns: bool,
+    /// The turn held, its transaction open on `client` (unless lost with it).
+    turn: Option<turn::Turn>,
+    /// Turns the store's callers began and have not ended (they nest and overlap).
+    depth: usize,
+    /// A turn of this writer failed: the next turn tells the archive above to read again.
+    stale: bool,
+    /// Whether an ended turn has waited once for more batches to join it.
+    lingered: bool,
+    /// Signalled when a turn commits or fails.
+    wake: Arc<Condvar>,
 }
 
 /// Connections a writer reads on besides its own.
@@ -119,21 +147,35 @@ const GROUP_BATCHES: usize = 512;
 const GROUP_BYTES: usize = 16 << 20;
 
 impl PgStore {
-    /// Opens (creating or migrating the schema) the archive at `location` for writing; fails
-    /// with [`StoreError::InUse`] while another process writes it.
+    /// Opens (creating or migrating the schema) the archive at `location` for writing: as
+    /// one of several writers, in turns, if it is [`Location::shared`], else alone. Fails
+    /// with [`StoreError::InUse`] while another process writes it alone, or (alone) while
+    /// any other process writes it.
     pub fn open(location: Location) -> Result<PgStore, StoreError> {
-        Self::start(location, false)
+        let turns = location.shared;
+        Self::start(location, false, turns)
+    }
+
+    /// Opens the archive at `location` for writing by this process alone (a restore, or
+    /// anything that must not have writers beside it); fails with [`StoreError::InUse`]
+    /// while another process writes it.
+    pub fn open_alone(location: Location) -> Result<PgStore, StoreError> {
+        Self::start(location, false, false)
     }
 
     /// Opens the archive at `location` for reading only, on one consistent snapshot taken
     /// now (an audit while the service keeps filing); writes are refused.
     pub fn open_read_only(location: Location) -> Result<PgStore, StoreError> {
-        Self::start(location, true)
+        Self::start(location, true, false)
     }
 
-    fn start(location: Location, read_only: bool) -> Result<PgStore, StoreError> {
+    fn start(location: Location, read_only: bool, turns: bool) -> Result<PgStore, StoreError> {
         schema::check_name(&location.schema)?;
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let mut shared = Shared::default();
+        // One writer alone (or a reader of one snapshot) knows what is stored at all times.
+        shared.current = !turns;
+        let shared = Arc::new(Mutex::new(shared));
+        let wake = Arc::new(Condvar::new());
         let conn = Connection {
             location: location.clone(),
             client: None,
@@ -146,10 +188,20 @@ impl PgStore {
             failed: None,
             read_only,
             shared: Arc::clone(&shared),
+            turns,
+            turn: None,
+            depth: 0,
+            stale: false,
+            lingered: false,
+            wake: Arc::clone(&wake),
         };
         // Whenever the writer has taken in every batch handed over so far, it commits them.
         let idle = |c: &mut Connection| {
+            if c.turns {
+                return c.idle_turns();
+            }
             let _ = c.settle();
+            None
         };
         let writer = Worker::spawn_with_idle("tamga-postgres", conn, idle, Connection::close)?;
         writer.call(|c| c.client().map(|_| ()))?;
@@ -177,6 +229,9 @@ impl PgStore {
             readers,
             next_reader: Default::default(),
             shared,
+            wake,
+            turns,
+            holders: Mutex::default(),
             location,
         })
     }
@@ -259,7 +314,8 @@ impl Store for PgStore {
             self.writer.cast(move |c| c.queue.push((n, shared_batch)))?;
             shared.unsynced()
         };
-        if unsynced > REPLAY_LIMIT {
+        // (A turn's groups are kept until it commits, and a sync inside a turn waits for it.)
+        if unsynced > REPLAY_LIMIT && !self.turns {
             self.sync()?;
         }
         Ok(())
@@ -269,6 +325,9 @@ impl Store for PgStore {
         let Some(syncer) = &self.syncer else {
             return Ok(());
         };
+        if self.turns {
+            return self.sync_turns();
+        }
         let mark = self.shared().handed();
         // Which groups this sync covers (every batch handed over before it is committed
         // first), and on which server they were committed.
@@ -313,6 +372,33 @@ impl Store for PgStore {
         Ok(value)
     }
 
+    fn begin_turn(&self) -> Result<bool, StoreError> {
+        if !self.turns {
+            return Ok(false);
+        }
+        let foreign = self.writer.call(Connection::begin)?;
+        let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
+        *holders.entry(std::thread::current().id()).or_default() += 1;
+        Ok(foreign)
+    }
+
+    fn end_turn(&self) {
+        if !self.turns {
+            return;
+        }
+        {
+            let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
+            let me = std::thread::current().id();
+            if let Some(n) = holders.get_mut(&me) {
+                *n -= 1;
+                if *n == 0 {
+                    holders.remove(&me);
+                }
+            }
+        }
+        let _ = self.writer.cast(Connection::end);
+    }
+
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
         self.writer.call(move |c| {
             if !c.read_only && c.failed.is_none() {
@@ -349,8 +435,11 @@ impl Connection {
             } else {
                 Role::Writer
             };
+            let role = if self.turns { Role::Sharing } else { role };
             let mut session = schema::connect(&self.location, role)?;
-            if !self.read_only {
+            // A turn compares counts itself, once it holds the turn.
+            let counted = self.turns && self.count.is_some();
+            if !self.read_only && !counted {
                 self.reconcile(&mut session)?;
             }
             self.client = Some(session);
@@ -358,53 +447,6 @@ impl Connection {
         self.client
             .as_mut()
             .ok_or_else(|| StoreError::Unwritable("no PostgreSQL connection".into()))
-    }
-
-    /// Compares the server's count of groups with this writer's on a new connection: the
-    /// same, nothing happened; one more, and the group whose commit went unanswered is it;
-    /// lower, the server lost the last ones, which are written again in order (the same keys
-    /// take the same values); higher, and what the archive above holds in memory is no
-    /// longer what is stored: writes stop until the archive is opened again.
-    fn reconcile(&mut self, session: &mut schema::Session) -> Result<(), StoreError> {
-        let db = schema::applied(session)?;
-        let Some(mine) = self.count else {
-            self.count = Some(db);
-            self.durable = db;
-            return Ok(());
-        };
-        if db < self.durable {
-            self.fail("the database lost filings that were acknowledged as durable");
-            return Ok(());
-        }
-        if std::mem::take(&mut self.unknown)
-            && let Some((_, group)) = &self.group
-        {
-            let landed = db == mine + 1
-                && schema::Writes::of(group).and_then(|w| schema::landed(session, &w))?;
-            if landed {
-                self.landed(db);
-                return Ok(());
-            }
-        }
-        if db > mine {
-            self.fail("another process wrote this archive while the connection was lost");
-        } else if db < mine {
-            for (n, batch) in &mut self.unsynced {
-                if *n <= db {
-                    continue;
-                }
-                match schema::Writes::of(batch).and_then(|w| schema::apply(session, &w)) {
-                    Ok(count) => *n = count,
-                    Err(e) => {
-                        let why = format!("writing lost filings again failed ({e})");
-                        self.fail(&why);
-                        return Ok(());
-                    }
-                }
-            }
-            self.count = Some(schema::applied(session)?);
-        }
-        Ok(())
     }
 
     /// Reads the greatest key of each append-only space, so that keys written beyond it are
@@ -448,50 +490,13 @@ impl Connection {
     /// Commits every batch handed over so far, in groups, in order; tells the store's callers
     /// whether some are held up.
     fn settle(&mut self) -> Result<(), StoreError> {
-        let result = self.commit_all();
+        let result = if self.turns {
+            self.settle_turns()
+        } else {
+            self.commit_all()
+        };
         lock(&self.shared).stalled = result.is_err();
         result
-    }
-
-    fn commit_all(&mut self) -> Result<(), StoreError> {
-        loop {
-            if self.group.is_none() {
-                self.group = self.next_group();
-            }
-            let Some((_, group)) = &self.group else {
-                return Ok(());
-            };
-            let writes = schema::Writes::of(group);
-            // Connecting first: it is what finds a restarted server (and replays onto it), and
-            // what finds out whether an unanswered commit of this group landed after all.
-            self.writer()?;
-            if self.group.is_none() {
-                continue;
-            }
-            let result = writes.and_then(|w| {
-                let count = schema::apply(self.writer()?, &w);
-                match count {
-                    Err(e) if !schema::refused_for_good(&e) => {
-                        // The answer to the commit may be what was lost: a transaction lands
-                        // whole or not at all, so look, on a fresh connection. If none can be
-                        // had now, the next one looks.
-                        self.client = None;
-                        self.unknown = true;
-                        self.resolve(&w).ok_or(e)
-                    }
-                    other => other,
-                }
-            });
-            match result {
-                Ok(count) => self.landed(count),
-                Err(e) if schema::refused_for_good(&e) => {
-                    let why = format!("the database refused filings already taken in ({e})");
-                    self.fail(&why);
-                    return Err(StoreError::Unwritable(self.failed.clone().unwrap_or(why)));
-                }
-                Err(e) => return Err(e),
-            }
-        }
     }
 
     /// The next batches handed over, as one: as many as came, within bounds; a batch that
@@ -521,61 +526,6 @@ impl Connection {
             group.puts.extend(Arc::unwrap_or_clone(batch).puts);
         }
         Some((last, Arc::new(group)))
-    }
-
-    /// Whether the unanswered group `writes` landed, on a fresh connection: its count when it
-    /// did; `None` when it did not or no connection can be had (then it stays unknown).
-    fn resolve(&mut self, writes: &schema::Writes) -> Option<i64> {
-        let mine = self.count?;
-        let mut session = schema::connect(&self.location, Role::Writer).ok()?;
-        let db = schema::applied(&mut session).ok()?;
-        if db == mine + 1 && schema::landed(&mut session, writes).ok()? {
-            self.unknown = false;
-            self.client = Some(session);
-            return Some(db);
-        }
-        // Not that group: the usual comparison decides (lost ones replayed, or writes stop).
-        self.reconcile(&mut session).ok()?;
-        self.client = Some(session);
-        None
-    }
-
-    /// The group is committed, counted `count` by the server: kept until a sync covers it,
-    /// and answered by the server from now on.
-    fn landed(&mut self, count: i64) {
-        self.unknown = false;
-        let Some((last, group)) = self.group.take() else {
-            return;
-        };
-        lock(&self.shared).committed(last, &group);
-        self.count = Some(count);
-        self.unsynced.push((count, group));
-    }
-
-    /// What a sync starting now covers: the server's count of the last batch; `None` when
-    /// every batch is durable already.
-    fn sync_point(&mut self) -> Result<Option<i64>, StoreError> {
-        // A connection to a server that went away is only found out by using it; find out
-        // now, so that a restarted server gets its replay before this sync.
-        if self.client.as_mut().is_some_and(|s| {
-            s.client
-                .is_valid(std::time::Duration::from_secs(5))
-                .is_err()
-        }) {
-            self.client = None;
-        }
-        self.settle()?;
-        self.writer()?;
-        if self.unsynced.is_empty() {
-            return Ok(None);
-        }
-        Ok(self.count)
-    }
-
-    /// Batches up to number `upto` are durable.
-    fn synced(&mut self, upto: i64) {
-        self.durable = self.durable.max(upto);
-        self.unsynced.retain(|(n, _)| *n > upto);
     }
 
     fn close(&mut self) {
