@@ -607,3 +607,5 @@ impl Drop for JournalStore {
 mod tests;
 #[cfg(test)]
 mod tests_index;
+#[cfg(test)]
+mod tests_review;
