@@ -25,6 +25,7 @@ use super::record::Reader;
 use super::recover::{Extent, Found};
 use super::run::{self, Run, RunError};
 use super::stats;
+use crate::archive::store::StoreError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -171,22 +172,52 @@ pub enum Loaded {
     Invalid(String),
 }
 
+/// Whether an error reading a run says the index is damaged (a rebuild cures it): a block or
+/// footer that does not verify, a file shorter than it says, or a named run that is gone.
+/// Other I/O errors are the system's and are returned as they are.
+pub fn is_damage(e: &RunError) -> bool {
+    match e {
+        RunError::Damaged { .. } => true,
+        RunError::Io { source, .. } => is_damage_io(source),
+    }
+}
+
+/// See [`is_damage`].
+pub fn is_damage_io(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::NotFound
+    )
+}
+
 /// Loads the manifest in `dir` and its runs and checks them against `journal` (of length
-/// `len`): the same first record, and the last covered record where the manifest says.
-pub fn load(dir: &Path, journal: &File, len: u64) -> Loaded {
-    let raw = match std::fs::read(dir.join(FILE)) {
+/// `len`): the same first record, and the last covered record where the manifest says. An I/O
+/// error other than damage (see [`is_damage`]) fails the open instead of a rebuild.
+pub fn load(dir: &Path, journal: &File, len: u64) -> Result<Loaded, StoreError> {
+    let path = dir.join(FILE);
+    let raw = match std::fs::read(&path) {
         Ok(raw) => raw,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::Missing,
-        Err(e) => return Loaded::Invalid(format!("it could not be read ({e})")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),
+        Err(e) => {
+            return Err(StoreError::Io {
+                what: format!("{}", path.display()),
+                source: e,
+            });
+        }
     };
-    let Some(m) = Manifest::decode(&raw) else {
-        return Loaded::Invalid("it does not match its checksum".into());
+    check(dir, journal, len, &raw)
+}
+
+/// [`load`] past reading the manifest's bytes.
+fn check(dir: &Path, journal: &File, len: u64, raw: &[u8]) -> Result<Loaded, StoreError> {
+    let Some(m) = Manifest::decode(raw) else {
+        return Ok(Loaded::Invalid("it does not match its checksum".into()));
     };
     if m.covered > len {
-        return Loaded::Invalid(format!(
+        return Ok(Loaded::Invalid(format!(
             "it covers {} bytes of a journal of {len}",
             m.covered
-        ));
+        )));
     }
     let header_at = |at: u64| {
         let mut raw = [0; super::record::HEADER];
@@ -196,21 +227,65 @@ pub fn load(dir: &Path, journal: &File, len: u64) -> Loaded {
     let first = header_at(0).map(|h| h.sum());
     let last = header_at(m.last.0).filter(|h| m.last.0 + h.record_len() == m.covered);
     if first != Some(m.first) || last.map(|h| h.sum()) != Some(m.last.1) {
-        return Loaded::Invalid("it was built from another journal than this one".into());
+        return Ok(Loaded::Invalid(
+            "it was built from another journal than this one".into(),
+        ));
     }
     let mut runs = Vec::with_capacity(m.runs.len());
     for id in &m.runs {
         match Run::open(dir, *id) {
             Ok(r) => runs.push(Arc::new(r)),
-            Err(e) => return Loaded::Invalid(e.to_string()),
+            Err(e) if is_damage(&e) => return Ok(Loaded::Invalid(e.to_string())),
+            Err(e) => return Err(super::index_error(e)),
         }
     }
-    Loaded::Valid(m, runs)
+    Ok(Loaded::Valid(m, runs))
 }
 
-/// Deletes run files in `dir` that `m` does not name (left by a flush a crash interrupted, or
-/// by an index that was rebuilt). Failures only leave files behind.
-pub fn remove_strays(dir: &Path, m: &Manifest) {
+/// The lowest run id above every run file in `dir` (0 when there is none): a new index
+/// numbers its runs from here, so that no run of an older one — named by a manifest whose
+/// removal a crash undid — is ever overwritten by a run hashed under another salt.
+pub fn first_free_id(dir: &Path) -> std::io::Result<u64> {
+    let prefix = format!("{FILE}.");
+    let mut free = 0;
+    for e in std::fs::read_dir(dir)? {
+        let name = e?.file_name();
+        if let Some(id) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            free = free.max(id.saturating_add(1));
+        }
+    }
+    Ok(free)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the next [`discard`] on this thread fails.
+    pub static FAIL_DISCARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Removes the manifest in `dir` for good (it did not verify), the directory synced: a
+/// manifest that came back after a crash would name runs a new index may have replaced.
+pub fn discard(dir: &Path) -> std::io::Result<()> {
+    #[cfg(test)]
+    if FAIL_DISCARD.with(|f| f.replace(false)) {
+        return Err(std::io::Error::other(
+            "injected failure to remove the manifest",
+        ));
+    }
+    match std::fs::remove_file(dir.join(FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    File::open(dir)?.sync_all()
+}
+
+/// Deletes run files in `dir` whose ids are not in `keep` (left by a flush a crash interrupted,
+/// or by an index that was rebuilt). Failures only leave files behind.
+pub fn remove_strays(dir: &Path, keep: &[u64]) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -220,7 +295,7 @@ pub fn remove_strays(dir: &Path, m: &Manifest) {
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
             continue;
         };
-        let named = rest.parse::<u64>().is_ok_and(|id| m.runs.contains(&id));
+        let named = rest.parse::<u64>().is_ok_and(|id| keep.contains(&id));
         if !named {
             let _ = std::fs::remove_file(e.path());
         }
@@ -236,11 +311,21 @@ pub struct Tables {
     pub frozen: Arc<BTreeMap<u128, Found>>,
     /// On disk, newest first.
     pub runs: Arc<Vec<Arc<Run>>>,
+    /// Tests: look-ups fail with this I/O error kind (a disk that reports EIO, no descriptors).
+    #[cfg(test)]
+    pub fail_io: Option<std::io::ErrorKind>,
 }
 
 impl Tables {
     /// Where hash `h`'s live value lies; `None` when absent or removed.
     pub fn lookup(&self, h: u128) -> Result<Option<Extent>, RunError> {
+        #[cfg(test)]
+        if let Some(kind) = self.fail_io {
+            return Err(RunError::Io {
+                path: FILE.into(),
+                source: kind.into(),
+            });
+        }
         let start = std::time::Instant::now();
         stats::bump(&stats::LOOKUPS);
         let found = if let Some(found) = self.mem.get(&h).or_else(|| self.frozen.get(&h)) {

@@ -132,7 +132,12 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
 }
 
 fn index_error(e: run::RunError) -> StoreError {
-    StoreError::Damaged(format!("the journal's index: {e}"))
+    match e {
+        run::RunError::Io { path, source } if !index::is_damage_io(&source) => {
+            io(&path, "the journal's index: ", source)
+        }
+        e => StoreError::Damaged(format!("the journal's index: {e}")),
+    }
 }
 
 /// What the open read: the journal as recovered from where the index left off, and the index.
@@ -166,7 +171,7 @@ impl JournalStore {
             .write(true)
             .open(&path)
             .map_err(|e| io(&path, "", e))?;
-        let mut opened = Self::read(dir, &file, &path, flush_at)?;
+        let mut opened = Self::read(dir, &file, &path, flush_at, false)?;
         // What a killed process wrote may still be in the page cache only; the marks of new
         // records will say all of it is durable, so make that true first.
         file.sync_all().map_err(|e| io(&path, "fsync ", e))?;
@@ -190,7 +195,7 @@ impl JournalStore {
         // An index rebuilt from a large journal is named now (runs spilled while reading it,
         // and what was left in memory), so the next open is quick.
         store.flush(spilled);
-        index::remove_strays(dir, &lock(&store.flusher));
+        store.remove_strays();
         for extent in repunch {
             store.destroy(extent)?;
         }
@@ -202,10 +207,17 @@ impl JournalStore {
     /// torn tail is left in place and ignored, nothing is synced or punched, and every write
     /// is refused. A writer holding the store makes this fail with "in use".
     pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_read_only_tuned(dir, index::FLUSH_AT)
+    }
+
+    /// [`JournalStore::open_read_only`] with an index read from the whole journal spilled every
+    /// `flush_at` keys (tests use small ones).
+    #[doc(hidden)]
+    pub fn open_read_only_tuned(dir: &Path, flush_at: usize) -> Result<Self, StoreError> {
         let lock = super::store::lock_dir_shared(dir)?;
         let path = dir.join(FILE);
         let file = File::open(&path).map_err(|e| io(&path, "", e))?;
-        let opened = Self::read(dir, &file, &path, 0)?;
+        let opened = Self::read(dir, &file, &path, flush_at, true)?;
         let writer = Writer {
             end: opened.recovered.end,
             durable: opened.recovered.end,
@@ -216,28 +228,46 @@ impl JournalStore {
             first: None,
             last: None,
         };
-        Ok(Self::assemble(dir, file, path, opened, writer, lock, 0))
+        let mut store = Self::assemble(dir, file, path, opened, writer, lock, flush_at);
+        store.read_only = true;
+        Ok(store)
     }
 
     /// Loads the index and replays the journal after it; or, with no index to trust, reads
     /// the whole journal (saying why when an index was there), spilling its index into runs
-    /// every `flush_at` keys (0: kept in memory, for a read-only open).
-    fn read(dir: &Path, file: &File, path: &Path, flush_at: usize) -> Result<Opened, StoreError> {
-        let read_only = flush_at == 0;
+    /// every `flush_at` keys — `read_only`, into a temporary directory whose files are unlinked
+    /// once opened (the runs are read through their open descriptors), so that neither the
+    /// store's directory nor memory holds them.
+    fn read(
+        dir: &Path,
+        file: &File,
+        path: &Path,
+        flush_at: usize,
+        read_only: bool,
+    ) -> Result<Opened, StoreError> {
         let len = file.metadata().map_err(|e| io(path, "", e))?.len();
-        let (mut manifest, mut runs, why) = match index::load(dir, file, len) {
+        let (mut manifest, mut runs, why) = match index::load(dir, file, len)? {
             Loaded::Valid(m, runs) => (m, runs, None),
             Loaded::Missing => (Manifest::new(Keyer::random()), Vec::new(), None),
             Loaded::Invalid(why) => (Manifest::new(Keyer::random()), Vec::new(), Some(why)),
         };
         if why.is_some() && !read_only {
-            // Never trusted again: the rebuilt index replaces it, or none stands in for it.
-            let _ = std::fs::remove_file(dir.join(index::FILE));
+            // Never trusted again: the rebuilt index replaces it, or none stands in for it. A
+            // manifest that stays would name, at the next open, runs this one overwrites.
+            index::discard(dir).map_err(|e| io(&dir.join(index::FILE), "removing ", e))?;
         }
+        // Ids are never used twice, not even those of runs no manifest names any more.
+        let free = index::first_free_id(dir).map_err(|e| io(dir, "listing ", e))?;
+        manifest.next_id = manifest.next_id.max(free);
         let keyer = manifest.keyer.clone();
         let from = manifest.covered;
-        let spiller = index::Spiller::new(dir, flush_at, manifest.next_id);
-        let spill = (from == 0 && !read_only).then_some(&spiller);
+        let tmp = match read_only && from == 0 {
+            true => Some(tempfile::tempdir().map_err(|e| io(Path::new("a temporary dir"), "", e))?),
+            false => None,
+        };
+        let spill_dir = tmp.as_ref().map_or(dir, |t| t.path());
+        let spiller = index::Spiller::new(spill_dir, flush_at, manifest.next_id);
+        let spill = (from == 0).then_some(&spiller);
         let base = |h| match spill {
             Some(s) => s.lookup(h).map_err(index_error),
             None => Tables::in_runs(&runs, h).map_err(index_error),
@@ -293,6 +323,8 @@ impl JournalStore {
                 mem: recovered.index,
                 frozen: Default::default(),
                 runs: std::sync::Arc::new(runs),
+                #[cfg(test)]
+                fail_io: None,
             }),
             flusher: Mutex::new(manifest),
             merging: Mutex::new(None),
@@ -301,7 +333,7 @@ impl JournalStore {
             notes: Mutex::new(recovered.notes),
             damaged: (recovered.damaged, whole),
             replayed: (from, recovered.records),
-            read_only: flush_at == 0,
+            read_only: false,
             path,
             _lock: lock,
             #[cfg(test)]
@@ -481,7 +513,7 @@ impl Store for JournalStore {
             let index = self.read_index();
             match index.lookup(h) {
                 Ok(found) => Ok(found.map(|e| self.value(e)).transpose()?),
-                Err(e) => Err(Failed::Index(e)),
+                Err(e) => Err(Failed::from(e)),
             }
         };
         match once() {
@@ -499,7 +531,7 @@ impl Store for JournalStore {
             return found.clone();
         }
         let end = lock(&self.writer).end;
-        recover::damage_scan(&self.file, &self.path, end, &self.keyer)
+        self.damage_upto(end)
     }
 
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -513,6 +545,19 @@ impl Store for JournalStore {
 }
 
 impl JournalStore {
+    /// The audit's read of the journal up to `end`. A value disposed of while it reads (its
+    /// removal beyond `end`, its bytes punched) is not damage: what the index says once the
+    /// read is over tells it apart — removed, or a punch still pending.
+    fn damage_upto(&self, end: u64) -> Vec<String> {
+        let kept = |key: &[u8], extent: Extent| {
+            let pending = lock(&self.writer).punches.iter().any(|(_, p)| *p == extent);
+            let found = self.read_index().lookup(self.keyer.hash(key));
+            // A look-up that fails says nothing: the damage is reported.
+            !pending && found.map_or(true, |f| f.is_some())
+        };
+        recover::damage_scan(&self.file, &self.path, end, &self.keyer, &kept)
+    }
+
     /// Appends a record with no writes whose mark says the file is durable up to it, without
     /// syncing it. Under load the next batch's record carries that mark anyway; when none
     /// follows, this one does, once the kernel writes it back. Without a later mark, damage to
@@ -562,3 +607,5 @@ impl Drop for JournalStore {
 mod tests;
 #[cfg(test)]
 mod tests_index;
+#[cfg(test)]
+mod tests_review;

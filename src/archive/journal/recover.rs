@@ -93,7 +93,7 @@ pub fn recover(
     // A value that does not match its digest, with no later disposal to explain it: torn if it
     // lies beyond everything known synced, damaged (kept, for the audit to name) otherwise.
     let mut damaged = Vec::new();
-    for (record_at, key) in scan.bad.values() {
+    for (record_at, key, _) in scan.bad.values() {
         if *record_at >= scan.durable {
             cut = Some(cut.map_or(*record_at, |c| c.min(*record_at)));
         } else {
@@ -124,7 +124,7 @@ pub fn recover(
         path.display(),
         len - cut
     ));
-    for (record_at, key) in scan.bad.values() {
+    for (record_at, key, _) in scan.bad.values() {
         scan.out.damaged.push(damage(path, key, *record_at));
     }
     Ok(scan.out)
@@ -132,8 +132,16 @@ pub fn recover(
 
 /// The audit's full check of the journal up to `end` (what [`recover`] checks at open, but over
 /// records an on-disk index spared the open from reading): records that do not read whole,
-/// and kept values that do not match their digests. Memory is bounded by the damage found.
-pub fn damage_scan(file: &File, path: &Path, end: u64, keyer: &Keyer) -> Vec<String> {
+/// and kept values that do not match their digests, unless `kept` (asked once the scan is
+/// over) says a value is no longer kept: a disposal that landed during the scan, beyond `end`,
+/// may have punched it. Memory is bounded by the damage found.
+pub fn damage_scan(
+    file: &File,
+    path: &Path,
+    end: u64,
+    keyer: &Keyer,
+    kept: &dyn Fn(&[u8], Extent) -> bool,
+) -> Vec<String> {
     let from = From {
         at: 0,
         base: None,
@@ -154,7 +162,12 @@ pub fn damage_scan(file: &File, path: &Path, end: u64, keyer: &Keyer) -> Vec<Str
         })
         .into_iter()
         .collect();
-    out.extend(s.bad.values().map(|(at, key)| damage(path, key, *at)));
+    out.extend(
+        s.bad
+            .values()
+            .filter(|(_, key, extent)| kept(key, *extent))
+            .map(|(at, key, _)| damage(path, key, *at)),
+    );
     out
 }
 
@@ -165,8 +178,8 @@ struct Scan {
     /// The highest durable mark of any record read (or the offset the index covered, which
     /// was synced before the index said so).
     durable: u64,
-    /// Keys whose value does not match its digest: record offset and key, by hash.
-    bad: HashMap<u128, (u64, Vec<u8>)>,
+    /// Keys whose value does not match its digest: record offset, key and value, by hash.
+    bad: HashMap<u128, (u64, Vec<u8>, Extent)>,
 }
 
 /// Reads records from `from.at` up to `limit`; with `keep_index`, builds the index of what it
@@ -248,7 +261,7 @@ fn apply_op(
             if record::value_digest(&value) == digest {
                 s.bad.remove(&h);
             } else {
-                s.bad.insert(h, (record_at, key));
+                s.bad.insert(h, (record_at, key, extent));
             }
             if keep_index {
                 s.out.index.insert(h, Some(extent));

@@ -25,6 +25,18 @@ impl From<StoreError> for Failed {
     }
 }
 
+impl From<RunError> for Failed {
+    /// Damage cures by a rebuild; an I/O error (EIO, EMFILE …) is the system's, not the
+    /// index's: it is returned, or every read would rebuild the index under the writer lock.
+    fn from(e: RunError) -> Self {
+        if super::index::is_damage(&e) {
+            Failed::Index(e)
+        } else {
+            Failed::Store(super::index_error(e))
+        }
+    }
+}
+
 impl Failed {
     pub(super) fn into_store(self) -> StoreError {
         match self {
@@ -49,7 +61,7 @@ impl JournalStore {
                 let key = space.key(k);
                 let h = self.keyer.hash(&key);
                 if space.append_only()
-                    && let Some(extent) = index.lookup(h).map_err(Failed::Index)?
+                    && let Some(extent) = index.lookup(h).map_err(Failed::from)?
                 {
                     if self.value(extent)? != *v {
                         return Err(StoreError::Overwrite {
@@ -68,7 +80,7 @@ impl JournalStore {
                 }
                 let key = space.key(k);
                 let h = self.keyer.hash(&key);
-                if let Some(extent) = index.lookup(h).map_err(Failed::Index)? {
+                if let Some(extent) = index.lookup(h).map_err(Failed::from)? {
                     removes.push((key, h, extent));
                 }
             }
@@ -257,7 +269,17 @@ impl JournalStore {
             let w = lock(&self.writer);
             let mut t = self.write_index();
             // The journal is read again whole, its index spilled into new runs as it goes.
-            let spiller = index::Spiller::new(&self.dir, self.flush_at, m.next_id);
+            // A read-only store writes nothing in its directory: its runs go to a temporary one
+            // (unlinked once read, see `JournalStore::read`).
+            let tmp = match self.read_only {
+                true => Some(tempfile::tempdir().map_err(|e| StoreError::Io {
+                    what: "a temporary directory".into(),
+                    source: e,
+                })?),
+                false => None,
+            };
+            let spill_dir = tmp.as_ref().map_or(self.dir.as_path(), |t| t.path());
+            let spiller = index::Spiller::new(spill_dir, self.flush_at, m.next_id);
             let base = |h| spiller.lookup(h).map_err(super::index_error);
             let from = recover::From {
                 at: 0,
@@ -266,7 +288,22 @@ impl JournalStore {
                 spill: Some(&spiller),
             };
             // Read-only: the journal itself is sound up to `end`; nothing is cut or moved.
-            let rec = recover::recover(&self.file, &self.path, true, &from)?;
+            let rec = match recover::recover(&self.file, &self.path, true, &from) {
+                Ok(rec) if rec.end == w.end => rec,
+                read => {
+                    // The journal no longer reads whole up to where it was written (a cut):
+                    // an index of less than it holds would lose keys. The old tables stay.
+                    recover::Spill::restart(&spiller);
+                    return Err(read.err().unwrap_or_else(|| {
+                        StoreError::Damaged(format!(
+                            "{}: the index no longer verified ({why}), and the journal no \
+                             longer reads whole up to byte {}: not rebuilt",
+                            self.path.display(),
+                            w.end
+                        ))
+                    }));
+                }
+            };
             let (runs, next_id) = spiller.into_runs();
             t.mem = rec.index;
             t.frozen = Arc::default();
@@ -281,8 +318,23 @@ impl JournalStore {
         }
         // The rebuilt index is named, and the stale runs, no longer named, go.
         self.flush(true);
-        index::remove_strays(&self.dir, &lock(&self.flusher));
+        self.remove_strays();
         Ok(())
+    }
+
+    /// Deletes run files nothing needs: kept are those the manifest names, those in force (a
+    /// rebuild's spilled runs stay unnamed while a flush fails, and are read meanwhile), and
+    /// the output of a merge under way, which its thread may be writing, or has written and
+    /// not yet installed (the flusher's lock is held, so no merge starts meanwhile).
+    pub(super) fn remove_strays(&self) {
+        if self.read_only {
+            return;
+        }
+        let m = lock(&self.flusher);
+        let mut keep = m.runs.clone();
+        keep.extend(lock(&self.merging).as_ref().map(|job| job.id));
+        keep.extend(self.read_index().runs.iter().map(|r| r.id));
+        index::remove_strays(&self.dir, &keep);
     }
 
     /// Waits for merging to finish and installs it, merging on while more is due.

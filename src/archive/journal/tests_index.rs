@@ -4,14 +4,14 @@
 use super::*;
 
 /// Keys in the memtable at which these tests' stores flush.
-const TINY: usize = 4;
+pub(super) const TINY: usize = 4;
 
-fn open(dir: &Path) -> JournalStore {
+pub(super) fn open(dir: &Path) -> JournalStore {
     JournalStore::open_tuned(dir, TINY).unwrap()
 }
 
 /// Files batch `i`: a log entry, a receipt and the head (three keys), synced.
-fn file(store: &JournalStore, i: u32) {
+pub(super) fn file(store: &JournalStore, i: u32) {
     let mut b = Batch::default();
     b.put(
         Space::Log,
@@ -28,7 +28,7 @@ fn file(store: &JournalStore, i: u32) {
     store.sync().unwrap();
 }
 
-fn assert_all(store: &JournalStore, n: u32) {
+pub(super) fn assert_all(store: &JournalStore, n: u32) {
     for i in 0..n {
         assert_eq!(
             store.get(Space::Log, &i.to_be_bytes()).unwrap(),
@@ -49,7 +49,7 @@ fn assert_all(store: &JournalStore, n: u32) {
 }
 
 /// A closed store of `n` filings.
-fn filled(n: u32) -> tempfile::TempDir {
+pub(super) fn filled(n: u32) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     for i in 0..n {
@@ -59,7 +59,7 @@ fn filled(n: u32) -> tempfile::TempDir {
     dir
 }
 
-fn runs(dir: &Path) -> Vec<String> {
+pub(super) fn runs(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
