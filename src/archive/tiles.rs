@@ -76,6 +76,9 @@ pub struct Edge {
     size: u64,
     /// `None` when they could not be read at open (an entry missing: the audit's business).
     hashes: Option<Vec<Hash>>,
+    /// Whether another process wrote the store since they were read: read again when next
+    /// needed ([`Edge::catch_up`]).
+    stale: bool,
 }
 
 impl Edge {
@@ -83,7 +86,29 @@ impl Edge {
     pub fn load(store: &dyn Store, size: u64) -> Edge {
         let first = size >> HEIGHT << HEIGHT;
         let hashes = leaf_hashes(store, first..size).ok();
-        Edge { size, hashes }
+        Edge {
+            size,
+            hashes,
+            stale: false,
+        }
+    }
+
+    /// Another process wrote: the stored tree has `size` entries, whose last hashes this edge
+    /// does not have. Its own appends still move the size; the hashes are read by
+    /// [`Edge::catch_up`].
+    pub fn behind(&mut self, size: u64) {
+        *self = Edge {
+            size,
+            hashes: None,
+            stale: true,
+        };
+    }
+
+    /// Reads the hashes of a stale edge (see [`Edge::behind`]).
+    pub fn catch_up(&mut self, store: &dyn Store) {
+        if self.stale {
+            *self = Edge::load(store, self.size);
+        }
     }
 
     /// The tree grew by `leaves`.

@@ -45,14 +45,18 @@ impl Archive {
         read: impl FnOnce(&dyn Store, u64, std::time::Instant) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
         let mut leader = self.lead(None);
-        let state = lock(&self.state);
+        let mut state = lock(&self.state);
+        // The store's turn too, for as long as the writer lock: no other process writing the
+        // store files meanwhile either, and the head is the stored one.
+        let turn = self.turn(&mut state)?;
         let held = std::time::Instant::now();
-        self.checkpoint_head(state.size, state.frontier.root(), state.chain)?;
+        self.checkpoint_head(&state)?;
         self.store.sync()?;
         if let Some(l) = leader.as_mut() {
             l.synced = Some(state.size);
         }
         let out = read(self.store.as_ref(), state.size, held);
+        drop(turn);
         drop(state);
         drop(leader);
         out
@@ -68,11 +72,14 @@ impl Archive {
         live: &HashSet<&str>,
         complete: impl FnOnce() -> Result<(), BackupError>,
     ) -> Result<(), BackupError> {
-        let state = lock(&self.state);
+        let mut state = lock(&self.state);
+        // In the store's turn, on the stored head: a disposal by another process counts too.
+        let turn = self.turn(&mut state)?;
         if disposed_in(self, from, state.size, live)? {
             return Err(BackupError::Raced);
         }
         complete()?;
+        drop(turn);
         drop(state);
         Ok(())
     }

@@ -1,0 +1,89 @@
+//! Writing in turns, for a store several processes write at once (several `tamga serve` on one
+//! PostgreSQL archive; see [`Store::begin_turn`]).
+//!
+//! The archive keeps in memory what the next batch is built on: the log's head (size, chain,
+//! Merkle frontier, last filing time), the access log's stored head, the last partial tile's
+//! hashes for proofs. Another process writing the same store makes all of it stale. So every
+//! write the archive makes happens inside a turn, taken with the writer lock held: the store
+//! says whether another process wrote since this one's last turn, and if so what is kept in
+//! memory is read again from the store before anything is built. No other process writes
+//! until the turn ends, so the batch is built on what the store holds — one chain, one
+//! numbering, one access log. Reads stay outside turns: each batch is applied whole, so a read
+//! sees a consistent store, only perhaps not the newest.
+//!
+//! Lock order, kept by every writer: the writer lock (`state`), then the store's turn, then
+//! `edge` and `access`. A thread holding `access` takes neither of the others.
+
+use super::store::Store;
+use super::{Archive, ArchiveError, State, lock, tiles};
+use std::sync::atomic::Ordering;
+
+/// The store's turn, ended when dropped: on success, and on every error path after it began.
+pub(super) struct Turn<'a> {
+    store: &'a dyn Store,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.store.end_turn();
+    }
+}
+
+/// Takes `store`'s turn; returns it and whether another process wrote since this store's last
+/// turn.
+pub(super) fn begin(store: &dyn Store) -> Result<(Turn<'_>, bool), ArchiveError> {
+    let stale = store.begin_turn()?;
+    Ok((Turn { store }, stale))
+}
+
+impl Archive {
+    /// Takes the store's turn; `state` is the writer lock's, held by the caller for as long as
+    /// the turn. When another process wrote since this archive's last turn, what the archive
+    /// keeps in memory is read again first.
+    pub(super) fn turn(&self, state: &mut State) -> Result<Turn<'_>, ArchiveError> {
+        let (turn, stale) = begin(self.store.as_ref())?;
+        if stale {
+            self.reload(state)?;
+        }
+        Ok(turn)
+    }
+
+    /// Reads again from the store what this archive keeps in memory, after another process
+    /// wrote. The receipts' dictionaries it remembers need no reading again: a key there is
+    /// one the store holds, and the space is append-only, so another writer can only have
+    /// added dictionaries (a missing one is read, once). `commit.durable` stays: it says how
+    /// far this process's own filings are durable, and a sync covers everything committed
+    /// before it, whoever wrote it.
+    fn reload(&self, state: &mut State) -> Result<(), ArchiveError> {
+        let store = self.store.as_ref();
+        let mut fresh = super::stored_head(store)?;
+        fresh.filed = super::last_filed(store, fresh.size)?;
+        // The stored head only grows (each writer extends what it read in its turn); a smaller
+        // one is not another writer's work but a store that lost or changed it.
+        if fresh.size < state.size {
+            return Err(ArchiveError::Damaged(format!(
+                "the stored log head went back from {} to {} entries",
+                state.size, fresh.size
+            )));
+        }
+        lock(&self.access).reload(store)?;
+        // The edge's hashes are read when a proof next needs them, not here: the turn is on
+        // every frontend's filing path, and they are up to 255 entries.
+        lock(&self.edge).behind(fresh.size);
+        // Another writer may be an older tamga that keeps no tiles or indexes: checked again
+        // by the next append (a read each when they are there).
+        self.tiles_ready.store(false, Ordering::Release);
+        self.tally_ready.store(false, Ordering::Release);
+        *state = fresh;
+        Ok(())
+    }
+
+    /// A reader of the tree as this archive last saw it, for proofs and tiles: the size and
+    /// the last partial tile's hashes come together, without waiting for a writer building
+    /// its batch. Hashes not read since another process wrote are read now.
+    pub fn tiles(&self) -> tiles::Tiles<'_> {
+        let mut edge = lock(&self.edge);
+        edge.catch_up(self.store.as_ref());
+        edge.reader(self.store.as_ref())
+    }
+}
