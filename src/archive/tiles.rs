@@ -472,7 +472,11 @@ pub fn read(tiles: &mut Tiles<'_>, at: TileRef) -> Result<Option<Vec<u8>>, Archi
 impl super::Archive {
     /// The bytes at a tile path in the tree as it is now (see [`read`]).
     pub fn tile(&self, at: TileRef) -> Result<Option<Vec<u8>>, ArchiveError> {
-        read(&mut self.tiles(), at)
+        match read(&mut self.tiles(), at)? {
+            Some(bytes) => Ok(Some(bytes)),
+            // Perhaps there in the store, grown by another process (see `tiles_for`).
+            None => read(&mut self.tiles_for(u64::MAX)?, at),
+        }
     }
 }
 

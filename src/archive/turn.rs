@@ -86,4 +86,19 @@ impl Archive {
         edge.catch_up(self.store.as_ref());
         edge.reader(self.store.as_ref())
     }
+
+    /// A reader of a tree of at least `need` entries if the store holds one: this archive's
+    /// own ([`Archive::tiles`]) when it is that large, else the stored head's, which another
+    /// process writing the store may have grown (a client read a checkpoint from another
+    /// frontend, and asks this one for a proof at its size). That reader reads the last
+    /// partial tile's hashes from the entries; the edge stays as this archive's writes left
+    /// it (it moves under the writer lock only).
+    pub fn tiles_for(&self, need: u64) -> Result<tiles::Tiles<'_>, ArchiveError> {
+        let t = self.tiles();
+        if t.size() >= need {
+            return Ok(t);
+        }
+        let size = super::stored_head(self.store.as_ref())?.size;
+        Ok(tiles::Tiles::new(self.store.as_ref(), tiles::HEIGHT, size))
+    }
 }

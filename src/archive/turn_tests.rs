@@ -222,6 +222,21 @@ fn two_archives_over_one_store_keep_one_chain_one_numbering_and_one_access_log()
         let p = proofs::inclusion(a, total - 1, None).unwrap();
         assert_eq!((p.size, &p.root), (total, &root));
     }
+    // One more filing through the first: the second, which has not written since, proves it
+    // and serves its entry bundle from the stored head (a client went to another frontend).
+    file(&archives[0], "01-05", 1_700_000_000);
+    let p = proofs::inclusion(&archives[1], total, None).unwrap();
+    assert_eq!(p.size, total + 1);
+    let (n, w) = (
+        total >> tiles::HEIGHT,
+        (total + 1) & ((1 << tiles::HEIGHT) - 1),
+    );
+    let bundle = tiles::TileRef {
+        level: None,
+        n,
+        partial: Some(w),
+    };
+    assert!(archives[1].tile(bundle).unwrap().is_some());
 }
 
 #[test]
