@@ -124,6 +124,17 @@ fn database(paths: &Paths) -> Result<crate::archive::postgres::Location, SetupEr
 /// Opens the data directory's store (creating it when new): the archive's, and a restore's,
 /// which fills it before an archive is opened over it.
 pub fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
+    open_store_as(paths, false)
+}
+
+/// Opens the data directory's store for this process alone: a restore, which fills it
+/// outside the archive's turns. Only PostgreSQL has other writers to exclude (frontends that
+/// share it); the embedded stores have one writer anyway.
+pub fn open_store_alone(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
+    open_store_as(paths, true)
+}
+
+fn open_store_as(paths: &Paths, alone: bool) -> Result<Box<dyn Store>, SetupError> {
     let backend = backend(paths)?;
     let dir = backend.dir(&paths.data);
     Ok(match backend {
@@ -134,7 +145,11 @@ pub fn open_store(paths: &Paths) -> Result<Box<dyn Store>, SetupError> {
                 what: format!("creating {}", dir.display()),
                 source: e,
             })?;
-            Box::new(PgStore::open(location)?)
+            if alone {
+                Box::new(PgStore::open_alone(location)?)
+            } else {
+                Box::new(PgStore::open(location)?)
+            }
         }
         Backend::Journal => {
             let store = JournalStore::open(&dir)?;

@@ -37,7 +37,9 @@
 
 use super::store::{Batch, Space, Store, StoreError};
 use pending::Shared;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::ThreadId;
 use syncer::Syncer;
 use worker::Worker;
 
@@ -49,6 +51,9 @@ mod schema;
 mod syncer;
 #[cfg(test)]
 mod tests;
+mod turn;
+#[cfg(test)]
+mod turn_tests;
 mod worker;
 
 pub use location::Location;
@@ -67,6 +72,13 @@ pub struct PgStore {
     next_reader: std::sync::atomic::AtomicUsize,
     /// The batches handed over and not yet committed, the read cache, the writer's state.
     shared: Arc<Mutex<Shared>>,
+    /// Signalled when turns commit or fail, for syncs waiting on them.
+    wake: Arc<Condvar>,
+    /// Whether this store is one of several writers, writing in turns (`turn.rs`).
+    turns: bool,
+    /// The threads in a turn, and how many turns each began (a sync inside one would wait
+    /// for its own end).
+    holders: Mutex<HashMap<ThreadId, usize>>,
     location: Location,
 }
 
@@ -106,6 +118,18 @@ struct Connection {
     read_only: bool,
     /// What the store's callers see: told when a group is committed or writes stop.
     shared: Arc<Mutex<Shared>>,
+    /// Whether this writer is one of several, writing in turns (`turn.rs`).
+    turns: bool,
+    /// The turn held, its transaction open on `client` (unless lost with it).
+    turn: Option<turn::Turn>,
+    /// Turns the store's callers began and have not ended (they nest and overlap).
+    depth: usize,
+    /// A turn of this writer failed: the next turn tells the archive above to read again.
+    stale: bool,
+    /// Whether an ended turn has waited once for more batches to join it.
+    lingered: bool,
+    /// Signalled when a turn commits or fails.
+    wake: Arc<Condvar>,
 }
 
 /// Connections a writer reads on besides its own.
@@ -119,21 +143,33 @@ const GROUP_BATCHES: usize = 512;
 const GROUP_BYTES: usize = 16 << 20;
 
 impl PgStore {
-    /// Opens (creating or migrating the schema) the archive at `location` for writing; fails
-    /// with [`StoreError::InUse`] while another process writes it.
+    /// Opens (creating or migrating the schema) the archive at `location` for writing, as
+    /// one of several writers writing in turns (`tamga serve` frontends); fails with
+    /// [`StoreError::InUse`] while a process holds it alone ([`PgStore::open_alone`]).
     pub fn open(location: Location) -> Result<PgStore, StoreError> {
-        Self::start(location, false)
+        Self::start(location, false, true)
+    }
+
+    /// Opens the archive at `location` for writing by this process alone (a restore, or
+    /// anything that must not have writers beside it); fails with [`StoreError::InUse`]
+    /// while another process writes it.
+    pub fn open_alone(location: Location) -> Result<PgStore, StoreError> {
+        Self::start(location, false, false)
     }
 
     /// Opens the archive at `location` for reading only, on one consistent snapshot taken
     /// now (an audit while the service keeps filing); writes are refused.
     pub fn open_read_only(location: Location) -> Result<PgStore, StoreError> {
-        Self::start(location, true)
+        Self::start(location, true, false)
     }
 
-    fn start(location: Location, read_only: bool) -> Result<PgStore, StoreError> {
+    fn start(location: Location, read_only: bool, turns: bool) -> Result<PgStore, StoreError> {
         schema::check_name(&location.schema)?;
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let mut shared = Shared::default();
+        // One writer alone (or a reader of one snapshot) knows what is stored at all times.
+        shared.current = !turns;
+        let shared = Arc::new(Mutex::new(shared));
+        let wake = Arc::new(Condvar::new());
         let conn = Connection {
             location: location.clone(),
             client: None,
@@ -146,10 +182,20 @@ impl PgStore {
             failed: None,
             read_only,
             shared: Arc::clone(&shared),
+            turns,
+            turn: None,
+            depth: 0,
+            stale: false,
+            lingered: false,
+            wake: Arc::clone(&wake),
         };
         // Whenever the writer has taken in every batch handed over so far, it commits them.
         let idle = |c: &mut Connection| {
+            if c.turns {
+                return c.idle_turns();
+            }
             let _ = c.settle();
+            None
         };
         let writer = Worker::spawn_with_idle("tamga-postgres", conn, idle, Connection::close)?;
         writer.call(|c| c.client().map(|_| ()))?;
@@ -177,6 +223,9 @@ impl PgStore {
             readers,
             next_reader: Default::default(),
             shared,
+            wake,
+            turns,
+            holders: Mutex::default(),
             location,
         })
     }
@@ -259,7 +308,8 @@ impl Store for PgStore {
             self.writer.cast(move |c| c.queue.push((n, shared_batch)))?;
             shared.unsynced()
         };
-        if unsynced > REPLAY_LIMIT {
+        // (A turn's groups are kept until it commits, and a sync inside a turn waits for it.)
+        if unsynced > REPLAY_LIMIT && !self.turns {
             self.sync()?;
         }
         Ok(())
@@ -269,6 +319,9 @@ impl Store for PgStore {
         let Some(syncer) = &self.syncer else {
             return Ok(());
         };
+        if self.turns {
+            return self.sync_turns();
+        }
         let mark = self.shared().handed();
         // Which groups this sync covers (every batch handed over before it is committed
         // first), and on which server they were committed.
@@ -313,6 +366,33 @@ impl Store for PgStore {
         Ok(value)
     }
 
+    fn begin_turn(&self) -> Result<bool, StoreError> {
+        if !self.turns {
+            return Ok(false);
+        }
+        let foreign = self.writer.call(Connection::begin)?;
+        let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
+        *holders.entry(std::thread::current().id()).or_default() += 1;
+        Ok(foreign)
+    }
+
+    fn end_turn(&self) {
+        if !self.turns {
+            return;
+        }
+        {
+            let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
+            let me = std::thread::current().id();
+            if let Some(n) = holders.get_mut(&me) {
+                *n -= 1;
+                if *n == 0 {
+                    holders.remove(&me);
+                }
+            }
+        }
+        let _ = self.writer.cast(Connection::end);
+    }
+
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
         self.writer.call(move |c| {
             if !c.read_only && c.failed.is_none() {
@@ -349,8 +429,11 @@ impl Connection {
             } else {
                 Role::Writer
             };
+            let role = if self.turns { Role::Sharing } else { role };
             let mut session = schema::connect(&self.location, role)?;
-            if !self.read_only {
+            // A turn compares counts itself, once it holds the turn.
+            let counted = self.turns && self.count.is_some();
+            if !self.read_only && !counted {
                 self.reconcile(&mut session)?;
             }
             self.client = Some(session);
@@ -448,7 +531,11 @@ impl Connection {
     /// Commits every batch handed over so far, in groups, in order; tells the store's callers
     /// whether some are held up.
     fn settle(&mut self) -> Result<(), StoreError> {
-        let result = self.commit_all();
+        let result = if self.turns {
+            self.settle_turns()
+        } else {
+            self.commit_all()
+        };
         lock(&self.shared).stalled = result.is_err();
         result
     }

@@ -143,7 +143,7 @@ pub fn restore(global: &Global, args: RestoreArgs) -> Result<ExitCode, CouldNotR
     let loaded = check::load(&args.from, &m)?;
     let paths = global.paths();
     install_key(&paths, args.keys_from.as_deref(), &loaded.service)?;
-    let store = tamga::setup::open_store(&paths)?;
+    let store = tamga::setup::open_store_alone(&paths)?;
     restore::load(&args.from, &m, &loaded, store.as_ref())?;
     drop(store);
     let archive = tamga::setup::open_archive(&paths, &policy.organization.name)?;

@@ -1,8 +1,10 @@
 //! What the store has read or written, answered without a round trip to the server.
 //!
-//! Sound only because one process writes the archive (the advisory lock) and a reader reads one
-//! snapshot: then nothing but this store's own batches changes a key, and every batch passes
-//! through [`ReadCache::applied`]. Absent keys are remembered too — the idempotency check of
+//! Sound while nothing but this store's own batches changes a key, and every batch passes
+//! through [`ReadCache::applied`]: for the one writer, a reader of one snapshot, and one of
+//! several writers while it holds the turn (`turn.rs`). Outside its turns such a writer trusts
+//! only values of append-only spaces that no disposal deletes, which no writer can change, and
+//! forgets the rest when a turn finds another writer wrote. Absent keys are remembered too — the idempotency check of
 //! every filing asks for a receipt that is not there yet, twice. Only small values are kept
 //! (records, counters, receipts), never documents' chunks, and the whole map is bounded; of
 //! a larger value written, its SHA-256 is kept, enough to tell an overwrite at hand-over.
@@ -36,9 +38,13 @@ pub struct ReadCache {
 }
 
 impl ReadCache {
-    /// The remembered answer for (space, key): `None` when not remembered.
-    pub fn get(&self, space: Space, key: &[u8]) -> Option<Option<Vec<u8>>> {
+    /// The remembered answer for (space, key): `None` when not remembered. Unless `current`
+    /// (no other writer can have written since it was learnt), only a value that no writer
+    /// can change ([`settled`]).
+    pub fn get(&self, space: Space, key: &[u8], current: bool) -> Option<Option<Vec<u8>>> {
         match self.map.get(&(space, key.to_vec()))? {
+            _ if !current && !settled(space) => None,
+            Value::Absent if !current => None,
             Value::Absent => Some(None),
             Value::Small(v) => Some(Some(v.clone())),
             Value::Large(_) => None,
@@ -46,9 +52,12 @@ impl ReadCache {
     }
 
     /// Whether writing `value` under an append-only (space, key) would overwrite another
-    /// value: `None` when nothing is known of the key.
-    pub fn clashes(&self, space: Space, key: &[u8], value: &[u8]) -> Option<bool> {
+    /// value: `None` when nothing is known of the key (or, unless `current`, nothing that
+    /// another writer cannot have changed).
+    pub fn clashes(&self, space: Space, key: &[u8], value: &[u8], current: bool) -> Option<bool> {
         match self.map.get(&(space, key.to_vec()))? {
+            _ if !current && !settled(space) => None,
+            Value::Absent if !current => None,
             Value::Absent => Some(false),
             Value::Small(v) => Some(v != value),
             Value::Large(d) => Some(value.len() <= MAX_VALUE || *d != digest(value)),
@@ -85,6 +94,14 @@ impl ReadCache {
         self.map.clear();
     }
 
+    /// Forgets what another writer could have changed: keeps only values (not absences) of
+    /// [`settled`] spaces.
+    pub fn keep_settled(&mut self) {
+        self.epoch += 1;
+        self.map
+            .retain(|(space, _), v| settled(*space) && !matches!(v, Value::Absent));
+    }
+
     fn insert(&mut self, space: Space, key: Vec<u8>, value: Value) {
         if self.map.len() >= MAX_ENTRIES {
             self.map.clear();
@@ -104,6 +121,12 @@ impl Value {
     }
 }
 
+/// Whether a value of `space`, once stored, stays as it is whoever writes: append-only, and
+/// not documents' bytes (which a disposal deletes).
+fn settled(space: Space) -> bool {
+    space.append_only() && !matches!(space, Space::Chunks | Space::Blobs)
+}
+
 fn digest(value: &[u8]) -> [u8; 32] {
     Sha256::digest(value).into()
 }
@@ -121,24 +144,49 @@ mod tests {
         // The server said "absent", then the batch landed, then the answer came back.
         c.applied(&b);
         c.read(epoch, Space::Receipts, b"r", &None);
-        assert_eq!(c.get(Space::Receipts, b"r"), Some(Some(b"kept".to_vec())));
+        assert_eq!(
+            c.get(Space::Receipts, b"r", true),
+            Some(Some(b"kept".to_vec()))
+        );
         c.read(c.epoch(), Space::Log, b"x", &None);
-        assert_eq!(c.get(Space::Log, b"x"), Some(None));
+        assert_eq!(c.get(Space::Log, b"x", true), Some(None));
+        // Outside a turn of one of several writers, only what no writer can change is told.
+        assert_eq!(
+            c.get(Space::Receipts, b"r", false),
+            Some(Some(b"kept".to_vec()))
+        );
+        assert_eq!(
+            c.get(Space::Log, b"x", false),
+            None,
+            "an absence may be stale"
+        );
         let mut d = Batch::default();
         d.dispose(Space::Chunks, b"c".to_vec());
         d.put(Space::Chunks, b"big".to_vec(), vec![0; MAX_VALUE + 1]);
         c.applied(&d);
-        assert_eq!(c.get(Space::Chunks, b"c"), Some(None));
+        assert_eq!(c.get(Space::Chunks, b"c", true), Some(None));
         assert_eq!(
-            c.get(Space::Chunks, b"big"),
+            c.get(Space::Chunks, b"big", true),
             None,
             "large values are not kept"
         );
         // Their digest is: enough to tell an overwrite without asking the server.
         let big = vec![0; MAX_VALUE + 1];
-        assert_eq!(c.clashes(Space::Chunks, b"big", &big), Some(false));
-        assert_eq!(c.clashes(Space::Chunks, b"big", &[1; 5000]), Some(true));
-        assert_eq!(c.clashes(Space::Chunks, b"c", b"any"), Some(false));
-        assert_eq!(c.clashes(Space::Chunks, b"unseen", b"any"), None);
+        assert_eq!(c.clashes(Space::Chunks, b"big", &big, true), Some(false));
+        assert_eq!(
+            c.clashes(Space::Chunks, b"big", &[1; 5000], true),
+            Some(true)
+        );
+        assert_eq!(c.clashes(Space::Chunks, b"c", b"any", true), Some(false));
+        assert_eq!(c.clashes(Space::Chunks, b"unseen", b"any", true), None);
+        assert_eq!(c.clashes(Space::Chunks, b"c", b"any", false), None);
+        // Another writer wrote: chunks (a disposal deletes them) and absences are forgotten.
+        c.keep_settled();
+        assert_eq!(c.get(Space::Chunks, b"c", true), None);
+        assert_eq!(c.get(Space::Log, b"x", true), None);
+        assert_eq!(
+            c.get(Space::Receipts, b"r", true),
+            Some(Some(b"kept".to_vec()))
+        );
     }
 }

@@ -43,6 +43,17 @@ pub struct Shared {
     pub stalled: bool,
     /// Why writes are refused until the archive is opened again.
     pub failed: Option<String>,
+    /// Whether what is remembered (the filter, the greatest keys, the cache's answers) is
+    /// what is stored: always for the one writer; for one of several, only while it holds
+    /// the turn (no other can write then), and everything another writer could have changed
+    /// is forgotten when a turn finds that one did (`turn.rs`).
+    pub current: bool,
+    /// Every batch numbered below this one is settled: committed, or failed with its turn.
+    pub settled: u64,
+    /// Why batches of a turn failed (its lease lost, its commit unanswered and not found):
+    /// every sync fails until a turn reports another writer's writes to the archive above,
+    /// which then reads what is stored again.
+    pub turn_failed: Option<String>,
 }
 
 impl Shared {
@@ -51,8 +62,8 @@ impl Shared {
     pub fn get(&self, space: Space, key: &[u8]) -> Option<Option<Vec<u8>>> {
         match self.overlay.get(&(space, key.to_vec())) {
             Some((_, value)) => Some(value.clone()),
-            None if self.absent(space, key) => Some(None),
-            None => self.cache.get(space, key),
+            None if self.current && self.absent(space, key) => Some(None),
+            None => self.cache.get(space, key, self.current),
         }
     }
 
@@ -62,8 +73,10 @@ impl Shared {
         match self.overlay.get(&(space, key.to_vec())) {
             Some((_, Some(v))) => Some(v.as_slice() != value),
             Some((_, None)) => Some(false),
-            None if self.beyond(space, key) || self.absent(space, key) => Some(false),
-            None => self.cache.clashes(space, key, value),
+            None if self.current && (self.beyond(space, key) || self.absent(space, key)) => {
+                Some(false)
+            }
+            None => self.cache.clashes(space, key, value, self.current),
         }
     }
 
@@ -136,6 +149,37 @@ impl Shared {
         self.cache.clear();
     }
 
+    /// Another writer wrote since this store's last turn: what it could have changed is
+    /// forgotten — the read cache but for values of append-only spaces that a disposal
+    /// cannot delete, the greatest keys, and the filter of keys for good (it cannot learn
+    /// another writer's keys; reads of keys not there yet go to the server from now on).
+    /// The failure of an earlier turn is reported now (see [`Shared::turn_failed`]).
+    pub fn foreign(&mut self) {
+        self.filter = None;
+        self.greatest.clear();
+        self.cache.keep_settled();
+        self.turn_failed = None;
+    }
+
+    /// The batches numbered up to `upto` are committed and durable.
+    pub fn settled_upto(&mut self, upto: u64) {
+        self.settled = self.settled.max(upto + 1);
+    }
+
+    /// The batches numbered up to `upto` failed with their turn: nothing of them is stored,
+    /// so what was taken in of them is forgotten, and syncs fail until reported.
+    pub fn turn_failed(&mut self, upto: u64, why: &str) {
+        self.overlay.retain(|_, (n, _)| *n > upto);
+        self.cache.clear();
+        self.turn_failed = Some(why.to_owned());
+        self.settled_upto(upto);
+    }
+
+    /// The number the next batch handed over takes.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
     /// Where handing over stands now: pass it to [`Shared::synced`] once a sync that started
     /// after it succeeded.
     pub fn handed(&self) -> u64 {
@@ -164,7 +208,10 @@ mod tests {
 
     #[test]
     fn a_batch_handed_over_is_answered_until_committed_and_then_by_the_server() {
-        let mut s = Shared::default();
+        let mut s = Shared {
+            current: true,
+            ..Shared::default()
+        };
         let mut a = Batch::default();
         a.put(Space::Chunks, b"c".to_vec(), vec![1; 10_000]);
         a.put(Space::Index, b"head".to_vec(), b"1".to_vec());

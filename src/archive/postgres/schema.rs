@@ -132,8 +132,13 @@ pub struct Session {
 /// What a connection is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// The one writer: holds the advisory lock, creates and migrates the schema.
+    /// The one writer: holds the archive's advisory lock exclusively, creates and migrates
+    /// the schema.
     Writer,
+    /// One of several writers (`tamga serve` frontends): holds the archive's advisory lock
+    /// shared and writes in turns (`turn.rs`); creates and migrates the schema as the one
+    /// writer does.
+    Sharing,
     /// A reader of one snapshot.
     Reader,
     /// The writer's second connection, for syncs.
@@ -151,7 +156,7 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
                 .map_err(pg)?;
             c
         }
-        _ => open(location, read_only)?,
+        _ => open(location, role)?,
     };
     let mut prepare = |sql: &str| client.prepare(sql).map_err(pg);
     let (get, keys) = (
@@ -186,10 +191,10 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
 }
 
 /// The connection, set up for reading or writing.
-fn open(location: &Location, read_only: bool) -> Result<postgres::Client, StoreError> {
+fn open(location: &Location, role: Role) -> Result<postgres::Client, StoreError> {
     let mut client = postgres::Client::connect(&location.url, postgres::NoTls).map_err(pg)?;
     let schema = &location.schema;
-    if read_only {
+    if role == Role::Reader {
         let exists = client
             .query_opt(
                 "SELECT 1 FROM information_schema.tables \
@@ -210,23 +215,31 @@ fn open(location: &Location, read_only: bool) -> Result<postgres::Client, StoreE
         check_version(&mut client, location)?;
         return Ok(client);
     }
-    let locked: bool = client
-        .query_one(
-            "SELECT pg_try_advisory_lock(hashtextextended('tamga archive ' || $1, 0))",
-            &[schema],
-        )
-        .map_err(pg)?
-        .get(0);
+    // The archive's lifetime lock: exclusive for the one writer, shared among frontends
+    // writing in turns, so that either kind excludes the other (a running service and a
+    // restore, or an older tamga that writes alone).
+    let take = if role == Role::Sharing {
+        "SELECT pg_try_advisory_lock_shared(hashtextextended('tamga archive ' || $1, 0))"
+    } else {
+        "SELECT pg_try_advisory_lock(hashtextextended('tamga archive ' || $1, 0))"
+    };
+    let locked: bool = client.query_one(take, &[schema]).map_err(pg)?.get(0);
     if !locked {
         return Err(StoreError::InUse(location.display().into()));
     }
     client
-        .batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};
-             SET synchronous_commit = off;
-             CREATE TABLE IF NOT EXISTS tamga_schema (version int4 NOT NULL);"
-        ))
+        .batch_execute("SET synchronous_commit = off")
         .map_err(pg)?;
+    if role == Role::Sharing {
+        // The turn's lease: a holder that stops (SIGSTOP, a partition) leaves its turn's
+        // transaction idle, and the server ends its session, releasing the turn.
+        client
+            .batch_execute(&format!(
+                "SET idle_in_transaction_session_timeout = {}",
+                super::turn::LEASE.as_millis()
+            ))
+            .map_err(pg)?;
+    }
     migrate(&mut client, location)?;
     Ok(client)
 }
@@ -255,7 +268,20 @@ fn check_version(
 
 /// Takes the schema to [`SCHEMA_VERSION`], each step in one transaction with its version.
 fn migrate(client: &mut postgres::Client, location: &Location) -> Result<(), StoreError> {
+    let schema = &location.schema;
     let mut tx = client.transaction().map_err(pg)?;
+    // Frontends starting together would create the same schema and tables at once (and one
+    // would fail on a unique index): one at a time, the later ones finding the work done.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('tamga migrate ' || $1, 0))",
+        &[schema],
+    )
+    .map_err(pg)?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};
+         CREATE TABLE IF NOT EXISTS tamga_schema (version int4 NOT NULL);"
+    ))
+    .map_err(pg)?;
     let current = version(&mut tx)?;
     if current > SCHEMA_VERSION {
         return Err(StoreError::Refused(format!(
@@ -479,4 +505,37 @@ pub fn flush(session: &mut Session) -> Result<i64, StoreError> {
         .query_one(&session.flush, &[])
         .map_err(pg)?
         .get(0))
+}
+
+/// Takes the archive's turn on the writer's connection: opens the turn's transaction
+/// (committed synchronously: one WAL flush for everything written in it) and waits in
+/// PostgreSQL's queue for its transaction-level lock, which the transaction's end releases
+/// (a commit, a rollback, or the server ending a session that died or hung). Returns the
+/// count of groups applied, as it stands once the turn is this writer's.
+pub fn take_turn(session: &mut Session) -> Result<i64, StoreError> {
+    let client = &mut session.client;
+    client
+        .batch_execute("BEGIN; SET LOCAL synchronous_commit = on")
+        .map_err(pg)?;
+    let row = client
+        .query_one(
+            "SELECT pg_advisory_xact_lock(hashtextextended('tamga turn ' || current_schema(), 0)),
+                    (SELECT applied FROM tamga_sync)",
+            &[],
+        )
+        .map_err(pg);
+    match row {
+        Ok(row) => Ok(row.get(1)),
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Ends the turn's transaction: commits it (returning once it is durable, with a
+/// synchronous standby once the standby has it too), or rolls it back.
+pub fn end_turn(session: &mut Session, commit: bool) -> Result<(), StoreError> {
+    let sql = if commit { "COMMIT" } else { "ROLLBACK" };
+    session.client.batch_execute(sql).map_err(pg)
 }

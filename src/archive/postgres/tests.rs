@@ -3,21 +3,21 @@
 use super::*;
 
 #[path = "../../../tests/common/pg.rs"]
-mod pg_cluster;
+pub(super) mod pg_cluster;
 use pg_cluster::{Cluster, schema_for};
 
-fn cluster() -> Cluster {
+pub(super) fn cluster() -> Cluster {
     Cluster::start().unwrap_or_else(|why| panic!("no PostgreSQL for the test: {why}"))
 }
 
-fn at(c: &Cluster, schema: &str) -> Location {
+pub(super) fn at(c: &Cluster, schema: &str) -> Location {
     Location {
         url: c.url(),
         schema: schema.into(),
     }
 }
 
-fn put(store: &dyn Store, space: Space, k: &[u8], v: &[u8]) {
+pub(super) fn put(store: &dyn Store, space: Space, k: &[u8], v: &[u8]) {
     let mut b = Batch::default();
     b.put(space, k.to_vec(), v.to_vec());
     store.apply(&b).unwrap();
@@ -31,18 +31,41 @@ fn meets_the_store_contract() {
     });
 }
 
+/// Opens `schema` for writing: alone (the one writer), or as one of several (in turns).
+fn open(c: &Cluster, schema: &str, alone: bool) -> PgStore {
+    let at = at(c, schema);
+    if alone {
+        PgStore::open_alone(at).unwrap()
+    } else {
+        PgStore::open(at).unwrap()
+    }
+}
+
 #[test]
 fn a_second_writer_is_told_the_archive_is_in_use_and_a_reader_sees_one_snapshot() {
     let c = cluster();
-    let first = PgStore::open(at(&c, "archive")).unwrap();
+    // Frontends share the archive; one writing alone (a restore) excludes them, and they it.
+    let frontend = PgStore::open(at(&c, "archive")).unwrap();
+    let another = PgStore::open(at(&c, "archive")).unwrap();
+    let alone = PgStore::open_alone(at(&c, "archive"))
+        .unwrap_err()
+        .to_string();
+    assert!(alone.contains("in use by another tamga process"), "{alone}");
+    drop((frontend, another));
+    let first = PgStore::open_alone(at(&c, "archive")).unwrap();
     put(&first, Space::Log, &[0], b"zero");
     first.sync().unwrap();
-    let second = PgStore::open(at(&c, "archive")).unwrap_err().to_string();
-    assert!(
-        second.contains("in use by another tamga process"),
-        "{second}"
-    );
-    assert!(!second.contains("password"), "{second}");
+    for second in [
+        PgStore::open(at(&c, "archive")),
+        PgStore::open_alone(at(&c, "archive")),
+    ] {
+        let second = second.unwrap_err().to_string();
+        assert!(
+            second.contains("in use by another tamga process"),
+            "{second}"
+        );
+        assert!(!second.contains("password"), "{second}");
+    }
 
     let reader = PgStore::open_read_only(at(&c, "archive")).unwrap();
     put(&first, Space::Log, &[1], b"one");
@@ -121,15 +144,25 @@ fn batches_are_whole_or_not_at_all() {
 
 #[test]
 fn a_server_crash_before_the_sync_loses_nothing_the_archive_was_told_was_applied() {
+    for alone in [true, false] {
+        a_server_crash_before_the_sync_loses_nothing(alone);
+    }
+}
+
+fn a_server_crash_before_the_sync_loses_nothing(alone: bool) {
     let c = cluster();
-    let store = PgStore::open(at(&c, "archive")).unwrap();
+    let store = open(&c, "archive", alone);
     put(&store, Space::Log, &[0], b"durable");
     store.sync().unwrap();
+    // In turns, the batches go in one turn, not committed before the crash.
+    let turn = !alone && store.begin_turn().unwrap();
+    assert!(!turn, "no other writer wrote");
     for i in 1..50u8 {
         put(&store, Space::Log, &[i], b"applied, not yet synced");
     }
     // An immediate stop is a crash: WAL not yet flushed is lost with it.
     c.crash();
+    store.end_turn();
     assert!(
         store.sync().is_err(),
         "a sync with the server down must fail"
@@ -276,8 +309,14 @@ fn batches_handed_over_while_the_server_is_busy_are_committed_in_one_transaction
 
 #[test]
 fn a_batch_the_server_refuses_after_it_was_taken_in_stops_writes_and_every_sync() {
+    for alone in [true, false] {
+        a_batch_the_server_refuses_stops_writes(alone);
+    }
+}
+
+fn a_batch_the_server_refuses_stops_writes(alone: bool) {
     let c = cluster();
-    drop(PgStore::open(at(&c, "archive")).unwrap());
+    drop(open(&c, "archive", alone));
     let mut admin = postgres::Client::connect(&c.url(), postgres::NoTls).unwrap();
     let theirs = |admin: &mut postgres::Client, key: u8| {
         admin
@@ -290,7 +329,7 @@ fn a_batch_the_server_refuses_after_it_was_taken_in_stops_writes_and_every_sync(
     // A row written behind tamga's back before it opened: the store knows nothing of the
     // key but that it may be there, asks, and refuses at once.
     theirs(&mut admin, 5);
-    let store = PgStore::open(at(&c, "archive")).unwrap();
+    let store = open(&c, "archive", alone);
     let mut b = Batch::default();
     b.put(Space::Log, vec![5], b"ours".to_vec());
     assert!(matches!(store.apply(&b), Err(StoreError::Overwrite { .. })));
@@ -302,7 +341,10 @@ fn a_batch_the_server_refuses_after_it_was_taken_in_stops_writes_and_every_sync(
     let mut b = Batch::default();
     b.put(Space::Log, vec![9], b"ours".to_vec());
     b.put(Space::Index, b"head".to_vec(), b"9".to_vec());
+    // (One of several writers trusts what it knows of the keys only inside its turn.)
+    assert!(alone || !store.begin_turn().unwrap());
     store.apply(&b).unwrap();
+    store.end_turn();
     let refused = store.sync().unwrap_err().to_string();
     assert!(refused.contains("open the archive again"), "{refused}");
     let mut next = Batch::default();
@@ -316,7 +358,7 @@ fn a_batch_the_server_refuses_after_it_was_taken_in_stops_writes_and_every_sync(
     );
     assert_eq!(store.get(Space::Index, b"head").unwrap(), None);
     drop(store);
-    let again = PgStore::open(at(&c, "archive")).unwrap();
+    let again = open(&c, "archive", alone);
     assert_eq!(again.get(Space::Log, &[6]).unwrap(), Some(b"ours".to_vec()));
     assert_eq!(again.get(Space::Index, b"head").unwrap(), None);
 }

@@ -21,16 +21,17 @@ impl<S: Send + 'static> Worker<S> {
         state: S,
         close: impl FnOnce(&mut S) + Send + 'static,
     ) -> Result<Worker<S>, StoreError> {
-        Self::spawn_with_idle(name, state, |_| {}, close)
+        Self::spawn_with_idle(name, state, |_| None, close)
     }
 
     /// Starts the thread; `idle` runs on its state whenever it has run every job sent so
     /// far (the writer commits the batches handed over meanwhile, as one group, there), and
-    /// `close` when the worker is dropped.
+    /// again after the time it returns if no job came meanwhile (a turn held open for more
+    /// filings to join is ended then); `close` runs when the worker is dropped.
     pub fn spawn_with_idle(
         name: &str,
         mut state: S,
-        mut idle: impl FnMut(&mut S) + Send + 'static,
+        mut idle: impl FnMut(&mut S) -> Option<std::time::Duration> + Send + 'static,
         close: impl FnOnce(&mut S) + Send + 'static,
     ) -> Result<Worker<S>, StoreError> {
         let (tx, rx) = mpsc::channel::<Job<S>>();
@@ -41,13 +42,17 @@ impl<S: Send + 'static> Worker<S> {
                     let job = match rx.try_recv() {
                         Ok(job) => job,
                         Err(mpsc::TryRecvError::Disconnected) => break,
-                        Err(mpsc::TryRecvError::Empty) => {
-                            idle(&mut state);
-                            match rx.recv() {
+                        Err(mpsc::TryRecvError::Empty) => match idle(&mut state) {
+                            None => match rx.recv() {
                                 Ok(job) => job,
                                 Err(_) => break,
-                            }
-                        }
+                            },
+                            Some(wait) => match rx.recv_timeout(wait) {
+                                Ok(job) => job,
+                                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                            },
+                        },
                     };
                     job(&mut state);
                 }

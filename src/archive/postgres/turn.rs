@@ -1,0 +1,448 @@
+//! Turns: several `tamga serve` processes writing one archive, one at a time.
+//!
+//! Each frontend's writer holds the archive's lifetime advisory lock *shared* (an exclusive
+//! holder — a restore, an older tamga that writes alone — still excludes them all, and they
+//! it). What the archive above builds a batch on (the log's head, the tree's edge, the access
+//! log's head, the case counters) must be what is stored, so batches are written in turns:
+//! [`Store::begin_turn`](crate::archive::store::Store::begin_turn) opens a transaction on the
+//! writer's connection and waits for a transaction-level advisory lock there
+//! (`pg_advisory_xact_lock`; PostgreSQL queues its waiters in order, so every frontend gets
+//! its turn). Every group of batches of the turn is written in that transaction; once the
+//! store's callers ended every turn they began (turns of one process's threads overlap, and
+//! are counted) and nothing handed over is left, the transaction commits — synchronously:
+//! one WAL flush, and with a synchronous standby its confirmation, for everything in the turn
+//! — and the commit releases the lock. A sync waits for that commit: a receipt leaves only
+//! once its filing's turn is durable.
+//!
+//! **A lease, not a lock.** The writer's session has `idle_in_transaction_session_timeout`
+//! set to [`LEASE`]: a holder that stops (SIGSTOP, a hung thread, a partition) leaves its
+//! turn's transaction idle, the server ends the session, rolls the turn back and lets the next
+//! writer in; a holder killed outright loses it with its connection at once. A holder whose
+//! turn was taken from it never commits it afterwards — its transaction is gone — and on its
+//! next use takes a new turn: if no group was committed by anyone since the lost turn began
+//! (the count in `tamga_sync.applied` unchanged), the store holds exactly what it held then
+//! and the lost turn's groups are written again in the new one (a restarted server, a lost
+//! connection: nothing the archive was told was applied goes missing, as with one writer);
+//! otherwise another writer built on what is stored without them, so they fail — every sync
+//! fails until the next turn tells the archive above to read what is stored again, and no
+//! receipt leaves for them. A commit whose answer was lost is looked up in the new turn: the
+//! turn landed whole (every value there, and the count past it) or not at all.
+//!
+//! **Another writer's writes.** A turn that finds the count moved since this writer's last
+//! turn returns `true` (the archive reads its head again) and forgets what another writer
+//! could have changed: the read cache but for values of append-only spaces that no disposal
+//! deletes, the greatest keys, and the Bloom filter of keys — for good: it cannot learn
+//! another writer's keys, and a wrong "absent" would file a retried document twice. The
+//! other choice, a column naming each key's group so that a turn could read the keys written
+//! since its last one, costs a migration, an index and a query per turn; one frontend keeps
+//! its filter, and with several the questions it saved go to the reader connections.
+//! Outside a turn nothing but those settled values is answered from memory.
+//!
+//! Why always on: the turns cost one frontend a lock round trip and a synchronous commit per
+//! turn, which replaces the sync's separate flush; measured in the README ("Service under
+//! load").
+
+use super::{Connection, PgStore, lock, schema};
+use crate::archive::store::{Batch, StoreError};
+use std::sync::Arc;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+/// How long a turn's holder may leave its transaction idle before the server ends its session
+/// and the turn passes on.
+pub const LEASE: Duration = Duration::from_secs(5);
+
+/// How long an ended turn stays open, with nothing to do, for more of this process's
+/// batches to join it before it commits (a sync commits it at once).
+const LINGER: Duration = Duration::from_millis(1);
+
+/// How long turns of this process may keep joining an open turn before it is committed and
+/// the next one queues behind the other writers.
+const SPAN: Duration = Duration::from_millis(20);
+
+/// How many times a turn is taken again and its groups written again before the caller is
+/// told "not now".
+const ATTEMPTS: usize = 3;
+
+/// The turn this writer holds (or held: its transaction may be gone with its connection).
+pub(super) struct Turn {
+    /// The server's count of groups when it began.
+    start: i64,
+    /// The count after its last group.
+    end: i64,
+    /// Whether it found another writer's writes.
+    foreign: bool,
+    /// Its groups (number of the last batch, the batches as one), in order.
+    groups: Vec<(u64, Arc<Batch>)>,
+    opened: Instant,
+    /// Whether its transaction is open on the writer's connection.
+    open: bool,
+    /// Whether its commit went unanswered.
+    unknown: bool,
+    /// Why it was lost: its groups fail.
+    lost: Option<String>,
+}
+
+/// Why a turn taken from its holder fails.
+const TAKEN: &str = "this tamga process lost its turn to write the archive (its connection, or \
+                     its lease of the turn) and another process wrote meanwhile: the filings \
+                     of that turn were not made, send them again";
+
+impl Connection {
+    /// Begins a turn for the store's callers ([`Store::begin_turn`]): joins the turn this
+    /// process holds, or takes a new one. Returns whether another writer wrote since this
+    /// writer's last turn.
+    ///
+    /// [`Store::begin_turn`]: crate::archive::store::Store::begin_turn
+    pub(super) fn begin(&mut self) -> Result<bool, StoreError> {
+        self.lingered = false;
+        if let Some(t) = &self.turn {
+            match &t.lost {
+                Some(why) if self.depth > 0 => return Err(StoreError::Unwritable(why.clone())),
+                None if self.depth > 0 || (t.open && t.opened.elapsed() < SPAN) => {
+                    self.depth += 1;
+                    return Ok(t.foreign);
+                }
+                _ => self.settle()?,
+            }
+        }
+        let foreign = self.open_turn(false)?;
+        self.depth += 1;
+        Ok(foreign)
+    }
+
+    /// Ends one of the turns begun ([`Connection::begin`]); the last one's end lets the turn
+    /// commit once what was handed over in it is written.
+    pub(super) fn end(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// Writes what was handed over into the turn and, once no caller is in a turn, commits.
+    pub(super) fn settle_turns(&mut self) -> Result<(), StoreError> {
+        self.write_queued()?;
+        if self.depth == 0 {
+            self.finish()?;
+        }
+        Ok(())
+    }
+
+    /// The writer thread has nothing to do: an ended turn waits [`LINGER`] for more, then
+    /// commits. Returns how long to wait before being asked again.
+    pub(super) fn idle_turns(&mut self) -> Option<Duration> {
+        if self.write_queued().is_err() || self.depth > 0 || self.turn.is_none() {
+            return None;
+        }
+        if !std::mem::replace(&mut self.lingered, true) {
+            return Some(LINGER);
+        }
+        self.lingered = false;
+        let _ = self.finish();
+        None
+    }
+
+    /// Takes a new turn. `implicit`: for batches handed over outside any turn (callers that
+    /// never take one), which, built without a turn, fail if another writer wrote.
+    fn open_turn(&mut self, implicit: bool) -> Result<bool, StoreError> {
+        let count = self.take()?;
+        let moved = self.count != Some(count);
+        self.count = Some(count);
+        let foreign = moved || (!implicit && std::mem::take(&mut self.stale));
+        {
+            let mut shared = lock(&self.shared);
+            if foreign {
+                shared.foreign();
+            }
+            if foreign && !implicit {
+                // The archive above reads what is stored again: earlier failures are told.
+                shared.turn_failed = None;
+            }
+            shared.current = true;
+        }
+        let lost = (implicit && moved).then(|| TAKEN.to_owned());
+        self.turn = Some(Turn {
+            start: count,
+            end: count,
+            foreign,
+            groups: Vec::new(),
+            opened: Instant::now(),
+            open: true,
+            unknown: false,
+            lost,
+        });
+        Ok(foreign)
+    }
+
+    /// Takes the turn's lock in a new transaction (on a fresh connection if the old one
+    /// turns out dead) and returns the count of groups; refuses a server that lost groups
+    /// this writer was told were durable.
+    fn take(&mut self) -> Result<i64, StoreError> {
+        let mut tries = 0;
+        let count = loop {
+            tries += 1;
+            match schema::take_turn(self.writer()?) {
+                Ok(count) => break count,
+                Err(e) if tries < 2 && !schema::refused_for_good(&e) => self.client = None,
+                Err(e) => return Err(e),
+            }
+        };
+        if count < self.durable {
+            if let Some(s) = self.client.as_mut() {
+                let _ = schema::end_turn(s, false);
+            }
+            self.fail("the database lost filings that were acknowledged as durable");
+            return Err(StoreError::Unwritable(
+                self.failed.clone().unwrap_or_default(),
+            ));
+        }
+        Ok(count)
+    }
+
+    /// Writes every group handed over into the turn (taking one for batches handed over
+    /// outside any).
+    fn write_queued(&mut self) -> Result<(), StoreError> {
+        let mut attempts = 0;
+        loop {
+            if self.group.is_none() {
+                self.group = self.next_group();
+            }
+            let Some((last, group)) = self.group.clone() else {
+                return Ok(());
+            };
+            if self.turn.is_none() {
+                self.open_turn(true)?;
+            }
+            let Some(turn) = self.turn.as_mut() else {
+                continue;
+            };
+            if turn.lost.is_some() {
+                turn.groups.push((last, group));
+                self.group = None;
+                continue;
+            }
+            if !turn.open {
+                attempts += 1;
+                if attempts > ATTEMPTS {
+                    return Err(StoreError::Unwritable(
+                        "the database does not take the turn's filings now".into(),
+                    ));
+                }
+                self.recover()?;
+                continue;
+            }
+            let written =
+                schema::Writes::of(&group).and_then(|w| schema::apply(self.writer()?, &w));
+            match written {
+                Ok(count) => {
+                    if let Some(turn) = self.turn.as_mut() {
+                        turn.end = count;
+                        turn.groups.push((last, group));
+                    }
+                    self.group = None;
+                }
+                Err(e) if schema::refused_for_good(&e) => {
+                    self.drop_transaction();
+                    self.turn = None;
+                    let why = format!("the database refused filings already taken in ({e})");
+                    self.fail(&why);
+                    self.wake.notify_all();
+                    return Err(StoreError::Unwritable(self.failed.clone().unwrap_or(why)));
+                }
+                // The transaction is gone (a lost connection, the server refusing for now):
+                // the turn is taken again, and its groups written again if no one wrote.
+                Err(_) => self.drop_transaction(),
+            }
+        }
+    }
+
+    /// Rolls back the turn's transaction if the connection still stands (or drops it), so
+    /// the lock is not held for nothing.
+    fn drop_transaction(&mut self) {
+        if let Some(turn) = self.turn.as_mut() {
+            turn.open = false;
+        }
+        let alive = self
+            .client
+            .as_mut()
+            .is_some_and(|s| schema::end_turn(s, false).is_ok());
+        if !alive {
+            self.client = None;
+        }
+    }
+
+    /// Commits the turn (no caller is in it, nothing is left to write): its batches are
+    /// durable; or, lost, fails them.
+    fn finish(&mut self) -> Result<(), StoreError> {
+        let mut attempts = 0;
+        loop {
+            let Some(turn) = &self.turn else {
+                return Ok(());
+            };
+            if let Some(why) = turn.lost.clone() {
+                self.lose(&why);
+                return Ok(());
+            }
+            if !turn.open {
+                attempts += 1;
+                if attempts > ATTEMPTS {
+                    return Err(StoreError::Unwritable(
+                        "the database does not take the turn's filings now".into(),
+                    ));
+                }
+                self.recover()?;
+                continue;
+            }
+            match schema::end_turn(self.writer()?, true) {
+                Ok(()) => {
+                    self.won();
+                    return Ok(());
+                }
+                Err(_) => {
+                    // The commit's answer was lost: it landed whole or not at all; the next
+                    // turn looks.
+                    if let Some(turn) = self.turn.as_mut() {
+                        turn.open = false;
+                        turn.unknown = true;
+                    }
+                    self.client = None;
+                }
+            }
+        }
+    }
+
+    /// The turn's transaction is gone: takes the turn again and decides — the turn's commit
+    /// landed after all, or no one wrote since it began (its groups are written again), or
+    /// it is lost.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        let count = self.take()?;
+        self.count = Some(count);
+        let Some(turn) = self.turn.as_mut() else {
+            self.drop_transaction();
+            return Ok(());
+        };
+        turn.open = true;
+        let (start, end, unknown) = (turn.start, turn.end, std::mem::take(&mut turn.unknown));
+        let groups = turn.groups.clone();
+        if unknown && count >= end && self.all_landed(&groups)? {
+            // Durable too: committed synchronously before its answer was lost, and this
+            // transaction's synchronous commit flushes (and waits for a standby) once more.
+            schema::flush(self.writer()?)?;
+            schema::end_turn(self.writer()?, true)?;
+            self.won();
+            return Ok(());
+        }
+        if count != start {
+            if let Some(turn) = self.turn.as_mut() {
+                turn.lost = Some(TAKEN.to_owned());
+            }
+            return Ok(());
+        }
+        for (_, group) in &groups {
+            let written = schema::Writes::of(group).and_then(|w| schema::apply(self.writer()?, &w));
+            match written {
+                Ok(n) => {
+                    if let Some(turn) = self.turn.as_mut() {
+                        turn.end = n;
+                    }
+                }
+                Err(e) => {
+                    self.drop_transaction();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every group's writes are stored, with their values.
+    fn all_landed(&mut self, groups: &[(u64, Arc<Batch>)]) -> Result<bool, StoreError> {
+        for (_, group) in groups {
+            let w = schema::Writes::of(group)?;
+            if !schema::landed(self.writer()?, &w)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The turn committed: its batches are durable and the server answers for them.
+    fn won(&mut self) {
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        // The count after its last group: a turn that found its commit landed late may see
+        // a higher one (another writer's), which the next turn reports.
+        self.count = Some(turn.end);
+        self.durable = self.durable.max(turn.end);
+        let mut shared = lock(&self.shared);
+        for (last, group) in &turn.groups {
+            shared.committed(*last, group);
+        }
+        if let Some((last, _)) = turn.groups.last() {
+            shared.settled_upto(*last);
+        }
+        shared.current = false;
+        drop(shared);
+        self.wake.notify_all();
+    }
+
+    /// The turn was lost: its batches fail, and the next turn tells the archive above.
+    fn lose(&mut self, why: &str) {
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        if turn.open
+            && let Some(s) = self.client.as_mut()
+            && schema::end_turn(s, false).is_err()
+        {
+            self.client = None;
+        }
+        self.stale = true;
+        let mut shared = lock(&self.shared);
+        if let Some((last, _)) = turn.groups.last() {
+            shared.turn_failed(*last, why);
+        }
+        shared.current = false;
+        drop(shared);
+        self.wake.notify_all();
+    }
+}
+
+impl PgStore {
+    /// [`Store::sync`](crate::archive::store::Store::sync) for one of several writers: every
+    /// batch handed over before it is durable once its turn committed, so this waits for
+    /// that (committing the turn at once if no caller is in it). Fails while the server cannot
+    /// be reached, and while a failed turn's batches are not yet reported by a turn.
+    pub(super) fn sync_turns(&self) -> Result<(), StoreError> {
+        let me = std::thread::current().id();
+        let inside = self
+            .holders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&me);
+        if inside {
+            return Err(StoreError::Refused(
+                "a sync inside a turn would wait for the turn's own end: end the turn first".into(),
+            ));
+        }
+        let mark = self.shared().next();
+        loop {
+            let settled = self.writer.call(Connection::settle);
+            let shared = self.shared();
+            if let Some(why) = &shared.failed {
+                return Err(StoreError::Unwritable(why.clone()));
+            }
+            if shared.settled >= mark {
+                return match &shared.turn_failed {
+                    Some(why) => Err(StoreError::Unwritable(why.clone())),
+                    None => Ok(()),
+                };
+            }
+            settled?;
+            // Another thread of this process is in the turn: its end commits it.
+            let _ = self
+                .wake
+                .wait_timeout(shared, Duration::from_millis(20))
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Several writers on one archive (`turn.rs`): two stores on one schema stand for two
+//! `tamga serve` processes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use super::tests::{at, cluster, pg_cluster::Cluster, put};
+use super::*;
+use std::time::{Duration, Instant};
+
+fn two(c: &Cluster) -> (PgStore, PgStore) {
+    (
+        PgStore::open(at(c, "archive")).unwrap(),
+        PgStore::open(at(c, "archive")).unwrap(),
+    )
+}
+
+fn admin(c: &Cluster) -> postgres::Client {
+    postgres::Client::connect(&c.url(), postgres::NoTls).unwrap()
+}
+
+/// Polls `f` until it answers, for at most `limit`.
+fn within<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The backend holding the turn with a group written in it (its transaction updated the
+/// count of groups).
+fn holder_with_a_group(admin: &mut postgres::Client) -> Option<i32> {
+    admin
+        .query_opt(
+            "SELECT t.pid FROM pg_locks t JOIN pg_locks r ON r.pid = t.pid
+               JOIN pg_class k ON k.oid = r.relation
+              WHERE t.locktype = 'advisory' AND t.mode = 'ExclusiveLock' AND t.granted
+                AND k.relname = 'tamga_sync' AND r.mode = 'RowExclusiveLock'",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+}
+
+#[test]
+fn turns_alternate_and_each_writer_sees_what_the_other_wrote() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    // b asks for a receipt not there yet (a filing's idempotency check): absent, remembered.
+    assert_eq!(b.get(Space::Receipts, b"r").unwrap(), None);
+    assert!(!b.begin_turn().unwrap(), "no one wrote");
+    assert_eq!(b.get(Space::Receipts, b"r").unwrap(), None);
+    b.end_turn();
+    b.sync().unwrap();
+    assert!(!a.begin_turn().unwrap(), "b wrote nothing");
+    put(&a, Space::Receipts, b"r", b"a's receipt");
+    put(&a, Space::Receipts, b"r2", b"a's other receipt");
+    put(&a, Space::Log, &[0], b"a's entry");
+    a.end_turn();
+    a.sync().unwrap();
+    // Outside a turn, b answers what is stored, not its remembered absence.
+    assert_eq!(
+        b.get(Space::Receipts, b"r").unwrap().as_deref(),
+        Some(&b"a's receipt"[..])
+    );
+    assert!(b.begin_turn().unwrap(), "a wrote");
+    // Inside its turn: neither the cache nor the filter of keys (read at open, before a's
+    // receipts) may answer "absent", or a retried filing would be filed twice.
+    assert_eq!(
+        b.get(Space::Receipts, b"r2").unwrap().as_deref(),
+        Some(&b"a's other receipt"[..])
+    );
+    let mut again = Batch::default();
+    again.put(Space::Log, vec![0], b"b's entry".to_vec());
+    assert!(matches!(b.apply(&again), Err(StoreError::Overwrite { .. })));
+    put(&b, Space::Log, &[1], b"b's entry");
+    b.end_turn();
+    b.sync().unwrap();
+    assert!(a.begin_turn().unwrap(), "b wrote");
+    a.end_turn();
+    a.sync().unwrap();
+    assert!(!a.begin_turn().unwrap(), "no one wrote since a's last turn");
+    a.end_turn();
+    assert!(!b.begin_turn().unwrap(), "a's turns wrote nothing");
+    b.end_turn();
+    assert_eq!(b.keys(Space::Log).unwrap(), vec![vec![0u8], vec![1]]);
+}
+
+#[test]
+fn a_holder_whose_connection_is_killed_loses_the_turn_and_its_batches_fail() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    let mut admin = admin(&c);
+    assert!(!a.begin_turn().unwrap());
+    put(&a, Space::Log, &[0], b"a's");
+    let pid = within(Duration::from_secs(10), || holder_with_a_group(&mut admin));
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    let t = Instant::now();
+    assert!(!b.begin_turn().unwrap(), "a's turn never committed");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    put(&b, Space::Log, &[0], b"b's");
+    b.end_turn();
+    b.sync().unwrap();
+    a.end_turn();
+    let failed = a.sync().unwrap_err().to_string();
+    assert!(failed.contains("lost its turn"), "{failed}");
+    assert_eq!(a.get(Space::Log, &[0]).unwrap(), Some(b"b's".to_vec()));
+    // a's next turn tells the archive above to read again, and a files on.
+    assert!(a.begin_turn().unwrap());
+    put(&a, Space::Log, &[1], b"a's again");
+    a.end_turn();
+    a.sync().unwrap();
+    assert_eq!(
+        b.get(Space::Log, &[1]).unwrap(),
+        Some(b"a's again".to_vec())
+    );
+}
+
+#[test]
+fn a_hung_holder_loses_the_turn_once_its_lease_runs_out() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    let mut admin = admin(&c);
+    // A holder that stops: it began a turn, wrote, and does nothing more.
+    assert!(!a.begin_turn().unwrap());
+    put(&a, Space::Log, &[0], b"a's");
+    within(Duration::from_secs(10), || holder_with_a_group(&mut admin));
+    let t = Instant::now();
+    assert!(!b.begin_turn().unwrap());
+    let waited = t.elapsed();
+    assert!(
+        waited + Duration::from_millis(500) >= turn::LEASE
+            && waited < turn::LEASE + Duration::from_secs(5),
+        "{waited:?}"
+    );
+    put(&b, Space::Log, &[0], b"b's");
+    b.end_turn();
+    b.sync().unwrap();
+    // It wakes up: its turn is gone, its batch fails, nothing of it was committed.
+    a.end_turn();
+    assert!(a.sync().is_err());
+    assert_eq!(b.get(Space::Log, &[0]).unwrap(), Some(b"b's".to_vec()));
+    assert!(a.begin_turn().unwrap());
+    a.end_turn();
+}
+
+#[test]
+fn turns_of_one_process_nest_and_a_sync_waits_for_the_last_end() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    let a = Arc::new(a);
+    assert!(!a.begin_turn().unwrap());
+    put(&*a, Space::Log, &[0], b"first");
+    // A sync inside the turn would wait for itself.
+    assert!(matches!(a.sync(), Err(StoreError::Refused(_))));
+    let other = Arc::clone(&a);
+    let joined = std::thread::spawn(move || {
+        let foreign = other.begin_turn().unwrap();
+        put(&*other, Space::Log, &[1], b"second");
+        other.end_turn();
+        // Waits until the first thread ends its turn too.
+        other.sync().unwrap();
+        foreign
+    });
+    // The turn is still this process's: b cannot write in between.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!joined.is_finished(), "a sync returned inside a turn");
+    a.end_turn();
+    assert!(!joined.join().unwrap());
+    a.sync().unwrap();
+    assert!(b.begin_turn().unwrap());
+    assert_eq!(b.keys(Space::Log).unwrap().len(), 2);
+    b.end_turn();
+}
