@@ -517,15 +517,18 @@ pub fn take_turn(session: &mut Session) -> Result<i64, StoreError> {
     client
         .batch_execute("BEGIN; SET LOCAL synchronous_commit = on")
         .map_err(pg)?;
+    // Two statements: in READ COMMITTED a statement's snapshot is taken when it starts, so a
+    // count read in the statement that waits for the lock would be the one from before the
+    // wait — missing the very turn waited for, whose writer then looks like no one.
     let row = client
-        .query_one(
-            "SELECT pg_advisory_xact_lock(hashtextextended('tamga turn ' || current_schema(), 0)),
-                    (SELECT applied FROM tamga_sync)",
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('tamga turn ' || current_schema(), 0))",
             &[],
         )
+        .and_then(|_| client.query_one("SELECT applied FROM tamga_sync", &[]))
         .map_err(pg);
     match row {
-        Ok(row) => Ok(row.get(1)),
+        Ok(row) => Ok(row.get(0)),
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK");
             Err(e)
