@@ -119,7 +119,13 @@ fn three_frontends_filing_at_once_keep_one_chain_and_gapless_numbers_per_case() 
                             let (status, body) =
                                 submit(&client, &f.base, case, &r, s.submission(), false)
                                     .unwrap_or_else(|| panic!("no answer: {}", f.log()));
-                            assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+                            assert_eq!(
+                                status,
+                                201,
+                                "{}\n{}",
+                                String::from_utf8_lossy(&body),
+                                f.log()
+                            );
                             number(&body).unwrap()
                         })
                         .collect::<Vec<_>>()
@@ -410,4 +416,56 @@ fn a_disposal_act_executed_through_two_frontends_at_once_executes_once() {
     assert_eq!((executed, disposed), (1, 3));
     drop(archive);
     s.audit_passes(&seeding);
+}
+
+/// Two archives in one process over one database, each with a store of its own (as two
+/// frontends have), filing alternately from several threads.
+#[test]
+fn two_archives_over_one_database_file_alternately_into_one_chain() {
+    let s = setup(None);
+    let org = tamga::policy::load(&s.archive.policy)
+        .unwrap()
+        .organization
+        .name;
+    let open = |name: &str| {
+        let data = s.archive.root.join(name);
+        let mut paths = frontends::pg_paths(&s.archive.url, &data, Some(&s.archive.keys));
+        paths.policy = s.archive.policy.clone();
+        tamga::setup::open_archive(&paths, &org).unwrap()
+    };
+    let archives = [open("x"), open("y")];
+    let numbers: Vec<String> = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..4)
+            .map(|t| {
+                let archives = &archives;
+                scope.spawn(move || {
+                    (0..25)
+                        .map(|i| {
+                            let a = &archives[(t + i) % 2];
+                            let key = tamga::archive::counter_key("01-05");
+                            let (n, upto) = a
+                                .append(|txn| {
+                                    let n = txn.next_number(&key)?;
+                                    txn.push(
+                                        tamga::archive::log::Event::Review {
+                                            case: "01-05".into(),
+                                            decision: "keep".into(),
+                                            by: format!("{t}-{i}"),
+                                        },
+                                        1_700_000_000,
+                                    );
+                                    Ok(n)
+                                })
+                                .unwrap_or_else(|e| panic!("{t}-{i}: {e}"));
+                            a.make_durable(upto)
+                                .unwrap_or_else(|e| panic!("{t}-{i}: {e}"));
+                            format!("01-05/{n}")
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert_gapless(&numbers);
 }

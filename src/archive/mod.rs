@@ -107,6 +107,9 @@ pub struct Archive {
     tally_ready: std::sync::atomic::AtomicBool,
     /// The receipts' dictionaries this store is known to hold (see [`receipts::Stored`]).
     receipt_dictionaries: receipts::Stored,
+    /// Whether a turn taken without the writer lock found another process's writes: the next
+    /// turn with it reads what is stored again (see `turn.rs`).
+    missed: std::sync::atomic::AtomicBool,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -187,6 +190,7 @@ impl Archive {
             edge: Mutex::new(edge),
             tally_ready: std::sync::atomic::AtomicBool::new(tally_ready),
             receipt_dictionaries: receipts::Stored::default(),
+            missed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -14,7 +14,7 @@
 //! Lock order, kept by every writer: the writer lock (`state`), then the store's turn, then
 //! `edge` and `access`. A thread holding `access` takes neither of the others.
 
-use super::store::Store;
+use super::store::{Batch, Store, StoreError};
 use super::{Archive, ArchiveError, State, lock, tiles};
 use std::sync::atomic::Ordering;
 
@@ -42,10 +42,28 @@ impl Archive {
     /// keeps in memory is read again first.
     pub(super) fn turn(&self, state: &mut State) -> Result<Turn<'_>, ArchiveError> {
         let (turn, stale) = begin(self.store.as_ref())?;
-        if stale {
+        // A turn taken aside (see `apply_aside`) may have been the one to learn it.
+        if stale | self.missed.swap(false, Ordering::AcqRel) {
             self.reload(state)?;
         }
         Ok(turn)
+    }
+
+    /// Applies `batch` — content-addressed chunks of a large document, staged before its
+    /// filing — in a turn of its own, without the writer lock, so that filing goes on while a
+    /// large document is stored. Should another process have written since this archive's
+    /// last turn, the next turn with the writer lock reads what is stored again (the store
+    /// tells it only once).
+    pub(super) fn apply_aside(&self, batch: &Batch) -> Result<(), StoreError> {
+        let stale = self.store.begin_turn()?;
+        let _turn = Turn {
+            store: self.store.as_ref(),
+        };
+        if stale {
+            // Set before the turn ends, so the writer whose turn begins after it sees it.
+            self.missed.store(true, Ordering::Release);
+        }
+        self.store.apply(batch)
     }
 
     /// Reads again from the store what this archive keeps in memory, after another process

@@ -4,6 +4,7 @@
 use super::access::Access;
 use super::store::{Batch, Space, Store, StoreError};
 use super::*;
+use sha2::Digest;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -277,4 +278,23 @@ fn a_failed_build_ends_its_turn() {
     // Were the turn still held, this would wait for ever.
     assert_eq!(file(&b, "01-05", 1_700_000_000), 1);
     assert_eq!(file(&a, "01-05", 1_700_000_000), 2);
+}
+
+#[test]
+fn a_turn_taken_aside_that_finds_another_process_writes_makes_the_next_one_read_again() {
+    let shared = Arc::new(Shared::default());
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let (a, b) = (open(&shared, 0, &signer), open(&shared, 1, &signer));
+    assert_eq!(file(&a, "01-05", 1_700_000_000), 1);
+    assert_eq!(file(&b, "01-05", 1_700_000_000), 2);
+    // `a` stages a large document's chunks in a turn of its own: that turn learns of `b`'s
+    // filing, and `a`'s next filing must still build on it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.bin");
+    let bytes = vec![5u8; blobs::CHUNK + 1];
+    std::fs::write(&path, &bytes).unwrap();
+    let spooled = crate::spool::Spooled::existing(&path).unwrap();
+    let sha: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+    a.stage_spooled(&spooled, &sha).unwrap();
+    assert_eq!(file(&a, "01-05", 1_700_000_000), 3);
 }
