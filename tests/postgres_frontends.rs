@@ -279,6 +279,7 @@ fn frontends_killed_under_load_lose_nothing_acknowledged_and_the_others_go_on() 
             .filter(|t| t > kill)
             .min()
             .expect("nothing filed after a kill");
+        eprintln!("filing again {:?} after a kill", next - *kill);
         assert!(
             next - *kill < Duration::from_secs(5),
             "{:?} without a filing after a kill",

@@ -167,8 +167,7 @@ impl Archive {
         if lock(&self.access).pending.is_empty() {
             return Ok(());
         }
-        let mut state = lock(&self.state);
-        let _turn = self.turn(&mut state)?;
+        let (_turn, _) = self.turn_for_head()?;
         self.write_access()
     }
 

@@ -344,10 +344,9 @@ impl Archive {
     /// waits outside the turn.
     fn sync_and_checkpoint(&self) -> Result<u64, ArchiveError> {
         let size = {
-            let mut state = lock(&self.state);
-            let _turn = self.turn(&mut state)?;
-            self.checkpoint_head(&state)?;
-            state.size
+            let (_turn, head) = self.turn_for_head()?;
+            self.checkpoint_head(&head)?;
+            head.size
         };
         self.store.sync()?;
         self.syncs

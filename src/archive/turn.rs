@@ -12,7 +12,9 @@
 //! sees a consistent store, only perhaps not the newest.
 //!
 //! Lock order, kept by every writer: the writer lock (`state`), then the store's turn, then
-//! `edge` and `access`. A thread holding `access` takes neither of the others.
+//! `edge` and `access`. A thread holding `access` takes neither of the others; one that kept
+//! the turn but let the writer lock go (a checkpoint, a flush of access records) takes only
+//! `access`.
 
 use super::store::{Batch, Store, StoreError};
 use super::{Archive, ArchiveError, State, lock, tiles};
@@ -47,6 +49,18 @@ impl Archive {
             self.reload(state)?;
         }
         Ok(turn)
+    }
+
+    /// Takes the store's turn as [`Archive::turn`] does, then lets the writer lock go: for
+    /// writes that build on the head but do not move it (a checkpoint, access records), so
+    /// that filing in this process is not held up while they are signed and written. Returns
+    /// the head as read in the turn. The turn keeps other processes out; this process's
+    /// appends may go on meanwhile, so the head may be behind what is stored by the time the
+    /// write lands — a checkpoint then names an earlier size, never a later one.
+    pub(super) fn turn_for_head(&self) -> Result<(Turn<'_>, State), ArchiveError> {
+        let mut state = lock(&self.state);
+        let turn = self.turn(&mut state)?;
+        Ok((turn, state.clone()))
     }
 
     /// Applies `batch` — content-addressed chunks of a large document, staged before its
