@@ -254,8 +254,9 @@ fn frontends_killed_under_load_lose_nothing_acknowledged_and_the_others_go_on() 
                 })
             })
             .collect();
-        // SIGKILL a frontend mid-load, then another: whichever holds the turn at that moment
-        // dies holding it (under this load each holds it most of the time it is filing).
+        // SIGKILL a frontend mid-load, then another: one that holds the turn at that moment
+        // dies holding it (which one does is not chosen: the test cannot see it; under this
+        // load the three take it in turn, each for a few milliseconds at a time).
         for (victim, after) in [(0, 40), (1, 100)] {
             let deadline = Instant::now() + Duration::from_secs(30);
             while acknowledged.load(Ordering::SeqCst) < after {

@@ -16,6 +16,7 @@
 //! the turn but let the writer lock go (a checkpoint, a flush of access records) takes only
 //! `access`.
 
+use super::merkle::Hash;
 use super::store::{Batch, Store, StoreError};
 use super::{Archive, ArchiveError, State, lock, tiles};
 use std::sync::atomic::Ordering;
@@ -61,6 +62,26 @@ impl Archive {
         let mut state = lock(&self.state);
         let turn = self.turn(&mut state)?;
         Ok((turn, state.clone()))
+    }
+
+    /// The log's (size, Merkle root, chain head) as stored: for readers that must agree with
+    /// the latest checkpoint and the entries, which another process writing the store may have
+    /// moved past this archive's memory ([`Archive::head`]).
+    pub fn stored_head(&self) -> Result<(u64, Hash, Hash), ArchiveError> {
+        let s = super::stored_head(self.store.as_ref())?;
+        Ok((s.size, s.frontier.root(), s.chain))
+    }
+
+    /// The access log's (size, head) as stored (see [`Archive::stored_head`]).
+    pub fn stored_access_head(&self) -> Result<(u64, [u8; 32]), ArchiveError> {
+        super::access::stored_head(self.store.as_ref())
+    }
+
+    /// Writes this process's pending access records, then returns the access log's size as
+    /// stored: every record so far, whichever process answered it.
+    pub fn access_size(&self) -> Result<u64, ArchiveError> {
+        self.flush_access()?;
+        Ok(self.stored_access_head()?.0)
     }
 
     /// Applies `batch` — content-addressed chunks of a large document, staged before its

@@ -238,6 +238,10 @@ fn two_archives_over_one_store_keep_one_chain_one_numbering_and_one_access_log()
         partial: Some(w),
     };
     assert!(archives[1].tile(bundle).unwrap().is_some());
+    // An audit run by the one behind (`POST /v1/audit` on that frontend) checks what is stored.
+    archives[1].record_access(access(0), 1_700_000_000).unwrap();
+    archives[0].sync_now().unwrap();
+    audit::verify(&archives[1], true, &mut |_, _| {}).unwrap();
 }
 
 #[test]
