@@ -121,6 +121,8 @@ fn pipeline(dir: &std::path::Path, kind: Kind) -> tamga::ingest::Ingest {
         paths.database = Some(tamga::archive::postgres::Location {
             url: cluster.url(),
             schema: pg::schema_for(&dir),
+            // `shared`: as one of several frontends, writing in turns (`--database-shared`).
+            shared: std::env::args().any(|a| a == "shared"),
         });
     }
     let mut ingest = tamga::setup::open(&paths, Policy::default()).unwrap();
@@ -215,7 +217,8 @@ fn main() {
         .next()
         .unwrap_or(2000);
     // `http` or `lib` runs one side alone (for profiling), `sled`, `journal`, `postgres` or
-    // `mem` one store; the default runs both sides over both embedded stores.
+    // `mem` one store; the default runs both sides over both embedded stores. `shared` runs
+    // PostgreSQL as one of several frontends would (in turns).
     let only = |side: &str| {
         !args.iter().any(|a| a == "http" || a == "lib") || args.iter().any(|a| a == side)
     };

@@ -180,14 +180,13 @@ fn a_backup_under_32_submitting_clients_restores_and_filing_continues() {
         std::thread::yield_now();
     }
     let take = || -> serde_json::Value {
-        let r = client()
-            .post(format!("{}/v1/backup", s.base))
-            .bearer_auth(ADMIN)
-            .json(&serde_json::json!({ "out": "backups" }))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().unwrap()
+        let (code, job) = post_backup(&s.base, "backups");
+        assert_eq!(
+            (code, &job["state"]),
+            (202, &serde_json::json!("done")),
+            "{job}"
+        );
+        job["summary"].clone()
     };
     let first = take();
     let second = take();
@@ -234,8 +233,9 @@ fn backup_root(root: &Path) -> String {
     format!("[backup]\nroot = '{}'\n", root.display())
 }
 
-/// Posts a backup request for `out` and answers (status, the error sentence if any).
-fn post_backup(base: &str, out: &str) -> (u16, String) {
+/// Posts a backup request for `out`: (the answer's status, the error if refused); started
+/// (202), waits for its job to end and answers (202, the job: its state and summary or error).
+fn post_backup(base: &str, out: &str) -> (u16, serde_json::Value) {
     let r = client()
         .post(format!("{base}/v1/backup"))
         .bearer_auth(ADMIN)
@@ -243,15 +243,52 @@ fn post_backup(base: &str, out: &str) -> (u16, String) {
         .send()
         .unwrap();
     let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
     let body: serde_json::Value = r.json().unwrap();
-    (status, body["error"].as_str().unwrap_or("").to_owned())
+    if status != 202 {
+        return (status, body);
+    }
+    let poll = body["poll"].as_str().unwrap().to_owned();
+    assert_eq!(location.as_deref(), Some(poll.as_str()));
+    (status, wait_for_job(base, &poll))
+}
+
+/// Polls a backup job at `poll` until it is no longer running (a deadline, not a sleep).
+fn wait_for_job(base: &str, poll: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let job: serde_json::Value = client()
+            .get(format!("{base}{poll}"))
+            .bearer_auth(ADMIN)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if job["state"] != "running" {
+            return job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backup never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The sentence of a refusal or of a failed job.
+fn sentence(answer: &serde_json::Value) -> String {
+    answer["error"].as_str().unwrap_or("").to_owned()
 }
 
 #[test]
 fn backups_over_http_go_only_under_the_configured_root_and_name_no_server_path() {
     // Without a root, none at all.
     let s = start("", Limits::default(), None);
-    let (code, why) = post_backup(&s.base, "/tmp/anywhere");
+    let (code, answer) = post_backup(&s.base, "/tmp/anywhere");
+    let why = sentence(&answer);
     assert_eq!(code, 403, "{why}");
     assert!(why.contains("backup root"), "{why}");
     drop(s);
@@ -260,15 +297,20 @@ fn backups_over_http_go_only_under_the_configured_root_and_name_no_server_path()
     let outside = tempfile::tempdir().unwrap();
     let abs = outside.path().join("x");
     for bad in [abs.to_str().unwrap(), "../x", "a/../../x", ""] {
-        let (code, why) = post_backup(&s.base, bad);
-        assert_eq!(code, 400, "{bad:?}: {why}");
+        let (code, answer) = post_backup(&s.base, bad);
+        assert_eq!(code, 400, "{bad:?}: {answer}");
     }
     assert!(!abs.exists(), "wrote outside the root");
     // A directory holding something else is refused and left as it was.
     let mine = root.path().join("mine");
     std::fs::create_dir_all(mine.join(".tmp-precious")).unwrap();
-    let (code, why) = post_backup(&s.base, "mine");
-    assert_eq!(code, 422, "{why}");
+    let (code, job) = post_backup(&s.base, "mine");
+    let why = sentence(&job);
+    assert_eq!(
+        (code, &job["state"]),
+        (202, &serde_json::json!("failed")),
+        "{job}"
+    );
     assert!(why.contains("not empty"), "{why}");
     assert!(
         mine.join(".tmp-precious").is_dir(),
@@ -277,16 +319,66 @@ fn backups_over_http_go_only_under_the_configured_root_and_name_no_server_path()
     assert!(!mine.join("backup.lock").exists());
     // A failure names no server path or OS error: a generation without its manifest.
     std::fs::create_dir_all(root.path().join("broken/gen-000001")).unwrap();
-    let (code, why) = post_backup(&s.base, "broken");
-    assert_eq!(code, 503, "{why}");
+    let (code, job) = post_backup(&s.base, "broken");
+    let why = sentence(&job);
+    assert_eq!(
+        (code, &job["state"]),
+        (202, &serde_json::json!("failed")),
+        "{job}"
+    );
+    assert!(!why.is_empty(), "{job}");
     let root_name = root.path().file_name().unwrap().to_str().unwrap();
     assert!(
         !why.contains(root_name) && !why.contains("MANIFEST"),
         "{why}"
     );
     // And a good one works.
-    assert_eq!(post_backup(&s.base, "good/tamga").0, 200);
+    assert_eq!(post_backup(&s.base, "good/tamga").1["state"], "done");
     check::verify(&root.path().join("good/tamga"), None).unwrap();
+}
+
+#[test]
+fn one_backup_over_http_at_a_time_and_its_job_tells_how_it_ended() {
+    let root = tempfile::tempdir().unwrap();
+    // 1 MB/s: two megabytes of document keep the first backup running for a while.
+    let policy = format!("{}max-rate = 1\n", backup_root(root.path()));
+    let s = start(&policy, Limits::default(), None);
+    file_big(&s.state.ingest, s.dir.path(), "01-05", 7, 2_000_000);
+    let started = client()
+        .post(format!("{}/v1/backup", s.base))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({ "out": "tamga" }))
+        .send()
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let poll = started.json::<serde_json::Value>().unwrap()["poll"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, busy) = post_backup(&s.base, "other");
+    assert_eq!(code, 409, "{busy}");
+    assert!(sentence(&busy).contains(&poll), "{busy}");
+    let unknown = client()
+        .get(format!("{}/v1/backup/jobs/99", s.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let forbidden = client()
+        .get(format!("{}{poll}", s.base))
+        .bearer_auth(GATEWAY)
+        .send()
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+    let job = wait_for_job(&s.base, &poll);
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["summary"]["generation"], 1, "{job}");
+    // Once it has ended, the next one may start: incremental, after the first.
+    let (code, next) = post_backup(&s.base, "tamga");
+    assert_eq!(
+        (code, &next["summary"]["previous"]),
+        (202, &serde_json::json!(1))
+    );
 }
 
 fn sha(b: &[u8]) -> [u8; 32] {
@@ -526,6 +618,7 @@ fn restore_into(store: &str, extra: &[&str]) {
         paths.database = Some(tamga::archive::postgres::Location {
             url: extra[1].to_owned(),
             schema: extra[3].to_owned(),
+            shared: false,
         });
     }
     filing_continues(&paths, "01-05", 5, (s.size, root));

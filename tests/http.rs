@@ -495,7 +495,7 @@ fn openapi_documents_every_route() {
         .skip(1)
         .filter_map(|piece| piece.split('"').nth(1))
         .collect();
-    assert_eq!(routes.len(), 28, "{routes:?}");
+    assert_eq!(routes.len(), 29, "{routes:?}");
     for r in routes {
         assert!(paths.contains_key(r), "{r} is not in openapi.json");
     }

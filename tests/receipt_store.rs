@@ -126,6 +126,7 @@ fn receipts_read_back_as_sent_on_postgres() {
     paths.database = Some(tamga::archive::postgres::Location {
         url: c.url(),
         schema: "tamga".into(),
+        shared: false,
     });
     let ing = tamga::setup::open(&paths, tamga::verify::Policy::default()).unwrap();
     let sent = file_two(&ing);

@@ -61,6 +61,8 @@ pub struct AuditFailure {
     pub what: String,
 }
 
+impl std::error::Error for AuditFailure {}
+
 impl fmt::Display for AuditFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(i) = self.index {

@@ -233,7 +233,11 @@ fn walk(
     let mut whole = Sha256::new();
     let mut total = 0u64;
     for (i, h) in chunks.iter().enumerate() {
-        let raw = chunk(store, h).map_err(|w| damaged(format!("chunk {i} {w}")))?;
+        let packed = store
+            .get(Space::Chunks, h)?
+            .ok_or_else(|| damaged(format!("chunk {i} missing")))?;
+        let raw = zstd::bulk::decompress(&packed, CHUNK)
+            .map_err(|e| damaged(format!("chunk {i} does not decompress: {e}")))?;
         if let Some(out) = out.as_mut() {
             if <[u8; 32]>::from(Sha256::digest(&raw)) != *h {
                 return Err(damaged(format!("chunk {i} does not match its hash")));
@@ -249,12 +253,4 @@ fn walk(
         )));
     }
     Ok(total)
-}
-
-fn chunk(store: &dyn Store, h: &[u8; 32]) -> Result<Vec<u8>, String> {
-    let packed = store
-        .get(Space::Chunks, h)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "missing".to_owned())?;
-    zstd::bulk::decompress(&packed, CHUNK).map_err(|e| format!("does not decompress: {e}"))
 }

@@ -18,7 +18,7 @@ use super::checkpoint::{Checkpoint, unhex32};
 use super::log::{Entry, Event, FileRef};
 use super::replay::{self, Replay, Source, SourceError};
 use super::store::Space;
-use super::{Archive, blobs};
+use super::{Archive, ArchiveError, blobs};
 use crate::verify::certificate::{Certificate, hex};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -34,29 +34,58 @@ fn failure(index: Option<u64>, what: impl Into<String>) -> AuditFailure {
     }
 }
 
+/// Why an export stopped (the package it leaves is incomplete and says nothing).
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The package's directory or one of its files could not be written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being written.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The directory named for the package already holds files.
+    #[error("{} is not empty", .0.display())]
+    NotEmpty(PathBuf),
+    /// The archive could not be read.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// What the archive holds is not what it should (an entry or receipt missing, or
+    /// undecodable): the audit's finding.
+    #[error(transparent)]
+    Damaged(#[from] AuditFailure),
+    /// An entry's file or evidence could not be copied.
+    #[error("entry {index}: {source}")]
+    Copy {
+        /// The entry.
+        index: u64,
+        /// Why.
+        source: CopyError,
+    },
+}
+
 /// Writes the package into `out` (which must not exist or be empty); returns the entry count.
-pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
-    let io = |what: &str, e: std::io::Error| format!("{what}: {e}");
+pub fn write(archive: &Archive, out: &Path) -> Result<u64, ExportError> {
+    let io = |what: &'static str| move |source| ExportError::Io { what, source };
     if out.exists()
         && std::fs::read_dir(out)
-            .map_err(|e| io("export dir", e))?
+            .map_err(io("export dir"))?
             .next()
             .is_some()
     {
-        return Err(format!("{} is not empty", out.display()));
+        return Err(ExportError::NotEmpty(out.to_path_buf()));
     }
     for sub in ["checkpoints", "receipts", "documents", "evidence"] {
-        std::fs::create_dir_all(out.join(sub)).map_err(|e| io(sub, e))?;
+        std::fs::create_dir_all(out.join(sub)).map_err(io(sub))?;
     }
     let pem = format!(
         "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
         base64::engine::general_purpose::STANDARD.encode(archive.signer().certificate())
     );
-    std::fs::write(out.join("service.pem"), pem).map_err(|e| io("service.pem", e))?;
-    let store = archive.store();
+    std::fs::write(out.join("service.pem"), pem).map_err(io("service.pem"))?;
     let (size, _, _) = archive.head();
-    let disposed =
-        super::audit::disposed_registrations(archive, size).map_err(|f| f.to_string())?;
+    let disposed = super::audit::disposed_registrations(archive, size)?;
     let mut lines = Vec::new();
     let mut sums = String::new();
     let mut evidence_written = std::collections::HashSet::new();
@@ -64,19 +93,17 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
     let dictionaries = super::receipts::Dictionaries::default();
     for i in 0..size {
         let bytes = archive
-            .entry_bytes(i)
-            .map_err(|e| e.to_string())?
-            .ok_or(format!("entry {i} missing"))?;
-        let entry = Entry::decode(&bytes).map_err(|e| format!("entry {i}: {e}"))?;
+            .entry_bytes(i)?
+            .ok_or_else(|| failure(Some(i), "missing"))?;
+        let entry = Entry::decode(&bytes).map_err(|e| failure(Some(i), e.to_string()))?;
         lines.extend_from_slice(&bytes);
         lines.push(b'\n');
         if let Some(id) = entry.event.receipt_id() {
             let receipt = archive
-                .receipt_with(id, &dictionaries)
-                .map_err(|e| e.to_string())?
-                .ok_or(format!("receipt {id} missing"))?;
+                .receipt_with(id, &dictionaries)?
+                .ok_or_else(|| failure(Some(i), format!("receipt {id} missing")))?;
             std::fs::write(out.join("receipts").join(format!("{id}.p7s")), receipt)
-                .map_err(|e| io("receipt", e))?;
+                .map_err(io("receipt"))?;
         }
         if let Event::Accepted {
             files,
@@ -86,36 +113,47 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, String> {
         } = &entry.event
             && !disposed.contains(registration)
         {
+            let copy = |source| ExportError::Copy { index: i, source };
             std::fs::create_dir_all(out.join("documents").join(i.to_string()))
-                .map_err(|e| io("documents", e))?;
+                .map_err(io("documents"))?;
             for f in files {
                 let file = format!("documents/{i}/{}", file_name(f));
-                copy_blob(archive, f, out, &file, &mut sums)
-                    .map_err(|e| format!("entry {i}: {e}"))?;
+                copy_blob(archive, f, out, &file, &mut sums).map_err(copy)?;
             }
             copy_evidence(archive, evidence, out, &mut sums, &mut evidence_written)
-                .map_err(|e| format!("entry {i}: {e}"))?;
+                .map_err(copy)?;
         }
     }
-    std::fs::write(out.join("entries.jsonl"), lines).map_err(|e| io("entries.jsonl", e))?;
-    std::fs::write(out.join("SHA256SUMS"), sums).map_err(|e| io("SHA256SUMS", e))?;
-    for key in store.keys(Space::Checkpoints).map_err(|e| e.to_string())? {
+    std::fs::write(out.join("entries.jsonl"), lines).map_err(io("entries.jsonl"))?;
+    std::fs::write(out.join("SHA256SUMS"), sums).map_err(io("SHA256SUMS"))?;
+    write_checkpoints(archive, out)?;
+    Ok(size)
+}
+
+/// Every signed checkpoint, as `checkpoints/<size>.note`.
+fn write_checkpoints(archive: &Archive, out: &Path) -> Result<(), ExportError> {
+    let store = archive.store();
+    for key in store.keys(Space::Checkpoints).map_err(ArchiveError::from)? {
         let n = <[u8; 8]>::try_from(key.as_slice())
             .map(u64::from_be_bytes)
-            .map_err(|_| "checkpoint key")?;
+            .map_err(|_| failure(None, "a checkpoint's key is not a tree size"))?;
         let note = store
             .get(Space::Checkpoints, &key)
-            .map_err(|e| e.to_string())?
+            .map_err(ArchiveError::from)?
             .unwrap_or_default();
-        std::fs::write(out.join("checkpoints").join(format!("{n}.note")), note)
-            .map_err(|e| io("checkpoint", e))?;
+        std::fs::write(out.join("checkpoints").join(format!("{n}.note")), note).map_err(
+            |source| ExportError::Io {
+                what: "checkpoint",
+                source,
+            },
+        )?;
     }
-    Ok(size)
+    Ok(())
 }
 
 /// Why a blob could not be copied into the package.
 #[derive(Debug, thiserror::Error)]
-enum CopyError {
+pub enum CopyError {
     /// The entry's hash of the file is not 64 hex digits.
     #[error("file hash {0:?} is not hex")]
     Hash(String),

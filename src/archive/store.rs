@@ -198,6 +198,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// applied): once the batches applied in it are committed, another writer may take its
     /// turn. Every `begin_turn` that returned `Ok` is paired with one `end_turn`.
     fn end_turn(&self) {}
+    /// Waits for the store's background work (the journal's index merges) to finish. Nothing
+    /// depends on it for correctness; the scale bench calls it between filling an archive and
+    /// measuring it, as years pass between a real archive's growth and any one moment.
+    fn settle(&self) {}
 }
 
 /// Creates `dir` and takes the store's lock file in it for as long as the returned file is

@@ -287,3 +287,46 @@ fn a_tile_number_whose_first_index_overflows_has_no_hashes() {
     assert_eq!(t.width(0, 1 << 56), 0);
     assert_eq!(t.width(0, u64::MAX), 0);
 }
+
+#[test]
+fn readers_sharing_upper_tiles_read_the_same_subtrees_and_compute_each_upper_tile_once() {
+    // (Tiles of height 1 have no interior nodes to keep.)
+    for (height, n) in [(2, 150), (3, 300), (4, 600)] {
+        let store = Mem::default();
+        grow(&store, height, 0, n, &[1, 3, 1, 7, 2, 64]);
+        let l = leaves(n);
+        let upper = std::sync::Arc::new(Upper::default());
+        let reader = || {
+            let mut t = Tiles::new(&store, height, n);
+            t.upper = Some(upper.clone());
+            t
+        };
+        for size in 1..=n {
+            assert_eq!(
+                reader().mth(0, size).unwrap(),
+                merkle::root(&l[..size as usize])
+            );
+        }
+        for h in 0..=n.ilog2() {
+            let len = 1u64 << h;
+            for i in 0..n / len {
+                let (lo, hi) = (i * len, (i + 1) * len);
+                let want = merkle::root(&l[lo as usize..hi as usize]);
+                assert_eq!(
+                    reader().mth(lo, hi).unwrap(),
+                    want,
+                    "height {height}: {lo}..{hi}"
+                );
+            }
+        }
+        // Every full tile above level 0 is kept, with its interior nodes, and only those.
+        let kept = upper.0.lock().unwrap();
+        let full_above_0: usize = (1..)
+            .map(|level| (n >> (height * (level + 1))) as usize)
+            .take_while(|&c| c > 0)
+            .sum();
+        assert_eq!(kept.len(), full_above_0, "height {height}");
+        let per_tile = (2usize << height) - 1;
+        assert!(kept.values().all(|t| t.len() == per_tile));
+    }
+}

@@ -47,6 +47,11 @@ pub struct Global {
     /// The schema holding the archive in that database (one archive per schema).
     #[arg(long, global = true, value_name = "NAME", default_value = "tamga")]
     pub database_schema: String,
+    /// Several `tamga serve` processes (frontends) write this PostgreSQL archive: each takes
+    /// the database's turn for every write. Without it, one process writes it alone (faster)
+    /// and a second is told the archive is in use. Every frontend must be given it.
+    #[arg(long, global = true)]
+    pub database_shared: bool,
 }
 
 impl Global {
@@ -69,6 +74,7 @@ impl Global {
                 .map(|url| tamga::archive::postgres::Location {
                     url,
                     schema: self.database_schema.clone(),
+                    shared: self.database_shared,
                 }),
         }
     }

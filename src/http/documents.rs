@@ -3,7 +3,7 @@
 use super::extract::{Path, Query};
 use super::submissions::{receipt_response, wants_der};
 use super::{ApiError, AppState, Caller};
-use crate::archive::log::{Entry, Event};
+use crate::archive::log::{Entry, Event, FileRef};
 use crate::policy::Role;
 use axum::Json;
 use axum::body::Body;
@@ -182,33 +182,7 @@ async fn bytes(
     headers: HeaderMap,
     role_name: &str,
 ) -> Result<Response, ApiError> {
-    let role = caller.require(READERS)?;
-    let entry = visible_entry(&state, &caller, &regno)?;
-    if let Some(act) = state.ingest.archive.disposal(&regno)? {
-        return Err(ApiError::Gone(format!(
-            "{regno} was destroyed under {act}; its entry and receipt remain."
-        )));
-    }
-    let Event::Accepted { case, files, .. } = &entry.event else {
-        return Err(ApiError::NotFound(format!(
-            "{regno} is not an accepted document."
-        )));
-    };
-    let allowed = state
-        .ingest
-        .policy
-        .case(case)
-        .is_some_and(|c| c.access.contains(&role));
-    if !allowed {
-        return Err(ApiError::Forbidden(format!(
-            "Case {case} does not grant the {} role access to document content.",
-            super::auth::role_name(role)
-        )));
-    }
-    let file = files
-        .iter()
-        .find(|f| f.role == role_name)
-        .ok_or_else(|| ApiError::NotFound(format!("{regno} has no detached content.")))?;
+    let file = kept_file(&state, &caller, &regno, role_name)?;
     let etag = format!("\"{}\"", file.sha256);
     if headers
         .get(header::IF_NONE_MATCH)
@@ -231,9 +205,58 @@ async fn bytes(
         tracing::error!(error = %e, regno = %regno, "a kept document does not read back");
         ApiError::Unavailable("The document cannot be read back intact; run an audit.".into())
     })?;
-    let total = data.len();
     // A signed XML document is its own signature file: typed as what it is.
-    let xml = role_name == "signature" && crate::verify::xml::is_xml(&data);
+    let ct = if role_name == "signature" && crate::verify::xml::is_xml(&data) {
+        "application/xml"
+    } else if role_name == "signature" {
+        "application/pkcs7-mime"
+    } else {
+        "application/octet-stream"
+    };
+    Ok(ranged(data, &headers, ct, &etag))
+}
+
+/// The kept file of `regno` in `role_name`, if the caller's role may read its case's content
+/// and it was not destroyed.
+fn kept_file(
+    state: &AppState,
+    caller: &Caller,
+    regno: &str,
+    role_name: &str,
+) -> Result<FileRef, ApiError> {
+    let role = caller.require(READERS)?;
+    let entry = visible_entry(state, caller, regno)?;
+    if let Some(act) = state.ingest.archive.disposal(regno)? {
+        return Err(ApiError::Gone(format!(
+            "{regno} was destroyed under {act}; its entry and receipt remain."
+        )));
+    }
+    let Event::Accepted { case, files, .. } = entry.event else {
+        return Err(ApiError::NotFound(format!(
+            "{regno} is not an accepted document."
+        )));
+    };
+    let allowed = state
+        .ingest
+        .policy
+        .case(&case)
+        .is_some_and(|c| c.access.contains(&role));
+    if !allowed {
+        return Err(ApiError::Forbidden(format!(
+            "Case {case} does not grant the {} role access to document content.",
+            super::auth::role_name(role)
+        )));
+    }
+    files
+        .into_iter()
+        .find(|f| f.role == role_name)
+        .ok_or_else(|| ApiError::NotFound(format!("{regno} has no detached content.")))
+}
+
+/// `data` whole, or the one byte range the request's `Range` asks for (RFC 9110 §14), with
+/// its type and entity tag.
+fn ranged(data: Vec<u8>, headers: &HeaderMap, ct: &'static str, etag: &str) -> Response {
+    let total = data.len();
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -250,27 +273,20 @@ async fn bytes(
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
                 r.headers_mut().insert(header::CONTENT_RANGE, v);
             }
-            return Ok(r);
+            return r;
         }
     };
     let mut res = (status, Body::from(body)).into_response();
     let h = res.headers_mut();
-    let ct = if xml {
-        "application/xml"
-    } else if role_name == "signature" {
-        "application/pkcs7-mime"
-    } else {
-        "application/octet-stream"
-    };
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     if let Some(cr) = content_range.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.insert(header::CONTENT_RANGE, cr);
     }
-    Ok(res)
+    res
 }
 
 /// One `bytes=` range within `total`: `Some(Some((first, last)))`, or `Some(None)` when it

@@ -23,6 +23,8 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 408: the request body did not arrive in time.
     Timeout,
+    /// 409: the request conflicts with work under way (a second backup while one runs).
+    Conflict(String),
     /// 410: the document was destroyed under a disposal act.
     Gone(String),
     /// 413: body over the limit.
@@ -53,6 +55,7 @@ impl ApiError {
                 StatusCode::REQUEST_TIMEOUT,
                 "The request body did not arrive in time; the connection is closed.".into(),
             ),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
             ApiError::Gone(m) => (StatusCode::GONE, m.clone()),
             ApiError::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,

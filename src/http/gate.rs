@@ -72,6 +72,7 @@ const TABLE: &[(&str, &str, Allowed)] = {
         ("POST", "/v1/retention/holds/{id}/release", ARCHIVIST),
         ("POST", "/v1/retention/reviews", ARCHIVIST),
         ("POST", "/v1/backup", Roles(&[Role::Admin])),
+        ("GET", "/v1/backup/jobs/{id}", Roles(&[Role::Admin])),
         ("GET", "/v1/reasons", Public),
         ("GET", "/healthz", Public),
         ("GET", "/openapi.json", Public),

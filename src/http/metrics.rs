@@ -125,50 +125,43 @@ impl Metrics {
         );
         self.request_latency
             .render(&mut out, "tamga_request_seconds", "");
-        family(
-            &mut out,
-            "tamga_archive_entries",
-            "gauge",
-            "Entries in the archive's log.",
-        );
-        let _ = writeln!(out, "tamga_archive_entries {entries}");
-        family(
-            &mut out,
-            "tamga_last_checkpoint_size",
-            "gauge",
-            "Tree size of the latest signed checkpoint.",
-        );
-        let _ = writeln!(
-            out,
-            "tamga_last_checkpoint_size {}",
-            checkpoint.unwrap_or(0)
-        );
-        family(
-            &mut out,
-            "tamga_syncs_total",
-            "counter",
-            "Durable syncs of the store since start.",
-        );
-        let _ = writeln!(out, "tamga_syncs_total {syncs}");
-        family(
-            &mut out,
-            "tamga_trust_files_skipped",
-            "gauge",
-            "Files of the trust directories left out at start-up because they could not be read or parsed (named on standard error).",
-        );
-        let _ = writeln!(out, "tamga_trust_files_skipped {trust_skipped}");
-        family(
-            &mut out,
-            "tamga_access_backlog_refusals_total",
-            "counter",
-            "Requests refused (503, no work done, not chained) while the access log could not be written.",
-        );
-        let _ = writeln!(
-            out,
-            "tamga_access_backlog_refusals_total {}",
-            self.access_refused
-                .load(std::sync::atomic::Ordering::Relaxed)
-        );
+        let single = [
+            (
+                "tamga_archive_entries",
+                "gauge",
+                "Entries in the archive's log.",
+                entries,
+            ),
+            (
+                "tamga_last_checkpoint_size",
+                "gauge",
+                "Tree size of the latest signed checkpoint.",
+                checkpoint.unwrap_or(0),
+            ),
+            (
+                "tamga_syncs_total",
+                "counter",
+                "Durable syncs of the store since start.",
+                syncs,
+            ),
+            (
+                "tamga_trust_files_skipped",
+                "gauge",
+                "Files of the trust directories left out at start-up because they could not be read or parsed (named on standard error).",
+                trust_skipped as u64,
+            ),
+            (
+                "tamga_access_backlog_refusals_total",
+                "counter",
+                "Requests refused (503, no work done, not chained) while the access log could not be written.",
+                self.access_refused
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
+        ];
+        for (name, kind, help, value) in single {
+            family(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
         out
     }
 }

@@ -5,7 +5,7 @@
 //! accepted, timed out and bounded in [`conn`].
 
 mod auth;
-mod backup;
+pub mod backup;
 pub mod body;
 pub mod conn;
 pub mod console;
@@ -13,6 +13,7 @@ mod documents;
 mod error;
 mod extract;
 pub mod gate;
+pub mod jobs;
 pub mod meta;
 mod metrics;
 mod proofs;
@@ -67,6 +68,8 @@ pub struct AppState {
     inflight: body::InFlight,
     /// The web console's sessions and jobs.
     pub console: console::Console,
+    /// The backups started over HTTP (`POST /v1/backup`), polled by number.
+    pub backups: backup::Jobs,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
             inflight: body::InFlight::new(limits.body.max_inflight),
             metrics: metrics::Metrics::default(),
             console: console::Console::default(),
+            backups: backup::Jobs::default(),
             ingest,
             limits,
         })
@@ -154,6 +158,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/retention/holds/{id}/release", post(retention::release))
         .route("/v1/retention/reviews", post(retention::review))
         .route("/v1/backup", post(backup::backup))
+        .route("/v1/backup/jobs/{id}", get(backup::job))
         .route("/v1/reasons", get(meta::reasons))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))

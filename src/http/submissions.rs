@@ -72,89 +72,8 @@ pub async fn read_parts(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let mut parts = Parts::default();
     if content_type.starts_with("multipart/form-data") {
-        let mut mp = Multipart::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::BadRequest(format!("Malformed multipart body: {e}.")))?;
-        let malformed = |e: axum::extract::multipart::MultipartError| {
-            super::body::cause(&e, limit)
-                .unwrap_or_else(|| ApiError::BadRequest(format!("Malformed multipart body: {e}.")))
-        };
-        let mut total = 0usize;
-        loop {
-            let field = match mp.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => return Err(malformed(e)),
-            };
-            let name = field.name().unwrap_or("").to_owned();
-            let mut field = field;
-            let mut data = Vec::new();
-            let mut spool: Option<SpoolWriter> = None;
-            loop {
-                match field.chunk().await {
-                    Ok(Some(c)) => {
-                        total += c.len();
-                        if total > limit {
-                            return Err(ApiError::TooLarge(limit));
-                        }
-                        if let Some(w) = spool.as_mut() {
-                            w.write(&c).map_err(spool_failed)?;
-                            continue;
-                        }
-                        data.extend_from_slice(&c);
-                        if let Some(dir) = incoming
-                            .filter(|_| name == "content" && data.len() > crate::spool::IN_MEMORY)
-                        {
-                            let mut w = SpoolWriter::create(dir).map_err(spool_failed)?;
-                            w.write(&data).map_err(spool_failed)?;
-                            data = Vec::new();
-                            spool = Some(w);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => return Err(malformed(e)),
-                }
-            }
-            if name == "content" {
-                let received = match spool {
-                    Some(w) => Received::Spooled(w.finish().map_err(spool_failed)?),
-                    None => Received::Memory(data),
-                };
-                if parts.content.replace(received).is_some() {
-                    return Err(ApiError::Unprocessable(
-                        "Part content appears twice.".into(),
-                    ));
-                }
-                continue;
-            }
-            let slot = match name.as_str() {
-                "signature" => &mut parts.signature,
-                "case" => {
-                    once(&mut parts.case, "case", text_field("case", &data)?)?;
-                    continue;
-                }
-                "sender_ref" => {
-                    once(
-                        &mut parts.sender_ref,
-                        "sender_ref",
-                        text_field("sender_ref", &data)?,
-                    )?;
-                    continue;
-                }
-                other => {
-                    return Err(ApiError::Unprocessable(format!(
-                        "Unknown part {other:?}: expected signature, content, case, sender_ref."
-                    )));
-                }
-            };
-            if slot.replace(data).is_some() {
-                return Err(ApiError::Unprocessable(format!(
-                    "Part {name} appears twice."
-                )));
-            }
-        }
+        read_multipart(req, limit, incoming).await
     } else if content_type.starts_with("application/pkcs7-mime")
         || content_type.starts_with("application/octet-stream")
         // Signed XML (XML-DSig, WSSE SOAP): the verifier tells it from CMS by its first byte.
@@ -162,29 +81,147 @@ pub async fn read_parts(
         || content_type.starts_with("text/xml")
         || content_type.starts_with("application/soap+xml")
     {
-        let query = req.uri().query().unwrap_or("").to_owned();
-        for (k, v) in url_pairs(&query) {
-            match k.as_str() {
-                "case" => once(&mut parts.case, "case", text_field("case", v.as_bytes())?)?,
-                "sender_ref" => once(
-                    &mut parts.sender_ref,
-                    "sender_ref",
-                    text_field("sender_ref", v.as_bytes())?,
-                )?,
-                other => {
-                    return Err(ApiError::Unprocessable(format!(
-                        "Unknown query parameter {other:?}."
-                    )));
-                }
-            }
-        }
-        parts.signature = Some(super::body::read_all(req, limit).await?);
+        read_raw(req, limit).await
     } else {
-        return Err(ApiError::Unprocessable(
+        Err(ApiError::Unprocessable(
             "Send multipart/form-data, or an application/pkcs7-mime or application/xml body."
                 .into(),
-        ));
+        ))
     }
+}
+
+/// A multipart body: `signature`, `content`, `case`, `sender_ref`, each at most once, all
+/// together within `limit` bytes; a large `content` goes to the spool in `incoming`.
+async fn read_multipart(
+    req: Request,
+    limit: usize,
+    incoming: Option<&std::path::Path>,
+) -> Result<Parts, ApiError> {
+    let mut mp = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("Malformed multipart body: {e}.")))?;
+    let mut parts = Parts::default();
+    let mut total = 0usize;
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(malformed(e, limit)),
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        let spool_to = incoming.filter(|_| name == "content");
+        let received = read_field(field, &mut total, limit, spool_to).await?;
+        file_part(&mut parts, &name, received)?;
+    }
+    Ok(parts)
+}
+
+/// What a malformed multipart body is told (or the limit it ran into).
+fn malformed(e: axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
+    super::body::cause(&e, limit)
+        .unwrap_or_else(|| ApiError::BadRequest(format!("Malformed multipart body: {e}.")))
+}
+
+/// One part's bytes, counted into `total` against `limit`; spooled to `spool_to` once past
+/// what is kept in memory.
+async fn read_field(
+    mut field: axum::extract::multipart::Field<'_>,
+    total: &mut usize,
+    limit: usize,
+    spool_to: Option<&std::path::Path>,
+) -> Result<Received, ApiError> {
+    let mut data = Vec::new();
+    let mut spool: Option<SpoolWriter> = None;
+    loop {
+        let c = match field.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(e) => return Err(malformed(e, limit)),
+        };
+        *total += c.len();
+        if *total > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        if let Some(w) = spool.as_mut() {
+            w.write(&c).map_err(spool_failed)?;
+            continue;
+        }
+        data.extend_from_slice(&c);
+        if let Some(dir) = spool_to.filter(|_| data.len() > crate::spool::IN_MEMORY) {
+            let mut w = SpoolWriter::create(dir).map_err(spool_failed)?;
+            w.write(&data).map_err(spool_failed)?;
+            data = Vec::new();
+            spool = Some(w);
+        }
+    }
+    Ok(match spool {
+        Some(w) => Received::Spooled(w.finish().map_err(spool_failed)?),
+        None => Received::Memory(data),
+    })
+}
+
+/// Files one part under its name, refusing an unknown or repeated one.
+fn file_part(parts: &mut Parts, name: &str, received: Received) -> Result<(), ApiError> {
+    if name == "content" {
+        if parts.content.replace(received).is_some() {
+            return Err(ApiError::Unprocessable(
+                "Part content appears twice.".into(),
+            ));
+        }
+        return Ok(());
+    }
+    // Only `content` is ever spooled, so the others are in memory.
+    let data = match received {
+        Received::Memory(data) => data,
+        Received::Spooled(_) => {
+            return Err(ApiError::Unprocessable(format!(
+                "Part {name} is too large."
+            )));
+        }
+    };
+    match name {
+        "signature" => {
+            if parts.signature.replace(data).is_some() {
+                return Err(ApiError::Unprocessable(
+                    "Part signature appears twice.".into(),
+                ));
+            }
+            Ok(())
+        }
+        "case" | "sender_ref" => {
+            let slot = if name == "case" {
+                &mut parts.case
+            } else {
+                &mut parts.sender_ref
+            };
+            once(slot, name, text_field(name, &data)?)
+        }
+        other => Err(ApiError::Unprocessable(format!(
+            "Unknown part {other:?}: expected signature, content, case, sender_ref."
+        ))),
+    }
+}
+
+/// A body that is the signature itself; `case` and `sender_ref` come in the query.
+async fn read_raw(req: Request, limit: usize) -> Result<Parts, ApiError> {
+    let mut parts = Parts::default();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    for (k, v) in url_pairs(&query) {
+        match k.as_str() {
+            "case" => once(&mut parts.case, "case", text_field("case", v.as_bytes())?)?,
+            "sender_ref" => once(
+                &mut parts.sender_ref,
+                "sender_ref",
+                text_field("sender_ref", v.as_bytes())?,
+            )?,
+            other => {
+                return Err(ApiError::Unprocessable(format!(
+                    "Unknown query parameter {other:?}."
+                )));
+            }
+        }
+    }
+    parts.signature = Some(super::body::read_all(req, limit).await?);
     Ok(parts)
 }
 

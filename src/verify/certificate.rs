@@ -172,71 +172,8 @@ impl Certificate {
         if !rest.is_empty() {
             return Err(CertError("trailing bytes after certificate".into()));
         }
-        let mut basic_constraints = None;
-        let mut key_usage = None;
-        let mut subject_key_id = None;
-        let mut authority_key_id = None;
-        let mut unknown_critical = None;
-        let mut names = super::names::CertNames::default();
-        let mut policy = None;
-        let exts = cert.extensions();
-        // RFC 5280 §4.2: no extension twice. Reading only one of two (as every consumer of a
-        // single value would) lets the other one escape its checks: a second subjectAltName
-        // past name constraints, a second keyUsage past usage.
-        if exts.len() > MAX_EXTENSIONS {
-            return Err(CertError(format!("more than {MAX_EXTENSIONS} extensions")));
-        }
-        for (i, ext) in exts.iter().enumerate() {
-            if exts.iter().take(i).any(|e| e.oid == ext.oid) {
-                return Err(CertError(format!(
-                    "extension {} appears more than once",
-                    ext.oid.to_id_string()
-                )));
-            }
-        }
-        for ext in exts {
-            let oid = ext.oid.to_id_string();
-            names.note_extension(&oid, ext.value);
-            super::policy::read_extension(&mut policy, &oid, ext);
-            match ext.parsed_extension() {
-                ParsedExtension::BasicConstraints(bc) => {
-                    basic_constraints = Some((bc.ca, bc.path_len_constraint))
-                }
-                ParsedExtension::KeyUsage(ku) => {
-                    key_usage = Some(KeyUsage {
-                        digital_signature: ku.digital_signature(),
-                        non_repudiation: ku.non_repudiation(),
-                        key_cert_sign: ku.key_cert_sign(),
-                        crl_sign: ku.crl_sign(),
-                    })
-                }
-                ParsedExtension::SubjectKeyIdentifier(k) => subject_key_id = Some(k.0.to_vec()),
-                ParsedExtension::AuthorityKeyIdentifier(a) => {
-                    authority_key_id = a.key_identifier.as_ref().map(|k| k.0.to_vec())
-                }
-                ParsedExtension::ParseError { error } if ext.critical => {
-                    return Err(CertError(format!("critical extension {oid}: {error}")));
-                }
-                _ => {}
-            }
-            let understood = UNDERSTOOD.contains(&oid.as_str())
-                || super::policy::PROCESSED.contains(&oid.as_str());
-            if ext.critical && !understood && unknown_critical.is_none() {
-                unknown_critical = Some(oid);
-            }
-        }
-        let mut spki = Reader::new(cert.public_key().raw);
-        let key_err = |e: asn1::Asn1Error| CertError(format!("subjectPublicKeyInfo: {e}"));
-        let spki_seq = spki.read_tag(tag::SEQUENCE, "SPKI").map_err(key_err)?;
-        let mut kr = spki_seq.children(0).map_err(key_err)?;
-        let algorithm = AlgorithmId::read(&mut kr, "SPKI algorithm").map_err(key_err)?;
-        let bits = kr
-            .read_tag(tag::BIT_STRING, "subjectPublicKey")
-            .map_err(key_err)?;
-        let bits = bit_string_bytes(bits.value)
-            .ok_or(CertError("subjectPublicKey has unused bits".into()))?
-            .to_vec();
-
+        let ext = Extensions::read(cert.extensions())?;
+        let public_key = read_spki(cert.public_key().raw)?;
         let (iin, bin) = kz_identifiers(cert.subject());
         Ok(Certificate {
             fingerprint: Sha256::digest(der).into(),
@@ -246,20 +183,20 @@ impl Certificate {
             serial: cert.raw_serial().to_vec(),
             not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
-            basic_constraints,
-            key_usage,
-            subject_key_id,
-            authority_key_id,
-            public_key: PublicKey { algorithm, bits },
+            basic_constraints: ext.basic_constraints,
+            key_usage: ext.key_usage,
+            subject_key_id: ext.subject_key_id,
+            authority_key_id: ext.authority_key_id,
+            public_key,
             spki: cert.public_key().raw.to_vec(),
-            unknown_critical,
+            unknown_critical: ext.unknown_critical,
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
             iin,
             bin,
-            names,
+            names: ext.names,
             revocation: CertScope::from_extensions(cert.extensions()),
-            policy,
+            policy: ext.policy,
             der: der.to_vec(),
         })
     }
@@ -316,6 +253,100 @@ pub fn hex(bytes: &[u8]) -> String {
     }
     // Only ASCII digits were pushed, so this never falls back.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// The extensions path validation reads, each once (RFC 5280 §4.2).
+struct Extensions {
+    basic_constraints: Option<(bool, Option<u32>)>,
+    key_usage: Option<KeyUsage>,
+    subject_key_id: Option<Vec<u8>>,
+    authority_key_id: Option<Vec<u8>>,
+    unknown_critical: Option<String>,
+    names: super::names::CertNames,
+    policy: Option<Box<super::policy::CertPolicies>>,
+}
+
+impl Extensions {
+    /// Reads `exts`, refusing a repeated extension and an unreadable critical one.
+    fn read(exts: &[X509Extension<'_>]) -> Result<Extensions, CertError> {
+        let mut basic_constraints = None;
+        let mut key_usage = None;
+        let mut subject_key_id = None;
+        let mut authority_key_id = None;
+        let mut unknown_critical = None;
+        let mut names = super::names::CertNames::default();
+        let mut policy = None;
+        // RFC 5280 §4.2: no extension twice. Reading only one of two (as every consumer of a
+        // single value would) lets the other one escape its checks: a second subjectAltName
+        // past name constraints, a second keyUsage past usage.
+        if exts.len() > MAX_EXTENSIONS {
+            return Err(CertError(format!("more than {MAX_EXTENSIONS} extensions")));
+        }
+        for (i, ext) in exts.iter().enumerate() {
+            if exts.iter().take(i).any(|e| e.oid == ext.oid) {
+                return Err(CertError(format!(
+                    "extension {} appears more than once",
+                    ext.oid.to_id_string()
+                )));
+            }
+        }
+        for ext in exts {
+            let oid = ext.oid.to_id_string();
+            names.note_extension(&oid, ext.value);
+            super::policy::read_extension(&mut policy, &oid, ext);
+            match ext.parsed_extension() {
+                ParsedExtension::BasicConstraints(bc) => {
+                    basic_constraints = Some((bc.ca, bc.path_len_constraint))
+                }
+                ParsedExtension::KeyUsage(ku) => {
+                    key_usage = Some(KeyUsage {
+                        digital_signature: ku.digital_signature(),
+                        non_repudiation: ku.non_repudiation(),
+                        key_cert_sign: ku.key_cert_sign(),
+                        crl_sign: ku.crl_sign(),
+                    })
+                }
+                ParsedExtension::SubjectKeyIdentifier(k) => subject_key_id = Some(k.0.to_vec()),
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    authority_key_id = a.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                ParsedExtension::ParseError { error } if ext.critical => {
+                    return Err(CertError(format!("critical extension {oid}: {error}")));
+                }
+                _ => {}
+            }
+            let understood = UNDERSTOOD.contains(&oid.as_str())
+                || super::policy::PROCESSED.contains(&oid.as_str());
+            if ext.critical && !understood && unknown_critical.is_none() {
+                unknown_critical = Some(oid);
+            }
+        }
+        Ok(Extensions {
+            basic_constraints,
+            key_usage,
+            subject_key_id,
+            authority_key_id,
+            unknown_critical,
+            names,
+            policy,
+        })
+    }
+}
+
+/// The subject public key of a SubjectPublicKeyInfo (RFC 5280 §4.1.2.7).
+fn read_spki(raw: &[u8]) -> Result<PublicKey, CertError> {
+    let mut spki = Reader::new(raw);
+    let key_err = |e: asn1::Asn1Error| CertError(format!("subjectPublicKeyInfo: {e}"));
+    let spki_seq = spki.read_tag(tag::SEQUENCE, "SPKI").map_err(key_err)?;
+    let mut kr = spki_seq.children(0).map_err(key_err)?;
+    let algorithm = AlgorithmId::read(&mut kr, "SPKI algorithm").map_err(key_err)?;
+    let bits = kr
+        .read_tag(tag::BIT_STRING, "subjectPublicKey")
+        .map_err(key_err)?;
+    let bits = bit_string_bytes(bits.value)
+        .ok_or(CertError("subjectPublicKey has unused bits".into()))?
+        .to_vec();
+    Ok(PublicKey { algorithm, bits })
 }
 
 #[cfg(test)]

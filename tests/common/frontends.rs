@@ -7,14 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Paths of a data directory whose archive is in schema `tamga` of the database at `url`, with
-/// the receipt key in `keys` when given.
+/// Paths of a data directory whose archive is in schema `tamga` of the database at `url`: with
+/// the receipt key in `keys` when given, as one of several frontends writing it; else alone.
 pub fn pg_paths(url: &str, data: &Path, keys: Option<&Path>) -> tamga::setup::Paths {
     let mut paths = super::archive_paths(data);
     paths.store = Some(tamga::setup::Backend::Postgres);
     paths.database = Some(tamga::archive::postgres::Location {
         url: url.to_owned(),
         schema: "tamga".into(),
+        // Frontends share it: a receipt key given means one of several.
+        shared: keys.is_some(),
     });
     if let Some(keys) = keys {
         paths.installed_keys = keys.to_path_buf();
@@ -92,6 +94,7 @@ impl Archive {
             let child = tamga_keyed(&self.url, &data, &self.keys)
                 .arg("--policy")
                 .arg(&self.policy)
+                .arg("--database-shared")
                 .args(["serve", "--revocation", "prefer", "--listen"])
                 .arg(format!("127.0.0.1:{port}"))
                 .stdout(Stdio::null())

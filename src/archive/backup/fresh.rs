@@ -19,6 +19,11 @@ use std::path::{Path, PathBuf};
 const MAX_LIST: u64 = 1 << 30;
 /// How a list's name ends.
 const SUFFIX: &str = ".fresh";
+/// Most chunks, and bytes of them, recorded between two syncs of the list (the copy holds a
+/// batch in memory: recorded, the list synced, then renamed in).
+pub(super) const BATCH: usize = 256;
+/// See [`BATCH`].
+pub(super) const BATCH_BYTES: usize = 16 << 20;
 
 /// The list of the chunks the attempt at generation `gen_name` (`gen-NNNNNN`) creates.
 fn list_path(dir: &Path, gen_name: &str) -> PathBuf {
@@ -41,13 +46,34 @@ impl Fresh {
     pub(super) fn create(dir: &Path, gen_name: &str) -> Result<Fresh, BackupError> {
         let path = list_path(dir, gen_name);
         let file = std::fs::File::create(&path).map_err(files::io(&path))?;
+        // The list's name durable in `dir` before any chunk it will name is: a list lost with
+        // its directory entry would leave those chunks named by nothing after a power loss.
+        files::sync_path(dir)?;
         Ok(Fresh { path, file })
     }
 
+    /// Renames a batch of recorded chunks into `dir` (written via `tmp`), the list made
+    /// durable first: a power loss may keep a rename and lose a line the kernel had not
+    /// written back, and that chunk would then be named by nothing — neither by a generation
+    /// nor by the list the next backup rolls back.
+    pub(super) fn admit(
+        &mut self,
+        dir: &Path,
+        tmp: &Path,
+        batch: &[([u8; 32], Vec<u8>)],
+    ) -> Result<(), BackupError> {
+        self.file.sync_data().map_err(files::io(&self.path))?;
+        for (name, packed) in batch {
+            files::write_chunk(dir, tmp, name, packed)?;
+        }
+        Ok(())
+    }
+
     /// Records `name` if its chunk file is not in `dir` yet: called before the chunk is
-    /// renamed into place. One unbuffered write of a whole line, so that the line is in the
-    /// file (the kernel's, which a SIGKILL does not lose) before the chunk is; a line cut
-    /// short names a chunk never renamed.
+    /// renamed into place (by [`Fresh::admit`], which makes the line durable first). One
+    /// unbuffered write of a whole line, so that the line is in the file (the kernel's, which a
+    /// SIGKILL does not lose) before the chunk is; a line cut short names a chunk never
+    /// renamed.
     pub(super) fn record(&mut self, dir: &Path, name: &[u8; 32]) -> Result<(), BackupError> {
         let chunk = dir.join(files::chunk_path(name));
         // An existing chunk belongs to an earlier generation: never the attempt's to remove.
@@ -194,5 +220,32 @@ mod tests {
         assert!(!gone.exists(), "the unfinished attempt's chunk is left");
         assert!(!list_path(dir, "gen-000001").exists());
         assert!(!list_path(dir, "gen-000002").exists());
+    }
+
+    /// A batch admitted is in place, and every chunk of it is named by the list: an attempt
+    /// that then fails takes them all back.
+    #[test]
+    fn an_admitted_batch_is_named_by_the_list_before_it_is_in_place() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        let tmp = dir.join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let mut attempt = Fresh::create(dir, "gen-000001").unwrap();
+        let batch: Vec<([u8; 32], Vec<u8>)> = (1..=3u8).map(|i| ([i; 32], vec![i; 10])).collect();
+        for (name, _) in &batch {
+            attempt.record(dir, name).unwrap();
+        }
+        attempt.admit(dir, &tmp, &batch).unwrap();
+        for (name, packed) in &batch {
+            assert_eq!(
+                &std::fs::read(dir.join(files::chunk_path(name))).unwrap(),
+                packed
+            );
+        }
+        assert_eq!(read_list(&attempt.path).unwrap().len(), 3);
+        roll_back(dir).unwrap();
+        for (name, _) in &batch {
+            assert!(!dir.join(files::chunk_path(name)).exists());
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! the writer lock held so that no disposal lands between its last check and the rename.
 
 use super::files::{self, FileSum, Manifest};
-use super::fresh::Fresh;
+use super::fresh::{self, Fresh};
 use super::throttle::Throttle;
 use super::{BackupError, Moment, Options, Summary};
 use crate::archive::store::{Space, Store};
@@ -503,7 +503,12 @@ impl Attempt<'_> {
             need.extend(chunks);
         }
         let (mut written, mut bytes) = (0, 0);
-        for c in need.iter().filter(|c| !had.contains(*c)) {
+        // Recorded in the attempt's list, made durable, and only then renamed in: a batch at a
+        // time, so that one fdatasync of the list covers many chunks.
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
+        let mut todo = need.iter().filter(|c| !had.contains(*c)).peekable();
+        while let Some(c) = todo.next() {
             let packed = store
                 .get(Space::Chunks, c)
                 .map_err(ArchiveError::from)?
@@ -511,9 +516,18 @@ impl Attempt<'_> {
             self.throttle.spend(packed.len() as u64);
             check_chunk(c, &packed)?;
             self.fresh.record(self.dir, c)?;
-            files::write_chunk(self.dir, &self.tmp, c, &packed)?;
             written += 1;
             bytes += packed.len() as u64;
+            batch_bytes += packed.len();
+            batch.push((*c, packed));
+            if batch.len() >= fresh::BATCH
+                || batch_bytes >= fresh::BATCH_BYTES
+                || todo.peek().is_none()
+            {
+                self.fresh.admit(self.dir, &self.tmp, &batch)?;
+                batch.clear();
+                batch_bytes = 0;
+            }
         }
         Ok(Chunks {
             names: need.into_iter().collect(),

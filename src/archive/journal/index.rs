@@ -24,6 +24,7 @@
 use super::record::Reader;
 use super::recover::{Extent, Found};
 use super::run::{self, Run, RunError};
+use super::stats;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -240,10 +241,16 @@ pub struct Tables {
 impl Tables {
     /// Where hash `h`'s live value lies; `None` when absent or removed.
     pub fn lookup(&self, h: u128) -> Result<Option<Extent>, RunError> {
-        if let Some(found) = self.mem.get(&h).or_else(|| self.frozen.get(&h)) {
-            return Ok(*found);
-        }
-        Self::in_runs(&self.runs, h)
+        let start = std::time::Instant::now();
+        stats::bump(&stats::LOOKUPS);
+        let found = if let Some(found) = self.mem.get(&h).or_else(|| self.frozen.get(&h)) {
+            stats::bump(&stats::IN_MEMORY);
+            Ok(*found)
+        } else {
+            Self::in_runs(&self.runs, h)
+        };
+        stats::add(&stats::LOOKUP_NANOS, start.elapsed().as_nanos() as u64);
+        found
     }
 
     /// What the runs alone say of `h`.
@@ -253,6 +260,7 @@ impl Tables {
                 return Ok(found);
             }
         }
+        stats::bump(&stats::ABSENT);
         Ok(None)
     }
 }
@@ -271,12 +279,7 @@ pub fn flush(
     if !frozen.is_empty() {
         m.next_id += 1;
         let entries = frozen.iter().map(|(h, f)| Ok((*h, *f)));
-        // The oldest run has no filter (see `bloom.rs`).
-        let filter = if runs.is_empty() {
-            0
-        } else {
-            frozen.len() as u64
-        };
+        let filter = frozen.len() as u64;
         list.push(Arc::new(run::write(dir, id, entries, filter)?));
     }
     list.extend(runs.iter().cloned());
@@ -308,13 +311,11 @@ pub fn merge_due(runs: &[Arc<Run>]) -> usize {
     if k >= 2 { k } else { 0 }
 }
 
-/// The keys a merge's filter is sized for: at most what its inputs hold; none for the oldest run.
-fn filter_for(inputs: &[Arc<Run>], bottom: bool) -> u64 {
-    if bottom {
-        0
-    } else {
-        inputs.iter().map(|r| r.entries).sum()
-    }
+/// The keys a merge's filter is sized for: at most what its inputs hold. The oldest run has
+/// one too: a new key is absent from every run, and without it cost a block read of the
+/// oldest (the biggest) on every write (`bloom.rs`).
+fn filter_for(inputs: &[Arc<Run>]) -> u64 {
+    inputs.iter().map(|r| r.entries).sum()
 }
 
 /// A merge of the newest runs into one, done apart from the writers.
@@ -334,9 +335,17 @@ impl Merge {
     pub fn start(dir: &Path, inputs: Vec<Arc<Run>>, id: u64, bottom: bool) -> Merge {
         let dir = dir.to_path_buf();
         let those = inputs.clone();
-        let filter = filter_for(&inputs, bottom);
-        let thread =
-            std::thread::spawn(move || run::write(&dir, id, run::merge(&those, bottom), filter));
+        let filter = filter_for(&inputs);
+        let thread = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let run = run::write(&dir, id, run::merge(&those, bottom), filter);
+            if let Ok(r) = &run {
+                stats::bump(&stats::MERGES);
+                stats::add(&stats::MERGED_ENTRIES, r.entries);
+                stats::add(&stats::MERGE_MICROS, start.elapsed().as_micros() as u64);
+            }
+            run
+        });
         Merge { inputs, id, thread }
     }
 
@@ -429,11 +438,7 @@ impl super::recover::Spill for Spiller<'_> {
         let (runs, next_id) = &mut *state;
         let id = *next_id;
         *next_id += 1;
-        let filter = if runs.is_empty() {
-            0
-        } else {
-            index.len() as u64
-        };
+        let filter = index.len() as u64;
         let run = run::write(
             self.dir,
             id,
@@ -452,7 +457,7 @@ impl super::recover::Spill for Spiller<'_> {
             *next_id += 1;
             let inputs: Vec<Arc<Run>> = runs.drain(..k).collect();
             let bottom = runs.is_empty();
-            let filter = filter_for(&inputs, bottom);
+            let filter = filter_for(&inputs);
             let merged = run::write(self.dir, id, run::merge(&inputs, bottom), filter)
                 .map_err(super::index_error)?;
             for r in inputs {

@@ -4,8 +4,8 @@
 //! Why it exists: sled 0.34 costs 10–25 µs of CPU per key written on the reference machine, and
 //! a filing writes about nine, which alone spends the CPU that 5,000 filings/s leave. Here a
 //! batch is one positioned write of one record, a sync is one `fdatasync`, and a read is one
-//! `pread` of the value (after at most one block read per index run, usually from the page
-//! cache).
+//! `pread` of the value (after at most one block read per index run, usually from the block
+//! cache, `cache.rs`, or the page cache; none for a key a run's Bloom filter rules out).
 //!
 //! Disposal writes a removal record and, once that record is durable, punches a hole where the
 //! document's bytes were (`fallocate(PUNCH_HOLE)`, or zeros where the file system cannot), so
@@ -28,11 +28,15 @@
 //! whole journal.
 
 mod bloom;
+mod cache;
 mod index;
 mod record;
 mod recover;
 mod run;
+mod stats;
 mod tables;
+
+pub use stats::IndexStats;
 
 use super::store::{Batch, Space, Store, StoreError};
 use index::{Keyer, Loaded, Manifest, Tables};
@@ -501,6 +505,10 @@ impl Store for JournalStore {
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
         let end = lock(&self.writer).end;
         recover::keys(&self.file, &self.path, end, space.prefix())
+    }
+
+    fn settle(&self) {
+        self.settle_merges();
     }
 }
 

@@ -8,7 +8,7 @@
 //! ```text
 //! block   entries (127 × 32 bytes) | count u32 | CRC-32 of (run id ‖ block number ‖ block)
 //!         entry: hash u128 | offset u64 | length u32 | kind u32 (1 live, 2 removed)
-//! footer  fences (16 bytes per block) | Bloom filter (u64 words; none for the oldest run)
+//! footer  fences (16 bytes per block) | Bloom filter (u64 words; none in older oldest runs)
 //!         | blocks u64 | entries u64 | filter words u64 | run id u64 | CRC-32 | "TIR1"
 //! ```
 //!
@@ -18,6 +18,7 @@
 
 use super::bloom::Bloom;
 use super::recover::Extent;
+use super::stats;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -65,6 +66,8 @@ pub struct Run {
     pub id: u64,
     /// Entries, tombstones included.
     pub entries: u64,
+    /// This open's number in the process, never reused: the block cache's key (`cache.rs`).
+    serial: u64,
     file: File,
     path: PathBuf,
     fences: Vec<u128>,
@@ -157,9 +160,11 @@ impl Run {
             .chunks_exact(16)
             .filter_map(|c| be_u128(c, 0))
             .collect();
+        static SERIALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(Run {
             id,
             entries,
+            serial: SERIALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             file,
             path,
             fences,
@@ -169,6 +174,7 @@ impl Run {
 
     /// Reads and checks block `n`; returns its entry count and body.
     fn block(&self, n: u64, buf: &mut [u8; BLOCK]) -> Result<usize, RunError> {
+        stats::bump(&stats::BLOCK_READS);
         self.file
             .read_exact_at(buf, n * BLOCK as u64)
             .map_err(|source| RunError::Io {
@@ -186,16 +192,37 @@ impl Run {
         Ok(count)
     }
 
+    /// Block `n` from the process's block cache, or read, checked and then cached. Merges read
+    /// through [`Run::block`] instead: a whole run passing through would evict every hot block.
+    fn cached_block(&self, n: u64, buf: &mut [u8; BLOCK]) -> Result<usize, RunError> {
+        let cache = super::cache::shared();
+        if let Some(count) = cache.get((self.serial, n), buf) {
+            stats::bump(&stats::CACHE_HITS);
+            return Ok(count);
+        }
+        let count = self.block(n, buf)?;
+        cache.insert((self.serial, n), buf, count);
+        Ok(count)
+    }
+
+    /// Whether this run has a Bloom filter (runs written before every run had one may not).
+    #[cfg(test)]
+    pub fn filtered(&self) -> bool {
+        self.bloom.words() > 0
+    }
+
     /// What this run says of hash `h`: `None` when it holds nothing for it.
     pub fn get(&self, h: u128) -> Result<Option<Found>, RunError> {
+        stats::bump(&stats::RUN_PROBES);
         if !self.bloom.may_contain(h) {
+            stats::bump(&stats::BLOOM_SKIPS);
             return Ok(None);
         }
         let Some(n) = self.fences.partition_point(|f| *f <= h).checked_sub(1) else {
             return Ok(None);
         };
         let mut buf = [0; BLOCK];
-        let count = self.block(n as u64, &mut buf)?;
+        let count = self.cached_block(n as u64, &mut buf)?;
         let (mut lo, mut hi) = (0, count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -264,7 +291,7 @@ impl Iterator for Scan<'_> {
 }
 
 /// Writes a run from entries in strictly increasing hash order, with a Bloom filter sized for
-/// `filter` keys (none for 0: the oldest run); syncs it before returning.
+/// `filter` keys (none for 0); syncs it before returning.
 pub fn write(
     dir: &Path,
     id: u64,

@@ -286,8 +286,7 @@ impl JournalStore {
     }
 
     /// Waits for merging to finish and installs it, merging on while more is due.
-    #[cfg(test)]
-    pub(super) fn settle(&self) {
+    pub(super) fn settle_merges(&self) {
         let mut m = lock(&self.flusher);
         loop {
             self.settle_merge(&mut m, true);

@@ -8,6 +8,9 @@ pub struct Location {
     pub url: String,
     /// The schema holding the archive's tables (created if missing).
     pub schema: String,
+    /// Whether several tamga processes (frontends) write this archive, each in turns
+    /// (`--database-shared`); otherwise one writes it alone, and a second is told it is in use.
+    pub shared: bool,
 }
 
 impl std::fmt::Debug for Location {
@@ -113,6 +116,7 @@ mod tests {
         Location {
             url: url.into(),
             schema: "tamga".into(),
+            shared: false,
         }
         .display()
     }

@@ -14,6 +14,7 @@ pub(super) fn at(c: &Cluster, schema: &str) -> Location {
     Location {
         url: c.url(),
         schema: schema.into(),
+        shared: false,
     }
 }
 
@@ -33,32 +34,33 @@ fn meets_the_store_contract() {
 
 /// Opens `schema` for writing: alone (the one writer), or as one of several (in turns).
 fn open(c: &Cluster, schema: &str, alone: bool) -> PgStore {
-    let at = at(c, schema);
-    if alone {
-        PgStore::open_alone(at).unwrap()
-    } else {
-        PgStore::open(at).unwrap()
-    }
+    let at = Location {
+        shared: !alone,
+        ..at(c, schema)
+    };
+    PgStore::open(at).unwrap()
 }
 
 #[test]
 fn a_second_writer_is_told_the_archive_is_in_use_and_a_reader_sees_one_snapshot() {
     let c = cluster();
-    // Frontends share the archive; one writing alone (a restore) excludes them, and they it.
-    let frontend = PgStore::open(at(&c, "archive")).unwrap();
-    let another = PgStore::open(at(&c, "archive")).unwrap();
-    let alone = PgStore::open_alone(at(&c, "archive"))
-        .unwrap_err()
-        .to_string();
+    // Frontends share the archive; one writing alone (a restore, a frontend not told it is
+    // shared) is refused beside them, and excludes them.
+    let frontend = open(&c, "archive", false);
+    let another = open(&c, "archive", false);
+    let alone = PgStore::open(at(&c, "archive")).unwrap_err().to_string();
     assert!(alone.contains("in use by another tamga process"), "{alone}");
+    let restore = PgStore::open_alone(at(&c, "archive")).unwrap_err();
+    assert!(matches!(restore, StoreError::InUse(_)), "{restore}");
     drop((frontend, another));
-    let first = PgStore::open_alone(at(&c, "archive")).unwrap();
+    let first = PgStore::open(at(&c, "archive")).unwrap();
     put(&first, Space::Log, &[0], b"zero");
     first.sync().unwrap();
-    for second in [
-        PgStore::open(at(&c, "archive")),
-        PgStore::open_alone(at(&c, "archive")),
-    ] {
+    let shared = Location {
+        shared: true,
+        ..at(&c, "archive")
+    };
+    for second in [PgStore::open(shared), PgStore::open(at(&c, "archive"))] {
         let second = second.unwrap_err().to_string();
         assert!(
             second.contains("in use by another tamga process"),

@@ -24,8 +24,10 @@
 //! and the lost turn's groups are written again in the new one (a restarted server, a lost
 //! connection: nothing the archive was told was applied goes missing, as with one writer);
 //! otherwise another writer built on what is stored without them, so they fail — every sync
-//! fails until the next turn tells the archive above to read what is stored again, and no
-//! receipt leaves for them. A commit whose answer was lost is looked up in the new turn: the
+//! fails until the next turn tells the archive above to read what is stored again (every turn
+//! tells it, until one commits a write), and no receipt leaves for them. The archive's memory
+//! is then *ahead* of what is stored, and a filing it was waiting to make durable must be
+//! failed by the archive itself: a later sync covers what is stored, not that filing. A commit whose answer was lost is looked up in the new turn: the
 //! turn landed whole (every value there, and the count past it) or not at all.
 //!
 //! **Another writer's writes.** A turn that finds the count moved since this writer's last
@@ -38,9 +40,15 @@
 //! its filter, and with several the questions it saved go to the reader connections.
 //! Outside a turn nothing but those settled values is answered from memory.
 //!
-//! Why always on: the turns cost one frontend a lock round trip and a synchronous commit per
-//! turn, which replaces the sync's separate flush; measured in the README ("Service under
-//! load").
+//! **A setting, not the default** (`--database-shared`, [`Location::shared`]): the commit
+//! that makes a turn durable also releases it, so a frontend files nothing while its flush
+//! runs, where one writer alone keeps committing on its connection while a second one
+//! flushes. Measured with `cargo bench --bench load -- 2000 http postgres [shared]`: alone
+//! 2,212–2,448 accepted/s, in turns 876–933/s on this machine. Every frontend of an archive
+//! must be given the setting; one without it holds the lifetime lock exclusively, and is
+//! refused beside them, or excludes them.
+//!
+//! [`Location::shared`]: super::Location::shared
 
 use super::{Connection, PgStore, lock, schema};
 use crate::archive::store::{Batch, StoreError};
@@ -146,7 +154,9 @@ impl Connection {
         let count = self.take()?;
         let moved = self.count != Some(count);
         self.count = Some(count);
-        let foreign = moved || (!implicit && std::mem::take(&mut self.stale));
+        // After a failed turn, every turn says so until one commits a write: the archive's
+        // reading again may itself fail, and must not be skipped the next time.
+        let foreign = moved || (!implicit && self.stale);
         {
             let mut shared = lock(&self.shared);
             if foreign {
@@ -220,13 +230,7 @@ impl Connection {
                 continue;
             }
             if !turn.open {
-                attempts += 1;
-                if attempts > ATTEMPTS {
-                    return Err(StoreError::Unwritable(
-                        "the database does not take the turn's filings now".into(),
-                    ));
-                }
-                self.recover()?;
+                self.retake(&mut attempts)?;
                 continue;
             }
             let written =
@@ -244,6 +248,8 @@ impl Connection {
                     self.turn = None;
                     let why = format!("the database refused filings already taken in ({e})");
                     self.fail(&why);
+                    // Out of its turn for good: others write on, and what it knows may be stale.
+                    lock(&self.shared).current = false;
                     self.wake.notify_all();
                     return Err(StoreError::Unwritable(self.failed.clone().unwrap_or(why)));
                 }
@@ -252,6 +258,18 @@ impl Connection {
                 Err(_) => self.drop_transaction(),
             }
         }
+    }
+
+    /// Takes the turn again for a turn whose transaction is gone ([`Connection::recover`]),
+    /// at most [`ATTEMPTS`] times for one settling: then the caller is told "not now".
+    fn retake(&mut self, attempts: &mut usize) -> Result<(), StoreError> {
+        *attempts += 1;
+        if *attempts > ATTEMPTS {
+            return Err(StoreError::Unwritable(
+                "the database does not take the turn's filings now".into(),
+            ));
+        }
+        self.recover()
     }
 
     /// Rolls back the turn's transaction if the connection still stands (or drops it), so
@@ -282,13 +300,7 @@ impl Connection {
                 return Ok(());
             }
             if !turn.open {
-                attempts += 1;
-                if attempts > ATTEMPTS {
-                    return Err(StoreError::Unwritable(
-                        "the database does not take the turn's filings now".into(),
-                    ));
-                }
-                self.recover()?;
+                self.retake(&mut attempts)?;
                 continue;
             }
             match schema::end_turn(self.writer()?, true) {
@@ -369,6 +381,9 @@ impl Connection {
         let Some(turn) = self.turn.take() else {
             return;
         };
+        if !turn.groups.is_empty() {
+            self.stale = false;
+        }
         // The count after its last group: a turn that found its commit landed late may see
         // a higher one (another writer's), which the next turn reports.
         self.count = Some(turn.end);

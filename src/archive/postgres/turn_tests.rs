@@ -8,9 +8,13 @@ use super::*;
 use std::time::{Duration, Instant};
 
 fn two(c: &Cluster) -> (PgStore, PgStore) {
+    let shared = || Location {
+        shared: true,
+        ..at(c, "archive")
+    };
     (
-        PgStore::open(at(c, "archive")).unwrap(),
-        PgStore::open(at(c, "archive")).unwrap(),
+        PgStore::open(shared()).unwrap(),
+        PgStore::open(shared()).unwrap(),
     )
 }
 
@@ -43,6 +47,14 @@ fn holder_with_a_group(admin: &mut postgres::Client) -> Option<i32> {
         )
         .unwrap()
         .map(|r| r.get(0))
+}
+
+/// `a` begins a turn and writes log entry 0 in it; returns its backend once the group is
+/// written in the turn's transaction.
+fn a_writes_in_its_turn(a: &PgStore, admin: &mut postgres::Client) -> i32 {
+    assert!(!a.begin_turn().unwrap());
+    put(a, Space::Log, &[0], b"a's");
+    within(Duration::from_secs(10), || holder_with_a_group(admin))
 }
 
 #[test]
@@ -94,9 +106,7 @@ fn a_holder_whose_connection_is_killed_loses_the_turn_and_its_batches_fail() {
     let c = cluster();
     let (a, b) = two(&c);
     let mut admin = admin(&c);
-    assert!(!a.begin_turn().unwrap());
-    put(&a, Space::Log, &[0], b"a's");
-    let pid = within(Duration::from_secs(10), || holder_with_a_group(&mut admin));
+    let pid = a_writes_in_its_turn(&a, &mut admin);
     admin
         .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .unwrap();
@@ -110,11 +120,15 @@ fn a_holder_whose_connection_is_killed_loses_the_turn_and_its_batches_fail() {
     let failed = a.sync().unwrap_err().to_string();
     assert!(failed.contains("lost its turn"), "{failed}");
     assert_eq!(a.get(Space::Log, &[0]).unwrap(), Some(b"b's".to_vec()));
-    // a's next turn tells the archive above to read again, and a files on.
+    // a's next turns tell the archive above to read again until one writes, and a files on.
     assert!(a.begin_turn().unwrap());
+    a.end_turn();
+    assert!(a.begin_turn().unwrap(), "said until a turn wrote");
     put(&a, Space::Log, &[1], b"a's again");
     a.end_turn();
     a.sync().unwrap();
+    assert!(!a.begin_turn().unwrap());
+    a.end_turn();
     assert_eq!(
         b.get(Space::Log, &[1]).unwrap(),
         Some(b"a's again".to_vec())
@@ -127,9 +141,7 @@ fn a_hung_holder_loses_the_turn_once_its_lease_runs_out() {
     let (a, b) = two(&c);
     let mut admin = admin(&c);
     // A holder that stops: it began a turn, wrote, and does nothing more.
-    assert!(!a.begin_turn().unwrap());
-    put(&a, Space::Log, &[0], b"a's");
-    within(Duration::from_secs(10), || holder_with_a_group(&mut admin));
+    a_writes_in_its_turn(&a, &mut admin);
     let t = Instant::now();
     assert!(!b.begin_turn().unwrap());
     let waited = t.elapsed();
@@ -176,4 +188,49 @@ fn turns_of_one_process_nest_and_a_sync_waits_for_the_last_end() {
     assert!(b.begin_turn().unwrap());
     assert_eq!(b.keys(Space::Log).unwrap().len(), 2);
     b.end_turn();
+}
+
+#[test]
+fn a_batch_applied_outside_any_turn_fails_if_another_writer_wrote() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    assert!(!b.begin_turn().unwrap());
+    put(&b, Space::Log, &[0], b"b's");
+    b.end_turn();
+    b.sync().unwrap();
+    // a built this without a turn, on what it knew before b wrote: never written over b's.
+    put(&a, Space::Log, &[1], b"a's, built on a stale head");
+    assert!(a.sync().is_err());
+    assert_eq!(a.get(Space::Log, &[1]).unwrap(), None);
+    assert!(a.begin_turn().unwrap(), "a's memory was stale");
+    a.end_turn();
+    a.sync().unwrap();
+}
+
+#[test]
+fn a_turn_that_waited_behind_another_reports_its_writes() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    let mut admin = admin(&c);
+    a_writes_in_its_turn(&a, &mut admin);
+    let b = Arc::new(b);
+    let waiter = Arc::clone(&b);
+    let waited = std::thread::spawn(move || {
+        let foreign = waiter.begin_turn().unwrap();
+        waiter.end_turn();
+        foreign
+    });
+    // b waits in PostgreSQL's queue for the turn a holds.
+    within(Duration::from_secs(10), || {
+        let waiting = "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+        admin.query_opt(waiting, &[]).unwrap().map(|_| ())
+    });
+    a.end_turn();
+    a.sync().unwrap();
+    // The count b reads once the turn is its own includes a's group (read after the wait,
+    // not in the snapshot of the statement that waited).
+    assert!(
+        waited.join().unwrap(),
+        "b must read its head again after a's turn"
+    );
 }

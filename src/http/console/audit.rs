@@ -13,11 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{PreEscaped, html};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-/// Audits kept for their pages to show (the oldest finished one gives way).
-const KEPT_JOBS: usize = 16;
+use std::sync::Arc;
 
 /// One audit started from the console.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -28,40 +24,14 @@ pub struct Job {
     result: Option<serde_json::Value>,
 }
 
+impl crate::http::jobs::Job for Job {
+    fn finished(&self) -> bool {
+        self.finished
+    }
+}
+
 /// Audits started from the console.
-#[derive(Debug, Default)]
-pub struct Jobs {
-    jobs: Mutex<(u64, BTreeMap<u64, Job>)>,
-}
-
-impl Jobs {
-    fn with<T>(&self, f: impl FnOnce(&mut (u64, BTreeMap<u64, Job>)) -> T) -> T {
-        f(&mut self
-            .jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
-    }
-
-    fn start(&self) -> Option<u64> {
-        self.with(|(next, jobs)| {
-            if jobs.len() >= KEPT_JOBS {
-                let old = jobs.iter().find(|(_, j)| j.finished).map(|(k, _)| *k)?;
-                jobs.remove(&old);
-            }
-            *next += 1;
-            jobs.insert(*next, Job::default());
-            Some(*next)
-        })
-    }
-
-    fn update(&self, id: u64, f: impl FnOnce(&mut Job)) {
-        self.with(|(_, jobs)| jobs.get_mut(&id).map(f));
-    }
-
-    fn get(&self, id: u64) -> Option<Job> {
-        self.with(|(_, jobs)| jobs.get(&id).cloned())
-    }
-}
+pub type Jobs = crate::http::jobs::Jobs<Job>;
 
 /// The routes.
 pub fn routes() -> Router<Arc<AppState>> {

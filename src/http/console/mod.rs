@@ -317,10 +317,51 @@ const NAV: &[(M, &str, &str, &str)] = &[
     (M::Trust, "/audit/trust", "GET", "/v1/trust"),
 ];
 
+/// The page's header: the service's name, the sections the caller's roles open, the four
+/// languages, and who is signed in.
+fn banner(ctx: &Ctx) -> Markup {
+    let l = ctx.lang;
+    let here = urlencode(&ctx.here);
+    html! {
+        header {
+            a.brand href="/" { (M::Title.t(l)) }
+            nav aria-label=(M::Navigation.t(l)) {
+                ul {
+                    @for (m, href, method, api) in NAV {
+                        @if ctx.may(Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET), api) {
+                            li { a href=(href) { (m.t(l)) } }
+                        }
+                    }
+                }
+            }
+            nav.lang aria-label=(M::Language.t(l)) {
+                ul {
+                    @for other in Lang::ALL {
+                        li {
+                            @if other == l {
+                                span aria-current="true" lang=(other.code()) { (other.name()) }
+                            } @else {
+                                a href={ "/lang/" (other.code()) "?back=" (here) } lang=(other.code()) hreflang=(other.code()) { (other.name()) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(name) = ctx.caller.name() {
+                form.signout method="post" action="/signout" {
+                    (ctx.csrf_field())
+                    span { (M::SignedInAs.t(l)) ": " strong.who { (name) } }
+                    " "
+                    button type="submit" { (M::SignOut.t(l)) }
+                }
+            }
+        }
+    }
+}
+
 /// A whole page: header with navigation and the language switch, then `body`.
 pub fn page(ctx: &Ctx, title: &str, body: Markup, status: StatusCode) -> Response {
     let l = ctx.lang;
-    let here = urlencode(&ctx.here);
     let html = html! {
         (DOCTYPE)
         html lang=(l.code()) {
@@ -335,39 +376,7 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup, status: StatusCode) -> Respons
             }
             body {
                 a.skip href="#main" { (M::Skip.t(l)) }
-                header {
-                    a.brand href="/" { (M::Title.t(l)) }
-                    nav aria-label=(M::Navigation.t(l)) {
-                        ul {
-                            @for (m, href, method, api) in NAV {
-                                @if ctx.may(Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET), api) {
-                                    li { a href=(href) { (m.t(l)) } }
-                                }
-                            }
-                        }
-                    }
-                    nav.lang aria-label=(M::Language.t(l)) {
-                        ul {
-                            @for other in Lang::ALL {
-                                li {
-                                    @if other == l {
-                                        span aria-current="true" lang=(other.code()) { (other.name()) }
-                                    } @else {
-                                        a href={ "/lang/" (other.code()) "?back=" (here) } lang=(other.code()) hreflang=(other.code()) { (other.name()) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    @if let Some(name) = ctx.caller.name() {
-                        form.signout method="post" action="/signout" {
-                            (ctx.csrf_field())
-                            span { (M::SignedInAs.t(l)) ": " strong.who { (name) } }
-                            " "
-                            button type="submit" { (M::SignOut.t(l)) }
-                        }
-                    }
-                }
+                (banner(ctx))
                 main #main { (body) }
             }
         }
