@@ -204,9 +204,10 @@ impl Ingest {
         let id = receipt_id(s, &content_sha256);
         if let Some(receipt) = self.archive.receipt(&id)? {
             // A retry: the first answer may not have reached the sender. Make sure what it
-            // says is durable before saying it again.
+            // says is durable before saying it again — up to the stored head, not this
+            // archive's own: another frontend may have filed it, and died before its sync.
             self.archive
-                .make_durable(self.archive.size())
+                .make_stored_durable()
                 .map_err(IngestError::NotDurable)?;
             return Ok(self.outcome(id, receipt, true));
         }

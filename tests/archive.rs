@@ -341,8 +341,8 @@ fn access_records_reach_the_store_with_the_checkpoint_that_covers_them() {
         for n in 0..5 {
             a.record_access(access(n), AT).unwrap();
         }
-        // Chained in memory only: the store has none of them yet.
-        assert_eq!(a.access_head().0, 5);
+        // Kept in memory only (chained when written): the store has none of them yet.
+        assert_eq!((a.access_pending(), a.access_head().0), (5, 0));
         assert!(a.raw_store().keys(Space::Access).unwrap().is_empty());
         // A commit group writes them in the batch of the checkpoint that names their head.
         ingest.submit(&sub("01-05", &sig, None, Some("a"))).unwrap();
@@ -393,7 +393,10 @@ fn a_staged_blob_whose_chunk_was_disposed_meanwhile_is_not_filed() {
     let bytes: Vec<u8> = (0..blobs::CHUNK + 10).map(|i| (i % 253) as u8).collect();
     std::fs::write(&file, &bytes).unwrap();
     let spooled = tamga::spool::Spooled::existing(&file).unwrap();
-    let staged = blobs::stage_spooled(store, &spooled, &sha256(&bytes)).unwrap();
+    let staged = ingest
+        .archive
+        .stage_spooled(&spooled, &sha256(&bytes))
+        .unwrap();
     assert_eq!(staged.name, sha256(&bytes));
     // Both chunks are in the store before any batch refers to them…
     assert_eq!(store.keys(Space::Chunks).unwrap().len(), 2);
@@ -421,7 +424,9 @@ fn content_that_changed_after_verification_is_not_filed() {
     let mut changed = vec![7u8; blobs::CHUNK + 1];
     changed[5] = 8;
     std::fs::write(&file, &changed).unwrap();
-    let err = blobs::stage_spooled(ingest.archive.raw_store(), &spooled, &verified)
+    let err = ingest
+        .archive
+        .stage_spooled(&spooled, &verified)
         .unwrap_err()
         .to_string();
     assert!(err.contains("changed after it was verified"), "{err}");

@@ -2,6 +2,7 @@
 //! beside the running service, tampering behind tamga's back, and a server crash under load.
 
 mod common;
+use common::frontends::{pg_paths, tamga_at};
 use common::pg::Cluster;
 use common::server::{Server, client, serve};
 use common::*;
@@ -15,26 +16,17 @@ fn cluster() -> Cluster {
     Cluster::start().unwrap_or_else(|why| panic!("no PostgreSQL for the test: {why}"))
 }
 
-/// Paths of a data directory whose archive is in schema `tamga` of the database at `url`.
-fn pg_paths(url: &str, data: &std::path::Path) -> tamga::setup::Paths {
-    let mut paths = archive_paths(data);
-    paths.store = Some(tamga::setup::Backend::Postgres);
-    paths.database = Some(tamga::archive::postgres::Location {
-        url: url.to_owned(),
-        schema: "tamga".into(),
-        shared: false,
-    });
-    paths
-}
-
 fn start_on_postgres(c: &Cluster) -> Server {
     start_on(&c.url())
 }
 
 fn start_on(url: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let ingest =
-        tamga::setup::open(&pg_paths(url, &dir.path().join("data")), Policy::default()).unwrap();
+    let ingest = tamga::setup::open(
+        &pg_paths(url, &dir.path().join("data"), None),
+        Policy::default(),
+    )
+    .unwrap();
     serve(dir, ingest, Limits::default(), None)
 }
 
@@ -67,13 +59,6 @@ fn submit(s: &Server, sender_ref: &str, content: &[u8]) -> (u16, serde_json::Val
 /// `tamga` with the data directory and the cluster named.
 fn tamga_pg(c: &Cluster, data: &std::path::Path) -> std::process::Command {
     tamga_at(&c.url(), data)
-}
-
-/// `tamga` with the data directory and the database at `url`.
-fn tamga_at(url: &str, data: &std::path::Path) -> std::process::Command {
-    let mut cmd = tamga_cmd(data);
-    cmd.args(["--store", "postgres", "--database-url", url]);
-    cmd
 }
 
 #[test]

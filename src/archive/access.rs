@@ -1,11 +1,18 @@
 //! The access log: every request to the service — who, when, what, on what, and the decision —
-//! as a hash chain of its own, whose head every signed checkpoint covers. A record is chained in
+//! as a hash chain of its own, whose head every signed checkpoint covers. A record is kept in
 //! memory before the response leaves, and written to the store with the next commit group (in
 //! the same batch as the checkpoint that covers it), by the service's once-a-second flush, or
 //! when [`MAX_PENDING`] are waiting; so reading leaves a trace that cannot be edited later
 //! without the checkpoint showing, and logging costs a request no write of its own.
+//!
+//! A record is chained when it is written, not when it is recorded. Several `tamga serve`
+//! processes may write one archive (PostgreSQL), and the access log is one chain across them:
+//! the next index and the previous record's hash are only known in the store's turn (see
+//! [`super::store::Store::begin_turn`]), read again from the stored head whenever another
+//! process wrote since. So a pending record is kept unchained — principal, action, target,
+//! decision, status, time — and gets its index and `prev` in the batch that writes it.
 
-use super::store::{Batch, Space};
+use super::store::{Batch, Space, Store};
 use super::{Archive, ArchiveError, lock};
 use crate::verify::certificate::hex;
 use serde::{Deserialize, Serialize};
@@ -13,18 +20,19 @@ use sha2::{Digest, Sha256};
 
 pub(super) const HEAD_KEY: &[u8] = b"access-head";
 
-/// Records chained but not yet written beyond which a request waits for them to be written.
+/// Records waiting to be written beyond which a request waits for them to be written.
 pub const MAX_PENDING: usize = 4096;
 
-/// The access log's in-memory head and the records not yet in the store.
+/// The access log's stored head, as this archive last wrote or read it, and the records not yet
+/// in the store.
 #[derive(Debug)]
 pub(super) struct AccessLog {
-    /// Records chained so far, written or not.
+    /// Records in the store.
     pub size: u64,
-    /// Hash of the last record's encoding.
+    /// Hash of the last stored record's encoding.
     pub head: [u8; 32],
-    /// Encoded records `size - pending.len() .. size`, oldest first.
-    pub pending: Vec<Vec<u8>>,
+    /// Records not yet written, unchained, oldest first, each with its time.
+    pub pending: Vec<(Access, i64)>,
 }
 
 impl AccessLog {
@@ -36,16 +44,55 @@ impl AccessLog {
         }
     }
 
-    /// Adds the pending records and the head to `batch`; once the caller has applied it, they
-    /// are no longer pending (and stay so if applying fails, for the next attempt).
-    pub(super) fn put_into(&self, batch: &mut Batch) {
-        let first = self.size - self.pending.len() as u64;
-        for (i, bytes) in (first..).zip(&self.pending) {
-            batch.put(Space::Access, i.to_be_bytes(), bytes.clone());
+    /// Reads the stored head again (in a turn, after another process wrote).
+    pub(super) fn reload(&mut self, store: &dyn Store) -> Result<(), ArchiveError> {
+        (self.size, self.head) = stored_head(store)?;
+        Ok(())
+    }
+
+    /// Chains the pending records after the stored head and adds them and the new head to
+    /// `batch`; returns the new (size, head), which become this log's by [`AccessLog::written`]
+    /// once the caller has applied the batch (if applying fails, the records stay pending, for
+    /// the next attempt, and are chained again then). Called in the store's turn only.
+    pub(super) fn put_into(&self, batch: &mut Batch) -> (u64, [u8; 32]) {
+        let (mut size, mut head) = (self.size, self.head);
+        for (a, at) in &self.pending {
+            let rec = AccessRecord {
+                index: size,
+                prev: hex(&head),
+                at: crate::verify::fmt_time(*at),
+                principal: a.principal.clone(),
+                action: a.action.clone(),
+                target: a.target.clone(),
+                decision: a.decision.to_owned(),
+                status: a.status,
+            };
+            let bytes = serde_json::to_vec(&rec).unwrap_or_default();
+            head = Sha256::digest(&bytes).into();
+            batch.put(Space::Access, size.to_be_bytes(), bytes);
+            size += 1;
         }
-        let mut h = self.size.to_be_bytes().to_vec();
-        h.extend_from_slice(&self.head);
+        let mut h = size.to_be_bytes().to_vec();
+        h.extend_from_slice(&head);
         batch.put(Space::Index, HEAD_KEY, h);
+        (size, head)
+    }
+
+    /// The batch [`AccessLog::put_into`] filled was applied: its records are stored.
+    pub(super) fn written(&mut self, (size, head): (u64, [u8; 32])) {
+        self.size = size;
+        self.head = head;
+        self.pending.clear();
+    }
+}
+
+/// The access log's stored (size, head); (0, zeros) for none.
+pub(super) fn stored_head(store: &dyn Store) -> Result<(u64, [u8; 32]), ArchiveError> {
+    match store.get(Space::Index, HEAD_KEY)? {
+        Some(raw) => {
+            decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("access-log head".into()))
+        }
+        None => Ok((0, [0; 32])),
     }
 }
 
@@ -91,58 +138,56 @@ pub(super) fn decode_head(raw: &[u8]) -> Option<(u64, [u8; 32])> {
 }
 
 impl Archive {
-    /// Chains an access record at time `at`. It reaches the store with the next commit group or
-    /// flush; only when [`MAX_PENDING`] records wait does this call write them itself.
+    /// Keeps an access record at time `at`. It is chained and reaches the store with the next
+    /// commit group or flush; only when [`MAX_PENDING`] records wait does this call write them
+    /// itself.
     pub fn record_access(&self, a: Access, at: i64) -> Result<(), ArchiveError> {
         let mut log = lock(&self.access);
-        let rec = AccessRecord {
-            index: log.size,
-            prev: hex(&log.head),
-            at: crate::verify::fmt_time(at),
-            principal: a.principal,
-            action: a.action,
-            target: a.target,
-            decision: a.decision.to_owned(),
-            status: a.status,
-        };
-        let bytes = serde_json::to_vec(&rec).unwrap_or_default();
-        log.head = Sha256::digest(&bytes).into();
-        log.size += 1;
-        log.pending.push(bytes);
+        log.pending.push((a, at));
         // Written here once every MAX_PENDING records: when the store refuses, the records stay
         // pending and the next attempt waits for the next MAX_PENDING (or the flusher), so a
         // store that cannot write does not make every request copy the whole backlog.
         if log.pending.len().is_multiple_of(MAX_PENDING) {
-            self.write_access(&mut log)?;
+            // Not under the access lock: a write takes the writer lock and the store's turn
+            // first (the order every writer keeps), then this lock.
+            drop(log);
+            self.flush_access()?;
         }
         Ok(())
     }
 
-    /// Access records chained but not yet in the store.
+    /// Access records not yet in the store.
     pub fn access_pending(&self) -> usize {
         lock(&self.access).pending.len()
     }
 
-    /// Writes the records chained but not yet stored (durable with the next sync).
+    /// Writes the records not yet stored (durable with the next sync), in a turn of the store.
     pub fn flush_access(&self) -> Result<(), ArchiveError> {
-        self.write_access(&mut lock(&self.access))
+        // Nothing to write takes no turn: the service flushes every second, on every frontend.
+        if lock(&self.access).pending.is_empty() {
+            return Ok(());
+        }
+        let (_turn, _) = self.turn_for_head()?;
+        self.write_access()
     }
 
-    fn write_access(&self, log: &mut AccessLog) -> Result<(), ArchiveError> {
+    /// Writes the pending records, chained after the stored head. In a turn only.
+    pub(super) fn write_access(&self) -> Result<(), ArchiveError> {
+        let mut log = lock(&self.access);
         if log.pending.is_empty() {
             return Ok(());
         }
         let mut b = Batch::default();
-        log.put_into(&mut b);
+        let head = log.put_into(&mut b);
         self.store.apply(&b)?;
-        log.pending.clear();
+        log.written(head);
         Ok(())
     }
 
     /// Access records `from..from+limit`.
     pub fn access_records(&self, from: u64, limit: u64) -> Result<Vec<AccessRecord>, ArchiveError> {
-        self.flush_access()?;
-        let size = lock(&self.access).size;
+        // Up to the stored head: other processes' records count too.
+        let size = self.access_size()?;
         (from..size.min(from.saturating_add(limit)))
             .map(|i| {
                 let raw = self
@@ -155,7 +200,9 @@ impl Archive {
             .collect()
     }
 
-    /// Access-log size and head (records chained so far, written or not).
+    /// Access-log size and head as this archive last wrote or read them in the store (the
+    /// pending records are not counted: they have no place in the chain yet; another process
+    /// may have written more since).
     pub fn access_head(&self) -> (u64, [u8; 32]) {
         let log = lock(&self.access);
         (log.size, log.head)

@@ -131,7 +131,11 @@ pub fn verify(
     if let Some(first) = archive.store().damage().into_iter().next() {
         return Err(fail(None, None, format!("the store found damage: {first}")));
     }
-    let (size, head_root, head_chain) = archive.head();
+    // The stored head, not this archive's memory: another process writing the store (a
+    // frontend beside this one) may have filed and checkpointed past it.
+    let (size, head_root, head_chain) = archive
+        .stored_head()
+        .map_err(|e| fail(None, None, e.to_string()))?;
     let checkpoint = archive
         .latest_checkpoint()
         .map_err(|e| fail(None, None, e.to_string()))?;
@@ -200,7 +204,9 @@ fn check_access(
     archive
         .flush_access()
         .map_err(|e| fail(None, None, format!("writing pending access records: {e}")))?;
-    let (access_size, access_head) = archive.access_head();
+    let (access_size, access_head) = archive
+        .stored_access_head()
+        .map_err(|e| fail(None, None, e.to_string()))?;
     let access_fail =
         |(i, what): (u64, String)| fail(None, None, format!("access record {i}: {what}"));
     if super::access::chain_head(archive, access_size).map_err(access_fail)? != access_head {

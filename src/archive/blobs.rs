@@ -75,6 +75,7 @@ pub fn prepare(data: &[u8]) -> Result<Prepared, StoreError> {
 /// content-addressed, it is simply there when the same bytes come again.
 pub fn stage_spooled(
     store: &dyn Store,
+    apply: &dyn Fn(&Batch) -> Result<(), StoreError>,
     content: &crate::spool::Spooled,
     verified_sha256: &[u8],
 ) -> Result<Prepared, StoreError> {
@@ -90,7 +91,7 @@ pub fn stage_spooled(
             whole.update(chunk);
             let h: [u8; 32] = Sha256::digest(chunk).into();
             manifest.extend_from_slice(&h);
-            file_chunk(store, h, chunk)
+            file_chunk(store, apply, h, chunk)
         },
     )?;
     let name: [u8; 32] = whole.finalize().into();
@@ -109,12 +110,18 @@ pub fn stage_spooled(
     })
 }
 
-/// One chunk in a batch of its own, unless the store has it already.
-fn file_chunk(store: &dyn Store, h: [u8; 32], chunk: &[u8]) -> Result<(), StoreError> {
+/// One chunk in a batch of its own (applied by `apply`: in a turn of its own, for a store
+/// several processes write), unless the store has it already.
+fn file_chunk(
+    store: &dyn Store,
+    apply: &dyn Fn(&Batch) -> Result<(), StoreError>,
+    h: [u8; 32],
+    chunk: &[u8],
+) -> Result<(), StoreError> {
     if store.get(Space::Chunks, &h)?.is_none() {
         let mut b = Batch::default();
         b.put(Space::Chunks, h, compress(chunk)?);
-        store.apply(&b)?;
+        apply(&b)?;
     }
     Ok(())
 }

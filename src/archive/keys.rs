@@ -140,7 +140,12 @@ impl Archive {
         content: &crate::spool::Spooled,
         verified_sha256: &[u8],
     ) -> Result<super::blobs::Prepared, super::store::StoreError> {
-        super::blobs::stage_spooled(self.store.as_ref(), content, verified_sha256)
+        super::blobs::stage_spooled(
+            self.store.as_ref(),
+            &|b| self.apply_aside(b),
+            content,
+            verified_sha256,
+        )
     }
 
     /// Whether the store answers reads (for health probes).

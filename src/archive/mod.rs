@@ -35,6 +35,9 @@ pub mod store;
 pub mod tally;
 pub mod tilecheck;
 pub mod tiles;
+mod turn;
+#[cfg(test)]
+mod turn_tests;
 
 use crate::receipt::ReceiptSigner;
 use checkpoint::Checkpoint;
@@ -104,6 +107,9 @@ pub struct Archive {
     tally_ready: std::sync::atomic::AtomicBool,
     /// The receipts' dictionaries this store is known to hold (see [`receipts::Stored`]).
     receipt_dictionaries: receipts::Stored,
+    /// Whether a turn taken without the writer lock found another process's writes: the next
+    /// turn with it reads what is stored again (see `turn.rs`).
+    missed: std::sync::atomic::AtomicBool,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -144,33 +150,30 @@ impl Archive {
         origin: String,
         signer: Arc<ReceiptSigner>,
     ) -> Result<Archive, ArchiveError> {
-        let mut state = match store.get(Space::Index, HEAD_KEY)? {
-            Some(raw) => {
-                decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("log head".into()))?
-            }
-            None => State {
-                chain: GENESIS,
-                ..State::default()
-            },
-        };
+        // The derived indexes an archive from before them lacks are built in a turn, so that
+        // no other process writing the store builds them at once (or files meanwhile). A store
+        // that gives no turn (read-only) cannot take them anyway: then the head is read as it
+        // is, and each build is retried by the first append.
+        let turn = turn::begin(store.as_ref()).ok();
+        let mut state = stored_head(store.as_ref())?;
         state.filed = last_filed(store.as_ref(), state.size)?;
         // What is covered by a signed checkpoint counts as durable; anything after it (a crash
         // between apply and sync) is made durable and checkpointed by the next writer.
         let checkpointed = index_u64(store.get(Space::Index, LATEST_CHECKPOINT)?).unwrap_or(0);
         let size = checkpointed.min(state.size);
-        let access = match store.get(Space::Index, access::HEAD_KEY)? {
-            Some(raw) => access::decode_head(&raw)
-                .ok_or_else(|| ArchiveError::Damaged("access-log head".into()))?,
-            None => (0, [0; 32]),
-        };
+        let access = access::stored_head(store.as_ref())?;
         // An archive from before tiles gets them now. A read-only store cannot take them (its
         // proofs recompute what is missing); a failure here is retried by the first append.
-        let tiles_ready = tiles::ensure(store.as_ref(), tiles::HEIGHT, state.size).is_ok();
+        let built = turn.is_some();
+        let tiles_ready = built && tiles::ensure(store.as_ref(), tiles::HEIGHT, state.size).is_ok();
         // A missing entry is the audit's to name; proofs then read the entries themselves.
         let edge = tiles::Edge::load(store.as_ref(), state.size);
-        let tally_ready = tally::ensure(store.as_ref(), state.size).is_ok();
+        let tally_ready = built && tally::ensure(store.as_ref(), state.size).is_ok();
         // The console's look-up lists likewise (retried by every append until built).
-        let _ = lists::ensure(store.as_ref(), state.size);
+        if built {
+            let _ = lists::ensure(store.as_ref(), state.size);
+        }
+        drop(turn);
         Ok(Archive {
             store,
             origin,
@@ -187,6 +190,7 @@ impl Archive {
             edge: Mutex::new(edge),
             tally_ready: std::sync::atomic::AtomicBool::new(tally_ready),
             receipt_dictionaries: receipts::Stored::default(),
+            missed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -232,6 +236,8 @@ impl Archive {
         build: impl FnOnce(&mut Txn<'_>) -> Result<T, ArchiveError>,
     ) -> Result<(T, u64), ArchiveError> {
         let mut state = lock(&self.state);
+        // Every batch is built and applied in the store's turn, on the head read in it.
+        let _turn = self.turn(&mut state)?;
         self.ensure_tiles(state.size)?;
         let mut txn = Txn {
             store: self.store.as_ref(),
@@ -280,15 +286,7 @@ impl Archive {
         &self,
         read: impl FnOnce(&Txn<'_>) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
-        let state = match self.store.get(Space::Index, HEAD_KEY)? {
-            Some(raw) => {
-                decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("log head".into()))?
-            }
-            None => State {
-                chain: GENESIS,
-                ..State::default()
-            },
-        };
+        let state = stored_head(self.store.as_ref())?;
         read(&Txn {
             store: self.store.as_ref(),
             batch: Batch::default(),
@@ -299,13 +297,8 @@ impl Archive {
         })
     }
 
-    /// A reader of the tree as it is now, for proofs and tiles: the size and the last partial
-    /// tile's hashes come together, without waiting for a writer building its batch.
-    pub fn tiles(&self) -> tiles::Tiles<'_> {
-        lock(&self.edge).reader(self.store.as_ref())
-    }
-
-    /// Builds the tiles the open could not (under the writer lock, so before any append).
+    /// Builds the tiles the open could not (under the writer lock and in the store's turn, so
+    /// before any append).
     fn ensure_tiles(&self, size: u64) -> Result<(), ArchiveError> {
         use std::sync::atomic::Ordering;
         if !self.tiles_ready.load(Ordering::Acquire) {
@@ -346,47 +339,56 @@ impl Archive {
     }
 
     /// Signs a checkpoint for the current head (unless one exists) and syncs the store;
-    /// returns the tree size now durable.
+    /// returns the tree size now durable. The checkpoint is signed in the store's turn, for the
+    /// head read in it, so the latest checkpoint never moves back whoever signs it; the sync
+    /// waits outside the turn.
     fn sync_and_checkpoint(&self) -> Result<u64, ArchiveError> {
-        let (size, root, chain) = {
-            let s = lock(&self.state);
-            (s.size, s.frontier.root(), s.chain)
+        let size = {
+            let (_turn, head) = self.turn_for_head()?;
+            self.checkpoint_head(&head)?;
+            head.size
         };
-        self.checkpoint_head(size, root, chain)?;
         self.store.sync()?;
         self.syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(size)
     }
 
-    /// Signs a checkpoint for (`size`, `root`, `chain`) with the access head, unless one
-    /// exists for `size` (then only the pending access records are written).
-    fn checkpoint_head(&self, size: u64, root: Hash, chain: Hash) -> Result<(), ArchiveError> {
-        let key = size.to_be_bytes();
-        if self.store.get(Space::Checkpoints, &key)?.is_none() {
-            // The access records the checkpoint covers go into the same batch, so the store
-            // never holds a checkpoint naming an access head it does not have.
-            let mut access = lock(&self.access);
-            let cp = Checkpoint {
-                origin: self.origin.clone(),
-                size,
-                root,
-                chain,
-                access: (access.size, access.head),
-                time: crate::verify::fmt_time(crate::clock::now()),
-            };
-            let note = cp
-                .sign(self.signer.spki(), |m| self.signer.sign_raw(m).ok())
-                .ok_or(ArchiveError::Signing)?;
-            let mut b = Batch::default();
-            access.put_into(&mut b);
-            b.put(Space::Checkpoints, key, note);
-            b.put(Space::Index, LATEST_CHECKPOINT, key);
-            self.store.apply(&b)?;
-            access.pending.clear();
-        } else {
-            self.flush_access()?;
+    /// Makes everything the store holds durable and checkpointed: its stored head, not this
+    /// archive's memory, which another process writing the store may have overtaken (a retry
+    /// answered with a receipt another frontend filed, and perhaps did not sync before it
+    /// died).
+    pub fn make_stored_durable(&self) -> Result<(), ArchiveError> {
+        self.make_durable(stored_head(self.store.as_ref())?.size)
+    }
+
+    /// Signs a checkpoint for `state` with the access head, unless one exists for its size
+    /// (then only the pending access records are written). In the store's turn only.
+    fn checkpoint_head(&self, state: &State) -> Result<(), ArchiveError> {
+        let key = state.size.to_be_bytes();
+        if self.store.get(Space::Checkpoints, &key)?.is_some() {
+            return self.write_access();
         }
+        // The access records the checkpoint covers go into the same batch, so the store never
+        // holds a checkpoint naming an access head it does not have.
+        let mut access = lock(&self.access);
+        let mut b = Batch::default();
+        let access_head = access.put_into(&mut b);
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            size: state.size,
+            root: state.frontier.root(),
+            chain: state.chain,
+            access: access_head,
+            time: crate::verify::fmt_time(crate::clock::now()),
+        };
+        let note = cp
+            .sign(self.signer.spki(), |m| self.signer.sign_raw(m).ok())
+            .ok_or(ArchiveError::Signing)?;
+        b.put(Space::Checkpoints, key, note);
+        b.put(Space::Index, LATEST_CHECKPOINT, key);
+        self.store.apply(&b)?;
+        access.written(access_head);
         Ok(())
     }
 
@@ -547,6 +549,17 @@ fn last_filed(store: &dyn Store, size: u64) -> Result<i64, ArchiveError> {
         .and_then(|e| e.filed)
         .and_then(|f| log::parse_time(&f))
         .unwrap_or(0))
+}
+
+/// The log's head as the store holds it (the genesis head for an empty log); `filed` is left 0.
+fn stored_head(store: &dyn Store) -> Result<State, ArchiveError> {
+    match store.get(Space::Index, HEAD_KEY)? {
+        Some(raw) => decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("log head".into())),
+        None => Ok(State {
+            chain: GENESIS,
+            ..State::default()
+        }),
+    }
 }
 
 fn encode_head(s: &State) -> Vec<u8> {

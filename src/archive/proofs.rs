@@ -135,7 +135,7 @@ pub fn inclusion(
     index: u64,
     size: Option<u64>,
 ) -> Result<Inclusion, ProofError> {
-    let mut t = archive.tiles();
+    let mut t = archive.tiles_for(size.unwrap_or(0).max(index.saturating_add(1)))?;
     let current = t.size();
     let size = size.unwrap_or(current);
     if size > current || index >= size {
@@ -160,7 +160,7 @@ pub fn consistency(
     from: u64,
     to: Option<u64>,
 ) -> Result<Consistency, ProofError> {
-    let mut t = archive.tiles();
+    let mut t = archive.tiles_for(to.unwrap_or(0).max(from))?;
     let current = t.size();
     let to = to.unwrap_or(current);
     if from == 0 || from > to || to > current {

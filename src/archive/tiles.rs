@@ -95,6 +95,9 @@ pub struct Edge {
     size: u64,
     /// `None` when they could not be read at open (an entry missing: the audit's business).
     hashes: Option<Vec<Hash>>,
+    /// Whether another process wrote the store since they were read: read again when next
+    /// needed ([`Edge::catch_up`]).
+    stale: bool,
     /// The upper tiles' interior nodes, shared by this archive's readers.
     upper: Arc<Upper>,
 }
@@ -107,7 +110,26 @@ impl Edge {
         Edge {
             size,
             hashes,
+            stale: false,
             upper: Arc::default(),
+        }
+    }
+
+    /// Another process wrote: the stored tree has `size` entries, whose last hashes this edge
+    /// does not have. Its own appends still move the size; the hashes are read by
+    /// [`Edge::catch_up`]. The upper tiles' nodes stay: full tiles never change.
+    pub fn behind(&mut self, size: u64) {
+        self.size = size;
+        self.hashes = None;
+        self.stale = true;
+    }
+
+    /// Reads the hashes of a stale edge (see [`Edge::behind`]).
+    pub fn catch_up(&mut self, store: &dyn Store) {
+        if self.stale {
+            let first = self.size >> HEIGHT << HEIGHT;
+            self.hashes = leaf_hashes(store, first..self.size).ok();
+            self.stale = false;
         }
     }
 
@@ -553,7 +575,11 @@ pub fn read(tiles: &mut Tiles<'_>, at: TileRef) -> Result<Option<Vec<u8>>, Archi
 impl super::Archive {
     /// The bytes at a tile path in the tree as it is now (see [`read`]).
     pub fn tile(&self, at: TileRef) -> Result<Option<Vec<u8>>, ArchiveError> {
-        read(&mut self.tiles(), at)
+        match read(&mut self.tiles(), at)? {
+            Some(bytes) => Ok(Some(bytes)),
+            // Perhaps there in the store, grown by another process (see `tiles_for`).
+            None => read(&mut self.tiles_for(u64::MAX)?, at),
+        }
     }
 }
 

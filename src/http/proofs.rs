@@ -177,7 +177,8 @@ pub async fn access_log(
     let from = q.from.unwrap_or(0);
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let records = state.ingest.archive.access_records(from, limit)?;
-    let (size, head) = state.ingest.archive.access_head();
+    // The stored head: other frontends' records count too.
+    let (size, head) = state.ingest.archive.stored_access_head()?;
     Ok(Json(
         serde_json::json!({"from": from, "size": size, "head": crate::verify::certificate::hex(&head), "records": records}),
     ))

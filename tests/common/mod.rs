@@ -4,6 +4,7 @@
 pub mod crl_live;
 pub mod der;
 pub mod failing;
+pub mod frontends;
 pub mod hooked;
 pub mod ocsp;
 pub mod pg;

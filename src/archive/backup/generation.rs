@@ -36,23 +36,30 @@ struct Snapshot {
 }
 
 impl Archive {
-    /// For a backup: with filing paused — this caller the group-commit leader and holding the
-    /// writer lock — signs and syncs a checkpoint at the head unless one exists, then runs
-    /// `read` over the store at that size (with when the writer lock was taken). Filing waits
-    /// only for this.
+    /// For a backup: with filing paused — this caller the group-commit leader, holding the
+    /// writer lock and the store's turn — signs a checkpoint at the head unless one exists,
+    /// runs `read` over the store at that size (with when the writer lock was taken), and
+    /// syncs. Filing waits only for this.
     fn at_checkpoint<T>(
         &self,
         read: impl FnOnce(&dyn Store, u64, std::time::Instant) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
         let mut leader = self.lead(None);
-        let state = lock(&self.state);
+        let mut state = lock(&self.state);
         let held = std::time::Instant::now();
-        self.checkpoint_head(state.size, state.frontier.root(), state.chain)?;
+        let out = {
+            // The store's turn too, for as long as the reads: no other process writing the
+            // store files meanwhile either, and the head is the stored one.
+            let _turn = self.turn(&mut state)?;
+            self.checkpoint_head(&state)?;
+            read(self.store.as_ref(), state.size, held)
+        };
+        // The sync waits outside the turn (a store with turns commits the turn first); what
+        // was read counts only once it is durable.
         self.store.sync()?;
         if let Some(l) = leader.as_mut() {
             l.synced = Some(state.size);
         }
-        let out = read(self.store.as_ref(), state.size, held);
         drop(state);
         drop(leader);
         out
@@ -68,11 +75,14 @@ impl Archive {
         live: &HashSet<&str>,
         complete: impl FnOnce() -> Result<(), BackupError>,
     ) -> Result<(), BackupError> {
-        let state = lock(&self.state);
+        let mut state = lock(&self.state);
+        // In the store's turn, on the stored head: a disposal by another process counts too.
+        let turn = self.turn(&mut state)?;
         if disposed_in(self, from, state.size, live)? {
             return Err(BackupError::Raced);
         }
         complete()?;
+        drop(turn);
         drop(state);
         Ok(())
     }

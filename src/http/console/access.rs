@@ -107,7 +107,11 @@ pub async fn access(
     ctx.allow(Method::GET, "/v1/access-log")?;
     let f = Form::parse(q.unwrap_or_default().as_bytes());
     let (who, decision, date) = (f.get("principal"), f.get("decision"), f.get("date"));
-    let (size, _) = state.ingest.archive.access_head();
+    let size = state
+        .ingest
+        .archive
+        .access_size()
+        .map_err(|e| Page::Api(e.into()))?;
     let (lo, hi) = if date.is_empty() {
         (0, size)
     } else {

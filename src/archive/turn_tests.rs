@@ -1,0 +1,304 @@
+//! Two archives over one store that gives turns, as two `tamga serve` processes over one
+//! PostgreSQL archive would be: every write must happen in a turn, on what the store holds.
+
+use super::access::Access;
+use super::store::{Batch, Space, Store, StoreError};
+use super::*;
+use sha2::Digest;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+
+/// (space prefix, key) → value.
+type Map = BTreeMap<(u8, Vec<u8>), Vec<u8>>;
+
+/// What the "processes" share: the keys and values, who holds the turn, how many batches were
+/// applied (the write generation), the checkpoint sizes in the order they were named latest.
+#[derive(Debug, Default)]
+struct Shared {
+    map: Mutex<Map>,
+    holder: Mutex<Option<usize>>,
+    freed: Condvar,
+    generation: AtomicU64,
+    syncs: AtomicU64,
+    latest: Mutex<Vec<u64>>,
+}
+
+/// One process's handle on the shared store.
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+    id: usize,
+    /// The generation at the end of this handle's last turn (none yet: `u64::MAX`).
+    seen: AtomicU64,
+}
+
+impl Handle {
+    fn new(shared: &Arc<Shared>, id: usize) -> Handle {
+        Handle {
+            shared: shared.clone(),
+            id,
+            seen: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn holds_turn(&self) -> bool {
+        *self.shared.holder.lock().unwrap() == Some(self.id)
+    }
+}
+
+impl Store for Handle {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        // Content-addressed chunks staged before the turn are the one write allowed outside
+        // it: the same key always takes the same value, whoever writes it.
+        let chunks_only =
+            batch.disposals.is_empty() && batch.puts.iter().all(|(s, _, _)| *s == Space::Chunks);
+        if !chunks_only && !self.holds_turn() {
+            return Err(StoreError::Refused(format!(
+                "process {} wrote outside its turn",
+                self.id
+            )));
+        }
+        let mut map = self.shared.map.lock().unwrap();
+        for (space, k, v) in &batch.puts {
+            let key = (space.prefix(), k.clone());
+            if space.append_only() && map.get(&key).is_some_and(|old| old != v) {
+                return Err(StoreError::Overwrite {
+                    space: *space,
+                    key: crate::verify::certificate::hex(k),
+                });
+            }
+        }
+        for (space, k, v) in &batch.puts {
+            if *space == Space::Index && k == LATEST_CHECKPOINT {
+                let size = index_u64(Some(v.clone())).unwrap_or(0);
+                self.shared.latest.lock().unwrap().push(size);
+            }
+            map.insert((space.prefix(), k.clone()), v.clone());
+        }
+        for (space, k) in &batch.disposals {
+            map.remove(&(space.prefix(), k.clone()));
+        }
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        self.shared.syncs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let map = self.shared.map.lock().unwrap();
+        Ok(map.get(&(space.prefix(), key.to_vec())).cloned())
+    }
+    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
+        let map = self.shared.map.lock().unwrap();
+        Ok(map
+            .keys()
+            .filter(|(s, _)| *s == space.prefix())
+            .map(|(_, k)| k.clone())
+            .collect())
+    }
+    fn begin_turn(&self) -> Result<bool, StoreError> {
+        let mut holder = self.shared.holder.lock().unwrap();
+        while holder.is_some() {
+            holder = self.shared.freed.wait(holder).unwrap();
+        }
+        *holder = Some(self.id);
+        let now = self.shared.generation.load(Ordering::SeqCst);
+        Ok(self.seen.load(Ordering::SeqCst) != now)
+    }
+    fn end_turn(&self) {
+        let mut holder = self.shared.holder.lock().unwrap();
+        assert_eq!(*holder, Some(self.id), "a turn ended that was not taken");
+        self.seen.store(
+            self.shared.generation.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
+        *holder = None;
+        self.shared.freed.notify_all();
+    }
+}
+
+fn open(shared: &Arc<Shared>, id: usize, signer: &Arc<crate::receipt::ReceiptSigner>) -> Archive {
+    Archive::open(
+        Box::new(Handle::new(shared, id)),
+        "tamga.test/turns".into(),
+        signer.clone(),
+    )
+    .unwrap()
+}
+
+fn access(n: usize) -> Access {
+    Access {
+        principal: Some(format!("p{n}")),
+        action: "GET /v1/checkpoint".into(),
+        target: format!("/v1/checkpoint?n={n}"),
+        decision: "allowed",
+        status: 200,
+    }
+}
+
+/// Files one "document" in `case` through `a`: the case's next number, in an entry.
+fn file(a: &Archive, case: &str, at: i64) -> u64 {
+    let (n, upto) = a
+        .append(|txn| {
+            let n = txn.next_number(&counter_key(case))?;
+            txn.push(
+                log::Event::Review {
+                    case: case.into(),
+                    decision: "keep".into(),
+                    by: format!("{case}/{n}"),
+                },
+                at,
+            );
+            Ok(n)
+        })
+        .unwrap();
+    a.make_durable(upto).unwrap();
+    n
+}
+
+#[test]
+fn two_archives_over_one_store_keep_one_chain_one_numbering_and_one_access_log() {
+    let shared = Arc::new(Shared::default());
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let archives = [open(&shared, 0, &signer), open(&shared, 1, &signer)];
+    let (threads, each) = (4, 40);
+    let numbers: Vec<(String, u64)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let archives = &archives;
+                s.spawn(move || {
+                    let mut got = Vec::new();
+                    for i in 0..each {
+                        // Alternately through each "process", into two cases.
+                        let a = &archives[(t + i) % 2];
+                        let case = ["01-05", "02-01"][i % 2];
+                        a.record_access(access(t * each + i), 1_700_000_000)
+                            .unwrap();
+                        got.push((case.to_owned(), file(a, case, 1_700_000_000)));
+                        if i % 7 == 0 {
+                            a.flush_access().unwrap();
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    for a in &archives {
+        a.sync_now().unwrap();
+    }
+    // Numbers 1..N per case, none given twice, none skipped.
+    for case in ["01-05", "02-01"] {
+        let mut got: Vec<u64> = numbers
+            .iter()
+            .filter(|(c, _)| c == case)
+            .map(|(_, n)| *n)
+            .collect();
+        got.sort_unstable();
+        let n = u64::try_from(got.len()).unwrap();
+        assert_eq!(got, (1..=n).collect::<Vec<_>>(), "{case}");
+    }
+    // A third process reads one chain of every filing and one access log, and audits it.
+    let reader = open(&shared, 2, &signer);
+    let total = u64::try_from(threads * each).unwrap();
+    assert_eq!(reader.size(), total);
+    let (size, head) = reader.access_head();
+    assert_eq!(size, total);
+    assert_eq!(access::chain_head(&reader, size), Ok(head));
+    audit::verify(&reader, true, &mut |_, _| {}).unwrap();
+    // The latest checkpoint never moved back, and the last one covers everything.
+    let latest = shared.latest.lock().unwrap().clone();
+    assert!(latest.windows(2).all(|w| w[0] <= w[1]), "{latest:?}");
+    assert_eq!(latest.last(), Some(&total));
+    assert_eq!(reader.latest_checkpoint().unwrap().unwrap().access.0, total);
+    // Each writer's proofs are of the tree its last turn read, the other's entries included.
+    let root = crate::verify::certificate::hex(&reader.head().1);
+    for a in &archives {
+        let p = proofs::inclusion(a, total - 1, None).unwrap();
+        assert_eq!((p.size, &p.root), (total, &root));
+    }
+    // One more filing through the first: the second, which has not written since, proves it
+    // and serves its entry bundle from the stored head (a client went to another frontend).
+    file(&archives[0], "01-05", 1_700_000_000);
+    let p = proofs::inclusion(&archives[1], total, None).unwrap();
+    assert_eq!(p.size, total + 1);
+    let (n, w) = (
+        total >> tiles::HEIGHT,
+        (total + 1) & ((1 << tiles::HEIGHT) - 1),
+    );
+    let bundle = tiles::TileRef {
+        level: None,
+        n,
+        partial: Some(w),
+    };
+    assert!(archives[1].tile(bundle).unwrap().is_some());
+    // An audit run by the one behind (`POST /v1/audit` on that frontend) checks what is stored.
+    archives[1].record_access(access(0), 1_700_000_000).unwrap();
+    archives[0].sync_now().unwrap();
+    audit::verify(&archives[1], true, &mut |_, _| {}).unwrap();
+}
+
+#[test]
+fn a_retry_answered_from_another_process_filing_is_made_durable_first() {
+    let shared = Arc::new(Shared::default());
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let (a, b) = (open(&shared, 0, &signer), open(&shared, 1, &signer));
+    // `a` files and dies before its sync: its filing is applied, not durable.
+    a.append(|txn| {
+        txn.push(
+            log::Event::Review {
+                case: "01-05".into(),
+                decision: "keep".into(),
+                by: "x".into(),
+            },
+            1_700_000_000,
+        );
+        Ok(())
+    })
+    .unwrap();
+    drop(a);
+    let before = shared.syncs.load(Ordering::SeqCst);
+    // `b` has not written since it opened, so its memory says the log is empty; what the store
+    // holds is what a retry's receipt stands on.
+    b.make_stored_durable().unwrap();
+    assert_eq!(shared.syncs.load(Ordering::SeqCst), before + 1);
+    assert_eq!(b.latest_checkpoint().unwrap().unwrap().size, 1);
+}
+
+#[test]
+fn a_failed_build_ends_its_turn() {
+    let shared = Arc::new(Shared::default());
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let (a, b) = (open(&shared, 0, &signer), open(&shared, 1, &signer));
+    let refused =
+        a.append(|_| -> Result<(), ArchiveError> { Err(ArchiveError::Refused("no".into())) });
+    assert!(refused.is_err());
+    // Were the turn still held, this would wait for ever.
+    assert_eq!(file(&b, "01-05", 1_700_000_000), 1);
+    assert_eq!(file(&a, "01-05", 1_700_000_000), 2);
+}
+
+#[test]
+fn a_turn_taken_aside_that_finds_another_process_writes_makes_the_next_one_read_again() {
+    let shared = Arc::new(Shared::default());
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let (a, b) = (open(&shared, 0, &signer), open(&shared, 1, &signer));
+    assert_eq!(file(&a, "01-05", 1_700_000_000), 1);
+    assert_eq!(file(&b, "01-05", 1_700_000_000), 2);
+    // `a` stages a large document's chunks in a turn of its own: that turn learns of `b`'s
+    // filing, and `a`'s next filing must still build on it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.bin");
+    let bytes = vec![5u8; blobs::CHUNK + 1];
+    std::fs::write(&path, &bytes).unwrap();
+    let spooled = crate::spool::Spooled::existing(&path).unwrap();
+    let sha: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+    a.stage_spooled(&spooled, &sha).unwrap();
+    assert_eq!(file(&a, "01-05", 1_700_000_000), 3);
+}
