@@ -144,7 +144,10 @@ impl Connection {
             return Some(LINGER);
         }
         self.lingered = false;
-        let _ = self.finish();
+        if let Err(e) = self.finish() {
+            // Nobody waits for this commit: the next sync or turn meets the failure again.
+            tracing::warn!(error = %e, "committing an idle turn failed");
+        }
         None
     }
 
@@ -168,7 +171,10 @@ impl Connection {
             }
             shared.current = true;
         }
-        let lost = (implicit && moved).then(|| TAKEN.to_owned());
+        // Batches built outside any turn were built on this process's memory: after another
+        // writer's write (this turn's, or one a lost turn already counted in `self.count`),
+        // that memory is stale until the archive above reads again in a turn that writes.
+        let lost = (implicit && (moved || self.stale)).then(|| TAKEN.to_owned());
         self.turn = Some(Turn {
             start: count,
             end: count,
