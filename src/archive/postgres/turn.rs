@@ -99,24 +99,30 @@ const TAKEN: &str = "this tamga process lost its turn to write the archive (its 
 impl Connection {
     /// Begins a turn for the store's callers ([`Store::begin_turn`]): joins the turn this
     /// process holds, or takes a new one. Returns whether another writer wrote since this
-    /// writer's last turn.
+    /// writer's last turn, or `None` when the caller must wait: the turn held has been open
+    /// for [`SPAN`] and callers are still in it, so it commits once they ended theirs.
+    /// `nested`: the caller's thread is in the turn already, and waiting would wait for itself.
     ///
     /// [`Store::begin_turn`]: crate::archive::store::Store::begin_turn
-    pub(super) fn begin(&mut self) -> Result<bool, StoreError> {
+    pub(super) fn begin(&mut self, nested: bool) -> Result<Option<bool>, StoreError> {
         self.lingered = false;
         if let Some(t) = &self.turn {
+            let young = t.open && t.opened.elapsed() < SPAN;
             match &t.lost {
                 Some(why) if self.depth > 0 => return Err(StoreError::Unwritable(why.clone())),
-                None if self.depth > 0 || (t.open && t.opened.elapsed() < SPAN) => {
+                None if (self.depth > 0 && nested) || young => {
                     self.depth += 1;
-                    return Ok(t.foreign);
+                    return Ok(Some(t.foreign));
                 }
+                // Joining regardless would let overlapping turns keep it open for ever: the
+                // other writers would starve, and syncs wait for a commit that never comes.
+                None if self.depth > 0 => return Ok(None),
                 _ => self.settle()?,
             }
         }
         let foreign = self.open_turn(false)?;
         self.depth += 1;
-        Ok(foreign)
+        Ok(Some(foreign))
     }
 
     /// Ends one of the turns begun ([`Connection::begin`]); the last one's end lets the turn
@@ -327,6 +333,20 @@ impl Connection {
         }
     }
 
+    /// For tests: writes what was handed over and commits the turn's transaction as if the
+    /// commit's answer were lost on the way back (the turn stays, its fate unknown).
+    #[cfg(test)]
+    pub(super) fn commit_unanswered(&mut self) -> Result<(), StoreError> {
+        self.write_queued()?;
+        schema::end_turn(self.writer()?, true)?;
+        if let Some(turn) = self.turn.as_mut() {
+            turn.open = false;
+            turn.unknown = true;
+        }
+        self.client = None;
+        Ok(())
+    }
+
     /// The turn's transaction is gone: takes the turn again and decides — the turn's commit
     /// landed after all, or no one wrote since it began (its groups are written again), or
     /// it is lost.
@@ -340,7 +360,9 @@ impl Connection {
         turn.open = true;
         let (start, end, unknown) = (turn.start, turn.end, std::mem::take(&mut turn.unknown));
         let groups = turn.groups.clone();
-        if unknown && count >= end && self.all_landed(&groups)? {
+        // Past its end, another writer wrote after it (every filing rewrites the same index
+        // keys): only what is append-only tells whether it landed.
+        if unknown && count >= end && self.all_landed(&groups, count == end)? {
             // Durable too: committed synchronously before its answer was lost, and this
             // transaction's synchronous commit flushes (and waits for a standby) once more.
             schema::flush(self.writer()?)?;
@@ -371,15 +393,24 @@ impl Connection {
         Ok(())
     }
 
-    /// Whether every group's writes are stored, with their values.
-    fn all_landed(&mut self, groups: &[(u64, Arc<Batch>)]) -> Result<bool, StoreError> {
+    /// Whether every group's writes are stored, with their values (`whole`: or, with later
+    /// writers', its append-only ones: [`schema::landed`]; the turn's groups committed in one
+    /// transaction, so one append-only put found stands for all of them).
+    fn all_landed(
+        &mut self,
+        groups: &[(u64, Arc<Batch>)],
+        whole: bool,
+    ) -> Result<bool, StoreError> {
+        let mut appends = false;
         for (_, group) in groups {
             let w = schema::Writes::of(group)?;
-            if !schema::landed(self.writer()?, &w)? {
+            appends |= w.appends();
+            if !schema::landed(self.writer()?, &w, whole)? {
                 return Ok(false);
             }
         }
-        Ok(true)
+        // A turn of overwrites only, written over since: nothing tells; taken as lost.
+        Ok(whole || appends)
     }
 
     /// The turn committed: its batches are durable and the server answers for them.
@@ -429,6 +460,29 @@ impl Connection {
 }
 
 impl PgStore {
+    /// [`Store::begin_turn`](crate::archive::store::Store::begin_turn) for one of several
+    /// writers: joins this process's turn, or — once it has been open for [`SPAN`] — waits
+    /// until the callers in it ended theirs and it committed, then takes the next one.
+    pub(super) fn begin_turns(&self) -> Result<bool, StoreError> {
+        let me = std::thread::current().id();
+        let nested = self
+            .holders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&me);
+        loop {
+            if let Some(foreign) = self.writer.call(move |c| c.begin(nested))? {
+                return Ok(foreign);
+            }
+            // Woken when the turn commits; the timeout covers ends that do not signal.
+            let shared = self.shared();
+            let _ = self
+                .wake
+                .wait_timeout(shared, Duration::from_millis(2))
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     /// [`Store::sync`](crate::archive::store::Store::sync) for one of several writers: every
     /// batch handed over before it is durable once its turn committed, so this waits for
     /// that (committing the turn at once if no caller is in it). Fails while the server cannot
