@@ -27,8 +27,16 @@
 //! fails until the next turn tells the archive above to read what is stored again (every turn
 //! tells it, until one commits a write), and no receipt leaves for them. The archive's memory
 //! is then *ahead* of what is stored, and a filing it was waiting to make durable must be
-//! failed by the archive itself: a later sync covers what is stored, not that filing. A commit whose answer was lost is looked up in the new turn: the
-//! turn landed whole (every value there, and the count past it) or not at all.
+//! failed by the archive itself: a later sync covers what is stored, not that filing. Batches
+//! handed over outside any turn fail too while the writer is stale (the count a lost turn
+//! found is remembered, so "unchanged" would not tell). A commit whose answer was lost is
+//! looked up in the new turn: the turn landed whole (every value there, and the count past
+//! it) or not at all; once another writer wrote after it (the count past its end), only its
+//! append-only values are looked for, since every filing rewrites the index's keys.
+//!
+//! **A turn's span.** Turns of this process's threads join the open turn for [`SPAN`]; after
+//! that a thread not already in it waits until those in it ended theirs and it committed, so
+//! that overlapping turns cannot hold it (and the other writers out) for ever.
 //!
 //! **Another writer's writes.** A turn that finds the count moved since this writer's last
 //! turn returns `true` (the archive reads its head again) and forgets what another writer
@@ -44,9 +52,10 @@
 //! that makes a turn durable also releases it, so a frontend files nothing while its flush
 //! runs, where one writer alone keeps committing on its connection while a second one
 //! flushes. Measured with `cargo bench --bench load -- 2000 http postgres [shared]`: alone
-//! 2,212–2,448 accepted/s, in turns 876–933/s on this machine. Every frontend of an archive
-//! must be given the setting; one without it holds the lifetime lock exclusively, and is
-//! refused beside them, or excludes them.
+//! 2,212–2,448 accepted/s, in turns 876–933/s on this machine — one frontend writing in
+//! turns; two frontends on one archive (which the bench does not start) are not measured.
+//! Every frontend of an archive must be given the setting; one without it holds the lifetime
+//! lock exclusively, and is refused beside them, or excludes them.
 //!
 //! [`Location::shared`]: super::Location::shared
 

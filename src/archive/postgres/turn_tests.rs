@@ -247,7 +247,12 @@ fn a_second_batch_applied_outside_any_turn_after_a_lost_one_fails_too() {
     assert!(a.sync().is_err());
     // The lost turn stored the count it found: a second batch, built on the same stale
     // memory (the archive above has not read again in a turn), must not go through either.
-    put(&a, Space::Log, &[2], b"a's second, built on the same stale head");
+    put(
+        &a,
+        Space::Log,
+        &[2],
+        b"a's second, built on the same stale head",
+    );
     assert!(a.sync().is_err());
     assert_eq!(a.get(Space::Log, &[2]).unwrap(), None);
     assert!(a.begin_turn().unwrap(), "a's memory was stale");
@@ -274,7 +279,10 @@ fn a_commit_whose_answer_was_lost_is_found_landed_after_another_writer_wrote() {
     // a's next turn finds its append-only writes stored: its turn landed, not lost.
     a.end_turn();
     a.sync().unwrap();
-    assert_eq!(a.get(Space::Log, &[0]).unwrap(), Some(b"a's entry".to_vec()));
+    assert_eq!(
+        a.get(Space::Log, &[0]).unwrap(),
+        Some(b"a's entry".to_vec())
+    );
     assert!(a.begin_turn().unwrap(), "b wrote");
     a.end_turn();
 }
