@@ -469,16 +469,20 @@ impl Connection {
 }
 
 impl PgStore {
+    /// Whether the calling thread is in a turn it began.
+    fn in_turn(&self) -> bool {
+        let me = std::thread::current().id();
+        self.holders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&me)
+    }
+
     /// [`Store::begin_turn`](crate::archive::store::Store::begin_turn) for one of several
     /// writers: joins this process's turn, or — once it has been open for [`SPAN`] — waits
     /// until the callers in it ended theirs and it committed, then takes the next one.
     pub(super) fn begin_turns(&self) -> Result<bool, StoreError> {
-        let me = std::thread::current().id();
-        let nested = self
-            .holders
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(&me);
+        let nested = self.in_turn();
         loop {
             if let Some(foreign) = self.writer.call(move |c| c.begin(nested))? {
                 return Ok(foreign);
@@ -497,13 +501,7 @@ impl PgStore {
     /// that (committing the turn at once if no caller is in it). Fails while the server cannot
     /// be reached, and while a failed turn's batches are not yet reported by a turn.
     pub(super) fn sync_turns(&self) -> Result<(), StoreError> {
-        let me = std::thread::current().id();
-        let inside = self
-            .holders
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(&me);
-        if inside {
+        if self.in_turn() {
             return Err(StoreError::Refused(
                 "a sync inside a turn would wait for the turn's own end: end the turn first".into(),
             ));
