@@ -376,7 +376,7 @@ impl Store for PgStore {
         if !self.turns {
             return Ok(false);
         }
-        let foreign = self.writer.call(Connection::begin)?;
+        let foreign = self.begin_turns()?;
         let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
         *holders.entry(std::thread::current().id()).or_default() += 1;
         Ok(foreign)

@@ -28,7 +28,7 @@ impl Connection {
             && let Some((_, group)) = &self.group
         {
             let landed = db == mine + 1
-                && schema::Writes::of(group).and_then(|w| schema::landed(session, &w))?;
+                && schema::Writes::of(group).and_then(|w| schema::landed(session, &w, true))?;
             if landed {
                 self.landed(db);
                 return Ok(());
@@ -102,7 +102,7 @@ impl Connection {
         let mine = self.count?;
         let mut session = schema::connect(&self.location, Role::Writer).ok()?;
         let db = schema::applied(&mut session).ok()?;
-        if db == mine + 1 && schema::landed(&mut session, writes).ok()? {
+        if db == mine + 1 && schema::landed(&mut session, writes, true).ok()? {
             self.unknown = false;
             self.client = Some(session);
             return Some(db);

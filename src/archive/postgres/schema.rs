@@ -311,6 +311,11 @@ pub struct Writes {
 }
 
 impl Writes {
+    /// Whether it puts any append-only key (what no later writer changes).
+    pub fn appends(&self) -> bool {
+        !self.append.0.is_empty()
+    }
+
     /// Sorts `batch`, refusing what the store contract refuses before anything is sent:
     /// a disposal outside the documents' spaces, two values for one append-only key.
     pub fn of(batch: &Batch) -> Result<Writes, StoreError> {
@@ -470,13 +475,19 @@ fn clash(e: &postgres::Error) -> Option<StoreError> {
 }
 
 /// Whether every put of `w` is in the table with its value (for a commit whose answer was
-/// lost: it either landed whole or not at all).
-pub fn landed(session: &mut Session, w: &Writes) -> Result<bool, StoreError> {
+/// lost: it either landed whole or not at all). `whole`: no one wrote after it, so every put
+/// and disposal must be as it left them; otherwise another writer may have rewritten the
+/// overwritten keys (the index's heads and counters, on every filing) or put back what was
+/// disposed, and only the append-only puts — which no writer changes — are looked at (the
+/// caller makes sure its transaction had some: [`Writes::appends`]).
+pub fn landed(session: &mut Session, w: &Writes, whole: bool) -> Result<bool, StoreError> {
     let client = &mut session.client;
     let (mut spaces, mut keys, mut values) = w.append.clone();
-    spaces.extend_from_slice(&w.overwrite.0);
-    keys.extend_from_slice(&w.overwrite.1);
-    values.extend_from_slice(&w.overwrite.2);
+    if whole {
+        spaces.extend_from_slice(&w.overwrite.0);
+        keys.extend_from_slice(&w.overwrite.1);
+        values.extend_from_slice(&w.overwrite.2);
+    }
     let missing: i64 = client
         .query_one(
             "SELECT count(*) FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) n (space, key, value)
@@ -486,6 +497,9 @@ pub fn landed(session: &mut Session, w: &Writes) -> Result<bool, StoreError> {
         )
         .map_err(pg)?
         .get(0);
+    if !whole {
+        return Ok(missing == 0);
+    }
     let kept: i64 = client
         .query_one(
             "SELECT count(*) FROM tamga_kv WHERE (space, key) IN (

@@ -191,7 +191,7 @@ fn turns_of_one_process_nest_and_a_sync_waits_for_the_last_end() {
 }
 
 #[test]
-fn a_batch_applied_outside_any_turn_fails_if_another_writer_wrote() {
+fn a_batch_applied_outside_any_turn_fails_if_another_writer_wrote_and_so_does_the_next() {
     let c = cluster();
     let (a, b) = two(&c);
     assert!(!b.begin_turn().unwrap());
@@ -202,9 +202,16 @@ fn a_batch_applied_outside_any_turn_fails_if_another_writer_wrote() {
     put(&a, Space::Log, &[1], b"a's, built on a stale head");
     assert!(a.sync().is_err());
     assert_eq!(a.get(Space::Log, &[1]).unwrap(), None);
+    // The lost turn stored the count it found: a second batch, built on the same stale
+    // memory (the archive above has not read again in a turn), must not go through either.
+    put(&a, Space::Log, &[2], b"a's second, on the same stale head");
+    assert!(a.sync().is_err());
+    assert_eq!(a.get(Space::Log, &[2]).unwrap(), None);
     assert!(a.begin_turn().unwrap(), "a's memory was stale");
+    put(&a, Space::Log, &[1], b"a's, after reading again");
     a.end_turn();
     a.sync().unwrap();
+    assert_eq!(b.keys(Space::Log).unwrap(), vec![vec![0u8], vec![1]]);
 }
 
 #[test]
@@ -233,4 +240,80 @@ fn a_turn_that_waited_behind_another_reports_its_writes() {
         waited.join().unwrap(),
         "b must read its head again after a's turn"
     );
+}
+
+#[test]
+fn a_commit_whose_answer_was_lost_is_found_landed_after_another_writer_wrote() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    assert!(!a.begin_turn().unwrap());
+    put(&a, Space::Log, &[0], b"a's entry");
+    put(&a, Space::Index, b"head", b"a's head");
+    a.writer.call(Connection::commit_unanswered).unwrap();
+    // The commit released the turn: b files, rewriting the index key as every filing does.
+    assert!(b.begin_turn().unwrap(), "a's turn landed");
+    put(&b, Space::Log, &[1], b"b's entry");
+    put(&b, Space::Index, b"head", b"b's head");
+    b.end_turn();
+    b.sync().unwrap();
+    // a's next turn finds its append-only writes stored: its turn landed, not lost.
+    a.end_turn();
+    a.sync().unwrap();
+    assert_eq!(
+        a.get(Space::Log, &[0]).unwrap(),
+        Some(b"a's entry".to_vec())
+    );
+    assert!(a.begin_turn().unwrap(), "b wrote");
+    a.end_turn();
+}
+
+#[test]
+fn a_turn_open_too_long_commits_for_the_other_writer_while_turns_overlap() {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let c = cluster();
+    let (a, b) = two(&c);
+    let a = Arc::new(a);
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicU32::new(0));
+    // Three threads each in a turn 15 ms of every ~15, 5 ms apart: a turn of a's is always
+    // held, so joining regardless of the span would never let the turn commit.
+    let churn: Vec<_> = (0..3u64)
+        .map(|i| {
+            let (a, stop, next) = (Arc::clone(&a), Arc::clone(&stop), Arc::clone(&next));
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5 * i));
+                while !stop.load(Ordering::Relaxed) {
+                    a.begin_turn().unwrap();
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    put(&*a, Space::Log, &n.to_be_bytes(), b"churn");
+                    std::thread::sleep(Duration::from_millis(15));
+                    a.end_turn();
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let syncing = {
+        let a = Arc::clone(&a);
+        std::thread::spawn(move || a.sync().is_ok())
+    };
+    let b = Arc::new(b);
+    let turn = {
+        let b = Arc::clone(&b);
+        std::thread::spawn(move || {
+            b.begin_turn().unwrap();
+            b.end_turn();
+        })
+    };
+    // Well within the lease (which would pass the turn on by itself): the span does.
+    let limit = Duration::from_secs(2);
+    within(limit, || turn.is_finished().then_some(()));
+    within(limit, || syncing.is_finished().then_some(()));
+    stop.store(true, Ordering::Relaxed);
+    for t in churn {
+        t.join().unwrap();
+    }
+    assert!(syncing.join().unwrap());
+    turn.join().unwrap();
+    a.sync().unwrap();
 }
