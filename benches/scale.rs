@@ -82,6 +82,16 @@ fn main() {
     ));
     let data = tmp.path().join("archive");
     println!("scale, {store} store (latencies in ms; RSS of a process that opens the archive)");
+    print_header();
+    let mut synthetic = 0u64;
+    for (round, &n) in sizes.iter().enumerate() {
+        let docs = &sigs[round * per_size..(round + 1) * per_size];
+        one_size(n, &data, store, docs, &mut synthetic);
+    }
+}
+
+/// The table's column names.
+fn print_header() {
     println!(
         "{:>9} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7} {:>8}",
         "size",
@@ -100,71 +110,73 @@ fn main() {
         "RSS MB",
         "B/filing"
     );
-    let mut synthetic = 0u64;
-    for (round, &n) in sizes.iter().enumerate() {
-        let ingest = open(&data, store);
-        let a = &ingest.archive;
-        let start = Instant::now();
-        let more = n.saturating_sub(a.size());
-        counted(n, "fill (per filing)", more.max(1), || {
-            fill(a, synthetic, synthetic + more)
-        });
-        synthetic += more;
-        a.make_durable(tamga::archive::Upto::size(a.size()))
-            .unwrap();
-        eprintln!(
-            "{n}: filled {more} in {:.1} s",
-            start.elapsed().as_secs_f64()
-        );
-        // The fill's own merges finish first: a real archive grows over years, not minutes,
-        // so none of its backlog competes with the measured work. Merges the measured work
-        // itself causes still run, and are counted.
-        let start = Instant::now();
-        a.raw_store().settle();
-        eprintln!(
-            "{n}: fill's merges settled in {:.1} s",
-            start.elapsed().as_secs_f64()
-        );
-        let p = counted(n, "proofs (400)", 400, || proofs(&ingest));
-        // The same positions again, every block and tile now in memory: what a first pass
-        // pays beyond this is reading them from disk (or the page cache) the first time.
-        let warm = proofs(&ingest);
-        eprintln!(
-            "{n}: proofs again, warm: incl {:.3}/{:.3}, cons {:.3}/{:.3} ms",
-            warm.incl.0, warm.incl.1, warm.cons.0, warm.cons.1
-        );
-        let (plan, file, beside) = counted(n, "plans+filings (600)", 600, || {
-            plans_beside_filings(&ingest, &mut synthetic)
-        });
-        let batches = sigs[round * per_size..(round + 1) * per_size].chunks(REAL);
-        let mut rates: Vec<f64> = counted(n, "submissions", per_size as u64, || {
-            profiled(n, || {
-                batches
-                    .map(|batch| submit_all(&ingest, batch, "01-12", 16))
-                    .collect()
-            })
-        });
-        rates.sort_by(f64::total_cmp);
-        eprintln!("{n}: submissions/s in {ROUNDS} rounds of {REAL}: {rates:.0?}");
-        let rate = rates[ROUNDS / 2];
-        let size = a.size();
-        drop(ingest);
-        let (open_ms, rss) = open_in_child(&data, store);
-        let per = support_dir_size(&data) as f64 / size as f64;
-        println!(
-            "{n:>9} {rate:>8.0} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} \
-             {file:>8.2} {beside:>8.2} {open_ms:>7.0} {:>7.1} {per:>8.0}",
-            p.incl.0,
-            p.incl.1,
-            p.cons.0,
-            p.cons.1,
-            p.incl_cpu.1,
-            p.cons_cpu.1,
-            plan.0,
-            plan.1,
-            rss as f64 / 1e6
-        );
-    }
+}
+
+/// Fills the archive at `data` to `n` filings (synthetic ones numbered from `synthetic`),
+/// then measures and prints that size's row, submitting `docs` for submissions/s.
+fn one_size(n: u64, data: &Path, store: &str, docs: &[Vec<u8>], synthetic: &mut u64) {
+    let ingest = open(data, store);
+    let a = &ingest.archive;
+    let start = Instant::now();
+    let more = n.saturating_sub(a.size());
+    counted(n, "fill (per filing)", more.max(1), || {
+        fill(a, *synthetic, *synthetic + more)
+    });
+    *synthetic += more;
+    a.make_durable(tamga::archive::Upto::size(a.size()))
+        .unwrap();
+    eprintln!(
+        "{n}: filled {more} in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    // The fill's own merges finish first: a real archive grows over years, not minutes,
+    // so none of its backlog competes with the measured work. Merges the measured work
+    // itself causes still run, and are counted.
+    let start = Instant::now();
+    a.raw_store().settle();
+    eprintln!(
+        "{n}: fill's merges settled in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    let p = counted(n, "proofs (400)", 400, || proofs(&ingest));
+    // The same positions again, every block and tile now in memory: what a first pass
+    // pays beyond this is reading them from disk (or the page cache) the first time.
+    let warm = proofs(&ingest);
+    eprintln!(
+        "{n}: proofs again, warm: incl {:.3}/{:.3}, cons {:.3}/{:.3} ms",
+        warm.incl.0, warm.incl.1, warm.cons.0, warm.cons.1
+    );
+    let (plan, file, beside) = counted(n, "plans+filings (600)", 600, || {
+        plans_beside_filings(&ingest, synthetic)
+    });
+    let batches = docs.chunks(REAL);
+    let mut rates: Vec<f64> = counted(n, "submissions", docs.len() as u64, || {
+        profiled(n, || {
+            batches
+                .map(|batch| submit_all(&ingest, batch, "01-12", 16))
+                .collect()
+        })
+    });
+    rates.sort_by(f64::total_cmp);
+    eprintln!("{n}: submissions/s in {ROUNDS} rounds of {REAL}: {rates:.0?}");
+    let rate = rates[ROUNDS / 2];
+    let size = a.size();
+    drop(ingest);
+    let (open_ms, rss) = open_in_child(data, store);
+    let per = support_dir_size(data) as f64 / size as f64;
+    println!(
+        "{n:>9} {rate:>8.0} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} \
+         {file:>8.2} {beside:>8.2} {open_ms:>7.0} {:>7.1} {per:>8.0}",
+        p.incl.0,
+        p.incl.1,
+        p.cons.0,
+        p.cons.1,
+        p.incl_cpu.1,
+        p.cons_cpu.1,
+        plan.0,
+        plan.1,
+        rss as f64 / 1e6
+    );
 }
 
 /// Runs `f`, then prints what the journal's index did meanwhile, per operation (`ops`).

@@ -180,6 +180,8 @@ impl Archive {
             let _ = lists::ensure(store.as_ref(), state.size);
         }
         drop(turn);
+        // Outside the turn: only reads, so that no proof pays for the upper tiles.
+        edge.warm(store.as_ref());
         Ok(Archive {
             store,
             origin,
@@ -281,7 +283,13 @@ impl Archive {
         self.receipt_dictionaries.applied(&txn.batch);
         *state = txn.state;
         // Under the writer lock still, so the edge moves with the size, batch by batch.
-        lock(&self.edge).advance(&txn.leaves);
+        let mut edge = lock(&self.edge);
+        let before = edge.size();
+        edge.advance(&txn.leaves);
+        if edge.filled_upper(before) {
+            edge.warm(self.store.as_ref());
+        }
+        drop(edge);
         let last = txn.leaves.last().copied();
         Ok((out, Upto::appended(state.size, epoch, last)))
     }

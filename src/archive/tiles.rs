@@ -164,6 +164,11 @@ impl Edge {
         }
     }
 
+    /// The tree size this edge is at.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Whether growing from `before` entries to this edge's size filled a tile above level 0.
     pub fn filled_upper(&self, before: u64) -> bool {
         before >> (2 * HEIGHT) != self.size >> (2 * HEIGHT)

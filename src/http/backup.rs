@@ -84,6 +84,10 @@ pub async fn backup(
     let spawned = std::thread::Builder::new()
         .name("backup".into())
         .spawn(move || {
+            let _ended = Ended {
+                jobs: &st.backups,
+                id,
+            };
             backup::lower_priority();
             let done = backup::write_with(&st.ingest.archive, &dir, &options, &mut |_| {});
             st.backups.update(id, |j| {
@@ -112,6 +116,26 @@ pub async fn backup(
         res.headers_mut().insert(header::LOCATION, v);
     }
     Ok(res)
+}
+
+/// Marks a backup job failed if its thread ends without saying how it ended (a panic), so
+/// that it does not stay `running` — and every later backup refused with 409 — until restart.
+struct Ended<'a> {
+    jobs: &'a Jobs,
+    id: u64,
+}
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.jobs.update(self.id, |j| {
+            if matches!(j, BackupJob::Running) {
+                tracing::error!(job = self.id, "a backup's thread ended without finishing");
+                *j = BackupJob::Failed {
+                    error: "The backup stopped unexpectedly; the server log says why.".into(),
+                };
+            }
+        });
+    }
 }
 
 /// `GET /v1/backup/jobs/{id}`: whether backup `id` is running, done (its summary) or failed
@@ -179,5 +203,35 @@ fn refused_target(e: target::TargetError) -> ApiError {
         other => ApiError::BadRequest(format!(
             "out must be a directory relative to the backup root: {other}."
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_thread_that_panics_leaves_its_job_failed_not_running() {
+        let jobs = Arc::new(Jobs::default());
+        let id = jobs.start().unwrap();
+        let j = jobs.clone();
+        let died = std::thread::spawn(move || {
+            let _ended = Ended { jobs: &j, id };
+            panic!("a bug in the backup");
+        })
+        .join();
+        assert!(died.is_err());
+        assert!(matches!(jobs.get(id), Some(BackupJob::Failed { .. })));
+        // A job that ended normally keeps what it said.
+        let id = jobs.start().unwrap();
+        {
+            let _ended = Ended { jobs: &jobs, id };
+            jobs.update(id, |j| {
+                *j = BackupJob::Failed {
+                    error: "refused".into(),
+                }
+            });
+        }
+        assert!(matches!(jobs.get(id), Some(BackupJob::Failed { error }) if error == "refused"));
     }
 }
