@@ -321,11 +321,17 @@ fn a_turn_taken_aside_that_finds_another_process_writes_makes_the_next_one_read_
     assert_eq!(file(&a, "01-05", 1_700_000_000), 3);
 }
 
-#[test]
-fn no_receipt_leaves_for_a_batch_whose_turn_was_lost() {
+/// Two "processes" P and Q over one shared store.
+fn two() -> (Arc<Shared>, Archive, Archive) {
     let shared = Arc::new(Shared::default());
     let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
     let (p, q) = (open(&shared, 0, &signer), open(&shared, 1, &signer));
+    (shared, p, q)
+}
+
+#[test]
+fn no_receipt_leaves_for_a_batch_whose_turn_was_lost() {
+    let (shared, p, q) = two();
     assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
     // P's batch of numbers 2–3 is lost with its turn; Q then files 2–4 at its positions.
     *shared.lose.lock().unwrap() = Some(0);
@@ -346,9 +352,7 @@ fn no_receipt_leaves_for_a_batch_whose_turn_was_lost() {
 
 #[test]
 fn a_batch_kept_before_another_process_wrote_is_still_made_durable() {
-    let shared = Arc::new(Shared::default());
-    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
-    let (p, q) = (open(&shared, 0, &signer), open(&shared, 1, &signer));
+    let (_shared, p, q) = two();
     let (_, mine) = append(&p, "01-05", 1_700_000_000, 2);
     assert_eq!(file(&q, "01-05", 1_700_000_000), 3);
     // P reads the head again (a new epoch) before its first batch is durable: the entry at
@@ -364,9 +368,7 @@ fn a_batch_kept_before_another_process_wrote_is_still_made_durable() {
 
 #[test]
 fn a_lost_turn_leaves_memory_ahead_of_the_store_without_damage() {
-    let shared = Arc::new(Shared::default());
-    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
-    let (p, q) = (open(&shared, 0, &signer), open(&shared, 1, &signer));
+    let (shared, p, q) = two();
     assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
     // P's memory says 3 entries, the store keeps 1, then Q's 1: 2 < 3, but not below the 1
     // P knows durable.
@@ -395,9 +397,7 @@ fn a_lost_turn_leaves_memory_ahead_of_the_store_without_damage() {
 
 #[test]
 fn reading_the_head_again_keeps_tiles_and_indexes_ready() {
-    let shared = Arc::new(Shared::default());
-    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
-    let (p, q) = (open(&shared, 0, &signer), open(&shared, 1, &signer));
+    let (_shared, p, q) = two();
     assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
     assert_eq!(file(&q, "01-05", 1_700_000_000), 2);
     // P's next turn reads the head again; the next append need not check them again.
