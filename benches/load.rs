@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use tamga::archive::store::{Batch, Space, Store, StoreError};
 use tamga::http::{AppState, Limits};
-use tamga::ingest::Submission;
+use tamga::ingest::{Ingest, Submission};
 use tamga::verify::{Policy, Status};
 
 const CLIENTS: usize = 64;
@@ -27,6 +27,8 @@ struct Connection {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     head: Vec<u8>,
+    /// The last response's body.
+    body: Vec<u8>,
 }
 
 impl Connection {
@@ -37,6 +39,7 @@ impl Connection {
             writer: stream.try_clone().unwrap(),
             reader: BufReader::new(stream),
             head: Vec::new(),
+            body: Vec::new(),
         }
     }
 
@@ -70,9 +73,16 @@ impl Connection {
                 length = value.trim().parse().unwrap();
             }
         }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body).unwrap();
+        self.body.resize(length, 0);
+        self.reader.read_exact(&mut self.body).unwrap();
         status
+    }
+
+    /// The registration number in the last response (`"number":"01-05/17"`), if any.
+    fn number(&self) -> Option<String> {
+        let body = std::str::from_utf8(&self.body).ok()?;
+        let (_, rest) = body.split_once("\"number\":\"")?;
+        rest.split_once('"').map(|(n, _)| n.to_owned())
     }
 }
 
@@ -106,7 +116,7 @@ static CLUSTER: std::sync::Mutex<Option<pg::Cluster>> = std::sync::Mutex::new(No
 
 /// The pipeline over `kind` in a fresh directory beside `dir` (for PostgreSQL, a fresh schema
 /// named after it).
-fn pipeline(dir: &std::path::Path, kind: Kind) -> tamga::ingest::Ingest {
+fn pipeline(dir: &std::path::Path, kind: Kind) -> Ingest {
     let dir = dir.with_extension(format!("{kind:?}"));
     let mut paths = support::paths(&dir);
     paths.store = Some(match kind {
@@ -115,11 +125,8 @@ fn pipeline(dir: &std::path::Path, kind: Kind) -> tamga::ingest::Ingest {
         Kind::Sled | Kind::Mem => tamga::setup::Backend::Sled,
     });
     if kind == Kind::Postgres {
-        let mut cluster = CLUSTER.lock().unwrap();
-        let cluster =
-            cluster.get_or_insert_with(|| pg::Cluster::start().expect("a PostgreSQL cluster"));
         paths.database = Some(tamga::archive::postgres::Location {
-            url: cluster.url(),
+            url: cluster().0,
             schema: pg::schema_for(&dir),
             // `shared`: as one of several frontends, writing in turns (`--database-shared`).
             shared: std::env::args().any(|a| a == "shared"),
@@ -135,6 +142,29 @@ fn pipeline(dir: &std::path::Path, kind: Kind) -> tamga::ingest::Ingest {
                 .unwrap();
     }
     ingest
+}
+
+/// The cluster's connection string and port, starting it on first use.
+fn cluster() -> (String, u16) {
+    let mut cluster = CLUSTER.lock().unwrap();
+    let cluster =
+        cluster.get_or_insert_with(|| pg::Cluster::start().expect("a PostgreSQL cluster"));
+    (cluster.url(), cluster.port)
+}
+
+/// A frontend of the archive in PostgreSQL schema `schema` that several frontends write
+/// (`shared`: in turns, as `--database-shared`), with the receipt key in `keys` they all share
+/// (as `--keys`); its data directory is `dir`.
+fn pg_frontend(dir: &std::path::Path, schema: &str, keys: &std::path::Path) -> Ingest {
+    let mut paths = support::paths(dir);
+    paths.store = Some(tamga::setup::Backend::Postgres);
+    paths.installed_keys = keys.to_path_buf();
+    paths.database = Some(tamga::archive::postgres::Location {
+        url: cluster().0,
+        schema: schema.to_owned(),
+        shared: true,
+    });
+    tamga::setup::open(&paths, Policy::default()).unwrap()
 }
 
 /// Keeps everything in a map; `sync` does nothing. Only for `load N mem`.
@@ -186,20 +216,61 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// The fields of `/proc/<pid>/stat` after the command name (which is in parentheses and may
+/// contain spaces), as numbers (0 for what does not parse); empty if the process is gone.
+fn proc_stat(pid: &str) -> Vec<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    rest.split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect()
+}
+
+/// Field `i` (after the name) of a [`proc_stat`], in seconds when it counts clock ticks.
+fn ticks(fields: &[f64], i: usize) -> f64 {
+    fields.get(i).copied().unwrap_or(0.0) / 100.0
+}
+
 /// CPU seconds this process has used so far (user + system, all threads), from /proc.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let fields = proc_stat("self");
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
+    ticks(&fields, 11) + ticks(&fields, 12)
+}
+
+/// CPU seconds the bench's cluster has used so far, from /proc: its postmaster (the `postgres`
+/// process with `-p PORT` on its command line: other clusters may run on the machine), the
+/// processes it runs now (backends, WAL writer, checkpointer…) and those it has reaped.
+fn postgres_cpu_seconds() -> f64 {
+    let port = cluster().1.to_string();
+    let pids: Vec<String> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    let is_postmaster = |pid: &String| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        args.first().is_some_and(|a| a.ends_with(b"postgres"))
+            && args.windows(2).any(|w| w == [&b"-p"[..], port.as_bytes()])
+    };
+    let Some(master) = pids.iter().find(|p| is_postmaster(p)) else {
+        return 0.0;
+    };
+    let own = proc_stat(master);
+    let master: u64 = master.parse().unwrap_or(0);
+    // utime, stime, and cutime, cstime (children reaped): 12–15 after the name.
+    let mut total = (11..15).map(|i| ticks(&own, i)).sum::<f64>();
+    for pid in &pids {
+        let fields = proc_stat(pid);
+        // ppid is the second field after the name.
+        if fields.get(1).is_some_and(|p| *p as u64 == master) {
+            total += ticks(&fields, 11) + ticks(&fields, 12);
+        }
+    }
+    total
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -218,7 +289,8 @@ fn main() {
         .unwrap_or(2000);
     // `http` or `lib` runs one side alone (for profiling), `sled`, `journal`, `postgres` or
     // `mem` one store; the default runs both sides over both embedded stores. `shared` runs
-    // PostgreSQL as one of several frontends would (in turns).
+    // PostgreSQL as one of several frontends would (in turns); `two` runs two such frontends
+    // at once (over HTTP only).
     let only = |side: &str| {
         !args.iter().any(|a| a == "http" || a == "lib") || args.iter().any(|a| a == side)
     };
@@ -241,7 +313,9 @@ fn main() {
     let docs = Arc::new(support::signed_documents(&tmp.path().join("docs"), n));
     eprintln!("signed; measuring");
     for kind in kinds {
-        if only("http") {
+        if kind == Kind::Postgres && args.iter().any(|a| a == "two") {
+            two_frontends(&docs, tmp.path());
+        } else if only("http") {
             http_side(&docs, tmp.path(), kind);
         }
         if only("lib") {
@@ -252,9 +326,8 @@ fn main() {
     drop(CLUSTER.lock().unwrap().take());
 }
 
-/// The service, in this process, on loopback, with 64 client connections.
-fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
-    let ingest = pipeline(&tmp.join("http"), kind);
+/// The service over `ingest`, in this process, on a free loopback port.
+fn serve(ingest: Ingest) -> (Arc<AppState>, std::net::SocketAddr) {
     let state = AppState::new(ingest, Limits::default());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -272,6 +345,12 @@ fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
                 .unwrap();
         });
     });
+    (state, addr)
+}
+
+/// The service, in this process, on loopback, with 64 client connections.
+fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
+    let (state, addr) = serve(pipeline(&tmp.join("http"), kind));
     let label = format!(
         "HTTP over {}, {CLIENTS} clients, {} documents:",
         kind.label(),
@@ -285,6 +364,78 @@ fn http_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
             move |doc: &[u8]| assert_eq!(conn.submit(doc), 201)
         },
         || state.ingest.archive.syncs(),
+        kind,
+    );
+}
+
+/// `load N http postgres two`: two frontends in this process, each its own store and HTTP
+/// server, over one PostgreSQL schema, both writing in turns (`shared`) and signing receipts
+/// with one key (issue 16, item 2). The clients are dealt to them in turn. Afterwards the
+/// numbers the receipts gave must be 1..=N in the case, and a full audit must pass.
+fn two_frontends(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path) {
+    let keys = tmp.join("two-keys");
+    let org = tamga::policy::load(&support::paths(tmp).policy)
+        .unwrap()
+        .organization
+        .name;
+    tamga::receipt::ReceiptSigner::load_or_create(&keys, &org).unwrap();
+    let fronts = ["a", "b"].map(|name| {
+        serve(pg_frontend(
+            &tmp.join(format!("two-{name}")),
+            "t_two",
+            &keys,
+        ))
+    });
+    let numbers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let dealt = AtomicUsize::new(0);
+    let label = format!(
+        "HTTP over {}, two frontends, {CLIENTS} clients, {} documents:",
+        Kind::Postgres.label(),
+        docs.len()
+    );
+    measure(
+        &label,
+        docs,
+        || {
+            let i = dealt.fetch_add(1, Ordering::Relaxed) % fronts.len();
+            let mut conn = Connection::open(fronts[i].1);
+            let numbers = numbers.clone();
+            move |doc: &[u8]| {
+                assert_eq!(conn.submit(doc), 201);
+                numbers
+                    .lock()
+                    .unwrap()
+                    .push(conn.number().expect("a number"));
+            }
+        },
+        || fronts.iter().map(|(s, _)| s.ingest.archive.syncs()).sum(),
+        Kind::Postgres,
+    );
+    let mut got: Vec<u64> = numbers
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let (case, i) = n.rsplit_once('/').unwrap();
+            assert_eq!(case, "01-05");
+            i.parse().unwrap()
+        })
+        .collect();
+    got.sort_unstable();
+    assert!(
+        got.iter().copied().eq(1..=docs.len() as u64),
+        "numbers not 1..={} without gaps",
+        docs.len()
+    );
+    let started = Instant::now();
+    let report = tamga::archive::audit::verify(&fronts[0].0.ingest.archive, true, &mut |_, _| {})
+        .unwrap_or_else(|e| panic!("the audit failed: {e}"));
+    println!(
+        "  numbers 01-05/1..{} without gaps; full audit of {} entries ({} documents) passed in {:.1} s",
+        docs.len(),
+        report.entries,
+        report.documents,
+        started.elapsed().as_secs_f64()
     );
 }
 
@@ -316,6 +467,7 @@ fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
             }
         },
         || ingest.archive.syncs(),
+        kind,
     );
     if matches!(kind, Kind::Mem | Kind::Postgres) {
         return;
@@ -371,18 +523,27 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 /// Runs `CLIENTS` threads that take the documents in turn, each submitting with the function
-/// `client()` made for it; prints throughput, latency percentiles, syncs and CPU per document.
+/// `client()` made for it; prints throughput, latency percentiles, syncs and CPU per document
+/// (this process's, and over PostgreSQL the cluster's beside it).
 fn measure<F>(
     label: &str,
     docs: &Arc<Vec<Vec<u8>>>,
     client: impl Fn() -> F,
     syncs: impl Fn() -> u64,
+    kind: Kind,
 ) where
     F: FnMut(&[u8]) + Send + 'static,
 {
     let n = docs.len();
     let next = Arc::new(AtomicUsize::new(0));
-    let (start, cpu) = (Instant::now(), cpu_seconds());
+    let database_cpu = || {
+        if kind == Kind::Postgres {
+            postgres_cpu_seconds()
+        } else {
+            0.0
+        }
+    };
+    let (start, cpu, db_cpu) = (Instant::now(), cpu_seconds(), database_cpu());
     let threads: Vec<_> = (0..CLIENTS)
         .map(|_| {
             let (docs, next, mut submit) = (docs.clone(), next.clone(), client());
@@ -404,6 +565,7 @@ fn measure<F>(
         .collect();
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
+    let db_cpu = database_cpu() - db_cpu;
     lat.sort_by(f64::total_cmp);
     println!("{label}");
     println!(
@@ -415,4 +577,11 @@ fn measure<F>(
         cpu / n as f64 * 1e6,
         cpu / secs / 2.0 * 100.0
     );
+    if kind == Kind::Postgres {
+        println!(
+            "  PostgreSQL CPU {:.0} µs/doc ({:.0} % of 2 cores)",
+            db_cpu / n as f64 * 1e6,
+            db_cpu / secs / 2.0 * 100.0
+        );
+    }
 }
