@@ -267,7 +267,8 @@ impl Archive {
         }
         lists::settle(&mut txn)?;
         if txn.batch.puts.is_empty() && txn.batch.disposals.is_empty() {
-            return Ok((out, Upto::appended(state.size, epoch, None)));
+            // Nothing written, nothing to lose: what `build` read is what the store holds.
+            return Ok((out, Upto::size(state.size)));
         }
         // The tiles the new entries fill or grow land in their batch (C2SP tlog-tiles).
         tiles::extend(

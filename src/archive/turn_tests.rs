@@ -359,8 +359,13 @@ fn a_batch_kept_before_another_process_wrote_is_still_made_durable() {
     // its last position is its own, so its receipt leaves.
     assert_eq!(file(&p, "01-05", 1_700_000_000), 4);
     p.make_durable(mine).unwrap();
-    // A batch that appended nothing has nothing to compare after a reload: refused.
-    let (_, empty) = p.append(|_| Ok(())).unwrap();
+    // A batch that wrote but appended no entry has nothing to compare after a reload: refused.
+    let (_, empty) = p
+        .append(|txn| {
+            txn.put(Space::Index, b"test/x".to_vec(), b"y".to_vec());
+            Ok(())
+        })
+        .unwrap();
     assert_eq!(file(&q, "01-05", 1_700_000_000), 5);
     assert_eq!(file(&p, "01-05", 1_700_000_000), 6);
     assert!(p.make_durable(empty).is_err());

@@ -33,7 +33,8 @@ impl Upto {
     }
 
     /// A batch built in reload epoch `epoch` that left the tree at `size`, its last entry's
-    /// leaf hash `last` (`None` when it appended no entry).
+    /// leaf hash `last` (`None` when it wrote but appended no entry; a batch that wrote
+    /// nothing has nothing to lose, and is a bare [`Upto::size`]).
     pub(super) fn appended(size: u64, epoch: u64, last: Option<Hash>) -> Upto {
         Upto {
             size,
