@@ -164,7 +164,7 @@ fn proof_latency() {
         let ingest = tamga::setup::open(&p, Policy::default()).unwrap();
         let a = &ingest.archive;
         fill(a, 0, n);
-        a.make_durable(n).unwrap();
+        a.make_durable(tamga::archive::Upto::size(n)).unwrap();
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let mut rnd = move |m: u64| {
             x ^= x << 13;
@@ -232,7 +232,7 @@ fn plan_beside_filings() {
     let (a, policy) = (&ingest.archive, &ingest.policy);
     let start = Instant::now();
     fill(a, 0, n);
-    a.make_durable(n).unwrap();
+    a.make_durable(tamga::archive::Upto::size(n)).unwrap();
     eprintln!(
         "filled {n} documents in {:.1} s",
         start.elapsed().as_secs_f64()
@@ -252,7 +252,7 @@ fn plan_beside_filings() {
     let file_one = |_| {
         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         fill(a, i, i + 1);
-        a.make_durable(i + 1).unwrap();
+        a.make_durable(tamga::archive::Upto::size(i + 1)).unwrap();
     };
     let (alone50, alone99) = percentiles(runs, file_one);
     let stop = std::sync::atomic::AtomicBool::new(false);

@@ -112,7 +112,10 @@ fn fill_entries(ingest: &tamga::ingest::Ingest, n: u64) {
             .unwrap();
         i += k;
     }
-    ingest.archive.make_durable(n).unwrap();
+    ingest
+        .archive
+        .make_durable(tamga::archive::Upto::size(n))
+        .unwrap();
 }
 
 /// As many access records, the clerk's one in ten refused: the access log's filters.

@@ -123,7 +123,8 @@ fn one_size(n: u64, data: &Path, store: &str, docs: &[Vec<u8>], synthetic: &mut 
         fill(a, *synthetic, *synthetic + more)
     });
     *synthetic += more;
-    a.make_durable(a.size()).unwrap();
+    a.make_durable(tamga::archive::Upto::size(a.size()))
+        .unwrap();
     eprintln!(
         "{n}: filled {more} in {:.1} s",
         start.elapsed().as_secs_f64()
@@ -252,7 +253,10 @@ fn compare_stores(store: &str, n: u64, max_flips: u64, seconds: f64) {
         let kept = n - n / 10;
         fill(&ingest.archive, 0, kept);
         compare::fill_case(&ingest.archive, "99-01", kept, n);
-        ingest.archive.make_durable(ingest.archive.size()).unwrap();
+        ingest
+            .archive
+            .make_durable(tamga::archive::Upto::size(ingest.archive.size()))
+            .unwrap();
     }
     // Reopened once by a writer, as a service restart does (sled writes a snapshot).
     drop(open(&data, store));
@@ -433,7 +437,8 @@ fn plans_beside_filings(ingest: &Ingest, synthetic: &mut u64) -> ((f64, f64), f6
     let file_one = |_| {
         let i = next.fetch_add(1, Ordering::Relaxed);
         fill(a, i, i + 1);
-        a.make_durable(a.size()).unwrap();
+        a.make_durable(tamga::archive::Upto::size(a.size()))
+            .unwrap();
     };
     let (_, alone) = percentiles(300, file_one);
     let stop = AtomicBool::new(false);

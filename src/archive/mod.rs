@@ -38,6 +38,9 @@ pub mod tiles;
 mod turn;
 #[cfg(test)]
 mod turn_tests;
+mod upto;
+
+pub use upto::Upto;
 
 use crate::receipt::ReceiptSigner;
 use checkpoint::Checkpoint;
@@ -110,6 +113,9 @@ pub struct Archive {
     /// Whether a turn taken without the writer lock found another process's writes: the next
     /// turn with it reads what is stored again (see `turn.rs`).
     missed: std::sync::atomic::AtomicBool,
+    /// How many times the head was read again after another process wrote (`reload`): a
+    /// batch built in an earlier epoch is checked before its receipt leaves (see `upto.rs`).
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -193,6 +199,7 @@ impl Archive {
             tally_ready: std::sync::atomic::AtomicBool::new(tally_ready),
             receipt_dictionaries: receipts::Stored::default(),
             missed: std::sync::atomic::AtomicBool::new(false),
+            epoch: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -232,14 +239,16 @@ impl Archive {
 
     /// Builds and applies one atomic batch. `build` sees the store as of now plus its own
     /// pending writes, and appends entries through the [`Txn`]. Returns what `build` returned
-    /// and the tree size to pass to [`Archive::make_durable`].
+    /// and what to pass to [`Archive::make_durable`].
     pub fn append<T>(
         &self,
         build: impl FnOnce(&mut Txn<'_>) -> Result<T, ArchiveError>,
-    ) -> Result<(T, u64), ArchiveError> {
+    ) -> Result<(T, Upto), ArchiveError> {
         let mut state = lock(&self.state);
         // Every batch is built and applied in the store's turn, on the head read in it.
         let _turn = self.turn(&mut state)?;
+        // Read after the turn's reload, under the writer lock: the epoch the batch is built in.
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
         self.ensure_tiles(state.size)?;
         let mut txn = Txn {
             store: self.store.as_ref(),
@@ -258,7 +267,8 @@ impl Archive {
         }
         lists::settle(&mut txn)?;
         if txn.batch.puts.is_empty() && txn.batch.disposals.is_empty() {
-            return Ok((out, state.size));
+            // Nothing written, nothing to lose: what `build` read is what the store holds.
+            return Ok((out, Upto::size(state.size)));
         }
         // The tiles the new entries fill or grow land in their batch (C2SP tlog-tiles).
         tiles::extend(
@@ -281,7 +291,8 @@ impl Archive {
             edge.warm(self.store.as_ref());
         }
         drop(edge);
-        Ok((out, state.size))
+        let last = txn.leaves.last().copied();
+        Ok((out, Upto::appended(state.size, epoch, last)))
     }
 
     /// Runs `read` over the store as it is now, without the writer lock (nor the state lock a
@@ -324,9 +335,11 @@ impl Archive {
     /// Returns once everything up to tree size `upto` is on stable storage and covered by a
     /// signed checkpoint. Concurrent callers share one sync (group commit): one caller leads
     /// while the others wait on a condition variable, so a finished sync releases every waiter
-    /// it covered at once instead of handing a mutex from one to the next.
-    pub fn make_durable(&self, upto: u64) -> Result<(), ArchiveError> {
-        self.commit(upto, false)
+    /// it covered at once instead of handing a mutex from one to the next. Fails when the
+    /// entries `upto` stands for are not the ones its batch appended (a lost turn: `upto.rs`).
+    pub fn make_durable(&self, upto: Upto) -> Result<(), ArchiveError> {
+        self.commit(upto.size, false)?;
+        self.check_own(upto)
     }
 
     /// Writes the pending access records and syncs the store even when the log has not grown
@@ -367,7 +380,7 @@ impl Archive {
     /// answered with a receipt another frontend filed, and perhaps did not sync before it
     /// died).
     pub fn make_stored_durable(&self) -> Result<(), ArchiveError> {
-        self.make_durable(stored_head(self.store.as_ref())?.size)
+        self.make_durable(Upto::size(stored_head(self.store.as_ref())?.size))
     }
 
     /// Signs a checkpoint for `state` with the access head, unless one exists for its size

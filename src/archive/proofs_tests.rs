@@ -127,7 +127,7 @@ fn archive(n: u64) -> (Archive, Shared, Arc<crate::receipt::ReceiptSigner>) {
         .unwrap();
         i += k;
     }
-    a.make_durable(n).unwrap();
+    a.make_durable(crate::archive::Upto::size(n)).unwrap();
     (a, store, signer)
 }
 

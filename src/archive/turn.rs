@@ -111,22 +111,35 @@ impl Archive {
         let store = self.store.as_ref();
         let mut fresh = super::stored_head(store)?;
         fresh.filed = super::last_filed(store, fresh.size)?;
-        // The stored head only grows (each writer extends what it read in its turn); a smaller
-        // one is not another writer's work but a store that lost or changed it.
+        // The stored head only grows (each writer extends what it read in its turn), but this
+        // archive's memory may be ahead of it: a batch applied in a turn that was lost (the
+        // lease ran out) before the store kept it. Below what this process knows durable,
+        // though, the store lost or changed what it had kept.
         if fresh.size < state.size {
-            return Err(ArchiveError::Damaged(format!(
-                "the stored log head went back from {} to {} entries",
-                state.size, fresh.size
-            )));
+            let durable = lock(&self.commit).durable;
+            if fresh.size < durable {
+                return Err(ArchiveError::Damaged(format!(
+                    "the stored log head went back from {} to {} entries, below the {durable} \
+                     made durable",
+                    state.size, fresh.size
+                )));
+            }
+            tracing::warn!(
+                memory = state.size,
+                stored = fresh.size,
+                "the stored log head is behind this process's: a turn was lost before its \
+                 batch was kept; reading the stored head"
+            );
         }
+        // Batches built on the old head are checked before their receipts leave (`upto.rs`).
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         lock(&self.access).reload(store)?;
         // The edge's hashes are read when a proof next needs them, not here: the turn is on
         // every frontend's filing path, and they are up to 255 entries.
         lock(&self.edge).behind(fresh.size);
-        // Another writer may be an older tamga that keeps no tiles or indexes: checked again
-        // by the next append (a read each when they are there).
-        self.tiles_ready.store(false, Ordering::Release);
-        self.tally_ready.store(false, Ordering::Release);
+        // `tiles_ready` and `tally_ready` stay as they are: a process sharing the writer lock
+        // is the same schema version, and keeps the tiles and indexes with its entries, so
+        // checking them again after every other frontend's write would cost each append reads.
         *state = fresh;
         Ok(())
     }

@@ -22,6 +22,9 @@ struct Shared {
     generation: AtomicU64,
     syncs: AtomicU64,
     latest: Mutex<Vec<u64>>,
+    /// The process whose next batch (other than chunks) is lost: its apply returns Ok but
+    /// nothing is kept, as a PostgreSQL turn whose lease ran out before it committed.
+    lose: Mutex<Option<usize>>,
 }
 
 /// One process's handle on the shared store.
@@ -58,6 +61,13 @@ impl Store for Handle {
                 "process {} wrote outside its turn",
                 self.id
             )));
+        }
+        if !chunks_only {
+            let mut lose = self.shared.lose.lock().unwrap();
+            if *lose == Some(self.id) {
+                *lose = None;
+                return Ok(());
+            }
         }
         let mut map = self.shared.map.lock().unwrap();
         for (space, k, v) in &batch.puts {
@@ -140,9 +150,18 @@ fn access(n: usize) -> Access {
 
 /// Files one "document" in `case` through `a`: the case's next number, in an entry.
 fn file(a: &Archive, case: &str, at: i64) -> u64 {
-    let (n, upto) = a
-        .append(|txn| {
-            let n = txn.next_number(&counter_key(case))?;
+    let (n, upto) = append(a, case, at, 1);
+    a.make_durable(upto).unwrap();
+    n
+}
+
+/// Appends `count` entries in `case` in one batch, not yet durable: the case's last number,
+/// and what to make durable.
+fn append(a: &Archive, case: &str, at: i64, count: usize) -> (u64, Upto) {
+    a.append(|txn| {
+        let mut n = 0;
+        for _ in 0..count {
+            n = txn.next_number(&counter_key(case))?;
             txn.push(
                 log::Event::Review {
                     case: case.into(),
@@ -151,11 +170,10 @@ fn file(a: &Archive, case: &str, at: i64) -> u64 {
                 },
                 at,
             );
-            Ok(n)
-        })
-        .unwrap();
-    a.make_durable(upto).unwrap();
-    n
+        }
+        Ok(n)
+    })
+    .unwrap()
 }
 
 #[test]
@@ -301,4 +319,97 @@ fn a_turn_taken_aside_that_finds_another_process_writes_makes_the_next_one_read_
     let sha: [u8; 32] = sha2::Sha256::digest(&bytes).into();
     a.stage_spooled(&spooled, &sha).unwrap();
     assert_eq!(file(&a, "01-05", 1_700_000_000), 3);
+}
+
+/// Two "processes" P and Q over one shared store.
+fn two() -> (Arc<Shared>, Archive, Archive) {
+    let shared = Arc::new(Shared::default());
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let (p, q) = (open(&shared, 0, &signer), open(&shared, 1, &signer));
+    (shared, p, q)
+}
+
+#[test]
+fn no_receipt_leaves_for_a_batch_whose_turn_was_lost() {
+    let (shared, p, q) = two();
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
+    // P's batch of numbers 2–3 is lost with its turn; Q then files 2–4 at its positions.
+    *shared.lose.lock().unwrap() = Some(0);
+    let (n, lost) = append(&p, "01-05", 1_700_000_000, 2);
+    assert_eq!(n, 3);
+    // (Another document: were Q's entries byte for byte P's, P's would be stored.)
+    let (_, q_upto) = append(&q, "01-05", 1_700_000_001, 3);
+    q.make_durable(q_upto).unwrap();
+    // Another filing of P's reads the stored head again, and is made durable with Q's.
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 5);
+    // The lost batch's size is durable now, but its entries are Q's: no receipt for it.
+    let refused = p.make_durable(lost);
+    assert!(
+        matches!(refused, Err(ArchiveError::Store(StoreError::Unwritable(_)))),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_batch_kept_before_another_process_wrote_is_still_made_durable() {
+    let (_shared, p, q) = two();
+    let (_, mine) = append(&p, "01-05", 1_700_000_000, 2);
+    assert_eq!(file(&q, "01-05", 1_700_000_000), 3);
+    // P reads the head again (a new epoch) before its first batch is durable: the entry at
+    // its last position is its own, so its receipt leaves.
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 4);
+    p.make_durable(mine).unwrap();
+    // A batch that wrote but appended no entry has nothing to compare after a reload: refused.
+    let (_, empty) = p
+        .append(|txn| {
+            txn.put(Space::Index, b"test/x".to_vec(), b"y".to_vec());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(file(&q, "01-05", 1_700_000_000), 5);
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 6);
+    assert!(p.make_durable(empty).is_err());
+}
+
+#[test]
+fn a_lost_turn_leaves_memory_ahead_of_the_store_without_damage() {
+    let (shared, p, q) = two();
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
+    // P's memory says 3 entries, the store keeps 1, then Q's 1: 2 < 3, but not below the 1
+    // P knows durable.
+    *shared.lose.lock().unwrap() = Some(0);
+    append(&p, "01-05", 1_700_000_000, 2);
+    assert_eq!(file(&q, "01-05", 1_700_000_000), 2);
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 3);
+    assert_eq!(p.size(), 3);
+    audit::verify(&p, true, &mut |_, _| {}).unwrap();
+    // Below what P made durable, the store lost what it had kept: damaged.
+    let raw = p.raw_store().get(Space::Index, HEAD_KEY).unwrap().unwrap();
+    let mut head = decode_head(&raw).unwrap();
+    head.size = 1;
+    let mut map = shared.map.lock().unwrap();
+    map.insert(
+        (Space::Index.prefix(), HEAD_KEY.to_vec()),
+        encode_head(&head),
+    );
+    drop(map);
+    shared.generation.fetch_add(1, Ordering::SeqCst);
+    assert!(matches!(
+        p.append(|_| Ok(())),
+        Err(ArchiveError::Damaged(_))
+    ));
+}
+
+#[test]
+fn reading_the_head_again_keeps_tiles_and_indexes_ready() {
+    let (_shared, p, q) = two();
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
+    assert_eq!(file(&q, "01-05", 1_700_000_000), 2);
+    // P's next turn reads the head again; the next append need not check them again.
+    let mut state = lock(&p.state);
+    let before = p.epoch.load(Ordering::SeqCst);
+    drop(p.turn(&mut state).unwrap());
+    assert_eq!(p.epoch.load(Ordering::SeqCst), before + 1);
+    assert!(p.tiles_ready.load(Ordering::SeqCst));
+    assert!(p.tally_ready.load(Ordering::SeqCst));
 }

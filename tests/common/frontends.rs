@@ -158,6 +158,13 @@ impl Frontend {
         }
     }
 
+    /// Sends `signal` (SIGSTOP, SIGCONT: a process that hangs, then goes on).
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, signal);
+        }
+    }
+
     /// What it wrote to stderr.
     pub fn log(&self) -> String {
         read(&self.log)

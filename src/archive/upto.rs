@@ -1,0 +1,74 @@
+//! What an append hands to [`Archive::make_durable`]: the tree size to wait for, and enough to
+//! tell, after the sync, that the entries it waits for are the ones this batch appended.
+//!
+//! With several processes writing one store (see `turn.rs`), a turn can be lost after its
+//! batch was applied in this process's view but before the store kept it (PostgreSQL: the
+//! lease ran out, another frontend took the writer lock and wrote the same positions). The
+//! store then reports another writer, the archive reads its head again (`reload`, which bumps
+//! the epoch), and a later sync covers the other writer's entries at those positions: waiting
+//! for the size alone would let a receipt leave for a document that is not stored, its number
+//! attached to another's entry. So when a reload happened since the batch was built, the
+//! entry at `size - 1` is read once and must be the one appended.
+
+use super::merkle::{self, Hash};
+use super::store::{Space, StoreError};
+use super::{Archive, ArchiveError};
+use std::sync::atomic::Ordering;
+
+/// The tree size to pass to [`Archive::make_durable`], as [`Archive::append`] returns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upto {
+    /// The tree size the batch left (its last entry's index + 1).
+    pub size: u64,
+    /// The batch's reload epoch and the leaf hash of its last entry (`None`: it appended
+    /// none); no check at all for [`Upto::size`].
+    check: Option<(u64, Option<Hash>)>,
+}
+
+impl Upto {
+    /// A bare tree size, with no batch of this archive's to check: whatever the store holds
+    /// up to `size` (a retry answered from another process's filing, a tool, a bench).
+    pub fn size(size: u64) -> Upto {
+        Upto { size, check: None }
+    }
+
+    /// A batch built in reload epoch `epoch` that left the tree at `size`, its last entry's
+    /// leaf hash `last` (`None` when it wrote but appended no entry; a batch that wrote
+    /// nothing has nothing to lose, and is a bare [`Upto::size`]).
+    pub(super) fn appended(size: u64, epoch: u64, last: Option<Hash>) -> Upto {
+        Upto {
+            size,
+            check: Some((epoch, last)),
+        }
+    }
+}
+
+impl Archive {
+    /// Fails unless the entries `upto` waited for are still this archive's own: when no
+    /// reload happened since its batch was built, nothing else can have written its
+    /// positions (cost: none); after one, the stored entry at `size - 1` must have the leaf
+    /// hash appended (cost: one read). A batch without entries has nothing to compare, so it
+    /// fails after a reload too.
+    pub(super) fn check_own(&self, upto: Upto) -> Result<(), ArchiveError> {
+        let Some((epoch, last)) = upto.check else {
+            return Ok(());
+        };
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            return Ok(());
+        }
+        let stored = match (last, upto.size.checked_sub(1)) {
+            (Some(_), Some(index)) => self.store.get(Space::Log, &index.to_be_bytes())?,
+            _ => None,
+        };
+        let stored = stored.map(|bytes| merkle::leaf_hash(&bytes));
+        if last.is_some() && stored == last {
+            return Ok(());
+        }
+        // 503 "try later": the sender's retry finds nothing filed and files it anew.
+        Err(ArchiveError::Store(StoreError::Unwritable(format!(
+            "this process's turn was lost before its batch up to entry {} was stored: another \
+             process wrote the log meanwhile; nothing of it is filed, retry",
+            upto.size
+        ))))
+    }
+}
