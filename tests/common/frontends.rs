@@ -2,7 +2,7 @@
 //! balancer run: each with a data directory of its own, all with one receipt key (installed
 //! with `--keys`) and one database. Each is killed and reaped when dropped.
 
-use super::{fixtures, openssl_sign_detached};
+use super::openssl_sign_detached;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,15 +33,8 @@ pub fn tamga_at(url: &str, data: &Path) -> Command {
 
 /// `tamga` with the data directory, the shared receipt key and the database at `url`.
 pub fn tamga_keyed(url: &str, data: &Path, keys: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tamga"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("--data")
-        .arg(data)
-        .arg("--trust")
-        .arg(fixtures().join("trust"))
-        .arg("--keys")
-        .arg(keys)
-        .args(["--store", "postgres", "--database-url", url]);
+    let mut c = super::tamga_with_keys(data, keys);
+    c.args(["--store", "postgres", "--database-url", url]);
     c
 }
 

@@ -85,6 +85,11 @@ pub fn ingest_on(data: &Path, store: &str) -> tamga::ingest::Ingest {
 
 /// The `tamga` binary with the fixture trust store, the demo policy and `data`.
 pub fn tamga_cmd(data: &Path) -> std::process::Command {
+    tamga_with_keys(data, &data.join("no-installed-keys"))
+}
+
+/// [`tamga_cmd`] with the receipt key installed in `keys`.
+pub fn tamga_with_keys(data: &Path, keys: &Path) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tamga"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .arg("--data")
@@ -92,7 +97,7 @@ pub fn tamga_cmd(data: &Path) -> std::process::Command {
         .arg("--trust")
         .arg(fixtures().join("trust"))
         .arg("--keys")
-        .arg(data.join("no-installed-keys"));
+        .arg(keys);
     c
 }
 
