@@ -7,8 +7,8 @@
 //! - submissions/s: the median of three rounds of 500 real RSA-2048 documents (signed
 //!   beforehand with OpenSSL) through the whole pipeline (verify, file, durable group
 //!   commit), 16 threads;
-//! - inclusion and consistency proof latency (p50, p99; 200 each, random positions);
-//! - the retention plan's latency (p50, p99 of 200) and one-at-a-time durable filings' p99
+//! - inclusion and consistency proof latency (p50, p99; 2,000 each, random positions);
+//! - the retention plan's latency (p50, p99 of 2,000) and one-at-a-time durable filings' p99
 //!   alone and while plans run in another thread;
 //! - open time and resident memory of a fresh process that opens the archive (this binary
 //!   again, `-- open-only DIR STORE`), and bytes on disk per filing.
@@ -41,6 +41,15 @@ const REAL: usize = 500;
 /// a tenth of a second, mostly a few dozen group commits' `fdatasync`s, so one slow fsync of
 /// a neighbour's build moves a single round by tens of per cent.
 const ROUNDS: usize = 3;
+/// Proofs of each kind, plans, and one-at-a-time filings (alone, and again beside plans) timed
+/// at each size. A p99 is the sample at 99 % of the sorted list: of 200 it is the third
+/// largest, so one scheduler slice or one neighbour's fsync in three calls moves it; of 2,000
+/// it takes twenty. Proofs and plans are tenths of a millisecond, filings one `fdatasync`.
+const PROOFS: u64 = 2_000;
+/// Retention plans timed at each size (see [`PROOFS`]).
+const PLANS: u64 = 2_000;
+/// Durable one-at-a-time filings timed at each size, alone and beside plans (see [`PROOFS`]).
+const FILINGS: u64 = 1_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -138,7 +147,7 @@ fn one_size(n: u64, data: &Path, store: &str, docs: &[Vec<u8>], synthetic: &mut 
         "{n}: fill's merges settled in {:.1} s",
         start.elapsed().as_secs_f64()
     );
-    let p = counted(n, "proofs (400)", 400, || proofs(&ingest));
+    let p = counted(n, "proofs", 2 * PROOFS, || proofs(&ingest));
     // The same positions again, every block and tile now in memory: what a first pass
     // pays beyond this is reading them from disk (or the page cache) the first time.
     let warm = proofs(&ingest);
@@ -146,7 +155,7 @@ fn one_size(n: u64, data: &Path, store: &str, docs: &[Vec<u8>], synthetic: &mut 
         "{n}: proofs again, warm: incl {:.3}/{:.3}, cons {:.3}/{:.3} ms",
         warm.incl.0, warm.incl.1, warm.cons.0, warm.cons.1
     );
-    let (plan, file, beside) = counted(n, "plans+filings (600)", 600, || {
+    let (plan, file, beside) = counted(n, "plans+filings", PLANS + 2 * FILINGS, || {
         plans_beside_filings(&ingest, synthetic)
     });
     let batches = docs.chunks(REAL);
@@ -380,11 +389,11 @@ fn proofs(ingest: &Ingest) -> ProofTimes {
         x ^= x << 17;
         x % m
     };
-    let (incl, incl_cpu) = percentiles_on_cpu(200, |k| {
+    let (incl, incl_cpu) = percentiles_on_cpu(PROOFS, |k| {
         let size = if k % 2 == 0 { n } else { 1 + rnd(n) };
         proofs::inclusion(a, rnd(size), Some(size)).unwrap();
     });
-    let (cons, cons_cpu) = percentiles_on_cpu(200, |k| {
+    let (cons, cons_cpu) = percentiles_on_cpu(PROOFS, |k| {
         let to = if k % 2 == 0 { n } else { 1 + rnd(n) };
         proofs::consistency(a, 1 + rnd(to), Some(to)).unwrap();
     });
@@ -432,7 +441,7 @@ fn percentiles_on_cpu(runs: u64, mut f: impl FnMut(u64)) -> ((f64, f64), (f64, f
 fn plans_beside_filings(ingest: &Ingest, synthetic: &mut u64) -> ((f64, f64), f64, f64) {
     let (a, policy) = (&ingest.archive, &ingest.policy);
     let at = AT + 400 * 86_400 * 365;
-    let plan = percentiles(200, |_| retention_plan(a, policy, at));
+    let plan = percentiles(PLANS, |_| retention_plan(a, policy, at));
     let next = AtomicU64::new(*synthetic);
     let file_one = |_| {
         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -440,7 +449,7 @@ fn plans_beside_filings(ingest: &Ingest, synthetic: &mut u64) -> ((f64, f64), f6
         a.make_durable(tamga::archive::Upto::size(a.size()))
             .unwrap();
     };
-    let (_, alone) = percentiles(300, file_one);
+    let (_, alone) = percentiles(FILINGS, file_one);
     let stop = AtomicBool::new(false);
     let (_, beside) = std::thread::scope(|s| {
         s.spawn(|| {
@@ -449,7 +458,7 @@ fn plans_beside_filings(ingest: &Ingest, synthetic: &mut u64) -> ((f64, f64), f6
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         });
-        let r = percentiles(300, file_one);
+        let r = percentiles(FILINGS, file_one);
         stop.store(true, Ordering::Relaxed);
         r
     });
