@@ -218,7 +218,10 @@ impl Txn<'_> {
             }
             Some((key, dictionary)) => match self.store.get(Space::Receipts, &key) {
                 Ok(Some(_)) => {
-                    self.receipt_dictionaries.insert(key);
+                    // What the store answers may be a batch still in a turn of this process's:
+                    // trusted for good once a size after the batches before this one is durable.
+                    let base = self.state.size - self.leaves.len() as u64;
+                    self.receipt_dictionaries.insert(key, base + 1);
                     encoded.value
                 }
                 Ok(None) => {

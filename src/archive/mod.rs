@@ -281,7 +281,9 @@ impl Archive {
         txn.batch
             .put(Space::Index, HEAD_KEY, encode_head(&txn.state));
         self.store.apply(&txn.batch)?;
-        self.receipt_dictionaries.applied(&txn.batch);
+        // Trusted across a lost turn once a size past the head it was built on is durable.
+        self.receipt_dictionaries
+            .applied(&txn.batch, state.size + 1);
         *state = txn.state;
         // Under the writer lock still, so the edge moves with the size, batch by batch.
         let mut edge = lock(&self.edge);

@@ -413,3 +413,6 @@ fn reading_the_head_again_keeps_tiles_and_indexes_ready() {
     assert!(p.tiles_ready.load(Ordering::SeqCst));
     assert!(p.tally_ready.load(Ordering::SeqCst));
 }
+
+#[path = "turn_lost_tests.rs"]
+mod lost;
