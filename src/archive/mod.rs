@@ -366,12 +366,14 @@ impl Archive {
     /// head read in it, so the latest checkpoint never moves back whoever signs it; the sync
     /// waits outside the turn.
     fn sync_and_checkpoint(&self) -> Result<u64, ArchiveError> {
-        let size = {
+        let (size, access_writes) = {
             let (_turn, head) = self.turn_for_head()?;
             self.checkpoint_head(&head)?;
-            head.size
+            (head.size, lock(&self.access).writes())
         };
         self.store.sync()?;
+        // The access records written before the sync's turn are durable now.
+        lock(&self.access).durable(access_writes);
         self.syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(size)

@@ -61,3 +61,38 @@ fn a_dictionary_from_a_durable_batch_is_not_read_again_after_another_process_wro
     p.make_durable(upto).unwrap();
     assert!(p.receipt_dictionaries.holds(&key));
 }
+
+#[test]
+fn access_records_lost_with_their_turn_are_written_again() {
+    let (shared, p, q) = two();
+    q.record_access(access(1), 1_700_000_000).unwrap();
+    q.sync_now().unwrap();
+    // P's record is written in a batch lost with its turn; Q writes meanwhile.
+    p.record_access(access(2), 1_700_000_000).unwrap();
+    *shared.lose.lock().unwrap() = Some(0);
+    p.flush_access().unwrap();
+    assert_eq!(file(&q, "02-01", 1_700_000_000), 1);
+    // P's next turn reads the head again and finds its record missing: written again.
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
+    p.sync_now().unwrap();
+    let principals: Vec<_> = q
+        .access_records(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.principal)
+        .collect();
+    assert_eq!(principals, [Some("p1".into()), Some("p2".into())]);
+    let (size, head) = q.stored_access_head().unwrap();
+    assert_eq!(access::chain_head(&q, size), Ok(head));
+    audit::verify(&q, true, &mut |_, _| {}).unwrap();
+}
+
+#[test]
+fn access_records_are_kept_in_memory_only_until_a_sync_covers_them() {
+    let (_shared, p, _q) = two();
+    p.record_access(access(1), 1_700_000_000).unwrap();
+    p.flush_access().unwrap();
+    assert_eq!(lock(&p.access).unsure(), 1);
+    p.sync_now().unwrap();
+    assert_eq!(lock(&p.access).unsure(), 0);
+}
