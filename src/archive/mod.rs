@@ -19,6 +19,8 @@ pub mod evidence;
 pub mod export;
 pub mod journal;
 pub mod keys;
+#[cfg(test)]
+mod listing_tests;
 pub mod lists;
 pub mod log;
 pub mod merkle;
