@@ -127,7 +127,7 @@ impl Archive {
     /// (the journal, see [`super::store::Store::lists_cheaply`]), each size is asked for
     /// instead — a look-up per size, most of them answered "absent" by a Bloom filter — so an
     /// export or a backup pays for the entries it copies, not for the whole journal.
-    pub(crate) fn for_each_checkpoint<E: From<ArchiveError>>(
+    pub fn for_each_checkpoint<E: From<ArchiveError>>(
         &self,
         sizes: std::ops::RangeInclusive<u64>,
         each: &mut dyn FnMut(u64, Vec<u8>) -> Result<(), E>,

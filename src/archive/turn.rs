@@ -138,7 +138,10 @@ impl Archive {
         lock(&self.access).reload(store)?;
         // The edge's hashes are read when a proof next needs them, not here: the turn is on
         // every frontend's filing path, and they are up to 255 entries.
-        lock(&self.edge).behind(fresh.size);
+        let mut edge = lock(&self.edge);
+        edge.behind(fresh.size);
+        edge.forget_past(durable);
+        drop(edge);
         // `tiles_ready` and `tally_ready` stay as they are: a process sharing the writer lock
         // is the same schema version, and keeps the tiles and indexes with its entries, so
         // checking them again after every other frontend's write would cost each append reads.
