@@ -266,31 +266,67 @@ impl Archive {
     }
 }
 
-/// Recomputes the access chain up to `size`; returns its head, or the first broken index.
-pub fn chain_head(archive: &Archive, size: u64) -> Result<[u8; 32], (u64, String)> {
+/// Why the access chain does not verify, at which record.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The record could not be read.
+    #[error("access record {index}: {source}")]
+    Read {
+        /// The record.
+        index: u64,
+        /// What the store said.
+        #[source]
+        source: super::store::StoreError,
+    },
+    /// The record is not there.
+    #[error("access record {0} missing")]
+    Missing(u64),
+    /// The record does not decode.
+    #[error("access record {index}: {source}")]
+    Undecodable {
+        /// The record.
+        index: u64,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The record names another position or another previous record.
+    #[error("access record {0} does not chain")]
+    Unchained(u64),
+}
+
+impl ChainError {
+    /// The record at fault.
+    pub fn index(&self) -> u64 {
+        match self {
+            ChainError::Read { index, .. } | ChainError::Undecodable { index, .. } => *index,
+            ChainError::Missing(index) | ChainError::Unchained(index) => *index,
+        }
+    }
+}
+
+/// Recomputes the access chain up to `size`; returns its head, or why it breaks where.
+pub fn chain_head(archive: &Archive, size: u64) -> Result<[u8; 32], ChainError> {
     chain_of(size, &|i| {
-        archive
-            .store
-            .get(Space::Access, &i.to_be_bytes())
-            .map_err(|e| e.to_string())
+        archive.store.get(Space::Access, &i.to_be_bytes())
     })
 }
 
 /// Recomputes the access chain of the records `get` reads (the store's, or a backup's) up to
-/// `size`; returns its head, or the first broken index.
+/// `size`; returns its head, or why it breaks where.
 pub fn chain_of(
     size: u64,
-    get: &dyn Fn(u64) -> Result<Option<Vec<u8>>, String>,
-) -> Result<[u8; 32], (u64, String)> {
+    get: &dyn Fn(u64) -> Result<Option<Vec<u8>>, super::store::StoreError>,
+) -> Result<[u8; 32], ChainError> {
     let mut head = [0u8; 32];
     for i in 0..size {
         let raw = get(i)
-            .map_err(|e| (i, e))?
-            .ok_or((i, "access record missing".to_owned()))?;
-        let rec: AccessRecord =
-            serde_json::from_slice(&raw).map_err(|e| (i, format!("access record: {e}")))?;
+            .map_err(|source| ChainError::Read { index: i, source })?
+            .ok_or(ChainError::Missing(i))?;
+        let rec: AccessRecord = serde_json::from_slice(&raw)
+            .map_err(|source| ChainError::Undecodable { index: i, source })?;
         if rec.index != i || rec.prev != hex(&head) {
-            return Err((i, "access record does not chain".into()));
+            return Err(ChainError::Unchained(i));
         }
         head = Sha256::digest(&raw).into();
     }
