@@ -9,6 +9,11 @@
 //! latency (in-process, from the stored tiles) at 10^4 and 10^5 entries (or the sizes given),
 //! beside one full recompute from the entries as proofs were made before tiles.
 //!
+//! `cargo bench --bench archive -- checkpoints [N]`: instead, how an export or a backup finds
+//! the signed checkpoints of a journal archive of N entries (default 10^5, a checkpoint every
+//! 64): the space listed (every record's metadata read, as before) against each tree size asked
+//! for, for all of them (an export) and for the last 1 % (an incremental backup).
+//!
 //! `cargo bench --bench archive -- plan [N]`: instead, the retention plan over N documents
 //! (default 10^5, journal store) from the per-case index, beside the count the old way (every
 //! entry of the case read), and filings' p50/p99 (durable, one at a time) alone, while plans
@@ -33,6 +38,9 @@ fn main() {
     }
     if std::env::args().any(|a| a == "plan") {
         return plan_beside_filings();
+    }
+    if std::env::args().any(|a| a == "checkpoints") {
+        return checkpoint_listing();
     }
     let n: usize = std::env::args()
         .filter_map(|a| a.parse().ok())
@@ -282,4 +290,54 @@ fn plan_beside_filings() {
         "  filings while plans run ({plans} plans meanwhile): p50 {beside50:.3}, p99 {beside99:.3}"
     );
     println!("  filings alone again: p50 {again50:.3}, p99 {again99:.3}");
+}
+
+/// The checkpoints of a journal archive found by listing the space, and by tree size.
+fn checkpoint_listing() {
+    use tamga::archive::store::Space;
+    let n: u64 = std::env::args()
+        .filter_map(|a| a.parse().ok())
+        .next()
+        .unwrap_or(100_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = paths(&tmp.path().join("checkpoints"));
+    p.store = Some("journal".parse().unwrap());
+    let ingest = tamga::setup::open(&p, Policy::default()).unwrap();
+    let a = &ingest.archive;
+    let mut i = 0;
+    while i < n {
+        let to = n.min(i + 64);
+        fill(a, i, to);
+        a.make_durable(tamga::archive::Upto::size(to)).unwrap();
+        i = to;
+    }
+    let store = a.raw_store();
+    let listed = |from: u64| {
+        let start = Instant::now();
+        let mut bytes = 0;
+        for k in store.keys(Space::Checkpoints).unwrap() {
+            let size = u64::from_be_bytes(k.as_slice().try_into().unwrap());
+            if size >= from {
+                bytes += store.get(Space::Checkpoints, &k).unwrap().unwrap().len();
+            }
+        }
+        (start.elapsed().as_secs_f64() * 1e3, bytes)
+    };
+    let named = |from: u64| {
+        let start = Instant::now();
+        let mut bytes = 0;
+        a.for_each_checkpoint::<tamga::archive::ArchiveError>(from..=n, &mut |_, note| {
+            bytes += note.len();
+            Ok(())
+        })
+        .unwrap();
+        (start.elapsed().as_secs_f64() * 1e3, bytes)
+    };
+    println!("checkpoints of a journal archive of {n} entries (ms, warm page cache)");
+    for (what, from) in [("all (export)", 0), ("last 1 % (backup)", n - n / 100)] {
+        let (old, b1) = listed(from);
+        let (new, b2) = named(from);
+        assert_eq!(b1, b2, "the same checkpoints");
+        println!("{what:>18}: listed {old:>9.1}  by size {new:>9.1}  ({b2} B of notes)");
+    }
 }

@@ -93,7 +93,7 @@ fn assert_one_access_chain(archive: &tamga::archive::Archive, requests: u64) {
         "{size} access records for {requests} requests"
     );
     assert_eq!(
-        tamga::archive::access::chain_head(archive, size),
+        tamga::archive::access::chain_head(archive, size).map_err(|e| e.to_string()),
         Ok(head),
         "the access log is not one chain"
     );

@@ -17,6 +17,7 @@ use super::{Archive, ArchiveError, lock};
 use crate::verify::certificate::hex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 
 pub(super) const HEAD_KEY: &[u8] = b"access-head";
 
@@ -33,6 +34,15 @@ pub(super) struct AccessLog {
     pub head: [u8; 32],
     /// Records not yet written, unchained, oldest first, each with its time.
     pub pending: Vec<(Access, i64)>,
+    /// Records this archive wrote whose batch is not yet known durable, oldest first, each
+    /// with the number of the write that wrote it. With several processes writing one store
+    /// (`turn.rs`) a batch the store applied can still be lost with its turn: its records are
+    /// then written again ([`AccessLog::reload`]) rather than lost with it.
+    unsure: VecDeque<(u64, Access, i64)>,
+    /// The (index, hash) of the last record this archive wrote.
+    last: Option<(u64, [u8; 32])>,
+    /// Writes of records so far.
+    writes: u64,
 }
 
 impl AccessLog {
@@ -41,12 +51,27 @@ impl AccessLog {
             size,
             head,
             pending: Vec::new(),
+            unsure: VecDeque::new(),
+            last: None,
+            writes: 0,
         }
     }
 
-    /// Reads the stored head again (in a turn, after another process wrote).
+    /// Reads the stored head again (in a turn, after another process wrote). When the last
+    /// record this archive wrote is not stored as written, its turn was lost: the records not
+    /// yet known durable are pending again, ahead of the others, to be chained anew.
     pub(super) fn reload(&mut self, store: &dyn Store) -> Result<(), ArchiveError> {
         (self.size, self.head) = stored_head(store)?;
+        let Some((index, hash)) = self.last.filter(|_| !self.unsure.is_empty()) else {
+            return Ok(());
+        };
+        let stored = store.get(Space::Access, &index.to_be_bytes())?;
+        if stored.is_some_and(|raw| <[u8; 32]>::from(Sha256::digest(&raw)) == hash) {
+            return Ok(());
+        }
+        let lost = self.unsure.drain(..).map(|(_, a, at)| (a, at));
+        self.pending = lost.chain(self.pending.drain(..)).collect();
+        self.last = None;
         Ok(())
     }
 
@@ -78,11 +103,35 @@ impl AccessLog {
         (size, head)
     }
 
-    /// The batch [`AccessLog::put_into`] filled was applied: its records are stored.
+    /// The batch [`AccessLog::put_into`] filled was applied: its records are stored, and kept
+    /// until a sync covers them ([`AccessLog::durable`]).
     pub(super) fn written(&mut self, (size, head): (u64, [u8; 32])) {
+        if !self.pending.is_empty() {
+            self.writes += 1;
+            let n = self.writes;
+            let records = self.pending.drain(..).map(|(a, at)| (n, a, at));
+            self.unsure.extend(records);
+            self.last = Some((size - 1, head));
+        }
         self.size = size;
         self.head = head;
-        self.pending.clear();
+    }
+
+    /// The writes numbered up to `writes` are durable: their records are forgotten.
+    pub(super) fn durable(&mut self, writes: u64) {
+        while self.unsure.front().is_some_and(|(n, _, _)| *n <= writes) {
+            self.unsure.pop_front();
+        }
+    }
+
+    /// The number of the last write so far (see [`AccessLog::durable`]).
+    pub(super) fn writes(&self) -> u64 {
+        self.writes
+    }
+
+    /// How many written records wait for a sync.
+    pub(super) fn unsure(&self) -> usize {
+        self.unsure.len()
     }
 }
 
@@ -167,8 +216,16 @@ impl Archive {
         if lock(&self.access).pending.is_empty() {
             return Ok(());
         }
-        let (_turn, _) = self.turn_for_head()?;
-        self.write_access()
+        {
+            let (_turn, _) = self.turn_for_head()?;
+            self.write_access()?;
+        }
+        // Written records are kept until a sync covers them (see `AccessLog::unsure`): without
+        // filings to sync them, one sync per MAX_PENDING records bounds that memory.
+        if lock(&self.access).unsure() >= MAX_PENDING {
+            self.commit(self.size(), true)?;
+        }
+        Ok(())
     }
 
     /// Writes the pending records, chained after the stored head. In a turn only.
@@ -209,31 +266,67 @@ impl Archive {
     }
 }
 
-/// Recomputes the access chain up to `size`; returns its head, or the first broken index.
-pub fn chain_head(archive: &Archive, size: u64) -> Result<[u8; 32], (u64, String)> {
+/// Why the access chain does not verify, at which record.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The record could not be read.
+    #[error("access record {index}: {source}")]
+    Read {
+        /// The record.
+        index: u64,
+        /// What the store said.
+        #[source]
+        source: super::store::StoreError,
+    },
+    /// The record is not there.
+    #[error("access record {0} missing")]
+    Missing(u64),
+    /// The record does not decode.
+    #[error("access record {index}: {source}")]
+    Undecodable {
+        /// The record.
+        index: u64,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The record names another position or another previous record.
+    #[error("access record {0} does not chain")]
+    Unchained(u64),
+}
+
+impl ChainError {
+    /// The record at fault.
+    pub fn index(&self) -> u64 {
+        match self {
+            ChainError::Read { index, .. } | ChainError::Undecodable { index, .. } => *index,
+            ChainError::Missing(index) | ChainError::Unchained(index) => *index,
+        }
+    }
+}
+
+/// Recomputes the access chain up to `size`; returns its head, or why it breaks where.
+pub fn chain_head(archive: &Archive, size: u64) -> Result<[u8; 32], ChainError> {
     chain_of(size, &|i| {
-        archive
-            .store
-            .get(Space::Access, &i.to_be_bytes())
-            .map_err(|e| e.to_string())
+        archive.store.get(Space::Access, &i.to_be_bytes())
     })
 }
 
 /// Recomputes the access chain of the records `get` reads (the store's, or a backup's) up to
-/// `size`; returns its head, or the first broken index.
+/// `size`; returns its head, or why it breaks where.
 pub fn chain_of(
     size: u64,
-    get: &dyn Fn(u64) -> Result<Option<Vec<u8>>, String>,
-) -> Result<[u8; 32], (u64, String)> {
+    get: &dyn Fn(u64) -> Result<Option<Vec<u8>>, super::store::StoreError>,
+) -> Result<[u8; 32], ChainError> {
     let mut head = [0u8; 32];
     for i in 0..size {
         let raw = get(i)
-            .map_err(|e| (i, e))?
-            .ok_or((i, "access record missing".to_owned()))?;
-        let rec: AccessRecord =
-            serde_json::from_slice(&raw).map_err(|e| (i, format!("access record: {e}")))?;
+            .map_err(|source| ChainError::Read { index: i, source })?
+            .ok_or(ChainError::Missing(i))?;
+        let rec: AccessRecord = serde_json::from_slice(&raw)
+            .map_err(|source| ChainError::Undecodable { index: i, source })?;
         if rec.index != i || rec.prev != hex(&head) {
-            return Err((i, "access record does not chain".into()));
+            return Err(ChainError::Unchained(i));
         }
         head = Sha256::digest(&raw).into();
     }

@@ -207,8 +207,7 @@ fn check_access(
     let (access_size, access_head) = archive
         .stored_access_head()
         .map_err(|e| fail(None, None, e.to_string()))?;
-    let access_fail =
-        |(i, what): (u64, String)| fail(None, None, format!("access record {i}: {what}"));
+    let access_fail = |e: super::access::ChainError| fail(None, None, e.to_string());
     if super::access::chain_head(archive, access_size).map_err(access_fail)? != access_head {
         return Err(fail(
             None,

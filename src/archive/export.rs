@@ -17,7 +17,6 @@ use super::audit::{AuditFailure, AuditReport};
 use super::checkpoint::{Checkpoint, unhex32};
 use super::log::{Entry, Event, FileRef};
 use super::replay::{self, Replay, Source, SourceError};
-use super::store::Space;
 use super::{Archive, ArchiveError, blobs};
 use crate::verify::certificate::{Certificate, hex};
 use base64::Engine;
@@ -126,29 +125,22 @@ pub fn write(archive: &Archive, out: &Path) -> Result<u64, ExportError> {
     }
     std::fs::write(out.join("entries.jsonl"), lines).map_err(io("entries.jsonl"))?;
     std::fs::write(out.join("SHA256SUMS"), sums).map_err(io("SHA256SUMS"))?;
-    write_checkpoints(archive, out)?;
+    write_checkpoints(archive, out, size)?;
     Ok(size)
 }
 
-/// Every signed checkpoint, as `checkpoints/<size>.note`.
-fn write_checkpoints(archive: &Archive, out: &Path) -> Result<(), ExportError> {
-    let store = archive.store();
-    for key in store.keys(Space::Checkpoints).map_err(ArchiveError::from)? {
-        let n = <[u8; 8]>::try_from(key.as_slice())
-            .map(u64::from_be_bytes)
-            .map_err(|_| failure(None, "a checkpoint's key is not a tree size"))?;
-        let note = store
-            .get(Space::Checkpoints, &key)
-            .map_err(ArchiveError::from)?
-            .unwrap_or_default();
-        std::fs::write(out.join("checkpoints").join(format!("{n}.note")), note).map_err(
-            |source| ExportError::Io {
-                what: "checkpoint",
-                source,
-            },
-        )?;
-    }
-    Ok(())
+/// Every signed checkpoint of the exported entries (tree sizes up to `size`), as
+/// `checkpoints/<size>.note`: one the package's entries do not reach (another process filed
+/// meanwhile) would fail its check.
+fn write_checkpoints(archive: &Archive, out: &Path, size: u64) -> Result<(), ExportError> {
+    let dir = out.join("checkpoints");
+    let mut write = |n: u64, note: Vec<u8>| {
+        std::fs::write(dir.join(format!("{n}.note")), note).map_err(|source| ExportError::Io {
+            what: "checkpoint",
+            source,
+        })
+    };
+    archive.for_each_checkpoint(0..=size, &mut write)
 }
 
 /// Why a blob could not be copied into the package.

@@ -122,6 +122,42 @@ impl Archive {
             .ok_or_else(|| ArchiveError::Damaged("the latest checkpoint is missing".into()))
     }
 
+    /// Hands `each` every signed checkpoint of a tree size in `sizes`, ascending, with its
+    /// note. Checkpoints are named by tree sizes: where listing a space reads the whole store
+    /// (the journal, see [`super::store::Store::lists_cheaply`]), each size is asked for
+    /// instead — a look-up per size, most of them answered "absent" by a Bloom filter — so an
+    /// export or a backup pays for the entries it copies, not for the whole journal.
+    pub fn for_each_checkpoint<E: From<ArchiveError>>(
+        &self,
+        sizes: std::ops::RangeInclusive<u64>,
+        each: &mut dyn FnMut(u64, Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let store = self.store.as_ref();
+        let mut one = |size: u64| -> Result<(), E> {
+            match store
+                .get(Space::Checkpoints, &size.to_be_bytes())
+                .map_err(ArchiveError::from)?
+            {
+                Some(note) => each(size, note),
+                None => Ok(()),
+            }
+        };
+        if !store.lists_cheaply() {
+            return sizes.into_iter().try_for_each(&mut one);
+        }
+        for key in store.keys(Space::Checkpoints).map_err(ArchiveError::from)? {
+            let size = <[u8; 8]>::try_from(key.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| {
+                    ArchiveError::Damaged("a checkpoint's key is not a tree size".into())
+                })?;
+            if sizes.contains(&size) {
+                one(size)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the kept blob `name` (a document's original bytes) to `out`, checking it as it
     /// goes; returns its length.
     pub fn read_blob(
@@ -218,7 +254,10 @@ impl Txn<'_> {
             }
             Some((key, dictionary)) => match self.store.get(Space::Receipts, &key) {
                 Ok(Some(_)) => {
-                    self.receipt_dictionaries.insert(key);
+                    // What the store answers may be a batch still in a turn of this process's:
+                    // trusted for good once a size after the batches before this one is durable.
+                    let base = self.state.size - self.leaves.len() as u64;
+                    self.receipt_dictionaries.insert(key, base + 1);
                     encoded.value
                 }
                 Ok(None) => {

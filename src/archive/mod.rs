@@ -19,6 +19,8 @@ pub mod evidence;
 pub mod export;
 pub mod journal;
 pub mod keys;
+#[cfg(test)]
+mod listing_tests;
 pub mod lists;
 pub mod log;
 pub mod merkle;
@@ -281,7 +283,9 @@ impl Archive {
         txn.batch
             .put(Space::Index, HEAD_KEY, encode_head(&txn.state));
         self.store.apply(&txn.batch)?;
-        self.receipt_dictionaries.applied(&txn.batch);
+        // Trusted across a lost turn once a size past the head it was built on is durable.
+        self.receipt_dictionaries
+            .applied(&txn.batch, state.size + 1);
         *state = txn.state;
         // Under the writer lock still, so the edge moves with the size, batch by batch.
         let mut edge = lock(&self.edge);
@@ -364,12 +368,14 @@ impl Archive {
     /// head read in it, so the latest checkpoint never moves back whoever signs it; the sync
     /// waits outside the turn.
     fn sync_and_checkpoint(&self) -> Result<u64, ArchiveError> {
-        let size = {
+        let (size, access_writes) = {
             let (_turn, head) = self.turn_for_head()?;
             self.checkpoint_head(&head)?;
-            head.size
+            (head.size, lock(&self.access).writes())
         };
         self.store.sync()?;
+        // The access records written before the sync's turn are durable now.
+        lock(&self.access).durable(access_writes);
         self.syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(size)

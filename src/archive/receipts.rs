@@ -24,7 +24,7 @@
 
 use super::store::{Batch, Space, StoreError};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use zstd::bulk::{Compressor, Decompressor};
 
@@ -160,11 +160,17 @@ static CURRENT: Mutex<Current> = Mutex::new(None);
 /// dictionary here writes the receipt alone, without reading the ≈ 15 KB dictionary back
 /// under the writer lock (over PostgreSQL a server round trip per filing, as its read cache
 /// keeps only small values). Per archive, not per process: another store in the same process
-/// may not have it. A key is added only once the store surely has it — read from the store
-/// itself, or written by a batch the store applied — and the receipts' space is append-only,
-/// so a key here never stops being true. At most [`CACHED`] keys (forgetting costs a read).
+/// may not have it. A key is added once the store has it in this archive's view — read from
+/// the store, or written by a batch the store applied — with the tree size from which that
+/// view holds for good: `at` = the size before the batch that wrote or read it, plus one. With
+/// several processes writing one store (`turn.rs`), an applied batch can still be lost with its
+/// turn (and a read can have seen such a batch); the archive then reads its head again, and
+/// [`Stored::reloaded`] forgets every key not yet covered by a size this archive made durable
+/// — else the next receipt would name a dictionary the store never got, unreadable for every
+/// reader. The receipts' space is append-only, so a key covered stays true. At most [`CACHED`]
+/// keys (forgetting costs a read).
 #[derive(Default)]
-pub struct Stored(Mutex<HashSet<Vec<u8>>>);
+pub struct Stored(Mutex<HashMap<Vec<u8>, u64>>);
 
 impl std::fmt::Debug for Stored {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -175,26 +181,36 @@ impl std::fmt::Debug for Stored {
 impl Stored {
     /// Whether the store is known to hold the dictionary `key`.
     pub fn holds(&self, key: &[u8]) -> bool {
-        lock(&self.0).contains(key)
+        lock(&self.0).contains_key(key)
     }
 
-    /// Remembers that the store holds the dictionary `key` (it was just read there).
-    pub fn insert(&self, key: Vec<u8>) {
+    /// Remembers that the store holds the dictionary `key`, learnt by a batch built on a tree
+    /// of `at - 1` entries (it was just read there, or that batch wrote it).
+    pub fn insert(&self, key: Vec<u8>, at: u64) {
         let mut known = lock(&self.0);
-        if known.len() >= CACHED {
+        if known.len() >= CACHED && !known.contains_key(&key) {
             known.clear();
         }
-        known.insert(key);
+        let at = known.get(&key).map_or(at, |was| at.min(*was));
+        known.insert(key, at);
     }
 
     /// Remembers the dictionaries `batch` wrote, once the store has applied it (a batch that
-    /// failed or was dropped wrote nothing, and its dictionary is still to be written).
-    pub fn applied(&self, batch: &Batch) {
+    /// failed or was dropped wrote nothing, and its dictionary is still to be written); `at`
+    /// as for [`Stored::insert`].
+    pub fn applied(&self, batch: &Batch, at: u64) {
         for (space, key, _) in &batch.puts {
             if *space == Space::Receipts && is_dictionary_key(key) {
-                self.insert(key.clone());
+                self.insert(key.clone(), at);
             }
         }
+    }
+
+    /// The archive read its head again after another process wrote, and has made the log
+    /// durable up to `durable` entries: keys learnt from batches not covered by that may have
+    /// been lost with their turn, and are read again when next needed.
+    pub fn reloaded(&self, durable: u64) {
+        lock(&self.0).retain(|_, at| *at <= durable);
     }
 }
 
@@ -316,4 +332,4 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 #[path = "receipts_tests.rs"]
-mod tests;
+pub(super) mod tests;

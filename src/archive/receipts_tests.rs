@@ -3,7 +3,7 @@ use crate::receipt::ReceiptSigner;
 use std::collections::HashMap;
 
 /// A receipt as the service signs one: a JSON body naming the organisation.
-fn receipt(signer: &ReceiptSigner, organization: &str, n: u64) -> Vec<u8> {
+pub(in crate::archive) fn receipt(signer: &ReceiptSigner, organization: &str, n: u64) -> Vec<u8> {
     let body = serde_json::json!({
         "receipt_id": format!("{n:032x}"),
         "status": "accepted",

@@ -173,6 +173,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Every key of a space, in byte order (for exports and audits; not on hot paths).
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// Whether [`Store::keys`] costs about what it returns (an ordered index over the keys:
+    /// sled, PostgreSQL). The journal's index is hashed, so listing a space reads the whole
+    /// journal's metadata: callers that can name the keys they look for (checkpoints are
+    /// named by tree sizes) ask for them one by one there instead.
+    fn lists_cheaply(&self) -> bool {
+        true
+    }
     /// Kept values the backend itself found damaged, each in a sentence, for the audit. A
     /// backend without checksums of its own cannot tell, and the audit's checks remain.
     fn damage(&self) -> Vec<String> {

@@ -14,6 +14,17 @@ use super::store::{Space, Store};
 use super::{keys, tiles};
 use std::cell::RefCell;
 
+/// Whether `store` keeps any tile of `height`. The first full level-0 tile answers with one
+/// look-up for any archive that keeps tiles; only without it (an archive from before tiles,
+/// or one whose first tile is gone) is the space listed, which reads the whole journal.
+fn any_tile(store: &dyn Store, height: u32) -> bool {
+    let first = store.get(Space::Tiles, &keys::tile(0, 0, 1 << height));
+    if matches!(first, Ok(Some(_))) {
+        return true;
+    }
+    store.keys(Space::Tiles).map_or(true, |k| !k.is_empty())
+}
+
 /// A replay source that also recomputes the tiles from the entries it passes on.
 pub struct Watch<'a> {
     inner: &'a dyn Source,
@@ -40,7 +51,7 @@ impl<'a> Watch<'a> {
         // Only an archive with no tile at all is taken for one from before tiles: with none
         // there is nothing to forge (a missing tile is recomputed from below), and with any,
         // every tile must be there.
-        let kept = store.keys(Space::Tiles).map_or(true, |k| !k.is_empty());
+        let kept = any_tile(store, height);
         Watch {
             inner,
             store,

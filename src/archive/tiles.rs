@@ -117,11 +117,30 @@ impl Edge {
 
     /// Another process wrote: the stored tree has `size` entries, whose last hashes this edge
     /// does not have. Its own appends still move the size; the hashes are read by
-    /// [`Edge::catch_up`]. The upper tiles' nodes stay: full tiles never change.
+    /// [`Edge::catch_up`]. The upper tiles' nodes stay: full tiles never change (but see
+    /// [`Edge::forget_past`] for those this process computed from a lost batch).
     pub fn behind(&mut self, size: u64) {
         self.size = size;
         self.hashes = None;
         self.stale = true;
+    }
+
+    /// Forgets the upper tiles that reach past the first `durable` entries. With several
+    /// processes writing one store, a batch applied in a turn that was then lost may have
+    /// filled an upper tile, and the tile's nodes been computed from what the store answered
+    /// then (the lost batch, still in its memory): read the head again after such a loss, the
+    /// archive keeps only tiles made of entries it made durable, which no later writer changes.
+    pub fn forget_past(&self, durable: u64) {
+        let mut map = self.upper.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|(level, n), _| {
+            // Entries per tile at its level, and the end of its entries (none: past any size).
+            let per_tile = level
+                .checked_add(1)
+                .and_then(|l| HEIGHT.checked_mul(l))
+                .and_then(|shift| 1u64.checked_shl(shift));
+            let end = per_tile.and_then(|p| n.checked_add(1)?.checked_mul(p));
+            end.is_some_and(|e| e <= durable)
+        });
     }
 
     /// Reads the hashes of a stale edge (see [`Edge::behind`]).

@@ -351,3 +351,27 @@ fn warming_keeps_every_full_upper_tile_before_any_proof_asks() {
     );
     assert!(edge.filled_upper(n - 101) && !edge.filled_upper(n - 100));
 }
+
+#[test]
+fn after_a_lost_turn_only_upper_tiles_of_durable_entries_are_kept() {
+    let n = 3 * (1 << (2 * HEIGHT)) + 100;
+    let store = Mem::default();
+    grow(&store, HEIGHT, 0, n, &[4096]);
+    let edge = Edge::load(&store, n);
+    edge.warm(&store);
+    assert_eq!(edge.upper.0.lock().unwrap().len(), 3);
+    // Durable up to inside the third level-1 tile: it may hold a lost batch's entries.
+    edge.forget_past(2 * (1 << (2 * HEIGHT)) + 5);
+    let mut kept: Vec<_> = edge.upper.0.lock().unwrap().keys().copied().collect();
+    kept.sort_unstable();
+    assert_eq!(kept, [(1, 0), (1, 1)]);
+    // Recomputed on demand, from what is stored.
+    let l = leaves(n);
+    let lo = 2 << (2 * HEIGHT);
+    assert_eq!(
+        edge.reader(&store)
+            .mth(lo, lo + (1 << (2 * HEIGHT)))
+            .unwrap(),
+        merkle::root(&l[lo as usize..lo as usize + (1 << (2 * HEIGHT))])
+    );
+}

@@ -102,21 +102,23 @@ impl Archive {
     }
 
     /// Reads again from the store what this archive keeps in memory, after another process
-    /// wrote. The receipts' dictionaries it remembers need no reading again: a key there is
-    /// one the store holds, and the space is append-only, so another writer can only have
-    /// added dictionaries (a missing one is read, once). `commit.durable` stays: it says how
-    /// far this process's own filings are durable, and a sync covers everything committed
-    /// before it, whoever wrote it.
+    /// wrote. Of the receipts' dictionaries it remembers, those learnt from batches this
+    /// process made durable stay (the space is append-only, so another writer can only have
+    /// added dictionaries; a missing one is read, once); the others are forgotten, since the
+    /// turn that wrote them may have been lost (see [`super::receipts::Stored`]).
+    /// `commit.durable` stays: it says how far this process's own filings are durable, and a
+    /// sync covers everything committed before it, whoever wrote it.
     fn reload(&self, state: &mut State) -> Result<(), ArchiveError> {
         let store = self.store.as_ref();
         let mut fresh = super::stored_head(store)?;
         fresh.filed = super::last_filed(store, fresh.size)?;
+        let durable = lock(&self.commit).durable;
+        self.receipt_dictionaries.reloaded(durable);
         // The stored head only grows (each writer extends what it read in its turn), but this
         // archive's memory may be ahead of it: a batch applied in a turn that was lost (the
         // lease ran out) before the store kept it. Below what this process knows durable,
         // though, the store lost or changed what it had kept.
         if fresh.size < state.size {
-            let durable = lock(&self.commit).durable;
             if fresh.size < durable {
                 return Err(ArchiveError::Damaged(format!(
                     "the stored log head went back from {} to {} entries, below the {durable} \
@@ -136,7 +138,10 @@ impl Archive {
         lock(&self.access).reload(store)?;
         // The edge's hashes are read when a proof next needs them, not here: the turn is on
         // every frontend's filing path, and they are up to 255 entries.
-        lock(&self.edge).behind(fresh.size);
+        let mut edge = lock(&self.edge);
+        edge.behind(fresh.size);
+        edge.forget_past(durable);
+        drop(edge);
         // `tiles_ready` and `tally_ready` stay as they are: a process sharing the writer lock
         // is the same schema version, and keeps the tiles and indexes with its entries, so
         // checking them again after every other frontend's write would cost each append reads.

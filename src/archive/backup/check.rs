@@ -300,7 +300,7 @@ fn check_heads(
         .get(crate::archive::access::HEAD_KEY)
         .and_then(|raw| crate::archive::access::decode_head(raw))
         .unwrap_or((0, [0; 32]));
-    let record = |(index, what)| bad(access_file.clone(), Fault::AccessRecord { index, what });
+    let record = |e| bad(access_file.clone(), Fault::AccessRecord(e));
     let chained = crate::archive::access::chain_of(m.access, &get).map_err(record)?;
     let cp = &loaded.checkpoint;
     let signed =

@@ -115,13 +115,8 @@ pub enum Fault {
     #[error("its log head is not the signed checkpoint's")]
     Head,
     /// An access record does not chain.
-    #[error("record {index}: {what}")]
-    AccessRecord {
-        /// The record.
-        index: u64,
-        /// What is wrong with it.
-        what: String,
-    },
+    #[error(transparent)]
+    AccessRecord(crate::archive::access::ChainError),
     /// The access log's head is not the one the checkpoint signs.
     #[error("the access log does not match the signed checkpoint ({records} records, head {head})")]
     AccessHead {

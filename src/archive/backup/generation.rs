@@ -435,22 +435,11 @@ impl Attempt<'_> {
 
     /// Checkpoints after the previous generation's, up to `size`.
     fn copy_checkpoints(&mut self, kv: &mut [KvFile], size: u64) -> Result<(), BackupError> {
-        let store = self.archive.store();
-        let from = self.prev.map(|p| p.size);
-        for k in store.keys(Space::Checkpoints).map_err(ArchiveError::from)? {
-            let n = crate::archive::index_u64(Some(k.clone())).unwrap_or(u64::MAX);
-            let new = n <= size && from.is_none_or(|f| n > f);
-            if !new {
-                continue;
-            }
-            if let Some(v) = store
-                .get(Space::Checkpoints, &k)
-                .map_err(ArchiveError::from)?
-            {
-                self.put(kv, CHECKPOINTS, &k, &v)?;
-            }
-        }
-        Ok(())
+        let from = self.prev.map_or(0, |p| p.size.saturating_add(1));
+        let archive = self.archive;
+        archive.for_each_checkpoint(from..=size, &mut |n, note| {
+            self.put(kv, CHECKPOINTS, &n.to_be_bytes(), &note)
+        })
     }
 
     /// The blob manifests of the documents kept that the previous generation did not keep.

@@ -36,6 +36,8 @@ mod run;
 mod stats;
 mod tables;
 
+#[cfg(test)]
+pub(crate) use recover::KEY_SCANS;
 pub use stats::IndexStats;
 
 use super::store::{Batch, Space, Store, StoreError};
@@ -537,6 +539,10 @@ impl Store for JournalStore {
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
         let end = lock(&self.writer).end;
         recover::keys(&self.file, &self.path, end, space.prefix())
+    }
+
+    fn lists_cheaply(&self) -> bool {
+        false
     }
 
     fn settle(&self) {

@@ -294,9 +294,18 @@ fn apply_op(
     Ok(())
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests: how many times this thread listed a space of a journal (each a read of the
+    /// whole journal's metadata).
+    pub static KEY_SCANS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Every key of the space with one-byte `prefix` in the journal up to `end`, in byte order:
 /// the records' metadata read, their values skipped (for exports and audits).
 pub fn keys(file: &File, path: &Path, end: u64, prefix: u8) -> Result<Vec<Vec<u8>>, StoreError> {
+    #[cfg(test)]
+    KEY_SCANS.with(|n| n.set(n.get() + 1));
     let mut reader = BufReader::with_capacity(1 << 20, file);
     std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(0)).map_err(|e| io(path, e))?;
     let mut keys = std::collections::BTreeSet::new();
