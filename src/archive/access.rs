@@ -39,8 +39,9 @@ pub(super) struct AccessLog {
     /// (`turn.rs`) a batch the store applied can still be lost with its turn: its records are
     /// then written again ([`AccessLog::reload`]) rather than lost with it.
     unsure: VecDeque<(u64, Access, i64)>,
-    /// The (index, hash) of the last record this archive wrote.
-    last: Option<(u64, [u8; 32])>,
+    /// For each write in `unsure`, oldest first: its number and the (index, hash) of its last
+    /// record, to tell on a reload which writes the store kept.
+    heads: VecDeque<(u64, u64, [u8; 32])>,
     /// Writes of records so far.
     writes: u64,
 }
@@ -52,26 +53,40 @@ impl AccessLog {
             head,
             pending: Vec::new(),
             unsure: VecDeque::new(),
-            last: None,
+            heads: VecDeque::new(),
             writes: 0,
         }
     }
 
-    /// Reads the stored head again (in a turn, after another process wrote). When the last
-    /// record this archive wrote is not stored as written, its turn was lost: the records not
-    /// yet known durable are pending again, ahead of the others, to be chained anew.
+    /// Reads the stored head again (in a turn, after another process wrote). Turns commit
+    /// whole and in order, so the newest write whose last record is stored as written was
+    /// kept with every write before it, and the writes after it were lost with their turn:
+    /// their records are pending again, ahead of the others, to be chained anew. Usually the
+    /// newest write is stored: one read. (Records of a kept write are never written twice:
+    /// they would stand twice in the trail.)
     pub(super) fn reload(&mut self, store: &dyn Store) -> Result<(), ArchiveError> {
         (self.size, self.head) = stored_head(store)?;
-        let Some((index, hash)) = self.last.filter(|_| !self.unsure.is_empty()) else {
-            return Ok(());
-        };
-        let stored = store.get(Space::Access, &index.to_be_bytes())?;
-        if stored.is_some_and(|raw| <[u8; 32]>::from(Sha256::digest(&raw)) == hash) {
+        let newest = self.heads.back().map(|h| h.0);
+        let mut kept = 0;
+        for &(n, index, hash) in self.heads.iter().rev() {
+            let stored = store.get(Space::Access, &index.to_be_bytes())?;
+            if stored.is_some_and(|raw| <[u8; 32]>::from(Sha256::digest(&raw)) == hash) {
+                kept = n;
+                break;
+            }
+        }
+        if newest.is_none_or(|n| n == kept) {
             return Ok(());
         }
-        let lost = self.unsure.drain(..).map(|(_, a, at)| (a, at));
+        // The kept writes stay until a sync covers them; the lost ones are pending again.
+        let at = self.unsure.partition_point(|(n, _, _)| *n <= kept);
+        let lost = self
+            .unsure
+            .split_off(at)
+            .into_iter()
+            .map(|(_, a, at)| (a, at));
         self.pending = lost.chain(self.pending.drain(..)).collect();
-        self.last = None;
+        self.heads.retain(|(n, _, _)| *n <= kept);
         Ok(())
     }
 
@@ -111,7 +126,7 @@ impl AccessLog {
             let n = self.writes;
             let records = self.pending.drain(..).map(|(a, at)| (n, a, at));
             self.unsure.extend(records);
-            self.last = Some((size - 1, head));
+            self.heads.push_back((n, size - 1, head));
         }
         self.size = size;
         self.head = head;
@@ -121,6 +136,9 @@ impl AccessLog {
     pub(super) fn durable(&mut self, writes: u64) {
         while self.unsure.front().is_some_and(|(n, _, _)| *n <= writes) {
             self.unsure.pop_front();
+        }
+        while self.heads.front().is_some_and(|(n, _, _)| *n <= writes) {
+            self.heads.pop_front();
         }
     }
 

@@ -96,3 +96,26 @@ fn access_records_are_kept_in_memory_only_until_a_sync_covers_them() {
     p.sync_now().unwrap();
     assert_eq!(lock(&p.access).unsure(), 0);
 }
+
+#[test]
+fn records_of_a_kept_turn_are_not_written_again_when_a_later_turn_is_lost() {
+    let (shared, p, q) = two();
+    // p1 is written in a turn that is kept, p2 in one that is lost; neither is synced yet.
+    p.record_access(access(1), 1_700_000_000).unwrap();
+    p.flush_access().unwrap();
+    p.record_access(access(2), 1_700_000_000).unwrap();
+    *shared.lose.lock().unwrap() = Some(0);
+    p.flush_access().unwrap();
+    assert_eq!(file(&q, "02-01", 1_700_000_000), 1);
+    // P's next turn reads the head again: p2 is written again, p1 is not.
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
+    p.sync_now().unwrap();
+    let principals: Vec<_> = q
+        .access_records(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.principal)
+        .collect();
+    assert_eq!(principals, [Some("p1".into()), Some("p2".into())]);
+    audit::verify(&q, true, &mut |_, _| {}).unwrap();
+}
