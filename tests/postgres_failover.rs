@@ -1,0 +1,262 @@
+//! The README's high-availability recipe with two frontends, run on this machine: a primary
+//! with a synchronous streaming standby (`pg_basebackup -R`, `synchronous_standby_names`),
+//! two `tamga serve --database-shared` given both hosts with
+//! `target_session_attrs=read-write`, clients filing through both at once. The primary is
+//! killed under load (`pg_ctl stop -m immediate`), the standby promoted, and both frontends —
+//! not restarted — find it and file again. What a client sees is checked and printed.
+
+mod common;
+use common::frontends::{self, Frontend, assert_gapless, assert_one_access_chain, number, submit};
+use common::pg::Cluster;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const CONTENT: &[u8] = b"one content, filed under many sender references\n";
+
+/// How long the test waits for anything (a loaded 2-core CI machine), never as a sleep.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// One answer a frontend gave (or did not give) to one attempt of a submission.
+#[derive(Debug, Clone)]
+struct Attempt {
+    front: usize,
+    started: Instant,
+    ended: Instant,
+    /// `None`: no answer (the connection failed).
+    status: Option<u16>,
+}
+
+/// One submission acknowledged: its case, sender reference, registration number, and the
+/// frontend whose receipt the sender got.
+#[derive(Debug, Clone)]
+struct Filed {
+    case: String,
+    r: String,
+    number: String,
+    front: usize,
+}
+
+/// What the clients share with the test: every attempt, and when to stop.
+#[derive(Default)]
+struct Load {
+    attempts: Mutex<Vec<Attempt>>,
+    acknowledged: AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl Load {
+    fn attempts(&self) -> Vec<Attempt> {
+        self.attempts.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds of the attempts so far, failing with `what` after
+    /// [`PATIENCE`].
+    fn wait_for(&self, what: &str, done: impl Fn(&[Attempt]) -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !done(&self.attempts()) {
+            assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// A client: files new submissions until told to stop, each sent again on a 503 or no answer
+/// — to the other frontend, then back — until it gets a receipt.
+fn client(t: usize, fronts: &[String], signature: &[u8], load: &Load) -> Vec<Filed> {
+    let client = common::server::client();
+    let mut filed = Vec::new();
+    for i in 0.. {
+        if load.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let case = ["01-05", "02-03"][(t + i) % 2];
+        let r = format!("ha{t}-{i}");
+        let deadline = Instant::now() + 2 * PATIENCE;
+        for k in 0.. {
+            assert!(Instant::now() < deadline, "{r} was never filed");
+            let front = (t + i + k) % fronts.len();
+            let started = Instant::now();
+            let answer = submit(
+                &client,
+                &fronts[front],
+                case,
+                &r,
+                (signature, CONTENT),
+                false,
+            );
+            let status = answer.as_ref().map(|a| a.0);
+            load.attempts.lock().unwrap().push(Attempt {
+                front,
+                started,
+                ended: Instant::now(),
+                status,
+            });
+            match answer {
+                Some((201, body)) => {
+                    load.acknowledged.fetch_add(1, Ordering::SeqCst);
+                    filed.push(Filed {
+                        case: case.to_owned(),
+                        r: r.clone(),
+                        number: number(&body).unwrap(),
+                        front,
+                    });
+                    break;
+                }
+                None | Some((503, _)) => std::thread::sleep(Duration::from_millis(50)),
+                Some((status, body)) => {
+                    panic!("{r}: {status} {}", String::from_utf8_lossy(&body))
+                }
+            }
+        }
+    }
+    filed
+}
+
+/// Whether each of the two frontends answered `n` attempts matching `which`.
+fn each_front(attempts: &[Attempt], n: usize, which: impl Fn(&Attempt) -> bool) -> bool {
+    (0..2).all(|f| attempts.iter().filter(|a| a.front == f && which(a)).count() >= n)
+}
+
+#[test]
+fn two_frontends_go_on_filing_on_a_promoted_standby_and_no_acknowledged_filing_is_lost() {
+    let primary =
+        Cluster::start().unwrap_or_else(|why| panic!("no PostgreSQL for the test: {why}"));
+    let standby = primary
+        .standby(true)
+        .unwrap_or_else(|why| panic!("no standby: {why}"));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = frontends::demo_policy(dir.path());
+    let archive = frontends::Archive {
+        url: format!(
+            "host=127.0.0.1,127.0.0.1 port={},{} user=tamga dbname=postgres \
+             target_session_attrs=read-write connect_timeout=5",
+            primary.port, standby.port
+        ),
+        keys: frontends::shared_key(&dir.path().join("keys"), &policy),
+        policy,
+        root: dir.path().to_path_buf(),
+    };
+    let signature = frontends::signature(dir.path(), CONTENT);
+    let mut fronts: Vec<Frontend> = ["a", "b"].map(|n| archive.start(n)).into();
+    let bases: Vec<String> = fronts.iter().map(|f| f.base.clone()).collect();
+    let load = Load::default();
+    let (clients, settle) = (4, 30);
+    let (mut crashed, mut promoting, mut promoted) = (None, None, None);
+    let filed: Vec<Filed> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..clients)
+            .map(|t| {
+                let (bases, signature, load) = (&bases, &signature, &load);
+                scope.spawn(move || client(t, bases, signature, load))
+            })
+            .collect();
+        // Both frontends file on the primary...
+        load.wait_for("receipts from both frontends", |a| {
+            each_front(a, settle / 2, |a| a.status == Some(201))
+        });
+        // ... which dies under load. Every sender is told "try later" by both frontends.
+        primary.crash();
+        let at = Instant::now();
+        crashed = Some(at);
+        load.wait_for("503s from both frontends", |a| {
+            each_front(a, 3, |a| a.started > at && a.status == Some(503))
+        });
+        promoting = Some(Instant::now());
+        standby.promote().unwrap();
+        let at = Instant::now();
+        promoted = Some(at);
+        // Both frontends, not restarted, file on the new primary.
+        load.wait_for("receipts from both frontends after the promotion", |a| {
+            each_front(a, settle / 2, |a| a.started > at && a.status == Some(201))
+        });
+        load.stop.store(true, Ordering::SeqCst);
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let (crashed, promoting, promoted) = (crashed.unwrap(), promoting.unwrap(), promoted.unwrap());
+    let attempts = load.attempts();
+    what_a_client_saw(&attempts, crashed, promoting, promoted);
+    // No receipt left while no primary was up: the standby is read-only, nothing is durable.
+    let down: Vec<&Attempt> = attempts
+        .iter()
+        .filter(|a| a.started > crashed && a.ended < promoting)
+        .collect();
+    assert!(
+        down.iter().all(|a| a.status != Some(201)),
+        "a receipt while no primary was up: {down:?}"
+    );
+    let numbers: Vec<String> = filed.iter().map(|f| f.number.clone()).collect();
+    assert_gapless(&numbers);
+    // Every acknowledged filing is stored on the promoted server: the sender's retry at the
+    // other frontend gets its number again (and files nothing).
+    let client = common::server::client();
+    for f in &filed {
+        let other = &bases[1 - f.front];
+        let answer = submit(&client, other, &f.case, &f.r, (&signature, CONTENT), false);
+        let (status, body) = answer.unwrap_or_else(|| panic!("no answer for {}", f.r));
+        assert_eq!(
+            (status, number(&body).as_deref()),
+            (201, Some(f.number.as_str())),
+            "{}",
+            f.r
+        );
+    }
+    for f in &mut fronts {
+        f.stop();
+    }
+    // On the promoted server itself: exactly the filings acknowledged, one access chain, and
+    // the full audit passes.
+    let on_promoted = standby.url();
+    let mut paths = frontends::pg_paths(&on_promoted, &fronts[0].data, Some(&archive.keys));
+    paths.policy = archive.policy.clone();
+    let org = tamga::policy::load(&archive.policy)
+        .unwrap()
+        .organization
+        .name;
+    let stored = tamga::setup::open_archive_read_only(&paths, &org).unwrap();
+    assert_eq!(stored.size(), filed.len() as u64);
+    assert_one_access_chain(&stored, filed.len() as u64);
+    drop(stored);
+    let mut audit = frontends::tamga_keyed(&on_promoted, &fronts[1].data, &archive.keys);
+    audit.arg("--policy").arg(&archive.policy);
+    common::assert_full_audit_passes(audit, 0);
+}
+
+/// Prints what the senders saw around the switch: the answers while no primary was up, and
+/// how long after the promotion each frontend gave its first receipt (bounded loosely: CI is
+/// a loaded 2-core machine).
+fn what_a_client_saw(
+    attempts: &[Attempt],
+    crashed: Instant,
+    promoting: Instant,
+    promoted: Instant,
+) {
+    let count = |which: &dyn Fn(&Attempt) -> bool| attempts.iter().filter(|a| which(a)).count();
+    eprintln!(
+        "primary down {:?} until the promotion began; promotion took {:?}; meanwhile {} \
+         answers 503, {} without an answer",
+        promoting - crashed,
+        promoted - promoting,
+        count(&|a| a.started > crashed && a.ended < promoted && a.status == Some(503)),
+        count(&|a| a.started > crashed && a.ended < promoted && a.status.is_none()),
+    );
+    for front in 0..2 {
+        let first = attempts
+            .iter()
+            .filter(|a| a.front == front && a.ended > promoted && a.status == Some(201))
+            .map(|a| a.ended)
+            .min()
+            .unwrap_or_else(|| panic!("frontend {front} filed nothing after the promotion"));
+        eprintln!(
+            "frontend {front}: first receipt {:?} after the promotion",
+            first - promoted
+        );
+        assert!(
+            first - promoted < PATIENCE,
+            "frontend {front} took {:?} to file again",
+            first - promoted
+        );
+    }
+}
