@@ -163,8 +163,10 @@ fn two_frontends_go_on_filing_on_a_promoted_standby_and_no_acknowledged_filing_i
         primary.crash();
         let at = Instant::now();
         crashed = Some(at);
+        // (For a second at least, so that senders send again more than once.)
         load.wait_for("503s from both frontends", |a| {
-            each_front(a, 3, |a| a.started > at && a.status == Some(503))
+            at.elapsed() > Duration::from_secs(1)
+                && each_front(a, 3, |a| a.started > at && a.status == Some(503))
         });
         promoting = Some(Instant::now());
         standby.promote().unwrap();
@@ -222,6 +224,7 @@ fn two_frontends_go_on_filing_on_a_promoted_standby_and_no_acknowledged_filing_i
     }
     for f in &mut fronts {
         f.stop();
+        assert!(!f.log().contains("damaged"), "{}", f.log());
     }
     // On the promoted server itself: exactly the filings acknowledged, one access chain, and
     // the full audit passes.
