@@ -123,6 +123,62 @@ fn each_front(attempts: &[Attempt], n: usize, which: impl Fn(&Attempt) -> bool) 
     (0..2).all(|f| attempts.iter().filter(|a| a.front == f && which(a)).count() >= n)
 }
 
+/// When the primary was killed, when its standby's promotion began, and when it was done.
+#[derive(Debug, Clone, Copy)]
+struct Switch {
+    crashed: Instant,
+    promoting: Instant,
+    promoted: Instant,
+}
+
+/// Clients file through `bases` until both frontends gave receipts; the primary is killed
+/// under load and, once both frontends answered 503s, the standby is promoted; the clients go
+/// on until both frontends gave receipts again. Every filing acknowledged, and when the
+/// switch happened.
+fn switch_under_load(
+    (primary, standby): (&Cluster, &Cluster),
+    bases: &[String],
+    signature: &[u8],
+    load: &Load,
+) -> (Vec<Filed>, Switch) {
+    let (clients, settle) = (4, 15);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..clients)
+            .map(|t| scope.spawn(move || client(t, bases, signature, load)))
+            .collect();
+        // Both frontends file on the primary...
+        load.wait_for("receipts from both frontends", |a| {
+            each_front(a, settle, |a| a.status == Some(201))
+        });
+        // ... which dies under load. Every sender is told "try later" by both frontends (for
+        // a second at least, so that senders send again more than once).
+        primary.crash();
+        let crashed = Instant::now();
+        load.wait_for("503s from both frontends", |a| {
+            crashed.elapsed() > Duration::from_secs(1)
+                && each_front(a, 3, |a| a.started > crashed && a.status == Some(503))
+        });
+        let promoting = Instant::now();
+        standby.promote().unwrap();
+        let promoted = Instant::now();
+        // Both frontends, not restarted, file on the new primary.
+        load.wait_for("receipts from both frontends after the promotion", |a| {
+            each_front(a, settle, |a| a.started > promoted && a.status == Some(201))
+        });
+        load.stop.store(true, Ordering::SeqCst);
+        let filed = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        let switch = Switch {
+            crashed,
+            promoting,
+            promoted,
+        };
+        (filed, switch)
+    })
+}
+
 #[test]
 fn two_frontends_go_on_filing_on_a_promoted_standby_and_no_acknowledged_filing_is_lost() {
     let primary =
@@ -146,61 +202,10 @@ fn two_frontends_go_on_filing_on_a_promoted_standby_and_no_acknowledged_filing_i
     let mut fronts: Vec<Frontend> = ["a", "b"].map(|n| archive.start(n)).into();
     let bases: Vec<String> = fronts.iter().map(|f| f.base.clone()).collect();
     let load = Load::default();
-    let (clients, settle) = (4, 30);
-    let (mut crashed, mut promoting, mut promoted) = (None, None, None);
-    let filed: Vec<Filed> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..clients)
-            .map(|t| {
-                let (bases, signature, load) = (&bases, &signature, &load);
-                scope.spawn(move || client(t, bases, signature, load))
-            })
-            .collect();
-        // Both frontends file on the primary...
-        load.wait_for("receipts from both frontends", |a| {
-            each_front(a, settle / 2, |a| a.status == Some(201))
-        });
-        // ... which dies under load. Every sender is told "try later" by both frontends.
-        primary.crash();
-        let at = Instant::now();
-        crashed = Some(at);
-        // (For a second at least, so that senders send again more than once.)
-        load.wait_for("503s from both frontends", |a| {
-            at.elapsed() > Duration::from_secs(1)
-                && each_front(a, 3, |a| a.started > at && a.status == Some(503))
-        });
-        promoting = Some(Instant::now());
-        standby.promote().unwrap();
-        let at = Instant::now();
-        promoted = Some(at);
-        // Both frontends, not restarted, file on the new primary.
-        load.wait_for("receipts from both frontends after the promotion", |a| {
-            each_front(a, settle / 2, |a| a.started > at && a.status == Some(201))
-        });
-        load.stop.store(true, Ordering::SeqCst);
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
-            .collect()
-    });
-    let (crashed, promoting, promoted) = (crashed.unwrap(), promoting.unwrap(), promoted.unwrap());
+    let (filed, switch) = switch_under_load((&primary, &standby), &bases, &signature, &load);
     let attempts = load.attempts();
-    what_a_client_saw(&attempts, crashed, promoting, promoted);
-    // No new submission got a receipt while no primary was up: the standby is read-only,
-    // nothing could be made durable. (A retry of one filed before the crash might be answered
-    // from what was made durable then.)
-    let before: std::collections::HashSet<&str> = attempts
-        .iter()
-        .filter(|a| a.started < crashed)
-        .map(|a| a.r.as_str())
-        .collect();
-    let down: Vec<&Attempt> = attempts
-        .iter()
-        .filter(|a| a.started > crashed && a.ended < promoting && !before.contains(&*a.r))
-        .collect();
-    assert!(
-        down.iter().all(|a| a.status != Some(201)),
-        "a receipt while no primary was up: {down:?}"
-    );
+    what_a_client_saw(&attempts, switch);
+    no_new_receipt_while_down(&attempts, switch);
     // Senders told "try later" sent again, alternately to the other frontend, and got their
     // receipts.
     let again = filed.iter().filter(|f| f.tries > 1).count();
@@ -226,20 +231,43 @@ fn two_frontends_go_on_filing_on_a_promoted_standby_and_no_acknowledged_filing_i
         f.stop();
         assert!(!f.log().contains("damaged"), "{}", f.log());
     }
-    // On the promoted server itself: exactly the filings acknowledged, one access chain, and
-    // the full audit passes.
-    let on_promoted = standby.url();
-    let mut paths = frontends::pg_paths(&on_promoted, &fronts[0].data, Some(&archive.keys));
+    assert_kept_on(&standby.url(), &archive, &fronts, filed.len() as u64);
+}
+
+/// No new submission got a receipt while no primary was up: the standby is read-only,
+/// nothing could be made durable. (A retry of one sent before the crash might be answered from
+/// what was made durable then.)
+fn no_new_receipt_while_down(attempts: &[Attempt], switch: Switch) {
+    let before: std::collections::HashSet<&str> = attempts
+        .iter()
+        .filter(|a| a.started < switch.crashed)
+        .map(|a| a.r.as_str())
+        .collect();
+    let down: Vec<&Attempt> = attempts
+        .iter()
+        .filter(|a| a.started > switch.crashed && a.ended < switch.promoting)
+        .filter(|a| !before.contains(a.r.as_str()))
+        .collect();
+    assert!(
+        down.iter().all(|a| a.status != Some(201)),
+        "a receipt while no primary was up: {down:?}"
+    );
+}
+
+/// On the promoted server at `url` itself: exactly the `filed` filings, one access chain, and
+/// the full audit passes.
+fn assert_kept_on(url: &str, archive: &frontends::Archive, fronts: &[Frontend], filed: u64) {
+    let mut paths = frontends::pg_paths(url, &fronts[0].data, Some(&archive.keys));
     paths.policy = archive.policy.clone();
     let org = tamga::policy::load(&archive.policy)
         .unwrap()
         .organization
         .name;
     let stored = tamga::setup::open_archive_read_only(&paths, &org).unwrap();
-    assert_eq!(stored.size(), filed.len() as u64);
-    assert_one_access_chain(&stored, filed.len() as u64);
+    assert_eq!(stored.size(), filed);
+    assert_one_access_chain(&stored, filed);
     drop(stored);
-    let mut audit = frontends::tamga_keyed(&on_promoted, &fronts[1].data, &archive.keys);
+    let mut audit = frontends::tamga_keyed(url, &fronts[1].data, &archive.keys);
     audit.arg("--policy").arg(&archive.policy);
     common::assert_full_audit_passes(audit, 0);
 }
@@ -247,12 +275,12 @@ fn two_frontends_go_on_filing_on_a_promoted_standby_and_no_acknowledged_filing_i
 /// Prints what the senders saw around the switch: the answers while no primary was up, and
 /// how long after the promotion each frontend gave its first receipt (bounded loosely: CI is
 /// a loaded 2-core machine).
-fn what_a_client_saw(
-    attempts: &[Attempt],
-    crashed: Instant,
-    promoting: Instant,
-    promoted: Instant,
-) {
+fn what_a_client_saw(attempts: &[Attempt], switch: Switch) {
+    let Switch {
+        crashed,
+        promoting,
+        promoted,
+    } = switch;
     let count = |which: &dyn Fn(&Attempt) -> bool| attempts.iter().filter(|a| which(a)).count();
     eprintln!(
         "primary down {:?} until the promotion began; promotion took {:?}; meanwhile {} \
