@@ -206,9 +206,13 @@ impl Ingest {
             // A retry: the first answer may not have reached the sender. Make sure what it
             // says is durable before saying it again — up to the stored head, not this
             // archive's own: another frontend may have filed it, and died before its sync.
-            let stored = Upto::size(self.archive.stored_head()?.0);
             self.archive
-                .make_read_receipt_durable(stored, &id, &receipt)
+                .stored_head()
+                .and_then(|(size, _, _)| {
+                    let stored = Upto::size(size);
+                    self.archive
+                        .make_read_receipt_durable(stored, &id, &receipt)
+                })
                 .map_err(IngestError::NotDurable)?;
             return Ok(self.outcome(id, receipt, true));
         }
