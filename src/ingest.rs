@@ -2,7 +2,7 @@
 //! → signed receipt. The CLI and the HTTP service both call [`Ingest::submit`] and nothing else.
 
 use crate::archive::log::{Event, FileRef, SignerSummary};
-use crate::archive::{Archive, ArchiveError, Position};
+use crate::archive::{Archive, ArchiveError, Position, Upto};
 use crate::policy::ArchivePolicy;
 use crate::reasons::Reason;
 use crate::receipt::body::{ArchiveRef, CaseRef, ReasonLine, ReceiptBody, Registration};
@@ -207,7 +207,12 @@ impl Ingest {
             // says is durable before saying it again — up to the stored head, not this
             // archive's own: another frontend may have filed it, and died before its sync.
             self.archive
-                .make_stored_durable()
+                .stored_head()
+                .and_then(|(size, _, _)| {
+                    let stored = Upto::size(size);
+                    self.archive
+                        .make_read_receipt_durable(stored, &id, &receipt)
+                })
                 .map_err(IngestError::NotDurable)?;
             return Ok(self.outcome(id, receipt, true));
         }
@@ -268,9 +273,15 @@ impl Ingest {
             Ok((self.record(txn, &filing, blobs, staged)?, false))
         })?;
         // From here on the filing is applied: a failure can no longer say "nothing was filed".
-        self.archive
-            .make_durable(upto)
-            .map_err(IngestError::NotDurable)?;
+        // A receipt found rather than filed (a concurrent retry filed it first) must still be
+        // stored once durable: it may have been read from a batch whose turn was lost.
+        let (receipt, replay) = &answer;
+        let durable = if *replay {
+            self.archive.make_read_receipt_durable(upto, id, receipt)
+        } else {
+            self.archive.make_durable(upto)
+        };
+        durable.map_err(IngestError::NotDurable)?;
         Ok(answer)
     }
 

@@ -34,6 +34,9 @@ struct Handle {
     id: usize,
     /// The generation at the end of this handle's last turn (none yet: `u64::MAX`).
     seen: AtomicU64,
+    /// What its lost batch wrote: still answered to this handle until its next turn, as the
+    /// PostgreSQL store answers from batches handed over until it finds their turn lost.
+    ghost: Mutex<Map>,
 }
 
 impl Handle {
@@ -42,6 +45,7 @@ impl Handle {
             shared: shared.clone(),
             id,
             seen: AtomicU64::new(u64::MAX),
+            ghost: Mutex::default(),
         }
     }
 
@@ -66,6 +70,10 @@ impl Store for Handle {
             let mut lose = self.shared.lose.lock().unwrap();
             if *lose == Some(self.id) {
                 *lose = None;
+                let mut ghost = self.ghost.lock().unwrap();
+                for (space, k, v) in &batch.puts {
+                    ghost.insert((space.prefix(), k.clone()), v.clone());
+                }
                 return Ok(());
             }
         }
@@ -97,6 +105,10 @@ impl Store for Handle {
         Ok(())
     }
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let id = (space.prefix(), key.to_vec());
+        if let Some(v) = self.ghost.lock().unwrap().get(&id) {
+            return Ok(Some(v.clone()));
+        }
         let map = self.shared.map.lock().unwrap();
         Ok(map.get(&(space.prefix(), key.to_vec())).cloned())
     }
@@ -114,6 +126,7 @@ impl Store for Handle {
             holder = self.shared.freed.wait(holder).unwrap();
         }
         *holder = Some(self.id);
+        self.ghost.lock().unwrap().clear();
         let now = self.shared.generation.load(Ordering::SeqCst);
         Ok(self.seen.load(Ordering::SeqCst) != now)
     }
@@ -348,6 +361,52 @@ fn no_receipt_leaves_for_a_batch_whose_turn_was_lost() {
         matches!(refused, Err(ArchiveError::Store(StoreError::Unwritable(_)))),
         "{refused:?}"
     );
+}
+
+#[test]
+fn no_receipt_leaves_for_a_retry_answered_from_a_batch_whose_turn_was_lost() {
+    let (shared, p, q) = two();
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
+    // P files a document with its receipt; the turn is lost (the primary died before it
+    // committed), but P still answers from the batch until its next turn.
+    *shared.lose.lock().unwrap() = Some(0);
+    p.append(|txn| {
+        txn.next_number(&counter_key("01-05"))?;
+        txn.push(
+            log::Event::Review {
+                case: "01-05".into(),
+                decision: "keep".into(),
+                by: "lost".into(),
+            },
+            1_700_000_000,
+        );
+        txn.put_receipt("lost", b"the lost filing's receipt".to_vec());
+        Ok(())
+    })
+    .unwrap();
+    // The sender's retry at P finds the receipt, and the stored head it stands on.
+    let receipt = p.receipt("lost").unwrap().unwrap();
+    let stored = Upto::size(p.stored_head().unwrap().0);
+    assert_eq!(stored.size, 2);
+    // Q and P file at its position: the size the retry waits for is durable, with their
+    // entries.
+    assert_eq!(file(&q, "01-05", 1_700_000_001), 2);
+    assert_eq!(file(&p, "01-05", 1_700_000_002), 3);
+    assert_eq!(p.receipt("lost").unwrap(), None);
+    let refused = p.make_read_receipt_durable(stored, "lost", &receipt);
+    assert!(
+        matches!(refused, Err(ArchiveError::Store(StoreError::Unwritable(_)))),
+        "{refused:?}"
+    );
+    // A receipt that is stored is answered.
+    let (_, kept) = p
+        .append(|txn| {
+            txn.put_receipt("kept", b"a kept filing's receipt".to_vec());
+            Ok(())
+        })
+        .unwrap();
+    let receipt = p.receipt("kept").unwrap().unwrap();
+    p.make_read_receipt_durable(kept, "kept", &receipt).unwrap();
 }
 
 #[test]

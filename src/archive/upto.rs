@@ -9,6 +9,12 @@
 //! for the size alone would let a receipt leave for a document that is not stored, its number
 //! attached to another's entry. So when a reload happened since the batch was built, the
 //! entry at `size - 1` is read once and must be the one appended.
+//!
+//! A receipt *read* rather than written (a sender's retry) has no entry of this call's to
+//! compare, and may have been read from such a batch too: the PostgreSQL store answers reads
+//! from the batches it was handed until their turn commits or is found lost. So once the
+//! size it waits for is durable, the receipt is read again and must still be there
+//! ([`Archive::make_read_receipt_durable`]).
 
 use super::merkle::{self, Hash};
 use super::store::{Space, StoreError};
@@ -44,6 +50,30 @@ impl Upto {
 }
 
 impl Archive {
+    /// Makes a receipt that was read, not written — a retry of a submission filed before —
+    /// durable: waits until `upto` is durable, then fails unless the store still holds
+    /// `receipt` under `id`. The first read may have come from a batch whose turn was then
+    /// lost (its positions since taken by other filings, which make `upto` durable); by the
+    /// time `upto` is durable, every batch handed over before that read is settled, so the
+    /// second read answers what is stored.
+    pub fn make_read_receipt_durable(
+        &self,
+        upto: Upto,
+        id: &str,
+        receipt: &[u8],
+    ) -> Result<(), ArchiveError> {
+        self.make_durable(upto)?;
+        if self.receipt(id)?.as_deref() == Some(receipt) {
+            return Ok(());
+        }
+        // 503 "try later": the sender's retry finds what is stored, and files it anew if
+        // nothing is.
+        Err(ArchiveError::Store(StoreError::Unwritable(format!(
+            "receipt {id} was read from a filing that was lost with this process's turn \
+             before it was stored; retry"
+        ))))
+    }
+
     /// Fails unless the entries `upto` waited for are still this archive's own: when no
     /// reload happened since its batch was built, nothing else can have written its
     /// positions (cost: none); after one, the stored entry at `size - 1` must have the leaf

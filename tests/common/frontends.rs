@@ -231,3 +231,31 @@ pub fn demo_policy(dir: &Path) -> PathBuf {
     .unwrap();
     p
 }
+
+/// The numbers given in each case are exactly 1..=N.
+pub fn assert_gapless(numbers: &[String]) {
+    let mut by_case: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+    for n in numbers {
+        let (case, i) = n.rsplit_once('/').unwrap();
+        by_case.entry(case).or_default().push(i.parse().unwrap());
+    }
+    for (case, mut got) in by_case {
+        got.sort_unstable();
+        let n = got.len() as u64;
+        assert_eq!(got, (1..=n).collect::<Vec<_>>(), "{case}");
+    }
+}
+
+/// The access log is one chain over every frontend's records, and at least `requests` long.
+pub fn assert_one_access_chain(archive: &tamga::archive::Archive, requests: u64) {
+    let (size, head) = archive.access_head();
+    assert!(
+        size >= requests,
+        "{size} access records for {requests} requests"
+    );
+    assert_eq!(
+        tamga::archive::access::chain_head(archive, size).map_err(|e| e.to_string()),
+        Ok(head),
+        "the access log is not one chain"
+    );
+}
