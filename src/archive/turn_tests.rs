@@ -407,6 +407,9 @@ fn no_receipt_leaves_for_a_retry_answered_from_a_batch_whose_turn_was_lost() {
         .unwrap();
     let receipt = p.receipt("kept").unwrap().unwrap();
     p.make_read_receipt_durable(kept, "kept", &receipt).unwrap();
+    // What `GET /v1/receipts/{id}` shows: the kept one, and nothing for the lost one.
+    assert_eq!(p.durable_receipt("kept").unwrap(), Some(receipt));
+    assert_eq!(p.durable_receipt("lost").unwrap(), None);
 }
 
 #[test]

@@ -74,6 +74,19 @@ impl Archive {
         ))))
     }
 
+    /// The receipt stored under `id`, shown to a reader only once it is durable: up to the
+    /// stored head (another frontend may have filed it and not synced yet), and still stored
+    /// then (see [`Archive::make_read_receipt_durable`]). Otherwise a reader could be handed a
+    /// signed receipt for a filing a crash or a lost turn then takes away.
+    pub fn durable_receipt(&self, id: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
+        let Some(receipt) = self.receipt(id)? else {
+            return Ok(None);
+        };
+        let (size, _, _) = self.stored_head()?;
+        self.make_read_receipt_durable(Upto::size(size), id, &receipt)?;
+        Ok(Some(receipt))
+    }
+
     /// Fails unless the entries `upto` waited for are still this archive's own: when no
     /// reload happened since its batch was built, nothing else can have written its
     /// positions (cost: none); after one, the stored entry at `size - 1` must have the leaf

@@ -128,10 +128,11 @@ pub async fn receipt(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     may_see(&state, &caller, Some(&id))?;
-    let der = state
-        .ingest
-        .archive
-        .receipt(&id)?
+    // Waits for the filing's sync when it is that fresh: a receipt is shown only once durable.
+    let (st, key) = (state.clone(), id.clone());
+    let der = tokio::task::spawn_blocking(move || st.ingest.archive.durable_receipt(&key))
+        .await
+        .map_err(|_| ApiError::Unavailable("Reading failed; retry.".into()))??
         .ok_or_else(|| ApiError::NotFound(format!("No receipt {id}.")))?;
     let body = crate::verify::cms::parse(&der)
         .ok()
