@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// The largest value remembered.
-const MAX_VALUE: usize = 4096;
+pub const MAX_VALUE: usize = 4096;
 /// Entries kept before the cache starts over.
 const MAX_ENTRIES: usize = 100_000;
 
@@ -86,6 +86,23 @@ impl ReadCache {
         for (space, key) in &batch.disposals {
             self.insert(*space, key.clone(), Value::Absent);
         }
+    }
+
+    /// Takes in a row another writer wrote: its value (`None`: too large to have been read,
+    /// so only forgotten). Call [`ReadCache::learnt`] once after the rows.
+    pub fn learn(&mut self, space: Space, key: &[u8], value: Option<&[u8]>) {
+        match value {
+            Some(v) => self.insert(space, key.to_vec(), Value::of(Some(v))),
+            None => {
+                self.map.remove(&(space, key.to_vec()));
+            }
+        }
+    }
+
+    /// Another writer's rows were taken in: an answer the server gave before them may be
+    /// stale.
+    pub fn learnt(&mut self) {
+        self.epoch += 1;
     }
 
     /// Forgets everything (after a batch whose fate is unknown).

@@ -169,7 +169,12 @@ impl Connection {
     /// Takes a new turn. `implicit`: for batches handed over outside any turn (callers that
     /// never take one), which, built without a turn, fail if another writer wrote.
     fn open_turn(&mut self, implicit: bool) -> Result<bool, StoreError> {
-        let count = self.take()?;
+        let (count, deleted) = self.take()?;
+        // What another writer wrote since, before anything is answered in this turn.
+        if let Err(e) = self.learn(count, deleted) {
+            self.drop_transaction();
+            return Err(e);
+        }
         let moved = self.count != Some(count);
         self.count = Some(count);
         // After a failed turn, every turn says so until one commits a write: the archive's
@@ -204,19 +209,19 @@ impl Connection {
     }
 
     /// Takes the turn's lock in a new transaction (on a fresh connection if the old one
-    /// turns out dead) and returns the count of groups; refuses a server that lost groups
-    /// this writer was told were durable.
-    fn take(&mut self) -> Result<i64, StoreError> {
+    /// turns out dead) and returns the count of groups and the last that disposed of rows;
+    /// refuses a server that lost groups this writer was told were durable.
+    fn take(&mut self) -> Result<(i64, i64), StoreError> {
         let mut tries = 0;
         let count = loop {
             tries += 1;
             match schema::take_turn(self.writer()?) {
-                Ok(count) => break count,
+                Ok(counts) => break counts,
                 Err(e) if tries < 2 && !schema::refused_for_good(&e) => self.client = None,
                 Err(e) => return Err(e),
             }
         };
-        if count < self.durable {
+        if count.0 < self.durable {
             if let Some(s) = self.client.as_mut() {
                 let _ = schema::end_turn(s, false);
             }
@@ -360,7 +365,7 @@ impl Connection {
     /// landed after all, or no one wrote since it began (its groups are written again), or
     /// it is lost.
     fn recover(&mut self) -> Result<(), StoreError> {
-        let count = self.take()?;
+        let (count, _) = self.take()?;
         self.count = Some(count);
         let Some(turn) = self.turn.as_mut() else {
             self.drop_transaction();
@@ -433,6 +438,11 @@ impl Connection {
         // The count after its last group: a turn that found its commit landed late may see
         // a higher one (another writer's), which the next turn reports.
         self.count = Some(turn.end);
+        // Its own rows (its groups, start + 1 ..= end) the store took in as it handed them
+        // over; another writer's come after end.
+        if self.known == Some(turn.start) {
+            self.known = Some(turn.end);
+        }
         self.durable = self.durable.max(turn.end);
         let mut shared = lock(&self.shared);
         for (last, group) in &turn.groups {
