@@ -1,10 +1,12 @@
 //! What the store has read or written, answered without a round trip to the server.
 //!
-//! Sound while nothing but this store's own batches changes a key, and every batch passes
-//! through [`ReadCache::applied`]: for the one writer, a reader of one snapshot, and one of
-//! several writers while it holds the turn (`turn.rs`). Outside its turns such a writer trusts
-//! only values of append-only spaces that no disposal deletes, which no writer can change, and
-//! forgets the rest when a turn finds another writer wrote. Absent keys are remembered too — the idempotency check of
+//! Sound while every change to a key passes through here: this store's own batches
+//! ([`ReadCache::applied`]) for the one writer and a reader of one snapshot; for one of
+//! several writers while it holds the turn (`turn.rs`), also the rows the others wrote,
+//! read when its turn begins ([`ReadCache::learn`], `learn.rs`; after another's disposal,
+//! which leaves no row, it keeps only what no disposal deletes). Outside its turns such a
+//! writer trusts only values of append-only spaces that no disposal deletes, which no writer
+//! can change. Absent keys are remembered too — the idempotency check of
 //! every filing asks for a receipt that is not there yet, twice. Only small values are kept
 //! (records, counters, receipts), never documents' chunks, and the whole map is bounded; of
 //! a larger value written, its SHA-256 is kept, enough to tell an overwrite at hand-over.
