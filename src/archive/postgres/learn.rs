@@ -2,8 +2,10 @@
 //! the table — its filter of keys (`filter.rs`), the greatest keys, its read cache
 //! (`cache.rs`) — true when a turn finds that another frontend wrote since its last one.
 //!
-//! Every row names the group that last wrote it (`grp`, schema version 3): the count
-//! `tamga_sync.applied` took in the transaction that wrote it. Turns are one at a time and
+//! Every row a frontend writes in turns names the group that last wrote it (`grp`, schema
+//! version 3): the count `tamga_sync.applied` took in the transaction that wrote it (one
+//! writer alone writes group 0, outside the partial index: no frontend writes beside it,
+//! and each reads every key at open). Turns are one at a time and
 //! each turn's groups are counted in its own transaction, so once this writer holds the turn
 //! and reads the count C, the rows written since the count K up to which its memory is
 //! complete are exactly those with `grp > K`: inserted or overwritten, and nothing else

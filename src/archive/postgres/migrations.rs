@@ -96,18 +96,25 @@ pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // turn (one round trip, O(new rows)) and keeps its filter of keys and its cache, where it
     // had to drop them before; it drops what a disposal may have deleted only when `deleted`
     // moved. Rows written before this migration are group 0: every frontend read them at open.
+    // So are rows one writer alone writes (`stamp` false): no frontend can write beside it,
+    // and each reads every key when it opens. Group 0 stays out of the (partial) index, and
+    // rewriting a row of group 0 does not change an indexed column, so the one writer pays
+    // nothing for the column.
     "ALTER TABLE tamga_kv ADD COLUMN grp int8 NOT NULL DEFAULT 0;
-     CREATE INDEX tamga_kv_grp ON tamga_kv (grp);
+     CREATE INDEX tamga_kv_grp ON tamga_kv (grp) WHERE grp > 0;
      ALTER TABLE tamga_sync ADD COLUMN deleted int8 NOT NULL DEFAULT 0;
-     CREATE OR REPLACE FUNCTION tamga_apply(a_space int2[], a_key bytea[], a_value bytea[],
+     DROP FUNCTION tamga_apply(int2[], bytea[], bytea[], int2[], bytea[], bytea[], int2[],
+                               bytea[]);
+     CREATE FUNCTION tamga_apply(a_space int2[], a_key bytea[], a_value bytea[],
                                  o_space int2[], o_key bytea[], o_value bytea[],
-                                 d_space int2[], d_key bytea[]) RETURNS int8
+                                 d_space int2[], d_key bytea[], stamp boolean) RETURNS int8
      LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-     DECLARE clash record; counted int8; inserted int8;
+     DECLARE clash record; counted int8; inserted int8; g int8;
      BEGIN
          UPDATE tamga_sync SET applied = applied + 1 RETURNING applied INTO counted;
+         g := CASE WHEN stamp THEN counted ELSE 0 END;
          WITH ins AS (INSERT INTO tamga_kv (space, key, value, grp)
-                      SELECT n.space, n.key, n.value, counted
+                      SELECT n.space, n.key, n.value, g
                       FROM unnest(a_space, a_key, a_value) AS n (space, key, value)
                       ON CONFLICT (space, key) DO NOTHING RETURNING 1)
          SELECT count(*) INTO inserted FROM ins;
@@ -123,7 +130,7 @@ pub const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
              END IF;
          END IF;
          INSERT INTO tamga_kv (space, key, value, grp)
-             SELECT n.space, n.key, n.value, counted
+             SELECT n.space, n.key, n.value, g
              FROM unnest(o_space, o_key, o_value) AS n (space, key, value)
              ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value, grp = EXCLUDED.grp;
          IF coalesce(cardinality(d_key), 0) > 0 THEN

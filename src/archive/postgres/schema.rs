@@ -42,6 +42,9 @@ pub struct Session {
     pub keys: postgres::Statement,
     /// The rows groups after `$1` wrote: (space, key, value if at most `$2` bytes).
     written: postgres::Statement,
+    /// Whether rows written name their group (one of several frontends), or group 0 (one
+    /// writer alone, whose rows every frontend reads when it opens).
+    stamp: bool,
 }
 
 /// What a connection is for.
@@ -87,7 +90,7 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
         )
     } else {
         (
-            prepare("SELECT tamga_apply($1, $2, $3, $4, $5, $6, $7, $8)")?,
+            prepare("SELECT tamga_apply($1, $2, $3, $4, $5, $6, $7, $8, $9)")?,
             prepare("SELECT tamga_flush()")?,
             prepare(
                 "SELECT n.space, encode(n.key, 'hex')
@@ -96,7 +99,7 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
             )?,
             prepare(
                 "SELECT space, key, CASE WHEN octet_length(value) <= $2 THEN value END
-                 FROM tamga_kv WHERE grp > $1",
+                 FROM tamga_kv WHERE grp > $1 AND grp > 0",
             )?,
         )
     };
@@ -108,6 +111,7 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
         get,
         keys,
         written,
+        stamp: role == Role::Sharing,
     })
 }
 
@@ -296,7 +300,17 @@ pub fn apply(session: &mut Session, w: &Writes) -> Result<i64, StoreError> {
     let (a, o, d) = (&w.append, &w.overwrite, &w.dispose);
     match session.client.query_one(
         &session.apply,
-        &[&a.0, &a.1, &a.2, &o.0, &o.1, &o.2, &d.0, &d.1],
+        &[
+            &a.0,
+            &a.1,
+            &a.2,
+            &o.0,
+            &o.1,
+            &o.2,
+            &d.0,
+            &d.1,
+            &session.stamp,
+        ],
     ) {
         Ok(row) => Ok(row.get(0)),
         Err(e) => Err(clash(&e).unwrap_or_else(|| pg(e))),
