@@ -49,7 +49,9 @@ use worker::Worker;
 mod alone;
 mod cache;
 mod filter;
+mod learn;
 mod location;
+mod migrations;
 mod pending;
 mod schema;
 mod syncer;
@@ -130,6 +132,11 @@ struct Connection {
     depth: usize,
     /// A turn of this writer failed: the next turn tells the archive above to read again.
     stale: bool,
+    /// The count of groups up to which what the store remembers of the table (its filter of
+    /// keys, the greatest keys, the read cache) takes in every row: a turn that finds a
+    /// higher count reads the rows written since (`turn.rs`). `None`: not known (the
+    /// filter is dropped, and the cache keeps only what no writer can change).
+    known: Option<i64>,
     /// Whether an ended turn has waited once for more batches to join it.
     lingered: bool,
     /// Signalled when a turn commits or fails.
@@ -192,6 +199,7 @@ impl PgStore {
             turn: None,
             depth: 0,
             stale: false,
+            known: None,
             lingered: false,
             wake: Arc::clone(&wake),
         };
@@ -352,6 +360,7 @@ impl Store for PgStore {
             }
             shared.cache.epoch()
         };
+
         let owned = key.to_vec();
         // Every batch not answered above is committed, so another connection sees it; a
         // reader's snapshot is on the one connection it has.
@@ -451,8 +460,11 @@ impl Connection {
 
     /// Reads the greatest key of each append-only space, so that keys written beyond it are
     /// known new without a look-up, and every key, so that absent ones are known absent
-    /// (before any batch is handed over: one scan of the keys, the index only).
+    /// (before any batch is handed over: one scan of the keys, the index only). The count of
+    /// groups is read first: every row of a group up to it is in the scan (another writer's
+    /// later rows may be too, which a turn reads again).
     fn learn_greatest(&mut self) -> Result<(), StoreError> {
+        let count = schema::applied(self.client()?)?;
         for space in Space::ALL.into_iter().filter(|s| s.append_only()) {
             let greatest = schema::greatest(self.client()?, space)?;
             lock(&self.shared).greatest_is(space, greatest);
@@ -460,6 +472,7 @@ impl Connection {
         let mut keys = filter::KeyFilter::default();
         schema::each_key(self.client()?, |space, key| keys.insert(space, key))?;
         lock(&self.shared).keys_are(keys);
+        self.known = Some(count);
         Ok(())
     }
 

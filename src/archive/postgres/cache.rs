@@ -1,10 +1,12 @@
 //! What the store has read or written, answered without a round trip to the server.
 //!
-//! Sound while nothing but this store's own batches changes a key, and every batch passes
-//! through [`ReadCache::applied`]: for the one writer, a reader of one snapshot, and one of
-//! several writers while it holds the turn (`turn.rs`). Outside its turns such a writer trusts
-//! only values of append-only spaces that no disposal deletes, which no writer can change, and
-//! forgets the rest when a turn finds another writer wrote. Absent keys are remembered too — the idempotency check of
+//! Sound while every change to a key passes through here: this store's own batches
+//! ([`ReadCache::applied`]) for the one writer and a reader of one snapshot; for one of
+//! several writers while it holds the turn (`turn.rs`), also the rows the others wrote,
+//! read when its turn begins ([`ReadCache::learn`], `learn.rs`; after another's disposal,
+//! which leaves no row, it keeps only what no disposal deletes). Outside its turns such a
+//! writer trusts only values of append-only spaces that no disposal deletes, which no writer
+//! can change. Absent keys are remembered too — the idempotency check of
 //! every filing asks for a receipt that is not there yet, twice. Only small values are kept
 //! (records, counters, receipts), never documents' chunks, and the whole map is bounded; of
 //! a larger value written, its SHA-256 is kept, enough to tell an overwrite at hand-over.
@@ -14,7 +16,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// The largest value remembered.
-const MAX_VALUE: usize = 4096;
+pub const MAX_VALUE: usize = 4096;
 /// Entries kept before the cache starts over.
 const MAX_ENTRIES: usize = 100_000;
 
@@ -86,6 +88,23 @@ impl ReadCache {
         for (space, key) in &batch.disposals {
             self.insert(*space, key.clone(), Value::Absent);
         }
+    }
+
+    /// Takes in a row another writer wrote: its value (`None`: too large to have been read,
+    /// so only forgotten). Call [`ReadCache::learnt`] once after the rows.
+    pub fn learn(&mut self, space: Space, key: &[u8], value: Option<&[u8]>) {
+        match value {
+            Some(v) => self.insert(space, key.to_vec(), Value::of(Some(v))),
+            None => {
+                self.map.remove(&(space, key.to_vec()));
+            }
+        }
+    }
+
+    /// Another writer's rows were taken in: an answer the server gave before them may be
+    /// stale.
+    pub fn learnt(&mut self) {
+        self.epoch += 1;
     }
 
     /// Forgets everything (after a batch whose fate is unknown).

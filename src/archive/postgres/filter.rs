@@ -4,8 +4,10 @@
 //! Filing a document asks for several keys that are not there yet — its receipt, its blob and
 //! chunk (content addressing), its sender's reference — and each such question was a round
 //! trip to the server, on a thread of its own: most of tamga's CPU over PostgreSQL went to
-//! those hand-offs. Sound for the reason the read cache is (`cache.rs`): one process writes
-//! the archive, and all its batches pass through [`KeyFilter::insert`]. A disposal leaves its
+//! those hand-offs. Sound for the reason the read cache is (`cache.rs`): every key written
+//! passes through [`KeyFilter::insert`] — this store's own batches as they are handed over,
+//! and, for one of several frontends writing in turns, the other frontends' rows, read at
+//! the start of each turn that finds them (`learn.rs`). A disposal leaves its
 //! keys in the filter, which then only costs a look-up. The filter grows by adding a filter
 //! of twice the size once the last one is full, so the share of false "maybe"s stays near
 //! 1 % (Bloom, 1970; the growing series after Almeida et al., "Scalable Bloom filters", 2007).

@@ -10,6 +10,7 @@
 
 use super::cache::ReadCache;
 use super::filter::KeyFilter;
+use super::schema;
 use crate::archive::store::{Batch, Space};
 use std::collections::HashMap;
 
@@ -149,16 +150,40 @@ impl Shared {
         self.cache.clear();
     }
 
-    /// Another writer wrote since this store's last turn: what it could have changed is
-    /// forgotten — the read cache but for values of append-only spaces that a disposal
-    /// cannot delete, the greatest keys, and the filter of keys for good (it cannot learn
-    /// another writer's keys; reads of keys not there yet go to the server from now on).
-    /// The failure of an earlier turn is reported now (see [`Shared::turn_failed`]).
+    /// Another writer wrote since this store's last turn: the failure of an earlier turn is
+    /// reported now (see [`Shared::turn_failed`]).
     pub fn foreign(&mut self) {
+        self.turn_failed = None;
+    }
+
+    /// Takes in the rows other writers wrote since what the store remembers was complete
+    /// (`learn.rs`): their keys into the filter and the greatest keys, their values into the
+    /// cache. `disposed`: one of them disposed of rows too, which leaves no row to read, so
+    /// the cache keeps only what no disposal deletes.
+    pub fn learn(&mut self, rows: &[schema::Written], disposed: bool) {
+        if disposed {
+            self.cache.keep_settled();
+        }
+        for (space, key, value) in rows {
+            if self.beyond(*space, key) {
+                self.greatest.insert(*space, Some(key.clone()));
+            }
+            if let Some(filter) = &mut self.filter {
+                filter.insert(*space, key);
+            }
+            self.cache.learn(*space, key, value.as_deref());
+        }
+        self.cache.learnt();
+    }
+
+    /// Another writer wrote, and what it wrote cannot be learnt (`learn.rs`): what it could
+    /// have changed is forgotten — the read cache but for values of append-only spaces that a
+    /// disposal cannot delete, the greatest keys, and the filter of keys for good (reads of
+    /// keys not there yet go to the server from now on).
+    pub fn forget(&mut self) {
         self.filter = None;
         self.greatest.clear();
         self.cache.keep_settled();
-        self.turn_failed = None;
     }
 
     /// The batches numbered up to `upto` are committed and durable.

@@ -1,101 +1,14 @@
 //! The PostgreSQL schema: its versioned migrations, the connection set-up, and the SQL of a
 //! batch and of a flush.
 
+use super::migrations::MIGRATIONS;
 use super::{Location, code, pg};
 use crate::archive::store::{Batch, Space, StoreError};
 use std::collections::HashMap;
 
 /// The schema version this tamga writes. An archive at a newer version is refused (a newer
 /// tamga wrote it); an older one is migrated forward on open.
-pub const SCHEMA_VERSION: i32 = 2;
-
-/// The migrations, the n-th taking version n to n + 1.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
-    // 1: one table for every space. Values are zstd-compressed chunks or small records, so
-    // PostgreSQL's own compression is skipped (EXTERNAL storage). `tamga_sync` has one row:
-    // a sync updates it in a synchronous commit, which flushes the WAL of all that came before.
-    "CREATE TABLE tamga_kv (
-         space int2 NOT NULL,
-         key bytea NOT NULL,
-         value bytea NOT NULL,
-         PRIMARY KEY (space, key)
-     );
-     ALTER TABLE tamga_kv ALTER COLUMN value SET STORAGE EXTERNAL;
-     CREATE TABLE tamga_sync (n int8 NOT NULL, applied int8 NOT NULL);
-     INSERT INTO tamga_sync VALUES (0, 0);
-     -- A batch in one statement, so in one round trip and one transaction: the append-only
-     -- puts (an existing key with another value aborts it all with SQLSTATE TA001 naming
-     -- space and key), the overwritable ones, and the disposals.
-     CREATE FUNCTION tamga_apply(a_space int2[], a_key bytea[], a_value bytea[],
-                                 o_space int2[], o_key bytea[], o_value bytea[],
-                                 d_space int2[], d_key bytea[]) RETURNS int8
-     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-     DECLARE clash record; counted int8;
-     BEGIN
-         INSERT INTO tamga_kv SELECT * FROM unnest(a_space, a_key, a_value)
-             ON CONFLICT (space, key) DO NOTHING;
-         SELECT n.space, n.key INTO clash
-             FROM unnest(a_space, a_key, a_value) AS n (space, key, value)
-             JOIN tamga_kv k USING (space, key) WHERE k.value <> n.value LIMIT 1;
-         IF FOUND THEN
-             RAISE EXCEPTION USING ERRCODE = 'TA001',
-                 MESSAGE = clash.space::text || ' ' || encode(clash.key, 'hex');
-         END IF;
-         INSERT INTO tamga_kv SELECT * FROM unnest(o_space, o_key, o_value)
-             ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value;
-         DELETE FROM tamga_kv WHERE (space, key) IN (SELECT * FROM unnest(d_space, d_key));
-         -- Batches are counted in the same transaction: a count lower than the writer's says
-         -- the server lost some (crash recovery), a higher one that another process wrote.
-         UPDATE tamga_sync SET applied = applied + 1 RETURNING applied INTO counted;
-         RETURN counted;
-     END $$;
-     -- A sync: a transaction committed synchronously flushes the WAL up to itself, so every
-     -- earlier (asynchronous) commit is durable once it returns.
-     -- It returns the count of batches that commit made durable.
-     CREATE FUNCTION tamga_flush() RETURNS int8
-     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-     DECLARE counted int8;
-     BEGIN
-         PERFORM set_config('synchronous_commit', 'on', true);
-         UPDATE tamga_sync SET n = n + 1 RETURNING applied INTO counted;
-         RETURN counted;
-     END $$;",
-    // 2: the same batch without a join against the whole table on every call. Once its plan
-    // was cached generic, the clash check and the disposals' DELETE (even with nothing to
-    // dispose of) ran as hash joins over a scan of tamga_kv: work growing with the archive,
-    // most of the server's CPU under load. Now the inserts report what they inserted, and
-    // only keys that were there already (a chunk filed again: rare) are compared, each by the
-    // primary key; the DELETE runs only when there is something to dispose of.
-    "CREATE OR REPLACE FUNCTION tamga_apply(a_space int2[], a_key bytea[], a_value bytea[],
-                                 o_space int2[], o_key bytea[], o_value bytea[],
-                                 d_space int2[], d_key bytea[]) RETURNS int8
-     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-     DECLARE clash record; counted int8; inserted int8;
-     BEGIN
-         WITH ins AS (INSERT INTO tamga_kv SELECT * FROM unnest(a_space, a_key, a_value)
-                      ON CONFLICT (space, key) DO NOTHING RETURNING 1)
-         SELECT count(*) INTO inserted FROM ins;
-         IF inserted < coalesce(cardinality(a_key), 0) THEN
-             SELECT n.space, n.key INTO clash
-                 FROM unnest(a_space, a_key, a_value) AS n (space, key, value)
-                 WHERE EXISTS (SELECT 1 FROM tamga_kv k WHERE k.space = n.space
-                               AND k.key = n.key AND k.value <> n.value)
-                 LIMIT 1;
-             IF FOUND THEN
-                 RAISE EXCEPTION USING ERRCODE = 'TA001',
-                     MESSAGE = clash.space::text || ' ' || encode(clash.key, 'hex');
-             END IF;
-         END IF;
-         INSERT INTO tamga_kv SELECT * FROM unnest(o_space, o_key, o_value)
-             ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value;
-         IF coalesce(cardinality(d_key), 0) > 0 THEN
-             DELETE FROM tamga_kv k USING unnest(d_space, d_key) AS d (space, key)
-                 WHERE k.space = d.space AND k.key = d.key;
-         END IF;
-         UPDATE tamga_sync SET applied = applied + 1 RETURNING applied INTO counted;
-         RETURN counted;
-     END $$;",
-];
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Refuses a schema name that is not a plain lower-case SQL identifier (it is spliced into
 /// `SET search_path`, so nothing else may pass).
@@ -127,6 +40,11 @@ pub struct Session {
     pub get: postgres::Statement,
     /// `SELECT key … WHERE space = $1 ORDER BY key`.
     pub keys: postgres::Statement,
+    /// The rows groups after `$1` wrote: (space, key, value if at most `$2` bytes).
+    written: postgres::Statement,
+    /// Whether rows written name their group (one of several frontends), or group 0 (one
+    /// writer alone, whose rows every frontend reads when it opens).
+    stamp: bool,
 }
 
 /// What a connection is for.
@@ -163,20 +81,25 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
         prepare("SELECT value FROM tamga_kv WHERE space = $1 AND key = $2")?,
         prepare("SELECT key FROM tamga_kv WHERE space = $1 ORDER BY key")?,
     );
-    let (apply, flush, clash) = if read_only {
+    let (apply, flush, clash, written) = if read_only {
         (
+            prepare("SELECT 1")?,
             prepare("SELECT 1")?,
             prepare("SELECT 1")?,
             prepare("SELECT 1")?,
         )
     } else {
         (
-            prepare("SELECT tamga_apply($1, $2, $3, $4, $5, $6, $7, $8)")?,
+            prepare("SELECT tamga_apply($1, $2, $3, $4, $5, $6, $7, $8, $9)")?,
             prepare("SELECT tamga_flush()")?,
             prepare(
                 "SELECT n.space, encode(n.key, 'hex')
                  FROM unnest($1::int2[], $2::bytea[], $3::bytea[]) AS n (space, key, value)
                  JOIN tamga_kv k USING (space, key) WHERE k.value <> n.value LIMIT 1",
+            )?,
+            prepare(
+                "SELECT space, key, CASE WHEN octet_length(value) <= $2 THEN value END
+                 FROM tamga_kv WHERE grp > $1 AND grp > 0",
             )?,
         )
     };
@@ -187,6 +110,8 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
         clash,
         get,
         keys,
+        written,
+        stamp: role == Role::Sharing,
     })
 }
 
@@ -375,7 +300,17 @@ pub fn apply(session: &mut Session, w: &Writes) -> Result<i64, StoreError> {
     let (a, o, d) = (&w.append, &w.overwrite, &w.dispose);
     match session.client.query_one(
         &session.apply,
-        &[&a.0, &a.1, &a.2, &o.0, &o.1, &o.2, &d.0, &d.1],
+        &[
+            &a.0,
+            &a.1,
+            &a.2,
+            &o.0,
+            &o.1,
+            &o.2,
+            &d.0,
+            &d.1,
+            &session.stamp,
+        ],
     ) {
         Ok(row) => Ok(row.get(0)),
         Err(e) => Err(clash(&e).unwrap_or_else(|| pg(e))),
@@ -452,6 +387,31 @@ pub fn each_key(
     Ok(())
 }
 
+/// A row another writer wrote: its space, key, and value when at most the size asked for.
+pub type Written = (Space, Vec<u8>, Option<Vec<u8>>);
+
+/// The rows the groups after `since` wrote (their `grp` is greater), with the values of at
+/// most `small` bytes: one round trip, by the index on `grp`, O(rows written since).
+pub fn written_since(
+    session: &mut Session,
+    since: i64,
+    small: usize,
+) -> Result<Vec<Written>, StoreError> {
+    let small = i32::try_from(small).unwrap_or(i32::MAX);
+    let rows = session
+        .client
+        .query(&session.written, &[&since, &small])
+        .map_err(pg)?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let space: i16 = row.get(0);
+            let space = Space::ALL.into_iter().find(|s| code(*s) == space)?;
+            Some((space, row.get(1), row.get(2)))
+        })
+        .collect())
+}
+
 /// The count of batches applied, as the server holds it now.
 pub fn applied(session: &mut Session) -> Result<i64, StoreError> {
     Ok(session
@@ -525,8 +485,9 @@ pub fn flush(session: &mut Session) -> Result<i64, StoreError> {
 /// (committed synchronously: one WAL flush for everything written in it) and waits in
 /// PostgreSQL's queue for its transaction-level lock, which the transaction's end releases
 /// (a commit, a rollback, or the server ending a session that died or hung). Returns the
-/// count of groups applied, as it stands once the turn is this writer's.
-pub fn take_turn(session: &mut Session) -> Result<i64, StoreError> {
+/// count of groups applied, as it stands once the turn is this writer's, and the last group
+/// that disposed of rows.
+pub fn take_turn(session: &mut Session) -> Result<(i64, i64), StoreError> {
     let client = &mut session.client;
     client
         .batch_execute("BEGIN; SET LOCAL synchronous_commit = on")
@@ -539,10 +500,10 @@ pub fn take_turn(session: &mut Session) -> Result<i64, StoreError> {
             "SELECT pg_advisory_xact_lock(hashtextextended('tamga turn ' || current_schema(), 0))",
             &[],
         )
-        .and_then(|_| client.query_one("SELECT applied FROM tamga_sync", &[]))
+        .and_then(|_| client.query_one("SELECT applied, deleted FROM tamga_sync", &[]))
         .map_err(pg);
     match row {
-        Ok(row) => Ok(row.get(0)),
+        Ok(row) => Ok((row.get(0), row.get(1))),
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK");
             Err(e)

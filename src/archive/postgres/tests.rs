@@ -364,3 +364,66 @@ fn a_batch_the_server_refuses_stops_writes(alone: bool) {
     assert_eq!(again.get(Space::Log, &[6]).unwrap(), Some(b"ours".to_vec()));
     assert_eq!(again.get(Space::Index, b"head").unwrap(), None);
 }
+
+#[test]
+fn an_archive_at_schema_2_is_migrated_and_its_rows_are_learnt_by_frontends() {
+    let c = cluster();
+    let mut admin = postgres::Client::connect(&c.url(), postgres::NoTls).unwrap();
+    // The schema as a tamga of version 2 left it, with a row filed through its function.
+    admin
+        .batch_execute("CREATE SCHEMA old; SET search_path TO old;")
+        .unwrap();
+    for sql in &migrations::MIGRATIONS[..2] {
+        admin.batch_execute(sql).unwrap();
+    }
+    admin
+        .batch_execute(
+            "CREATE TABLE tamga_schema (version int4 NOT NULL);
+             INSERT INTO tamga_schema VALUES (2);",
+        )
+        .unwrap();
+    admin
+        .execute(
+            "SELECT tamga_apply($1, $2, $3, '{}', '{}', '{}', '{}', '{}')",
+            &[
+                &vec![code(Space::Receipts)],
+                &vec![b"r".to_vec()],
+                &vec![b"old".to_vec()],
+            ],
+        )
+        .unwrap();
+    let shared = Location {
+        shared: true,
+        ..at(&c, "old")
+    };
+    let (a, b) = (
+        PgStore::open(shared.clone()).unwrap(),
+        PgStore::open(shared).unwrap(),
+    );
+    let version: i32 = admin
+        .query_one("SELECT version FROM old.tamga_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(a.get(Space::Receipts, b"r").unwrap(), Some(b"old".to_vec()));
+    assert!(!a.begin_turn().unwrap());
+    put(&a, Space::Receipts, b"new", b"a's");
+    a.end_turn();
+    a.sync().unwrap();
+    // Rows carry the group that wrote them; the old one is group 0.
+    let groups: Vec<i64> = admin
+        .query("SELECT grp FROM old.tamga_kv ORDER BY grp", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0], 0);
+    assert!(groups[1] > 0);
+    assert!(b.begin_turn().unwrap(), "a wrote");
+    assert_eq!(
+        b.shared().get(Space::Receipts, b"new"),
+        Some(Some(b"a's".to_vec()))
+    );
+    b.end_turn();
+}

@@ -39,21 +39,23 @@
 //! that overlapping turns cannot hold it (and the other writers out) for ever.
 //!
 //! **Another writer's writes.** A turn that finds the count moved since this writer's last
-//! turn returns `true` (the archive reads its head again) and forgets what another writer
-//! could have changed: the read cache but for values of append-only spaces that no disposal
-//! deletes, the greatest keys, and the Bloom filter of keys — for good: it cannot learn
-//! another writer's keys, and a wrong "absent" would file a retried document twice. The
-//! other choice, a column naming each key's group so that a turn could read the keys written
-//! since its last one, costs a migration, an index and a query per turn; one frontend keeps
-//! its filter, and with several the questions it saved go to the reader connections.
-//! Outside a turn nothing but those settled values is answered from memory.
+//! turn returns `true` (the archive reads its head again). Before anything is answered in
+//! it, the store reads the rows the other writers wrote since (each row names the group
+//! that wrote it; one round trip) and takes them into its filter of keys, its greatest keys
+//! and its read cache (`learn.rs`); a disposal among them makes the cache forget what a
+//! disposal can delete. So a shared frontend keeps answering keys not there yet from
+//! memory, and never "absent" for a key another wrote: a wrong "absent" would file a
+//! retried document twice. Only a server whose count went back (it lost groups) leaves
+//! nothing to learn from: then the filter is dropped for good and the cache keeps what no
+//! writer can change, as before schema version 3. Outside a turn nothing but values of
+//! append-only spaces that no disposal deletes is answered from memory.
 //!
 //! **A setting, not the default** (`--database-shared`, [`Location::shared`]): the commit
 //! that makes a turn durable also releases it, so a frontend files nothing while its flush
 //! runs, where one writer alone keeps committing on its connection while a second one
-//! flushes. Measured with `cargo bench --bench load -- 2000 http postgres [shared]`: alone
-//! 2,212–2,448 accepted/s, in turns 876–933/s on this machine — one frontend writing in
-//! turns; two frontends on one archive (which the bench does not start) are not measured.
+//! flushes. Measured with `cargo bench --bench load -- 2000 http postgres [shared|two]`
+//! (README, "### Service under load"): one frontend writing in turns files at about half
+//! the rate of one alone, and two frontends together about as much as one in turns.
 //! Every frontend of an archive must be given the setting; one without it holds the lifetime
 //! lock exclusively, and is refused beside them, or excludes them.
 //!
@@ -169,7 +171,12 @@ impl Connection {
     /// Takes a new turn. `implicit`: for batches handed over outside any turn (callers that
     /// never take one), which, built without a turn, fail if another writer wrote.
     fn open_turn(&mut self, implicit: bool) -> Result<bool, StoreError> {
-        let count = self.take()?;
+        let (count, deleted) = self.take()?;
+        // What another writer wrote since, before anything is answered in this turn.
+        if let Err(e) = self.learn(count, deleted) {
+            self.drop_transaction();
+            return Err(e);
+        }
         let moved = self.count != Some(count);
         self.count = Some(count);
         // After a failed turn, every turn says so until one commits a write: the archive's
@@ -204,19 +211,19 @@ impl Connection {
     }
 
     /// Takes the turn's lock in a new transaction (on a fresh connection if the old one
-    /// turns out dead) and returns the count of groups; refuses a server that lost groups
-    /// this writer was told were durable.
-    fn take(&mut self) -> Result<i64, StoreError> {
+    /// turns out dead) and returns the count of groups and the last that disposed of rows;
+    /// refuses a server that lost groups this writer was told were durable.
+    fn take(&mut self) -> Result<(i64, i64), StoreError> {
         let mut tries = 0;
         let count = loop {
             tries += 1;
             match schema::take_turn(self.writer()?) {
-                Ok(count) => break count,
+                Ok(counts) => break counts,
                 Err(e) if tries < 2 && !schema::refused_for_good(&e) => self.client = None,
                 Err(e) => return Err(e),
             }
         };
-        if count < self.durable {
+        if count.0 < self.durable {
             if let Some(s) = self.client.as_mut() {
                 let _ = schema::end_turn(s, false);
             }
@@ -360,7 +367,7 @@ impl Connection {
     /// landed after all, or no one wrote since it began (its groups are written again), or
     /// it is lost.
     fn recover(&mut self) -> Result<(), StoreError> {
-        let count = self.take()?;
+        let (count, _) = self.take()?;
         self.count = Some(count);
         let Some(turn) = self.turn.as_mut() else {
             self.drop_transaction();
@@ -433,6 +440,11 @@ impl Connection {
         // The count after its last group: a turn that found its commit landed late may see
         // a higher one (another writer's), which the next turn reports.
         self.count = Some(turn.end);
+        // Its own rows (its groups, start + 1 ..= end) the store took in as it handed them
+        // over; another writer's come after end.
+        if self.known == Some(turn.start) {
+            self.known = Some(turn.end);
+        }
         self.durable = self.durable.max(turn.end);
         let mut shared = lock(&self.shared);
         for (last, group) in &turn.groups {

@@ -317,3 +317,82 @@ fn a_turn_open_too_long_commits_for_the_other_writer_while_turns_overlap() {
     turn.join().unwrap();
     a.sync().unwrap();
 }
+
+/// `store`'s answer from memory alone, as inside its turn (`None`: only the server can tell).
+fn remembered(store: &PgStore, space: Space, key: &[u8]) -> Option<Option<Vec<u8>>> {
+    store.shared().get(space, key)
+}
+
+#[test]
+fn a_turn_learns_what_the_other_writer_wrote_and_keeps_its_filter_of_keys() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    assert!(!b.begin_turn().unwrap());
+    put(&b, Space::Index, b"head", b"b's head");
+    put(&b, Space::Index, b"list", b"b's short list");
+    // A receipt not there yet: absent, and remembered so.
+    assert_eq!(b.get(Space::Receipts, b"r").unwrap(), None);
+    b.end_turn();
+    b.sync().unwrap();
+    assert!(a.begin_turn().unwrap(), "b wrote");
+    put(&a, Space::Receipts, b"r", b"a's receipt");
+    put(&a, Space::Index, b"head", b"a's head");
+    // Too large to be taken into b's cache: b must forget what it knew of it.
+    put(&a, Space::Index, b"list", &[7; 5000]);
+    a.end_turn();
+    a.sync().unwrap();
+    assert!(b.begin_turn().unwrap(), "a wrote");
+    // Learnt in the turn's one read of a's rows: answered from memory, and right.
+    assert_eq!(
+        remembered(&b, Space::Receipts, b"r"),
+        Some(Some(b"a's receipt".to_vec()))
+    );
+    assert_eq!(
+        remembered(&b, Space::Index, b"head"),
+        Some(Some(b"a's head".to_vec()))
+    );
+    // Keys no one wrote are still known absent: the filter was kept, not dropped.
+    assert_eq!(remembered(&b, Space::Receipts, b"new"), Some(None));
+    assert_eq!(remembered(&b, Space::Chunks, b"other"), Some(None));
+    // The large value is the server's to tell, never the one b remembered.
+    assert_eq!(remembered(&b, Space::Index, b"list"), None);
+    assert_eq!(b.get(Space::Index, b"list").unwrap(), Some(vec![7; 5000]));
+    let mut again = Batch::default();
+    again.put(Space::Receipts, b"r".to_vec(), b"b's receipt".to_vec());
+    assert!(matches!(b.apply(&again), Err(StoreError::Overwrite { .. })));
+    b.end_turn();
+}
+
+#[test]
+fn a_disposal_by_the_other_writer_is_never_answered_from_memory() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    assert!(!b.begin_turn().unwrap());
+    put(&b, Space::Chunks, b"c", b"the chunk");
+    put(&b, Space::Blobs, b"m", b"its manifest");
+    b.end_turn();
+    b.sync().unwrap();
+    assert_eq!(
+        b.get(Space::Chunks, b"c").unwrap(),
+        Some(b"the chunk".to_vec())
+    );
+    assert!(a.begin_turn().unwrap(), "b wrote");
+    let mut act = Batch::default();
+    act.dispose(Space::Chunks, b"c".to_vec());
+    act.dispose(Space::Blobs, b"m".to_vec());
+    a.apply(&act).unwrap();
+    a.end_turn();
+    a.sync().unwrap();
+    assert!(b.begin_turn().unwrap(), "a wrote");
+    // A deletion leaves no row to learn from: what b remembered of it is gone.
+    assert_eq!(b.get(Space::Chunks, b"c").unwrap(), None);
+    assert_eq!(b.get(Space::Blobs, b"m").unwrap(), None);
+    // The same content filed again is a new chunk, not an overwrite.
+    put(&b, Space::Chunks, b"c", b"the chunk");
+    b.end_turn();
+    b.sync().unwrap();
+    assert_eq!(
+        a.get(Space::Chunks, b"c").unwrap(),
+        Some(b"the chunk".to_vec())
+    );
+}
