@@ -30,6 +30,12 @@ use crate::archive::store::StoreError;
 /// bound); a larger one is only forgotten there.
 pub const SMALL: usize = super::cache::MAX_VALUE;
 
+/// The most rows a turn learns. Learning happens with the turn held, every other frontend
+/// waiting, so a frontend that sat idle while the others filed (the passive one of two) must
+/// not read a day of their rows first: past this many it forgets instead, as before schema
+/// version 3, and asks the server from then on. Turns that alternate learn a few hundred.
+pub const MAX_LEARNT: usize = 10_000;
+
 impl Connection {
     /// Brings what the store remembers up to the count `count` the turn found, `deleted`
     /// being the last group that disposed of rows. Called with the turn held, before
@@ -40,7 +46,12 @@ impl Connection {
         match self.known {
             Some(known) if known == count => Ok(()),
             Some(known) if known < count => {
-                let rows = schema::written_since(self.writer()?, known, SMALL)?;
+                let rows = schema::written_since(self.writer()?, known, SMALL, MAX_LEARNT + 1)?;
+                if rows.len() > MAX_LEARNT {
+                    lock(&self.shared).forget();
+                    self.known = None;
+                    return Ok(());
+                }
                 lock(&self.shared).learn(&rows, deleted > known);
                 self.known = Some(count);
                 Ok(())

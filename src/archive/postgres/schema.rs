@@ -99,7 +99,7 @@ pub fn connect(location: &Location, role: Role) -> Result<Session, StoreError> {
             )?,
             prepare(
                 "SELECT space, key, CASE WHEN octet_length(value) <= $2 THEN value END
-                 FROM tamga_kv WHERE grp > $1 AND grp > 0",
+                 FROM tamga_kv WHERE grp > $1 AND grp > 0 LIMIT $3",
             )?,
         )
     };
@@ -396,11 +396,13 @@ pub fn written_since(
     session: &mut Session,
     since: i64,
     small: usize,
+    limit: usize,
 ) -> Result<Vec<Written>, StoreError> {
     let small = i32::try_from(small).unwrap_or(i32::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = session
         .client
-        .query(&session.written, &[&since, &small])
+        .query(&session.written, &[&since, &small, &limit])
         .map_err(pg)?;
     Ok(rows
         .iter()

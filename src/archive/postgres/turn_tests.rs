@@ -396,3 +396,32 @@ fn a_disposal_by_the_other_writer_is_never_answered_from_memory() {
         Some(b"the chunk".to_vec())
     );
 }
+
+#[test]
+fn a_frontend_far_behind_forgets_instead_of_learning_inside_its_turn() {
+    let c = cluster();
+    let (a, b) = two(&c);
+    assert!(!b.begin_turn().unwrap());
+    assert_eq!(b.get(Space::Receipts, b"r").unwrap(), None);
+    b.end_turn();
+    b.sync().unwrap();
+    // a files more rows than a turn may learn while b is idle.
+    a.begin_turn().unwrap();
+    let mut many = Batch::default();
+    for i in 0..=super::learn::MAX_LEARNT {
+        many.put(Space::Log, i.to_be_bytes().to_vec(), b"entry".to_vec());
+    }
+    a.apply(&many).unwrap();
+    put(&a, Space::Receipts, b"r", b"a's receipt");
+    a.end_turn();
+    a.sync().unwrap();
+    // b's turn does not read them all: it forgets, and asks the server, which is right.
+    assert!(b.begin_turn().unwrap(), "a wrote");
+    assert_eq!(remembered(&b, Space::Receipts, b"r"), None);
+    assert_eq!(remembered(&b, Space::Receipts, b"new"), None);
+    assert_eq!(
+        b.get(Space::Receipts, b"r").unwrap(),
+        Some(b"a's receipt".to_vec())
+    );
+    b.end_turn();
+}
