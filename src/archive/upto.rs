@@ -86,10 +86,7 @@ impl Archive {
         else {
             return if sure { Ok(()) } else { Err(unsure(upto.size)) };
         };
-        if sure
-            && self.epoch.load(Ordering::Acquire) == epoch
-            && self.store.losses() == losses
-        {
+        if sure && self.epoch.load(Ordering::Acquire) == epoch && self.store.losses() == losses {
             return Ok(());
         }
         let stored = match (last, upto.size.checked_sub(1)) {
