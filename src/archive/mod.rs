@@ -249,8 +249,10 @@ impl Archive {
         let mut state = lock(&self.state);
         // Every batch is built and applied in the store's turn, on the head read in it.
         let _turn = self.turn(&mut state)?;
-        // Read after the turn's reload, under the writer lock: the epoch the batch is built in.
+        // Read after the turn's reload, under the writer lock: the epoch the batch is built in,
+        // and the losses counted before it is handed over (`upto.rs`).
         let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let losses = self.store.losses();
         self.ensure_tiles(state.size)?;
         let mut txn = Txn {
             store: self.store.as_ref(),
@@ -296,7 +298,7 @@ impl Archive {
         }
         drop(edge);
         let last = txn.leaves.last().copied();
-        Ok((out, Upto::appended(state.size, epoch, last)))
+        Ok((out, Upto::appended(state.size, epoch, losses, last)))
     }
 
     /// Runs `read` over the store as it is now, without the writer lock (nor the state lock a
@@ -342,43 +344,54 @@ impl Archive {
     /// it covered at once instead of handing a mutex from one to the next. Fails when the
     /// entries `upto` stands for are not the ones its batch appended (a lost turn: `upto.rs`).
     pub fn make_durable(&self, upto: Upto) -> Result<(), ArchiveError> {
-        self.commit(upto.size, false)?;
-        self.check_own(upto)
+        let sure = self.commit(upto.size, false)?;
+        self.check_own(upto, sure)
     }
 
     /// Writes the pending access records and syncs the store even when the log has not grown
-    /// (at shutdown, so the last requests' records are on disk).
+    /// (at shutdown, so the last requests' records are on disk). Fails when a turn was lost
+    /// while it synced: what this process wrote may not all be stored.
     pub fn sync_now(&self) -> Result<(), ArchiveError> {
         self.flush_access()?;
-        self.commit(self.size(), true)
+        let size = self.size();
+        let sure = self.commit(size, true)?;
+        self.check_own(Upto::size(size), sure)
     }
 
-    fn commit(&self, upto: u64, force: bool) -> Result<(), ArchiveError> {
+    /// Makes tree size `upto` durable (or, `force`d, syncs regardless); returns whether the
+    /// sync is sure to cover it: `false` when a turn was lost while it ran (`upto.rs`).
+    fn commit(&self, upto: u64, force: bool) -> Result<bool, ArchiveError> {
         let Some(mut leader) = self.lead((!force).then_some(upto)) else {
-            return Ok(());
+            return Ok(true);
         };
         let synced = self.sync_and_checkpoint();
-        leader.synced = synced.as_ref().ok().copied();
+        leader.synced = synced.as_ref().ok().copied().flatten();
         drop(leader);
-        synced.map(|_| ())
+        synced.map(|size| size.is_some())
     }
 
     /// Signs a checkpoint for the current head (unless one exists) and syncs the store;
     /// returns the tree size now durable. The checkpoint is signed in the store's turn, for the
     /// head read in it, so the latest checkpoint never moves back whoever signs it; the sync
-    /// waits outside the turn.
-    fn sync_and_checkpoint(&self) -> Result<u64, ArchiveError> {
+    /// waits outside the turn. `None` when a turn was lost meanwhile: the sync answers for
+    /// what is stored, which may lack that head (`upto.rs`).
+    fn sync_and_checkpoint(&self) -> Result<Option<u64>, ArchiveError> {
+        let losses = self.store.losses();
         let (size, access_writes) = {
             let (_turn, head) = self.turn_for_head()?;
             self.checkpoint_head(&head)?;
             (head.size, lock(&self.access).writes())
         };
         self.store.sync()?;
-        // The access records written before the sync's turn are durable now.
-        lock(&self.access).durable(access_writes);
         self.syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(size)
+        if self.store.losses() != losses {
+            return Ok(None);
+        }
+        // The access records written before the sync's turn are durable now (unless a turn
+        // was lost meanwhile: then they stay, to be written again if they were in it).
+        lock(&self.access).durable(access_writes);
+        Ok(Some(size))
     }
 
     /// Makes everything the store holds durable and checkpointed: its stored head, not this

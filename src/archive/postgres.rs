@@ -408,6 +408,10 @@ impl Store for PgStore {
         let _ = self.writer.cast(Connection::end);
     }
 
+    fn losses(&self) -> u64 {
+        self.shared().losses
+    }
+
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
         self.writer.call(move |c| {
             if !c.read_only && c.failed.is_none() {

@@ -205,6 +205,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// applied): once the batches applied in it are committed, another writer may take its
     /// turn. Every `begin_turn` that returned `Ok` is paired with one `end_turn`.
     fn end_turn(&self) {}
+    /// How many times batches this store took in were then lost with their turn (its lease
+    /// ran out, its connection went) and failed, since it opened. A sync after such a loss
+    /// answers for what is stored, which no longer holds them — and the loss can be reported
+    /// to another of this process's threads (whose next turn reads the head again) before
+    /// the archive's memory shows it. So the archive compares this count around a batch's
+    /// durability instead of trusting the sync's `Ok` (see `upto.rs`). Never decreases; a
+    /// store one process writes loses nothing this way.
+    fn losses(&self) -> u64 {
+        0
+    }
     /// Waits for the store's background work (the journal's index merges) to finish. Nothing
     /// depends on it for correctness; the scale bench calls it between filling an archive and
     /// measuring it, as years pass between a real archive's growth and any one moment.

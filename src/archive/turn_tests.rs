@@ -6,8 +6,8 @@ use super::store::{Batch, Space, Store, StoreError};
 use super::*;
 use sha2::Digest;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
 
 /// (space prefix, key) → value.
 type Map = BTreeMap<(u8, Vec<u8>), Vec<u8>>;
@@ -25,6 +25,47 @@ struct Shared {
     /// The process whose next batch (other than chunks) is lost: its apply returns Ok but
     /// nothing is kept, as a PostgreSQL turn whose lease ran out before it committed.
     lose: Mutex<Option<usize>>,
+    /// Whether a loss is counted ([`Store::losses`]) when the batch is dropped, rather than
+    /// when the next turn that finds another's writes reports it (as PostgreSQL's `begin`
+    /// settles the lost turn and opens the next one in one call).
+    count_at_drop: AtomicBool,
+    /// Pauses in a process's sync, before it answers, and in its turn's beginning, before
+    /// the archive reads the head again: a thread's interleavings, made deterministic.
+    sync_gate: Mutex<Option<Gate>>,
+    begin_gate: Mutex<Option<Gate>>,
+}
+
+/// A pause in one process's store call: it says it arrived, and waits to be let go.
+#[derive(Debug)]
+struct Gate {
+    id: usize,
+    arrived: mpsc::Sender<()>,
+    go: mpsc::Receiver<()>,
+}
+
+impl Gate {
+    /// Sets a gate for process `id` in `slot`: returns (arrived, go).
+    fn set(slot: &Mutex<Option<Gate>>, id: usize) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (arrived, arrivals) = mpsc::channel();
+        let (go_tx, go) = mpsc::channel();
+        *slot.lock().unwrap() = Some(Gate { id, arrived, go });
+        (arrivals, go_tx)
+    }
+
+    /// Pauses process `id` at the gate in `slot`, if one is set for it (once).
+    fn pass(slot: &Mutex<Option<Gate>>, id: usize) {
+        let gate = {
+            let mut slot = slot.lock().unwrap();
+            match &*slot {
+                Some(g) if g.id == id => slot.take(),
+                _ => None,
+            }
+        };
+        if let Some(g) = gate {
+            g.arrived.send(()).unwrap();
+            g.go.recv().unwrap();
+        }
+    }
 }
 
 /// One process's handle on the shared store.
@@ -34,9 +75,13 @@ struct Handle {
     id: usize,
     /// The generation at the end of this handle's last turn (none yet: `u64::MAX`).
     seen: AtomicU64,
-    /// What its lost batch wrote: still answered to this handle until its next turn, as the
+    /// What its lost batches wrote: still answered to this handle until its next turn, as the
     /// PostgreSQL store answers from batches handed over until it finds their turn lost.
     ghost: Mutex<Map>,
+    /// Its turn was lost: its writes are dropped and its syncs fail until a turn of its
+    /// finds another's writes (which reports the loss, as PostgreSQL's `open_turn` does).
+    lost: AtomicBool,
+    losses: AtomicU64,
 }
 
 impl Handle {
@@ -46,6 +91,8 @@ impl Handle {
             id,
             seen: AtomicU64::new(u64::MAX),
             ghost: Mutex::default(),
+            lost: AtomicBool::new(false),
+            losses: AtomicU64::new(0),
         }
     }
 
@@ -70,6 +117,12 @@ impl Store for Handle {
             let mut lose = self.shared.lose.lock().unwrap();
             if *lose == Some(self.id) {
                 *lose = None;
+                self.lost.store(true, Ordering::SeqCst);
+                if self.shared.count_at_drop.load(Ordering::SeqCst) {
+                    self.losses.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            if self.lost.load(Ordering::SeqCst) {
                 let mut ghost = self.ghost.lock().unwrap();
                 for (space, k, v) in &batch.puts {
                     ghost.insert((space.prefix(), k.clone()), v.clone());
@@ -101,6 +154,10 @@ impl Store for Handle {
         Ok(())
     }
     fn sync(&self) -> Result<(), StoreError> {
+        Gate::pass(&self.shared.sync_gate, self.id);
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(StoreError::Unwritable("the turn was lost".into()));
+        }
         self.shared.syncs.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -126,9 +183,21 @@ impl Store for Handle {
             holder = self.shared.freed.wait(holder).unwrap();
         }
         *holder = Some(self.id);
+        drop(holder);
         self.ghost.lock().unwrap().clear();
         let now = self.shared.generation.load(Ordering::SeqCst);
-        Ok(self.seen.load(Ordering::SeqCst) != now)
+        let stale = self.seen.load(Ordering::SeqCst) != now;
+        if stale
+            && self.lost.swap(false, Ordering::SeqCst)
+            && !self.shared.count_at_drop.load(Ordering::SeqCst)
+        {
+            self.losses.fetch_add(1, Ordering::SeqCst);
+        }
+        Gate::pass(&self.shared.begin_gate, self.id);
+        Ok(stale)
+    }
+    fn losses(&self) -> u64 {
+        self.losses.load(Ordering::SeqCst)
     }
     fn end_turn(&self) {
         let mut holder = self.shared.holder.lock().unwrap();
@@ -361,6 +430,63 @@ fn no_receipt_leaves_for_a_batch_whose_turn_was_lost() {
         matches!(refused, Err(ArchiveError::Store(StoreError::Unwritable(_)))),
         "{refused:?}"
     );
+}
+
+/// P's first thread waits in its sync (`wait`) for a batch whose turn was lost, while P's
+/// second thread begins the turn that reports the loss (and lets syncs succeed again) and has
+/// not read the head again yet: the first must not be told its batch is durable.
+fn a_loss_reported_to_another_thread(
+    count_at_drop: bool,
+    wait: impl Fn(&Archive, Upto) -> Result<(), ArchiveError> + Sync,
+) {
+    let (shared, p, q) = two();
+    shared.count_at_drop.store(count_at_drop, Ordering::SeqCst);
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
+    *shared.lose.lock().unwrap() = Some(0);
+    let (_, lost) = append(&p, "01-05", 1_700_000_000, 2);
+    let (in_sync, sync_go) = Gate::set(&shared.sync_gate, 0);
+    std::thread::scope(|s| {
+        let first = s.spawn(|| wait(&p, lost));
+        // It signed its checkpoint in the lost turn too, and waits in the sync.
+        in_sync.recv().unwrap();
+        // Q files at the lost positions (another document: were Q's entries byte for byte
+        // P's, P's would be stored).
+        let (_, q_upto) = append(&q, "01-05", 1_700_000_001, 3);
+        q.make_durable(q_upto).unwrap();
+        let (begun, begin_go) = Gate::set(&shared.begin_gate, 0);
+        let second = s.spawn(|| file(&p, "01-05", 1_700_000_000));
+        begun.recv().unwrap();
+        sync_go.send(()).unwrap();
+        let refused = first.join().unwrap();
+        assert!(
+            matches!(refused, Err(ArchiveError::Store(StoreError::Unwritable(_)))),
+            "{refused:?}"
+        );
+        // What P knows durable stays below the lost head when the sync saw the loss: were it
+        // 3, a stored head of 1 or 2 would read as damage.
+        if !count_at_drop {
+            assert_eq!(lock(&p.commit).durable, 1);
+        }
+        begin_go.send(()).unwrap();
+        assert_eq!(second.join().unwrap(), 5);
+    });
+    audit::verify(&p, true, &mut |_, _| {}).unwrap();
+}
+
+#[test]
+fn no_receipt_leaves_for_a_lost_batch_whose_loss_another_thread_reported() {
+    a_loss_reported_to_another_thread(false, Archive::make_durable);
+}
+
+#[test]
+fn no_receipt_leaves_for_a_lost_batch_whose_loss_was_counted_before_the_sync() {
+    a_loss_reported_to_another_thread(true, Archive::make_durable);
+}
+
+#[test]
+fn a_sync_of_everything_during_which_a_turn_was_lost_fails() {
+    // (A bare size has no entry of its own to compare: a loss during its sync fails it.)
+    a_loss_reported_to_another_thread(false, |p, _| p.sync_now());
 }
 
 #[test]

@@ -15,6 +15,16 @@
 //! from the batches it was handed until their turn commits or is found lost. So once the
 //! size it waits for is durable, the receipt is read again and must still be there
 //! ([`Archive::make_read_receipt_durable`]).
+//!
+//! The reload alone does not tell in time: the loss can be found by another of this
+//! process's threads, whose new turn reports the other writer (and lets every sync succeed
+//! again) before its reload bumps the epoch, while a thread waiting in a sync for the lost
+//! batch is told `Ok`. So the store's count of losses ([`Store::losses`]) is compared too:
+//! it moves before any sync can return for a lost batch. A sync during which it moved made
+//! durable what is stored, not necessarily the head it was asked for: it does not advance
+//! `commit.durable`, and a bare size waited for by it fails (see [`Archive::make_durable`]).
+//!
+//! [`Store::losses`]: super::store::Store::losses
 
 use super::merkle::{self, Hash};
 use super::store::{Space, StoreError};
@@ -26,9 +36,19 @@ use std::sync::atomic::Ordering;
 pub struct Upto {
     /// The tree size the batch left (its last entry's index + 1).
     pub size: u64,
-    /// The batch's reload epoch and the leaf hash of its last entry (`None`: it appended
-    /// none); no check at all for [`Upto::size`].
-    check: Option<(u64, Option<Hash>)>,
+    /// What to check; none at all for [`Upto::size`].
+    check: Option<Check>,
+}
+
+/// What a batch's [`Upto`] compares after the sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Check {
+    /// The reload epoch the batch was built in.
+    epoch: u64,
+    /// The store's count of losses when its turn began.
+    losses: u64,
+    /// The leaf hash of its last entry (`None`: it appended none).
+    last: Option<Hash>,
 }
 
 impl Upto {
@@ -38,13 +58,19 @@ impl Upto {
         Upto { size, check: None }
     }
 
-    /// A batch built in reload epoch `epoch` that left the tree at `size`, its last entry's
-    /// leaf hash `last` (`None` when it wrote but appended no entry; a batch that wrote
-    /// nothing has nothing to lose, and is a bare [`Upto::size`]).
-    pub(super) fn appended(size: u64, epoch: u64, last: Option<Hash>) -> Upto {
+    /// A batch built in reload epoch `epoch`, in a turn that began with the store's count of
+    /// losses at `losses`, that left the tree at `size`, its last entry's leaf hash `last`
+    /// (`None` when it wrote but appended no entry; a batch that wrote nothing has nothing to
+    /// lose, and is a bare [`Upto::size`]).
+    pub(super) fn appended(size: u64, epoch: u64, losses: u64, last: Option<Hash>) -> Upto {
+        let check = Check {
+            epoch,
+            losses,
+            last,
+        };
         Upto {
             size,
-            check: Some((epoch, last)),
+            check: Some(check),
         }
     }
 }
@@ -88,15 +114,22 @@ impl Archive {
     }
 
     /// Fails unless the entries `upto` waited for are still this archive's own: when no
-    /// reload happened since its batch was built, nothing else can have written its
-    /// positions (cost: none); after one, the stored entry at `size - 1` must have the leaf
-    /// hash appended (cost: one read). A batch without entries has nothing to compare, so it
-    /// fails after a reload too.
-    pub(super) fn check_own(&self, upto: Upto) -> Result<(), ArchiveError> {
-        let Some((epoch, last)) = upto.check else {
-            return Ok(());
+    /// reload happened and no turn was lost since its batch was built, and the sync that
+    /// covered it (`sure`) saw none lost either, nothing else can have written its positions
+    /// (cost: none); else the stored entry at `size - 1` must have the leaf hash appended
+    /// (cost: one read). A batch without entries has nothing to compare, so it fails then
+    /// too; and so does a bare size that a sync during a loss covered (`!sure`), since what
+    /// it waited for may have been lost with the turn.
+    pub(super) fn check_own(&self, upto: Upto, sure: bool) -> Result<(), ArchiveError> {
+        let Some(Check {
+            epoch,
+            losses,
+            last,
+        }) = upto.check
+        else {
+            return if sure { Ok(()) } else { Err(unsure(upto.size)) };
         };
-        if self.epoch.load(Ordering::Acquire) == epoch {
+        if sure && self.epoch.load(Ordering::Acquire) == epoch && self.store.losses() == losses {
             return Ok(());
         }
         let stored = match (last, upto.size.checked_sub(1)) {
@@ -107,11 +140,23 @@ impl Archive {
         if last.is_some() && stored == last {
             return Ok(());
         }
-        // 503 "try later": the sender's retry finds nothing filed and files it anew.
-        Err(ArchiveError::Store(StoreError::Unwritable(format!(
-            "this process's turn was lost before its batch up to entry {} was stored: another \
-             process wrote the log meanwhile; nothing of it is filed, retry",
-            upto.size
-        ))))
+        Err(lost(upto.size))
     }
+}
+
+/// 503 "try later": the sender's retry finds nothing filed and files it anew.
+fn lost(size: u64) -> ArchiveError {
+    ArchiveError::Store(StoreError::Unwritable(format!(
+        "this process's turn was lost before its batch up to entry {size} was stored: another \
+         process wrote the log meanwhile; nothing of it is filed, retry"
+    )))
+}
+
+/// 503 "try later" for a bare size that a sync covered while a turn was lost: the store may
+/// hold less than it, or others' entries there; the retry reads what is stored.
+fn unsure(size: u64) -> ArchiveError {
+    ArchiveError::Store(StoreError::Unwritable(format!(
+        "a turn of this process was lost while the archive was made durable up to entry \
+         {size}: what it held up to there may not be stored; retry"
+    )))
 }

@@ -6,7 +6,7 @@ use super::files::{self, FileSum, Manifest};
 use super::fresh::{self, Fresh};
 use super::throttle::Throttle;
 use super::{BackupError, Moment, Options, Summary};
-use crate::archive::store::{Space, Store};
+use crate::archive::store::{Space, Store, StoreError};
 use crate::archive::{Archive, ArchiveError, lock};
 use crate::verify::certificate::hex;
 use sha2::{Digest, Sha256};
@@ -47,6 +47,7 @@ impl Archive {
         let mut leader = self.lead(None);
         let mut state = lock(&self.state);
         let held = std::time::Instant::now();
+        let losses = self.store.losses();
         let out = {
             // The store's turn too, for as long as the reads: no other process writing the
             // store files meanwhile either, and the head is the stored one.
@@ -57,6 +58,15 @@ impl Archive {
         // The sync waits outside the turn (a store with turns commits the turn first); what
         // was read counts only once it is durable.
         self.store.sync()?;
+        // A turn lost meanwhile (found by a thread staging chunks) may have been the one read
+        // from: the sync answers for what is stored, not for what was read (`upto.rs`).
+        if self.store.losses() != losses {
+            return Err(ArchiveError::Store(StoreError::Unwritable(
+                "a turn of this process was lost while the backup's snapshot was taken; \
+                 back up again"
+                    .into(),
+            )));
+        }
         if let Some(l) = leader.as_mut() {
             l.synced = Some(state.size);
         }

@@ -55,6 +55,10 @@ pub struct Shared {
     /// every sync fails until a turn reports another writer's writes to the archive above,
     /// which then reads what is stored again.
     pub turn_failed: Option<String>,
+    /// How many turns failed with batches of this store's (see
+    /// [`Store::losses`](crate::archive::store::Store::losses)): unlike
+    /// [`Shared::turn_failed`], no later turn clears it.
+    pub losses: u64,
 }
 
 impl Shared {
@@ -197,6 +201,9 @@ impl Shared {
         self.overlay.retain(|_, (n, _)| *n > upto);
         self.cache.clear();
         self.turn_failed = Some(why.to_owned());
+        // Counted before `settled` moves, under the same lock: a sync that finds its batches
+        // settled finds the count moved too if they failed.
+        self.losses += 1;
         self.settled_upto(upto);
     }
 
