@@ -25,6 +25,16 @@ fn file_receipt(a: &Archive, n: u64) -> (String, Vec<u8>, Upto) {
     (id, der, upto)
 }
 
+/// Q files, then P, whose turn reads the head again, and P syncs: the principals of the
+/// access log as stored.
+fn principals_once_both_filed(p: &Archive, q: &Archive) -> Vec<Option<String>> {
+    assert_eq!(file(q, "02-01", 1_700_000_000), 1);
+    assert_eq!(file(p, "01-05", 1_700_000_000), 1);
+    p.sync_now().unwrap();
+    let records = q.access_records(0, 10).unwrap();
+    records.into_iter().map(|r| r.principal).collect()
+}
+
 #[test]
 fn a_receipt_dictionary_lost_with_its_turn_is_written_again() {
     let (shared, p, q) = two();
@@ -71,16 +81,8 @@ fn access_records_lost_with_their_turn_are_written_again() {
     p.record_access(access(2), 1_700_000_000).unwrap();
     *shared.lose.lock().unwrap() = Some(0);
     p.flush_access().unwrap();
-    assert_eq!(file(&q, "02-01", 1_700_000_000), 1);
     // P's next turn reads the head again and finds its record missing: written again.
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
-    p.sync_now().unwrap();
-    let principals: Vec<_> = q
-        .access_records(0, 10)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.principal)
-        .collect();
+    let principals = principals_once_both_filed(&p, &q);
     assert_eq!(principals, [Some("p1".into()), Some("p2".into())]);
     let (size, head) = q.stored_access_head().unwrap();
     assert_eq!(access::chain_head(&q, size).unwrap(), head);
@@ -106,16 +108,8 @@ fn records_of_a_kept_turn_are_not_written_again_when_a_later_turn_is_lost() {
     p.record_access(access(2), 1_700_000_000).unwrap();
     *shared.lose.lock().unwrap() = Some(0);
     p.flush_access().unwrap();
-    assert_eq!(file(&q, "02-01", 1_700_000_000), 1);
     // P's next turn reads the head again: p2 is written again, p1 is not.
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
-    p.sync_now().unwrap();
-    let principals: Vec<_> = q
-        .access_records(0, 10)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.principal)
-        .collect();
+    let principals = principals_once_both_filed(&p, &q);
     assert_eq!(principals, [Some("p1".into()), Some("p2".into())]);
     audit::verify(&q, true, &mut |_, _| {}).unwrap();
 }
