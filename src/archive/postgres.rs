@@ -441,6 +441,15 @@ impl Connection {
     fn client(&mut self) -> Result<&mut schema::Session, StoreError> {
         if self.client.as_ref().is_some_and(|s| s.client.is_closed()) {
             self.client = None;
+            // A turn's transaction dies with its connection. Nothing more of it may run on a
+            // new session: a write there would land outside the turn's lock, and a COMMIT
+            // commits nothing while answering success. The turn is taken again instead.
+            if self.turn_open() {
+                self.turn_closed();
+                return Err(StoreError::Unwritable(
+                    "the connection holding this process's turn closed".into(),
+                ));
+            }
         }
         if self.client.is_none() {
             let role = if self.read_only {

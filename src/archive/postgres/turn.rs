@@ -300,6 +300,19 @@ impl Connection {
         self.recover()
     }
 
+    /// Whether a turn's transaction is open on the writer's connection.
+    pub(super) fn turn_open(&self) -> bool {
+        self.turn.as_ref().is_some_and(|t| t.open)
+    }
+
+    /// The writer's connection closed under an open turn: its transaction is gone with it
+    /// (rolled back by the server, never committed).
+    pub(super) fn turn_closed(&mut self) {
+        if let Some(turn) = self.turn.as_mut() {
+            turn.open = false;
+        }
+    }
+
     /// Rolls back the turn's transaction if the connection still stands (or drops it), so
     /// the lock is not held for nothing.
     fn drop_transaction(&mut self) {
@@ -330,6 +343,13 @@ impl Connection {
             if !turn.open {
                 self.retake(&mut attempts)?;
                 continue;
+            }
+            if let Err(e) = self.writer().map(|_| ()) {
+                // Its connection closed before the commit: the turn is taken again.
+                if !self.turn_open() {
+                    continue;
+                }
+                return Err(e);
             }
             match schema::end_turn(self.writer()?, true) {
                 Ok(()) => {
