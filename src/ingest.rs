@@ -2,7 +2,7 @@
 //! → signed receipt. The CLI and the HTTP service both call [`Ingest::submit`] and nothing else.
 
 use crate::archive::log::{Event, FileRef, SignerSummary};
-use crate::archive::{Archive, ArchiveError, Position, Upto};
+use crate::archive::{Archive, ArchiveError, Position};
 use crate::policy::ArchivePolicy;
 use crate::reasons::Reason;
 use crate::receipt::body::{ArchiveRef, CaseRef, ReasonLine, ReceiptBody, Registration};
@@ -207,12 +207,7 @@ impl Ingest {
             // says is durable before saying it again — up to the stored head, not this
             // archive's own: another frontend may have filed it, and died before its sync.
             self.archive
-                .stored_head()
-                .and_then(|(size, _, _)| {
-                    let stored = Upto::size(size);
-                    self.archive
-                        .make_read_receipt_durable(stored, &id, &receipt)
-                })
+                .make_stored_receipt_durable(&id, &receipt)
                 .map_err(IngestError::NotDurable)?;
             return Ok(self.outcome(id, receipt, true));
         }

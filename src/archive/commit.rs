@@ -6,7 +6,7 @@
 use super::checkpoint::Checkpoint;
 use super::store::{Batch, Space};
 use super::upto::Upto;
-use super::{Archive, ArchiveError, LATEST_CHECKPOINT, State, lock, stored_head};
+use super::{Archive, ArchiveError, LATEST_CHECKPOINT, State, lock};
 use std::sync::PoisonError;
 
 /// Group commit: how far the log is durable, and whether a caller is syncing right now.
@@ -120,14 +120,6 @@ impl Archive {
         // was lost meanwhile: then they stay, to be written again if they were in it).
         lock(&self.access).durable(access_writes);
         Ok(Some(size))
-    }
-
-    /// Makes everything the store holds durable and checkpointed: its stored head, not this
-    /// archive's memory, which another process writing the store may have overtaken (a retry
-    /// answered with a receipt another frontend filed, and perhaps did not sync before it
-    /// died).
-    pub fn make_stored_durable(&self) -> Result<(), ArchiveError> {
-        self.make_durable(Upto::size(stored_head(self.store.as_ref())?.size))
     }
 
     /// Signs a checkpoint for `state` with the access head, unless one exists for its size

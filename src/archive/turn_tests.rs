@@ -366,7 +366,8 @@ fn a_retry_answered_from_another_process_filing_is_made_durable_first() {
     let before = shared.syncs.load(Ordering::SeqCst);
     // `b` has not written since it opened, so its memory says the log is empty; what the store
     // holds is what a retry's receipt stands on.
-    b.make_stored_durable().unwrap();
+    b.make_durable(Upto::size(b.stored_head().unwrap().0))
+        .unwrap();
     assert_eq!(shared.syncs.load(Ordering::SeqCst), before + 1);
     assert_eq!(b.latest_checkpoint().unwrap().unwrap().size, 1);
 }

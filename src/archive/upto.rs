@@ -108,9 +108,19 @@ impl Archive {
         let Some(receipt) = self.receipt(id)? else {
             return Ok(None);
         };
-        let (size, _, _) = self.stored_head()?;
-        self.make_read_receipt_durable(Upto::size(size), id, &receipt)?;
+        self.make_stored_receipt_durable(id, &receipt)?;
         Ok(Some(receipt))
+    }
+
+    /// [`Archive::make_read_receipt_durable`] up to the stored head, not this archive's own:
+    /// another frontend may have filed the receipt, and died before its sync.
+    pub fn make_stored_receipt_durable(
+        &self,
+        id: &str,
+        receipt: &[u8],
+    ) -> Result<(), ArchiveError> {
+        let (size, _, _) = self.stored_head()?;
+        self.make_read_receipt_durable(Upto::size(size), id, receipt)
     }
 
     /// Fails unless the entries `upto` waited for are still this archive's own: when no

@@ -57,6 +57,15 @@ fn a_writes_in_its_turn(a: &PgStore, admin: &mut postgres::Client) -> i32 {
     within(Duration::from_secs(10), || holder_with_a_group(admin))
 }
 
+/// `a` writes in its turn, and its backend is killed before the turn commits.
+fn a_killed_in_its_turn(c: &Cluster, a: &PgStore) {
+    let mut admin = admin(c);
+    let pid = a_writes_in_its_turn(a, &mut admin);
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+}
+
 #[test]
 fn turns_alternate_and_each_writer_sees_what_the_other_wrote() {
     let c = cluster();
@@ -105,11 +114,7 @@ fn turns_alternate_and_each_writer_sees_what_the_other_wrote() {
 fn a_holder_whose_connection_is_killed_loses_the_turn_and_its_batches_fail() {
     let c = cluster();
     let (a, b) = two(&c);
-    let mut admin = admin(&c);
-    let pid = a_writes_in_its_turn(&a, &mut admin);
-    admin
-        .execute("SELECT pg_terminate_backend($1)", &[&pid])
-        .unwrap();
+    a_killed_in_its_turn(&c, &a);
     let t = Instant::now();
     assert!(!b.begin_turn().unwrap(), "a's turn never committed");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
@@ -139,11 +144,7 @@ fn a_holder_whose_connection_is_killed_loses_the_turn_and_its_batches_fail() {
 fn a_lost_turn_reported_by_the_next_begin_is_counted_though_a_sync_then_succeeds() {
     let c = cluster();
     let (a, b) = two(&c);
-    let mut admin = admin(&c);
-    let pid = a_writes_in_its_turn(&a, &mut admin);
-    admin
-        .execute("SELECT pg_terminate_backend($1)", &[&pid])
-        .unwrap();
+    a_killed_in_its_turn(&c, &a);
     assert!(!b.begin_turn().unwrap());
     put(&b, Space::Log, &[0], b"b's");
     b.end_turn();
