@@ -12,6 +12,7 @@ use tamga::http::Limits;
 
 const GATEWAY: &str = "demo-gateway-token";
 const AUDITOR: &str = "demo-auditor-token";
+const ARCHIVIST: &str = "demo-archivist-token";
 
 fn call(s: &Server, path: &str, token: &str) -> reqwest::blocking::Response {
     client()
@@ -123,6 +124,44 @@ fn a_filing_whose_checkpoint_fails_is_never_reported_as_not_filed() {
         assert_eq!(s.state.ingest.archive.size(), 2, "{kind}");
         let audit = tamga::archive::audit::verify(&s.state.ingest.archive, true, &mut |_, _| {});
         assert!(audit.is_ok(), "{kind}: {audit:?}");
+    }
+}
+
+/// Issue 16: a filing applied but not yet durable (its sync failed: a crash now would take it
+/// back) is shown to no reader — not its metadata, not its bytes, not in its case's listing —
+/// until a sync keeps it; then it is, and the sender's retry gets its one receipt.
+#[test]
+fn a_document_is_shown_only_once_its_filing_is_durable() {
+    for kind in ["journal", "sled"] {
+        let faults = Faults::default();
+        let s = serve_failing(kind, &faults);
+        let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+        set(&faults.sync, true);
+        let err = unavailable(raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone()));
+        assert!(err.contains("unknown"), "{kind}: {err}");
+        // Applied: the archive's memory and the store's reads have it.
+        assert_eq!(s.state.ingest.archive.size(), 1, "{kind}");
+        let reads = [
+            "/v1/documents/01-05%2F1",
+            "/v1/documents/01-05%2F1/signature",
+            "/v1/cases/01-05/documents",
+        ];
+        for path in reads {
+            let r = call(&s, path, ARCHIVIST);
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "{kind} {path}");
+        }
+        // The volume is back: the read itself makes the filing durable and shows it.
+        set(&faults.sync, false);
+        for path in reads {
+            let r = call(&s, path, ARCHIVIST);
+            assert_eq!(r.status(), StatusCode::OK, "{kind} {path}");
+        }
+        let doc: serde_json::Value = call(&s, reads[0], ARCHIVIST).json().unwrap();
+        assert_eq!(doc["registration"]["number"], "01-05/1", "{kind}");
+        let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig);
+        assert!(r.status().is_success(), "{kind}: {}", r.status());
+        let body: serde_json::Value = r.json().unwrap();
+        assert_eq!(body["receipt_id"], doc["receipt_id"], "{kind}");
     }
 }
 

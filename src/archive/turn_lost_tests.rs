@@ -113,3 +113,42 @@ fn records_of_a_kept_turn_are_not_written_again_when_a_later_turn_is_lost() {
     assert_eq!(principals, [Some("p1".into()), Some("p2".into())]);
     audit::verify(&q, true, &mut |_, _| {}).unwrap();
 }
+
+/// `GET /v1/documents/{regno}` at P, answered from a batch whose turn was lost: the number and
+/// position it read are then Q's filing's, so P must not show what it read.
+#[test]
+fn no_document_is_shown_from_a_batch_whose_turn_was_lost() {
+    let (shared, p, q) = two();
+    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
+    *shared.lose.lock().unwrap() = Some(0);
+    let register = |a: &Archive, by: &str, at: i64| {
+        a.append(|txn| {
+            let n = txn.next_number(&counter_key("01-05"))?;
+            txn.register(&format!("01-05/{n}"));
+            let event = log::Event::Review {
+                case: "01-05".into(),
+                decision: "keep".into(),
+                by: by.into(),
+            };
+            txn.push(event, at);
+            Ok(())
+        })
+        .unwrap()
+    };
+    register(&p, "lost", 1_700_000_000);
+    // A reader at P finds 01-05/2 in the lost batch.
+    let index = p.regno_entry("01-05/2").unwrap().unwrap();
+    let bytes = p.entry_bytes(index).unwrap().unwrap();
+    // Q files its own 01-05/2 at that position, and P files on.
+    let ((), q_upto) = register(&q, "Q's", 1_700_000_001);
+    q.make_durable(q_upto).unwrap();
+    assert_eq!(file(&p, "01-05", 1_700_000_002), 3);
+    let refused = p.make_filing_durable("01-05/2", index, &bytes);
+    assert!(
+        matches!(refused, Err(ArchiveError::Store(StoreError::Unwritable(_)))),
+        "{refused:?}"
+    );
+    // What is stored there now is shown.
+    let stored = p.entry_bytes(index).unwrap().unwrap();
+    p.make_filing_durable("01-05/2", index, &stored).unwrap();
+}

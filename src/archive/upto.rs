@@ -123,6 +123,34 @@ impl Archive {
         self.make_read_receipt_durable(Upto::size(size), id, receipt)
     }
 
+    /// Makes the filing of `regno` that a reader found at log position `index` as `bytes`
+    /// durable before it is shown: waits until the tree up to it is durable, then fails unless
+    /// the store still files `regno` there with those bytes. A read may have come from a batch
+    /// applied but not yet synced (a crash would take it back) or from one whose turn was then
+    /// lost (another frontend's filing now holds its position and perhaps its number); once
+    /// the position is durable, every batch handed over before the read is settled, so the
+    /// second read answers what is stored (as [`Archive::make_read_receipt_durable`] does for
+    /// a receipt). A document long durable costs two reads and no sync.
+    pub fn make_filing_durable(
+        &self,
+        regno: &str,
+        index: u64,
+        bytes: &[u8],
+    ) -> Result<(), ArchiveError> {
+        self.make_durable(Upto::size(index.saturating_add(1)))?;
+        let stored = match self.regno_entry(regno)? {
+            Some(i) if i == index => self.entry_bytes(index)?,
+            _ => None,
+        };
+        if stored.as_deref() == Some(bytes) {
+            return Ok(());
+        }
+        // 503 "try later": the reader's retry finds what is stored.
+        Err(ArchiveError::Store(StoreError::Unwritable(format!(
+            "{regno} was read from a filing at entry {index} that was not stored; retry"
+        ))))
+    }
+
     /// Fails unless the entries `upto` waited for are still this archive's own: when no
     /// reload happened and no turn was lost since its batch was built, and the sync that
     /// covered it (`sure`) saw none lost either, nothing else can have written its positions

@@ -35,12 +35,23 @@ fn may_see(state: &AppState, caller: &Caller, receipt_id: Option<&str>) -> Resul
     )))
 }
 
-/// The entry of `regno`, if the caller may see it: authorised before it is looked up.
-fn visible_entry(state: &AppState, caller: &Caller, regno: &str) -> Result<Entry, ApiError> {
-    let found = entry_of(state, regno);
-    let receipt = found.as_ref().ok().map(receipt_of);
+/// The entry of `regno`, if the caller may see it and once it is durable: authorised on what
+/// the lookup found before the wait, so that a clerk is refused alike whether another's
+/// fresh filing exists or not.
+async fn visible_entry(
+    state: &Arc<AppState>,
+    caller: &Caller,
+    regno: &str,
+) -> Result<Entry, ApiError> {
+    let found = read_entry(state, regno);
+    let receipt = found.as_ref().ok().map(|(_, _, e)| receipt_of(e));
     may_see(state, caller, receipt)?;
-    found
+    let (index, bytes, entry) = found?;
+    let (st, key) = (state.clone(), regno.to_owned());
+    tokio::task::spawn_blocking(move || st.ingest.archive.make_filing_durable(&key, index, &bytes))
+        .await
+        .map_err(|_| ApiError::Unavailable("Reading failed; retry.".into()))??;
+    Ok(entry)
 }
 
 fn receipt_of(entry: &Entry) -> &str {
@@ -110,14 +121,28 @@ fn document(state: &AppState, entry: Entry) -> Result<Document, ApiError> {
     })
 }
 
-fn entry_of(state: &AppState, regno: &str) -> Result<Entry, ApiError> {
+/// The log position, stored bytes and entry of `regno` as read now: perhaps a filing not yet
+/// durable, which no client may be shown before [`Archive::make_filing_durable`].
+///
+/// [`Archive::make_filing_durable`]: crate::archive::Archive::make_filing_durable
+fn read_entry(state: &AppState, regno: &str) -> Result<(u64, Vec<u8>, Entry), ApiError> {
     let missing = || ApiError::NotFound(format!("No document is registered as {regno}."));
-    let index = state
+    let archive = &state.ingest.archive;
+    let index = archive.regno_entry(regno)?.ok_or_else(missing)?;
+    let bytes = archive.entry_bytes(index)?.ok_or_else(missing)?;
+    let entry = Entry::decode(&bytes)
+        .map_err(|e| crate::archive::ArchiveError::Damaged(format!("entry {index}: {e}")))?;
+    Ok((index, bytes, entry))
+}
+
+/// The entry of `regno` once it is durable (blocking: it may wait for a sync).
+fn durable_entry(state: &AppState, regno: &str) -> Result<Entry, ApiError> {
+    let (index, bytes, entry) = read_entry(state, regno)?;
+    state
         .ingest
         .archive
-        .regno_entry(regno)?
-        .ok_or_else(missing)?;
-    state.ingest.archive.entry(index)?.ok_or_else(missing)
+        .make_filing_durable(regno, index, &bytes)?;
+    Ok(entry)
 }
 
 /// `GET /v1/receipts/{id}`
@@ -152,7 +177,7 @@ pub async fn metadata(
     Extension(caller): Extension<Caller>,
     Path(regno): Path<String>,
 ) -> Result<Json<Document>, ApiError> {
-    let entry = visible_entry(&state, &caller, &regno)?;
+    let entry = visible_entry(&state, &caller, &regno).await?;
     Ok(Json(document(&state, entry)?))
 }
 
@@ -183,7 +208,7 @@ async fn bytes(
     headers: HeaderMap,
     role_name: &str,
 ) -> Result<Response, ApiError> {
-    let file = kept_file(&state, &caller, &regno, role_name)?;
+    let file = kept_file(&state, &caller, &regno, role_name).await?;
     let etag = format!("\"{}\"", file.sha256);
     if headers
         .get(header::IF_NONE_MATCH)
@@ -219,14 +244,14 @@ async fn bytes(
 
 /// The kept file of `regno` in `role_name`, if the caller's role may read its case's content
 /// and it was not destroyed.
-fn kept_file(
-    state: &AppState,
+async fn kept_file(
+    state: &Arc<AppState>,
     caller: &Caller,
     regno: &str,
     role_name: &str,
 ) -> Result<FileRef, ApiError> {
     let role = caller.require(READERS)?;
-    let entry = visible_entry(state, caller, regno)?;
+    let entry = visible_entry(state, caller, regno).await?;
     if let Some(act) = state.ingest.archive.disposal(regno)? {
         return Err(ApiError::Gone(format!(
             "{regno} was destroyed under {act}; its entry and receipt remain."
@@ -373,21 +398,26 @@ pub async fn case_documents(
     Query(page): Query<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(&[Role::Archivist, Role::Auditor])?;
+    let index_name = index.clone();
     if state.ingest.policy.case(&index).is_none() {
         return Err(ApiError::NotFound(format!(
             "No case {index} in the nomenclature."
         )));
     }
     let (p, per_page, first) = page.window()?;
-    let total = registered(&state, &index)?;
-    let mut docs = Vec::new();
-    for n in first..=total.min(first.saturating_add(per_page - 1)) {
-        docs.push(document(
-            &state,
-            entry_of(&state, &format!("{index}/{n}"))?,
-        )?);
-    }
+    let st = state.clone();
+    // Each document listed is durable first (the page's newest may still be in its sync).
+    let (total, docs) = tokio::task::spawn_blocking(move || {
+        let total = registered(&st, &index)?;
+        let mut docs = Vec::new();
+        for n in first..=total.min(first.saturating_add(per_page - 1)) {
+            docs.push(document(&st, durable_entry(&st, &format!("{index}/{n}"))?)?);
+        }
+        Ok::<_, ApiError>((total, docs))
+    })
+    .await
+    .map_err(|_| ApiError::Unavailable("Reading failed; retry.".into()))??;
     Ok(Json(
-        serde_json::json!({"case": index, "page": p, "per_page": per_page, "total": total, "documents": docs}),
+        serde_json::json!({"case": index_name, "page": p, "per_page": per_page, "total": total, "documents": docs}),
     ))
 }
