@@ -140,6 +140,51 @@ fn a_holder_whose_connection_is_killed_loses_the_turn_and_its_batches_fail() {
     );
 }
 
+/// The guard in `Connection::client` (and its use in `finish`). `a`'s backend is killed in
+/// its turn, and a read in the turn on the writer's connection (`keys`) is the first to meet
+/// it: the read fails, the client now knows its connection closed, and the turn is still
+/// open. Nothing more of the turn may run on a new session: a write there lands outside the
+/// turn's lock (and commits at once), and the COMMIT, with no transaction open, commits
+/// nothing and answers success — the sync would then call the turn's first group durable,
+/// though the server rolled it back with the killed backend. `again`: the turn writes once
+/// more before it commits (else the COMMIT is the first to need the connection).
+fn a_turn_whose_connection_closed_is_taken_again(again: bool) {
+    let c = cluster();
+    let (a, b) = two(&c);
+    let mut admin = admin(&c);
+    let pid = a_writes_in_its_turn(&a, &mut admin);
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    // Gone: its FATAL message and the end of the stream wait on a's socket.
+    within(Duration::from_secs(10), || {
+        let row = admin
+            .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
+            .unwrap();
+        row.is_none().then_some(())
+    });
+    assert!(a.keys(Space::Log).is_err());
+    if again {
+        put(&a, Space::Log, &[1], b"a's second");
+    }
+    a.end_turn();
+    a.sync().unwrap();
+    // No one wrote since a's turn began: taken again, it wrote the turn's groups again.
+    assert_eq!(b.get(Space::Log, &[0]).unwrap(), Some(b"a's".to_vec()));
+    let second = again.then(|| b"a's second".to_vec());
+    assert_eq!(b.get(Space::Log, &[1]).unwrap(), second);
+}
+
+#[test]
+fn a_turn_whose_connection_closed_writes_again_only_in_a_new_turn() {
+    a_turn_whose_connection_closed_is_taken_again(true);
+}
+
+#[test]
+fn a_turn_whose_connection_closed_commits_only_in_a_new_turn() {
+    a_turn_whose_connection_closed_is_taken_again(false);
+}
+
 #[test]
 fn a_lost_turn_reported_by_the_next_begin_is_counted_though_a_sync_then_succeeds() {
     let c = cluster();
