@@ -123,6 +123,12 @@ impl Archive {
         self.make_read_receipt_durable(Upto::size(size), id, receipt)
     }
 
+    /// Whether this process has made the log durable up to tree size `size` already: then
+    /// [`Archive::make_durable`] of that size returns at once, without a sync to wait for.
+    pub fn durable_through(&self, size: u64) -> bool {
+        super::lock(&self.commit).durable >= size
+    }
+
     /// Makes the filing of `regno` that a reader found at log position `index` as `bytes`
     /// durable before it is shown: waits until the tree up to it is durable, then fails unless
     /// the store still files `regno` there with those bytes. A read may have come from a batch
