@@ -150,12 +150,19 @@ const ID_PKIX_OCSP_BASIC: &str = "1.3.6.1.5.5.7.48.1.1";
 pub struct Staged {
     /// Blobs to put.
     pub prepared: Vec<Prepared>,
+    /// The archive's count of blob movements (disposals, other processes' writes) read before
+    /// the store was asked which blobs it keeps; `None` when it was not asked.
+    moved: Option<u64>,
 }
 
 impl super::Archive {
     /// Prepares the blobs of `items` that the archive does not keep yet (outside the lock).
     pub fn stage_evidence(&self, items: &[Item<'_>]) -> Result<Staged, ArchiveError> {
-        let mut staged = Staged::default();
+        let mut staged = Staged {
+            prepared: Vec::new(),
+            // Read first: a blob that leaves after this moves the count.
+            moved: Some(self.blobs_moved.load(std::sync::atomic::Ordering::Acquire)),
+        };
         for item in items {
             if self.store().get(Space::Blobs, &item.name)?.is_none() {
                 staged.prepared.push(blobs::prepare(&item.der)?);
@@ -168,17 +175,23 @@ impl super::Archive {
 /// Files `items` in the batch and returns their references for the entry. A blob that was
 /// kept when staged but has since been released (the last document naming it disposed of
 /// meanwhile) is prepared again here, under the lock, so an entry never names a missing blob.
+/// Blobs leave the store only by a disposal or by another process's writes, both of which
+/// move the archive's count: while it stands where staging read it, what was kept still is,
+/// and the filing reads nothing here (every filing names the same anchor, CRLs and settings).
 pub fn file(
     txn: &mut Txn<'_>,
     items: &[Item<'_>],
     staged: Staged,
 ) -> Result<Vec<FileRef>, ArchiveError> {
+    let unmoved = staged.moved == Some(txn.blobs_moved);
     for blob in staged.prepared {
         txn.put_blob(blob)?;
     }
-    for item in items {
-        if txn.get(Space::Blobs, &item.name)?.is_none() {
-            txn.put_blob(blobs::prepare(&item.der)?)?;
+    if !unmoved {
+        for item in items {
+            if txn.get(Space::Blobs, &item.name)?.is_none() {
+                txn.put_blob(blobs::prepare(&item.der)?)?;
+            }
         }
     }
     Ok(items.iter().map(Item::file_ref).collect())
@@ -205,6 +218,43 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    /// A blob kept when a filing staged its evidence, then disposed of before the filing took
+    /// the writer lock, is filed again with it: the entry never names a missing blob.
+    #[test]
+    fn a_kept_blob_disposed_of_after_staging_is_filed_again() {
+        let signer = std::sync::Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+        let store = Box::new(crate::archive::tiles::tests::Mem::default());
+        let a = super::super::Archive::open(store, "tamga.test/evidence".into(), signer).unwrap();
+        let der = b"an anchor certificate".to_vec();
+        let item = Item {
+            role: CERTIFICATE,
+            name: Sha256::digest(&der).into(),
+            der: Cow::Owned(der),
+        };
+        let items = std::slice::from_ref(&item);
+        let kept = |a: &super::super::Archive| a.store().get(Space::Blobs, &item.name).unwrap();
+        let first = a.stage_evidence(items).unwrap();
+        assert_eq!(first.prepared.len(), 1);
+        a.append(|txn| file(txn, items, first)).unwrap();
+        assert!(kept(&a).is_some());
+        // Staged while kept: nothing to prepare.
+        let second = a.stage_evidence(items).unwrap();
+        assert!(second.prepared.is_empty());
+        a.append(|txn| {
+            txn.dispose(Space::Blobs, item.name.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert!(kept(&a).is_none());
+        a.append(|txn| file(txn, items, second)).unwrap();
+        assert!(kept(&a).is_some(), "the filing must put the blob back");
+        // Nothing moved since this staging: filed as it is, the blob still kept.
+        let third = a.stage_evidence(items).unwrap();
+        assert!(third.prepared.is_empty());
+        a.append(|txn| file(txn, items, third)).unwrap();
+        assert!(kept(&a).is_some());
     }
 
     #[test]

@@ -261,7 +261,7 @@ impl Txn<'_> {
                     encoded.value
                 }
                 Ok(None) => {
-                    self.put(Space::Receipts, key, dictionary);
+                    self.put(Space::Receipts, key, dictionary.to_vec());
                     encoded.value
                 }
                 // Unsure whether the store has it: the receipt is kept as it is instead.

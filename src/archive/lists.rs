@@ -206,22 +206,11 @@ pub fn ready(store: &dyn Store) -> Result<bool, ArchiveError> {
     Ok(index_u64(store.get(Space::Index, keys::LISTS_VERSION)?) == Some(VERSION))
 }
 
-/// Adds this batch's submissions to the lists, in the batch (from the batch's own log
-/// writes, so every entry pushed is seen once). Nothing while the lists are not built: the
-/// build reads every entry anyway.
+/// Adds this batch's submissions to the lists, in the batch (from the entries the batch
+/// pushed, so every entry is seen once). Called by `Archive::append` after it has made sure
+/// the lists are built (`ensure`), so the lists' version is not read again per filing.
 pub(super) fn settle(txn: &mut Txn<'_>) -> Result<(), ArchiveError> {
-    if !ready(txn.store())? {
-        return Ok(());
-    }
-    let entries: Vec<Entry> = txn
-        .batch
-        .puts
-        .iter()
-        .filter(|(s, _, _)| *s == Space::Log)
-        .map(|(_, _, v)| {
-            Entry::decode(v).map_err(|e| ArchiveError::Damaged(format!("new entry: {e}")))
-        })
-        .collect::<Result<_, _>>()?;
+    let entries = std::mem::take(&mut txn.pushed);
     let mut counts: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
     let mut writes: Vec<(Vec<u8>, u64)> = Vec::new();
     for e in &entries {

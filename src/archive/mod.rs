@@ -110,6 +110,8 @@ pub struct Archive {
     edge: Mutex<tiles::Edge>,
     /// Whether the per-case and reference indexes cover the log (see [`tally::ensure`]).
     tally_ready: std::sync::atomic::AtomicBool,
+    /// Whether the console's look-up lists cover the log (see [`lists::ensure`]).
+    lists_ready: std::sync::atomic::AtomicBool,
     /// The receipts' dictionaries this store is known to hold (see [`receipts::Stored`]).
     receipt_dictionaries: receipts::Stored,
     /// Whether a turn taken without the writer lock found another process's writes: the next
@@ -118,6 +120,9 @@ pub struct Archive {
     /// How many times the head was read again after another process wrote (`reload`): a
     /// batch built in an earlier epoch is checked before its receipt leaves (see `upto.rs`).
     epoch: std::sync::atomic::AtomicU64,
+    /// Moves whenever blobs may have left the store: a disposal applied, or another process's
+    /// writes read (see `evidence::Staged`). Written under the writer lock.
+    blobs_moved: std::sync::atomic::AtomicU64,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -178,9 +183,7 @@ impl Archive {
         let edge = tiles::Edge::load(store.as_ref(), state.size);
         let tally_ready = built && tally::ensure(store.as_ref(), state.size).is_ok();
         // The console's look-up lists likewise (retried by every append until built).
-        if built {
-            let _ = lists::ensure(store.as_ref(), state.size);
-        }
+        let lists_ready = built && lists::ensure(store.as_ref(), state.size).is_ok();
         drop(turn);
         // Outside the turn: only reads, so that no proof pays for the upper tiles.
         edge.warm(store.as_ref());
@@ -199,9 +202,11 @@ impl Archive {
             tiles_ready: std::sync::atomic::AtomicBool::new(tiles_ready),
             edge: Mutex::new(edge),
             tally_ready: std::sync::atomic::AtomicBool::new(tally_ready),
+            lists_ready: std::sync::atomic::AtomicBool::new(lists_ready),
             receipt_dictionaries: receipts::Stored::default(),
             missed: std::sync::atomic::AtomicBool::new(false),
             epoch: std::sync::atomic::AtomicU64::new(0),
+            blobs_moved: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -254,12 +259,15 @@ impl Archive {
         let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
         let losses = self.store.losses();
         self.ensure_tiles(state.size)?;
+        let blobs_moved = self.blobs_moved.load(std::sync::atomic::Ordering::Acquire);
         let mut txn = Txn {
             store: self.store.as_ref(),
             batch: Batch::default(),
             state: state.clone(),
             leaves: Vec::new(),
             tally: tally::Pending::default(),
+            pushed: Vec::new(),
+            blobs_moved,
             receipt_dictionaries: &self.receipt_dictionaries,
         };
         let out = build(&mut txn)?;
@@ -284,7 +292,14 @@ impl Archive {
         )?;
         txn.batch
             .put(Space::Index, HEAD_KEY, encode_head(&txn.state));
-        self.store.apply(&txn.batch)?;
+        let applied = self.store.apply(&txn.batch);
+        // After the apply, failed or not (a failure may still have destroyed them): a blob
+        // staged as kept before this point is looked up again (`evidence::file`).
+        if !txn.batch.disposals.is_empty() {
+            self.blobs_moved
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        applied?;
         // Trusted across a lost turn once a size past the head it was built on is durable.
         self.receipt_dictionaries
             .applied(&txn.batch, state.size + 1);
@@ -318,6 +333,8 @@ impl Archive {
             state,
             leaves: Vec::new(),
             tally: tally::Pending::default(),
+            pushed: Vec::new(),
+            blobs_moved: self.blobs_moved.load(std::sync::atomic::Ordering::Acquire),
             receipt_dictionaries: &self.receipt_dictionaries,
         })
     }
@@ -334,7 +351,10 @@ impl Archive {
             tally::ensure(self.store.as_ref(), size)?;
             self.tally_ready.store(true, Ordering::Release);
         }
-        lists::ensure(self.store.as_ref(), size)?;
+        if !self.lists_ready.load(Ordering::Acquire) {
+            lists::ensure(self.store.as_ref(), size)?;
+            self.lists_ready.store(true, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -399,6 +419,10 @@ pub struct Txn<'a> {
     leaves: Vec<Hash>,
     /// What the entries pushed so far change in the per-case and reference indexes.
     tally: tally::Pending,
+    /// The entries pushed so far, for the look-up lists ([`lists::settle`]).
+    pushed: Vec<Entry>,
+    /// The archive's `blobs_moved` when the batch was begun.
+    blobs_moved: u64,
     /// The archive's memory of the receipts' dictionaries its store holds.
     receipt_dictionaries: &'a receipts::Stored,
 }
@@ -471,11 +495,13 @@ impl Txn<'_> {
         let leaf = merkle::leaf_hash(&bytes);
         self.state.frontier.push(leaf);
         self.leaves.push(leaf);
-        self.batch.put(Space::Log, entry.index.to_be_bytes(), bytes);
+        let index = entry.index;
+        self.batch.put(Space::Log, index.to_be_bytes(), bytes);
+        self.pushed.push(entry);
         self.state.chain = entry_hash;
         self.state.size += 1;
         Position {
-            index: entry.index,
+            index,
             entry_hash,
             tree_size: self.state.size,
         }

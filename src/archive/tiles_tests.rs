@@ -32,6 +32,9 @@ impl Store for Mem {
         for (space, k, v) in &batch.puts {
             map.insert((space.prefix(), k.clone()), v.clone());
         }
+        for (space, k) in &batch.disposals {
+            map.remove(&(space.prefix(), k.clone()));
+        }
         Ok(())
     }
     fn sync(&self) -> Result<(), StoreError> {

@@ -135,6 +135,8 @@ impl Archive {
         }
         // Batches built on the old head are checked before their receipts leave (`upto.rs`).
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        // Another process may have disposed of blobs this one staged as kept.
+        self.blobs_moved.fetch_add(1, Ordering::AcqRel);
         lock(&self.access).reload(store)?;
         // The edge's hashes are read when a proof next needs them, not here: the turn is on
         // every frontend's filing path, and they are up to 255 entries.

@@ -35,6 +35,7 @@ mod recover;
 mod run;
 mod stats;
 mod tables;
+mod values;
 
 #[cfg(test)]
 pub(crate) use recover::KEY_SCANS;
@@ -67,6 +68,8 @@ pub struct JournalStore {
     /// Memtable size at which a sync flushes ([`index::FLUSH_AT`]; tests make it tiny).
     flush_at: usize,
     writer: Mutex<Writer>,
+    /// Small values written or read lately (see `values.rs`).
+    values: values::Values,
     notes: Mutex<Vec<String>>,
     /// What the open's read of the journal found damaged: every value when it read the whole
     /// journal (`Some`), only the tail after the index otherwise (then the audit reads all).
@@ -332,6 +335,7 @@ impl JournalStore {
             merging: Mutex::new(None),
             flush_at,
             writer: Mutex::new(writer),
+            values: values::Values::default(),
             notes: Mutex::new(recovered.notes),
             damaged: (recovered.damaged, whole),
             replayed: (from, recovered.records),
@@ -412,10 +416,14 @@ impl JournalStore {
     }
 
     fn value(&self, e: Extent) -> Result<Vec<u8>, StoreError> {
+        if let Some(v) = self.values.get(e) {
+            return Ok(v);
+        }
         let mut v = vec![0; e.len as usize];
         self.file
             .read_exact_at(&mut v, e.off)
             .map_err(|err| io(&self.path, "", err))?;
+        self.values.keep(e, &v);
         Ok(v)
     }
 

@@ -113,7 +113,10 @@ impl JournalStore {
         let mut off = start + values_at as u64;
         for (_, h, value) in puts {
             let len = value.len() as u32; // encode bounds every value by u32
-            index.mem.insert(h, Some(Extent { off, len }));
+            let extent = Extent { off, len };
+            index.mem.insert(h, Some(extent));
+            // The next filing reads its counters back: from memory, not the file.
+            self.values.keep(extent, value);
             off += u64::from(len);
         }
         for (_, h, extent) in removes {
