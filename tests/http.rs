@@ -58,21 +58,8 @@ fn receipt_openssl_accepts(
     name: &str,
     der: &[u8],
 ) -> serde_json::Value {
-    let p = s.dir.path().join("r.p7s");
-    std::fs::write(&p, der).unwrap();
-    let o = std::process::Command::new("openssl")
-        .args(["cms", "-verify", "-inform", "DER", "-in"])
-        .arg(&p)
-        .arg("-CAfile")
-        .arg(cert)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
+    let out = openssl_verified(&s.dir.path().join("r.p7s"), der, cert, &[], name);
+    serde_json::from_slice(&out).unwrap()
 }
 
 #[test]

@@ -134,14 +134,7 @@ fn assert_random_bodies_never_5xx(s: &Server) {
     let mut x = random_u64() | 1;
     for i in 0..200 {
         let len = (x % 3000) as usize;
-        let body: Vec<u8> = (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let body = xorshift_bytes(&mut x, len);
         let ct = [
             "application/pkcs7-mime",
             "multipart/form-data; boundary=b",
