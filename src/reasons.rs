@@ -112,111 +112,213 @@ impl Reason {
         Reason::ALL.into_iter().find(|r| r.code() == code)
     }
 
-    /// The texts shown to the sender.
+    /// The texts shown to the sender, one per language of the service.
     pub const fn texts(self) -> Texts {
+        Texts {
+            kk: self.kk(),
+            ky: self.ky(),
+            ru: self.ru(),
+            en: self.en(),
+        }
+    }
+
+    /// The Kazakh text. One exhaustive match per language, so that a new reason without its
+    /// text in every language does not compile, and a translator reads one language in one place.
+    const fn kk(self) -> &'static str {
         match self {
-            Reason::Malformed => Texts {
-                kk: "Файл дұрыс құрылған CMS SignedData құрылымы емес.",
-                ky: "Файл туура түзүлгөн CMS SignedData түзүмү эмес.",
-                ru: "Файл не является корректной структурой CMS SignedData.",
-                en: "The file is not a well-formed CMS SignedData structure.",
-            },
-            Reason::NoSigners => Texts {
-                kk: "Қолтаңба файлында бірде-бір қол қоюшы жоқ.",
-                ky: "Кол тамга файлында бир да кол коюучу жок.",
-                ru: "Файл подписи не содержит ни одной подписи.",
-                en: "The signature file contains no signer.",
-            },
-            Reason::ContentMissing => Texts {
-                kk: "Қолтаңба бөлек берілген, ал қол қойылған мазмұн ұсынылмаған.",
-                ky: "Кол тамга өзүнчө берилген, ал эми кол коюлган мазмун тапшырылган жок.",
-                ru: "Подпись отсоединённая, а подписанное содержимое не передано.",
-                en: "The signature is detached and the signed content was not provided.",
-            },
-            Reason::ContentMismatch => Texts {
-                kk: "Мазмұн қол қойылған хэшпен сәйкес келмейді.",
-                ky: "Мазмун кол коюлган хэш менен дал келбейт.",
-                ru: "Содержимое не совпадает с подписанным хэшем.",
-                en: "The content does not match the digest the signer signed.",
-            },
-            Reason::SignatureInvalid => Texts {
-                kk: "Қолтаңба мәні қол қоюшының ашық кілтімен тексеруден өтпейді.",
-                ky: "Кол тамганын мааниси кол коюучунун ачык ачкычы менен текшерүүдөн өтпөйт.",
-                ru: "Значение подписи не проходит проверку открытым ключом подписанта.",
-                en: "The signature value does not verify with the signer's public key.",
-            },
-            Reason::AlgorithmUnsupported => Texts {
-                kk: "Қолтаңбада қабылданбайтын алгоритм немесе кілт ұзындығы қолданылған.",
-                ky: "Кол тамгада кабыл алынбаган алгоритм же ачкыч узундугу колдонулган.",
-                ru: "Подпись использует алгоритм или длину ключа, которые не принимаются.",
-                en: "The signature uses an algorithm or key size that this service does not accept.",
-            },
-            Reason::CertificateMissing => Texts {
-                kk: "Қол қоюшының сертификаты қоса берілмеген және табылмады.",
-                ky: "Кол коюучунун сертификаты тиркелген эмес жана табылган жок.",
-                ru: "Сертификат подписанта не приложен и не найден.",
-                en: "The signer's certificate is not included and could not be found.",
-            },
-            Reason::CertificateUntrusted => Texts {
-                kk: "Қол қоюшының сертификаты сенімді куәландырушы орталықпен берілмеген.",
-                ky: "Кол коюучунун сертификаты ишенимдүү күбөлөндүрүүчү борбор тарабынан берилген эмес.",
-                ru: "Сертификат подписанта не выдан доверенным удостоверяющим центром.",
-                en: "The signer's certificate does not chain to a trusted certification authority.",
-            },
-            Reason::CertificateExpired => Texts {
-                kk: "Қол қоюшы тізбегіндегі сертификаттың қолданылу мерзімі тексеру сәтінде аяқталған.",
-                ky: "Кол коюучунун чынжырындагы сертификаттын мөөнөтү текшерүү учурунда бүткөн.",
-                ru: "Срок действия сертификата в цепочке подписанта истёк на момент проверки.",
-                en: "A certificate on the signer's path had expired at the validation time.",
-            },
-            Reason::CertificateNotYetValid => Texts {
-                kk: "Қол қоюшы тізбегіндегі сертификат тексеру сәтінде әлі күшіне енбеген.",
-                ky: "Кол коюучунун чынжырындагы сертификат текшерүү учурунда али күчүнө кире элек.",
-                ru: "Сертификат в цепочке подписанта ещё не действовал на момент проверки.",
-                en: "A certificate on the signer's path was not yet valid at the validation time.",
-            },
-            Reason::CertificateRevoked => Texts {
-                kk: "Қол қоюшы тізбегіндегі сертификат кері қайтарылған.",
-                ky: "Кол коюучунун чынжырындагы сертификат кайтарылып алынган.",
-                ru: "Сертификат в цепочке подписанта отозван.",
-                en: "A certificate on the signer's path has been revoked.",
-            },
-            Reason::CertificateUsage => Texts {
-                kk: "Қол қоюшы тізбегіндегі сертификат бұл мақсатқа арналмаған (кілттің мақсаты, КО шектеулері немесе тізбек ұзындығы).",
-                ky: "Кол коюучунун чынжырындагы сертификат бул максатка арналган эмес (ачкычтын максаты, КБ чектөөлөрү же чынжырдын узундугу).",
-                ru: "Сертификат в цепочке подписанта не предназначен для такого использования (назначение ключа, ограничения УЦ или длина цепочки).",
-                en: "A certificate on the signer's path is not allowed for this use (key usage, CA constraints or path length).",
-            },
-            Reason::CertificatePolicy => Texts {
-                kk: "Қол қоюшы тізбегінде осы қызмет қабылдайтын сертификаттау саясаты жоқ.",
-                ky: "Кол коюучунун чынжырында бул кызмат кабыл алган сертификаттоо саясаты жок.",
-                ru: "Цепочка подписанта не действует ни по одной политике сертификации, принимаемой этой службой.",
-                en: "No certificate policy that this service accepts holds along the signer's path.",
-            },
-            Reason::NameConstraints => Texts {
-                kk: "Сертификаттағы атау жоғары тұрған куәландырушы орталыққа рұқсат етілген атаулар шегінен тыс.",
-                ky: "Сертификаттагы аталыш жогору турган күбөлөндүрүүчү борборго уруксат берилген аталыштардын чегинен тышкары.",
-                ru: "Имя в сертификате выходит за пределы имён, которые разрешено удостоверять вышестоящему УЦ.",
-                en: "A name in a certificate lies outside the names a certification authority above it may certify.",
-            },
-            Reason::RevocationUnavailable => Texts {
-                kk: "Қол қоюшы тізбегіндегі сертификаттың кері қайтарылу мәртебесін анықтау мүмкін болмады, ал саясат оны талап етеді.",
-                ky: "Кол коюучунун чынжырындагы сертификаттын кайтарылып алынуу абалын аныктоо мүмкүн болгон жок, ал эми саясат аны талап кылат.",
-                ru: "Не удалось установить статус отзыва сертификата в цепочке подписанта, а политика этого требует.",
-                en: "The revocation status of a certificate on the signer's path could not be established, and policy requires it.",
-            },
-            Reason::TimestampInvalid => Texts {
-                kk: "Қолтаңбадағы уақыт белгісі тексеруден өтпейді (оның қолтаңбасы, уақыт белгілері қызметінің сертификаты немесе ол куәландырған деректер).",
-                ky: "Кол тамгадагы убакыт белгиси текшерүүдөн өтпөйт (анын кол тамгасы, убакыт белгилери кызматынын сертификаты же ал күбөлөндүргөн маалыматтар).",
-                ru: "Метка времени в подписи не проходит проверку (её подпись, сертификат службы меток времени или заверенные ею данные).",
-                en: "A time-stamp token in the signature does not verify (its signature, its authority's certificate or the data it stamps).",
-            },
-            Reason::PolicyViolation => Texts {
-                kk: "Түсім мұрағат саясатын бұзады (белгісіз немесе жабылған іс, көлемі немесе түрі).",
-                ky: "Келип түшкөн документ архивдик саясатты бузат (белгисиз же жабылган иш, көлөмү же түрү).",
-                ru: "Поступление нарушает политику архива (неизвестное или закрытое дело, размер или тип).",
-                en: "The submission breaks the archive policy (unknown or closed case, size or type).",
-            },
+            Reason::Malformed => "Файл дұрыс құрылған CMS SignedData құрылымы емес.",
+            Reason::NoSigners => "Қолтаңба файлында бірде-бір қол қоюшы жоқ.",
+            Reason::ContentMissing => {
+                "Қолтаңба бөлек берілген, ал қол қойылған мазмұн ұсынылмаған."
+            }
+            Reason::ContentMismatch => "Мазмұн қол қойылған хэшпен сәйкес келмейді.",
+            Reason::SignatureInvalid => {
+                "Қолтаңба мәні қол қоюшының ашық кілтімен тексеруден өтпейді."
+            }
+            Reason::AlgorithmUnsupported => {
+                "Қолтаңбада қабылданбайтын алгоритм немесе кілт ұзындығы қолданылған."
+            }
+            Reason::CertificateMissing => {
+                "Қол қоюшының сертификаты қоса берілмеген және табылмады."
+            }
+            Reason::CertificateUntrusted => {
+                "Қол қоюшының сертификаты сенімді куәландырушы орталықпен берілмеген."
+            }
+            Reason::CertificateExpired => {
+                "Қол қоюшы тізбегіндегі сертификаттың қолданылу мерзімі тексеру сәтінде аяқталған."
+            }
+            Reason::CertificateNotYetValid => {
+                "Қол қоюшы тізбегіндегі сертификат тексеру сәтінде әлі күшіне енбеген."
+            }
+            Reason::CertificateRevoked => "Қол қоюшы тізбегіндегі сертификат кері қайтарылған.",
+            Reason::CertificateUsage => {
+                "Қол қоюшы тізбегіндегі сертификат бұл мақсатқа арналмаған (кілттің мақсаты, КО шектеулері немесе тізбек ұзындығы)."
+            }
+            Reason::CertificatePolicy => {
+                "Қол қоюшы тізбегінде осы қызмет қабылдайтын сертификаттау саясаты жоқ."
+            }
+            Reason::NameConstraints => {
+                "Сертификаттағы атау жоғары тұрған куәландырушы орталыққа рұқсат етілген атаулар шегінен тыс."
+            }
+            Reason::RevocationUnavailable => {
+                "Қол қоюшы тізбегіндегі сертификаттың кері қайтарылу мәртебесін анықтау мүмкін болмады, ал саясат оны талап етеді."
+            }
+            Reason::TimestampInvalid => {
+                "Қолтаңбадағы уақыт белгісі тексеруден өтпейді (оның қолтаңбасы, уақыт белгілері қызметінің сертификаты немесе ол куәландырған деректер)."
+            }
+            Reason::PolicyViolation => {
+                "Түсім мұрағат саясатын бұзады (белгісіз немесе жабылған іс, көлемі немесе түрі)."
+            }
+        }
+    }
+
+    /// The Kyrgyz text. One exhaustive match per language, so that a new reason without its
+    /// text in every language does not compile, and a translator reads one language in one place.
+    const fn ky(self) -> &'static str {
+        match self {
+            Reason::Malformed => "Файл туура түзүлгөн CMS SignedData түзүмү эмес.",
+            Reason::NoSigners => "Кол тамга файлында бир да кол коюучу жок.",
+            Reason::ContentMissing => {
+                "Кол тамга өзүнчө берилген, ал эми кол коюлган мазмун тапшырылган жок."
+            }
+            Reason::ContentMismatch => "Мазмун кол коюлган хэш менен дал келбейт.",
+            Reason::SignatureInvalid => {
+                "Кол тамганын мааниси кол коюучунун ачык ачкычы менен текшерүүдөн өтпөйт."
+            }
+            Reason::AlgorithmUnsupported => {
+                "Кол тамгада кабыл алынбаган алгоритм же ачкыч узундугу колдонулган."
+            }
+            Reason::CertificateMissing => {
+                "Кол коюучунун сертификаты тиркелген эмес жана табылган жок."
+            }
+            Reason::CertificateUntrusted => {
+                "Кол коюучунун сертификаты ишенимдүү күбөлөндүрүүчү борбор тарабынан берилген эмес."
+            }
+            Reason::CertificateExpired => {
+                "Кол коюучунун чынжырындагы сертификаттын мөөнөтү текшерүү учурунда бүткөн."
+            }
+            Reason::CertificateNotYetValid => {
+                "Кол коюучунун чынжырындагы сертификат текшерүү учурунда али күчүнө кире элек."
+            }
+            Reason::CertificateRevoked => {
+                "Кол коюучунун чынжырындагы сертификат кайтарылып алынган."
+            }
+            Reason::CertificateUsage => {
+                "Кол коюучунун чынжырындагы сертификат бул максатка арналган эмес (ачкычтын максаты, КБ чектөөлөрү же чынжырдын узундугу)."
+            }
+            Reason::CertificatePolicy => {
+                "Кол коюучунун чынжырында бул кызмат кабыл алган сертификаттоо саясаты жок."
+            }
+            Reason::NameConstraints => {
+                "Сертификаттагы аталыш жогору турган күбөлөндүрүүчү борборго уруксат берилген аталыштардын чегинен тышкары."
+            }
+            Reason::RevocationUnavailable => {
+                "Кол коюучунун чынжырындагы сертификаттын кайтарылып алынуу абалын аныктоо мүмкүн болгон жок, ал эми саясат аны талап кылат."
+            }
+            Reason::TimestampInvalid => {
+                "Кол тамгадагы убакыт белгиси текшерүүдөн өтпөйт (анын кол тамгасы, убакыт белгилери кызматынын сертификаты же ал күбөлөндүргөн маалыматтар)."
+            }
+            Reason::PolicyViolation => {
+                "Келип түшкөн документ архивдик саясатты бузат (белгисиз же жабылган иш, көлөмү же түрү)."
+            }
+        }
+    }
+
+    /// The Russian text. One exhaustive match per language, so that a new reason without its
+    /// text in every language does not compile, and a translator reads one language in one place.
+    const fn ru(self) -> &'static str {
+        match self {
+            Reason::Malformed => "Файл не является корректной структурой CMS SignedData.",
+            Reason::NoSigners => "Файл подписи не содержит ни одной подписи.",
+            Reason::ContentMissing => {
+                "Подпись отсоединённая, а подписанное содержимое не передано."
+            }
+            Reason::ContentMismatch => "Содержимое не совпадает с подписанным хэшем.",
+            Reason::SignatureInvalid => {
+                "Значение подписи не проходит проверку открытым ключом подписанта."
+            }
+            Reason::AlgorithmUnsupported => {
+                "Подпись использует алгоритм или длину ключа, которые не принимаются."
+            }
+            Reason::CertificateMissing => "Сертификат подписанта не приложен и не найден.",
+            Reason::CertificateUntrusted => {
+                "Сертификат подписанта не выдан доверенным удостоверяющим центром."
+            }
+            Reason::CertificateExpired => {
+                "Срок действия сертификата в цепочке подписанта истёк на момент проверки."
+            }
+            Reason::CertificateNotYetValid => {
+                "Сертификат в цепочке подписанта ещё не действовал на момент проверки."
+            }
+            Reason::CertificateRevoked => "Сертификат в цепочке подписанта отозван.",
+            Reason::CertificateUsage => {
+                "Сертификат в цепочке подписанта не предназначен для такого использования (назначение ключа, ограничения УЦ или длина цепочки)."
+            }
+            Reason::CertificatePolicy => {
+                "Цепочка подписанта не действует ни по одной политике сертификации, принимаемой этой службой."
+            }
+            Reason::NameConstraints => {
+                "Имя в сертификате выходит за пределы имён, которые разрешено удостоверять вышестоящему УЦ."
+            }
+            Reason::RevocationUnavailable => {
+                "Не удалось установить статус отзыва сертификата в цепочке подписанта, а политика этого требует."
+            }
+            Reason::TimestampInvalid => {
+                "Метка времени в подписи не проходит проверку (её подпись, сертификат службы меток времени или заверенные ею данные)."
+            }
+            Reason::PolicyViolation => {
+                "Поступление нарушает политику архива (неизвестное или закрытое дело, размер или тип)."
+            }
+        }
+    }
+
+    /// The English text. One exhaustive match per language, so that a new reason without its
+    /// text in every language does not compile, and a translator reads one language in one place.
+    const fn en(self) -> &'static str {
+        match self {
+            Reason::Malformed => "The file is not a well-formed CMS SignedData structure.",
+            Reason::NoSigners => "The signature file contains no signer.",
+            Reason::ContentMissing => {
+                "The signature is detached and the signed content was not provided."
+            }
+            Reason::ContentMismatch => "The content does not match the digest the signer signed.",
+            Reason::SignatureInvalid => {
+                "The signature value does not verify with the signer's public key."
+            }
+            Reason::AlgorithmUnsupported => {
+                "The signature uses an algorithm or key size that this service does not accept."
+            }
+            Reason::CertificateMissing => {
+                "The signer's certificate is not included and could not be found."
+            }
+            Reason::CertificateUntrusted => {
+                "The signer's certificate does not chain to a trusted certification authority."
+            }
+            Reason::CertificateExpired => {
+                "A certificate on the signer's path had expired at the validation time."
+            }
+            Reason::CertificateNotYetValid => {
+                "A certificate on the signer's path was not yet valid at the validation time."
+            }
+            Reason::CertificateRevoked => "A certificate on the signer's path has been revoked.",
+            Reason::CertificateUsage => {
+                "A certificate on the signer's path is not allowed for this use (key usage, CA constraints or path length)."
+            }
+            Reason::CertificatePolicy => {
+                "No certificate policy that this service accepts holds along the signer's path."
+            }
+            Reason::NameConstraints => {
+                "A name in a certificate lies outside the names a certification authority above it may certify."
+            }
+            Reason::RevocationUnavailable => {
+                "The revocation status of a certificate on the signer's path could not be established, and policy requires it."
+            }
+            Reason::TimestampInvalid => {
+                "A time-stamp token in the signature does not verify (its signature, its authority's certificate or the data it stamps)."
+            }
+            Reason::PolicyViolation => {
+                "The submission breaks the archive policy (unknown or closed case, size or type)."
+            }
         }
     }
 }

@@ -115,21 +115,9 @@ fn every_fixture_is_filed_with_its_verdict_and_a_receipt_openssl_accepts() {
             );
         }
         let path = dir.path().join("receipt.p7s");
-        std::fs::write(&path, &out.receipt).unwrap();
-        let o = Command::new("openssl")
-            .args(["cms", "-verify", "-inform", "DER", "-in"])
-            .arg(&path)
-            .arg("-CAfile")
-            .arg(&cert)
-            .args(["-attime", &AT.to_string()])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert_eq!(o.stdout, out.body(), "{name}");
+        let at = ["-attime", &AT.to_string()];
+        let printed = openssl_verified(&path, &out.receipt, &cert, &at, name);
+        assert_eq!(printed, out.body(), "{name}");
     }
     assert!(accepted >= 15, "{accepted}");
     let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();

@@ -78,14 +78,7 @@ fn file_big(
     size: usize,
 ) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let bytes: Vec<u8> = (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let bytes = xorshift_bytes(&mut x, size);
     let content = dir.join(format!("big-{seed}.bin"));
     let sig_path = dir.join(format!("big-{seed}.p7s"));
     std::fs::write(&content, &bytes).unwrap();

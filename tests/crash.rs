@@ -29,14 +29,8 @@ fn sigkill_rounds(store: &str) {
     let data = dir.path().join("data");
     // Documents of several sizes, one spanning several chunks.
     let big = dir.path().join("big.bin");
-    let mut bytes = vec![0u8; 3 * 1024 * 1024 + 17];
     let mut x = random_u64() | 1;
-    for b in bytes.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let bytes = xorshift_bytes(&mut x, 3 * 1024 * 1024 + 17);
     std::fs::write(&big, &bytes).unwrap();
     let big_sig = dir.path().join("big.p7s");
     openssl_sign_detached(&big, &big_sig);

@@ -1,6 +1,8 @@
 //! The service against a real server on loopback: every fixture over HTTP, the full role ×
-//! endpoint × case matrix with the access log, bad input and overload.
+//! endpoint × case matrix with the access log, bad input and overload (`http/bad_input.rs`).
 
+#[path = "http/bad_input.rs"]
+mod bad_input;
 mod common;
 use common::server::{Server, client, raw_submit, start};
 use common::*;
@@ -19,6 +21,45 @@ fn extra_principals() -> String {
     use sha2::Digest;
     let h = tamga::verify::certificate::hex(&sha2::Sha256::digest(GATEWAY2.as_bytes()));
     format!("[[principal]]\nname = \"gateway-2\"\nrole = \"chancellery\"\ntoken_sha256 = \"{h}\"\n")
+}
+
+/// Submits a fixture as a multipart form (with its content, when detached), asking for the
+/// signed DER receipt.
+fn multipart_submit(
+    s: &Server,
+    name: &str,
+    sig: &[u8],
+    content: Option<&[u8]>,
+) -> reqwest::blocking::Response {
+    let mut form = multipart::Form::new()
+        .text("case", "01-05")
+        .text("sender_ref", name.to_owned())
+        .part(
+            "signature",
+            multipart::Part::bytes(sig.to_vec()).file_name(name.to_owned()),
+        );
+    if let Some(c) = content {
+        form = form.part("content", multipart::Part::bytes(c.to_vec()));
+    }
+    client()
+        .post(format!("{}/v1/submissions", s.base))
+        .bearer_auth(GATEWAY)
+        .header("Accept", "application/pkcs7-mime")
+        .multipart(form)
+        .send()
+        .unwrap()
+}
+
+/// The body of a signed DER receipt, which OpenSSL must accept with the service certificate
+/// `cert` and print.
+fn receipt_openssl_accepts(
+    s: &Server,
+    cert: &std::path::Path,
+    name: &str,
+    der: &[u8],
+) -> serde_json::Value {
+    let out = openssl_verified(&s.dir.path().join("r.p7s"), der, cert, &[], name);
+    serde_json::from_slice(&out).unwrap()
 }
 
 #[test]
@@ -43,23 +84,7 @@ fn every_fixture_over_http_multipart_and_raw() {
         let expected = verifier.verify(&sig, content.as_deref(), tamga::clock::now());
         let multipart_form = i % 2 == 0 || content.is_some();
         let res = if multipart_form {
-            let mut form = multipart::Form::new()
-                .text("case", "01-05")
-                .text("sender_ref", name.clone())
-                .part(
-                    "signature",
-                    multipart::Part::bytes(sig.clone()).file_name(name.clone()),
-                );
-            if let Some(c) = &content {
-                form = form.part("content", multipart::Part::bytes(c.clone()));
-            }
-            client()
-                .post(format!("{}/v1/submissions", s.base))
-                .bearer_auth(GATEWAY)
-                .header("Accept", "application/pkcs7-mime")
-                .multipart(form)
-                .send()
-                .unwrap()
+            multipart_submit(&s, name, &sig, content.as_deref())
         } else {
             raw_submit(&s, Some(GATEWAY), "01-05", name, sig.clone())
         };
@@ -71,22 +96,7 @@ fn every_fixture_over_http_multipart_and_raw() {
         assert_eq!(res.status(), want, "{name}");
         let bytes = res.bytes().unwrap().to_vec();
         let body: serde_json::Value = if multipart_form {
-            // The signed DER receipt: OpenSSL must accept it and print the body.
-            let p = s.dir.path().join("r.p7s");
-            std::fs::write(&p, &bytes).unwrap();
-            let o = std::process::Command::new("openssl")
-                .args(["cms", "-verify", "-inform", "DER", "-in"])
-                .arg(&p)
-                .arg("-CAfile")
-                .arg(&cert)
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "{name}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            serde_json::from_slice(&o.stdout).unwrap()
+            receipt_openssl_accepts(&s, &cert, name, &bytes)
         } else {
             serde_json::from_slice(&bytes).unwrap()
         };
@@ -125,38 +135,25 @@ fn call(s: &Server, method: &str, path: &str, token: Option<&str>) -> StatusCode
     r.send().unwrap().status()
 }
 
-#[test]
-fn role_endpoint_case_matrix_and_the_access_log() {
-    let s = start(&extra_principals(), Limits::default(), None);
-    let p256 = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
-    let r = raw_submit(&s, Some(GATEWAY), "01-05", "open", p256.clone());
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let id = r.json::<serde_json::Value>().unwrap()["receipt_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        raw_submit(&s, Some(GATEWAY), "03-07", "confidential", p256.clone()).status(),
-        StatusCode::CREATED
-    );
-    let mut requests = 2;
+/// The seven callers of the matrix: who, and the token they present.
+const CALLERS: [(&str, Option<&str>); 7] = [
+    ("anonymous", None),
+    ("unknown", Some("no-such-token")),
+    ("gateway", Some(GATEWAY)),
+    ("gateway-2", Some(GATEWAY2)),
+    ("archivist", Some(ARCHIVIST)),
+    ("auditor", Some(AUDITOR)),
+    ("admin", Some(ADMIN)),
+];
 
-    let callers: [(&str, Option<&str>); 7] = [
-        ("anonymous", None),
-        ("unknown", Some("no-such-token")),
-        ("gateway", Some(GATEWAY)),
-        ("gateway-2", Some(GATEWAY2)),
-        ("archivist", Some(ARCHIVIST)),
-        ("auditor", Some(AUDITOR)),
-        ("admin", Some(ADMIN)),
-    ];
-    // Expected status per caller, in the order above.
+/// Every route but submitting, with the status each caller of [`CALLERS`] must get, in order.
+fn matrix(receipt_path: &str) -> Vec<(&str, &str, [StatusCode; 7])> {
+    // Expected status per caller, in the order of CALLERS.
     let u = StatusCode::UNAUTHORIZED;
     let f = StatusCode::FORBIDDEN;
     let k = StatusCode::OK;
-    let receipt_path = format!("/v1/receipts/{id}");
-    let matrix: Vec<(&str, &str, [StatusCode; 7])> = vec![
-        ("GET", receipt_path.as_str(), [u, u, k, f, k, k, f]),
+    vec![
+        ("GET", receipt_path, [u, u, k, f, k, k, f]),
         ("GET", "/v1/documents/01-05%2F1", [u, u, k, f, k, k, f]),
         (
             "GET",
@@ -187,32 +184,11 @@ fn role_endpoint_case_matrix_and_the_access_log() {
         ("GET", "/metrics", [u, u, f, f, f, k, k]),
         ("GET", "/v1/reasons", [k, k, k, k, k, k, k]),
         ("GET", "/openapi.json", [k, k, k, k, k, k, k]),
-    ];
-    let mut failures = Vec::new();
-    for (method, path, want) in &matrix {
-        for ((who, token), want) in callers.iter().zip(want) {
-            let got = call(&s, method, path, *token);
-            requests += 1;
-            if got != *want {
-                failures.push(format!("{who} {method} {path}: {got}, want {want}"));
-            }
-        }
-    }
-    // Submitting is the chancellery's alone.
-    for ((who, token), want) in
-        callers
-            .iter()
-            .zip([u, u, StatusCode::CREATED, StatusCode::CREATED, f, f, f])
-    {
-        let got = raw_submit(&s, *token, "02-03", who, p256.clone()).status();
-        requests += 1;
-        if got != want {
-            failures.push(format!("{who} POST /v1/submissions: {got}, want {want}"));
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    ]
+}
 
-    // Every request is in the access log, with its decision, and the chain verifies.
+/// Every request is in the access log, with its decision, and the chain verifies.
+fn assert_every_request_logged(s: &Server, requests: usize) {
     let log: serde_json::Value = client()
         .get(format!("{}/v1/access-log?limit=1000", s.base))
         .bearer_auth(AUDITOR)
@@ -243,186 +219,48 @@ fn role_endpoint_case_matrix_and_the_access_log() {
     assert_eq!(audit["status"], "intact", "{audit}");
 }
 
-/// Posts `body` with a plain socket and returns what the server answered.
-fn raw_http(s: &Server, body: &[u8], chunked: bool) -> String {
-    use std::io::{Read, Write};
-    let addr = s.base.trim_start_matches("http://");
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let framing = if chunked {
-        "Transfer-Encoding: chunked".to_owned()
-    } else {
-        format!("Content-Length: {}", body.len())
-    };
-    let head = format!(
-        "POST /v1/submissions?case=01-05 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {GATEWAY}\r\n\
-         Content-Type: application/pkcs7-mime\r\n{framing}\r\nConnection: close\r\n\r\n"
+#[test]
+fn role_endpoint_case_matrix_and_the_access_log() {
+    let s = start(&extra_principals(), Limits::default(), None);
+    let p256 = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
+    let r = raw_submit(&s, Some(GATEWAY), "01-05", "open", p256.clone());
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<serde_json::Value>().unwrap()["receipt_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        raw_submit(&s, Some(GATEWAY), "03-07", "confidential", p256.clone()).status(),
+        StatusCode::CREATED
     );
-    let _ = c.write_all(head.as_bytes());
-    if chunked {
-        for part in body.chunks(8192) {
-            let _ = c.write_all(format!("{:x}\r\n", part.len()).as_bytes());
-            let _ = c.write_all(part);
-            let _ = c.write_all(b"\r\n");
+    let mut requests = 2;
+    let receipt_path = format!("/v1/receipts/{id}");
+    let matrix = matrix(&receipt_path);
+    let mut failures = Vec::new();
+    for (method, path, want) in &matrix {
+        for ((who, token), want) in CALLERS.iter().zip(want) {
+            let got = call(&s, method, path, *token);
+            requests += 1;
+            if got != *want {
+                failures.push(format!("{who} {method} {path}: {got}, want {want}"));
+            }
         }
-        let _ = c.write_all(b"0\r\n\r\n");
-    } else {
-        let _ = c.write_all(body);
     }
-    let mut answer = Vec::new();
-    let _ = c.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-#[test]
-fn bad_input_gets_a_4xx_with_a_sentence_and_never_a_5xx() {
-    let s = start(
-        "",
-        Limits {
-            max_body: 64 * 1024,
-            max_concurrency: 64,
-            ..Limits::default()
-        },
-        None,
-    );
-    // Over the limit, declared or streamed: 413 naming the limit. Raw TCP, because a server may
-    // (and does) answer before the body has been sent, and an HTTP client then reports the
-    // broken upload instead of the answer.
-    let big = vec![0x30u8; 100 * 1024];
-    for chunked in [false, true] {
-        let answer = raw_http(&s, &big, chunked);
-        assert!(
-            answer.starts_with("HTTP/1.1 413"),
-            "chunked={chunked}: {answer}"
-        );
-        assert!(answer.contains("65536 bytes"), "{answer}");
+    // Submitting is the chancellery's alone.
+    let (u, f) = (StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN);
+    for ((who, token), want) in
+        CALLERS
+            .iter()
+            .zip([u, u, StatusCode::CREATED, StatusCode::CREATED, f, f, f])
+    {
+        let got = raw_submit(&s, *token, "02-03", who, p256.clone()).status();
+        requests += 1;
+        if got != want {
+            failures.push(format!("{who} POST /v1/submissions: {got}, want {want}"));
+        }
     }
-
-    let cases: Vec<(reqwest::blocking::RequestBuilder, StatusCode, &str)> = vec![
-        (
-            client()
-                .post(format!("{}/v1/submissions", s.base))
-                .header("Content-Type", "multipart/form-data; boundary=xyz")
-                .body("garbage"),
-            StatusCode::BAD_REQUEST,
-            "multipart",
-        ),
-        (
-            client()
-                .post(format!("{}/v1/submissions", s.base))
-                .multipart(multipart::Form::new().text("case", "01-05")),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "signature",
-        ),
-        (
-            client()
-                .post(format!("{}/v1/submissions", s.base))
-                .multipart(
-                    multipart::Form::new().part("signature", multipart::Part::bytes(vec![1, 2, 3])),
-                ),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "case",
-        ),
-        (
-            client()
-                .post(format!("{}/v1/submissions?case=01-05", s.base))
-                .header("Content-Type", "text/plain")
-                .body("hello"),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "multipart/form-data",
-        ),
-        (
-            client().get(format!("{}/v1/nowhere", s.base)),
-            StatusCode::NOT_FOUND,
-            "endpoint",
-        ),
-        (
-            // A clerk is refused alike whether the document exists or not.
-            client().get(format!("{}/v1/documents/99-99%2F1", s.base)),
-            StatusCode::FORBIDDEN,
-            "only what it submitted",
-        ),
-    ];
-    for (req, want, needle) in cases {
-        let r = req.bearer_auth(GATEWAY).send().unwrap();
-        assert_eq!(r.status(), want, "{needle}");
-        let text = r.text().unwrap();
-        assert!(text.contains(needle), "{text}");
-        assert!(text.starts_with("{\"error\":"), "{text}");
-    }
-    // Refusals by policy or signature are receipts, not errors.
-    let r = raw_submit(
-        &s,
-        Some(GATEWAY),
-        "77-77",
-        "x",
-        std::fs::read(fixtures().join("sig/p256.der")).unwrap(),
-    );
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.json::<serde_json::Value>().unwrap()["reasons"][0]["code"],
-        "policy-violation"
-    );
-    let r = raw_submit(
-        &s,
-        Some(GATEWAY),
-        "01-05",
-        "garbage",
-        b"not a signature at all".to_vec(),
-    );
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        r.json::<serde_json::Value>().unwrap()["reasons"][0]["code"],
-        "malformed"
-    );
-    // Random bodies of every content type: never a 5xx.
-    let mut x = random_u64() | 1;
-    for i in 0..200 {
-        let len = (x % 3000) as usize;
-        let body: Vec<u8> = (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        let ct = [
-            "application/pkcs7-mime",
-            "multipart/form-data; boundary=b",
-            "application/json",
-            "multipart/form-data",
-        ][i % 4];
-        let r = client()
-            .post(format!("{}/v1/submissions?case=01-05", s.base))
-            .bearer_auth(GATEWAY)
-            .header("Content-Type", ct)
-            .body(body)
-            .send()
-            .unwrap();
-        assert!(!r.status().is_server_error(), "{ct}: {}", r.status());
-    }
-}
-
-#[test]
-fn past_the_concurrency_limit_is_503_with_retry_after() {
-    let s = start(
-        "",
-        Limits {
-            max_body: 1 << 20,
-            max_concurrency: 0,
-            ..Limits::default()
-        },
-        None,
-    );
-    let r = client()
-        .get(format!("{}/v1/cases", s.base))
-        .bearer_auth(GATEWAY)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    assert_every_request_logged(&s, requests);
 }
 
 #[test]

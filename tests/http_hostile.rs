@@ -228,37 +228,23 @@ fn every_error_is_one_json_sentence() {
     let s = start("", Limits::default(), None);
     let c = client();
     let url = |p: &str| format!("{}{p}", s.base);
+    let get = |p: &str| c.get(url(p)).bearer_auth(AUDITOR).send().unwrap();
     // Paging that would overflow.
     let e = json_error(
-        c.get(url(&format!("/v1/cases/01-05/documents?page={}", u64::MAX)))
-            .bearer_auth(AUDITOR)
-            .send()
-            .unwrap(),
+        get(&format!("/v1/cases/01-05/documents?page={}", u64::MAX)),
         StatusCode::BAD_REQUEST,
     );
     assert!(e.contains("page"), "{e}");
     json_error(
-        c.get(url("/v1/cases/01-05/documents?per_page=0"))
-            .bearer_auth(AUDITOR)
-            .send()
-            .unwrap(),
+        get("/v1/cases/01-05/documents?per_page=0"),
         StatusCode::BAD_REQUEST,
     );
     // A malformed query.
     json_error(
-        c.get(url("/v1/proofs/inclusion?index=abc"))
-            .bearer_auth(AUDITOR)
-            .send()
-            .unwrap(),
+        get("/v1/proofs/inclusion?index=abc"),
         StatusCode::BAD_REQUEST,
     );
-    json_error(
-        c.get(url("/v1/proofs/inclusion"))
-            .bearer_auth(AUDITOR)
-            .send()
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-    );
+    json_error(get("/v1/proofs/inclusion"), StatusCode::BAD_REQUEST);
     // A method the route does not take.
     json_error(
         c.delete(url("/v1/cases"))
@@ -286,13 +272,7 @@ fn every_error_is_one_json_sentence() {
         StatusCode::UNPROCESSABLE_ENTITY,
     );
     // A path that is not UTF-8 once decoded.
-    json_error(
-        c.get(url("/v1/documents/%FF%FE"))
-            .bearer_auth(AUDITOR)
-            .send()
-            .unwrap(),
-        StatusCode::BAD_REQUEST,
-    );
+    json_error(get("/v1/documents/%FF%FE"), StatusCode::BAD_REQUEST);
     // A form field given twice.
     let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
     let form = reqwest::blocking::multipart::Form::new()

@@ -275,16 +275,9 @@ fn the_full_flow() {
     );
     let signed = a.raw_store().get(Space::Acts, b"1").unwrap().unwrap();
     let path = dir.path().join("act.p7s");
-    std::fs::write(&path, signed).unwrap();
-    let o = std::process::Command::new("openssl")
-        .args(["cms", "-verify", "-inform", "DER", "-in"])
-        .arg(&path)
-        .arg("-CAfile")
-        .arg(dir.path().join("data/keys/receipt.pem"))
-        .args(["-attime", &when.to_string()])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ca = dir.path().join("data/keys/receipt.pem");
+    let at = ["-attime", &when.to_string()];
+    openssl_verified(&path, &signed, &ca, &at, "act 1");
     let out = dir.path().join("export");
     tamga::archive::export::write(a, &out).unwrap();
     assert_eq!(tamga::archive::export::verify(&out).unwrap().documents, 3);
@@ -595,14 +588,7 @@ fn file_big_documents(
     for i in 0..n {
         let content = dir.join(format!("c{seed}-{i}.bin"));
         let mut x = (i + seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let bytes: Vec<u8> = (0..size)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let bytes = xorshift_bytes(&mut x, size);
         std::fs::write(&content, &bytes).unwrap();
         let sig = dir.join(format!("c{seed}-{i}.p7s"));
         openssl_sign_detached(&content, &sig);

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The tests' fixture directory: the benchmarks sign and verify with the same PKI.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// Paths for an archive in `data` with the fixture trust store and the demo policy, on the
+/// default store.
 pub fn paths(data: &Path) -> tamga::setup::Paths {
     tamga::setup::Paths {
         data: data.to_path_buf(),
@@ -20,6 +23,8 @@ pub fn paths(data: &Path) -> tamga::setup::Paths {
     }
 }
 
+/// `len` bytes of a xorshift64 stream from `seed`, as printable text or raw bytes: distinct
+/// documents, the same again for the same seed, so runs compare.
 pub fn noise(seed: u64, len: usize, text: bool) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..len)

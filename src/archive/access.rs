@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 
+/// The index key of the access chain's head: its size and hash, written with the records.
 pub(super) const HEAD_KEY: &[u8] = b"access-head";
 
 /// Records waiting to be written beyond which a request waits for them to be written.
@@ -47,6 +48,7 @@ pub(super) struct AccessLog {
 }
 
 impl AccessLog {
+    /// The log whose stored chain ends at (size, head), with nothing waiting.
     pub(super) fn new((size, head): (u64, [u8; 32])) -> Self {
         AccessLog {
             size,
@@ -199,6 +201,7 @@ pub struct Access {
     pub status: u16,
 }
 
+/// The (size, head hash) stored under [`HEAD_KEY`]; `None` when it does not decode.
 pub(super) fn decode_head(raw: &[u8]) -> Option<(u64, [u8; 32])> {
     let (n, h) = raw.split_at_checked(8)?;
     Some((u64::from_be_bytes(n.try_into().ok()?), h.try_into().ok()?))

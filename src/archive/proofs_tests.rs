@@ -20,6 +20,7 @@ mod old {
             .collect()
     }
 
+    /// The inclusion proof of `index` in the tree of `size` (default: the archive's size).
     pub fn inclusion(
         archive: &Archive,
         index: u64,
@@ -45,6 +46,7 @@ mod old {
         })
     }
 
+    /// The consistency proof from the tree of `from` to that of `to`.
     pub fn consistency(
         archive: &Archive,
         from: u64,

@@ -1,5 +1,6 @@
 //! Two archives over one store that gives turns, as two `tamga serve` processes over one
 //! PostgreSQL archive would be: every write must happen in a turn, on what the store holds.
+//! The store is here; what a lost turn may leave behind is tested in `turn_lost_tests.rs`.
 
 use super::access::Access;
 use super::store::{Batch, Space, Store, StoreError};
@@ -258,16 +259,12 @@ fn append(a: &Archive, case: &str, at: i64, count: usize) -> (u64, Upto) {
     .unwrap()
 }
 
-#[test]
-fn two_archives_over_one_store_keep_one_chain_one_numbering_and_one_access_log() {
-    let shared = Arc::new(Shared::default());
-    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
-    let archives = [open(&shared, 0, &signer), open(&shared, 1, &signer)];
-    let (threads, each) = (4, 40);
-    let numbers: Vec<(String, u64)> = std::thread::scope(|s| {
+/// Files `each` documents from each of `threads` threads, alternately through each archive
+/// and into two cases, each after an access record: the (case, number) of every filing.
+fn file_from_threads(archives: &[Archive; 2], threads: usize, each: usize) -> Vec<(String, u64)> {
+    std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let archives = &archives;
                 s.spawn(move || {
                     let mut got = Vec::new();
                     for i in 0..each {
@@ -289,11 +286,11 @@ fn two_archives_over_one_store_keep_one_chain_one_numbering_and_one_access_log()
             .into_iter()
             .flat_map(|w| w.join().unwrap())
             .collect()
-    });
-    for a in &archives {
-        a.sync_now().unwrap();
-    }
-    // Numbers 1..N per case, none given twice, none skipped.
+    })
+}
+
+/// Numbers 1..N per case, none given twice, none skipped.
+fn assert_gapless(numbers: &[(String, u64)]) {
     for case in ["01-05", "02-01"] {
         let mut got: Vec<u64> = numbers
             .iter()
@@ -304,6 +301,19 @@ fn two_archives_over_one_store_keep_one_chain_one_numbering_and_one_access_log()
         let n = u64::try_from(got.len()).unwrap();
         assert_eq!(got, (1..=n).collect::<Vec<_>>(), "{case}");
     }
+}
+
+#[test]
+fn two_archives_over_one_store_keep_one_chain_one_numbering_and_one_access_log() {
+    let shared = Arc::new(Shared::default());
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let archives = [open(&shared, 0, &signer), open(&shared, 1, &signer)];
+    let (threads, each) = (4, 40);
+    let numbers = file_from_threads(&archives, threads, each);
+    for a in &archives {
+        a.sync_now().unwrap();
+    }
+    assert_gapless(&numbers);
     // A third process reads one chain of every filing and one access log, and audits it.
     let reader = open(&shared, 2, &signer);
     let total = u64::try_from(threads * each).unwrap();
@@ -413,183 +423,6 @@ fn two() -> (Arc<Shared>, Archive, Archive) {
 }
 
 #[test]
-fn no_receipt_leaves_for_a_batch_whose_turn_was_lost() {
-    let (shared, p, q) = two();
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
-    // P's batch of numbers 2–3 is lost with its turn; Q then files 2–4 at its positions.
-    *shared.lose.lock().unwrap() = Some(0);
-    let (n, lost) = append(&p, "01-05", 1_700_000_000, 2);
-    assert_eq!(n, 3);
-    // (Another document: were Q's entries byte for byte P's, P's would be stored.)
-    let (_, q_upto) = append(&q, "01-05", 1_700_000_001, 3);
-    q.make_durable(q_upto).unwrap();
-    // Another filing of P's reads the stored head again, and is made durable with Q's.
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 5);
-    // The lost batch's size is durable now, but its entries are Q's: no receipt for it.
-    let refused = p.make_durable(lost);
-    assert!(
-        matches!(refused, Err(ArchiveError::Store(StoreError::Unwritable(_)))),
-        "{refused:?}"
-    );
-}
-
-/// P's first thread waits in its sync (`wait`) for a batch whose turn was lost, while P's
-/// second thread begins the turn that reports the loss (and lets syncs succeed again) and has
-/// not read the head again yet: the first must not be told its batch is durable.
-fn a_loss_reported_to_another_thread(
-    count_at_drop: bool,
-    wait: impl Fn(&Archive, Upto) -> Result<(), ArchiveError> + Sync,
-) {
-    let (shared, p, q) = two();
-    shared.count_at_drop.store(count_at_drop, Ordering::SeqCst);
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
-    *shared.lose.lock().unwrap() = Some(0);
-    let (_, lost) = append(&p, "01-05", 1_700_000_000, 2);
-    let (in_sync, sync_go) = Gate::set(&shared.sync_gate, 0);
-    std::thread::scope(|s| {
-        let first = s.spawn(|| wait(&p, lost));
-        // It signed its checkpoint in the lost turn too, and waits in the sync.
-        in_sync.recv().unwrap();
-        // Q files at the lost positions (another document: were Q's entries byte for byte
-        // P's, P's would be stored).
-        let (_, q_upto) = append(&q, "01-05", 1_700_000_001, 3);
-        q.make_durable(q_upto).unwrap();
-        let (begun, begin_go) = Gate::set(&shared.begin_gate, 0);
-        let second = s.spawn(|| file(&p, "01-05", 1_700_000_000));
-        begun.recv().unwrap();
-        sync_go.send(()).unwrap();
-        let refused = first.join().unwrap();
-        assert!(
-            matches!(refused, Err(ArchiveError::Store(StoreError::Unwritable(_)))),
-            "{refused:?}"
-        );
-        // What P knows durable stays below the lost head when the sync saw the loss: were it
-        // 3, a stored head of 1 or 2 would read as damage.
-        if !count_at_drop {
-            assert_eq!(lock(&p.commit).durable, 1);
-        }
-        begin_go.send(()).unwrap();
-        assert_eq!(second.join().unwrap(), 5);
-    });
-    audit::verify(&p, true, &mut |_, _| {}).unwrap();
-}
-
-#[test]
-fn no_receipt_leaves_for_a_lost_batch_whose_loss_another_thread_reported() {
-    a_loss_reported_to_another_thread(false, Archive::make_durable);
-}
-
-#[test]
-fn no_receipt_leaves_for_a_lost_batch_whose_loss_was_counted_before_the_sync() {
-    a_loss_reported_to_another_thread(true, Archive::make_durable);
-}
-
-#[test]
-fn a_sync_of_everything_during_which_a_turn_was_lost_fails() {
-    // (A bare size has no entry of its own to compare: a loss during its sync fails it.)
-    a_loss_reported_to_another_thread(false, |p, _| p.sync_now());
-}
-
-#[test]
-fn no_receipt_leaves_for_a_retry_answered_from_a_batch_whose_turn_was_lost() {
-    let (shared, p, q) = two();
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
-    // P files a document with its receipt; the turn is lost (the primary died before it
-    // committed), but P still answers from the batch until its next turn.
-    *shared.lose.lock().unwrap() = Some(0);
-    p.append(|txn| {
-        txn.next_number(&counter_key("01-05"))?;
-        txn.push(
-            log::Event::Review {
-                case: "01-05".into(),
-                decision: "keep".into(),
-                by: "lost".into(),
-            },
-            1_700_000_000,
-        );
-        txn.put_receipt("lost", b"the lost filing's receipt".to_vec());
-        Ok(())
-    })
-    .unwrap();
-    // The sender's retry at P finds the receipt, and the stored head it stands on.
-    let receipt = p.receipt("lost").unwrap().unwrap();
-    let stored = Upto::size(p.stored_head().unwrap().0);
-    assert_eq!(stored.size, 2);
-    // Q and P file at its position: the size the retry waits for is durable, with their
-    // entries.
-    assert_eq!(file(&q, "01-05", 1_700_000_001), 2);
-    assert_eq!(file(&p, "01-05", 1_700_000_002), 3);
-    assert_eq!(p.receipt("lost").unwrap(), None);
-    let refused = p.make_read_receipt_durable(stored, "lost", &receipt);
-    assert!(
-        matches!(refused, Err(ArchiveError::Store(StoreError::Unwritable(_)))),
-        "{refused:?}"
-    );
-    // A receipt that is stored is answered.
-    let (_, kept) = p
-        .append(|txn| {
-            txn.put_receipt("kept", b"a kept filing's receipt".to_vec());
-            Ok(())
-        })
-        .unwrap();
-    let receipt = p.receipt("kept").unwrap().unwrap();
-    p.make_read_receipt_durable(kept, "kept", &receipt).unwrap();
-    // What `GET /v1/receipts/{id}` shows: the kept one, and nothing for the lost one.
-    assert_eq!(p.durable_receipt("kept").unwrap(), Some(receipt));
-    assert_eq!(p.durable_receipt("lost").unwrap(), None);
-}
-
-#[test]
-fn a_batch_kept_before_another_process_wrote_is_still_made_durable() {
-    let (_shared, p, q) = two();
-    let (_, mine) = append(&p, "01-05", 1_700_000_000, 2);
-    assert_eq!(file(&q, "01-05", 1_700_000_000), 3);
-    // P reads the head again (a new epoch) before its first batch is durable: the entry at
-    // its last position is its own, so its receipt leaves.
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 4);
-    p.make_durable(mine).unwrap();
-    // A batch that wrote but appended no entry has nothing to compare after a reload: refused.
-    let (_, empty) = p
-        .append(|txn| {
-            txn.put(Space::Index, b"test/x".to_vec(), b"y".to_vec());
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(file(&q, "01-05", 1_700_000_000), 5);
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 6);
-    assert!(p.make_durable(empty).is_err());
-}
-
-#[test]
-fn a_lost_turn_leaves_memory_ahead_of_the_store_without_damage() {
-    let (shared, p, q) = two();
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
-    // P's memory says 3 entries, the store keeps 1, then Q's 1: 2 < 3, but not below the 1
-    // P knows durable.
-    *shared.lose.lock().unwrap() = Some(0);
-    append(&p, "01-05", 1_700_000_000, 2);
-    assert_eq!(file(&q, "01-05", 1_700_000_000), 2);
-    assert_eq!(file(&p, "01-05", 1_700_000_000), 3);
-    assert_eq!(p.size(), 3);
-    audit::verify(&p, true, &mut |_, _| {}).unwrap();
-    // Below what P made durable, the store lost what it had kept: damaged.
-    let raw = p.raw_store().get(Space::Index, HEAD_KEY).unwrap().unwrap();
-    let mut head = decode_head(&raw).unwrap();
-    head.size = 1;
-    let mut map = shared.map.lock().unwrap();
-    map.insert(
-        (Space::Index.prefix(), HEAD_KEY.to_vec()),
-        encode_head(&head),
-    );
-    drop(map);
-    shared.generation.fetch_add(1, Ordering::SeqCst);
-    assert!(matches!(
-        p.append(|_| Ok(())),
-        Err(ArchiveError::Damaged(_))
-    ));
-}
-
-#[test]
 fn reading_the_head_again_keeps_tiles_and_indexes_ready() {
     let (_shared, p, q) = two();
     assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
@@ -603,5 +436,6 @@ fn reading_the_head_again_keeps_tiles_and_indexes_ready() {
     assert!(p.tally_ready.load(Ordering::SeqCst));
 }
 
+/// The tests of a lost turn, on this file's store.
 #[path = "turn_lost_tests.rs"]
 mod lost;

@@ -41,6 +41,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The status and the one sentence the caller gets.
     pub(crate) fn parts(&self) -> (StatusCode, String) {
         match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),

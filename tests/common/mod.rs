@@ -113,6 +113,40 @@ pub fn random_u64() -> u64 {
     h.finish()
 }
 
+/// The next `len` bytes of the xorshift64 stream whose state is `x` (odd, so never stuck at
+/// zero): incompressible, distinct per seed, and the same again for the same seed.
+pub fn xorshift_bytes(x: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            *x as u8
+        })
+        .collect()
+}
+
+/// What `openssl cms -verify` prints of the DER CMS `der` (written to `path`), with the CA
+/// certificate `ca` as the only anchor and `extra` arguments (such as `-attime`): a check of
+/// what tamga signed that owes nothing to tamga. It must verify; `what` names the case if not.
+pub fn openssl_verified(path: &Path, der: &[u8], ca: &Path, extra: &[&str], what: &str) -> Vec<u8> {
+    std::fs::write(path, der).unwrap();
+    let o = std::process::Command::new("openssl")
+        .args(["cms", "-verify", "-inform", "DER", "-in"])
+        .arg(path)
+        .arg("-CAfile")
+        .arg(ca)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
 /// Signs `content` (detached) with the fixture RSA signer using the OpenSSL command line.
 pub fn openssl_sign_detached(content: &Path, out: &Path) {
     openssl_sign_detached_with(content, out, &[]);

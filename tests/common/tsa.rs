@@ -55,21 +55,28 @@ pub struct Signer {
     pub revoked: Option<(i64, &'static str)>,
 }
 
+/// A signer never revoked, whose one-day certificate has expired when the tests validate:
+/// only a time-stamp from before the expiry keeps its signature.
 pub const EXPIRES: Signer = Signer {
     name: "expires",
     serial: 0x10,
     revoked: None,
 };
+/// A signer revoked for key compromise an hour before the signing: rejected, time-stamp or not.
 pub const COMPROMISED: Signer = Signer {
     name: "compromised",
     serial: 0x11,
     revoked: Some((-3600, "keyCompromise")),
 };
+/// A signer revoked as superseded half an hour after the signing: a time-stamp from before the
+/// revocation keeps its signature.
 pub const SUPERSEDED: Signer = Signer {
     name: "superseded",
     serial: 0x12,
     revoked: Some((1800, "superseded")),
 };
+/// A signer revoked for key compromise half an hour after the signing: the key may have been
+/// out before, so no time-stamp keeps its signature.
 pub const COMPROMISED_LATER: Signer = Signer {
     name: "compromised-later",
     serial: 0x13,

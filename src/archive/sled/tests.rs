@@ -47,6 +47,7 @@ pub(crate) struct Tmpfs {
 }
 
 impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it) in a temporary directory.
     pub(crate) fn mount(size: &str) -> Option<Tmpfs> {
         let dir = tempfile::tempdir().ok()?;
         let path = dir.path().join("m");

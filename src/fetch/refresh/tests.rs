@@ -16,6 +16,7 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
+    /// Starts serving on a free loopback port, with nothing published yet.
     pub(crate) fn start() -> Publisher {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -60,6 +61,7 @@ impl Publisher {
         }
     }
 
+    /// What every later GET answers.
     pub(crate) fn publish(&self, bytes: Vec<u8>) {
         *self.body.lock().unwrap() = bytes;
     }
@@ -72,10 +74,12 @@ impl Drop for Publisher {
     }
 }
 
+/// The wall clock in Unix seconds: the test CA's CRLs are dated from it.
 pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// A refresher with default settings trusting `ca`, keeping its CRLs in `data`.
 pub(crate) fn open(ca: &TestCa, data: &std::path::Path) -> Refresher {
     let settings = CrlSettings::default();
     Refresher::open(ca.store(), Policy::default(), data, &settings, now())
