@@ -541,13 +541,25 @@ fn a_frontend_stopped_past_its_lease_sends_no_receipt_for_what_it_lost_and_goes_
     let client = common::server::client();
     for (case, r, n) in &filed {
         for f in &fronts {
-            // A body the server could not read (400, seen once in a few runs right after the
-            // stopped frontend went on) or a busy one (503) is a failed sending, not an answer:
-            // the sender sends again, as a gateway would. Any other answer counts at once.
+            // A sending that failed on the way is sent again, as a gateway would: a connection
+            // error, a busy server (503), or a body the server says it could not read (400 saying
+            // so; seen once in a few runs right after the stopped frontend went on,
+            // cause not found — printed, so that it stays visible). Any other answer counts.
+            let unread = |body: &[u8]| {
+                let text = String::from_utf8_lossy(body);
+                text.contains("could not be read") || text.contains("Malformed multipart")
+            };
             let (status, body) = (0..3)
-                .map(|_| submit(&client, &f.base, case, r, s.submission(), false).unwrap())
-                .find(|(status, _)| !matches!(status, 400 | 503))
-                .unwrap_or_else(|| panic!("{r}: three sendings were not read"));
+                .filter_map(|_| submit(&client, &f.base, case, r, s.submission(), false))
+                .find(|(status, body)| match status {
+                    503 => false,
+                    400 if unread(body) => {
+                        eprintln!("{r}: 400 {}", String::from_utf8_lossy(body));
+                        false
+                    }
+                    _ => true,
+                })
+                .unwrap_or_else(|| panic!("{r}: three sendings failed on the way"));
             assert_eq!(
                 (status, number(&body).as_deref()),
                 (201, Some(n.as_str())),

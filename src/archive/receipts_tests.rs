@@ -27,7 +27,10 @@ pub(in crate::archive) fn receipt(signer: &ReceiptSigner, organization: &str, n:
 /// The receipts' space as a map, with `encoded` written as `put_receipt` writes it.
 fn space(encoded: &Encoded) -> HashMap<Vec<u8>, Vec<u8>> {
     let dictionary = encoded.dictionary.clone();
-    dictionary.into_iter().map(|(k, d)| (k, d.to_vec())).collect()
+    dictionary
+        .into_iter()
+        .map(|(k, d)| (k, d.to_vec()))
+        .collect()
 }
 
 fn read(value: Vec<u8>, space: &HashMap<Vec<u8>, Vec<u8>>) -> Result<Vec<u8>, StoredReceiptError> {

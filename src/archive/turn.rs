@@ -46,8 +46,13 @@ impl Archive {
     pub(super) fn turn(&self, state: &mut State) -> Result<Turn<'_>, ArchiveError> {
         let (turn, stale) = begin(self.store.as_ref())?;
         // A turn taken aside (see `apply_aside`) may have been the one to learn it.
-        if stale | self.missed.swap(false, Ordering::AcqRel) {
-            self.reload(state)?;
+        if stale | self.missed.swap(false, Ordering::AcqRel)
+            && let Err(e) = self.reload(state)
+        {
+            // The store tells of another process's writes only once: until a reload succeeds,
+            // every turn must try it again (and build nothing on the old head meanwhile).
+            self.missed.store(true, Ordering::Release);
+            return Err(e);
         }
         Ok(turn)
     }

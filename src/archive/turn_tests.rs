@@ -151,6 +151,9 @@ impl Store for Handle {
         for (space, k) in &batch.disposals {
             map.remove(&(space.prefix(), k.clone()));
         }
+        for (space, k) in &batch.disposals {
+            map.remove(&(space.prefix(), k.clone()));
+        }
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -434,6 +437,35 @@ fn reading_the_head_again_keeps_tiles_and_indexes_ready() {
     assert_eq!(p.epoch.load(Ordering::SeqCst), before + 1);
     assert!(p.tiles_ready.load(Ordering::SeqCst));
     assert!(p.tally_ready.load(Ordering::SeqCst));
+}
+
+/// P stages an evidence blob the store keeps; Q disposes of it before P's filing takes the
+/// writer lock. P's turn reads the head again, which moves `blobs_moved`, so the filing looks
+/// the blob up again and puts it back: the entry never names a blob that is gone.
+#[test]
+fn a_blob_another_process_disposed_of_after_staging_is_filed_again() {
+    use std::borrow::Cow;
+    let (_shared, p, q) = two();
+    let der = b"an anchor certificate".to_vec();
+    let item = evidence::Item {
+        role: evidence::CERTIFICATE,
+        name: sha2::Sha256::digest(&der).into(),
+        der: Cow::Owned(der),
+    };
+    let items = std::slice::from_ref(&item);
+    let kept = || q.store().get(Space::Blobs, &item.name).unwrap().is_some();
+    let first = p.stage_evidence(items).unwrap();
+    p.append(|txn| evidence::file(txn, items, first)).unwrap();
+    let staged = p.stage_evidence(items).unwrap();
+    assert!(staged.prepared.is_empty(), "staged while kept");
+    q.append(|txn| {
+        txn.dispose(Space::Blobs, item.name.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    assert!(!kept());
+    p.append(|txn| evidence::file(txn, items, staged)).unwrap();
+    assert!(kept(), "P's filing must put the blob back");
 }
 
 /// The tests of a lost turn, on this file's store.

@@ -14,7 +14,11 @@
 //! needs invalidating when a key is written again: its new value lies elsewhere.
 //!
 //! Bounded: values of at most [`MAX_VALUE`] bytes, at most [`MAX_KEPT`] of them; when full
-//! it starts again empty (the hot counters come back on their next read).
+//! it starts again empty (the hot counters come back on their next read). It relies on one
+//! rule of the journal: nothing in a running process cuts the file below an extent the index
+//! names (a failed write is cut back to where it began, before any of its extents is named;
+//! a torn tail is cut at open, when this set is empty). Damage on disk to a value kept here is
+//! seen by the audit, which reads the journal itself, not by a read served from here.
 
 use super::recover::Extent;
 use std::collections::HashMap;
@@ -24,7 +28,9 @@ use std::sync::{Mutex, PoisonError};
 /// receipts and chunks are larger and seldom read twice by filing).
 pub const MAX_VALUE: usize = 256;
 
-/// Values kept at most: with their bookkeeping, about 2 MiB.
+/// Values kept at most: with their bookkeeping, at most about 5 MiB (values of 256 B), about
+/// 1 MiB for the counters of a filing (8 B). Superseded values stay until the set starts
+/// again, about every thousand filings.
 pub const MAX_KEPT: usize = 16_384;
 
 /// The kept values, by offset.
@@ -66,7 +72,11 @@ mod tests {
         assert_eq!(v.get(at(10, 2)), None, "another length is another extent");
         assert_eq!(v.get(at(13, 3)), None);
         v.keep(at(20, MAX_VALUE as u32 + 1), &vec![0; MAX_VALUE + 1]);
-        assert_eq!(v.get(at(20, MAX_VALUE as u32 + 1)), None, "too large to keep");
+        assert_eq!(
+            v.get(at(20, MAX_VALUE as u32 + 1)),
+            None,
+            "too large to keep"
+        );
         for off in 0..MAX_KEPT as u64 + 5 {
             v.keep(at(1000 + off, 1), b"x");
         }

@@ -163,7 +163,11 @@ fn a_turn_whose_connection_closed_is_taken_again(again: bool) {
             .unwrap();
         row.is_none().then_some(())
     });
-    assert!(a.keys(Space::Log).is_err());
+    // The first to meet the closed connection is this read — or, on a loaded machine where
+    // the wait above outlasted the turn's span (`turn::SPAN`), the idle writer settling the
+    // turn (seen once in a full parallel run); then this read is answered on a new session.
+    // Either way the guard ran with the turn open, and what follows must hold.
+    let _ = a.keys(Space::Log);
     if again {
         put(&a, Space::Log, &[1], b"a's second");
     }
