@@ -541,25 +541,7 @@ fn a_frontend_stopped_past_its_lease_sends_no_receipt_for_what_it_lost_and_goes_
     let client = common::server::client();
     for (case, r, n) in &filed {
         for f in &fronts {
-            // A sending that failed on the way is sent again, as a gateway would: a connection
-            // error, a busy server (503), or a body the server says it could not read (400 saying
-            // so; seen once in a few runs right after the stopped frontend went on,
-            // cause not found — printed, so that it stays visible). Any other answer counts.
-            let unread = |body: &[u8]| {
-                let text = String::from_utf8_lossy(body);
-                text.contains("could not be read") || text.contains("Malformed multipart")
-            };
-            let (status, body) = (0..3)
-                .filter_map(|_| submit(&client, &f.base, case, r, s.submission(), false))
-                .find(|(status, body)| match status {
-                    503 => false,
-                    400 if unread(body) => {
-                        eprintln!("{r}: 400 {}", String::from_utf8_lossy(body));
-                        false
-                    }
-                    _ => true,
-                })
-                .unwrap_or_else(|| panic!("{r}: three sendings failed on the way"));
+            let (status, body) = resend(&client, &f.base, case, r, s.submission());
             assert_eq!(
                 (status, number(&body).as_deref()),
                 (201, Some(n.as_str())),
@@ -575,4 +557,32 @@ fn a_frontend_stopped_past_its_lease_sends_no_receipt_for_what_it_lost_and_goes_
     assert_eq!(archive.size(), filed.len() as u64);
     drop(archive);
     s.audit_passes(&fronts[1]);
+}
+
+/// Sends a retry, again when the sending failed on the way, as a gateway would: a connection
+/// error, a busy server (503), or a body the server says it could not read (a 400 saying so;
+/// seen once in a few runs right after a stopped frontend went on, cause not found — printed,
+/// so that it stays visible). Any other answer is returned at once.
+fn resend(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    case: &str,
+    r: &str,
+    submission: (&[u8], &[u8]),
+) -> (u16, Vec<u8>) {
+    let unread = |body: &[u8]| {
+        let text = String::from_utf8_lossy(body);
+        text.contains("could not be read") || text.contains("Malformed multipart")
+    };
+    (0..3)
+        .filter_map(|_| submit(client, base, case, r, submission, false))
+        .find(|(status, body)| match status {
+            503 => false,
+            400 if unread(body) => {
+                eprintln!("{r}: 400 {}", String::from_utf8_lossy(body));
+                false
+            }
+            _ => true,
+        })
+        .unwrap_or_else(|| panic!("{r}: three sendings failed on the way"))
 }
