@@ -409,3 +409,67 @@ fn the_audit_lists_chunk_files_that_nothing_refers_to() {
         report.strays
     );
 }
+
+/// The tree size a signed note names (its second line).
+fn note_size(r: reqwest::blocking::Response) -> u64 {
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().unwrap();
+    text.lines().nth(1).unwrap().parse().unwrap()
+}
+
+/// A filing applied but not durable (its sync failed) has a signed checkpoint in the store
+/// already; a crash now would take it back, and after the restart another checkpoint of the
+/// same size, other entries at its positions, could be signed: to an auditor holding both,
+/// a forked log. So neither checkpoint endpoint, nor a tile or a proof, shows that size until
+/// a sync covers it: the last durable checkpoint is served meanwhile.
+#[test]
+fn a_checkpoint_is_shown_only_once_a_sync_covers_it() {
+    for kind in ["journal", "sled"] {
+        let faults = Faults::default();
+        let s = serve_failing(kind, &faults);
+        let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+        let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
+        assert_eq!(r.status(), StatusCode::CREATED, "{kind}");
+        set(&faults.sync, true);
+        let err = unavailable(raw_submit(&s, Some(GATEWAY), "01-05", "doc-2", sig.clone()));
+        assert!(err.contains("unknown"), "{kind}: {err}");
+        // Applied and checkpointed in the store, not durable.
+        let archive = &s.state.ingest.archive;
+        assert_eq!(archive.size(), 2, "{kind}");
+        assert_eq!(archive.checkpoint_size().unwrap(), Some(2), "{kind}");
+        for path in ["/v1/checkpoint", "/checkpoint"] {
+            assert_eq!(note_size(call(&s, path, AUDITOR)), 1, "{kind} {path}");
+        }
+        let not_shown = [
+            "/tile/entries/000.p/2",
+            "/tile/0/000.p/2",
+            "/v1/proofs/inclusion?index=1",
+            "/v1/proofs/inclusion?index=0&size=2",
+            "/v1/proofs/consistency?from=1&to=2",
+        ];
+        for path in not_shown {
+            let r = call(&s, path, AUDITOR);
+            assert!(
+                r.status().is_client_error(),
+                "{kind} {path}: {}",
+                r.status()
+            );
+        }
+        // What the served checkpoint names is provable and tiled.
+        let r = call(&s, "/v1/proofs/inclusion?index=0", AUDITOR);
+        assert_eq!(r.status(), StatusCode::OK, "{kind}");
+        let proof: serde_json::Value = r.json().unwrap();
+        assert_eq!(proof["size"], 1, "{kind}");
+        let r = call(&s, "/tile/entries/000.p/1", AUDITOR);
+        assert_eq!(r.status(), StatusCode::OK, "{kind}");
+        // The volume is back: the read itself makes the checkpoint durable and shows it.
+        set(&faults.sync, false);
+        for path in ["/v1/checkpoint", "/checkpoint"] {
+            assert_eq!(note_size(call(&s, path, AUDITOR)), 2, "{kind} {path}");
+        }
+        for path in not_shown {
+            let r = call(&s, path, AUDITOR);
+            assert_eq!(r.status(), StatusCode::OK, "{kind} {path}");
+        }
+    }
+}

@@ -586,3 +586,35 @@ fn resend(
         })
         .unwrap_or_else(|| panic!("{r}: three sendings failed on the way"))
 }
+
+/// A checkpoint is served once durable (`archive/shown.rs`); another frontend's, committed in
+/// PostgreSQL, is: a frontend that filed nothing serves the other's newest checkpoint, the
+/// same note at both checkpoint paths, and the proofs and tiles up to its size.
+#[test]
+fn a_frontend_serves_another_frontends_newest_checkpoint_and_proves_up_to_it() {
+    let s = setup(None);
+    let fronts: Vec<Frontend> = ["a", "b"].map(|n| s.archive.start(n)).into();
+    let client = common::server::client();
+    for r in ["cp-1", "cp-2", "cp-3"] {
+        let (status, _) =
+            submit(&client, &fronts[0].base, "01-05", r, s.submission(), false).expect("an answer");
+        assert_eq!(status, 201);
+    }
+    let get = |f: &Frontend, path: &str| {
+        let r = client
+            .get(format!("{}{path}", f.base))
+            .bearer_auth("demo-auditor-token")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.bytes().unwrap().to_vec()
+    };
+    let note = get(&fronts[0], "/v1/checkpoint");
+    assert_eq!(String::from_utf8_lossy(&note).lines().nth(1), Some("3"));
+    assert_eq!(get(&fronts[1], "/v1/checkpoint"), note);
+    assert_eq!(get(&fronts[1], "/checkpoint"), note);
+    let proof: serde_json::Value =
+        serde_json::from_slice(&get(&fronts[1], "/v1/proofs/inclusion?index=2")).unwrap();
+    assert_eq!(proof["size"], 3);
+    get(&fronts[1], "/tile/entries/000.p/3");
+}

@@ -111,17 +111,6 @@ impl Archive {
         self.index_number(&super::counter_key(case))
     }
 
-    /// The latest signed checkpoint as its note's text, if anything has been filed.
-    pub fn checkpoint_note(&self) -> Result<Option<Vec<u8>>, ArchiveError> {
-        let Some(size) = self.checkpoint_size()? else {
-            return Ok(None);
-        };
-        self.store
-            .get(Space::Checkpoints, &size.to_be_bytes())?
-            .map(Some)
-            .ok_or_else(|| ArchiveError::Damaged("the latest checkpoint is missing".into()))
-    }
-
     /// Hands `each` every signed checkpoint of a tree size in `sizes`, ascending, with its
     /// note. Checkpoints are named by tree sizes: where listing a space reads the whole store
     /// (the journal, see [`super::store::Store::lists_cheaply`]), each size is asked for

@@ -32,6 +32,7 @@ pub mod receipts;
 pub mod recheck;
 pub mod replay;
 pub mod settings;
+mod shown;
 pub mod sled;
 pub mod store;
 pub mod tally;
@@ -185,6 +186,18 @@ impl Archive {
         // The console's look-up lists likewise (retried by every append until built).
         let lists_ready = built && lists::ensure(store.as_ref(), state.size).is_ok();
         drop(turn);
+        // What is stored counts as durable only once synced: a process killed before its
+        // sync leaves its batch in the OS's cache, where a power loss may still take it, and a
+        // reader must not be shown its checkpoint before then (`shown.rs`). So one sync now,
+        // outside the turn as every sync; a store that cannot (read-only) has nothing durable
+        // of this process's, and a reader's or writer's first sync makes up for it.
+        let size = match store.sync() {
+            Ok(()) => size,
+            Err(e) => {
+                tracing::info!(error = %e, "the store was not synced at open");
+                0
+            }
+        };
         // Outside the turn: only reads, so that no proof pays for the upper tiles.
         edge.warm(store.as_ref());
         Ok(Archive {

@@ -124,23 +124,33 @@ fn prove_consistency(
     Ok((t.mth(0, from)?, t.mth(0, to)?, proof))
 }
 
+/// The largest size a proof is given for now: the served checkpoint's (0 before any).
+fn served(archive: &Archive) -> Result<u64, ArchiveError> {
+    Ok(archive.served_checkpoint_size()?.unwrap_or(0))
+}
+
 /// The largest power of two strictly below `n` (n ≥ 2).
 fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
-/// Proof that entry `index` is in the tree of `size` entries (default: current).
+/// Proof that entry `index` is in the tree of `size` entries (default: the served
+/// checkpoint's). Only a durable size is proved (see `shown.rs`): a root a crash could take
+/// back must not reach a client.
 pub fn inclusion(
     archive: &Archive,
     index: u64,
     size: Option<u64>,
 ) -> Result<Inclusion, ProofError> {
-    let mut t = archive.tiles_for(size.unwrap_or(0).max(index.saturating_add(1)))?;
-    let current = t.size();
-    let size = size.unwrap_or(current);
-    if size > current || index >= size {
+    let size = match size {
+        Some(size) => size,
+        None => archive.served_checkpoint_size()?.unwrap_or(0),
+    };
+    let mut t = archive.tiles_for(size.max(index.saturating_add(1)))?;
+    if size > t.size() || index >= size || !archive.durable_for_reader(size) {
         return Err(ProofError::OutOfRange(format!(
-            "need index < size ≤ {current}"
+            "need index < size ≤ {}",
+            served(archive)?
         )));
     }
     let (leaf, root, proof) = prove_inclusion(&mut t, index, size)?;
@@ -154,18 +164,22 @@ pub fn inclusion(
     })
 }
 
-/// Proof that the tree of `from` entries is a prefix of the tree of `to` (default: current).
+/// Proof that the tree of `from` entries is a prefix of the tree of `to` (default: the served
+/// checkpoint's); only up to a durable size, as [`inclusion`].
 pub fn consistency(
     archive: &Archive,
     from: u64,
     to: Option<u64>,
 ) -> Result<Consistency, ProofError> {
-    let mut t = archive.tiles_for(to.unwrap_or(0).max(from))?;
-    let current = t.size();
-    let to = to.unwrap_or(current);
-    if from == 0 || from > to || to > current {
+    let to = match to {
+        Some(to) => to,
+        None => archive.served_checkpoint_size()?.unwrap_or(0),
+    };
+    let mut t = archive.tiles_for(to.max(from))?;
+    if from == 0 || from > to || to > t.size() || !archive.durable_for_reader(to) {
         return Err(ProofError::OutOfRange(format!(
-            "need 0 < from ≤ to ≤ {current}"
+            "need 0 < from ≤ to ≤ {}",
+            served(archive)?
         )));
     }
     let (old, new, proof) = prove_consistency(&mut t, from, to)?;

@@ -596,17 +596,6 @@ pub fn read(tiles: &mut Tiles<'_>, at: TileRef) -> Result<Option<Vec<u8>>, Archi
     Ok(Some(out))
 }
 
-impl super::Archive {
-    /// The bytes at a tile path in the tree as it is now (see [`read`]).
-    pub fn tile(&self, at: TileRef) -> Result<Option<Vec<u8>>, ArchiveError> {
-        match read(&mut self.tiles(), at)? {
-            Some(bytes) => Ok(Some(bytes)),
-            // Perhaps there in the store, grown by another process (see `tiles_for`).
-            None => read(&mut self.tiles_for(u64::MAX)?, at),
-        }
-    }
-}
-
 #[cfg(test)]
 #[path = "tiles_tests.rs"]
 pub(super) mod tests;

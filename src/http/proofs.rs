@@ -10,16 +10,19 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// `GET /v1/checkpoint`: the latest signed note, as text.
+/// `GET /v1/checkpoint`: the latest signed note a completed sync covers, as text (see
+/// `archive/shown.rs`: never one a crash could take back).
 pub async fn checkpoint(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Auditor])?;
-    let note =
-        state.ingest.archive.checkpoint_note()?.ok_or_else(|| {
-            ApiError::NotFound("No checkpoint yet: nothing has been filed.".into())
-        })?;
+    // Off the runtime: the checkpoint is shown once durable, which may take a sync.
+    let st = state.clone();
+    let note = tokio::task::spawn_blocking(move || st.ingest.archive.checkpoint_note())
+        .await
+        .map_err(|_| ApiError::Unavailable("The checkpoint could not be read; retry.".into()))??
+        .ok_or_else(|| ApiError::NotFound("No checkpoint yet: nothing has been filed.".into()))?;
     let mut res = note.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
