@@ -80,6 +80,15 @@ fn audit_read_only(store: &str) {
     if store == "sled" {
         assert!(said(&audit).contains("stray"), "{}", said(&audit));
     }
+    // An auditor's proof from a read-only open: what the medium holds is all there is, and
+    // its latest checkpoint is the one proved against.
+    let proof = tamga_cmd(&data)
+        .args(["audit", "proof", "inclusion", "--index", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(proof.status.code(), Some(0), "{}", said(&proof));
+    let json: serde_json::Value = serde_json::from_slice(&proof.stdout).unwrap();
+    assert!(json["size"].as_u64().is_some_and(|n| n >= 1), "{json}");
     let out = dir.path().join("export");
     let export = tamga_cmd(&data)
         .arg("export")

@@ -35,6 +35,17 @@ impl Archive {
         self.durable_through(size)
     }
 
+    /// Counts the latest checkpoint the store holds as durable: for a reader of a snapshot
+    /// or a copy opened read-only (`tamga audit`, `export`), which no process will sync any
+    /// more and which holds all there is — else nothing could be shown or proved from it, as
+    /// its sync is refused. Never for a store a service writes.
+    pub fn count_stored_as_durable(&self) -> Result<(), ArchiveError> {
+        let size = self.checkpoint_size()?.unwrap_or(0).min(self.size());
+        let mut commit = lock(&self.commit);
+        commit.durable = commit.durable.max(size);
+        Ok(())
+    }
+
     /// The size of the checkpoint a reader is shown: the latest signed one when a completed
     /// sync covers it (made so now if it can be), else the one this process last made durable
     /// (a checkpoint is signed for every size a sync makes durable). `None` before any.
