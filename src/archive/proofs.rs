@@ -144,7 +144,7 @@ pub fn inclusion(
 ) -> Result<Inclusion, ProofError> {
     let size = match size {
         Some(size) => size,
-        None => archive.served_checkpoint_size()?.unwrap_or(0),
+        None => served(archive)?,
     };
     let mut t = archive.tiles_for(size.max(index.saturating_add(1)))?;
     if size > t.size() || index >= size || !archive.durable_for_reader(size) {
@@ -173,7 +173,7 @@ pub fn consistency(
 ) -> Result<Consistency, ProofError> {
     let to = match to {
         Some(to) => to,
-        None => archive.served_checkpoint_size()?.unwrap_or(0),
+        None => served(archive)?,
     };
     let mut t = archive.tiles_for(to.max(from))?;
     if from == 0 || from > to || to > t.size() || !archive.durable_for_reader(to) {

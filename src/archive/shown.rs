@@ -25,10 +25,7 @@ impl Archive {
         if self.durable_through(size) {
             return true;
         }
-        let made = self
-            .commit(size, false)
-            .and_then(|sure| self.check_own(Upto::size(size), sure));
-        if let Err(e) = made {
+        if let Err(e) = self.make_durable(Upto::size(size)) {
             tracing::warn!(error = %e, size, "a size asked for by a reader could not be made durable; showing the durable one");
             return false;
         }
