@@ -2,7 +2,7 @@
 //! → signed receipt. The CLI and the HTTP service both call [`Ingest::submit`] and nothing else.
 
 use crate::archive::log::{Event, FileRef, SignerSummary};
-use crate::archive::{Archive, ArchiveError, Position};
+use crate::archive::{Archive, ArchiveError, Built, Position};
 use crate::policy::ArchivePolicy;
 use crate::reasons::Reason;
 use crate::receipt::body::{ArchiveRef, CaseRef, ReasonLine, ReceiptBody, Registration};
@@ -261,12 +261,34 @@ impl Ingest {
             content_sha256,
             evidence: &evidence,
         };
-        let (answer, upto) = self.archive.append(|txn| {
-            if let Some(existing) = txn.receipt(id)? {
-                return Ok((existing, true));
-            }
-            Ok((self.record(txn, &filing, blobs, staged)?, false))
-        })?;
+        // Asked before the build: a receipt that cannot be signed fails every filing queued
+        // behind it (`archive/pipeline.rs`).
+        self.archive
+            .signer()
+            .covers(s.received_at)
+            .map_err(|e| ArchiveError::Refused(e.to_string()))?;
+        let appended = self.archive.append_receipted(
+            |txn| {
+                if let Some(existing) = txn.receipt(id)? {
+                    return Ok(Built::Found(existing));
+                }
+                let body = self.record(txn, &filing, blobs, staged)?;
+                let id = id.to_owned();
+                Ok(Built::ToSign { id, body })
+            },
+            |body: ReceiptBody| {
+                let signer = self.archive.signer();
+                signer
+                    .sign(&body.encode(), s.received_at)
+                    .map_err(|e| ArchiveError::Refused(e.to_string()))
+            },
+        );
+        let (answer, upto) = match appended {
+            // The same submission is being filed by another request: its receipt is the
+            // answer, once that filing is applied.
+            Err(ArchiveError::InFlight) => return self.filed_meanwhile(id),
+            other => other?,
+        };
         // From here on the filing is applied: a failure can no longer say "nothing was filed".
         // A receipt found rather than filed (a concurrent retry filed it first) must still be
         // stored once durable: it may have been read from a batch whose turn was lost.
@@ -299,15 +321,15 @@ impl Ingest {
     }
 
     /// Under the writer lock: the event (with the files and evidence of an acceptance), the
-    /// submitter, and the signed receipt, which names the event's position and so can only be
-    /// signed here.
+    /// submitter, and the receipt's body, which names the event's position and so can only be
+    /// made here (it is signed once the lock is let go).
     fn record(
         &self,
         txn: &mut crate::archive::Txn<'_>,
         f: &Filing<'_>,
         blobs: Vec<crate::archive::blobs::Prepared>,
         staged: crate::archive::evidence::Staged,
-    ) -> Result<Vec<u8>, ArchiveError> {
+    ) -> Result<ReceiptBody, ArchiveError> {
         let s = f.s;
         let files = file_refs(s, f.content_sha256);
         let signers = summaries(f.report);
@@ -348,14 +370,23 @@ impl Ingest {
             txn.set_submitter(f.id, who);
         }
         let title = self.policy.case(s.case).map(|c| c.title.clone());
-        let body = self.body(f.id, s, f.report, title, registration, files, signers, pos);
-        let der = self
-            .archive
-            .signer()
-            .sign(&body.encode(), s.received_at)
-            .map_err(|e| ArchiveError::Refused(e.to_string()))?;
-        txn.put_receipt(f.id, der.clone());
-        Ok(der)
+        Ok(self.body(f.id, s, f.report, title, registration, files, signers, pos))
+    }
+
+    /// The answer to a submission found being filed by another request: its receipt, once
+    /// that filing is applied and durable; "try later" if it failed (nothing was filed).
+    fn filed_meanwhile(&self, id: &str) -> Result<(Vec<u8>, bool), IngestError> {
+        let Some(receipt) = self.archive.receipt_once_filed(id)? else {
+            return Err(IngestError::Archive(ArchiveError::Store(
+                crate::archive::store::StoreError::Unwritable(format!(
+                    "the filing of {id} under way when it was sent again failed; retry"
+                )),
+            )));
+        };
+        self.archive
+            .make_stored_receipt_durable(id, &receipt)
+            .map_err(IngestError::NotDurable)?;
+        Ok((receipt, true))
     }
 
     /// The outcome of a retry, read from the receipt already issued (its signed body is the

@@ -2,7 +2,7 @@
 //! typed questions the rest of tamga asks of the store. Nothing outside `archive` builds an index
 //! key by hand: a key renamed here is renamed everywhere.
 
-use super::store::Space;
+use super::store::{Batch, Space, Store};
 use super::{Archive, ArchiveError, Txn};
 
 /// The key of a document's disposal record (a backup reads it in its snapshot of the index).
@@ -219,6 +219,9 @@ impl Txn<'_> {
     /// The receipt already issued under `id` (a retry), as this transaction sees it: the
     /// bytes the sender got.
     pub fn receipt(&self, id: &str) -> Result<Option<Vec<u8>>, ArchiveError> {
+        if self.pipeline.is_some_and(|p| p.in_flight(id.as_bytes())) {
+            return Err(ArchiveError::InFlight);
+        }
         let lookup = |k: &[u8]| match self.batch.pending(Space::Receipts, k) {
             Some(v) => Ok(Some(v.to_vec())),
             None => self.store.get(Space::Receipts, k),
@@ -232,32 +235,16 @@ impl Txn<'_> {
     /// [`super::receipts`]).
     pub fn put_receipt(&mut self, id: &str, der: Vec<u8>) {
         let encoded = super::receipts::encode(&der);
-        let value = match encoded.dictionary {
-            None => encoded.value,
-            // Known stored, or written earlier in this batch: no read (see `Stored`).
-            Some((key, _))
-                if self.receipt_dictionaries.holds(&key)
-                    || self.batch.pending(Space::Receipts, &key).is_some() =>
-            {
-                encoded.value
-            }
-            Some((key, dictionary)) => match self.store.get(Space::Receipts, &key) {
-                Ok(Some(_)) => {
-                    // What the store answers may be a batch still in a turn of this process's:
-                    // trusted for good once a size after the batches before this one is durable.
-                    let base = self.state.size - self.leaves.len() as u64;
-                    self.receipt_dictionaries.insert(key, base + 1);
-                    encoded.value
-                }
-                Ok(None) => {
-                    self.put(Space::Receipts, key, dictionary.to_vec());
-                    encoded.value
-                }
-                // Unsure whether the store has it: the receipt is kept as it is instead.
-                Err(_) => der,
-            },
-        };
-        self.put(Space::Receipts, id.as_bytes().to_vec(), value);
+        let base = self.state.size - self.leaves.len() as u64;
+        place_receipt(
+            &mut self.batch,
+            self.store,
+            self.receipt_dictionaries,
+            base,
+            id,
+            der,
+            encoded,
+        );
     }
 
     /// Records which principal made the submission answered by receipt `id`.
@@ -482,4 +469,42 @@ pub(super) fn list_len(name: &[u8]) -> Vec<u8> {
 /// order).
 pub(super) fn list_item(name: &[u8], n: u64) -> Vec<u8> {
     list_key(name, &[b"@".as_slice(), &n.to_be_bytes()].concat())
+}
+
+/// Puts receipt `der`, `encoded` for keeping, under `id` in `batch`, with its dictionary
+/// unless `store` holds it (or `batch` writes it already); `base` is the tree size the batch
+/// was built on. A receipt whose dictionary cannot be looked up is kept as it is.
+pub(super) fn place_receipt(
+    batch: &mut Batch,
+    store: &dyn Store,
+    dictionaries: &super::receipts::Stored,
+    base: u64,
+    id: &str,
+    der: Vec<u8>,
+    encoded: super::receipts::Encoded,
+) {
+    let value = match encoded.dictionary {
+        None => encoded.value,
+        // Known stored, or written earlier in this batch: no read (see `Stored`).
+        Some((key, _))
+            if dictionaries.holds(&key) || batch.pending(Space::Receipts, &key).is_some() =>
+        {
+            encoded.value
+        }
+        Some((key, dictionary)) => match store.get(Space::Receipts, &key) {
+            Ok(Some(_)) => {
+                // What the store answers may be a batch still in a turn of this process's:
+                // trusted for good once a size after the batches before this one is durable.
+                dictionaries.insert(key, base + 1);
+                encoded.value
+            }
+            Ok(None) => {
+                batch.put(Space::Receipts, key, dictionary.to_vec());
+                encoded.value
+            }
+            // Unsure whether the store has it: the receipt is kept as it is instead.
+            Err(_) => der,
+        },
+    };
+    batch.put(Space::Receipts, id.as_bytes().to_vec(), value);
 }

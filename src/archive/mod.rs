@@ -24,6 +24,9 @@ mod listing_tests;
 pub mod lists;
 pub mod log;
 pub mod merkle;
+mod pipeline;
+#[cfg(test)]
+mod pipeline_tests;
 pub mod postgres;
 pub mod proofs;
 pub mod readonly;
@@ -43,6 +46,7 @@ mod turn;
 mod turn_tests;
 mod upto;
 
+pub use pipeline::Built;
 pub use upto::Upto;
 
 use crate::receipt::ReceiptSigner;
@@ -71,6 +75,10 @@ pub enum ArchiveError {
     /// A rule refused the operation inside its transaction; nothing was applied.
     #[error("{0}")]
     Refused(String),
+    /// The same submission is being filed right now (its receipt is being signed): nothing
+    /// was applied; its receipt can be read once that filing is (see `pipeline.rs`).
+    #[error("this submission is being filed right now")]
+    InFlight,
 }
 
 /// Where an entry landed.
@@ -92,6 +100,8 @@ struct State {
     /// When the last entry was filed (Unix seconds; 0 when unknown): the log's time never
     /// runs back behind it.
     filed: i64,
+    /// The filing queue's generation this head was built in (see `pipeline.rs`).
+    generation: u64,
 }
 
 /// The archive.
@@ -124,6 +134,8 @@ pub struct Archive {
     /// Moves whenever blobs may have left the store: a disposal applied, or another process's
     /// writes read (see `evidence::Staged`). Written under the writer lock.
     blobs_moved: std::sync::atomic::AtomicU64,
+    /// Filings built but not yet applied, waiting for their receipts (see `pipeline.rs`).
+    pipeline: pipeline::Pipeline,
 }
 
 /// A number as the index stores it: 8 bytes, big-endian.
@@ -220,6 +232,7 @@ impl Archive {
             missed: std::sync::atomic::AtomicBool::new(false),
             epoch: std::sync::atomic::AtomicU64::new(0),
             blobs_moved: std::sync::atomic::AtomicU64::new(0),
+            pipeline: pipeline::Pipeline::default(),
         })
     }
 
@@ -246,14 +259,14 @@ impl Archive {
         &self.origin
     }
 
-    /// Current tree size.
+    /// Current tree size (of what the store holds: filings still being signed wait).
     pub fn size(&self) -> u64 {
-        lock(&self.state).size
+        self.settled_or_held().size
     }
 
     /// Current (tree size, Merkle root, chain head).
     pub fn head(&self) -> (u64, Hash, Hash) {
-        let s = lock(&self.state);
+        let s = self.settled_or_held();
         (s.size, s.frontier.root(), s.chain)
     }
 
@@ -264,7 +277,7 @@ impl Archive {
         &self,
         build: impl FnOnce(&mut Txn<'_>) -> Result<T, ArchiveError>,
     ) -> Result<(T, Upto), ArchiveError> {
-        let mut state = lock(&self.state);
+        let mut state = self.settled()?;
         // Every batch is built and applied in the store's turn, on the head read in it.
         let _turn = self.turn(&mut state)?;
         // Read after the turn's reload, under the writer lock: the epoch the batch is built in,
@@ -272,25 +285,9 @@ impl Archive {
         let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
         let losses = self.store.losses();
         self.ensure_tiles(state.size)?;
-        let blobs_moved = self.blobs_moved.load(std::sync::atomic::Ordering::Acquire);
-        let mut txn = Txn {
-            store: self.store.as_ref(),
-            batch: Batch::default(),
-            state: state.clone(),
-            leaves: Vec::new(),
-            tally: tally::Pending::default(),
-            pushed: Vec::new(),
-            blobs_moved,
-            receipt_dictionaries: &self.receipt_dictionaries,
-        };
+        let mut txn = self.txn(self.store.as_ref(), &state, None);
         let out = build(&mut txn)?;
-        // The indexes move with the entries, in their batch (a disposal settles them itself).
-        if !tally::settle(&mut txn)?.is_empty() {
-            return Err(ArchiveError::Refused(
-                "a disposal must destroy what it leaves unreferenced".into(),
-            ));
-        }
-        lists::settle(&mut txn)?;
+        self.settle_indexes(&mut txn)?;
         if txn.batch.puts.is_empty() && txn.batch.disposals.is_empty() {
             // Nothing written, nothing to lose: what `build` read is what the store holds.
             return Ok((out, Upto::size(state.size)));
@@ -316,7 +313,9 @@ impl Archive {
         // Trusted across a lost turn once a size past the head it was built on is durable.
         self.receipt_dictionaries
             .applied(&txn.batch, state.size + 1);
+        let generation = state.generation;
         *state = txn.state;
+        state.generation = generation;
         // Under the writer lock still, so the edge moves with the size, batch by batch.
         let mut edge = lock(&self.edge);
         let before = edge.size();
@@ -340,16 +339,59 @@ impl Archive {
         read: impl FnOnce(&Txn<'_>) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
         let state = stored_head(self.store.as_ref())?;
-        read(&Txn {
-            store: self.store.as_ref(),
+        read(&self.txn(self.store.as_ref(), &state, None))
+    }
+
+    /// A batch to build over `store` (the store, or the view of it the filing queue gives),
+    /// on `state`.
+    fn txn<'a>(
+        &'a self,
+        store: &'a dyn Store,
+        state: &State,
+        pipeline: Option<&'a pipeline::Pipeline>,
+    ) -> Txn<'a> {
+        Txn {
+            store,
             batch: Batch::default(),
-            state,
+            state: state.clone(),
             leaves: Vec::new(),
             tally: tally::Pending::default(),
             pushed: Vec::new(),
             blobs_moved: self.blobs_moved.load(std::sync::atomic::Ordering::Acquire),
             receipt_dictionaries: &self.receipt_dictionaries,
-        })
+            pipeline,
+        }
+    }
+
+    /// Moves the per-case, reference and look-up indexes with the entries, in their batch (a
+    /// disposal settles them itself).
+    fn settle_indexes(&self, txn: &mut Txn<'_>) -> Result<(), ArchiveError> {
+        if !tally::settle(txn)?.is_empty() {
+            return Err(ArchiveError::Refused(
+                "a disposal must destroy what it leaves unreferenced".into(),
+            ));
+        }
+        lists::settle(txn)
+    }
+
+    /// The head for a reader that cannot fail: settled (see [`Archive::settled`]), or, should
+    /// reading the stored head after a failed filing fail too, as held.
+    fn settled_or_held(&self) -> MutexGuard<'_, State> {
+        match self.settled() {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::warn!(error = %e, "the stored head could not be read");
+                lock(&self.state)
+            }
+        }
+    }
+
+    /// Whether the tiles and the derived indexes cover the log (see `ensure_tiles`).
+    fn indexes_ready(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.tiles_ready.load(Ordering::Acquire)
+            && self.tally_ready.load(Ordering::Acquire)
+            && self.lists_ready.load(Ordering::Acquire)
     }
 
     /// Builds the tiles the open could not (under the writer lock and in the store's turn, so
@@ -438,6 +480,8 @@ pub struct Txn<'a> {
     blobs_moved: u64,
     /// The archive's memory of the receipts' dictionaries its store holds.
     receipt_dictionaries: &'a receipts::Stored,
+    /// The filing queue, whose receipts in flight a filing's build must not file again.
+    pipeline: Option<&'a pipeline::Pipeline>,
 }
 
 impl Txn<'_> {
@@ -578,5 +622,6 @@ fn decode_head(raw: &[u8]) -> Option<State> {
         chain: chain.try_into().ok()?,
         frontier,
         filed: 0,
+        generation: 0,
     })
 }

@@ -381,6 +381,10 @@ impl Store for PgStore {
         Ok(value)
     }
 
+    fn writes_in_turns(&self) -> bool {
+        true
+    }
+
     fn begin_turn(&self) -> Result<bool, StoreError> {
         if !self.turns {
             return Ok(false);

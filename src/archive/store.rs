@@ -205,6 +205,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// applied): once the batches applied in it are committed, another writer may take its
     /// turn. Every `begin_turn` that returned `Ok` is paired with one `end_turn`.
     fn end_turn(&self) {}
+    /// Whether batches must be applied in the turn they were built in: a store several
+    /// processes write, or one that hands batches to a writer of its own (PostgreSQL). A store
+    /// that does not lets filings be built ahead of their receipts (`pipeline.rs`).
+    fn writes_in_turns(&self) -> bool {
+        false
+    }
     /// How many times batches this store took in were then lost with their turn (its lease
     /// ran out, its connection went) and failed, since it opened. A sync after such a loss
     /// answers for what is stored, which no longer holds them — and the loss can be reported

@@ -64,7 +64,7 @@ impl Archive {
     /// appends may go on meanwhile, so the head may be behind what is stored by the time the
     /// write lands — a checkpoint then names an earlier size, never a later one.
     pub(super) fn turn_for_head(&self) -> Result<(Turn<'_>, State), ArchiveError> {
-        let mut state = lock(&self.state);
+        let mut state = self.settled()?;
         let turn = self.turn(&mut state)?;
         Ok((turn, state.clone()))
     }
@@ -152,6 +152,7 @@ impl Archive {
         // `tiles_ready` and `tally_ready` stay as they are: a process sharing the writer lock
         // is the same schema version, and keeps the tiles and indexes with its entries, so
         // checking them again after every other frontend's write would cost each append reads.
+        fresh.generation = state.generation;
         *state = fresh;
         Ok(())
     }

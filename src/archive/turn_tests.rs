@@ -181,6 +181,10 @@ impl Store for Handle {
             .map(|(_, k)| k.clone())
             .collect())
     }
+    fn writes_in_turns(&self) -> bool {
+        true
+    }
+
     fn begin_turn(&self) -> Result<bool, StoreError> {
         let mut holder = self.shared.holder.lock().unwrap();
         while holder.is_some() {

@@ -146,17 +146,24 @@ impl ReceiptSigner {
             .map_err(|_| ReceiptError::Key("signing failed".into()))
     }
 
+    /// Fails unless the certificate is valid at `at`, so that a receipt can be signed then:
+    /// asked before a filing is built, so that its signing cannot fail on that.
+    pub fn covers(&self, at: i64) -> Result<(), ReceiptError> {
+        let (from, until) = self.validity;
+        if (from..=until).contains(&at) {
+            return Ok(());
+        }
+        Err(ReceiptError::OutsideValidity {
+            at: crate::verify::fmt_time(at),
+            from: crate::verify::fmt_time(from),
+            until: crate::verify::fmt_time(until),
+        })
+    }
+
     /// Signs `body` (attached) with signingTime `at`: a DER ContentInfo. Refused when `at` lies
     /// outside the certificate's validity: a receipt is judged at its own time.
     pub fn sign(&self, body: &[u8], at: i64) -> Result<Vec<u8>, ReceiptError> {
-        let (from, until) = self.validity;
-        if !(from..=until).contains(&at) {
-            return Err(ReceiptError::OutsideValidity {
-                at: crate::verify::fmt_time(at),
-                from: crate::verify::fmt_time(from),
-                until: crate::verify::fmt_time(until),
-            });
-        }
+        self.covers(at)?;
         let signed_attrs = signed_attributes(body, at);
         let signature = self
             .key

@@ -59,6 +59,9 @@ impl tamga::archive::store::Store for Failing {
         }
         self.inner.apply(batch)
     }
+    fn writes_in_turns(&self) -> bool {
+        self.inner.writes_in_turns()
+    }
     fn sync(&self) -> Result<(), tamga::archive::store::StoreError> {
         if on(&self.faults.sync) {
             return Err(tamga::archive::store::StoreError::Io {

@@ -51,6 +51,9 @@ impl Store for Hooked {
     fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
         self.inner.keys(space)
     }
+    fn writes_in_turns(&self) -> bool {
+        self.inner.writes_in_turns()
+    }
 }
 
 /// The archive in `data` (the store it holds) over `wrap`, with `data`'s receipt key.

@@ -7,7 +7,7 @@ use super::fresh::{self, Fresh};
 use super::throttle::Throttle;
 use super::{BackupError, Moment, Options, Summary};
 use crate::archive::store::{Space, Store, StoreError};
-use crate::archive::{Archive, ArchiveError, lock};
+use crate::archive::{Archive, ArchiveError};
 use crate::verify::certificate::hex;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -45,7 +45,7 @@ impl Archive {
         read: impl FnOnce(&dyn Store, u64, std::time::Instant) -> Result<T, ArchiveError>,
     ) -> Result<T, ArchiveError> {
         let mut leader = self.lead(None);
-        let mut state = lock(&self.state);
+        let mut state = self.settled()?;
         let held = std::time::Instant::now();
         let losses = self.store.losses();
         let out = {
@@ -85,7 +85,7 @@ impl Archive {
         live: &HashSet<&str>,
         complete: impl FnOnce() -> Result<(), BackupError>,
     ) -> Result<(), BackupError> {
-        let mut state = lock(&self.state);
+        let mut state = self.settled()?;
         // In the store's turn, on the stored head: a disposal by another process counts too.
         let turn = self.turn(&mut state)?;
         if disposed_in(self, from, state.size, live)? {

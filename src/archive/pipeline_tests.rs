@@ -1,0 +1,223 @@
+//! The filing queue (`pipeline.rs`): a batch that cannot be applied, or whose receipt cannot
+//! be signed, takes with it the batches built on it and nothing else; the same submission
+//! sent again while its receipt is signed gets that receipt; the head a reader is shown is
+//! the one the store holds.
+
+use super::journal::JournalStore;
+use super::store::{Batch, Space, Store, StoreError};
+use super::*;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A journal that refuses any batch keeping the receipt named in `refuse`.
+#[derive(Debug)]
+struct Faulty {
+    inner: JournalStore,
+    refuse: Mutex<Option<Vec<u8>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Handle(Arc<Faulty>);
+
+impl Store for Handle {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        let refused = lock(&self.0.refuse).clone();
+        let hit = |(s, k, _): &(Space, Vec<u8>, Vec<u8>)| {
+            *s == Space::Receipts && Some(k) == refused.as_ref()
+        };
+        if batch.puts.iter().any(hit) {
+            return Err(StoreError::Unwritable("refused (test)".into()));
+        }
+        self.0.inner.apply(batch)
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        self.0.inner.sync()
+    }
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.inner.get(space, key)
+    }
+    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.0.inner.keys(space)
+    }
+}
+
+fn archive(dir: &std::path::Path) -> (Archive, Handle) {
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let store = Handle(Arc::new(Faulty {
+        inner: JournalStore::open(&dir.join("store")).unwrap(),
+        refuse: Mutex::new(None),
+    }));
+    let a = Archive::open(Box::new(store.clone()), "tamga.test/queue".into(), signer).unwrap();
+    (a, store)
+}
+
+type Filed = Result<((Vec<u8>, bool), Upto), ArchiveError>;
+
+/// Files one entry whose "receipt" under `id` is what `sign` returns.
+fn file(a: &Archive, id: &str, sign: impl FnOnce(()) -> Result<Vec<u8>, ArchiveError>) -> Filed {
+    a.append_receipted(
+        |txn| {
+            if let Some(r) = txn.receipt(id)? {
+                return Ok(Built::Found(r));
+            }
+            let event = log::Event::Review {
+                case: "01-05".into(),
+                decision: "keep".into(),
+                by: id.into(),
+            };
+            txn.push(event, 1_700_000_000);
+            Ok(Built::ToSign {
+                id: id.into(),
+                body: (),
+            })
+        },
+        sign,
+    )
+}
+
+fn signed(id: &str) -> impl FnOnce(()) -> Result<Vec<u8>, ArchiveError> {
+    let r = format!("receipt of {id}").into_bytes();
+    move |()| Ok(r)
+}
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Entry `index`'s maker (`by`) and whether it chains to the entry before it.
+fn maker(a: &Archive, index: u64) -> (String, bool) {
+    let entry = a.entry(index).unwrap().unwrap();
+    let prev = a.entry_bytes(index - 1).unwrap().unwrap();
+    let chained = entry.prev == crate::verify::certificate::hex(&log::entry_hash(&prev));
+    match entry.event {
+        log::Event::Review { by, .. } => (by, chained),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `b`'s batch is queued, its receipt being signed until `release`; `c` is built on it and
+/// queued behind; then `b`'s fate is decided by `then` and `release` lets it go on.
+fn b_then_c(
+    a: &Archive,
+    b_sign: impl FnOnce(()) -> Result<Vec<u8>, ArchiveError> + Send,
+    then: impl FnOnce(),
+) -> (Filed, Filed) {
+    let (release, wait) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let b = s.spawn(|| {
+            file(a, "b", move |body| {
+                wait.recv().unwrap();
+                b_sign(body)
+            })
+        });
+        wait_until("b queued", || a.pipeline.in_flight(b"b"));
+        let c = s.spawn(|| file(a, "c", signed("c")));
+        wait_until("c queued", || a.pipeline.in_flight(b"c"));
+        then();
+        release.send(()).unwrap();
+        (b.join().unwrap(), c.join().unwrap())
+    })
+}
+
+/// After `b` and `c` failed: nothing of theirs is kept, and `d` takes `b`'s place.
+fn only_a_and_d(a: &Archive) {
+    let ((_, found), upto) = file(a, "d", signed("d")).unwrap();
+    assert!(!found);
+    assert_eq!(
+        upto.size, 2,
+        "d was built on batches that were never applied"
+    );
+    a.make_durable(upto).unwrap();
+    assert_eq!(a.size(), 2);
+    assert_eq!(maker(a, 1), ("d".to_owned(), true));
+    assert_eq!(a.receipt("b").unwrap(), None);
+    assert_eq!(a.receipt("c").unwrap(), None);
+    assert_eq!(a.receipt("d").unwrap(), Some(b"receipt of d".to_vec()));
+    audit::verify(a, false, &mut |_, _| {}).unwrap();
+}
+
+#[test]
+fn a_batch_the_store_refuses_fails_those_built_on_it_and_the_next_builds_on_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, store) = archive(dir.path());
+    file(&a, "a", signed("a")).unwrap();
+    let (b, c) = b_then_c(&a, signed("b"), || {
+        *lock(&store.0.refuse) = Some(b"b".to_vec());
+    });
+    assert!(b.is_err(), "{b:?}");
+    assert!(
+        c.is_err(),
+        "c was built on b, which the store refused: {c:?}"
+    );
+    *lock(&store.0.refuse) = None;
+    only_a_and_d(&a);
+}
+
+#[test]
+fn a_receipt_that_cannot_be_signed_fails_its_batch_and_those_built_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _store) = archive(dir.path());
+    file(&a, "a", signed("a")).unwrap();
+    let refuse = |()| Err(ArchiveError::Signing);
+    let (b, c) = b_then_c(&a, refuse, || {});
+    assert!(matches!(b, Err(ArchiveError::Signing)), "{b:?}");
+    assert!(c.is_err(), "c was built on b, which has no receipt: {c:?}");
+    only_a_and_d(&a);
+}
+
+#[test]
+fn a_submission_sent_again_while_its_receipt_is_signed_gets_that_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _store) = archive(dir.path());
+    file(&a, "a", signed("a")).unwrap();
+    let (release, wait) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            file(&a, "b", move |()| {
+                wait.recv().unwrap();
+                Ok(b"receipt of b".to_vec())
+            })
+        });
+        wait_until("b queued", || a.pipeline.in_flight(b"b"));
+        let again = file(&a, "b", signed("b again"));
+        assert!(matches!(again, Err(ArchiveError::InFlight)), "{again:?}");
+        let reader = s.spawn(|| a.receipt_once_filed("b").unwrap());
+        release.send(()).unwrap();
+        assert_eq!(reader.join().unwrap(), Some(b"receipt of b".to_vec()));
+        first.join().unwrap().unwrap();
+    });
+    assert_eq!(a.size(), 2, "filed once");
+}
+
+#[test]
+fn a_reader_is_shown_the_head_the_store_holds_not_one_still_being_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _store) = archive(dir.path());
+    file(&a, "a", signed("a")).unwrap();
+    let (release, wait) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let b = s.spawn(|| {
+            file(&a, "b", move |()| {
+                wait.recv().unwrap();
+                Ok(b"receipt of b".to_vec())
+            })
+        });
+        wait_until("b queued", || a.pipeline.in_flight(b"b"));
+        let reader = s.spawn(|| {
+            let shown = a.size();
+            (shown, stored_head(a.raw_store()).unwrap().size)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        release.send(()).unwrap();
+        let (shown, stored) = reader.join().unwrap();
+        assert_eq!(
+            shown, stored,
+            "a size was shown that the store did not hold"
+        );
+        b.join().unwrap().unwrap();
+    });
+}
