@@ -73,6 +73,10 @@ struct Queue {
     slots: VecDeque<Slot>,
     /// Moves whenever the queue was failed: a batch built on an older head is refused.
     generation: u64,
+    /// The head the first failed batch was built on, the last one applied: where the next
+    /// build starts. (Not read from the store: a store may answer the keys of a failed write
+    /// with errors until it reopens, which its next write does — sled.)
+    rollback: Option<State>,
 }
 
 /// One built batch waiting for its receipt or its turn to be applied.
@@ -90,6 +94,8 @@ struct Slot {
     base: u64,
     leaves: Vec<Hash>,
     fate: Arc<AtomicU8>,
+    /// The head it was built on.
+    before: State,
 }
 
 /// A slot's batch once its receipt is signed: the receipt is placed in it when it is applied,
@@ -210,6 +216,9 @@ impl Pipeline {
     /// Fails every queued batch: the one at the front cannot be applied, and the others were
     /// built on it.
     fn fail_all(&self, queue: &mut Queue) {
+        if let Some(front) = queue.slots.front() {
+            queue.rollback = Some(front.before.clone());
+        }
         for slot in queue.slots.drain(..) {
             slot.fate.store(FAILED, Ordering::Release);
         }
@@ -313,6 +322,7 @@ impl Archive {
             base: state.size,
             leaves: txn.leaves.clone(),
             fate: Arc::clone(&fate),
+            before: state.clone(),
         };
         let mut queue = lock(&self.pipeline.queue);
         if queue.generation != generation {
@@ -458,18 +468,28 @@ impl Archive {
         Ok(state)
     }
 
-    /// Reads the head from the store, after the queue failed (what was built on it is not to
-    /// be) or before the indexes are built. Only with the writer lock and an empty queue.
+    /// Goes back to the head the store holds after the queue failed (what was built on the
+    /// failed batch is not to be). Only with the writer lock and an empty queue.
     fn reset(&self, state: &mut State) -> Result<(), ArchiveError> {
-        let generation = self.pipeline.generation();
-        if state.generation != generation {
-            let store = self.store.as_ref();
-            let mut fresh = super::stored_head(store)?;
-            fresh.filed = super::last_filed(store, fresh.size)?;
-            // The tiles' edge moved only with batches applied, so it is at the stored size.
-            fresh.generation = generation;
-            *state = fresh;
+        let queue = lock(&self.pipeline.queue);
+        if state.generation == queue.generation {
+            return Ok(());
         }
+        let generation = queue.generation;
+        let rollback = queue.rollback.clone();
+        drop(queue);
+        let mut head = match rollback {
+            Some(head) => head,
+            None => {
+                let store = self.store.as_ref();
+                let mut head = super::stored_head(store)?;
+                head.filed = super::last_filed(store, head.size)?;
+                head
+            }
+        };
+        // The tiles' edge moved only with batches applied, so it is at this size already.
+        head.generation = generation;
+        *state = head;
         Ok(())
     }
 }
