@@ -426,17 +426,26 @@ fn two() -> (Arc<Shared>, Archive, Archive) {
 }
 
 #[test]
-fn reading_the_head_again_keeps_tiles_and_indexes_ready() {
-    let (_shared, p, q) = two();
+fn reading_the_head_again_checks_the_indexes_again_without_building_them() {
+    let (shared, p, q) = two();
     assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
     assert_eq!(file(&q, "01-05", 1_700_000_000), 2);
-    // P's next turn reads the head again; the next append need not check them again.
+    // P's next turn reads the head again: the next append checks the tallies and lists again
+    // (their build may have been lost with a turn), the tiles not.
     let mut state = lock(&p.state);
     let before = p.epoch.load(Ordering::SeqCst);
     drop(p.turn(&mut state).unwrap());
+    drop(state);
     assert_eq!(p.epoch.load(Ordering::SeqCst), before + 1);
     assert!(p.tiles_ready.load(Ordering::SeqCst));
+    assert!(!p.tally_ready.load(Ordering::SeqCst));
+    assert!(!p.lists_ready.load(Ordering::SeqCst));
+    // They are built: the append writes its own batch only.
+    let batches = shared.generation.load(Ordering::SeqCst);
+    append(&p, "01-05", 1_700_000_000, 1);
+    assert_eq!(shared.generation.load(Ordering::SeqCst), batches + 1);
     assert!(p.tally_ready.load(Ordering::SeqCst));
+    assert!(p.lists_ready.load(Ordering::SeqCst));
 }
 
 /// P stages an evidence blob the store keeps; Q disposes of it before P's filing takes the
