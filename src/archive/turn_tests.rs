@@ -34,6 +34,10 @@ struct Shared {
     /// the archive reads the head again: a thread's interleavings, made deterministic.
     sync_gate: Mutex<Option<Gate>>,
     begin_gate: Mutex<Option<Gate>>,
+    /// The process whose next read fails, once (`turn_fault_tests.rs`).
+    fail_read: Mutex<Option<usize>>,
+    /// Whether every sync fails, as on a disk gone read-only.
+    fail_syncs: AtomicBool,
 }
 
 /// A pause in one process's store call: it says it arrived, and waits to be let go.
@@ -159,6 +163,9 @@ impl Store for Handle {
     }
     fn sync(&self) -> Result<(), StoreError> {
         Gate::pass(&self.shared.sync_gate, self.id);
+        if self.shared.fail_syncs.load(Ordering::SeqCst) {
+            return Err(StoreError::Unwritable("syncs fail".into()));
+        }
         if self.lost.load(Ordering::SeqCst) {
             return Err(StoreError::Unwritable("the turn was lost".into()));
         }
@@ -166,6 +173,12 @@ impl Store for Handle {
         Ok(())
     }
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut fail = self.shared.fail_read.lock().unwrap();
+        if *fail == Some(self.id) {
+            *fail = None;
+            return Err(StoreError::Unwritable("a read failed".into()));
+        }
+        drop(fail);
         let id = (space.prefix(), key.to_vec());
         if let Some(v) = self.ghost.lock().unwrap().get(&id) {
             return Ok(Some(v.clone()));
@@ -480,3 +493,7 @@ fn a_blob_another_process_disposed_of_after_staging_is_filed_again() {
 /// The tests of a lost turn, on this file's store.
 #[path = "turn_lost_tests.rs"]
 mod lost;
+
+/// The tests of a store's reads and syncs failing, on this file's store.
+#[path = "turn_fault_tests.rs"]
+mod fault;
