@@ -394,8 +394,9 @@ impl Archive {
             && self.lists_ready.load(Ordering::Acquire)
     }
 
-    /// Builds the tiles the open could not (under the writer lock and in the store's turn, so
-    /// before any append).
+    /// Builds the tiles and indexes the open could not, and checks again those whose build a
+    /// read of the head again put in doubt (`turn.rs`): under the writer lock and in the
+    /// store's turn, so before any append.
     fn ensure_tiles(&self, size: u64) -> Result<(), ArchiveError> {
         use std::sync::atomic::Ordering;
         if !self.tiles_ready.load(Ordering::Acquire) {

@@ -149,9 +149,12 @@ impl Archive {
         edge.behind(fresh.size);
         edge.forget_past(durable);
         drop(edge);
-        // `tiles_ready` and `tally_ready` stay as they are: a process sharing the writer lock
-        // is the same schema version, and keeps the tiles and indexes with its entries, so
-        // checking them again after every other frontend's write would cost each append reads.
+        // The tallies and look-up lists may have been built in a turn that was lost (the
+        // open's, its lease run out): the next append checks them again, which costs a read
+        // of each one's version when they are built. `tiles_ready` stays: appends keep the
+        // tiles with their entries, and checking them would read a full tile.
+        self.tally_ready.store(false, Ordering::Release);
+        self.lists_ready.store(false, Ordering::Release);
         fresh.generation = state.generation;
         *state = fresh;
         Ok(())

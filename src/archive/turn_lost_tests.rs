@@ -329,3 +329,34 @@ fn no_document_is_shown_from_a_batch_whose_turn_was_lost() {
     let stored = p.entry_bytes(index).unwrap().unwrap();
     p.make_filing_durable("01-05/2", index, &stored).unwrap();
 }
+
+/// P opens an archive from before the tallies and look-up lists and builds them in a turn
+/// that is lost: P read its own lost batches back, so it takes them for built. Its next
+/// filing, whose turn reads the head again, builds them, rather than the next restart.
+#[test]
+fn indexes_built_in_a_lost_turn_are_built_by_the_next_filing() {
+    let shared = Arc::new(Shared::default());
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let q = open(&shared, 1, &signer);
+    assert_eq!(file(&q, "01-05", 1_700_000_000), 1);
+    let mut map = shared.map.lock().unwrap();
+    for key in [keys::TALLY_VERSION, keys::LISTS_VERSION] {
+        map.remove(&(Space::Index.prefix(), key.to_vec()));
+    }
+    drop(map);
+    *shared.lose.lock().unwrap() = Some(0);
+    let p = open(&shared, 0, &signer);
+    assert!(p.tally_ready.load(Ordering::SeqCst) && p.lists_ready.load(Ordering::SeqCst));
+    assert!(!tally::ready(q.store()).unwrap() && !lists::ready(q.store()).unwrap());
+    assert_eq!(file(&q, "01-05", 1_700_000_001), 2);
+    assert_eq!(file(&p, "01-05", 1_700_000_002), 3);
+    assert!(
+        tally::ready(q.store()).unwrap(),
+        "the tallies were not built again"
+    );
+    assert!(
+        lists::ready(q.store()).unwrap(),
+        "the lists were not built again"
+    );
+    audit::verify(&q, true, &mut |_, _| {}).unwrap();
+}

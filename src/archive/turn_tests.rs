@@ -34,6 +34,10 @@ struct Shared {
     /// the archive reads the head again: a thread's interleavings, made deterministic.
     sync_gate: Mutex<Option<Gate>>,
     begin_gate: Mutex<Option<Gate>>,
+    /// The process whose next read fails, once (`turn_fault_tests.rs`).
+    fail_read: Mutex<Option<usize>>,
+    /// Whether every sync fails, as on a disk gone read-only.
+    fail_syncs: AtomicBool,
 }
 
 /// A pause in one process's store call: it says it arrived, and waits to be let go.
@@ -159,6 +163,9 @@ impl Store for Handle {
     }
     fn sync(&self) -> Result<(), StoreError> {
         Gate::pass(&self.shared.sync_gate, self.id);
+        if self.shared.fail_syncs.load(Ordering::SeqCst) {
+            return Err(StoreError::Unwritable("syncs fail".into()));
+        }
         if self.lost.load(Ordering::SeqCst) {
             return Err(StoreError::Unwritable("the turn was lost".into()));
         }
@@ -166,6 +173,12 @@ impl Store for Handle {
         Ok(())
     }
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut fail = self.shared.fail_read.lock().unwrap();
+        if *fail == Some(self.id) {
+            *fail = None;
+            return Err(StoreError::Unwritable("a read failed".into()));
+        }
+        drop(fail);
         let id = (space.prefix(), key.to_vec());
         if let Some(v) = self.ghost.lock().unwrap().get(&id) {
             return Ok(Some(v.clone()));
@@ -430,17 +443,26 @@ fn two() -> (Arc<Shared>, Archive, Archive) {
 }
 
 #[test]
-fn reading_the_head_again_keeps_tiles_and_indexes_ready() {
-    let (_shared, p, q) = two();
+fn reading_the_head_again_checks_the_indexes_again_without_building_them() {
+    let (shared, p, q) = two();
     assert_eq!(file(&p, "01-05", 1_700_000_000), 1);
     assert_eq!(file(&q, "01-05", 1_700_000_000), 2);
-    // P's next turn reads the head again; the next append need not check them again.
+    // P's next turn reads the head again: the next append checks the tallies and lists again
+    // (their build may have been lost with a turn), the tiles not.
     let mut state = lock(&p.state);
     let before = p.epoch.load(Ordering::SeqCst);
     drop(p.turn(&mut state).unwrap());
+    drop(state);
     assert_eq!(p.epoch.load(Ordering::SeqCst), before + 1);
     assert!(p.tiles_ready.load(Ordering::SeqCst));
+    assert!(!p.tally_ready.load(Ordering::SeqCst));
+    assert!(!p.lists_ready.load(Ordering::SeqCst));
+    // They are built: the append writes its own batch only.
+    let batches = shared.generation.load(Ordering::SeqCst);
+    append(&p, "01-05", 1_700_000_000, 1);
+    assert_eq!(shared.generation.load(Ordering::SeqCst), batches + 1);
     assert!(p.tally_ready.load(Ordering::SeqCst));
+    assert!(p.lists_ready.load(Ordering::SeqCst));
 }
 
 /// P stages an evidence blob the store keeps; Q disposes of it before P's filing takes the
@@ -475,3 +497,7 @@ fn a_blob_another_process_disposed_of_after_staging_is_filed_again() {
 /// The tests of a lost turn, on this file's store.
 #[path = "turn_lost_tests.rs"]
 mod lost;
+
+/// The tests of a store's reads and syncs failing, on this file's store.
+#[path = "turn_fault_tests.rs"]
+mod fault;
