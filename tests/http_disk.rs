@@ -2,7 +2,7 @@
 //! commit, and large detached content spooled to disk instead of memory.
 
 mod common;
-use common::failing::{Faults, serve_failing, set};
+use common::failing::{Faults, serve_failing, serve_failing_with, set};
 use common::server::{Server, client, raw_submit, start};
 use common::tmpfs::Tmpfs;
 use common::*;
@@ -162,6 +162,106 @@ fn a_document_is_shown_only_once_its_filing_is_durable() {
         assert!(r.status().is_success(), "{kind}: {}", r.status());
         let body: serde_json::Value = r.json().unwrap();
         assert_eq!(body["receipt_id"], doc["receipt_id"], "{kind}");
+    }
+}
+
+/// The ids of the receipts a console registry page links to, in order.
+fn receipts(html: &str) -> Vec<String> {
+    html.split("href=\"/registry/receipts/")
+        .skip(1)
+        .filter_map(|x| x.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The console's list of a clerk's own submissions, and its date search, show only durable
+/// filings, as the document routes do: one applied but not synced (a crash would take it
+/// back) is left out until a sync keeps it — then the page view itself makes it durable.
+#[test]
+fn a_clerks_own_submissions_are_listed_only_once_durable() {
+    for kind in ["journal", "sled"] {
+        let faults = Faults::default();
+        let s = serve_failing(kind, &faults);
+        let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+        let r = raw_submit(&s, Some(GATEWAY), "01-05", "doc-1", sig.clone());
+        assert_eq!(r.status(), StatusCode::CREATED, "{kind}");
+        let first: serde_json::Value = r.json().unwrap();
+        let first = first["receipt_id"].as_str().unwrap().to_owned();
+        set(&faults.sync, true);
+        let err = unavailable(raw_submit(&s, Some(GATEWAY), "01-05", "doc-2", sig.clone()));
+        assert!(err.contains("unknown"), "{kind}: {err}");
+        assert_eq!(s.state.ingest.archive.size(), 2, "{kind}");
+        let pages = [
+            "/registry",
+            "/registry?from=2000-01-01",
+            "/registry?status=accepted&from=2000-01-01&to=2999-12-31",
+        ];
+        let listed = |path: &str| {
+            let r = call(&s, path, GATEWAY);
+            assert_eq!(r.status(), StatusCode::OK, "{kind} {path}");
+            receipts(&r.text().unwrap())
+        };
+        for path in pages {
+            assert_eq!(listed(path), std::slice::from_ref(&first), "{kind} {path}");
+        }
+        set(&faults.sync, false);
+        for path in pages {
+            let all = listed(path);
+            assert_eq!(all.len(), 2, "{kind} {path}: {all:?}");
+            assert_eq!(all[1], first, "{kind} {path}: newest first");
+        }
+    }
+}
+
+/// A refusal on the document routes comes before the wait for durability: a clerk asking for
+/// another clerk's fresh filing, or a role its case does not grant the content, is refused at
+/// once while syncs fail — never answered 503 "try later", which would tell a pending filing
+/// from none. The owner, who may see it, waits (503 while syncs fail).
+#[test]
+fn a_refusal_comes_before_the_wait_for_durability() {
+    let token_hash = tamga::verify::certificate::hex(&sha2::Digest::finalize(
+        <sha2::Sha256 as sha2::Digest>::new_with_prefix(b"other-clerk-token"),
+    ));
+    let other = format!(
+        "[[principal]]\nname = \"other-clerk\"\nrole = \"chancellery\"\ntoken_sha256 = \"{token_hash}\"\n"
+    );
+    for kind in ["journal", "sled"] {
+        let faults = Faults::default();
+        let s = serve_failing_with(kind, &faults, &other);
+        let sig = std::fs::read(fixtures().join("sig/rsa-attached.der")).unwrap();
+        set(&faults.sync, true);
+        for case in ["01-05", "03-07"] {
+            let err = unavailable(raw_submit(&s, Some(GATEWAY), case, "doc", sig.clone()));
+            assert!(err.contains("unknown"), "{kind}: {err}");
+        }
+        assert_eq!(s.state.ingest.archive.size(), 2, "{kind}");
+        let answer = |path: &str, token: &str| {
+            let r = call(&s, path, token);
+            (r.status(), r.text().unwrap())
+        };
+        for tail in ["", "/signature", "/content"] {
+            let pending = answer(
+                &format!("/v1/documents/01-05%2F1{tail}"),
+                "other-clerk-token",
+            );
+            let none = answer(
+                &format!("/v1/documents/01-05%2F999{tail}"),
+                "other-clerk-token",
+            );
+            assert_eq!(
+                pending.0,
+                StatusCode::FORBIDDEN,
+                "{kind} {tail}: {}",
+                pending.1
+            );
+            assert_eq!(pending, none, "{kind} {tail}");
+        }
+        // 03-07 grants only archivists its content.
+        let (status, text) = answer("/v1/documents/03-07%2F1/content", AUDITOR);
+        assert_eq!(status, StatusCode::FORBIDDEN, "{kind}: {text}");
+        let (status, text) = answer("/v1/documents/01-05%2F1", GATEWAY);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{kind}: {text}");
+        set(&faults.sync, false);
     }
 }
 

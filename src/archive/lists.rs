@@ -378,6 +378,25 @@ impl<'a> Reader<'a> {
         .ok_or_else(|| ArchiveError::Damaged(format!("look-up list slot {n} missing")))
     }
 
+    /// The list cut to its slots whose values are below `bound`: a prefix, as values only
+    /// grow along a list. One read when every slot's is; else a binary search, O(log len).
+    pub fn below(mut self, bound: u64) -> Result<Self, ArchiveError> {
+        if self.len == 0 || self.get(self.len)? < bound {
+            return Ok(self);
+        }
+        let (mut lo, mut hi) = (1, self.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid)? < bound {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.len = lo - 1;
+        Ok(self)
+    }
+
     /// The first position in `1..=len` whose key (by `key_of` of its slot's value, never
     /// decreasing along the list) is at least `day` (`after`: greater than `day`); `len + 1`
     /// when none is.

@@ -32,6 +32,18 @@ impl Archive {
         self.durable_through(size)
     }
 
+    /// How much of the log up to tree size `size` a reader may be shown: all of it when it is
+    /// durable already or made so now (see [`Archive::durable_for_reader`]), else what this
+    /// process made durable — less, never more. For a listing of entries read from the store
+    /// (a principal's own submissions), `size` one past the newest it names. May sync: call it
+    /// off the async runtime unless [`Archive::durable_through`] `size`.
+    pub fn shown_size(&self, size: u64) -> u64 {
+        if self.durable_for_reader(size) {
+            return size;
+        }
+        lock(&self.commit).durable.min(size)
+    }
+
     /// Counts the latest checkpoint the store holds as durable: for a reader of a snapshot
     /// or a copy opened read-only (`tamga audit`, `export`), which no process will sync any
     /// more and which holds all there is — else nothing could be shown or proved from it, as

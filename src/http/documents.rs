@@ -35,18 +35,24 @@ fn may_see(state: &AppState, caller: &Caller, receipt_id: Option<&str>) -> Resul
     )))
 }
 
-/// The entry of `regno`, if the caller may see it and once it is durable: authorised on what
-/// the lookup found before the wait, so that a clerk is refused alike whether another's
-/// fresh filing exists or not.
+/// The entry of `regno`, if the caller may see it (and, for `content`, read its case's
+/// content) and once it is durable: authorised on what the lookup found before the wait, so
+/// that a refusal comes at once and a clerk is refused alike whether another's fresh filing
+/// exists or not — never a 503 "try later" that would tell a pending filing from none. The
+/// wait then checks that the entry authorised is the one stored.
 async fn visible_entry(
     state: &Arc<AppState>,
     caller: &Caller,
     regno: &str,
+    content: Option<Role>,
 ) -> Result<Entry, ApiError> {
     let found = read_entry(state, regno);
     let receipt = found.as_ref().ok().map(|(_, _, e)| receipt_of(e));
     may_see(state, caller, receipt)?;
     let (index, bytes, entry) = found?;
+    if let Some(role) = content {
+        may_read_content(state, role, &entry)?;
+    }
     let archive = &state.ingest.archive;
     if archive.durable_through(index.saturating_add(1)) {
         // Nothing to wait for (a document filed before the last sync): the second read only,
@@ -184,7 +190,7 @@ pub async fn metadata(
     Extension(caller): Extension<Caller>,
     Path(regno): Path<String>,
 ) -> Result<Json<Document>, ApiError> {
-    let entry = visible_entry(&state, &caller, &regno).await?;
+    let entry = visible_entry(&state, &caller, &regno, None).await?;
     Ok(Json(document(&state, entry)?))
 }
 
@@ -258,32 +264,41 @@ async fn kept_file(
     role_name: &str,
 ) -> Result<FileRef, ApiError> {
     let role = caller.require(READERS)?;
-    let entry = visible_entry(state, caller, regno).await?;
+    let entry = visible_entry(state, caller, regno, Some(role)).await?;
     if let Some(act) = state.ingest.archive.disposal(regno)? {
         return Err(ApiError::Gone(format!(
             "{regno} was destroyed under {act}; its entry and receipt remain."
         )));
     }
-    let Event::Accepted { case, files, .. } = entry.event else {
+    let Event::Accepted { files, .. } = entry.event else {
         return Err(ApiError::NotFound(format!(
             "{regno} is not an accepted document."
         )));
     };
-    let allowed = state
-        .ingest
-        .policy
-        .case(&case)
-        .is_some_and(|c| c.access.contains(&role));
-    if !allowed {
-        return Err(ApiError::Forbidden(format!(
-            "Case {case} does not grant the {} role access to document content.",
-            super::auth::role_name(role)
-        )));
-    }
     files
         .into_iter()
         .find(|f| f.role == role_name)
         .ok_or_else(|| ApiError::NotFound(format!("{regno} has no detached content.")))
+}
+
+/// Refuses `role` the content of an accepted document unless its case's `access` lists the
+/// role (anything else is answered after the wait: 404, not a document).
+fn may_read_content(state: &AppState, role: Role, entry: &Entry) -> Result<(), ApiError> {
+    let Event::Accepted { case, .. } = &entry.event else {
+        return Ok(());
+    };
+    let allowed = state
+        .ingest
+        .policy
+        .case(case)
+        .is_some_and(|c| c.access.contains(&role));
+    if allowed {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "Case {case} does not grant the {} role access to document content.",
+        super::auth::role_name(role)
+    )))
 }
 
 /// `data` whole, or the one byte range the request's `Range` asks for (RFC 9110 §14), with

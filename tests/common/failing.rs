@@ -88,15 +88,29 @@ impl tamga::archive::store::Store for Failing {
 
 /// A server over a [`Failing`] store of the named kind (`sled` or `journal`).
 pub fn serve_failing(kind: &str, faults: &Faults) -> super::server::Server {
+    serve_failing_with(kind, faults, "")
+}
+
+/// [`serve_failing`] with the demo policy plus `extra_policy` (more principals, say).
+pub fn serve_failing_with(
+    kind: &str,
+    faults: &Faults,
+    extra_policy: &str,
+) -> super::server::Server {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let mut paths = super::archive_paths(&data);
+    let demo = std::fs::read_to_string(&paths.policy).unwrap();
+    paths.policy = dir.path().join("policy.toml");
+    std::fs::write(&paths.policy, format!("{demo}\n{extra_policy}")).unwrap();
+    paths.store = Some(kind.parse().unwrap());
     let tamga::ingest::Ingest {
         verifier,
         policy,
         archive,
         incoming,
         ocsp,
-    } = super::ingest_on(&data, kind);
+    } = tamga::setup::open(&paths, tamga::verify::Policy::default()).unwrap();
     drop(archive);
     let at = data.join("archive");
     let inner: Box<dyn tamga::archive::store::Store> = match kind {

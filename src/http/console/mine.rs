@@ -2,13 +2,22 @@
 //! accepted and rejected, newest first, filtered by outcome and by filing date, paged. A page
 //! reads the list's slots it shows and, for a date range, O(log n) more (a binary search: the
 //! log files entries in time order, so their filing dates never decrease along a list).
+//!
+//! Only durable filings are listed, as the document routes show only durable ones: a list's
+//! slots are written in their filing's batch, which the store answers before its sync (a
+//! crash would take it back) and, with several frontends, before its turn is kept. So the
+//! list is cut to the entries below a size known durable ([`shown_size`]): the newest it
+//! names made durable first (no wait when it is already, the usual case), else what this
+//! process made durable — a filing whose sync failed is left out until one keeps it.
 
 use super::i18n::M;
 use super::{Ctx, Form, urlencode};
 use crate::archive::lists::{List, Outcome, Reader};
 use crate::archive::log::{Entry, Event};
 use crate::archive::{Archive, ArchiveError};
+use crate::http::{ApiError, AppState};
 use maud::{Markup, html};
+use std::sync::Arc;
 
 /// Rows per page.
 const PER_PAGE: u64 = 50;
@@ -100,21 +109,50 @@ pub fn date_range(
     Ok((lo, hi))
 }
 
-/// The page of `principal`'s submissions the query asks for; `None` while the archive keeps
-/// no lists (an archive from before them, opened read-only).
+/// The outcome the query filters by.
+fn outcome(q: &Form) -> Outcome {
+    match q.get("status") {
+        "accepted" => Outcome::Accepted,
+        "rejected" => Outcome::Rejected,
+        _ => Outcome::All,
+    }
+}
+
+/// The log size the caller's list may be shown up to: one past the newest entry it names,
+/// made durable first (a sync, shared with whoever is syncing, and only when this process
+/// has not made it durable already); less when that fails. Reads done after it see that
+/// size durable, so every slot naming an entry below it is stored for good.
+pub async fn shown_size(state: &Arc<AppState>, ctx: &Ctx, q: &Form) -> Result<u64, ApiError> {
+    let Some(principal) = ctx.caller.name() else {
+        return Ok(0);
+    };
+    let archive = &state.ingest.archive;
+    let newest = match archive.list(&List::Mine(principal, outcome(q)))? {
+        Some(list) if list.len > 0 => list.get(list.len)?.saturating_add(1),
+        _ => return Ok(0),
+    };
+    if archive.durable_through(newest) {
+        return Ok(newest);
+    }
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || st.ingest.archive.shown_size(newest))
+        .await
+        .map_err(|_| ApiError::Unavailable("Reading failed; retry.".into()))
+}
+
+/// The page of `principal`'s submissions the query asks for, of those filed below log size
+/// `shown` (see [`shown_size`]); `None` while the archive keeps no lists (an archive from
+/// before them, opened read-only).
 fn page_of(
     a: &Archive,
     principal: &str,
     q: &Form,
+    shown: u64,
 ) -> Result<Option<(Vec<Row>, u64, bool)>, ArchiveError> {
-    let outcome = match q.get("status") {
-        "accepted" => Outcome::Accepted,
-        "rejected" => Outcome::Rejected,
-        _ => Outcome::All,
-    };
-    let Some(list) = a.list(&List::Mine(principal, outcome))? else {
+    let Some(list) = a.list(&List::Mine(principal, outcome(q)))? else {
         return Ok(None);
     };
+    let list = list.below(shown)?;
     let (lo, hi) = date_range(&list, q.get("from"), q.get("to"), &mut |i| {
         entry(a, i).map(|e| day(&e))
     })?;
@@ -130,13 +168,19 @@ fn page_of(
     Ok(Some((rows, total, n >= lo && n > 0)))
 }
 
-/// The "my submissions" part of the registry page: filters, the page, the pager. `None`
-/// while the archive keeps no lists (the page then shows this session's submissions).
-pub fn section(ctx: &Ctx, a: &Archive, q: &Form) -> Result<Option<Markup>, ArchiveError> {
+/// The "my submissions" part of the registry page: filters, the page, the pager, of the
+/// filings below log size `shown` (see [`shown_size`]). `None` while the archive keeps no
+/// lists (the page then shows this session's submissions).
+pub fn section(
+    ctx: &Ctx,
+    a: &Archive,
+    q: &Form,
+    shown: u64,
+) -> Result<Option<Markup>, ArchiveError> {
     let Some(principal) = ctx.caller.name() else {
         return Ok(None);
     };
-    let Some((rows, total, more)) = page_of(a, principal, q)? else {
+    let Some((rows, total, more)) = page_of(a, principal, q, shown)? else {
         return Ok(None);
     };
     let l = ctx.lang;

@@ -33,7 +33,9 @@ async fn registry(
     ctx.allow(Method::POST, "/v1/submissions")?;
     let l = ctx.lang;
     let q = super::Form::parse(q.unwrap_or_default().as_bytes());
-    let listed = super::mine::section(&ctx, &state.ingest.archive, &q).map_err(ApiError::from)?;
+    let shown = super::mine::shown_size(&state, &ctx, &q).await?;
+    let listed =
+        super::mine::section(&ctx, &state.ingest.archive, &q, shown).map_err(ApiError::from)?;
     let mine = ctx
         .session
         .as_ref()
