@@ -2,7 +2,9 @@
 //! RFC 9162 Merkle tree, with documents kept as content-addressed chunks beside it.
 //!
 //! Writers take one lock to number their entries (so registration numbers and log positions
-//! have no gaps and no duplicates) and apply one atomic batch; then they wait for durability,
+//! have no gaps and no duplicates) and apply one atomic batch — a filing's batch after the
+//! lock is let go, once its receipt is signed, in the order the batches were built
+//! (`pipeline.rs`); then they wait for durability,
 //! which one of them — the leader — provides for all who are waiting with a single fsync and a
 //! fresh signed checkpoint (group commit). Nothing here changes or removes a kept value:
 //! the store refuses overwrites in append-only spaces, and only retention's disposal removes.

@@ -134,6 +134,38 @@ impl Drop for Unsettled<'_> {
     }
 }
 
+/// The front slot being applied: should the applier unwind (a panic), the queue is not left
+/// waiting for it. Not yet stored, it fails with those built on it; stored, it counts as
+/// applied, and the tiles' edge, which may not have moved with it, is read again.
+struct Applying<'a> {
+    archive: &'a Archive,
+    stored: bool,
+    /// The tree size after its entries.
+    size: u64,
+    armed: bool,
+}
+
+impl Drop for Applying<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let pipeline = &self.archive.pipeline;
+        let mut queue = lock(&pipeline.queue);
+        if self.stored {
+            if let Some(slot) = queue.slots.pop_front() {
+                slot.fate.store(APPLIED, Ordering::Release);
+            }
+            drop(queue);
+            lock(&self.archive.edge).behind(self.size);
+        } else {
+            pipeline.fail_all(&mut queue);
+            drop(queue);
+        }
+        pipeline.moved.notify_all();
+    }
+}
+
 /// What [`Archive::build_queued`] leaves to its caller.
 enum Queued<B> {
     /// The receipt was found: nothing was queued.
@@ -283,13 +315,15 @@ impl Archive {
     ) -> Result<Queued<B>, ArchiveError> {
         let mut state = lock(&self.state);
         let _turn = self.turn(&mut state)?;
-        let generation = self.pipeline.generation();
-        if state.generation != generation || !self.indexes_ready() {
+        if state.generation != self.pipeline.generation() || !self.indexes_ready() {
             // After a failure, and before the indexes an old archive lacks are built (which
-            // reads the store alone), the head is read from the store once the queue is empty.
+            // reads the store alone), the head is the applied one, once the queue is empty.
             self.pipeline.wait_idle();
             self.reset(&mut state)?;
         }
+        // The generation it is queued in: should the queue fail while this builds on it, the
+        // build is refused (`failed`).
+        let generation = state.generation;
         let epoch = self.epoch.load(Ordering::Acquire);
         let losses = self.store.losses();
         self.ensure_tiles(state.size)?;
@@ -383,7 +417,14 @@ impl Archive {
             };
             let (base, leaves) = (front.base, front.leaves.clone());
             drop(queue);
-            let applied = self.apply_one(ready, base, &leaves);
+            let mut unwinding = Applying {
+                archive: self,
+                stored: false,
+                size: base + leaves.len() as u64,
+                armed: true,
+            };
+            let applied = self.apply_one(ready, base, &leaves, &mut unwinding.stored);
+            unwinding.armed = false;
             let mut queue = lock(&self.pipeline.queue);
             match applied {
                 Ok(()) => {
@@ -403,7 +444,13 @@ impl Archive {
 
     /// Places a ready slot's receipt in its batch and applies it; then the tiles' edge moves
     /// with it, batch by batch, as [`Archive::append`]'s does.
-    fn apply_one(&self, ready: Ready, base: u64, leaves: &[Hash]) -> Result<(), ArchiveError> {
+    fn apply_one(
+        &self,
+        ready: Ready,
+        base: u64,
+        leaves: &[Hash],
+        stored: &mut bool,
+    ) -> Result<(), ArchiveError> {
         let Ready {
             mut batch,
             id,
@@ -420,6 +467,7 @@ impl Archive {
             encoded,
         );
         self.store.apply(&batch)?;
+        *stored = true;
         self.receipt_dictionaries.applied(&batch, base + 1);
         let mut edge = lock(&self.edge);
         let before = edge.size();
@@ -494,12 +542,12 @@ impl Archive {
     }
 }
 
-/// 503 "try later": a batch queued before this one could not be applied, so this one, built
-/// on it, was not applied either.
+/// 503 "try later": the batch could not be applied, or one queued before it, on which it was
+/// built, could not (the store's error goes to the log).
 fn failed() -> ArchiveError {
     ArchiveError::Store(StoreError::Unwritable(
-        "a filing queued before this one could not be stored, so nothing of this one was \
-         filed; retry"
+        "this filing, or one queued before it that it was built on, could not be stored: \
+         nothing of it was filed; retry"
             .into(),
     ))
 }

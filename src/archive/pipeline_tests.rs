@@ -221,3 +221,49 @@ fn a_reader_is_shown_the_head_the_store_holds_not_one_still_being_signed() {
         b.join().unwrap().unwrap();
     });
 }
+
+#[test]
+fn a_signer_that_panics_fails_its_batch_and_the_queue_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _store) = archive(dir.path());
+    file(&a, "a", signed("a")).unwrap();
+    std::thread::scope(|s| {
+        let b = s.spawn(|| file(&a, "b", |()| panic!("the signer failed (test)")));
+        assert!(b.join().is_err());
+        let d = s.spawn(|| file(&a, "d", signed("d")));
+        wait_until("d filed", || d.is_finished());
+        d.join().unwrap().unwrap();
+    });
+    assert_eq!(maker(&a, 1), ("d".to_owned(), true));
+}
+
+#[test]
+fn a_checkpoint_is_signed_only_for_a_head_the_store_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _store) = archive(dir.path());
+    file(&a, "a", signed("a")).unwrap();
+    let (release, wait) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let b = s.spawn(|| {
+            file(&a, "b", move |()| {
+                wait.recv().unwrap();
+                Ok(b"receipt of b".to_vec())
+            })
+        });
+        wait_until("b queued", || a.pipeline.in_flight(b"b"));
+        let sync = s.spawn(|| {
+            // A filing's wait for durability: the sync's leader signs the checkpoint.
+            a.make_durable(Upto::size(1)).unwrap();
+            let signed = a.checkpoint_size().unwrap().unwrap();
+            (signed, stored_head(a.raw_store()).unwrap().size)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        release.send(()).unwrap();
+        let (signed, stored) = sync.join().unwrap();
+        assert!(
+            signed <= stored,
+            "checkpoint for {signed} entries, {stored} stored"
+        );
+        b.join().unwrap().unwrap();
+    });
+}
