@@ -113,7 +113,43 @@ fn due_dates_and_statuses() {
         retention::due(c, t("2028-01-01T00:00:00Z")),
         Some(("2028-01-01".into(), true))
     );
-    let table = [
+    let table = status_table();
+    for (case, when, docs, review, held, want) in table {
+        // Every case of the table once held three documents.
+        assert_eq!(
+            retention::status(p.case(case).unwrap(), t(when), 3, docs, review, held),
+            want,
+            "{case} {when}"
+        );
+    }
+    let open = policy(None);
+    assert_eq!(
+        retention::status(
+            open.case("T-1").unwrap(),
+            t("2999-01-01T00:00:00Z"),
+            3,
+            3,
+            None,
+            false
+        ),
+        CaseStatus::Open
+    );
+}
+
+/// (case, at, documents it still has, ЭПК review, held, the status): every case of the table
+/// once held three documents.
+type StatusRow = (
+    &'static str,
+    &'static str,
+    usize,
+    Option<&'static str>,
+    bool,
+    CaseStatus,
+);
+
+/// The rows `due_dates_and_statuses` checks.
+fn status_table() -> [StatusRow; 8] {
+    [
         (
             "T-1",
             "2027-06-01T00:00:00Z",
@@ -178,27 +214,7 @@ fn due_dates_and_statuses() {
             false,
             CaseStatus::Permanent,
         ),
-    ];
-    for (case, when, docs, review, held, want) in table {
-        // Every case of the table once held three documents.
-        assert_eq!(
-            retention::status(p.case(case).unwrap(), t(when), 3, docs, review, held),
-            want,
-            "{case} {when}"
-        );
-    }
-    let open = policy(None);
-    assert_eq!(
-        retention::status(
-            open.case("T-1").unwrap(),
-            t("2999-01-01T00:00:00Z"),
-            3,
-            3,
-            None,
-            false
-        ),
-        CaseStatus::Open
-    );
+    ]
 }
 
 #[test]
@@ -271,19 +287,26 @@ fn the_full_flow() {
     );
 
     // Entries, receipts and the chain stay; a full audit passes; fetching answers clearly.
+    kept_after_execution(a, dir.path(), &done, when);
+}
+
+/// After act 1 (`done`, executed at `when`) destroyed T-1 and T-2 of the archive `a` in `dir`:
+/// only T-3's documents are kept and audited, the act renders and verifies with OpenSSL, and
+/// an export checks.
+fn kept_after_execution(a: &tamga::archive::Archive, dir: &Path, done: &acts::Act, when: i64) {
     let report = tamga::archive::audit::verify(a, true, &mut |_, _| {}).unwrap();
     assert_eq!(report.documents, 3, "only T-3's documents are still kept");
-    let text = retention::render::text(&done, "kz");
+    let text = retention::render::text(done, "kz");
     assert!(
         text.contains("АКТ № 1") && text.contains("жоюға бөлу туралы") && text.contains("1 год"),
         "{text}"
     );
     let signed = a.raw_store().get(Space::Acts, b"1").unwrap().unwrap();
-    let path = dir.path().join("act.p7s");
-    let ca = dir.path().join("data/keys/receipt.pem");
+    let path = dir.join("act.p7s");
+    let ca = dir.join("data/keys/receipt.pem");
     let at = ["-attime", &when.to_string()];
     openssl_verified(&path, &signed, &ca, &at, "act 1");
-    let out = dir.path().join("export");
+    let out = dir.join("export");
     tamga::archive::export::write(a, &out).unwrap();
     assert_eq!(tamga::archive::export::verify(&out).unwrap().documents, 3);
 }

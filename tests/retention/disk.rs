@@ -100,35 +100,8 @@ fn sigkill_during_execution_leaves_all_or_nothing(store: &str) {
     let pristine = dir.path().join("pristine");
     let policy_file = dir.path().join("closed.toml");
     std::fs::write(&policy_file, closed_policy_text()).unwrap();
-    let documents;
-    {
-        let open = policy(None);
-        let mut ing = ingest_on(&pristine, store);
-        ing.policy = open;
-        file_big_documents(&ing, dir.path(), 6, (1 << 20) + 99, 7);
-        let p = policy(Some(2026));
-        let when = t("2028-02-01T00:00:00Z");
-        let act = acts::draft(&ing.archive, &p, &["T-1".into()], "Иванова", when).unwrap();
-        acts::approve(&ing.archive, &act.act, "Ахметов", when).unwrap();
-        acts::approve(&ing.archive, &act.act, "Серикова", when).unwrap();
-        documents = act.documents.len();
-    }
-    let execute = |work: &Path| {
-        let mut cmd = tamga_cmd(work);
-        cmd.arg("--policy")
-            .arg(&policy_file)
-            .args([
-                "retention",
-                "act",
-                "execute",
-                "1",
-                "--at",
-                "2028-02-01T00:00:00Z",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        cmd
-    };
+    let documents = approved_act(&pristine, dir.path(), store);
+    let execute = |work: &Path| execute_act(work, &policy_file);
     // Kill moments come from how long an execution takes here, so a fast machine still
     // sees kills mid-way: up to 1.5 times the shortest of three uninterrupted runs (the
     // shortest, so that one run slowed by a busy machine cannot push most kills past the end).
@@ -153,44 +126,10 @@ fn sigkill_during_execution_leaves_all_or_nothing(store: &str) {
         }
         child.kill().ok();
         child.wait().unwrap();
-        let mut tamga = tamga_cmd(&work);
-        tamga.arg("--policy").arg(&policy_file);
-        assert_full_audit_passes(tamga, round);
-        let p = policy(Some(2026));
-        let ing = ingest(&work);
-        let size = ing.archive.size();
-        let disposed = tamga::archive::audit::disposed_registrations(&ing.archive, size)
-            .unwrap()
-            .len();
-        let act_filed = ing
-            .archive
-            .raw_store()
-            .get(Space::Acts, b"1")
-            .unwrap()
-            .is_some();
-        let plan = retention::plan(&ing.archive, &p, t("2028-02-01T00:00:00Z")).unwrap();
-        let kept = plan.iter().find(|c| c.index == "T-1").unwrap().documents as usize;
-        match (disposed, act_filed) {
-            (0, false) => {
-                assert_eq!(
-                    kept, documents,
-                    "round {round}: nothing happened, all must be kept"
-                );
-                none += 1;
-            }
-            (n, true) if n == documents => {
-                assert_eq!(kept, 0, "round {round}");
-                assert!(
-                    ing.archive
-                        .raw_store()
-                        .keys(Space::Chunks)
-                        .unwrap()
-                        .is_empty(),
-                    "round {round}: bytes left"
-                );
-                all += 1;
-            }
-            other => panic!("round {round}: half an act: {other:?}"),
+        if all_or_nothing(&work, &policy_file, round, documents) {
+            all += 1;
+        } else {
+            none += 1;
         }
         std::fs::remove_dir_all(&work).unwrap();
     }
@@ -198,4 +137,82 @@ fn sigkill_during_execution_leaves_all_or_nothing(store: &str) {
         "execute crash test ({store}): {mid_way} of 20 killed mid-way; afterwards {none} × nothing, {all} × all"
     );
     assert!(mid_way >= 3, "the kills did not land mid-way");
+}
+
+/// Files six big documents into T-1 of a new archive of `store` at `pristine` (their content
+/// under `dir`) and drafts and approves act 1 destroying them; returns how many it names.
+fn approved_act(pristine: &Path, dir: &Path, store: &str) -> usize {
+    let open = policy(None);
+    let mut ing = ingest_on(pristine, store);
+    ing.policy = open;
+    file_big_documents(&ing, dir, 6, (1 << 20) + 99, 7);
+    let p = policy(Some(2026));
+    let when = t("2028-02-01T00:00:00Z");
+    let act = acts::draft(&ing.archive, &p, &["T-1".into()], "Иванова", when).unwrap();
+    acts::approve(&ing.archive, &act.act, "Ахметов", when).unwrap();
+    acts::approve(&ing.archive, &act.act, "Серикова", when).unwrap();
+    act.documents.len()
+}
+
+/// `tamga retention act execute 1` on the archive at `work`, quiet.
+fn execute_act(work: &Path, policy_file: &Path) -> std::process::Command {
+    let mut cmd = tamga_cmd(work);
+    cmd.arg("--policy")
+        .arg(policy_file)
+        .args([
+            "retention",
+            "act",
+            "execute",
+            "1",
+            "--at",
+            "2028-02-01T00:00:00Z",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// After a kill in `round`: a full audit of `work` passes, and either none of the act's
+/// `documents` were destroyed and it was not filed (false), or all of them, their bytes
+/// gone, and it was filed (true).
+fn all_or_nothing(work: &Path, policy_file: &Path, round: usize, documents: usize) -> bool {
+    let mut tamga = tamga_cmd(work);
+    tamga.arg("--policy").arg(policy_file);
+    assert_full_audit_passes(tamga, round);
+    let p = policy(Some(2026));
+    let ing = ingest(work);
+    let size = ing.archive.size();
+    let disposed = tamga::archive::audit::disposed_registrations(&ing.archive, size)
+        .unwrap()
+        .len();
+    let act_filed = ing
+        .archive
+        .raw_store()
+        .get(Space::Acts, b"1")
+        .unwrap()
+        .is_some();
+    let plan = retention::plan(&ing.archive, &p, t("2028-02-01T00:00:00Z")).unwrap();
+    let kept = plan.iter().find(|c| c.index == "T-1").unwrap().documents as usize;
+    match (disposed, act_filed) {
+        (0, false) => {
+            assert_eq!(
+                kept, documents,
+                "round {round}: nothing happened, all must be kept"
+            );
+            false
+        }
+        (n, true) if n == documents => {
+            assert_eq!(kept, 0, "round {round}");
+            assert!(
+                ing.archive
+                    .raw_store()
+                    .keys(Space::Chunks)
+                    .unwrap()
+                    .is_empty(),
+                "round {round}: bytes left"
+            );
+            true
+        }
+        other => panic!("round {round}: half an act: {other:?}"),
+    }
 }

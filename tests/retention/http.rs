@@ -5,26 +5,7 @@ use super::*;
 
 #[test]
 fn over_http_archivists_run_retention_and_destroyed_documents_answer_410() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    {
-        let (ing, p) = setup(&data);
-        let when = t("2028-02-01T00:00:00Z");
-        let act = acts::draft(&ing.archive, &p, &["T-1".into()], "Иванова", when).unwrap();
-        acts::approve(&ing.archive, &act.act, "Ахметов", when).unwrap();
-        acts::approve(&ing.archive, &act.act, "Серикова", when).unwrap();
-        acts::execute(&ing.archive, &p, &act.act, when).unwrap();
-    }
-    let demo =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"))
-            .unwrap();
-    let principals = &demo[demo.find("[[principal]]").unwrap()..];
-    let s = common::server::start_with(
-        dir,
-        &format!("{}\n{principals}", closed_policy_text()),
-        tamga::http::Limits::default(),
-        None,
-    );
+    let s = serve_with_t1_destroyed();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let c = reqwest::blocking::Client::new();
     let get = |path: &str, token: &str| {
@@ -71,6 +52,44 @@ fn over_http_archivists_run_retention_and_destroyed_documents_answer_410() {
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().unwrap().contains("Refused: case T-2"));
+    hold_and_release(&c, &s);
+    let audit: serde_json::Value = c
+        .post(format!("{}/v1/audit?full=true", s.base))
+        .bearer_auth("demo-auditor-token")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(audit["status"], "intact", "{audit}");
+}
+
+/// The service over an archive set up as `setup` does, whose act 1 destroyed T-1 at
+/// 2028-02-01, with the demo policy's principals.
+fn serve_with_t1_destroyed() -> common::server::Server {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let (ing, p) = setup(&data);
+        let when = t("2028-02-01T00:00:00Z");
+        let act = acts::draft(&ing.archive, &p, &["T-1".into()], "Иванова", when).unwrap();
+        acts::approve(&ing.archive, &act.act, "Ахметов", when).unwrap();
+        acts::approve(&ing.archive, &act.act, "Серикова", when).unwrap();
+        acts::execute(&ing.archive, &p, &act.act, when).unwrap();
+    }
+    let demo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("archive-policy.toml"))
+            .unwrap();
+    let principals = &demo[demo.find("[[principal]]").unwrap()..];
+    common::server::start_with(
+        dir,
+        &format!("{}\n{principals}", closed_policy_text()),
+        tamga::http::Limits::default(),
+        None,
+    )
+}
+
+/// An archivist puts a hold on T-3 and releases it.
+fn hold_and_release(c: &reqwest::blocking::Client, s: &common::server::Server) {
     let r = c
         .post(format!("{}/v1/retention/holds", s.base))
         .bearer_auth("demo-archivist-token")
@@ -88,12 +107,4 @@ fn over_http_archivists_run_retention_and_destroyed_documents_answer_410() {
         .send()
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::OK);
-    let audit: serde_json::Value = c
-        .post(format!("{}/v1/audit?full=true", s.base))
-        .bearer_auth("demo-auditor-token")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    assert_eq!(audit["status"], "intact", "{audit}");
 }
