@@ -68,52 +68,8 @@ fn every_fixture_is_filed_with_its_verdict_and_a_receipt_openssl_accepts() {
             "{name}"
         );
         // Stable API fields.
-        for key in [
-            "receipt_id",
-            "status",
-            "reasons",
-            "case",
-            "received_at",
-            "files",
-            "signers",
-            "archive",
-        ] {
-            assert!(!b[key].is_null(), "{name}: {key}");
-        }
-        assert_eq!(b["case"]["index"], "01-05");
-        assert_eq!(
-            b["files"][0]["sha256"],
-            tamga::verify::certificate::hex(&sha256(&sig))
-        );
-        if out.status == Status::Accepted {
-            accepted += 1;
-            assert_eq!(
-                b["registration"]["number"],
-                format!("01-05/{accepted}"),
-                "{name}"
-            );
-            assert!(b["appeal"].is_null());
-            // Back byte-identical.
-            let mut back = Vec::new();
-            blobs::read(ingest.archive.raw_store(), &sha256(&sig), &mut back).unwrap();
-            assert_eq!(back, sig, "{name}");
-        } else {
-            assert!(b["registration"].is_null());
-            assert!(
-                b["appeal"]["kk"].is_string(),
-                "{name}: rejection without appeal text"
-            );
-            // Rejected bytes are not kept (unless the same bytes were accepted elsewhere).
-            assert!(
-                ingest
-                    .archive
-                    .raw_store()
-                    .get(Space::Blobs, &sha256(&sig))
-                    .unwrap()
-                    .is_none(),
-                "{name}"
-            );
-        }
+        assert_stable_fields(&b, name, &sig);
+        assert_kept_if_accepted(&ingest, &out, &b, name, &sig, &mut accepted);
         let path = dir.path().join("receipt.p7s");
         let at = ["-attime", &AT.to_string()];
         let printed = openssl_verified(&path, &out.receipt, &cert, &at, name);
@@ -128,6 +84,69 @@ fn every_fixture_is_filed_with_its_verdict_and_a_receipt_openssl_accepts() {
             .filter(|n| n.ends_with(".der") || n.ends_with(".pem"))
             .count() as u64
     );
+}
+
+/// The answer `b` for the signature file `name` has every stable API field, the case and the
+/// signature's digest.
+fn assert_stable_fields(b: &serde_json::Value, name: &str, sig: &[u8]) {
+    for key in [
+        "receipt_id",
+        "status",
+        "reasons",
+        "case",
+        "received_at",
+        "files",
+        "signers",
+        "archive",
+    ] {
+        assert!(!b[key].is_null(), "{name}: {key}");
+    }
+    assert_eq!(b["case"]["index"], "01-05");
+    assert_eq!(
+        b["files"][0]["sha256"],
+        tamga::verify::certificate::hex(&sha256(sig))
+    );
+}
+
+/// An accepted `out` has the next registration number (`accepted` counts them) and its bytes
+/// back byte-identical; a rejected one an appeal text, and its bytes are not kept.
+fn assert_kept_if_accepted(
+    ingest: &tamga::ingest::Ingest,
+    out: &tamga::ingest::Outcome,
+    b: &serde_json::Value,
+    name: &str,
+    sig: &[u8],
+    accepted: &mut u32,
+) {
+    if out.status == Status::Accepted {
+        *accepted += 1;
+        assert_eq!(
+            b["registration"]["number"],
+            format!("01-05/{accepted}"),
+            "{name}"
+        );
+        assert!(b["appeal"].is_null());
+        // Back byte-identical.
+        let mut back = Vec::new();
+        blobs::read(ingest.archive.raw_store(), &sha256(sig), &mut back).unwrap();
+        assert_eq!(back, sig, "{name}");
+    } else {
+        assert!(b["registration"].is_null());
+        assert!(
+            b["appeal"]["kk"].is_string(),
+            "{name}: rejection without appeal text"
+        );
+        // Rejected bytes are not kept (unless the same bytes were accepted elsewhere).
+        assert!(
+            ingest
+                .archive
+                .raw_store()
+                .get(Space::Blobs, &sha256(sig))
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+    }
 }
 
 fn sha256(b: &[u8]) -> [u8; 32] {

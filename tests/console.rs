@@ -343,6 +343,17 @@ fn clerk(t: &mut T) {
 fn archivist(t: &mut T) {
     t.sign_in(ARCHIVIST);
     t.check("home-archivist", &[]);
+    find_and_download(t);
+    // A hold on T-1, then released.
+    hold_and_release(t);
+    // An act: drafted here, approved by two others, executed after confirming.
+    act_approved_and_executed(t);
+    t.sign_out();
+}
+
+/// The archivist walks from the cases to T-1, finds a document by its sender's reference,
+/// opens it and downloads its file.
+fn find_and_download(t: &mut T) {
     t.go("/cases");
     t.check("cases", &[]);
     t.b.click("a[href='/cases/T-1']");
@@ -368,7 +379,10 @@ fn archivist(t: &mut T) {
     let got = t.fetch(href.as_str().unwrap(), json!({}));
     assert_eq!(got["status"], 200, "{got}");
     assert!(got["length"].as_u64().unwrap() > 100);
-    // A hold on T-1, then released.
+}
+
+/// The archivist holds T-1 on the retention page, then releases it.
+fn hold_and_release(t: &mut T) {
     t.go("/retention");
     t.check("retention", &[]);
     t.b.js(
@@ -386,7 +400,11 @@ fn archivist(t: &mut T) {
         t.b.try_find("tr[data-case='T-1'] button[data-release]")
             .is_none()
     );
-    // An act: drafted here, approved by two others, executed after confirming.
+}
+
+/// The archivist drafts an act for T-1 (own approval refused), two others approve it, the
+/// archivist executes it after confirming; the document is then shown destroyed.
+fn act_approved_and_executed(t: &mut T) {
     t.b.click("input[name=case][value='T-1']");
     t.b.click("form[action='/retention/acts'][method=post] button");
     t.b.find("#approvals");
@@ -442,7 +460,6 @@ fn archivist(t: &mut T) {
     );
     assert!(!found.contains("T-1/1"), "{found}");
     t.check("case-search-destroyed", &[]);
-    t.sign_out();
 }
 
 /// Checkpoint, a full audit to the end, a proof checked in the page, access log, trust.

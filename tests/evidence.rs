@@ -150,6 +150,30 @@ fn the_anchor_and_crls_are_filed_shared_exported_and_rechecked_offline() {
     tamga::archive::export::write(&ing.archive, &out).unwrap();
     drop(ing);
     // The receipt names only the document's own files, not its evidence.
+    receipts_name_only_their_own_files(&out);
+    let evidence_files = std::fs::read_dir(out.join("evidence")).unwrap().count();
+    assert_eq!(evidence_files, 4, "one file per piece of evidence, shared");
+    let report = tamga::archive::export::verify(&out).unwrap();
+    assert_eq!(report.rechecked, 3);
+    assert_eq!(
+        report.documents, 4,
+        "signature, signature and content, signature"
+    );
+
+    // Offline: the command line with no trust directory and no archive.
+    offline_check_names_the_anchor(dir.path(), &out, &root, &report.notes);
+
+    // An auditor with OpenSSL and nothing else, as the README shows.
+    for (i, content) in [(0, None), (1, Some("documents/1/content.bin")), (2, None)] {
+        assert!(openssl_recheck(&out, i, content), "entry {i}");
+    }
+
+    // An exported CRL altered: the check fails, naming the first document that relies on it.
+    an_altered_crl_fails_the_check(&out, &int_crl);
+}
+
+/// The receipts of the export at `out` name only their documents' own files, not evidence.
+fn receipts_name_only_their_own_files(out: &Path) {
     for r in std::fs::read_dir(out.join("receipts")).unwrap() {
         let der = std::fs::read(r.unwrap().path()).unwrap();
         let body = tamga::verify::cms::parse(&der).unwrap().content.unwrap();
@@ -166,20 +190,15 @@ fn the_anchor_and_crls_are_filed_shared_exported_and_rechecked_offline() {
             "{body}"
         );
     }
-    let evidence_files = std::fs::read_dir(out.join("evidence")).unwrap().count();
-    assert_eq!(evidence_files, 4, "one file per piece of evidence, shared");
-    let report = tamga::archive::export::verify(&out).unwrap();
-    assert_eq!(report.rechecked, 3);
-    assert_eq!(
-        report.documents, 4,
-        "signature, signature and content, signature"
-    );
+}
 
-    // Offline: the command line with no trust directory and no archive.
+/// The command line checks the export at `out` with no trust directory and no archive (run in
+/// `dir`), and names the anchor `root` the verdicts rest on, as the export's `notes` do.
+fn offline_check_names_the_anchor(dir: &Path, out: &Path, root: &str, notes: &[String]) {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_tamga"))
-        .current_dir(dir.path())
+        .current_dir(dir)
         .args(["audit", "verify", "--export"])
-        .arg(&out)
+        .arg(out)
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
@@ -187,28 +206,22 @@ fn the_anchor_and_crls_are_filed_shared_exported_and_rechecked_offline() {
     assert!(said.contains("3 accepted documents re-checked"), "{said}");
     // The anchor the verdicts rest on is named, for comparison with the official CA list.
     assert!(said.contains(&format!("SHA-256 {root}")), "{said}");
-    assert!(
-        report.notes.iter().any(|n| n.contains(&root)),
-        "{:?}",
-        report.notes
-    );
+    assert!(notes.iter().any(|n| n.contains(root)), "{notes:?}");
+}
 
-    // An auditor with OpenSSL and nothing else, as the README shows.
-    for (i, content) in [(0, None), (1, Some("documents/1/content.bin")), (2, None)] {
-        assert!(openssl_recheck(&out, i, content), "entry {i}");
-    }
-
-    // An exported CRL altered: the check fails, naming the first document that relies on it.
+/// The exported CRL `int_crl` altered: the check fails, naming the first document that relies
+/// on it, and OpenSSL refuses it too.
+fn an_altered_crl_fails_the_check(out: &Path, int_crl: &str) {
     let crl = out.join(format!("evidence/{int_crl}.crl"));
     let mut bytes = std::fs::read(&crl).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&crl, bytes).unwrap();
-    let err = tamga::archive::export::verify(&out).unwrap_err();
+    let err = tamga::archive::export::verify(out).unwrap_err();
     assert_eq!(err.registration.as_deref(), Some("T-3/1"), "{err}");
-    assert!(err.to_string().contains(&int_crl), "{err}");
+    assert!(err.to_string().contains(int_crl), "{err}");
     assert!(
-        !openssl_recheck(&out, 0, None),
+        !openssl_recheck(out, 0, None),
         "OpenSSL took the altered CRL"
     );
 }

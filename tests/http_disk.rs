@@ -460,32 +460,37 @@ fn the_service_files_again_once_a_full_disk_has_room_and_keeps_the_access_record
         assert!(submit(refused + 1).status().is_success(), "{kind}");
 
         s.stop();
-        let archive = &s.state.ingest.archive;
-        archive.sync_now().unwrap();
-        let chained = archive.access_head().0;
-        let stored = archive
-            .raw_store()
-            .keys(tamga::archive::store::Space::Access)
-            .unwrap();
-        assert_eq!(stored.len() as u64, chained, "{kind}: access records lost");
-        for i in 0..archive.size() {
-            if let Some(tamga::archive::log::Event::Accepted {
-                sender_ref: Some(r),
-                ..
-            }) = archive.entry(i).unwrap().map(|e| e.event)
-            {
-                assert!(!told_not_filed.contains(&r), "{kind}: {r} was filed");
-            }
-        }
-        eprintln!(
-            "{kind}: {} senders told nothing was filed",
-            told_not_filed.len()
-        );
-        let audit = tamga::archive::audit::verify(archive, true, &mut |_, _| {});
-        assert!(audit.is_ok(), "{kind}: {audit:?}");
+        after_the_full_disk(&s.state.ingest.archive, kind, &told_not_filed);
         drop(s);
         drop(fs);
     }
+}
+
+/// After the full disk, stopped: every access record chained is stored, none of the senders
+/// `told_not_filed` has its document filed, and a full audit of `archive` passes.
+fn after_the_full_disk(archive: &tamga::archive::Archive, kind: &str, told_not_filed: &[String]) {
+    archive.sync_now().unwrap();
+    let chained = archive.access_head().0;
+    let stored = archive
+        .raw_store()
+        .keys(tamga::archive::store::Space::Access)
+        .unwrap();
+    assert_eq!(stored.len() as u64, chained, "{kind}: access records lost");
+    for i in 0..archive.size() {
+        if let Some(tamga::archive::log::Event::Accepted {
+            sender_ref: Some(r),
+            ..
+        }) = archive.entry(i).unwrap().map(|e| e.event)
+        {
+            assert!(!told_not_filed.contains(&r), "{kind}: {r} was filed");
+        }
+    }
+    eprintln!(
+        "{kind}: {} senders told nothing was filed",
+        told_not_filed.len()
+    );
+    let audit = tamga::archive::audit::verify(archive, true, &mut |_, _| {});
+    assert!(audit.is_ok(), "{kind}: {audit:?}");
 }
 
 /// Issue 12, item 13: files a failed write left in a sled store's directory are listed by the

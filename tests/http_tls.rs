@@ -72,33 +72,51 @@ fn client(
         .unwrap()
 }
 
-#[test]
-fn tls_and_mtls() {
-    let dir = tempfile::tempdir().unwrap();
-    let server_ca = ca("server CA");
-    let client_ca = ca("gateway CA");
-    let stranger_ca = ca("someone else");
+/// The server's TLS configuration: a certificate from `server_ca` for 127.0.0.1 and
+/// localhost, clients' certificates checked against `client_ca` (files written in `dir`).
+fn server_tls(dir: &std::path::Path, server_ca: &Ca, client_ca: &Ca) -> rustls::ServerConfig {
     let (server_cert, server_key) = leaf(
-        &server_ca,
+        server_ca,
         vec!["127.0.0.1".into(), "localhost".into()],
         false,
     );
-    let (gw_cert, gw_key) = leaf(&client_ca, vec![], true);
-    let (bad_cert, bad_key) = leaf(&stranger_ca, vec![], true);
     let write = |name: &str, text: String| {
-        let p = dir.path().join(name);
+        let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
     };
     let cert_file = write("server.pem", server_cert.pem());
     let key_file = write("server.key", server_key.serialize_pem());
     let ca_file = write("clients.pem", client_ca.cert.pem());
-    let config = tls::server_config(&tls::TlsFiles {
+    tls::server_config(&tls::TlsFiles {
         cert: &cert_file,
         key: &key_file,
         client_ca: Some(&ca_file),
     })
-    .unwrap();
+    .unwrap()
+}
+
+/// A connection to `base` that never starts its handshake is closed within 3 s.
+fn a_silent_connection_is_closed(base: &str) {
+    let mut silent = std::net::TcpStream::connect(base.trim_start_matches("https://")).unwrap();
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let waited = std::time::Instant::now();
+    let mut byte = [0u8; 1];
+    assert_eq!(std::io::Read::read(&mut silent, &mut byte).unwrap_or(0), 0);
+    assert!(waited.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[test]
+fn tls_and_mtls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server_ca = ca("server CA");
+    let client_ca = ca("gateway CA");
+    let stranger_ca = ca("someone else");
+    let (gw_cert, gw_key) = leaf(&client_ca, vec![], true);
+    let (bad_cert, bad_key) = leaf(&stranger_ca, vec![], true);
+    let config = server_tls(dir.path(), &server_ca, &client_ca);
 
     let fp = tamga::verify::certificate::hex(&sha2::Sha256::digest(gw_cert.der()));
     let extra = format!(
@@ -109,14 +127,7 @@ fn tls_and_mtls() {
     let s = start(&extra, limits, Some(config));
     assert!(s.base.starts_with("https://"));
     // A connection that never starts its handshake is closed when the handshake time is up.
-    let mut silent = std::net::TcpStream::connect(s.base.trim_start_matches("https://")).unwrap();
-    silent
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    let waited = std::time::Instant::now();
-    let mut byte = [0u8; 1];
-    assert_eq!(std::io::Read::read(&mut silent, &mut byte).unwrap_or(0), 0);
-    assert!(waited.elapsed() < std::time::Duration::from_secs(3));
+    a_silent_connection_is_closed(&s.base);
     let sig = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
     let submit = |c: &reqwest::blocking::Client, token: Option<&str>, r: &str| {
         let mut req = c

@@ -42,6 +42,7 @@ pub mod sled;
 pub mod store;
 pub mod tally;
 pub mod tilecheck;
+pub mod tilepath;
 pub mod tiles;
 mod turn;
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! finds committed too.
 
 use super::store::Space;
-use super::tiles::{self, TileRef};
+use super::tilepath::TileRef;
+use super::tiles;
 use super::{Archive, ArchiveError, Upto, lock};
 
 impl Archive {

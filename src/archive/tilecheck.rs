@@ -11,7 +11,7 @@ use super::log::FileRef;
 use super::merkle::{self, Hash};
 use super::replay::{Source, SourceError};
 use super::store::{Space, Store};
-use super::{keys, tiles};
+use super::{keys, tilepath, tiles};
 use std::cell::RefCell;
 
 /// Whether `store` keeps any tile of `height`. The first full level-0 tile answers with one
@@ -133,7 +133,7 @@ impl Check {
         }
         let width = u64::try_from(bytes.len() / 32).unwrap_or(u64::MAX);
         let partial = (width < 1 << self.height).then_some(width);
-        let name = tiles::path(Some(level), n, partial);
+        let name = tilepath::path(Some(level), n, partial);
         self.wrong = match store.get(Space::Tiles, &keys::tile(level, n, width)) {
             Ok(Some(stored)) if stored == bytes => None,
             Ok(Some(_)) => Some(format!("stored tile {name} differs from the entries")),

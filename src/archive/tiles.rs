@@ -15,10 +15,12 @@
 //! An archive written before tiles existed gets them once, on the first writable open
 //! ([`ensure`]); until then (a read-only open) a missing tile is recomputed from the level
 //! below, so proofs stay right, only slow. `audit verify` recomputes every tile from the
-//! entries and compares ([`super::tilecheck`]).
+//! entries and compares ([`super::tilecheck`]). Tile paths are named and parsed in
+//! [`super::tilepath`].
 
 use super::merkle::{self, Hash};
 use super::store::{Batch, Space, Store};
+use super::tilepath::TileRef;
 use super::{ArchiveError, keys};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -492,76 +494,6 @@ pub fn ensure(store: &dyn Store, height: u32, size: u64) -> Result<bool, Archive
         from = to;
     }
     Ok(true)
-}
-
-/// The path of a tile (`level` `Some`) or an entry bundle (`None`) under a log's prefix, as
-/// C2SP tlog-tiles spells it: `tile/<L>/<N>[.p/<W>]`, `tile/entries/<N>[.p/<W>]`, with `N` in
-/// zero-padded 3-digit groups, all but the last prefixed by `x`.
-pub fn path(level: Option<u32>, n: u64, partial: Option<u64>) -> String {
-    let mut groups = vec![format!("{:03}", n % 1000)];
-    let mut rest = n / 1000;
-    while rest > 0 {
-        groups.push(format!("x{:03}", rest % 1000));
-        rest /= 1000;
-    }
-    groups.reverse();
-    let what = level.map_or_else(|| "entries".to_owned(), |l| l.to_string());
-    let mut p = format!("tile/{what}/{}", groups.join("/"));
-    if let Some(w) = partial {
-        p.push_str(&format!(".p/{w}"));
-    }
-    p
-}
-
-/// What a tile path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TileRef {
-    /// The level, or `None` for an entry bundle.
-    pub level: Option<u32>,
-    /// The tile's index within its level.
-    pub n: u64,
-    /// The width of a partial tile (1–255), `None` for a full one.
-    pub partial: Option<u64>,
-}
-
-/// Parses the part of a tile path after `tile/`; `None` unless it is exactly as [`path`]
-/// writes it (no leading zeros, no needless groups, levels 0–63, widths 1–255).
-pub fn parse(rest: &str) -> Option<TileRef> {
-    let (head, tail) = rest.split_once('/')?;
-    let level = match head {
-        "entries" => None,
-        l if l == "0" || (!l.starts_with('0') && l.len() <= 2) => {
-            Some(l.parse::<u32>().ok().filter(|l| *l <= 63)?)
-        }
-        _ => return None,
-    };
-    let (index, partial) = match tail.split_once(".p/") {
-        Some((index, w)) => {
-            let width: u64 = w.parse().ok().filter(|w| (1..256).contains(w))?;
-            (index, Some(width).filter(|_| !w.starts_with('0')))
-        }
-        None => (tail, None),
-    };
-    let mut n: u64 = 0;
-    let groups: Vec<&str> = index.split('/').collect();
-    for (i, g) in groups.iter().enumerate() {
-        let digits = if i + 1 < groups.len() {
-            g.strip_prefix('x')?
-        } else {
-            g
-        };
-        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        n = n
-            .checked_mul(1000)?
-            .checked_add(digits.parse::<u64>().ok()?)?;
-    }
-    if tail.contains(".p/") && partial.is_none() {
-        return None;
-    }
-    let r = TileRef { level, n, partial };
-    (path(level, n, partial) == format!("tile/{rest}")).then_some(r)
 }
 
 /// The bytes at a tile path in a tree of `size` entries, `None` if the tree has no such tile

@@ -362,7 +362,7 @@ fn two_archives_over_one_store_keep_one_chain_one_numbering_and_one_access_log()
         total >> tiles::HEIGHT,
         (total + 1) & ((1 << tiles::HEIGHT) - 1),
     );
-    let bundle = tiles::TileRef {
+    let bundle = crate::archive::tilepath::TileRef {
         level: None,
         n,
         partial: Some(w),

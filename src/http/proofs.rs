@@ -54,7 +54,7 @@ pub async fn tile(
     axum::extract::Path(path): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Auditor])?;
-    let at = crate::archive::tiles::parse(&path)
+    let at = crate::archive::tilepath::parse(&path)
         .ok_or_else(|| ApiError::NotFound("No such tile path (see c2sp.org/tlog-tiles).".into()))?;
     let st = state.clone();
     let bytes = tokio::task::spawn_blocking(move || st.ingest.archive.tile(at))

@@ -15,28 +15,7 @@ fn a_backup_under_32_submitting_clients_restores_and_filing_continues() {
     let bk = root.path().canonicalize().unwrap().join("backups");
     let sig = std::fs::read(fixtures().join("sig/p256.der")).unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let clients: Vec<_> = (0..32)
-        .map(|c| {
-            let (base, sig, stop) = (s.base.clone(), sig.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let http = client();
-                let mut n = 0;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 3 {
-                    let r = http
-                        .post(format!("{base}/v1/submissions"))
-                        .query(&[("case", "01-05"), ("sender_ref", &format!("c{c}-{n}"))])
-                        .header("Content-Type", "application/pkcs7-mime")
-                        .bearer_auth(GATEWAY)
-                        .body(sig.clone())
-                        .send()
-                        .unwrap();
-                    assert!(r.status().is_success(), "{}", r.status());
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
+    let clients = submitting_clients(32, &s.base, &sig, &stop);
     // Wait until filing is under way, then back up twice while it goes on.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while s.state.ingest.archive.size() < 64 {
@@ -90,6 +69,38 @@ fn a_backup_under_32_submitting_clients_restores_and_filing_continues() {
     };
     // Registration numbers in 01-05 are 1..=size (one entry each).
     filing_continues(&archive_paths(&new), "01-05", size, (size, root));
+}
+
+/// `count` clients submitting `sig` to the service at `base` until `stop` (at least three
+/// each, every one accepted); each returns how many it filed.
+fn submitting_clients(
+    count: usize,
+    base: &str,
+    sig: &[u8],
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<usize>> {
+    (0..count)
+        .map(|c| {
+            let (base, sig, stop) = (base.to_owned(), sig.to_vec(), stop.clone());
+            std::thread::spawn(move || {
+                let http = client();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 3 {
+                    let r = http
+                        .post(format!("{base}/v1/submissions"))
+                        .query(&[("case", "01-05"), ("sender_ref", &format!("c{c}-{n}"))])
+                        .header("Content-Type", "application/pkcs7-mime")
+                        .bearer_auth(GATEWAY)
+                        .body(sig.clone())
+                        .send()
+                        .unwrap();
+                    assert!(r.status().is_success(), "{}", r.status());
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect()
 }
 
 /// The policy section that lets the service back up under `root`.

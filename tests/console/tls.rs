@@ -131,7 +131,13 @@ fn client_certificates_and_secure_cookies_over_tls() {
     );
 
     // A token's sign-in over TLS: the form's double-submit cookie, then the session's.
-    let r = plain.get(format!("{}/signin", s.base)).send().unwrap();
+    token_sign_in(&plain, &s.base);
+}
+
+/// A token's sign-in at `base` over TLS: the form's double-submit cookie, then the session's,
+/// both strict and secure; the session names its principal.
+fn token_sign_in(plain: &reqwest::blocking::Client, base: &str) {
+    let r = plain.get(format!("{base}/signin")).send().unwrap();
     let pre = set_cookie(&r, "tamga_pre");
     strict_and_secure(&pre);
     let pre = pre.split(';').next().unwrap().to_owned();
@@ -143,7 +149,7 @@ fn client_certificates_and_secure_cookies_over_tls() {
         .unwrap()
         .to_owned();
     let r = plain
-        .post(format!("{}/signin", s.base))
+        .post(format!("{base}/signin"))
         .header("Cookie", &pre)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("csrf={csrf}&token=demo-archivist-token"))
@@ -153,7 +159,7 @@ fn client_certificates_and_secure_cookies_over_tls() {
     let session = set_cookie(&r, "tamga_session");
     strict_and_secure(&session);
     let r = plain
-        .get(format!("{}/", s.base))
+        .get(format!("{base}/"))
         .header("Cookie", session.split(';').next().unwrap())
         .send()
         .unwrap();
