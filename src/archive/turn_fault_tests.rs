@@ -57,7 +57,7 @@ fn an_open_whose_sync_failed_shows_nothing_unsynced() {
     assert_eq!(p.served_checkpoint_size().unwrap(), None);
     assert_eq!(p.checkpoint_note().unwrap(), None);
     assert!(proofs::inclusion(&p, 1, None).is_err());
-    let bundle = tiles::TileRef {
+    let bundle = tilepath::TileRef {
         level: None,
         n: 0,
         partial: Some(2),
