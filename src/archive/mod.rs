@@ -19,6 +19,7 @@ mod commit;
 mod contract;
 pub mod evidence;
 pub mod export;
+mod head;
 pub mod journal;
 pub mod keys;
 #[cfg(test)]
@@ -55,12 +56,12 @@ pub use upto::Upto;
 use crate::receipt::ReceiptSigner;
 use checkpoint::Checkpoint;
 use commit::Commit;
-use log::{Entry, Event, GENESIS};
-use merkle::{Frontier, Hash};
+use head::{HEAD_KEY, State, decode_head, encode_head, last_filed, stored_head};
+use log::{Entry, Event};
+use merkle::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use store::{Batch, Space, Store, StoreError};
 
-const HEAD_KEY: &[u8] = b"head";
 const LATEST_CHECKPOINT: &[u8] = b"checkpoint";
 
 /// Why the archive refused or failed. Nothing half-written remains after any of these.
@@ -93,18 +94,6 @@ pub struct Position {
     pub entry_hash: Hash,
     /// Tree size including this entry.
     pub tree_size: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-struct State {
-    size: u64,
-    chain: Hash,
-    frontier: Frontier,
-    /// When the last entry was filed (Unix seconds; 0 when unknown): the log's time never
-    /// runs back behind it.
-    filed: i64,
-    /// The filing queue's generation this head was built in (see `pipeline.rs`).
-    generation: u64,
 }
 
 /// The archive.
@@ -295,16 +284,7 @@ impl Archive {
             // Nothing written, nothing to lose: what `build` read is what the store holds.
             return Ok((out, Upto::size(state.size)));
         }
-        // The tiles the new entries fill or grow land in their batch (C2SP tlog-tiles).
-        tiles::extend(
-            self.store.as_ref(),
-            tiles::HEIGHT,
-            state.size,
-            &txn.leaves,
-            &mut txn.batch,
-        )?;
-        txn.batch
-            .put(Space::Index, HEAD_KEY, encode_head(&txn.state));
+        txn.seal(state.size)?;
         let applied = self.store.apply(&txn.batch);
         // After the apply, failed or not (a failure may still have destroyed them): a blob
         // staged as kept before this point is looked up again (`evidence::file`).
@@ -320,13 +300,7 @@ impl Archive {
         *state = txn.state;
         state.generation = generation;
         // Under the writer lock still, so the edge moves with the size, batch by batch.
-        let mut edge = lock(&self.edge);
-        let before = edge.size();
-        edge.advance(&txn.leaves);
-        if edge.filled_upper(before) {
-            edge.warm(self.store.as_ref());
-        }
-        drop(edge);
+        self.advance_edge(&txn.leaves);
         let last = txn.leaves.last().copied();
         Ok((out, Upto::appended(state.size, epoch, losses, last)))
     }
@@ -386,6 +360,17 @@ impl Archive {
                 tracing::warn!(error = %e, "the stored head could not be read");
                 lock(&self.state)
             }
+        }
+    }
+
+    /// Moves the tiles' edge over the leaves of a batch just applied (batches in the order
+    /// they were applied).
+    fn advance_edge(&self, leaves: &[Hash]) {
+        let mut edge = lock(&self.edge);
+        let before = edge.size();
+        edge.advance(leaves);
+        if edge.filled_upper(before) {
+            edge.warm(self.store.as_ref());
         }
     }
 
@@ -530,6 +515,21 @@ impl Txn<'_> {
         Ok(n)
     }
 
+    /// Closes the batch of entries appended to a log of `base` entries: the tiles they fill
+    /// or grow (C2SP tlog-tiles) and the new head land in it.
+    fn seal(&mut self, base: u64) -> Result<(), ArchiveError> {
+        tiles::extend(
+            self.store,
+            tiles::HEIGHT,
+            base,
+            &self.leaves,
+            &mut self.batch,
+        )?;
+        self.batch
+            .put(Space::Index, HEAD_KEY, encode_head(&self.state));
+        Ok(())
+    }
+
     /// The position the next entry will take.
     pub fn next_index(&self) -> u64 {
         self.state.size
@@ -567,65 +567,4 @@ impl Txn<'_> {
             tree_size: self.state.size,
         }
     }
-}
-
-/// When the last of `size` entries was filed; 0 for none, for one written before entries
-/// recorded it, or for one missing or damaged (which the audit names; opening still serves
-/// the rest).
-fn last_filed(store: &dyn Store, size: u64) -> Result<i64, ArchiveError> {
-    let Some(last) = size.checked_sub(1) else {
-        return Ok(0);
-    };
-    Ok(store
-        .get(Space::Log, &last.to_be_bytes())?
-        .and_then(|raw| Entry::decode(&raw).ok())
-        .and_then(|e| e.filed)
-        .and_then(|f| log::parse_time(&f))
-        .unwrap_or(0))
-}
-
-/// The log's head as the store holds it (the genesis head for an empty log); `filed` is left 0.
-fn stored_head(store: &dyn Store) -> Result<State, ArchiveError> {
-    match store.get(Space::Index, HEAD_KEY)? {
-        Some(raw) => decode_head(&raw).ok_or_else(|| ArchiveError::Damaged("log head".into())),
-        None => Ok(State {
-            chain: GENESIS,
-            ..State::default()
-        }),
-    }
-}
-
-fn encode_head(s: &State) -> Vec<u8> {
-    let mut v = Vec::with_capacity(40 + 36 * 64);
-    v.extend_from_slice(&s.size.to_be_bytes());
-    v.extend_from_slice(&s.chain);
-    for (h, root) in s.frontier.peaks() {
-        v.extend_from_slice(&h.to_be_bytes());
-        v.extend_from_slice(root);
-    }
-    v
-}
-
-fn decode_head(raw: &[u8]) -> Option<State> {
-    let (size, rest) = raw.split_at_checked(8)?;
-    let (chain, mut rest) = rest.split_at_checked(32)?;
-    let mut peaks = Vec::new();
-    while !rest.is_empty() {
-        let (h, r) = rest.split_at_checked(4)?;
-        let (root, r) = r.split_at_checked(32)?;
-        peaks.push((
-            u32::from_be_bytes(h.try_into().ok()?),
-            root.try_into().ok()?,
-        ));
-        rest = r;
-    }
-    let size = u64::from_be_bytes(size.try_into().ok()?);
-    let frontier = Frontier::from_peaks(size, peaks)?;
-    Some(State {
-        size,
-        chain: chain.try_into().ok()?,
-        frontier,
-        filed: 0,
-        generation: 0,
-    })
 }

@@ -34,7 +34,7 @@
 
 use super::merkle::Hash;
 use super::store::{Batch, Space, Store, StoreError};
-use super::{Archive, ArchiveError, HEAD_KEY, State, Txn, Upto, encode_head, lock};
+use super::{Archive, ArchiveError, State, Txn, Upto, lock};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -337,15 +337,7 @@ impl Archive {
             Built::ToSign { id, body } => (id, body),
         };
         self.settle_indexes(&mut txn)?;
-        super::tiles::extend(
-            &view,
-            super::tiles::HEIGHT,
-            state.size,
-            &txn.leaves,
-            &mut txn.batch,
-        )?;
-        txn.batch
-            .put(Space::Index, HEAD_KEY, encode_head(&txn.state));
+        txn.seal(state.size)?;
         let fate = Arc::new(AtomicU8::new(PENDING));
         let built = Arc::new(std::mem::take(&mut txn.batch));
         let slot = Slot {
@@ -469,12 +461,7 @@ impl Archive {
         self.store.apply(&batch)?;
         *stored = true;
         self.receipt_dictionaries.applied(&batch, base + 1);
-        let mut edge = lock(&self.edge);
-        let before = edge.size();
-        edge.advance(leaves);
-        if edge.filled_upper(before) {
-            edge.warm(self.store.as_ref());
-        }
+        self.advance_edge(leaves);
         Ok(())
     }
 

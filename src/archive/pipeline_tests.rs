@@ -169,26 +169,51 @@ fn a_receipt_that_cannot_be_signed_fails_its_batch_and_those_built_on_it() {
     only_a_and_d(&a);
 }
 
-#[test]
-fn a_submission_sent_again_while_its_receipt_is_signed_gets_that_receipt() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, _store) = archive(dir.path());
-    file(&a, "a", signed("a")).unwrap();
+/// Files `b`, whose receipt is signed only once `during` calls the release it is handed:
+/// `during` runs while `b`'s batch is queued; `b` must then be filed.
+fn while_b_is_signed(a: &Archive, during: impl FnOnce(&dyn Fn())) {
     let (release, wait) = mpsc::channel::<()>();
     std::thread::scope(|s| {
-        let first = s.spawn(|| {
-            file(&a, "b", move |()| {
+        let b = s.spawn(|| {
+            file(a, "b", move |()| {
                 wait.recv().unwrap();
                 Ok(b"receipt of b".to_vec())
             })
         });
         wait_until("b queued", || a.pipeline.in_flight(b"b"));
+        during(&|| release.send(()).unwrap());
+        b.join().unwrap().unwrap();
+    });
+}
+
+/// Runs `read` in a thread while `b` is signed, lets `b` go on 50 ms later, and returns what
+/// `read` returned.
+fn read_while_b_is_signed<T: Send>(a: &Archive, read: impl FnOnce() -> T + Send) -> T {
+    let mut out = None;
+    while_b_is_signed(a, |release| {
+        std::thread::scope(|s| {
+            let reader = s.spawn(read);
+            std::thread::sleep(Duration::from_millis(50));
+            release();
+            out = Some(reader.join().unwrap());
+        });
+    });
+    out.unwrap()
+}
+
+#[test]
+fn a_submission_sent_again_while_its_receipt_is_signed_gets_that_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _store) = archive(dir.path());
+    file(&a, "a", signed("a")).unwrap();
+    while_b_is_signed(&a, |release| {
         let again = file(&a, "b", signed("b again"));
         assert!(matches!(again, Err(ArchiveError::InFlight)), "{again:?}");
-        let reader = s.spawn(|| a.receipt_once_filed("b").unwrap());
-        release.send(()).unwrap();
-        assert_eq!(reader.join().unwrap(), Some(b"receipt of b".to_vec()));
-        first.join().unwrap().unwrap();
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| a.receipt_once_filed("b").unwrap());
+            release();
+            assert_eq!(reader.join().unwrap(), Some(b"receipt of b".to_vec()));
+        });
     });
     assert_eq!(a.size(), 2, "filed once");
 }
@@ -198,28 +223,14 @@ fn a_reader_is_shown_the_head_the_store_holds_not_one_still_being_signed() {
     let dir = tempfile::tempdir().unwrap();
     let (a, _store) = archive(dir.path());
     file(&a, "a", signed("a")).unwrap();
-    let (release, wait) = mpsc::channel::<()>();
-    std::thread::scope(|s| {
-        let b = s.spawn(|| {
-            file(&a, "b", move |()| {
-                wait.recv().unwrap();
-                Ok(b"receipt of b".to_vec())
-            })
-        });
-        wait_until("b queued", || a.pipeline.in_flight(b"b"));
-        let reader = s.spawn(|| {
-            let shown = a.size();
-            (shown, stored_head(a.raw_store()).unwrap().size)
-        });
-        std::thread::sleep(Duration::from_millis(50));
-        release.send(()).unwrap();
-        let (shown, stored) = reader.join().unwrap();
-        assert_eq!(
-            shown, stored,
-            "a size was shown that the store did not hold"
-        );
-        b.join().unwrap().unwrap();
+    let (shown, stored) = read_while_b_is_signed(&a, || {
+        let shown = a.size();
+        (shown, stored_head(a.raw_store()).unwrap().size)
     });
+    assert_eq!(
+        shown, stored,
+        "a size was shown that the store did not hold"
+    );
 }
 
 #[test]
@@ -242,28 +253,14 @@ fn a_checkpoint_is_signed_only_for_a_head_the_store_holds() {
     let dir = tempfile::tempdir().unwrap();
     let (a, _store) = archive(dir.path());
     file(&a, "a", signed("a")).unwrap();
-    let (release, wait) = mpsc::channel::<()>();
-    std::thread::scope(|s| {
-        let b = s.spawn(|| {
-            file(&a, "b", move |()| {
-                wait.recv().unwrap();
-                Ok(b"receipt of b".to_vec())
-            })
-        });
-        wait_until("b queued", || a.pipeline.in_flight(b"b"));
-        let sync = s.spawn(|| {
-            // A filing's wait for durability: the sync's leader signs the checkpoint.
-            a.make_durable(Upto::size(1)).unwrap();
-            let signed = a.checkpoint_size().unwrap().unwrap();
-            (signed, stored_head(a.raw_store()).unwrap().size)
-        });
-        std::thread::sleep(Duration::from_millis(50));
-        release.send(()).unwrap();
-        let (signed, stored) = sync.join().unwrap();
-        assert!(
-            signed <= stored,
-            "checkpoint for {signed} entries, {stored} stored"
-        );
-        b.join().unwrap().unwrap();
+    let (signed, stored) = read_while_b_is_signed(&a, || {
+        // A filing's wait for durability: the sync's leader signs the checkpoint.
+        a.make_durable(Upto::size(1)).unwrap();
+        let signed = a.checkpoint_size().unwrap().unwrap();
+        (signed, stored_head(a.raw_store()).unwrap().size)
     });
+    assert!(
+        signed <= stored,
+        "checkpoint for {signed} entries, {stored} stored"
+    );
 }
