@@ -165,15 +165,6 @@ fn a_document_is_shown_only_once_its_filing_is_durable() {
     }
 }
 
-/// The ids of the receipts a console registry page links to, in order.
-fn receipts(html: &str) -> Vec<String> {
-    html.split("href=\"/registry/receipts/")
-        .skip(1)
-        .filter_map(|x| x.split('"').next())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// The console's list of a clerk's own submissions, and its date search, show only durable
 /// filings, as the document routes do: one applied but not synced (a crash would take it
 /// back) is left out until a sync keeps it — then the page view itself makes it durable.
@@ -199,7 +190,7 @@ fn a_clerks_own_submissions_are_listed_only_once_durable() {
         let listed = |path: &str| {
             let r = call(&s, path, GATEWAY);
             assert_eq!(r.status(), StatusCode::OK, "{kind} {path}");
-            receipts(&r.text().unwrap())
+            common::registry_receipts(&r.text().unwrap())
         };
         for path in pages {
             assert_eq!(listed(path), std::slice::from_ref(&first), "{kind} {path}");

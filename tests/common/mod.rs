@@ -233,3 +233,12 @@ pub fn on_disk(p: &Path, needle: &[u8]) -> bool {
         }
     })
 }
+
+/// The ids of the receipts a console registry page links to, in order.
+pub fn registry_receipts(html: &str) -> Vec<String> {
+    html.split("href=\"/registry/receipts/")
+        .skip(1)
+        .filter_map(|x| x.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}

@@ -144,15 +144,6 @@ fn page(s: &common::server::Server, token: &str, path: &str) -> String {
     r.text().unwrap()
 }
 
-/// The ids of the receipts a registry page links to, in order.
-fn receipts(html: &str) -> Vec<String> {
-    html.split("href=\"/registry/receipts/")
-        .skip(1)
-        .filter_map(|x| x.split('"').next())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// The registration numbers a case page lists, in order.
 fn regnos(html: &str) -> Vec<String> {
     html.split("href=\"/document?regno=")
@@ -179,19 +170,22 @@ fn pages_list_own_submissions_and_find_documents_over_the_whole_case() {
         sub("rsa-attached.der", &format!("R-{i}"));
     }
     let clerk = "demo-gateway-token";
-    let all = receipts(&page(&s, clerk, "/registry"));
+    let all = common::registry_receipts(&page(&s, clerk, "/registry"));
     assert_eq!(all.len(), 50, "a page");
-    let next = receipts(&page(&s, clerk, "/registry?page=2"));
+    let next = common::registry_receipts(&page(&s, clerk, "/registry?page=2"));
     assert_eq!(next.len(), 13, "63 in all");
     assert!(next.iter().all(|r| !all.contains(r)));
-    let rejected = receipts(&page(&s, clerk, "/registry?status=rejected"));
+    let rejected = common::registry_receipts(&page(&s, clerk, "/registry?status=rejected"));
     assert_eq!(rejected, std::slice::from_ref(&bad));
-    let page2 = receipts(&page(&s, clerk, "/registry?status=accepted&page=2"));
+    let page2 = common::registry_receipts(&page(&s, clerk, "/registry?status=accepted&page=2"));
     assert_eq!(page2.last(), Some(&a), "oldest last: {page2:?}");
     assert!(!page2.contains(&bad));
-    assert!(receipts(&page(&s, clerk, "/registry?from=2000-01-01&to=2000-12-31")).is_empty());
+    assert!(
+        common::registry_receipts(&page(&s, clerk, "/registry?from=2000-01-01&to=2000-12-31"))
+            .is_empty()
+    );
     assert_eq!(
-        receipts(&page(&s, clerk, "/registry?from=2000-01-01")).len(),
+        common::registry_receipts(&page(&s, clerk, "/registry?from=2000-01-01")).len(),
         50
     );
     let archivist = "demo-archivist-token";
