@@ -55,7 +55,12 @@ pub fn prepare(data: &[u8]) -> Result<Prepared, StoreError> {
     manifest.extend_from_slice(&(data.len() as u64).to_be_bytes());
     let mut chunks = Vec::with_capacity(data.len() / CHUNK + 1);
     for chunk in data.chunks(CHUNK) {
-        let h: [u8; 32] = Sha256::digest(chunk).into();
+        // A document of one chunk (most are) is that chunk: its name is the chunk's.
+        let h: [u8; 32] = if chunk.len() == data.len() {
+            name
+        } else {
+            Sha256::digest(chunk).into()
+        };
         manifest.extend_from_slice(&h);
         let packed = compress(chunk)?;
         chunks.push((h, packed));
@@ -126,25 +131,19 @@ fn file_chunk(
     Ok(())
 }
 
-thread_local! {
-    /// One zstd context per thread, kept: making one per chunk (allocating and clearing its
-    /// tables) cost more than compressing a small document.
-    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
+/// The zstd contexts chunks are compressed with, kept warm (`warm.rs`): making one per chunk
+/// (allocating and clearing its tables) cost more than compressing a small document, and one
+/// per thread left each one's tables cold.
+static COMPRESSORS: super::warm::Pool<zstd::bulk::Compressor<'static>> = super::warm::Pool::new(4);
 
 fn compress(chunk: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let zstd_error = StoreError::Compression;
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.try_borrow_mut().map_err(|_| {
-            StoreError::Compression(std::io::Error::other("compressor re-entered on one thread"))
-        })?;
-        let compressor = match slot.as_mut() {
-            Some(c) => c,
-            None => slot.insert(zstd::bulk::Compressor::new(LEVEL).map_err(zstd_error)?),
-        };
-        compressor.compress(chunk).map_err(zstd_error)
-    })
+    COMPRESSORS
+        .with(
+            || zstd::bulk::Compressor::new(LEVEL),
+            |compressor| compressor.compress(chunk),
+        )
+        .and_then(|compressed| compressed)
+        .map_err(StoreError::Compression)
 }
 
 /// Adds a prepared blob to `batch` unless the store or the batch already holds it (identical

@@ -49,6 +49,7 @@ mod turn;
 #[cfg(test)]
 mod turn_tests;
 mod upto;
+mod warm;
 
 pub use pipeline::Built;
 pub use upto::Upto;

@@ -23,6 +23,7 @@
 //! dictionary larger than [`MAX_DICTIONARY`] or not matching its name is damage.
 
 use super::store::{Batch, Space, StoreError};
+use super::warm::Pool;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -75,14 +76,29 @@ pub enum StoredReceiptError {
     Frame(std::io::Error),
 }
 
-/// A dictionary loaded into a compressor and a decompressor, each reused from receipt to
-/// receipt (making a zstd context costs more than compressing a receipt with it).
+/// A dictionary, and the compressors and decompressors loaded with it, reused from receipt to
+/// receipt (making a zstd context costs more than compressing a receipt with it) and kept
+/// warm (`warm.rs`): filings sign their receipts on both cores at once.
 struct Prepared {
     digest: [u8; 32],
     /// Shared, so that a receipt names its dictionary without copying its ≈ 15 KB.
     bytes: Arc<[u8]>,
-    compressor: Mutex<Compressor<'static>>,
-    decompressor: Mutex<Decompressor<'static>>,
+    compressors: Pool<Compressor<'static>>,
+    decompressors: Pool<Decompressor<'static>>,
+}
+
+/// Contexts kept per dictionary: one or two are busy at a time on two cores; a few more
+/// cover a filer preempted mid-receipt.
+const KEPT_CONTEXTS: usize = 8;
+
+impl Prepared {
+    /// A compressor loaded with the dictionary, which writes the frame's checksum (RFC 8878
+    /// §3.1.1: it catches damage that would still decode).
+    fn compressor(&self) -> std::io::Result<Compressor<'static>> {
+        let mut compressor = Compressor::with_dictionary(LEVEL, &self.bytes)?;
+        compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+        Ok(compressor)
+    }
 }
 
 /// The key of the dictionary whose SHA-256 is `digest`.
@@ -134,8 +150,19 @@ pub fn encode(der: &[u8]) -> Encoded {
 
 /// `COMPRESSED`, the dictionary's name and the frame, if it reads back to `der`.
 fn compress(der: &[u8], prepared: &Prepared) -> Option<Vec<u8>> {
-    let frame = lock(&prepared.compressor).compress(der).ok()?;
-    let back = inflate(&frame, &mut lock(&prepared.decompressor)).ok()?;
+    let frame = prepared
+        .compressors
+        .with(|| prepared.compressor(), |c| c.compress(der))
+        .ok()?
+        .ok()?;
+    let back = prepared
+        .decompressors
+        .with(
+            || Decompressor::with_dictionary(&prepared.bytes),
+            |d| inflate(&frame, d),
+        )
+        .ok()?
+        .ok()?;
     if back != der {
         return None;
     }
@@ -234,17 +261,18 @@ fn prepared(cert: &[u8], organization: &str) -> Option<Arc<Prepared>> {
     if bytes.len() > MAX_DICTIONARY {
         return None;
     }
-    let mut compressor = Compressor::with_dictionary(LEVEL, &bytes).ok()?;
-    // The frame's checksum (RFC 8878 §3.1.1) catches damage that would still decode.
-    compressor
-        .set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
-        .ok()?;
     let prepared = Arc::new(Prepared {
         digest: Sha256::digest(&bytes).into(),
-        compressor: Mutex::new(compressor),
-        decompressor: Mutex::new(Decompressor::with_dictionary(&bytes).ok()?),
         bytes: bytes.into(),
+        compressors: Pool::new(KEPT_CONTEXTS),
+        decompressors: Pool::new(KEPT_CONTEXTS),
     });
+    // Made once here, so that a dictionary zstd will not load is found before any receipt
+    // names it (such receipts are stored as they are).
+    prepared
+        .compressors
+        .with(|| prepared.compressor(), |_| ())
+        .ok()?;
     *current = Some((cert_sha, organization.to_owned(), prepared.clone()));
     Some(prepared)
 }

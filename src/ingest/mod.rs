@@ -11,7 +11,9 @@ use crate::verify::algorithms::HashAlg;
 use crate::verify::certificate::hex;
 use crate::verify::content::digest_algorithms;
 use crate::verify::{Content, Report, Status};
-use sha2::{Digest, Sha256};
+use digests::Digests;
+
+mod digests;
 
 /// Largest signature file plus content accepted; beyond it, `policy-violation`.
 pub const MAX_SUBMISSION: usize = 64 * 1024 * 1024;
@@ -157,25 +159,6 @@ fn year_of(t: i64) -> i64 {
     crate::verify::asn1::civil_from_days(t.div_euclid(86_400)).0
 }
 
-/// The receipt id of a submission whose content has SHA-256 `content_sha256` (that of no
-/// bytes when there is none): same bytes, case and sender reference → same id.
-pub fn receipt_id(s: &Submission<'_>, content_sha256: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(b"tamga-submission-v1\0");
-    for part in [s.case.as_bytes(), s.sender_ref.unwrap_or("").as_bytes()] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part);
-    }
-    h.update([
-        u8::from(s.sender_ref.is_some()),
-        u8::from(s.content.is_some()),
-    ]);
-    h.update(Sha256::digest(s.signature));
-    h.update(content_sha256);
-    let digest: [u8; 32] = h.finalize().into();
-    hex(digest.get(..16).unwrap_or_default())
-}
-
 impl IngestError {
     /// Whether the submission may have been filed: the sender must not be told that nothing
     /// was, only to retry (the retry returns the receipt, by idempotency, if it was kept).
@@ -198,10 +181,8 @@ impl Ingest {
             (Some(Payload::Spooled(_)), Some(d)) => Some(Content::Digests(d)),
             _ => None,
         };
-        let content_sha256 = content
-            .and_then(|c| c.digest(HashAlg::Sha256))
-            .unwrap_or_else(|| Sha256::digest(b"").to_vec());
-        let id = receipt_id(s, &content_sha256);
+        let digests = Digests::of(s, content.and_then(|c| c.digest(HashAlg::Sha256)));
+        let id = digests.receipt_id(s);
         if let Some(receipt) = self.archive.receipt(&id)? {
             // A retry: the first answer may not have reached the sender. Make sure what it
             // says is durable before saying it again — up to the stored head, not this
@@ -221,7 +202,7 @@ impl Ingest {
                 missing.into_iter().map(str::to_owned).collect(),
             ));
         }
-        let (receipt, replay) = self.file(s, &id, &report, &basis, &content_sha256)?;
+        let (receipt, replay) = self.file(s, &id, &report, &basis, &digests)?;
         if replay {
             return Ok(self.outcome(id, receipt, true));
         }
@@ -243,14 +224,14 @@ impl Ingest {
         id: &str,
         report: &Report,
         basis: &Basis,
-        content_sha256: &[u8],
+        digests: &Digests,
     ) -> Result<(Vec<u8>, bool), IngestError> {
         // What decided the verdict, filed with the document.
         let window = self.ocsp.as_ref().map(|f| f.window()).unwrap_or_default();
         let evidence = evidence_of(report, basis, window);
         let staged = self.archive.stage_evidence(&evidence)?;
         let blobs = if report.status == Status::Accepted {
-            self.prepare_blobs(s, content_sha256)?
+            self.prepare_blobs(s, &digests.content)?
         } else {
             Vec::new()
         };
@@ -258,7 +239,7 @@ impl Ingest {
             s,
             id,
             report,
-            content_sha256,
+            digests,
             evidence: &evidence,
         };
         // Asked before the build: a receipt that cannot be signed fails every filing queued
@@ -331,7 +312,7 @@ impl Ingest {
         staged: crate::archive::evidence::Staged,
     ) -> Result<ReceiptBody, ArchiveError> {
         let s = f.s;
-        let files = file_refs(s, f.content_sha256);
+        let files = f.digests.file_refs(s);
         let signers = summaries(f.report);
         let (event, registration) = if f.report.status == Status::Accepted {
             for blob in blobs {
@@ -557,7 +538,7 @@ struct Filing<'a> {
     s: &'a Submission<'a>,
     id: &'a str,
     report: &'a Report,
-    content_sha256: &'a [u8],
+    digests: &'a Digests,
     evidence: &'a [crate::archive::evidence::Item<'a>],
 }
 
@@ -576,22 +557,6 @@ fn register(
     };
     txn.register(&reg.number);
     Ok(reg)
-}
-
-fn file_refs(s: &Submission<'_>, content_sha256: &[u8]) -> Vec<FileRef> {
-    let mut v = vec![FileRef {
-        role: "signature".into(),
-        sha256: hex(&Sha256::digest(s.signature)),
-        size: s.signature.len() as u64,
-    }];
-    if let Some(c) = s.content {
-        v.push(FileRef {
-            role: "content".into(),
-            sha256: hex(content_sha256),
-            size: c.len(),
-        });
-    }
-    v
 }
 
 fn summaries(report: &Report) -> Vec<SignerSummary> {
