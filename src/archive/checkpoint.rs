@@ -158,10 +158,38 @@ pub fn unhex32(s: &str) -> Option<[u8; 32]> {
     if b.len() != 64 {
         return None;
     }
+    // Digit by digit, not through `from_str_radix`: the tallies read blob names back this
+    // way for every file of every filing.
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
     let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        let pair = std::str::from_utf8(b.get(2 * i..2 * i + 2)?).ok()?;
-        *o = u8::from_str_radix(pair, 16).ok()?;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        *o = (nibble(*pair.first()?)? << 4) | nibble(*pair.get(1)?)?;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unhex32;
+
+    #[test]
+    fn sixty_four_hex_digits_and_nothing_else_parse() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        let hex = crate::verify::certificate::hex(&bytes);
+        assert_eq!(unhex32(&hex), Some(bytes));
+        assert_eq!(unhex32(&hex.to_uppercase()), Some(bytes));
+        for bad in ["+f", "g0", " 0", "0x"] {
+            let s = format!("{bad}{}", &hex[2..]);
+            assert_eq!(unhex32(&s), None, "{s}");
+        }
+        assert_eq!(unhex32(&hex[2..]), None);
+        assert_eq!(unhex32(&format!("{hex}00")), None);
+        // Multi-byte characters are not digits (and never split into pairs that parse).
+        assert_eq!(unhex32(&format!("é{}", &hex[2..])), None);
+    }
 }
