@@ -50,7 +50,13 @@ fn main() {
     let docs_dir = tmp.path().join("docs");
     eprintln!("signing {n} documents with openssl…");
     let sigs: Arc<Vec<Vec<u8>>> = Arc::new(support::signed_documents(&docs_dir, n));
+    imports(tmp.path(), &sigs);
+    audit_beside_sha256sum(tmp.path(), &docs_dir);
+}
 
+/// Imports per second at each concurrency over both embedded stores.
+fn imports(tmp: &std::path::Path, sigs: &Arc<Vec<Vec<u8>>>) {
+    let n = sigs.len();
     println!("imports (4 KiB RSA-2048 attached, durable)");
     println!(
         "{:>8} {:>12} {:>10} {:>10} {:>12}",
@@ -60,11 +66,11 @@ fn main() {
         .into_iter()
         .flat_map(|s| [1usize, 16, 64].map(|c| (s, c)))
     {
-        let data = tmp.path().join(format!("archive-{store}-{conc}"));
+        let data = tmp.join(format!("archive-{store}-{conc}"));
         let mut p = paths(&data);
         p.store = Some(store.parse().unwrap());
         let ingest = Arc::new(tamga::setup::open(&p, Policy::default()).unwrap());
-        let rate = submit_all(&ingest, &sigs, "01-05", conc);
+        let rate = submit_all(&ingest, sigs, "01-05", conc);
         let syncs = ingest.archive.syncs();
         assert_eq!(ingest.archive.size(), n as u64, "every document filed");
         println!(
@@ -73,8 +79,10 @@ fn main() {
             n as f64 / syncs as f64
         );
     }
+}
 
-    // Full audit against sha256sum over the same bytes.
+/// Full audit over both stores against `sha256sum` over the same bytes.
+fn audit_beside_sha256sum(tmp: &std::path::Path, docs_dir: &std::path::Path) {
     let big_n = 24;
     let mut jobs = Vec::new();
     for i in 0..big_n {
@@ -99,33 +107,10 @@ fn main() {
     println!(
         "\nfull audit over {mb:.0} MB ({big_n} documents of 4 MiB, half text, half random, plus signatures)"
     );
-    let mut audits: Vec<(&str, f64)> = Vec::new();
-    for store in ["sled", "journal"] {
-        let mut p = paths(&tmp.path().join(format!("archive-audit-{store}")));
-        p.store = Some(store.parse().unwrap());
-        let ingest = tamga::setup::open(&p, Policy::default()).unwrap();
-        for pair in files.chunks(2) {
-            let (d, s) = (
-                std::fs::read(&pair[0]).unwrap(),
-                std::fs::read(&pair[1]).unwrap(),
-            );
-            ingest
-                .submit(&Submission {
-                    case: "01-05",
-                    signature: &s,
-                    content: Some(tamga::ingest::Payload::Bytes(&d)),
-                    sender_ref: None,
-                    received_at: AT,
-                    submitter: None,
-                })
-                .unwrap();
-        }
-        let start = Instant::now();
-        let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
-        let audit = start.elapsed().as_secs_f64();
-        assert_eq!(report.bytes, bytes);
-        audits.push((store, audit));
-    }
+    let audits: Vec<(&str, f64)> = ["sled", "journal"]
+        .into_iter()
+        .map(|store| (store, timed_audit(tmp, store, &files, bytes)))
+        .collect();
     let start = Instant::now();
     let st = std::process::Command::new("sha256sum")
         .args(&files)
@@ -145,8 +130,42 @@ fn main() {
     println!("{:>24} {:>10.0} MB/s", "sha256sum", mb / sum);
 }
 
+/// Files `files` (content, signature pairs) into a fresh archive on `store`; the seconds a
+/// full audit of it takes.
+fn timed_audit(
+    tmp: &std::path::Path,
+    store: &str,
+    files: &[std::path::PathBuf],
+    bytes: u64,
+) -> f64 {
+    let mut p = paths(&tmp.join(format!("archive-audit-{store}")));
+    p.store = Some(store.parse().unwrap());
+    let ingest = tamga::setup::open(&p, Policy::default()).unwrap();
+    for pair in files.chunks(2) {
+        let (d, s) = (
+            std::fs::read(&pair[0]).unwrap(),
+            std::fs::read(&pair[1]).unwrap(),
+        );
+        ingest
+            .submit(&Submission {
+                case: "01-05",
+                signature: &s,
+                content: Some(tamga::ingest::Payload::Bytes(&d)),
+                sender_ref: None,
+                received_at: AT,
+                submitter: None,
+            })
+            .unwrap();
+    }
+    let start = Instant::now();
+    let report = tamga::archive::audit::verify(&ingest.archive, true, &mut |_, _| {}).unwrap();
+    let audit = start.elapsed().as_secs_f64();
+    assert_eq!(report.bytes, bytes);
+    audit
+}
+
 fn proof_latency() {
-    use tamga::archive::{merkle, proofs};
+    use tamga::archive::proofs;
     let sizes: Vec<u64> = std::env::args().filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() {
         vec![10_000, 100_000]
@@ -189,21 +208,7 @@ fn proof_latency() {
             let to = if k % 2 == 0 { n } else { 1 + rnd(n) };
             proofs::consistency(a, 1 + rnd(to), Some(to)).unwrap();
         });
-        // Before tiles: every entry read and hashed per proof.
-        let start = Instant::now();
-        let leaves: Vec<merkle::Hash> = (0..n)
-            .map(|i| merkle::leaf_hash(&a.entry_bytes(i).unwrap().unwrap()))
-            .collect();
-        let read = start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        merkle::inclusion_proof(5, &leaves).unwrap();
-        merkle::root(&leaves);
-        let old_incl = read + start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        merkle::consistency_proof(1000.min(n as usize), &leaves).unwrap();
-        merkle::root(&leaves[..1000.min(n as usize)]);
-        merkle::root(&leaves);
-        let old_cons = read + start.elapsed().as_secs_f64();
+        let (old_incl, old_cons) = proofs_before_tiles(a, n);
         let store = a.raw_store();
         let tiles: usize = store
             .keys(tamga::archive::store::Space::Tiles)
@@ -225,6 +230,26 @@ fn proof_latency() {
             tiles as f64 / n as f64
         );
     }
+}
+
+/// Seconds for one inclusion and one consistency proof as they were made before tiles: every
+/// entry read and hashed per proof.
+fn proofs_before_tiles(a: &tamga::archive::Archive, n: u64) -> (f64, f64) {
+    use tamga::archive::merkle;
+    let start = Instant::now();
+    let leaves: Vec<merkle::Hash> = (0..n)
+        .map(|i| merkle::leaf_hash(&a.entry_bytes(i).unwrap().unwrap()))
+        .collect();
+    let read = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    merkle::inclusion_proof(5, &leaves).unwrap();
+    merkle::root(&leaves);
+    let old_incl = read + start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    merkle::consistency_proof(1000.min(n as usize), &leaves).unwrap();
+    merkle::root(&leaves[..1000.min(n as usize)]);
+    merkle::root(&leaves);
+    (old_incl, read + start.elapsed().as_secs_f64())
 }
 
 /// Retention plans beside filings (see the module's documentation).

@@ -95,6 +95,39 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.get(i).copied().unwrap_or_default()
 }
 
+/// 256 connections that send a request's headers and never its body or credentials.
+fn anonymous_header_only(addr: (&'static str, u16)) -> Vec<TcpStream> {
+    (0..256)
+        .filter_map(|_| {
+            let mut c = TcpStream::connect(addr).ok()?;
+            c.write_all(
+                b"POST /v1/retention/acts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n",
+            )
+            .ok()?;
+            Some(c)
+        })
+        .collect()
+}
+
+/// 200 slowloris connections, each sending one more header line a second until `stop`; the
+/// thread returns how many were still open.
+fn slowloris(addr: (&'static str, u16), stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut conns: Vec<TcpStream> = (0..200)
+            .filter_map(|_| {
+                let mut c = TcpStream::connect(addr).ok()?;
+                c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").ok()?;
+                Some(c)
+            })
+            .collect();
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_secs(1));
+            conns.retain_mut(|c| c.write_all(b"X-Slow: 1\r\n").is_ok());
+        }
+        conns.len()
+    })
+}
+
 fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let port = 20_000 + (std::process::id() % 20_000) as u16;
@@ -114,33 +147,8 @@ fn main() {
     let idle: Vec<TcpStream> = (0..2000)
         .filter_map(|_| TcpStream::connect(addr).ok())
         .collect();
-    let anonymous: Vec<TcpStream> = (0..256)
-        .filter_map(|_| {
-            let mut c = TcpStream::connect(addr).ok()?;
-            c.write_all(
-                b"POST /v1/retention/acts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n",
-            )
-            .ok()?;
-            Some(c)
-        })
-        .collect();
-    let slow = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut conns: Vec<TcpStream> = (0..200)
-                .filter_map(|_| {
-                    let mut c = TcpStream::connect(addr).ok()?;
-                    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").ok()?;
-                    Some(c)
-                })
-                .collect();
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_secs(1));
-                conns.retain_mut(|c| c.write_all(b"X-Slow: 1\r\n").is_ok());
-            }
-            conns.len()
-        })
-    };
+    let anonymous = anonymous_header_only(addr);
+    let slow = slowloris(addr, stop.clone());
     println!(
         "opened {} idle, 200 slowloris and {} anonymous header-only connections in {:.1} s",
         idle.len(),

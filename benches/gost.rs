@@ -22,14 +22,9 @@ const CASES: &[(&str, &str)] = &[
     ("2001-cpa", "md_gost94"),
 ];
 
-fn main() {
-    let secs = std::env::args()
-        .filter_map(|a| a.parse::<f64>().ok())
-        .next()
-        .unwrap_or(3.0);
+/// Makes the GOST fixtures in `work` and compiles the OpenSSL reference; its path.
+fn prepare(work: &Path) -> std::path::PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().expect("temp dir");
-    let work = dir.path();
     let made = Command::new("bash")
         .arg(root.join("tests/gost/make.sh"))
         .arg(work)
@@ -48,7 +43,40 @@ fn main() {
         cc.success(),
         "compiling the reference needs cc and libssl-dev"
     );
+    reference
+}
 
+/// Verifications per second by OpenSSL with the GOST engine, over `secs` seconds, of the
+/// message and signature written in `work` for signer `name` (digest `md`).
+fn reference_rate(reference: &Path, work: &Path, name: &str, md: &str, secs: f64) -> f64 {
+    let out = Command::new(reference)
+        .env("OPENSSL_CONF", work.join("engine.cnf"))
+        .arg(work.join(format!("{name}.pem")))
+        .arg(work.join("msg.der"))
+        .arg(work.join("sig.bin"))
+        .arg(md)
+        .arg(format!("{secs}"))
+        .output()
+        .expect("reference runs");
+    assert!(
+        out.status.success(),
+        "reference failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<f64>()
+        .expect("a rate")
+}
+
+fn main() {
+    let secs = std::env::args()
+        .filter_map(|a| a.parse::<f64>().ok())
+        .next()
+        .unwrap_or(3.0);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = dir.path();
+    let reference = prepare(work);
     println!(
         "{:<16} {:>14} {:>16} {:>7}",
         "signer", "tamga /s", "openssl+gost /s", "ratio"
@@ -73,8 +101,7 @@ fn main() {
         std::fs::write(work.join("msg.der"), &message).expect("write");
         std::fs::write(work.join("sig.bin"), &signature).expect("write");
 
-        let mut ours = Vec::new();
-        let mut theirs = Vec::new();
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..3 {
             let start = Instant::now();
             let mut n = 0u64;
@@ -87,26 +114,7 @@ fn main() {
                 }
             }
             ours.push(n as f64 / start.elapsed().as_secs_f64());
-            let out = Command::new(&reference)
-                .env("OPENSSL_CONF", work.join("engine.cnf"))
-                .arg(work.join(format!("{name}.pem")))
-                .arg(work.join("msg.der"))
-                .arg(work.join("sig.bin"))
-                .arg(md)
-                .arg(format!("{}", secs / 3.0))
-                .output()
-                .expect("reference runs");
-            assert!(
-                out.status.success(),
-                "reference failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            theirs.push(
-                String::from_utf8_lossy(&out.stdout)
-                    .trim()
-                    .parse::<f64>()
-                    .expect("a rate"),
-            );
+            theirs.push(reference_rate(&reference, work, name, md, secs / 3.0));
         }
         let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
         let (a, b) = (best(&ours), best(&theirs));

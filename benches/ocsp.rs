@@ -91,9 +91,13 @@ fn main() {
         o / c
     );
 
-    // A cold look-up against a live responder, then the cache.
+    lookups(&pki, &ocsp_trust, now);
+}
+
+/// A cold look-up against a live `openssl ocsp` on loopback, then one from the cache.
+fn lookups(pki: &OcspPki, ocsp_trust: &std::path::Path, now: i64) {
     let responder = (0..20)
-        .find_map(|_| Responder::start(&pki, free_port(), "responder", &["-ndays", "1"]))
+        .find_map(|_| Responder::start(pki, free_port(), "responder", &["-ndays", "1"]))
         .expect("openssl ocsp did not start listening");
     let url = responder.url.clone();
     let unresolved = Unresolved {
@@ -106,7 +110,7 @@ fn main() {
         cache_entries: cache,
         ..Settings::default()
     };
-    let trust = tamga::trustdir::load(std::slice::from_ref(&ocsp_trust)).unwrap();
+    let trust = tamga::trustdir::load(&[ocsp_trust.to_path_buf()]).unwrap();
     // Wait until it answers (a connection probe would stall its one-at-a-time loop).
     let cold = Fetcher::new(settings(0), &trust);
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -29,8 +29,10 @@ impl<T> Pool<T> {
     }
 
     /// Runs `work` with a kept context, or a new one from `make` when none is free. The
-    /// context goes back to the pool afterwards; should `work` panic, it is dropped instead
-    /// (a context left mid-frame is never handed out again).
+    /// context goes back to the pool afterwards, also when `work` returned an error: a
+    /// context must be fit for the next use after a failed one (zstd's bulk compressor and
+    /// decompressor start every frame afresh). Should `work` panic, the context is dropped
+    /// instead (one left mid-frame is never handed out again).
     pub fn with<R, E>(
         &self,
         make: impl FnOnce() -> Result<T, E>,

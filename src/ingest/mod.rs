@@ -172,11 +172,11 @@ impl Ingest {
     pub fn submit(&self, s: &Submission<'_>) -> Result<Outcome, IngestError> {
         // Spooled content is read once, here, for every digest verification and the receipt
         // id need; filing reads it once more, chunk by chunk.
-        let digests = match s.content {
+        let spooled = match s.content {
             Some(Payload::Spooled(sp)) => Some(sp.digests(&digest_algorithms(s.signature))?),
             _ => None,
         };
-        let content = match (s.content, &digests) {
+        let content = match (s.content, &spooled) {
             (Some(Payload::Bytes(b)), _) => Some(Content::Bytes(b)),
             (Some(Payload::Spooled(_)), Some(d)) => Some(Content::Digests(d)),
             _ => None,
@@ -231,7 +231,7 @@ impl Ingest {
         let evidence = evidence_of(report, basis, window);
         let staged = self.archive.stage_evidence(&evidence)?;
         let blobs = if report.status == Status::Accepted {
-            self.prepare_blobs(s, &digests.content)?
+            self.prepare_blobs(s, digests)?
         } else {
             Vec::new()
         };
@@ -283,18 +283,20 @@ impl Ingest {
         Ok(answer)
     }
 
-    /// The document's files, hashed and compressed ready for filing: the signature, then the
-    /// detached content (spooled content is staged chunk by chunk, never held whole).
+    /// The document's files, compressed ready for filing under the SHA-256 values `digests`
+    /// already holds: the signature, then the detached content (spooled content is staged
+    /// chunk by chunk, never held whole).
     fn prepare_blobs(
         &self,
         s: &Submission<'_>,
-        content_sha256: &[u8],
+        digests: &Digests,
     ) -> Result<Vec<crate::archive::blobs::Prepared>, ArchiveError> {
-        let mut blobs = vec![crate::archive::blobs::prepare(s.signature)?];
+        use crate::archive::blobs::prepare_hashed;
+        let mut blobs = vec![prepare_hashed(s.signature, digests.signature)?];
         match s.content {
-            Some(Payload::Bytes(c)) => blobs.push(crate::archive::blobs::prepare(c)?),
+            Some(Payload::Bytes(c)) => blobs.push(prepare_hashed(c, digests.content_sha256()?)?),
             Some(Payload::Spooled(sp)) => {
-                blobs.push(self.archive.stage_spooled(sp, content_sha256)?);
+                blobs.push(self.archive.stage_spooled(sp, &digests.content)?);
             }
             None => {}
         }
