@@ -110,6 +110,9 @@ pub struct Archive {
     access: Mutex<access::AccessLog>,
     /// Whether the stored tiles cover the log (see [`tiles::ensure`]); appends keep them so.
     tiles_ready: std::sync::atomic::AtomicBool,
+    /// The store's count of lost turns ([`Store::losses`]) when `tiles_ready` was last
+    /// checked: tiles built in a turn that was lost are built again (`turn.rs`).
+    tiles_losses: std::sync::atomic::AtomicU64,
     /// The last, partial level-0 tile's hashes, for proofs (see [`tiles::Edge`]).
     edge: Mutex<tiles::Edge>,
     /// Whether the per-case and reference indexes cover the log (see [`tally::ensure`]).
@@ -173,6 +176,8 @@ impl Archive {
         // no other process writing the store builds them at once (or files meanwhile). A store
         // that gives no turn (read-only) cannot take them anyway: then the head is read as it
         // is, and each build is retried by the first append.
+        // Counted before the turn: should it be lost, the tiles built in it are built again.
+        let losses = store.losses();
         let turn = turn::begin(store.as_ref()).ok();
         let mut state = stored_head(store.as_ref())?;
         state.filed = last_filed(store.as_ref(), state.size)?;
@@ -218,6 +223,7 @@ impl Archive {
             syncs: std::sync::atomic::AtomicU64::new(0),
             access: Mutex::new(access::AccessLog::new(access)),
             tiles_ready: std::sync::atomic::AtomicBool::new(tiles_ready),
+            tiles_losses: std::sync::atomic::AtomicU64::new(losses),
             edge: Mutex::new(edge),
             tally_ready: std::sync::atomic::AtomicBool::new(tally_ready),
             lists_ready: std::sync::atomic::AtomicBool::new(lists_ready),

@@ -151,10 +151,15 @@ impl Archive {
         drop(edge);
         // The tallies and look-up lists may have been built in a turn that was lost (the
         // open's, its lease run out): the next append checks them again, which costs a read
-        // of each one's version when they are built. `tiles_ready` stays: appends keep the
-        // tiles with their entries, and checking them would read a full tile.
+        // of each one's version when they are built. So may the tiles; checking them reads a
+        // full tile, so only once the store has counted a lost turn since they were checked
+        // (appends keep the tiles with their entries otherwise).
         self.tally_ready.store(false, Ordering::Release);
         self.lists_ready.store(false, Ordering::Release);
+        let losses = store.losses();
+        if self.tiles_losses.swap(losses, Ordering::AcqRel) != losses {
+            self.tiles_ready.store(false, Ordering::Release);
+        }
         fresh.generation = state.generation;
         *state = fresh;
         Ok(())

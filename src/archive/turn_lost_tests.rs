@@ -360,3 +360,30 @@ fn indexes_built_in_a_lost_turn_are_built_by_the_next_filing() {
     );
     audit::verify(&q, true, &mut |_, _| {}).unwrap();
 }
+
+/// P opens an archive whose one full tile is missing (as one from before tiles) and builds
+/// it in a turn that is lost: P read its own lost batch back, so it takes the tiles for
+/// built. Once a turn of P's finds the loss, its next filing builds the tile again, rather
+/// than the next restart.
+#[test]
+fn tiles_built_in_a_lost_turn_are_built_by_the_next_filing() {
+    let shared = Arc::new(Shared::default());
+    let signer = Arc::new(crate::receipt::ReceiptSigner::ephemeral("t").unwrap());
+    let q = open(&shared, 1, &signer);
+    let full = 1u64 << tiles::HEIGHT;
+    for i in 0..full {
+        file(&q, "01-05", 1_700_000_000 + i as i64);
+    }
+    let tile = (Space::Tiles.prefix(), keys::tile(0, 0, full));
+    let kept = || shared.map.lock().unwrap().contains_key(&tile);
+    assert!(kept());
+    shared.map.lock().unwrap().remove(&tile);
+    *shared.lose.lock().unwrap() = Some(0);
+    let p = open(&shared, 0, &signer);
+    assert!(p.tiles_ready.load(Ordering::SeqCst));
+    assert!(!kept(), "the open's turn was not lost");
+    file(&q, "01-05", 1_700_001_000);
+    file(&p, "01-05", 1_700_001_001);
+    assert!(kept(), "the tile was not built again");
+    audit::verify(&q, true, &mut |_, _| {}).unwrap();
+}
