@@ -154,23 +154,7 @@ fn spki_point(spki: &[u8]) -> Option<Vec<u8>> {
 
 /// Parses 64 hex digits.
 pub fn unhex32(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    // Digit by digit, not through `from_str_radix`: the tallies read blob names back this
-    // way for every file of every filing.
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-        *o = (nibble(*pair.first()?)? << 4) | nibble(*pair.get(1)?)?;
-    }
-    Some(out)
+    crate::verify::certificate::unhex(s)?.try_into().ok()
 }
 
 #[cfg(test)]

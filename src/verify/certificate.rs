@@ -255,6 +255,26 @@ pub fn hex(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// The bytes hex digits spell (either case), if `s` is an even number of them: the inverse
+/// of [`hex`]. Digit by digit, not through `from_str_radix` (which also takes a sign): it
+/// reads blob names back for every file of every filing.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    let bytes = s.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|p| Some(digit(*p.first()?)? << 4 | digit(*p.get(1)?)?))
+        .collect()
+}
+
 /// The extensions path validation reads, each once (RFC 5280 §4.2).
 struct Extensions {
     basic_constraints: Option<(bool, Option<u32>)>,

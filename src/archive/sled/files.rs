@@ -165,17 +165,8 @@ pub(super) fn strays(
 
 /// The bytes a lowercase hex name spells, if it is one.
 fn unhex(name: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let bytes = name.as_bytes();
-    if !bytes.len().is_multiple_of(2) {
+    if name.bytes().any(|c| c.is_ascii_uppercase()) {
         return None;
     }
-    bytes
-        .chunks_exact(2)
-        .map(|p| Some(digit(*p.first()?)? << 4 | digit(*p.get(1)?)?))
-        .collect()
+    crate::verify::certificate::unhex(name)
 }
