@@ -53,7 +53,17 @@ fn a_second_writer_is_told_the_archive_is_in_use_and_a_reader_sees_one_snapshot(
     let restore = PgStore::open_alone(at(&c, "archive")).unwrap_err();
     assert!(matches!(restore, StoreError::InUse(_)), "{restore}");
     drop((frontend, another));
-    let first = PgStore::open(at(&c, "archive")).unwrap();
+    // A dropped store's connection closes on its own thread, and the server lets go of the
+    // session's lock once that backend has exited: until then the archive is still in use.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let first = loop {
+        match PgStore::open(at(&c, "archive")) {
+            Err(StoreError::InUse(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.unwrap(),
+        }
+    };
     put(&first, Space::Log, &[0], b"zero");
     first.sync().unwrap();
     let shared = Location {
