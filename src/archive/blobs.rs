@@ -182,17 +182,17 @@ pub fn put(batch: &mut Batch, store: &dyn Store, blob: Prepared) -> Result<[u8; 
 
 /// The chunk hashes and total size of a stored blob.
 pub fn manifest(store: &dyn Store, name: &[u8; 32]) -> Result<(u64, Vec<[u8; 32]>), BlobError> {
-    let hexname = crate::verify::certificate::hex(name);
     let raw = store
         .get(Space::Blobs, name)?
-        .ok_or_else(|| BlobError::Missing(hexname.clone()))?;
-    decode_manifest(&hexname, &raw)
+        .ok_or_else(|| BlobError::Missing(crate::verify::certificate::hex(name)))?;
+    decode_manifest(name, &raw)
 }
 
-/// Decodes a stored manifest (of the blob named `hexname`): its size and chunk hashes.
-pub fn decode_manifest(hexname: &str, raw: &[u8]) -> Result<(u64, Vec<[u8; 32]>), BlobError> {
+/// Decodes a stored manifest (of the blob `name`): its size and chunk hashes.
+pub fn decode_manifest(name: &[u8; 32], raw: &[u8]) -> Result<(u64, Vec<[u8; 32]>), BlobError> {
+    // The name is spelled out only for an error: a filing decodes the manifests it counts.
     let damaged = |what: &str| BlobError::Damaged {
-        blob: hexname.to_owned(),
+        blob: crate::verify::certificate::hex(name),
         what: what.into(),
     };
     let (size, rest) = raw

@@ -82,7 +82,9 @@ struct Queue {
 /// One built batch waiting for its receipt or its turn to be applied.
 #[derive(Debug)]
 struct Slot {
-    /// The batch as built: what later builds read through ([`Overlaid`]).
+    /// The batch as built: what later builds read through ([`Overlaid`]). Only the queue
+    /// holds it until it is applied, so the applier adds the receipt to it in place; during
+    /// the store's write the applier shares it.
     built: Arc<Batch>,
     /// Its receipt's key, in flight until applied.
     receipt: Vec<u8>,
@@ -98,19 +100,17 @@ struct Slot {
     before: State,
 }
 
-/// A slot's batch once its receipt is signed: the receipt is placed in it when it is applied,
-/// where whether its dictionary is stored yet is known.
+/// A slot's receipt once signed: it is placed in the slot's batch when that is applied, where
+/// whether its dictionary is stored yet is known.
 #[derive(Debug)]
 struct Ready {
-    batch: Batch,
     id: String,
     der: Vec<u8>,
     encoded: super::receipts::Encoded,
 }
 
-/// A filer's hold on its queued batch.
+/// A filer's hold on its queued batch, which its `fate` names.
 struct Ticket {
-    built: Arc<Batch>,
     fate: Arc<AtomicU8>,
     /// The reload epoch and the store's count of losses the batch was built in (`upto.rs`).
     epoch: u64,
@@ -289,9 +289,8 @@ impl Archive {
             ticket: Some(&ticket),
         };
         let der = sign(body)?;
-        // Outside every lock: the compression, and the copy of the batch it is added to.
+        // Outside every lock: the compression.
         let ready = Ready {
-            batch: Batch::clone(&ticket.built),
             encoded: super::receipts::encode(&der),
             id,
             der: der.clone(),
@@ -339,9 +338,8 @@ impl Archive {
         self.settle_indexes(&mut txn)?;
         txn.seal(state.size)?;
         let fate = Arc::new(AtomicU8::new(PENDING));
-        let built = Arc::new(std::mem::take(&mut txn.batch));
         let slot = Slot {
-            built: Arc::clone(&built),
+            built: Arc::new(std::mem::take(&mut txn.batch)),
             receipt: id.as_bytes().to_vec(),
             ready: None,
             abandoned: false,
@@ -358,7 +356,6 @@ impl Archive {
         queue.slots.push_back(slot);
         drop(queue);
         let ticket = Ticket {
-            built,
             fate,
             epoch,
             losses,
@@ -378,7 +375,7 @@ impl Archive {
         if let Some(slot) = queue
             .slots
             .iter_mut()
-            .find(|s| Arc::ptr_eq(&s.built, &ticket.built))
+            .find(|s| Arc::ptr_eq(&s.fate, &ticket.fate))
         {
             match ready {
                 Some(r) => slot.ready = Some(r),
@@ -395,6 +392,14 @@ impl Archive {
     fn apply_ready(&self) {
         let _applying = lock(&self.pipeline.applying);
         loop {
+            // Declared before the queue's guard, so that an unwinding applier lets go of the
+            // queue before its guard fails what is queued.
+            let mut unwinding = Applying {
+                archive: self,
+                stored: false,
+                size: 0,
+                armed: false,
+            };
             let mut queue = lock(&self.pipeline.queue);
             let Some(front) = queue.slots.front_mut() else {
                 return;
@@ -407,15 +412,16 @@ impl Archive {
             let Some(ready) = front.ready.take() else {
                 return;
             };
-            let (base, leaves) = (front.base, front.leaves.clone());
+            let (base, leaves) = (front.base, std::mem::take(&mut front.leaves));
+            unwinding.size = base + leaves.len() as u64;
+            unwinding.armed = true;
+            // The receipt goes into the queued batch itself: no copy (the queue holds the only
+            // reference), and builds reading through it see what the store will hold.
+            self.place_ready(Arc::make_mut(&mut front.built), base, ready);
+            let batch = Arc::clone(&front.built);
             drop(queue);
-            let mut unwinding = Applying {
-                archive: self,
-                stored: false,
-                size: base + leaves.len() as u64,
-                armed: true,
-            };
-            let applied = self.apply_one(ready, base, &leaves, &mut unwinding.stored);
+            let applied = self.apply_one(&batch, base, &leaves, &mut unwinding.stored);
+            drop(batch);
             unwinding.armed = false;
             let mut queue = lock(&self.pipeline.queue);
             match applied {
@@ -434,23 +440,12 @@ impl Archive {
         }
     }
 
-    /// Places a ready slot's receipt in its batch and applies it; then the tiles' edge moves
-    /// with it, batch by batch, as [`Archive::append`]'s does.
-    fn apply_one(
-        &self,
-        ready: Ready,
-        base: u64,
-        leaves: &[Hash],
-        stored: &mut bool,
-    ) -> Result<(), ArchiveError> {
-        let Ready {
-            mut batch,
-            id,
-            der,
-            encoded,
-        } = ready;
+    /// Places a slot's signed receipt in its batch (with the dictionary it needs, unless that
+    /// is known stored).
+    fn place_ready(&self, batch: &mut Batch, base: u64, ready: Ready) {
+        let Ready { id, der, encoded } = ready;
         super::keys::place_receipt(
-            &mut batch,
+            batch,
             self.store.as_ref(),
             &self.receipt_dictionaries,
             base,
@@ -458,9 +453,20 @@ impl Archive {
             der,
             encoded,
         );
-        self.store.apply(&batch)?;
+    }
+
+    /// Applies a slot's batch, its receipt placed; then the tiles' edge moves with it, batch by
+    /// batch, as [`Archive::append`]'s does.
+    fn apply_one(
+        &self,
+        batch: &Batch,
+        base: u64,
+        leaves: &[Hash],
+        stored: &mut bool,
+    ) -> Result<(), ArchiveError> {
+        self.store.apply(batch)?;
         *stored = true;
-        self.receipt_dictionaries.applied(&batch, base + 1);
+        self.receipt_dictionaries.applied(batch, base + 1);
         self.advance_edge(leaves);
         Ok(())
     }

@@ -129,11 +129,11 @@ fn blob_name(sha256: &str) -> Result<[u8; 32], ArchiveError> {
 /// A manifest that cannot be read is an error, never "no chunks": a count left too high only
 /// keeps bytes, but one decremented wrongly would destroy a chunk a kept document needs.
 fn chunks_of(txn: &Txn<'_>, blob: &[u8; 32]) -> Result<BTreeSet<[u8; 32]>, ArchiveError> {
-    let hexname = crate::verify::certificate::hex(blob);
-    let raw = txn
-        .get(Space::Blobs, blob)?
-        .ok_or_else(|| damaged(format!("blob {hexname} is counted but not kept")))?;
-    super::blobs::decode_manifest(&hexname, &raw)
+    let raw = txn.get(Space::Blobs, blob)?.ok_or_else(|| {
+        let hexname = crate::verify::certificate::hex(blob);
+        damaged(format!("blob {hexname} is counted but not kept"))
+    })?;
+    super::blobs::decode_manifest(blob, &raw)
         .map(|(_, chunks)| chunks.into_iter().collect())
         .map_err(|e| damaged(format!("{e}; nothing was changed")))
 }
@@ -147,25 +147,26 @@ pub(super) fn case_tally(txn: &Txn<'_>, case: &str) -> Result<CaseTally, Archive
     }
 }
 
-/// Adds `delta` to the counter under `key`; returns (before, after). A count that would go
-/// below zero is damage (the index lost a reference the log has).
+/// Adds `delta` to the counter under `key`, the reference count of `name`; returns (before,
+/// after). A count that would go below zero is damage (the index lost a reference the log
+/// has). The name is spelled out only for an error: this runs for every blob of every filing.
 fn bump(
     txn: &mut Txn<'_>,
     key: Vec<u8>,
     delta: i64,
-    what: &str,
+    name: &[u8; 32],
 ) -> Result<(u64, u64), ArchiveError> {
+    let what = || crate::verify::certificate::hex(name);
     // Missing is zero; present but not eight bytes is damage, never zero: a count read as
     // zero would let a disposal release bytes that kept documents still name.
     let before = match txn.get(Space::Index, &key)? {
         None => 0,
-        raw @ Some(_) => {
-            index_u64(raw).ok_or_else(|| damaged(format!("{what} does not decode as a count")))?
-        }
+        raw @ Some(_) => index_u64(raw)
+            .ok_or_else(|| damaged(format!("{} does not decode as a count", what())))?,
     };
     let after = before
         .checked_add_signed(delta)
-        .ok_or_else(|| damaged(format!("{what} would count below zero")))?;
+        .ok_or_else(|| damaged(format!("{} would count below zero", what())))?;
     txn.put(Space::Index, key, after.to_be_bytes());
     Ok((before, after))
 }
@@ -212,8 +213,7 @@ pub(super) fn settle(txn: &mut Txn<'_>) -> Result<Released, ArchiveError> {
     let mut released = Released::default();
     let mut chunks: BTreeMap<[u8; 32], i64> = BTreeMap::new();
     for (blob, delta) in blobs {
-        let hexname = crate::verify::certificate::hex(&blob);
-        let (before, after) = bump(txn, keys::blob_refs(&blob), delta, &hexname)?;
+        let (before, after) = bump(txn, keys::blob_refs(&blob), delta, &blob)?;
         let step = match (before, after) {
             (0, a) if a > 0 => 1,
             (b, 0) if b > 0 => {
@@ -227,8 +227,7 @@ pub(super) fn settle(txn: &mut Txn<'_>) -> Result<Released, ArchiveError> {
         }
     }
     for (chunk, delta) in chunks {
-        let hexname = crate::verify::certificate::hex(&chunk);
-        if let (b, 0) = bump(txn, keys::chunk_refs(&chunk), delta, &hexname)?
+        if let (b, 0) = bump(txn, keys::chunk_refs(&chunk), delta, &chunk)?
             && b > 0
         {
             released.chunks.push(chunk);

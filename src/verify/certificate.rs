@@ -246,12 +246,14 @@ pub fn hex(bytes: &[u8]) -> String {
     // every signer of every document, and the formatting machinery cost more than the rest
     // of the report.
     let digit = |n: u8| if n < 10 { b'0' + n } else { b'a' - 10 + n };
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(digit(b >> 4));
-        out.push(digit(b & 0x0f));
+    let mut out = vec![0; bytes.len() * 2];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        if let [high, low] = pair {
+            *high = digit(b >> 4);
+            *low = digit(b & 0x0f);
+        }
     }
-    // Only ASCII digits were pushed, so this never falls back.
+    // Only ASCII digits were written, so this never falls back.
     String::from_utf8(out).unwrap_or_default()
 }
 

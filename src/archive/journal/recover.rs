@@ -7,7 +7,7 @@
 use super::index::Keyer;
 use super::record::{self, HEADER, Header, MetaOp};
 use crate::archive::store::StoreError;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
@@ -42,7 +42,7 @@ pub struct From<'a> {
 /// the index needs memory for one flush's worth of keys, not for every key.
 pub trait Spill {
     /// Called after each record: moves the index's entries out to a run when there are many.
-    fn spill(&self, index: &mut BTreeMap<u128, Found>) -> Result<(), StoreError>;
+    fn spill(&self, index: &mut super::index::Memtable) -> Result<(), StoreError>;
     /// Forgets what was spilled: the read starts over (after cutting a torn tail).
     fn restart(&self);
 }
@@ -51,7 +51,7 @@ pub trait Spill {
 #[derive(Debug, Default)]
 pub struct Recovered {
     /// Every key written in the part read, by hash: live, or (over a base) removed.
-    pub index: BTreeMap<u128, Found>,
+    pub index: super::index::Memtable,
     /// Where the next record goes.
     pub end: u64,
     /// The first record's checksum, when the part read began at the journal's start.

@@ -460,8 +460,7 @@ fn every_run_the_oldest_too_has_a_bloom_filter() {
     // A rebuild's runs (spilled as the journal is read) too.
     std::fs::remove_file(dir.path().join(index::FILE)).unwrap();
     let spiller = index::Spiller::new(dir.path(), TINY, 1000);
-    let mut keys: std::collections::BTreeMap<u128, recover::Found> =
-        (0..10u128).map(|h| (h, None)).collect();
+    let mut keys: index::Memtable = (0..10u128).map(|h| (h, None)).collect();
     recover::Spill::spill(&spiller, &mut keys).unwrap();
     let (spilled, _) = spiller.into_runs();
     assert!(!spilled.is_empty() && spilled.iter().all(|r| r.filtered()));

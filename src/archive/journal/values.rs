@@ -13,37 +13,53 @@
 //! a kept value is always the value of the extent the index points at, and nothing here
 //! needs invalidating when a key is written again: its new value lies elsewhere.
 //!
-//! Bounded: values of at most [`MAX_VALUE`] bytes, at most [`MAX_KEPT`] of them; when full
-//! it starts again empty (the hot counters come back on their next read). It relies on one
-//! rule of the journal: nothing in a running process cuts the file below an extent the index
-//! names (a failed write is cut back to where it began, before any of its extents is named;
-//! a torn tail is cut at open, when this set is empty). Damage on disk to a value kept here is
-//! seen by the audit, which reads the journal itself, not by a read served from here.
+//! Bounded and O(1) whatever the offsets: a direct-mapped set of [`SLOTS`] values of at most
+//! [`MAX_VALUE`] bytes each, a value's slot chosen by its offset. A value displaces whichever
+//! one its slot held (the hot counters come back on their next read); a slot reused for a
+//! value of the same length is overwritten in place, so the counters rewritten by every
+//! filing allocate nothing. (A hash map cleared when full cost a hash, an allocation and a
+//! rehash per value, and a sweep of sixteen thousand frees every thousand filings.) It relies
+//! on one rule of the journal: nothing in a running process cuts the file below an extent the
+//! index names (a failed write is cut back to where it began, before any of its extents is
+//! named; a torn tail is cut at open, when this set is empty). Damage on disk to a value kept
+//! here is seen by the audit, which reads the journal itself, not by a read served from here.
 
 use super::recover::Extent;
-use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 /// The largest value kept (counters, tallies and list slots are far smaller; entries,
 /// receipts and chunks are larger and seldom read twice by filing).
 pub const MAX_VALUE: usize = 256;
 
-/// Values kept at most: with their bookkeeping, at most about 5 MiB (values of 256 B), about
-/// 1 MiB for the counters of a filing (8 B). Superseded values stay until the set starts
-/// again, about every thousand filings.
-pub const MAX_KEPT: usize = 16_384;
+/// Slots (a power of two): at most 4 MiB of values (of 256 B), 128 KiB for the counters of a
+/// filing (8 B), plus 384 KiB of slots.
+pub const SLOTS: usize = 1 << SLOT_BITS;
+const SLOT_BITS: u32 = 14;
 
-/// The kept values, by offset.
+/// One kept value and where it lies.
+#[derive(Debug)]
+struct Kept {
+    off: u64,
+    value: Box<[u8]>,
+}
+
+/// The kept values, in their slots (empty until the first is kept).
 #[derive(Debug, Default)]
-pub struct Values(Mutex<HashMap<u64, Box<[u8]>>>);
+pub struct Values(Mutex<Vec<Option<Kept>>>);
+
+/// The slot of the value at `off`: Fibonacci hashing, so that offsets a record apart spread.
+fn slot(off: u64) -> usize {
+    (off.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOT_BITS)) as usize
+}
 
 impl Values {
     /// The value at `e`, if kept.
     pub fn get(&self, e: Extent) -> Option<Vec<u8>> {
         let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.get(&e.off)
-            .filter(|v| v.len() == e.len as usize)
-            .map(|v| v.to_vec())
+        kept.get(slot(e.off))?
+            .as_ref()
+            .filter(|k| k.off == e.off && k.value.len() == e.len as usize)
+            .map(|k| k.value.to_vec())
     }
 
     /// Keeps `value`, which lies at `e`, if it is small enough.
@@ -52,10 +68,24 @@ impl Values {
             return;
         }
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.len() >= MAX_KEPT {
-            kept.clear();
+        if kept.is_empty() {
+            kept.resize_with(SLOTS, || None);
         }
-        kept.insert(e.off, value.into());
+        let Some(place) = kept.get_mut(slot(e.off)) else {
+            return;
+        };
+        match place {
+            Some(k) if k.value.len() == value.len() => {
+                k.off = e.off;
+                k.value.copy_from_slice(value);
+            }
+            _ => {
+                *place = Some(Kept {
+                    off: e.off,
+                    value: value.into(),
+                })
+            }
+        }
     }
 }
 
@@ -77,9 +107,26 @@ mod tests {
             None,
             "too large to keep"
         );
-        for off in 0..MAX_KEPT as u64 + 5 {
-            v.keep(at(1000 + off, 1), b"x");
+        for off in 0..SLOTS as u64 * 3 {
+            v.keep(at(1000 + off * 7, 1), b"x");
         }
-        assert!(v.0.lock().unwrap().len() <= MAX_KEPT);
+        assert_eq!(v.0.lock().unwrap().len(), SLOTS);
+    }
+
+    #[test]
+    fn a_displaced_value_is_not_answered_for_the_one_that_took_its_slot() {
+        let v = Values::default();
+        let at = |off, len| Extent { off, len };
+        // Two offsets that share a slot, and a value of each length.
+        let a = 4096;
+        let b = (a + 1..).find(|&o| slot(o) == slot(a)).unwrap();
+        v.keep(at(a, 8), &1u64.to_be_bytes());
+        v.keep(at(b, 8), &2u64.to_be_bytes());
+        assert_eq!(v.get(at(a, 8)), None, "displaced, not misread");
+        assert_eq!(v.get(at(b, 8)).as_deref(), Some(&2u64.to_be_bytes()[..]));
+        v.keep(at(a, 3), b"abc");
+        assert_eq!(v.get(at(b, 8)), None);
+        assert_eq!(v.get(at(a, 3)).as_deref(), Some(&b"abc"[..]));
+        assert_eq!(v.get(at(a, 8)), None, "same offset, another length");
     }
 }
