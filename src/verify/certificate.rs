@@ -271,10 +271,13 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if !bytes.len().is_multiple_of(2) {
         return None;
     }
-    bytes
-        .chunks_exact(2)
-        .map(|p| Some(digit(*p.first()?)? << 4 | digit(*p.get(1)?)?))
-        .collect()
+    // Sized up front: collecting `Option`s knows no length, and grew the vector three times.
+    let mut out = Vec::with_capacity(bytes.len() / 2);
+    for pair in bytes.chunks_exact(2) {
+        let [high, low] = pair else { return None };
+        out.push(digit(*high)? << 4 | digit(*low)?);
+    }
+    Some(out)
 }
 
 /// The extensions path validation reads, each once (RFC 5280 §4.2).

@@ -34,7 +34,8 @@ pub struct IndexStats {
     pub lookups: u64,
     /// Look-ups answered by the memtable (or the one being flushed).
     pub in_memory: u64,
-    /// Their time, in nanoseconds (the clock read twice each: ≈ 50 ns of it is the counting).
+    /// The time of those the memtable did not answer, in nanoseconds (the clock read twice
+    /// each: ≈ 50 ns of it is the counting; a memtable's answer is not timed).
     pub lookup_nanos: u64,
     /// Look-ups that asked the runs and found the key in none.
     pub absent: u64,

@@ -53,7 +53,7 @@ impl JournalStore {
         if let Some(why) = &w.failed {
             return Err(StoreError::Unwritable(why.clone()).into());
         }
-        let mut puts: Vec<(Vec<u8>, u128, &[u8])> = Vec::with_capacity(batch.puts.len());
+        let mut puts: Vec<(Vec<u8>, u128, &[u8], bool)> = Vec::with_capacity(batch.puts.len());
         let mut removes = Vec::new();
         {
             let index = self.read_index();
@@ -72,7 +72,7 @@ impl JournalStore {
                     }
                     continue; // the same bytes again: nothing to write
                 }
-                puts.push((key, h, v.as_slice()));
+                puts.push((key, h, v.as_slice(), !space.append_only()));
             }
             for (space, k) in &batch.disposals {
                 if !matches!(space, Space::Chunks | Space::Blobs) {
@@ -90,7 +90,7 @@ impl JournalStore {
         }
         let ops: Vec<Op<'_>> = puts
             .iter()
-            .map(|(key, _, value)| Op::Put { key, value })
+            .map(|(key, _, value, _)| Op::Put { key, value })
             .chain(removes.iter().map(|(key, _, _)| Op::Remove { key }))
             .collect();
         let (rec, values_at) = record::encode(w.durable, &ops).ok_or_else(|| {
@@ -111,14 +111,19 @@ impl JournalStore {
         let end = w.end;
         let mut index = self.write_index();
         let mut off = start + values_at as u64;
-        for (_, h, value) in puts {
+        let mut keep = Vec::with_capacity(puts.len());
+        for (_, h, value, rewritable) in puts {
             let len = value.len() as u32; // encode bounds every value by u32
             let extent = Extent { off, len };
             index.mem.insert(h, Some(extent));
-            // The next filing reads its counters back: from memory, not the file.
-            self.values.keep(extent, value);
+            // The next filing reads its counters back: from memory, not the file. Values
+            // written once (entries, receipts, manifests) are kept only once read.
+            if rewritable {
+                keep.push((extent, value));
+            }
             off += u64::from(len);
         }
+        self.values.keep_all(keep);
         for (_, h, extent) in removes {
             // A tombstone: older runs may still hold the key.
             index.mem.insert(h, None);

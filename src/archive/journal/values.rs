@@ -1,4 +1,5 @@
-//! Small values the journal wrote or read lately, by where they lie in it.
+//! Small values the journal wrote (those a later write may change) or read lately, by where
+//! they lie in it.
 //!
 //! Why: every filing reads about a dozen small counters under the archive's writer lock —
 //! its case's registration number and tally, the reference counts of the blobs it names
@@ -31,10 +32,12 @@ use std::sync::{Mutex, PoisonError};
 /// receipts and chunks are larger and seldom read twice by filing).
 pub const MAX_VALUE: usize = 256;
 
-/// Slots (a power of two): at most 4 MiB of values (of 256 B), 128 KiB for the counters of a
-/// filing (8 B), plus 384 KiB of slots.
+/// Slots (a power of two): at most 1 MiB of values (of 256 B), 32 KiB for counters (8 B),
+/// plus 96 KiB of slots. A filing rewrites a dozen or two of them (it keeps only the values
+/// that may change, and those read), so hundreds of filings' hot values fit, and the slots stay
+/// in the CPU's cache.
 pub const SLOTS: usize = 1 << SLOT_BITS;
-const SLOT_BITS: u32 = 14;
+const SLOT_BITS: u32 = 12;
 
 /// One kept value and where it lies.
 #[derive(Debug)]
@@ -64,27 +67,40 @@ impl Values {
 
     /// Keeps `value`, which lies at `e`, if it is small enough.
     pub fn keep(&self, e: Extent, value: &[u8]) {
-        if value.len() > MAX_VALUE || value.len() != e.len as usize {
-            return;
-        }
+        self.keep_all([(e, value)]);
+    }
+
+    /// Keeps each value small enough, which lies at its extent, under one lock: a batch's
+    /// values are kept together, so the writer takes the lock the readers share once a batch.
+    pub fn keep_all<'v>(&self, values: impl IntoIterator<Item = (Extent, &'v [u8])>) {
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.is_empty() {
-            kept.resize_with(SLOTS, || None);
+        for (e, value) in values {
+            keep_one(&mut kept, e, value);
         }
-        let Some(place) = kept.get_mut(slot(e.off)) else {
-            return;
-        };
-        match place {
-            Some(k) if k.value.len() == value.len() => {
-                k.off = e.off;
-                k.value.copy_from_slice(value);
-            }
-            _ => {
-                *place = Some(Kept {
-                    off: e.off,
-                    value: value.into(),
-                })
-            }
+    }
+}
+
+/// Puts `value`, which lies at `e`, in its slot, if it is small enough.
+fn keep_one(kept: &mut Vec<Option<Kept>>, e: Extent, value: &[u8]) {
+    if value.len() > MAX_VALUE || value.len() != e.len as usize {
+        return;
+    }
+    if kept.is_empty() {
+        kept.resize_with(SLOTS, || None);
+    }
+    let Some(place) = kept.get_mut(slot(e.off)) else {
+        return;
+    };
+    match place {
+        Some(k) if k.value.len() == value.len() => {
+            k.off = e.off;
+            k.value.copy_from_slice(value);
+        }
+        _ => {
+            *place = Some(Kept {
+                off: e.off,
+                value: value.into(),
+            })
         }
     }
 }
