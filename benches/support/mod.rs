@@ -1,6 +1,7 @@
 //! What the benchmarks share: the fixture PKI, archive paths, documents signed with OpenSSL.
 #![allow(dead_code)]
 
+use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,7 +86,17 @@ pub fn sign_all(jobs: Vec<(PathBuf, PathBuf, bool)>) {
 /// by later runs (of this build or another: builds compared in alternation then spend their
 /// time measuring, not signing).
 pub fn signed_documents(dir: &Path, n: usize) -> Vec<Vec<u8>> {
-    let kept = std::env::var_os("TAMGA_BENCH_DOCS").map(|d| Path::new(&d).join(format!("n{n}")));
+    // Created either way: callers write beside the documents.
+    std::fs::create_dir_all(dir).unwrap();
+    let kept = std::env::var_os("TAMGA_BENCH_DOCS").map(|d| {
+        // Named by the signer's certificate too: documents of another fixture PKI are not reused.
+        let cert = std::fs::read(fixtures().join("pki/rsa.pem")).unwrap();
+        let tag = sha2::Sha256::digest(&cert)[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        Path::new(&d).join(format!("n{n}-{tag}"))
+    });
     if let Some(kept) = &kept
         && kept.join("done").exists()
     {

@@ -236,14 +236,14 @@ impl Txn<'_> {
     pub fn put_receipt(&mut self, id: &str, der: Vec<u8>) {
         let encoded = super::receipts::encode(&der);
         let base = self.state.size - self.leaves.len() as u64;
+        let asked = ask_dictionary(self.store, self.receipt_dictionaries, &encoded);
         place_receipt(
             &mut self.batch,
-            self.store,
             self.receipt_dictionaries,
             base,
-            id,
-            der,
+            (id, der),
             encoded,
+            asked,
         );
     }
 
@@ -471,40 +471,67 @@ pub(super) fn list_item(name: &[u8], n: u64) -> Vec<u8> {
     list_key(name, &[b"@".as_slice(), &n.to_be_bytes()].concat())
 }
 
-/// Puts receipt `der`, `encoded` for keeping, under `id` in `batch`, with its dictionary
-/// unless `store` holds it (or `batch` writes it already); `base` is the tree size the batch
-/// was built on. A receipt whose dictionary cannot be looked up is kept as it is.
-pub(super) fn place_receipt(
-    batch: &mut Batch,
+/// What a store holds of a receipt's dictionary, asked before the receipt's batch is at hand
+/// (the pipeline asks outside its queue's lock: the read may go to the disk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dictionary {
+    /// The receipt is kept as it is: no dictionary.
+    NotNamed,
+    /// Known stored, without a read (see `receipts::Stored`).
+    Known,
+    /// The store holds it.
+    Stored,
+    /// The store does not hold it.
+    Missing,
+    /// The store could not say.
+    Unsure,
+}
+
+/// Asks `store` (unless `dictionaries` knows) whether it holds the dictionary `encoded` names.
+pub(super) fn ask_dictionary(
     store: &dyn Store,
     dictionaries: &super::receipts::Stored,
+    encoded: &super::receipts::Encoded,
+) -> Dictionary {
+    match &encoded.dictionary {
+        None => Dictionary::NotNamed,
+        Some((key, _)) if dictionaries.holds(key) => Dictionary::Known,
+        Some((key, _)) => match store.get(Space::Receipts, key) {
+            Ok(Some(_)) => Dictionary::Stored,
+            Ok(None) => Dictionary::Missing,
+            Err(_) => Dictionary::Unsure,
+        },
+    }
+}
+
+/// Puts receipt `der`, `encoded` for keeping, under `id` in `batch`, with its dictionary
+/// when the store does not hold it (`asked`, from [`ask_dictionary`]) and `batch` does not
+/// write it already; `base` is the tree size the batch was built on. A receipt whose
+/// dictionary could not be looked up is kept as it is.
+pub(super) fn place_receipt(
+    batch: &mut Batch,
+    dictionaries: &super::receipts::Stored,
     base: u64,
-    id: &str,
-    der: Vec<u8>,
+    (id, der): (&str, Vec<u8>),
     encoded: super::receipts::Encoded,
+    asked: Dictionary,
 ) {
-    let value = match encoded.dictionary {
-        None => encoded.value,
-        // Known stored, or written earlier in this batch: no read (see `Stored`).
-        Some((key, _))
-            if dictionaries.holds(&key) || batch.pending(Space::Receipts, &key).is_some() =>
-        {
+    let value = match (encoded.dictionary, asked) {
+        (None, _) => encoded.value,
+        (Some((key, _)), _) if batch.pending(Space::Receipts, &key).is_some() => encoded.value,
+        (Some(_), Dictionary::Known) => encoded.value,
+        (Some((key, _)), Dictionary::Stored) => {
+            // What the store answers may be a batch still in a turn of this process's:
+            // trusted for good once a size after the batches before this one is durable.
+            dictionaries.insert(key, base + 1);
             encoded.value
         }
-        Some((key, dictionary)) => match store.get(Space::Receipts, &key) {
-            Ok(Some(_)) => {
-                // What the store answers may be a batch still in a turn of this process's:
-                // trusted for good once a size after the batches before this one is durable.
-                dictionaries.insert(key, base + 1);
-                encoded.value
-            }
-            Ok(None) => {
-                batch.put(Space::Receipts, key, dictionary.to_vec());
-                encoded.value
-            }
-            // Unsure whether the store has it: the receipt is kept as it is instead.
-            Err(_) => der,
-        },
+        (Some((key, dictionary)), Dictionary::Missing) => {
+            batch.put(Space::Receipts, key, dictionary.to_vec());
+            encoded.value
+        }
+        // Unsure whether the store has it: the receipt is kept as it is instead.
+        (Some(_), Dictionary::Unsure | Dictionary::NotNamed) => der,
     };
     batch.put(Space::Receipts, id.as_bytes().to_vec(), value);
 }

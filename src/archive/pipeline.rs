@@ -13,10 +13,12 @@
 //!    tiles, head) without its receipt. The batch joins a queue in build order and the head
 //!    moves on: the next filing builds on it at once. Builds read through the queue
 //!    ([`Overlaid`]): what a queued batch writes is what the store will hold.
-//! 2. **sign**, with no lock held: the receipt is signed and compressed, and added to its
-//!    batch, which is now ready.
-//! 3. **apply**, in queue order, one applier at a time: each ready batch at the front of the
-//!    queue goes to the store whole — entry and receipt in one atomic batch, as before.
+//! 2. **sign**, with no lock held: the receipt is signed and compressed, and handed to its
+//!    slot, which is now ready.
+//! 3. **apply**, in queue order, one applier at a time: the receipt of each ready slot at the
+//!    front of the queue is placed in its batch (in place: the queue holds the only
+//!    reference), and the batch goes to the store whole — entry and receipt in one atomic
+//!    batch, as before.
 //!
 //! A filing returns once its own batch is applied; durability (group commit) follows as
 //! before. Everything else that reads the head — a checkpoint, a retention or backup batch, a
@@ -32,6 +34,7 @@
 //!
 //! [`store::Store::writes_in_turns`]: super::store::Store::writes_in_turns
 
+use super::keys::Dictionary;
 use super::merkle::Hash;
 use super::store::{Batch, Space, Store, StoreError};
 use super::{Archive, ArchiveError, State, Txn, Upto, lock};
@@ -88,7 +91,7 @@ struct Slot {
     built: Arc<Batch>,
     /// Its receipt's key, in flight until applied.
     receipt: Vec<u8>,
-    /// The batch's copy with its receipt to add, once signed.
+    /// Its signed receipt, placed in `built` when the batch is applied.
     ready: Option<Ready>,
     /// Its receipt could not be signed: this and every later batch fail.
     abandoned: bool,
@@ -415,9 +418,21 @@ impl Archive {
             let (base, leaves) = (front.base, std::mem::take(&mut front.leaves));
             unwinding.size = base + leaves.len() as u64;
             unwinding.armed = true;
+            drop(queue);
+            // Whether the store holds the receipt's dictionary, asked with the queue let go (it
+            // may read the disk). Nothing can store it meanwhile: this is the one applier.
+            let asked = super::keys::ask_dictionary(
+                self.store.as_ref(),
+                &self.receipt_dictionaries,
+                &ready.encoded,
+            );
+            let mut queue = lock(&self.pipeline.queue);
+            let Some(front) = queue.slots.front_mut() else {
+                return; // not reached: only this applier takes slots off the queue
+            };
             // The receipt goes into the queued batch itself: no copy (the queue holds the only
             // reference), and builds reading through it see what the store will hold.
-            self.place_ready(Arc::make_mut(&mut front.built), base, ready);
+            self.place_ready(Arc::make_mut(&mut front.built), base, ready, asked);
             let batch = Arc::clone(&front.built);
             drop(queue);
             let applied = self.apply_one(&batch, base, &leaves, &mut unwinding.stored);
@@ -442,16 +457,15 @@ impl Archive {
 
     /// Places a slot's signed receipt in its batch (with the dictionary it needs, unless that
     /// is known stored).
-    fn place_ready(&self, batch: &mut Batch, base: u64, ready: Ready) {
+    fn place_ready(&self, batch: &mut Batch, base: u64, ready: Ready, asked: Dictionary) {
         let Ready { id, der, encoded } = ready;
         super::keys::place_receipt(
             batch,
-            self.store.as_ref(),
             &self.receipt_dictionaries,
             base,
-            &id,
-            der,
+            (&id, der),
             encoded,
+            asked,
         );
     }
 

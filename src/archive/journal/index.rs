@@ -21,15 +21,14 @@
 //! names another journal, covers more than the journal holds, or names a run whose footer does
 //! not verify is not repaired: the index is rebuilt from the whole journal, and a note says so.
 
+pub use super::memtable::Memtable;
 use super::record::Reader;
 use super::recover::{Extent, Found};
 use super::run::{self, Run, RunError};
 use super::stats;
 use crate::archive::store::StoreError;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -52,13 +51,18 @@ pub struct Keyer {
 }
 
 impl Keyer {
-    /// A new salt from the system's random source.
-    pub fn random() -> Keyer {
+    /// A new salt from the system's random source; without one no store is opened: a
+    /// guessable salt would let senders aim key hashes at one slot of the memtable.
+    pub fn random() -> Result<Keyer, StoreError> {
         use ring::rand::SecureRandom;
         let mut salt = [0; 16];
-        // Without a random source the salt is a constant: still correct, only guessable.
-        let _ = ring::rand::SystemRandom::new().fill(&mut salt);
-        Keyer { salt }
+        ring::rand::SystemRandom::new()
+            .fill(&mut salt)
+            .map_err(|_| StoreError::Io {
+                what: "drawing the journal index's salt".into(),
+                source: std::io::Error::other("the system's random source failed"),
+            })?;
+        Ok(Keyer { salt })
     }
 
     /// A key's hash.
@@ -303,42 +307,6 @@ pub fn remove_strays(dir: &Path, keep: &[u64]) {
     }
 }
 
-/// Hashes a key's hash for a [`Memtable`]: its own bits, folded. Key hashes are SHA-256 under
-/// the store's secret salt, as uniform as a hash table wants and beyond anyone's aim, so
-/// hashing them again (SipHash) only cost time.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Folded(u64);
-
-impl Hasher for Folded {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word.iter_mut().zip(chunk).for_each(|(w, b)| *w = *b);
-            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_u128(&mut self, h: u128) {
-        self.0 ^= (h as u64) ^ ((h >> 64) as u64);
-    }
-}
-
-/// Key hashes and where their values lie, in memory: a hash table, not a tree. Key hashes are
-/// random, so a tree's look-up missed the cache at every level (about a tenth of a filing's
-/// time went there); the order a run needs is made once, when it is written ([`sorted`]).
-pub type Memtable = HashMap<u128, Found, BuildHasherDefault<Folded>>;
-
-/// A memtable's entries in hash order, as a run is written.
-pub fn sorted(table: &Memtable) -> Vec<(u128, Found)> {
-    let mut entries: Vec<(u128, Found)> = table.iter().map(|(h, f)| (*h, *f)).collect();
-    entries.sort_unstable_by_key(|(h, _)| *h);
-    entries
-}
-
 /// The index's layers, newest first.
 #[derive(Debug, Default)]
 pub struct Tables {
@@ -364,9 +332,9 @@ impl Tables {
             });
         }
         stats::bump(&stats::LOOKUPS);
-        if let Some(found) = self.mem.get(&h).or_else(|| self.frozen.get(&h)) {
+        if let Some(found) = self.mem.get(h).or_else(|| self.frozen.get(h)) {
             stats::bump(&stats::IN_MEMORY);
-            return Ok(*found);
+            return Ok(found);
         }
         // Only the runs' answers are timed: reading the clock twice would cost more than a
         // memtable's answer.
@@ -401,7 +369,7 @@ pub fn flush(
     let mut list = Vec::with_capacity(runs.len() + 1);
     if !frozen.is_empty() {
         m.next_id += 1;
-        let entries = sorted(frozen).into_iter().map(Ok);
+        let entries = frozen.sorted().into_iter().map(Ok);
         let filter = frozen.len() as u64;
         list.push(Arc::new(run::write(dir, id, entries, filter)?));
     }
@@ -559,7 +527,7 @@ impl super::recover::Spill for Spiller<'_> {
         let id = *next_id;
         *next_id += 1;
         let filter = index.len() as u64;
-        let run = run::write(self.dir, id, sorted(index).into_iter().map(Ok), filter)
+        let run = run::write(self.dir, id, index.sorted().into_iter().map(Ok), filter)
             .map_err(super::index_error)?;
         index.clear();
         runs.insert(0, Arc::new(run));

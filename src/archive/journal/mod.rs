@@ -31,6 +31,7 @@ mod bloom;
 mod cache;
 mod file;
 mod index;
+mod memtable;
 mod record;
 mod recover;
 mod run;
@@ -253,8 +254,8 @@ impl JournalStore {
         let len = file.metadata().map_err(|e| io(path, "", e))?.len();
         let (mut manifest, mut runs, why) = match index::load(dir, file, len)? {
             Loaded::Valid(m, runs) => (m, runs, None),
-            Loaded::Missing => (Manifest::new(Keyer::random()), Vec::new(), None),
-            Loaded::Invalid(why) => (Manifest::new(Keyer::random()), Vec::new(), Some(why)),
+            Loaded::Missing => (Manifest::new(Keyer::random()?), Vec::new(), None),
+            Loaded::Invalid(why) => (Manifest::new(Keyer::random()?), Vec::new(), Some(why)),
         };
         if why.is_some() && !read_only {
             // Never trusted again: the rebuilt index replaces it, or none stands in for it. A

@@ -275,7 +275,7 @@ fn apply_op(
             if !keep_index {
                 return Ok(());
             }
-            let before = match (s.out.index.remove(&h), from.base) {
+            let before = match (s.out.index.remove(h), from.base) {
                 (Some(found), _) => found.map(|e| (e, !was_bad)),
                 // Filed before the tail: its digest was not read here, so the bytes tell.
                 (None, Some(base)) => base(h)?.map(|e| (e, true)),

@@ -46,6 +46,11 @@ impl Failed {
     }
 }
 
+/// A batch's puts: the full key, its hash, the value, and whether the value may change.
+type Puts<'b> = Vec<(Vec<u8>, u128, &'b [u8], bool)>;
+/// Its removals: the full key, its hash, and where its value lies.
+type Removes = Vec<(Vec<u8>, u128, Extent)>;
+
 impl JournalStore {
     /// Applies a batch: one record written, then its keys entered into the memtable.
     pub(super) fn try_apply(&self, batch: &Batch) -> Result<(), Failed> {
@@ -53,38 +58,7 @@ impl JournalStore {
         if let Some(why) = &w.failed {
             return Err(StoreError::Unwritable(why.clone()).into());
         }
-        let mut puts: Vec<(Vec<u8>, u128, &[u8], bool)> = Vec::with_capacity(batch.puts.len());
-        let mut removes = Vec::new();
-        {
-            let index = self.read_index();
-            for (space, k, v) in &batch.puts {
-                let key = space.key(k);
-                let h = self.keyer.hash(&key);
-                if space.append_only()
-                    && let Some(extent) = index.lookup(h).map_err(Failed::from)?
-                {
-                    if self.value(extent)? != *v {
-                        return Err(StoreError::Overwrite {
-                            space: *space,
-                            key: crate::verify::certificate::hex(k),
-                        }
-                        .into());
-                    }
-                    continue; // the same bytes again: nothing to write
-                }
-                puts.push((key, h, v.as_slice(), !space.append_only()));
-            }
-            for (space, k) in &batch.disposals {
-                if !matches!(space, Space::Chunks | Space::Blobs) {
-                    return Err(StoreError::NotDisposable { space: *space }.into());
-                }
-                let key = space.key(k);
-                let h = self.keyer.hash(&key);
-                if let Some(extent) = index.lookup(h).map_err(Failed::from)? {
-                    removes.push((key, h, extent));
-                }
-            }
-        }
+        let (puts, removes) = self.checked(batch)?;
         if puts.is_empty() && removes.is_empty() {
             return Ok(());
         }
@@ -133,6 +107,44 @@ impl JournalStore {
         Ok(())
     }
 
+    /// A batch's writes as the journal is to record them, each key hashed: the puts (with
+    /// whether the value may be rewritten), less those of an append-only key that repeat its
+    /// bytes; and the removals of keys present. An append-only key written with other bytes is
+    /// refused ([`StoreError::Overwrite`]), as is a removal outside the disposable spaces.
+    fn checked<'b>(&self, batch: &'b Batch) -> Result<(Puts<'b>, Removes), Failed> {
+        let mut puts: Puts<'b> = Vec::with_capacity(batch.puts.len());
+        let mut removes = Vec::new();
+        let index = self.read_index();
+        for (space, k, v) in &batch.puts {
+            let key = space.key(k);
+            let h = self.keyer.hash(&key);
+            if space.append_only()
+                && let Some(extent) = index.lookup(h).map_err(Failed::from)?
+            {
+                if self.value(extent)? != *v {
+                    return Err(StoreError::Overwrite {
+                        space: *space,
+                        key: crate::verify::certificate::hex(k),
+                    }
+                    .into());
+                }
+                continue; // the same bytes again: nothing to write
+            }
+            puts.push((key, h, v.as_slice(), !space.append_only()));
+        }
+        for (space, k) in &batch.disposals {
+            if !matches!(space, Space::Chunks | Space::Blobs) {
+                return Err(StoreError::NotDisposable { space: *space }.into());
+            }
+            let key = space.key(k);
+            let h = self.keyer.hash(&key);
+            if let Some(extent) = index.lookup(h).map_err(Failed::from)? {
+                removes.push((key, h, extent));
+            }
+        }
+        Ok((puts, removes))
+    }
+
     /// Writes the memtable into a run once it holds `flush_at` keys (any, with `force`), with
     /// the journal synced first so that the manifest covers only durable records; then installs
     /// a merge that finished and starts the next one due. Does nothing for a read-only store or
@@ -164,7 +176,8 @@ impl JournalStore {
             if !due || w.failed.is_some() {
                 return;
             }
-            let frozen = Arc::new(std::mem::take(&mut t.mem));
+            let next_table = index::Memtable::with_capacity(self.flush_at);
+            let frozen = Arc::new(std::mem::replace(&mut t.mem, next_table));
             t.frozen = frozen.clone();
             // The manifest in memory moves only once the run and the manifest naming it are
             // on disk: a merge installed after a failed flush stores it again, and must not
@@ -193,7 +206,7 @@ impl JournalStore {
             }
             Err(e) => {
                 for (h, f) in frozen.iter() {
-                    t.mem.entry(*h).or_insert(*f);
+                    t.mem.insert_if_absent(h, f);
                 }
                 lock(&self.notes).push(format!(
                     "{}: the index could not be written ({e}); it is kept in memory and \

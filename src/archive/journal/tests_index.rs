@@ -264,7 +264,7 @@ fn a_disposal_after_a_flush_stays_disposed_after_reopening_and_more_flushes() {
     for i in 0..8 {
         file(&store, i);
     }
-    assert!(!store.tables().mem.contains_key(&store.keyer.hash(b"Cc")));
+    assert!(store.tables().mem.get(store.keyer.hash(b"Cc")).is_none());
     let mut b = Batch::default();
     b.dispose(Space::Chunks, b"c".to_vec());
     store.apply(&b).unwrap();

@@ -18,7 +18,7 @@
 //! [`MAX_VALUE`] bytes each, a value's slot chosen by its offset. A value displaces whichever
 //! one its slot held (the hot counters come back on their next read); a slot reused for a
 //! value of the same length is overwritten in place, so the counters rewritten by every
-//! filing allocate nothing. (A hash map cleared when full cost a hash, an allocation and a
+//! filing usually allocate nothing. (A hash map cleared when full cost a hash, an allocation and a
 //! rehash per value, and a sweep of sixteen thousand frees every thousand filings.) It relies
 //! on one rule of the journal: nothing in a running process cuts the file below an extent the
 //! index names (a failed write is cut back to where it began, before any of its extents is
