@@ -91,30 +91,22 @@ pub fn signed_documents(dir: &Path, n: usize) -> Vec<Vec<u8>> {
     let kept = std::env::var_os("TAMGA_BENCH_DOCS").map(|d| {
         // Named by the signer's certificate too: documents of another fixture PKI are not reused.
         let cert = std::fs::read(fixtures().join("pki/rsa.pem")).unwrap();
-        let tag = sha2::Sha256::digest(&cert)[..4]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>();
+        let tag = tamga::verify::certificate::hex(&sha2::Sha256::digest(&cert)[..4]);
         Path::new(&d).join(format!("n{n}-{tag}"))
     });
-    if let Some(kept) = &kept
-        && kept.join("done").exists()
-    {
-        return (0..n)
-            .map(|i| std::fs::read(kept.join(format!("{i}.p7s"))).unwrap())
-            .collect();
-    }
     let dir = kept.as_deref().unwrap_or(dir);
-    std::fs::create_dir_all(dir).unwrap();
-    let mut jobs = Vec::new();
-    for i in 0..n {
-        let doc = dir.join(format!("{i}.txt"));
-        std::fs::write(&doc, noise(i as u64 + 1, 4096, true)).unwrap();
-        jobs.push((doc, dir.join(format!("{i}.p7s")), true));
-    }
-    sign_all(jobs);
-    if kept.is_some() {
-        std::fs::write(dir.join("done"), b"").unwrap();
+    if !dir.join("done").exists() {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut jobs = Vec::new();
+        for i in 0..n {
+            let doc = dir.join(format!("{i}.txt"));
+            std::fs::write(&doc, noise(i as u64 + 1, 4096, true)).unwrap();
+            jobs.push((doc, dir.join(format!("{i}.p7s")), true));
+        }
+        sign_all(jobs);
+        if kept.is_some() {
+            std::fs::write(dir.join("done"), b"").unwrap();
+        }
     }
     (0..n)
         .map(|i| std::fs::read(dir.join(format!("{i}.p7s"))).unwrap())
