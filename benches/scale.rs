@@ -200,11 +200,12 @@ fn counted<T>(n: u64, what: &str, ops: u64, f: impl FnOnce() -> T) -> T {
     let read = disk_reads().saturating_sub(read_before);
     let per = |x: u64| x as f64 / ops as f64;
     eprintln!(
-        "{n}: {what}: per op {:.1} look-ups ({:.1} in memory, {:.1} absent; {:.1} µs in the runs), {:.1} run probes ({:.1} by \
+        "{n}: {what}: per op {:.1} look-ups ({:.1} in memory, {:.1} memoised, {:.1} absent; {:.1} µs in the runs), {:.1} run probes ({:.1} by \
          filter), {:.2} block reads, {:.2} cache hits; {} merges ({} entries, {:.1} s); {} KiB \
          read from the disk",
         per(d.lookups),
         per(d.in_memory),
+        per(d.memo_hits),
         per(d.absent),
         per(d.lookup_nanos) / 1e3,
         per(d.run_probes),

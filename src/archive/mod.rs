@@ -20,6 +20,7 @@ mod contract;
 pub mod evidence;
 pub mod export;
 mod head;
+mod joined;
 pub mod journal;
 pub mod keys;
 #[cfg(test)]

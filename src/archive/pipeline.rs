@@ -34,6 +34,7 @@
 //!
 //! [`store::Store::writes_in_turns`]: super::store::Store::writes_in_turns
 
+use super::joined::{Placed, join};
 use super::keys::Dictionary;
 use super::merkle::Hash;
 use super::store::{Batch, Space, Store, StoreError};
@@ -93,6 +94,8 @@ struct Slot {
     receipt: Vec<u8>,
     /// Its signed receipt, placed in `built` when the batch is applied.
     ready: Option<Ready>,
+    /// The receipt is placed in `built` (by an applier that then joined fewer batches).
+    placed: bool,
     /// Its receipt could not be signed: this and every later batch fail.
     abandoned: bool,
     /// The tree size before its entries, and their leaf hashes (for the tiles' edge).
@@ -137,13 +140,14 @@ impl Drop for Unsettled<'_> {
     }
 }
 
-/// The front slot being applied: should the applier unwind (a panic), the queue is not left
-/// waiting for it. Not yet stored, it fails with those built on it; stored, it counts as
-/// applied, and the tiles' edge, which may not have moved with it, is read again.
+/// The front slots being applied: should the applier unwind (a panic), the queue is not left
+/// waiting for them. Not yet stored, they fail with those built on them; stored, they count as
+/// applied, and the tiles' edge, which may not have moved with them, is read again.
 struct Applying<'a> {
     archive: &'a Archive,
     stored: bool,
-    /// The tree size after its entries.
+    /// How many slots, and the tree size after their entries.
+    count: usize,
     size: u64,
     armed: bool,
 }
@@ -156,8 +160,10 @@ impl Drop for Applying<'_> {
         let pipeline = &self.archive.pipeline;
         let mut queue = lock(&pipeline.queue);
         if self.stored {
-            if let Some(slot) = queue.slots.pop_front() {
-                slot.fate.store(APPLIED, Ordering::Release);
+            for _ in 0..self.count {
+                if let Some(slot) = queue.slots.pop_front() {
+                    slot.fate.store(APPLIED, Ordering::Release);
+                }
             }
             drop(queue);
             lock(&self.archive.edge).behind(self.size);
@@ -230,6 +236,16 @@ impl Pipeline {
     /// Whether a receipt kept under `key` is being signed or waits to be applied.
     pub(super) fn in_flight(&self, key: &[u8]) -> bool {
         lock(&self.queue).slots.iter().any(|s| s.receipt == key)
+    }
+
+    /// Tests: queued batches whose receipts are signed and not yet placed.
+    #[cfg(test)]
+    pub(super) fn signed(&self) -> usize {
+        lock(&self.queue)
+            .slots
+            .iter()
+            .filter(|s| s.ready.is_some())
+            .count()
     }
 
     /// Waits until every queued batch is applied or has failed.
@@ -345,6 +361,7 @@ impl Archive {
             built: Arc::new(std::mem::take(&mut txn.batch)),
             receipt: id.as_bytes().to_vec(),
             ready: None,
+            placed: false,
             abandoned: false,
             base: state.size,
             leaves: txn.leaves.clone(),
@@ -390,8 +407,9 @@ impl Archive {
     }
 
     /// Stage 3: applies every ready batch at the front of the queue, in order, one applier at
-    /// a time. A batch that cannot be applied (or whose receipt could not be signed) fails
-    /// with every batch queued after it.
+    /// a time; batches ready together go to the store as one (`joined.rs`). A batch that
+    /// cannot be applied (or whose receipt could not be signed) fails with every batch queued
+    /// after it.
     fn apply_ready(&self) {
         let _applying = lock(&self.pipeline.applying);
         loop {
@@ -400,48 +418,38 @@ impl Archive {
             let mut unwinding = Applying {
                 archive: self,
                 stored: false,
+                count: 0,
                 size: 0,
                 armed: false,
             };
-            let mut queue = lock(&self.pipeline.queue);
-            let Some(front) = queue.slots.front_mut() else {
+            let Some(readies) = self.take_ready() else {
                 return;
             };
-            if front.abandoned {
-                self.pipeline.fail_all(&mut queue);
-                self.pipeline.moved.notify_all();
-                return;
-            }
-            let Some(ready) = front.ready.take() else {
-                return;
-            };
-            let (base, leaves) = (front.base, std::mem::take(&mut front.leaves));
-            unwinding.size = base + leaves.len() as u64;
+            // From here an unwinding applier fails the queue: the receipts are taken.
             unwinding.armed = true;
-            drop(queue);
-            // Whether the store holds the receipt's dictionary, asked with the queue let go (it
-            // may read the disk). Nothing can store it meanwhile: this is the one applier.
-            let asked = super::keys::ask_dictionary(
-                self.store.as_ref(),
-                &self.receipt_dictionaries,
-                &ready.encoded,
-            );
-            let mut queue = lock(&self.pipeline.queue);
-            let Some(front) = queue.slots.front_mut() else {
-                return; // not reached: only this applier takes slots off the queue
+            // Whether the store holds each receipt's dictionary, asked with the queue let go
+            // (it may read the disk). Nothing can store one meanwhile: this is the one applier.
+            let (store, known) = (self.store.as_ref(), &self.receipt_dictionaries);
+            let asked = readies.into_iter().map(|ready| {
+                ready.map(|r| {
+                    let d = super::keys::ask_dictionary(store, known, &r.encoded);
+                    (r, d)
+                })
+            });
+            let front = self.place_all(asked.collect());
+            let (batch, count) = join(&front);
+            let Some(last) = front.get(..count).and_then(<[Placed]>::last) else {
+                return; // not reached: a first batch always joins
             };
-            // The receipt goes into the queued batch itself: no copy (the queue holds the only
-            // reference), and builds reading through it see what the store will hold.
-            self.place_ready(Arc::make_mut(&mut front.built), base, ready, asked);
-            let batch = Arc::clone(&front.built);
-            drop(queue);
-            let applied = self.apply_one(&batch, base, &leaves, &mut unwinding.stored);
-            drop(batch);
+            unwinding.count = count;
+            unwinding.size = last.base + last.leaves.len() as u64;
+            let applied = self.apply_joined(&batch, &front[..count], &mut unwinding.stored);
+            drop((batch, front));
             unwinding.armed = false;
             let mut queue = lock(&self.pipeline.queue);
             match applied {
                 Ok(()) => {
-                    if let Some(slot) = queue.slots.pop_front() {
+                    for slot in queue.slots.drain(..count) {
                         slot.fate.store(APPLIED, Ordering::Release);
                     }
                 }
@@ -453,6 +461,52 @@ impl Archive {
             drop(queue);
             self.pipeline.moved.notify_all();
         }
+    }
+
+    /// The signed receipts of the ready slots at the front of the queue, up to the first not
+    /// ready (`None` for one placed already); `None` when the front is not ready, or its
+    /// receipt could not be signed (then the queue fails).
+    fn take_ready(&self) -> Option<Vec<Option<Ready>>> {
+        let mut queue = lock(&self.pipeline.queue);
+        if queue.slots.front()?.abandoned {
+            self.pipeline.fail_all(&mut queue);
+            self.pipeline.moved.notify_all();
+            return None;
+        }
+        let mut readies = Vec::new();
+        for slot in queue.slots.iter_mut().take(super::joined::MAX_BATCHES) {
+            if slot.abandoned {
+                break;
+            } else if slot.placed {
+                readies.push(None);
+            } else if let Some(ready) = slot.ready.take() {
+                readies.push(Some(ready));
+            } else {
+                break;
+            }
+        }
+        (!readies.is_empty()).then_some(readies)
+    }
+
+    /// Places the receipts [`Archive::take_ready`] took in their batches (in place: the queue
+    /// holds the only reference, and builds reading through it see what the store will hold),
+    /// and returns those batches.
+    fn place_all(&self, asked: Vec<Option<(Ready, Dictionary)>>) -> Vec<Placed> {
+        let mut queue = lock(&self.pipeline.queue);
+        let mut front = Vec::with_capacity(asked.len());
+        for (slot, asked) in queue.slots.iter_mut().zip(asked) {
+            if let Some((ready, dictionary)) = asked {
+                let batch = Arc::make_mut(&mut slot.built);
+                self.place_ready(batch, slot.base, ready, dictionary);
+                slot.placed = true;
+            }
+            front.push(Placed {
+                batch: Arc::clone(&slot.built),
+                base: slot.base,
+                leaves: slot.leaves.clone(),
+            });
+        }
+        front
     }
 
     /// Places a slot's signed receipt in its batch (with the dictionary it needs, unless that
@@ -469,19 +523,21 @@ impl Archive {
         );
     }
 
-    /// Applies a slot's batch, its receipt placed; then the tiles' edge moves with it, batch by
-    /// batch, as [`Archive::append`]'s does.
-    fn apply_one(
+    /// Applies the joined batch of the slots `placed`; then, slot by slot as
+    /// [`Archive::append`]'s do, their receipts' dictionaries are known stored and the tiles'
+    /// edge moves with them.
+    fn apply_joined(
         &self,
         batch: &Batch,
-        base: u64,
-        leaves: &[Hash],
+        placed: &[Placed],
         stored: &mut bool,
     ) -> Result<(), ArchiveError> {
         self.store.apply(batch)?;
         *stored = true;
-        self.receipt_dictionaries.applied(batch, base + 1);
-        self.advance_edge(leaves);
+        for p in placed {
+            self.receipt_dictionaries.applied(&p.batch, p.base + 1);
+            self.advance_edge(&p.leaves);
+        }
         Ok(())
     }
 

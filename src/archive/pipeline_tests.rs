@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 struct Faulty {
     inner: JournalStore,
     refuse: Mutex<Option<Vec<u8>>>,
+    /// Batches handed to the store.
+    applies: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Debug, Clone)]
@@ -21,6 +23,9 @@ struct Handle(Arc<Faulty>);
 
 impl Store for Handle {
     fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.0
+            .applies
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let refused = lock(&self.0.refuse).clone();
         let hit = |(s, k, _): &(Space, Vec<u8>, Vec<u8>)| {
             *s == Space::Receipts && Some(k) == refused.as_ref()
@@ -46,6 +51,7 @@ fn archive(dir: &std::path::Path) -> (Archive, Handle) {
     let store = Handle(Arc::new(Faulty {
         inner: JournalStore::open(&dir.join("store")).unwrap(),
         refuse: Mutex::new(None),
+        applies: Default::default(),
     }));
     let a = Archive::open(Box::new(store.clone()), "tamga.test/queue".into(), signer).unwrap();
     (a, store)
@@ -263,4 +269,48 @@ fn a_checkpoint_is_signed_only_for_a_head_the_store_holds() {
         signed <= stored,
         "checkpoint for {signed} entries, {stored} stored"
     );
+}
+
+#[test]
+fn batches_ready_together_go_to_the_store_as_one_and_file_as_one_by_one_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, store) = archive(dir.path());
+    file(&a, "a", signed("a")).unwrap();
+    let applies = || store.0.applies.load(std::sync::atomic::Ordering::SeqCst);
+    let before = applies();
+    while_b_is_signed(&a, |release| {
+        std::thread::scope(|s| {
+            let later: Vec<_> = ["c", "d", "e"]
+                .into_iter()
+                .map(|id| s.spawn(|| file(&a, id, signed(id))))
+                .collect();
+            wait_until("c, d and e signed", || a.pipeline.signed() == 3);
+            release();
+            for filer in later {
+                filer.join().unwrap().unwrap();
+            }
+        });
+    });
+    assert_eq!(applies() - before, 1, "b, c, d and e were ready together");
+    a.make_durable(Upto::size(5)).unwrap();
+    let mut makers: Vec<String> = (1..5)
+        .map(|i| {
+            let (by, chained) = maker(&a, i);
+            assert!(chained, "entry {i}");
+            by
+        })
+        .collect();
+    assert_eq!(makers.remove(0), "b");
+    makers.sort();
+    assert_eq!(makers, ["c", "d", "e"]);
+    for id in ["a", "b", "c", "d", "e"] {
+        let receipt = format!("receipt of {id}").into_bytes();
+        assert_eq!(a.receipt(id).unwrap(), Some(receipt));
+    }
+    // The head, the tiles and the per-case indexes are what one batch at a time leaves.
+    audit::verify(&a, false, &mut |_, _| {}).unwrap();
+    drop((a, store));
+    let (a, _) = archive(dir.path());
+    assert_eq!(a.size(), 5, "reopened");
+    assert_eq!(maker(&a, 4).1, true);
 }

@@ -21,6 +21,7 @@
 //! names another journal, covers more than the journal holds, or names a run whose footer does
 //! not verify is not repaired: the index is rebuilt from the whole journal, and a note says so.
 
+use super::memo::Memo;
 pub use super::memtable::Memtable;
 use super::record::Reader;
 use super::recover::{Extent, Found};
@@ -314,14 +315,36 @@ pub struct Tables {
     pub mem: Memtable,
     /// Being flushed (empty otherwise).
     pub frozen: Arc<Memtable>,
-    /// On disk, newest first.
-    pub runs: Arc<Vec<Arc<Run>>>,
+    /// On disk, newest first (replaced only through [`Tables::set_runs`]).
+    runs: Arc<Vec<Arc<Run>>>,
+    /// What the runs said of recently asked hashes (`memo.rs`), cleared when they change.
+    memo: Memo,
     /// Tests: look-ups fail with this I/O error kind (a disk that reports EIO, no descriptors).
     #[cfg(test)]
     pub fail_io: Option<std::io::ErrorKind>,
 }
 
 impl Tables {
+    /// The layers of an opened index: `mem` over `runs` (newest first).
+    pub fn new(mem: Memtable, runs: Vec<Arc<Run>>) -> Tables {
+        Tables {
+            mem,
+            runs: Arc::new(runs),
+            ..Tables::default()
+        }
+    }
+
+    /// The runs in force, newest first.
+    pub fn runs(&self) -> &Arc<Vec<Arc<Run>>> {
+        &self.runs
+    }
+
+    /// Puts `runs` in force (a flush, a merge or a rebuild), forgetting what the old ones said.
+    pub fn set_runs(&mut self, runs: Vec<Arc<Run>>) {
+        self.runs = Arc::new(runs);
+        self.memo.clear();
+    }
+
     /// Where hash `h`'s live value lies; `None` when absent or removed.
     pub fn lookup(&self, h: u128) -> Result<Option<Extent>, RunError> {
         #[cfg(test)]
@@ -336,11 +359,19 @@ impl Tables {
             stats::bump(&stats::IN_MEMORY);
             return Ok(found);
         }
+        if let Some(found) = self.memo.get(h) {
+            stats::bump(&stats::MEMO_HITS);
+            return Ok(found);
+        }
         // Only the runs' answers are timed: reading the clock twice would cost more than a
         // memtable's answer.
         let start = std::time::Instant::now();
         let found = Self::in_runs(&self.runs, h);
         stats::add(&stats::LOOKUP_NANOS, start.elapsed().as_nanos() as u64);
+        // Kept under the read lock this look-up holds (`&self`): no flush comes between.
+        if let Ok(found) = found {
+            self.memo.put(h, found);
+        }
         found
     }
 

@@ -31,6 +31,7 @@ mod bloom;
 mod cache;
 mod file;
 mod index;
+mod memo;
 mod memtable;
 mod record;
 mod recover;
@@ -325,13 +326,7 @@ impl JournalStore {
             dir: dir.to_path_buf(),
             file,
             keyer: manifest.keyer.clone(),
-            index: RwLock::new(Tables {
-                mem: recovered.index,
-                frozen: Default::default(),
-                runs: std::sync::Arc::new(runs),
-                #[cfg(test)]
-                fail_io: None,
-            }),
+            index: RwLock::new(Tables::new(recovered.index, runs)),
             flusher: Mutex::new(manifest),
             merging: Mutex::new(None),
             flush_at,

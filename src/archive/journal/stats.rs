@@ -13,6 +13,7 @@ pub(super) static RUN_PROBES: AtomicU64 = AtomicU64::new(0);
 pub(super) static BLOOM_SKIPS: AtomicU64 = AtomicU64::new(0);
 pub(super) static BLOCK_READS: AtomicU64 = AtomicU64::new(0);
 pub(super) static CACHE_HITS: AtomicU64 = AtomicU64::new(0);
+pub(super) static MEMO_HITS: AtomicU64 = AtomicU64::new(0);
 pub(super) static MERGES: AtomicU64 = AtomicU64::new(0);
 pub(super) static MERGED_ENTRIES: AtomicU64 = AtomicU64::new(0);
 pub(super) static MERGE_MICROS: AtomicU64 = AtomicU64::new(0);
@@ -37,6 +38,9 @@ pub struct IndexStats {
     /// The time of those the memtable did not answer, in nanoseconds (the clock read twice
     /// each: ≈ 50 ns of it is the counting; a memtable's answer is not timed).
     pub lookup_nanos: u64,
+    /// Look-ups the runs' memo answered (`memo.rs`): asked of the runs before, since they last
+    /// changed.
+    pub memo_hits: u64,
     /// Look-ups that asked the runs and found the key in none.
     pub absent: u64,
     /// Runs asked (one look-up may ask several, newest first).
@@ -62,6 +66,7 @@ impl IndexStats {
         IndexStats {
             lookups: g(&LOOKUPS),
             in_memory: g(&IN_MEMORY),
+            memo_hits: g(&MEMO_HITS),
             lookup_nanos: g(&LOOKUP_NANOS),
             absent: g(&ABSENT),
             run_probes: g(&RUN_PROBES),
@@ -80,6 +85,7 @@ impl IndexStats {
         IndexStats {
             lookups: d(self.lookups, earlier.lookups),
             in_memory: d(self.in_memory, earlier.in_memory),
+            memo_hits: d(self.memo_hits, earlier.memo_hits),
             lookup_nanos: d(self.lookup_nanos, earlier.lookup_nanos),
             absent: d(self.absent, earlier.absent),
             run_probes: d(self.run_probes, earlier.run_probes),

@@ -159,7 +159,7 @@ impl JournalStore {
             return;
         };
         self.settle_merge(&mut m, false);
-        if self.read_index().runs.len() >= index::MAX_RUNS / 2 {
+        if self.read_index().runs().len() >= index::MAX_RUNS / 2 {
             // Merging fell far behind: wait for it rather than name ever more runs (before the
             // memtable is taken, so readers never wait on a merge with it frozen).
             self.settle_merge(&mut m, true);
@@ -168,7 +168,7 @@ impl JournalStore {
             let w = lock(&self.writer);
             let mut t = self.write_index();
             // Forced: anything in memory, or runs no manifest names yet (a rebuild's).
-            let unnamed = t.runs.iter().any(|r| !m.runs.contains(&r.id));
+            let unnamed = t.runs().iter().any(|r| !m.runs.contains(&r.id));
             let due = t.mem.len() >= self.flush_at || (force && (!t.mem.is_empty() || unnamed));
             let (Some(first), Some(last)) = (w.first, w.last) else {
                 return;
@@ -188,7 +188,7 @@ impl JournalStore {
             next.covered = w.end;
             (frozen, next)
         };
-        let runs = self.read_index().runs.clone();
+        let runs = self.read_index().runs().clone();
         // A failed fdatasync stops the writes (see `fdatasync`), not only this flush.
         let done = self.fdatasync().map_err(|e| e.to_string()).and_then(|()| {
             index::flush(&self.dir, &frozen, &runs, &mut next).map_err(|e| e.to_string())
@@ -200,7 +200,7 @@ impl JournalStore {
         match done {
             Ok(list) => {
                 *m = next;
-                t.runs = Arc::new(list);
+                t.set_runs(list);
                 drop(t);
                 self.start_merge(&mut m);
             }
@@ -223,7 +223,7 @@ impl JournalStore {
         if merging.is_some() {
             return;
         }
-        let runs = self.read_index().runs.clone();
+        let runs = self.read_index().runs().clone();
         let k = index::merge_due(&runs);
         let Some(inputs) = runs.get(..k).filter(|_| k >= 2) else {
             return;
@@ -260,7 +260,7 @@ impl JournalStore {
                 return;
             }
         };
-        let runs = self.read_index().runs.clone();
+        let runs = self.read_index().runs().clone();
         let Some(list) = index::Merge::replace(&inputs, &runs, merged) else {
             let _ = std::fs::remove_file(super::run::path(&self.dir, id));
             return;
@@ -270,7 +270,7 @@ impl JournalStore {
         match index::commit(&self.dir, &mut next, &list, &inputs) {
             Ok(()) => {
                 *m = next;
-                self.write_index().runs = Arc::new(list);
+                self.write_index().set_runs(list);
             }
             Err(_) => {
                 let _ = std::fs::remove_file(super::run::path(&self.dir, id));
@@ -328,7 +328,7 @@ impl JournalStore {
             let (runs, next_id) = spiller.into_runs();
             t.mem = rec.index;
             t.frozen = Arc::default();
-            t.runs = Arc::new(runs);
+            t.set_runs(runs);
             *m = Manifest::new(self.keyer.clone());
             m.next_id = next_id;
             drop(w);
@@ -354,7 +354,7 @@ impl JournalStore {
         let m = lock(&self.flusher);
         let mut keep = m.runs.clone();
         keep.extend(lock(&self.merging).as_ref().map(|job| job.id));
-        keep.extend(self.read_index().runs.iter().map(|r| r.id));
+        keep.extend(self.read_index().runs().iter().map(|r| r.id));
         index::remove_strays(&self.dir, &keep);
     }
 

@@ -90,13 +90,13 @@ fn after_flushes_a_reopen_reads_everything_and_replays_only_the_tail() {
     for i in 0..40 {
         file(&store, i);
     }
-    assert!(!store.tables().runs.is_empty(), "nothing was flushed");
+    assert!(!store.tables().runs().is_empty(), "nothing was flushed");
     store.settle_merges();
     // Merged two by two: far fewer runs than flushes.
     assert!(
-        store.tables().runs.len() <= 6,
+        store.tables().runs().len() <= 6,
         "{}",
-        store.tables().runs.len()
+        store.tables().runs().len()
     );
     assert_all(&store, 40);
     file(&store, 40); // in memory only: the tail after the last flush
@@ -333,7 +333,7 @@ fn a_rebuild_spills_its_index_into_runs_as_it_reads_and_keeps_disposals() {
         "{:?}",
         lock(&store.flusher)
     );
-    assert!(!store.tables().runs.is_empty());
+    assert!(!store.tables().runs().is_empty());
     assert!(dir.path().join(index::FILE).exists());
     assert_eq!(store.get(Space::Chunks, b"gone").unwrap(), None);
     assert_all(&store, 20);
@@ -438,7 +438,7 @@ fn a_failed_flush_leaves_the_manifest_as_it_was_and_a_later_merge_then_a_crash_l
     store.settle_merges();
     {
         let mut m = lock(&store.flusher);
-        let runs = store.tables().runs.clone();
+        let runs = store.tables().runs().clone();
         index::commit(dir.path(), &mut m, &runs, &[]).unwrap();
     }
     std::mem::forget(store); // a crash: nothing closes the store
@@ -453,7 +453,7 @@ fn every_run_the_oldest_too_has_a_bloom_filter() {
     // New keys are absent from every run: the oldest must answer that without a block read.
     let dir = filled(40);
     let store = open(dir.path());
-    let runs = store.tables().runs.clone();
+    let runs = store.tables().runs().clone();
     assert!(runs.len() >= 2, "{} runs", runs.len());
     assert!(runs.iter().all(|r| r.filtered()));
     drop(store);
@@ -464,4 +464,52 @@ fn every_run_the_oldest_too_has_a_bloom_filter() {
     recover::Spill::spill(&spiller, &mut keys).unwrap();
     let (spilled, _) = spiller.into_runs();
     assert!(!spilled.is_empty() && spilled.iter().all(|r| r.filtered()));
+}
+
+#[test]
+fn what_the_runs_said_is_forgotten_when_they_change() {
+    // The runs' memo (`memo.rs`) answers a second look-up without them: it must not outlive
+    // them, or a key flushed after it was asked for would read as absent, and a disposed one
+    // as still there.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..4 {
+        file(&store, i);
+    }
+    assert!(!store.tables().runs().is_empty(), "nothing was flushed");
+    let (blob, chunk) = (b"blob".to_vec(), b"chunk".to_vec());
+    // Asked twice: the second answer is the memo's.
+    for _ in 0..2 {
+        assert_eq!(store.get(Space::Blobs, &blob).unwrap(), None);
+    }
+    let mut b = Batch::default();
+    b.put(Space::Blobs, blob.clone(), b"manifest".to_vec());
+    b.put(Space::Chunks, chunk.clone(), b"bytes".to_vec());
+    store.apply(&b).unwrap();
+    for i in 4..8 {
+        file(&store, i); // the blob and the chunk flushed into a run
+    }
+    let h = store.keyer.hash(&Space::Blobs.key(&blob));
+    assert_eq!(store.tables().mem.get(h), None, "still in the memtable");
+    assert_eq!(
+        store.get(Space::Blobs, &blob).unwrap(),
+        Some(b"manifest".to_vec())
+    );
+    // Now memoised as there; disposed of, and the removal flushed too.
+    assert_eq!(
+        store.get(Space::Chunks, &chunk).unwrap(),
+        Some(b"bytes".to_vec())
+    );
+    let mut b = Batch::default();
+    b.dispose(Space::Chunks, chunk.clone());
+    store.apply(&b).unwrap();
+    for i in 8..12 {
+        file(&store, i);
+    }
+    assert_eq!(store.get(Space::Chunks, &chunk).unwrap(), None);
+    // An append-only key's overwrite check answered from the memo refuses other bytes.
+    let mut b = Batch::default();
+    b.put(Space::Blobs, blob.clone(), b"other".to_vec());
+    assert!(matches!(store.apply(&b), Err(StoreError::Overwrite { .. })));
+    assert_all(&store, 12);
 }

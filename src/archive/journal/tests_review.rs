@@ -48,7 +48,7 @@ fn a_rebuilt_index_whose_flush_fails_keeps_its_runs_until_a_later_flush_names_th
     std::fs::create_dir(&blocker).unwrap();
     let store = open(dir.path());
     assert!(!dir.path().join(index::FILE).exists());
-    let spilled: Vec<u64> = store.tables().runs.iter().map(|r| r.id).collect();
+    let spilled: Vec<u64> = store.tables().runs().iter().map(|r| r.id).collect();
     assert!(!spilled.is_empty(), "nothing was spilled");
     for id in &spilled {
         assert!(
@@ -98,7 +98,7 @@ fn a_rebuild_at_open_never_reuses_a_run_id_and_fails_if_the_old_manifest_stays()
         "{:?}",
         store.notes()
     );
-    let ids: Vec<u64> = store.tables().runs.iter().map(|r| r.id).collect();
+    let ids: Vec<u64> = store.tables().runs().iter().map(|r| r.id).collect();
     assert!(!ids.is_empty());
     assert!(
         ids.iter().all(|id| *id > highest),
@@ -111,7 +111,7 @@ fn a_rebuild_at_open_never_reuses_a_run_id_and_fails_if_the_old_manifest_stays()
 fn an_io_error_reading_the_index_is_returned_and_rebuilds_nothing() {
     let dir = filled(20);
     let store = open(dir.path());
-    let runs_before: Vec<u64> = store.tables().runs.iter().map(|r| r.id).collect();
+    let runs_before: Vec<u64> = store.tables().runs().iter().map(|r| r.id).collect();
     store.write_index().fail_io = Some(std::io::ErrorKind::Other);
     let got = store.get(Space::Log, &3u32.to_be_bytes());
     assert!(matches!(got, Err(StoreError::Io { .. })), "{got:?}");
@@ -121,7 +121,7 @@ fn an_io_error_reading_the_index_is_returned_and_rebuilds_nothing() {
     assert!(matches!(applied, Err(StoreError::Io { .. })), "{applied:?}");
     assert!(store.notes().is_empty(), "{:?}", store.notes());
     store.write_index().fail_io = None;
-    let runs_after: Vec<u64> = store.tables().runs.iter().map(|r| r.id).collect();
+    let runs_after: Vec<u64> = store.tables().runs().iter().map(|r| r.id).collect();
     assert_eq!(runs_after, runs_before, "the index was rebuilt");
     assert_all(&store, 20);
 }
@@ -215,7 +215,7 @@ fn a_read_only_open_without_an_index_spills_its_keys_outside_the_store_and_memor
         "{}",
         store.tables().mem.len()
     );
-    assert!(!store.tables().runs.is_empty());
+    assert!(!store.tables().runs().is_empty());
     assert_all(&store, 20);
     let after: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
