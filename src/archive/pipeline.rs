@@ -438,17 +438,18 @@ impl Archive {
             });
             let front = self.place_all(asked.collect());
             let (batch, count) = join(&front);
-            let Some(last) = front.get(..count).and_then(<[Placed]>::last) else {
-                return; // not reached: a first batch always joins
+            let Some((joined, last)) = front.get(..count).and_then(|j| Some((j, j.last()?))) else {
+                return; // not reached (a first batch always joins); the queue fails
             };
             unwinding.count = count;
             unwinding.size = last.base + last.leaves.len() as u64;
-            let applied = self.apply_joined(&batch, &front[..count], &mut unwinding.stored);
+            let applied = self.apply_joined(&batch, joined, &mut unwinding.stored);
             drop((batch, front));
             unwinding.armed = false;
             let mut queue = lock(&self.pipeline.queue);
             match applied {
                 Ok(()) => {
+                    let count = count.min(queue.slots.len());
                     for slot in queue.slots.drain(..count) {
                         slot.fate.store(APPLIED, Ordering::Release);
                     }
