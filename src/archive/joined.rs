@@ -8,9 +8,10 @@
 //! the pipeline's queue, they go as one batch in which a rewritten index key appears once,
 //! with its last value: the store ends up exactly as if they had been applied in order.
 //!
-//! Nothing else changes. The pipeline already fails every batch queued after one that cannot
-//! be applied (each was built on the one before), so one batch for several fails as their
-//! first would have. What stays apart:
+//! Nothing else changes when the store takes the batch. When it refuses it, every batch joined
+//! in it fails (and, as before, every batch queued after them): a filing that would have been
+//! applied alone ahead of the one at fault fails too, its sender retries, and nothing of any of
+//! them is kept. What stays apart:
 //! - a batch that disposes of anything (only disposal acts do, never a filing);
 //! - a batch that writes a key of an append-only space the joined batch already writes with
 //!   other bytes: applied on its own, the store refuses it ([`StoreError::Overwrite`]), as it
@@ -44,11 +45,6 @@ pub struct Joined<'a> {
 }
 
 impl<'a> Joined<'a> {
-    /// Batches joined so far.
-    pub fn len(&self) -> usize {
-        self.batches
-    }
-
     /// Whether `batch` joins the batches so far (see the module), and adds it if it does.
     pub fn add(&mut self, batch: &'a Batch) -> bool {
         if self.batches > 0 && !self.joins(batch) {
@@ -144,7 +140,6 @@ mod tests {
         let (a, b, c) = (filing(1, b"e"), filing(2, b"e"), filing(3, b"f"));
         let mut j = Joined::default();
         assert!(j.add(&a) && j.add(&b) && j.add(&c));
-        assert_eq!(j.len(), 3);
         let joined = j.into_batch();
         assert_eq!(joined.pending(Space::Index, b"head"), Some(&[3][..]));
         let heads = joined.puts.iter().filter(|(_, k, _)| k == b"head").count();
@@ -169,7 +164,7 @@ mod tests {
         let mut j = Joined::default();
         assert!(j.add(&a));
         assert!(!j.add(&other) && !j.add(&disposal) && !j.add(&big));
-        assert_eq!(j.len(), 1);
+        assert_eq!(j.into_batch().puts, a.puts, "only the first");
         // First in a joined batch, each is taken whole.
         for alone in [&other, &disposal, &big] {
             let mut j = Joined::default();

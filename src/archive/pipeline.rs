@@ -18,7 +18,7 @@
 //! 3. **apply**, in queue order, one applier at a time: the receipt of each ready slot at the
 //!    front of the queue is placed in its batch (in place: the queue holds the only
 //!    reference), and the batch goes to the store whole — entry and receipt in one atomic
-//!    batch, as before.
+//!    batch, as before; batches ready together go as one (`joined.rs`).
 //!
 //! A filing returns once its own batch is applied; durability (group commit) follows as
 //! before. Everything else that reads the head — a checkpoint, a retention or backup batch, a

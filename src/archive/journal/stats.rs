@@ -35,8 +35,8 @@ pub struct IndexStats {
     pub lookups: u64,
     /// Look-ups answered by the memtable (or the one being flushed).
     pub in_memory: u64,
-    /// The time of those the memtable did not answer, in nanoseconds (the clock read twice
-    /// each: ≈ 50 ns of it is the counting; a memtable's answer is not timed).
+    /// The time of those neither the memtable nor the memo answered, in nanoseconds (the clock read twice
+    /// each: ≈ 50 ns of it is the counting; their answers are not timed).
     pub lookup_nanos: u64,
     /// Look-ups the runs' memo answered (`memo.rs`): asked of the runs before, since they last
     /// changed.

@@ -507,7 +507,8 @@ fn what_the_runs_said_is_forgotten_when_they_change() {
         file(&store, i);
     }
     assert_eq!(store.get(Space::Chunks, &chunk).unwrap(), None);
-    // An append-only key's overwrite check answered from the memo refuses other bytes.
+    // An append-only key's overwrite check, the blob asked again first, refuses other bytes.
+    assert!(store.get(Space::Blobs, &blob).unwrap().is_some());
     let mut b = Batch::default();
     b.put(Space::Blobs, blob.clone(), b"other".to_vec());
     assert!(matches!(store.apply(&b), Err(StoreError::Overwrite { .. })));
