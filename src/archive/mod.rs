@@ -28,6 +28,7 @@ mod listing_tests;
 pub mod lists;
 pub mod log;
 pub mod merkle;
+mod overlaid;
 mod pipeline;
 #[cfg(test)]
 mod pipeline_tests;

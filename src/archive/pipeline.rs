@@ -37,7 +37,8 @@
 use super::joined::{Placed, join};
 use super::keys::Dictionary;
 use super::merkle::Hash;
-use super::store::{Batch, Space, Store, StoreError};
+use super::overlaid::Overlaid;
+use super::store::{Batch, Space, StoreError};
 use super::{Archive, ArchiveError, State, Txn, Upto, lock};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -182,57 +183,22 @@ enum Queued<B> {
     /// The batch was queued; its receipt, under this id, is this body signed.
     Slot(Ticket, String, B),
 }
-/// The store as the next build sees it: every queued batch applied on top of it.
-#[derive(Debug)]
-pub(super) struct Overlaid<'a> {
-    inner: &'a dyn Store,
-    pipeline: &'a Pipeline,
-}
-
-impl Store for Overlaid<'_> {
-    fn apply(&self, _: &Batch) -> Result<(), StoreError> {
-        Err(StoreError::Unwritable(
-            "a build's view of the store cannot be written".into(),
-        ))
-    }
-
-    fn sync(&self) -> Result<(), StoreError> {
-        self.inner.sync()
-    }
-
-    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        // A batch leaves the queue only after the store has applied it, so a value is always
-        // in one or the other.
-        let queue = lock(&self.pipeline.queue);
-        let queued = queue
-            .slots
-            .iter()
-            .rev()
-            .find_map(|s| s.built.pending(space, key).map(<[u8]>::to_vec));
-        drop(queue);
-        match queued {
-            Some(v) => Ok(Some(v)),
-            None => self.inner.get(space, key),
-        }
-    }
-
-    fn keys(&self, space: Space) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut keys = self.inner.keys(space)?;
-        for slot in &lock(&self.pipeline.queue).slots {
-            let put = slot.built.puts.iter().filter(|(s, _, _)| *s == space);
-            keys.extend(put.map(|(_, k, _)| k.clone()));
-        }
-        keys.sort();
-        keys.dedup();
-        Ok(keys)
-    }
-
-    fn lists_cheaply(&self) -> bool {
-        self.inner.lists_cheaply()
-    }
-}
-
 impl Pipeline {
+    /// What the newest queued batch writing (space, key) writes there, if one does.
+    pub(super) fn queued(&self, space: Space, key: &[u8]) -> Option<Vec<u8>> {
+        let queue = lock(&self.queue);
+        let mut slots = queue.slots.iter().rev();
+        slots.find_map(|s| s.built.pending(space, key).map(<[u8]>::to_vec))
+    }
+
+    /// The keys the queued batches write in `space`.
+    pub(super) fn queued_keys(&self, space: Space) -> Vec<Vec<u8>> {
+        let queue = lock(&self.queue);
+        let puts = queue.slots.iter().flat_map(|s| s.built.puts.iter());
+        let put = puts.filter(|(s, _, _)| *s == space);
+        put.map(|(_, k, _)| k.clone()).collect()
+    }
+
     /// Whether a receipt kept under `key` is being signed or waits to be applied.
     pub(super) fn in_flight(&self, key: &[u8]) -> bool {
         lock(&self.queue).slots.iter().any(|s| s.receipt == key)

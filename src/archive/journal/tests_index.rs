@@ -471,11 +471,8 @@ fn what_the_runs_said_is_forgotten_when_they_change() {
     // The runs' memo (`memo.rs`) answers a second look-up without them: it must not outlive
     // them, or a key flushed after it was asked for would read as absent, and a disposed one
     // as still there.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = filled(4);
     let store = open(dir.path());
-    for i in 0..4 {
-        file(&store, i);
-    }
     assert!(!store.tables().runs().is_empty(), "nothing was flushed");
     let (blob, chunk) = (b"blob".to_vec(), b"chunk".to_vec());
     // Asked twice: the second answer is the memo's.
