@@ -17,8 +17,8 @@
 //!   other bytes: applied on its own, the store refuses it ([`StoreError::Overwrite`]), as it
 //!   would have; with the same bytes (two filings naming one new evidence blob), the key is
 //!   written once;
-//! - beyond [`MAX_BYTES`] of values or [`MAX_BATCHES`] batches: one record, one sled batch
-//!   stays small, and a large document goes alone.
+//! - beyond [`MAX_BYTES`] of keys and values or [`MAX_BATCHES`] batches: one record, one sled
+//!   batch stays small, and a large document goes alone.
 //!
 //! [`StoreError::Overwrite`]: super::store::StoreError::Overwrite
 
@@ -30,7 +30,8 @@ use std::sync::Arc;
 
 /// Batches joined at most.
 pub const MAX_BATCHES: usize = 64;
-/// Bytes of values a joined batch takes at most (its first batch, whatever its size).
+/// Bytes of keys and values a joined batch takes at most (its first batch, whatever its size).
+/// Keys count too: a journal record's keys are bounded apart from its values.
 pub const MAX_BYTES: usize = 4 << 20;
 
 /// Batches being joined, borrowed until [`Joined::into_batch`].
@@ -64,7 +65,7 @@ impl<'a> Joined<'a> {
                     self.puts.push((*space, key, value));
                 }
             }
-            self.bytes = self.bytes.saturating_add(value.len());
+            self.bytes = self.bytes.saturating_add(key.len() + value.len());
         }
         self.disposals.extend(batch.disposals.iter().cloned());
         self.batches += 1;
@@ -73,7 +74,10 @@ impl<'a> Joined<'a> {
 
     /// Whether `batch` may join a non-empty joined batch.
     fn joins(&self, batch: &Batch) -> bool {
-        let bytes: usize = batch.puts.iter().map(|(_, _, v)| v.len()).sum();
+        let bytes = batch
+            .puts
+            .iter()
+            .fold(0usize, |n, (_, k, v)| n.saturating_add(k.len() + v.len()));
         self.batches < MAX_BATCHES
             && self.disposals.is_empty()
             && batch.disposals.is_empty()

@@ -314,3 +314,47 @@ fn batches_ready_together_go_to_the_store_as_one_and_file_as_one_by_one_would() 
     assert_eq!(a.size(), 5, "reopened");
     assert!(maker(&a, 4).1, "still chained");
 }
+
+#[test]
+fn a_batch_too_large_to_join_goes_alone_and_those_behind_it_follow_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, store) = archive(dir.path());
+    file(&a, "a", signed("a")).unwrap();
+    let applies = || store.0.applies.load(std::sync::atomic::Ordering::SeqCst);
+    let before = applies();
+    // A receipt no batch can join (raw bytes: the store keeps them as they are).
+    let big = vec![b'r'; joined::MAX_BYTES + 1];
+    while_b_is_signed(&a, |release| {
+        std::thread::scope(|s| {
+            let c = s.spawn(|| {
+                let big = big.clone();
+                file(&a, "c", move |()| Ok(big))
+            });
+            wait_until("c signed", || a.pipeline.signed() == 1);
+            let later: Vec<_> = ["d", "e"]
+                .into_iter()
+                .map(|id| s.spawn(|| file(&a, id, signed(id))))
+                .collect();
+            wait_until("d and e signed", || a.pipeline.signed() == 3);
+            release();
+            for filer in later.into_iter().chain([c]) {
+                filer.join().unwrap().unwrap();
+            }
+        });
+    });
+    // b, c, d and e were ready together; the join stopped at c, whose receipt was placed
+    // in its batch then and applied in the next round, alone; d and e were joined after it.
+    assert_eq!(applies() - before, 3, "b, then c, then d and e");
+    a.make_durable(Upto::size(5)).unwrap();
+    assert_eq!(maker(&a, 1), ("b".to_owned(), true));
+    assert_eq!(maker(&a, 2), ("c".to_owned(), true));
+    let mut last: Vec<String> = (3..5).map(|i| maker(&a, i).0).collect();
+    last.sort();
+    assert_eq!(last, ["d", "e"]);
+    assert_eq!(a.receipt("c").unwrap(), Some(big));
+    for id in ["a", "b", "d", "e"] {
+        let receipt = format!("receipt of {id}").into_bytes();
+        assert_eq!(a.receipt(id).unwrap(), Some(receipt));
+    }
+    audit::verify(&a, false, &mut |_, _| {}).unwrap();
+}

@@ -34,6 +34,18 @@ fn within<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Runs `f` on a thread of its own and returns what it returns, failing the test (instead of
+/// hanging it) when `f` has not returned within `limit`; the thread is then left behind.
+fn returns_within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    answer
+        .recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("still waiting after {limit:?}"))
+}
+
 /// The backend holding the turn with a group written in it (its transaction updated the
 /// count of groups).
 fn holder_with_a_group(admin: &mut postgres::Client) -> Option<i32> {
@@ -222,14 +234,18 @@ fn a_hung_holder_loses_the_turn_once_its_lease_runs_out() {
     // A holder that stops: it began a turn, wrote, and does nothing more.
     a_writes_in_its_turn(&a, &mut admin);
     let t = Instant::now();
-    assert!(!b.begin_turn().unwrap());
+    // Were the lease never to run out, the begin would wait for ever: fail instead.
+    let b = Arc::new(b);
+    let taker = Arc::clone(&b);
+    let limit = turn::LEASE + Duration::from_secs(10);
+    assert!(!returns_within(limit, move || taker.begin_turn().unwrap()));
     let waited = t.elapsed();
     assert!(
         waited + Duration::from_millis(500) >= turn::LEASE
             && waited < turn::LEASE + Duration::from_secs(5),
         "{waited:?}"
     );
-    put(&b, Space::Log, &[0], b"b's");
+    put(&*b, Space::Log, &[0], b"b's");
     b.end_turn();
     b.sync().unwrap();
     // It wakes up: its turn is gone, its batch fails, nothing of it was committed.
