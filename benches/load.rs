@@ -463,7 +463,13 @@ fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
                         submitter: None,
                     })
                     .unwrap();
-                assert_eq!(out.status, Status::Accepted);
+                assert_eq!(
+                    out.status,
+                    Status::Accepted,
+                    "{:?} {}",
+                    out.reasons,
+                    out.replay
+                );
             }
         },
         || ingest.archive.syncs(),

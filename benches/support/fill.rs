@@ -110,7 +110,12 @@ pub fn submit_all(
                             submitter: None,
                         })
                         .unwrap();
-                    assert_eq!(out.status, tamga::verify::Status::Accepted);
+                    assert_eq!(
+                        out.status,
+                        tamga::verify::Status::Accepted,
+                        "{:?}",
+                        out.reasons
+                    );
                 }
             });
         }
