@@ -466,7 +466,7 @@ fn library_side(docs: &Arc<Vec<Vec<u8>>>, tmp: &std::path::Path, kind: Kind) {
                 assert_eq!(
                     out.status,
                     Status::Accepted,
-                    "{:?} {}",
+                    "reasons {:?}, replay {}",
                     out.reasons,
                     out.replay
                 );

@@ -113,8 +113,9 @@ pub fn submit_all(
                     assert_eq!(
                         out.status,
                         tamga::verify::Status::Accepted,
-                        "{:?}",
-                        out.reasons
+                        "reasons {:?}, replay {}",
+                        out.reasons,
+                        out.replay
                     );
                 }
             });

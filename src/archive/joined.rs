@@ -165,9 +165,12 @@ mod tests {
         disposal.dispose(Space::Chunks, b"c".to_vec());
         let mut big = filing(3, b"y");
         big.put(Space::Chunks, b"big".to_vec(), vec![0; MAX_BYTES]);
+        // Keys count too: values that fit, under a key that does not.
+        let mut long_key = filing(4, b"z");
+        long_key.put(Space::Index, vec![b'k'; MAX_BYTES], b"v".to_vec());
         let mut j = Joined::default();
         assert!(j.add(&a));
-        assert!(!j.add(&other) && !j.add(&disposal) && !j.add(&big));
+        assert!(!j.add(&other) && !j.add(&disposal) && !j.add(&big) && !j.add(&long_key));
         assert_eq!(j.into_batch().puts, a.puts, "only the first");
         // First in a joined batch, each is taken whole.
         for alone in [&other, &disposal, &big] {

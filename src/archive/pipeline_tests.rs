@@ -112,8 +112,11 @@ fn b_then_c(
     b_sign: impl FnOnce(()) -> Result<Vec<u8>, ArchiveError> + Send,
     then: impl FnOnce(),
 ) -> (Filed, Filed) {
-    let (release, wait) = mpsc::channel::<()>();
     std::thread::scope(|s| {
+        // Made inside the scope: should a step below panic, `release` is dropped as the
+        // panic leaves this closure, before the scope waits for `b`, which then fails instead
+        // of waiting for ever.
+        let (release, wait) = mpsc::channel::<()>();
         let b = s.spawn(|| {
             file(a, "b", move |body| {
                 wait.recv().unwrap();
@@ -178,8 +181,9 @@ fn a_receipt_that_cannot_be_signed_fails_its_batch_and_those_built_on_it() {
 /// Files `b`, whose receipt is signed only once `during` calls the release it is handed:
 /// `during` runs while `b`'s batch is queued; `b` must then be filed.
 fn while_b_is_signed(a: &Archive, during: impl FnOnce(&dyn Fn())) {
-    let (release, wait) = mpsc::channel::<()>();
     std::thread::scope(|s| {
+        // Inside the scope, as in `b_then_c`: a panic in `during` drops it and `b` fails.
+        let (release, wait) = mpsc::channel::<()>();
         let b = s.spawn(|| {
             file(a, "b", move |()| {
                 wait.recv().unwrap();

@@ -234,19 +234,24 @@ fn a_hung_holder_loses_the_turn_once_its_lease_runs_out() {
     // A holder that stops: it began a turn, wrote, and does nothing more.
     a_writes_in_its_turn(&a, &mut admin);
     let t = Instant::now();
-    // Were the lease never to run out, the begin would wait for ever: fail instead.
+    // Were the lease never to run out, the begin would wait for ever: fail instead. A turn
+    // belongs to the thread that began it, so that thread writes in it and ends it.
     let b = Arc::new(b);
     let taker = Arc::clone(&b);
     let limit = turn::LEASE + Duration::from_secs(10);
-    assert!(!returns_within(limit, move || taker.begin_turn().unwrap()));
-    let waited = t.elapsed();
+    let (foreign, waited) = returns_within(limit, move || {
+        let foreign = taker.begin_turn().unwrap();
+        let waited = t.elapsed();
+        put(&*taker, Space::Log, &[0], b"b's");
+        taker.end_turn();
+        (foreign, waited)
+    });
+    assert!(!foreign);
     assert!(
         waited + Duration::from_millis(500) >= turn::LEASE
             && waited < turn::LEASE + Duration::from_secs(5),
         "{waited:?}"
     );
-    put(&*b, Space::Log, &[0], b"b's");
-    b.end_turn();
     b.sync().unwrap();
     // It wakes up: its turn is gone, its batch fails, nothing of it was committed.
     a.end_turn();
